@@ -1,0 +1,120 @@
+//! `plainsight analyze FILE`: runs the pipeline over a capture file and writes a report.
+//!
+//! Orchestration only: opening the file, the progress bar, the choice of report, and the
+//! exit status (0 clean, 2 not a capture, 3 damaged with `--strict`).
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::capture::file::{CaptureFile, OpenError};
+use crate::pipeline::Analyzer;
+use crate::reassembly::Limits;
+use crate::report::{Format, JsonReport, JsonlReport, Report, Summary, TextReport};
+
+/// Checked options of `analyze`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub file: PathBuf,
+    pub format: Format,
+    pub reveal: bool,
+    pub filter: Option<String>,
+    pub strict: bool,
+    pub progress: bool,
+    pub colour: bool,
+}
+
+/// How a run ended, mapped to the process exit code by `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Clean = 0,
+    NotACapture = 2,
+    Damaged = 3,
+}
+
+pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
+    let mut file = match CaptureFile::open(&opts.file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("plainsight: {e}");
+            return Ok(match e {
+                OpenError::Io { .. } => return Err(e.into()),
+                _ => Outcome::NotACapture,
+            });
+        }
+    };
+    let mut analyzer = Analyzer::new(opts.filter.as_deref(), Limits::default()).map_err(anyhow::Error::msg)?;
+    let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut report: Box<dyn Report> = match opts.format {
+        Format::Text => Box::new(TextReport::new(stdout, opts.reveal, opts.colour)),
+        Format::Jsonl => Box::new(JsonlReport::new(stdout, opts.reveal)),
+        Format::Json => Box::new(JsonReport::new(stdout, opts.reveal)),
+    };
+    let size = std::fs::metadata(&opts.file).map(|m| m.len()).unwrap_or(0);
+    let bar = (opts.progress && size > 64 << 20 && io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(size);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("static template"),
+        );
+        b
+    });
+    let mut by_class = BTreeMap::new();
+    let mut notices = Vec::new();
+    let mut write_err: Option<io::Error> = None;
+    let mut sink = |e: &crate::dissect::Event, f: &[crate::findings::Finding]| {
+        if write_err.is_some() {
+            return;
+        }
+        for x in f {
+            *by_class.entry(x.class).or_insert(0u64) += 1;
+        }
+        if let crate::dissect::Record::Notice { protocol, message } = &e.record {
+            if notices.len() < 20 {
+                notices.push(format!("frame {}: {protocol}: {message}", e.frame));
+            }
+        }
+        if let Err(err) = report.event(e, f) {
+            write_err = Some(err);
+        }
+    };
+    let mut n = 0u64;
+    let mut read = 0u64;
+    let fault = file
+        .for_each(&mut |frame| {
+            analyzer.frame(frame, &mut sink);
+            n += 1;
+            read += frame.data.len() as u64 + 16;
+            if n % 65536 == 0 {
+                if let Some(b) = &bar {
+                    b.set_position(read);
+                }
+            }
+        })
+        .with_context(|| format!("reading {}", file.name()))?;
+    let counters = analyzer.finish(&mut sink);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    let summary = Summary { source: file.name().to_string(), counters, fault: fault.clone(), findings_by_class: by_class, notices };
+    report.finish(&summary)?;
+    io::stderr().flush().ok();
+    match fault {
+        Some(f) => {
+            eprintln!(
+                "plainsight: warning: {}: reading stopped at byte {}: {} ({} frames analysed before it)",
+                file.name(),
+                f.offset,
+                f.reason,
+                summary.counters.frames
+            );
+            Ok(if opts.strict { Outcome::Damaged } else { Outcome::Clean })
+        }
+        None => Ok(Outcome::Clean),
+    }
+}

@@ -1,0 +1,264 @@
+//! Capture files: classic pcap (either byte order, micro- or nanosecond) and pcapng
+//! (several sections and interfaces, enhanced and simple packet blocks), optionally
+//! gzip-compressed, from a path or from standard input.
+//!
+//! The file formats are parsed by `pcap-parser`; this module adds what a forensic reader
+//! needs on top: the interface table of each pcapng section, the byte offset of every
+//! block, and a precise account of where and why reading stopped when a file is damaged.
+//! A damaged file is not an error: the frames before the damage are delivered and the
+//! fault is returned as a [`Fault`] for the report.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapNGPacketBlock;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+use super::{Frame, Linktype};
+
+/// The largest record tshark (and libpcap) accept; larger ones mark a corrupt file.
+pub const MAX_RECORD: u32 = 262_144;
+/// Reader buffer: large enough for the largest accepted record plus block framing.
+const BUFFER: usize = 4 << 20;
+
+/// Why a capture could not be opened at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    #[error("{path}: no such file")]
+    Missing { path: PathBuf },
+    #[error("{path}: is a directory, expected a pcap or pcapng file")]
+    Directory { path: PathBuf },
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: empty file, expected a pcap or pcapng capture")]
+    Empty { path: PathBuf },
+    #[error(
+        "{path}: not a capture file (first bytes {magic}), expected pcap (a1b2c3d4/a1b23c4d) or pcapng (0a0d0d0a)"
+    )]
+    NotCapture { path: PathBuf, magic: String },
+    #[error("{path}: capture header cut short after {len} bytes")]
+    ShortHeader { path: PathBuf, len: usize },
+}
+
+/// Where and why reading stopped before the end of the file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fault {
+    /// Byte offset (in the uncompressed stream) of the block or record that failed.
+    pub offset: u64,
+    /// What was wrong there.
+    pub reason: String,
+}
+
+/// One pcapng interface (or the single link of a classic pcap file).
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    linktype: Linktype,
+    /// Timestamp units per second.
+    resolution: u64,
+    offset_secs: i64,
+}
+
+/// A capture file being read.
+pub struct CaptureFile {
+    name: String,
+    reader: Box<dyn PcapReaderIterator + Send>,
+    state: State,
+    offset: u64,
+}
+
+/// What the blocks read so far establish: the interfaces of the current section.
+#[derive(Default)]
+struct State {
+    interfaces: Vec<Interface>,
+    frames: u64,
+}
+
+impl CaptureFile {
+    /// Opens `path` (`-` is standard input), transparently un-gzipping it.
+    pub fn open(path: &Path) -> Result<CaptureFile, OpenError> {
+        let name = path.display().to_string();
+        let io_err = |source| OpenError::Io { path: path.into(), source };
+        let raw: Box<dyn Read + Send> = if path == Path::new("-") {
+            Box::new(io::stdin())
+        } else {
+            match std::fs::metadata(path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(OpenError::Missing { path: path.into() });
+                }
+                Err(e) => return Err(io_err(e)),
+                Ok(m) if m.is_dir() => return Err(OpenError::Directory { path: path.into() }),
+                Ok(_) => {}
+            }
+            Box::new(File::open(path).map_err(io_err)?)
+        };
+        let mut raw = BufReader::with_capacity(1 << 20, raw);
+        let head = read_prefix(&mut raw, 2).map_err(io_err)?;
+        let mut stream: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::read::MultiGzDecoder::new(io::Cursor::new(head).chain(raw)))
+        } else {
+            Box::new(io::Cursor::new(head).chain(raw))
+        };
+        // pcap-parser looks at one read() for the header: give it a full one.
+        let prefix = read_prefix(&mut stream, 64).map_err(io_err)?;
+        if prefix.is_empty() {
+            return Err(OpenError::Empty { path: path.into() });
+        }
+        let magic = hex::encode(&prefix[..prefix.len().min(4)]);
+        let known = [
+            "d4c3b2a1", "a1b2c3d4", "4d3cb2a1", "a1b23c4d", "0a0d0d0a",
+        ];
+        if !known.contains(&magic.as_str()) {
+            return Err(OpenError::NotCapture { path: path.into(), magic });
+        }
+        let len = prefix.len();
+        let chained = io::Cursor::new(prefix).chain(stream);
+        let reader = match pcap_parser::create_reader(BUFFER, chained) {
+            Ok(r) => r,
+            Err(PcapError::Incomplete(_)) | Err(PcapError::Eof) => {
+                return Err(OpenError::ShortHeader { path: path.into(), len });
+            }
+            Err(_) => return Err(OpenError::NotCapture { path: path.into(), magic }),
+        };
+        Ok(CaptureFile { name, reader, state: State::default(), offset: 0 })
+    }
+
+    /// The name given when opening (for messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bytes of the (uncompressed) capture consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Delivers every frame to `sink` in file order. Returns `Ok(None)` at a clean end,
+    /// `Ok(Some(fault))` when the file is damaged, `Err` only for an I/O failure.
+    pub fn for_each(&mut self, sink: &mut dyn FnMut(&Frame<'_>)) -> io::Result<Option<Fault>> {
+        let mut stalls = 0u32;
+        loop {
+            let (len, fault) = match self.reader.next() {
+                Ok((len, block)) => (len, self.state.visit(block, sink)),
+                Err(PcapError::Eof) => return Ok(None),
+                Err(PcapError::Incomplete(_)) => {
+                    stalls += 1;
+                    if stalls > 64 {
+                        return Ok(Some(self.fault("block never completes")));
+                    }
+                    if self.reader.refill().is_err() {
+                        return Err(io::Error::other(format!("{}: read error", self.name)));
+                    }
+                    continue;
+                }
+                Err(PcapError::UnexpectedEof) => {
+                    return Ok(Some(self.fault("file ends in the middle of a record")));
+                }
+                Err(PcapError::BufferTooSmall) => {
+                    return Ok(Some(self.fault(&format!(
+                        "record claims more than {} bytes",
+                        BUFFER
+                    ))));
+                }
+                Err(PcapError::ReadError) => {
+                    return Err(io::Error::other(format!("{}: read error", self.name)));
+                }
+                Err(e) => {
+                    let what: String = format!("malformed block ({e:?})").chars().take(120).collect();
+                    return Ok(Some(Fault { offset: self.offset, reason: what }));
+                }
+            };
+            if let Some(reason) = fault {
+                return Ok(Some(self.fault(&reason)));
+            }
+            stalls = 0;
+            self.reader.consume(len);
+            self.offset += len as u64;
+        }
+    }
+
+    fn fault(&self, reason: &str) -> Fault {
+        Fault { offset: self.offset, reason: reason.to_string() }
+    }
+}
+
+impl State {
+    /// Handles one block; returns a reason when the block itself shows the file is corrupt.
+    fn visit(&mut self, block: PcapBlockOwned<'_>, sink: &mut dyn FnMut(&Frame<'_>)) -> Option<String> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                let resolution = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
+                self.interfaces = vec![Interface {
+                    linktype: Linktype(h.network.0 as u32),
+                    resolution,
+                    offset_secs: 0,
+                }];
+            }
+            PcapBlockOwned::Legacy(b) => {
+                if b.caplen > MAX_RECORD {
+                    return Some(format!(
+                        "record claims {} bytes, more than the maximum of {MAX_RECORD}",
+                        b.caplen
+                    ));
+                }
+                let iface = self.interfaces.first().copied()?;
+                let frac = b.ts_usec as u64 * 1_000_000 / iface.resolution;
+                self.frames += 1;
+                sink(&Frame {
+                    number: self.frames,
+                    ts_micros: b.ts_sec as i64 * 1_000_000 + frac as i64,
+                    linktype: iface.linktype,
+                    data: b.data,
+                    orig_len: b.origlen,
+                });
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    linktype: Linktype(idb.linktype.0 as u32),
+                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset_secs: idb.ts_offset(),
+                });
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let Some(iface) = self.interfaces.get(epb.if_id as usize).copied() else {
+                    return Some(format!("packet names interface {} that was never described", epb.if_id));
+                };
+                let ts = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
+                let secs = (ts / iface.resolution) as i64 + iface.offset_secs;
+                let frac = ((ts % iface.resolution) as u128 * 1_000_000 / iface.resolution as u128) as i64;
+                self.frames += 1;
+                sink(&Frame {
+                    number: self.frames,
+                    ts_micros: secs.saturating_mul(1_000_000).saturating_add(frac),
+                    linktype: iface.linktype,
+                    data: epb.packet_data(),
+                    orig_len: epb.origlen,
+                });
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let iface = self.interfaces.first().copied()?;
+                self.frames += 1;
+                sink(&Frame {
+                    number: self.frames,
+                    ts_micros: 0,
+                    linktype: iface.linktype,
+                    data: spb.packet_data(),
+                    orig_len: spb.origlen,
+                });
+            }
+            PcapBlockOwned::NG(_) => {}
+        }
+        None
+    }
+}
+
+/// Reads up to `n` bytes (fewer only at end of input).
+fn read_prefix(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}

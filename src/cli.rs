@@ -1,0 +1,66 @@
+//! Command-line arguments as typed (clap), and their conversion into the checked options
+//! each command takes. Nothing past this module sees a raw flag.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::Format;
+
+/// Shows what an on-path intruder learns from plaintext HTTP, and what HTTPS hides.
+#[derive(Debug, Parser)]
+#[command(name = "plainsight", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report what an eavesdropper learns from a pcap or pcapng capture.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Capture file (pcap or pcapng, optionally gzip-compressed); `-` reads standard input.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Show secrets (passwords, cookie values, tokens) instead of masking them.
+    #[arg(long)]
+    pub reveal: bool,
+    /// Only analyse packets matching this BPF expression (libpcap syntax).
+    #[arg(long, short = 'f')]
+    pub filter: Option<String>,
+    /// Exit with status 3 when the capture is damaged (default: a warning and status 0).
+    #[arg(long)]
+    pub strict: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Colour: auto (when standard output is a terminal), always or never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+}
+
+impl AnalyzeArgs {
+    pub fn options(&self) -> crate::analyze::Options {
+        let colour = match self.color.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        crate::analyze::Options {
+            file: self.file.clone(),
+            format: self.format,
+            reveal: self.reveal,
+            filter: self.filter.clone(),
+            strict: self.strict,
+            progress: !self.no_progress,
+            colour: colour && self.format == Format::Text,
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Decoding a frame down to TCP or UDP: link layers (Ethernet with VLAN/QinQ tags,
+//! Linux SLL and SLL2, raw IP, BSD null/loopback, PPP, 802.11 with or without radiotap),
+//! IPv4 and IPv6 with `etherparse`, and IP fragments reassembled with etherparse's
+//! defragmenter.
+//!
+//! Pure: no I/O. Decoding never panics; anything it cannot read is reported as a
+//! [`Skip`] so the summary can count it.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::defrag::IpDefragPool;
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, SlicedPacket, TcpSlice, TransportSlice, UdpSlice};
+
+use crate::capture::{Frame, Linktype};
+
+/// TCP header fields the reassembler needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpMeta {
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// The transport layer of a decoded packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Tcp(TcpMeta),
+    Udp,
+}
+
+/// A packet decoded to its transport layer. The payload borrows the frame unless it came
+/// out of IP defragmentation.
+#[derive(Debug, Clone)]
+pub struct Packet<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub transport: Transport,
+    pub payload: Cow<'a, [u8]>,
+}
+
+/// Why a frame produced no packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// A link type this decoder does not know.
+    Linktype,
+    /// Not IP, or IP carrying something other than TCP/UDP (ARP, ICMP, ...).
+    NotTcpUdp,
+    /// A fragment held until the rest of its datagram arrives.
+    Fragment,
+    /// Headers cut short or invalid.
+    Malformed,
+}
+
+/// Stateful decoder (the state is the IP defragmenter).
+pub struct Decoder {
+    defrag: IpDefragPool<i64>,
+    pending_fragments: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder { defrag: IpDefragPool::new(), pending_fragments: 0 }
+    }
+}
+
+/// Fragments older than this (capture time) are dropped.
+const FRAGMENT_TIMEOUT_MICROS: i64 = 30_000_000;
+/// At most this many fragments are held before old datagrams are dropped.
+const MAX_PENDING_FRAGMENTS: usize = 4096;
+
+impl Decoder {
+    pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
+        let sliced = slice_link(frame.linktype, frame.data)?;
+        self.from_sliced(sliced, frame)
+    }
+
+    fn from_sliced<'a>(&mut self, p: LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
+        let net = p.net.as_ref().ok_or(Skip::NotTcpUdp)?;
+        let (src, dst, fragmented, ip_bytes): (IpAddr, IpAddr, bool, &'a [u8]) = match net {
+            LaxNetSlice::Ipv4(v4) => {
+                let h = v4.header();
+                let start = h.slice();
+                (
+                    IpAddr::V4(h.source_addr()),
+                    IpAddr::V4(h.destination_addr()),
+                    h.is_fragmenting_payload(),
+                    extend(start, frame.data),
+                )
+            }
+            LaxNetSlice::Ipv6(v6) => {
+                let h = v6.header();
+                let frag = v6.payload().fragmented;
+                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), frag, extend(h.slice(), frame.data))
+            }
+            _ => return Err(Skip::NotTcpUdp),
+        };
+        if fragmented {
+            return self.defragment(ip_bytes, src, dst, frame.ts_micros);
+        }
+        match p.transport {
+            Some(TransportSlice::Tcp(t)) => Ok(tcp_packet(src, dst, &t, Cow::Borrowed(t.payload()))),
+            Some(TransportSlice::Udp(u)) => Ok(Packet {
+                src: SocketAddr::new(src, u.source_port()),
+                dst: SocketAddr::new(dst, u.destination_port()),
+                transport: Transport::Udp,
+                payload: Cow::Borrowed(u.payload()),
+            }),
+            _ => match p.stop_err {
+                Some(_) => Err(Skip::Malformed),
+                None => Err(Skip::NotTcpUdp),
+            },
+        }
+    }
+
+    fn defragment<'a>(&mut self, ip: &[u8], src: IpAddr, dst: IpAddr, ts: i64) -> Result<Packet<'a>, Skip> {
+        let sliced = SlicedPacket::from_ip(ip).map_err(|_| Skip::Malformed)?;
+        self.pending_fragments += 1;
+        if self.pending_fragments > MAX_PENDING_FRAGMENTS {
+            self.defrag.retain(|t| ts - *t < FRAGMENT_TIMEOUT_MICROS / 8);
+            self.pending_fragments = 0;
+        }
+        let done = match self.defrag.process_sliced_packet(&sliced, ts, ()) {
+            Ok(Some(done)) => done,
+            Ok(None) => return Err(Skip::Fragment),
+            Err(_) => return Err(Skip::Malformed),
+        };
+        self.defrag.retain(|t| ts - *t < FRAGMENT_TIMEOUT_MICROS);
+        let data = done.payload.as_slice();
+        let packet = match done.ip_number {
+            etherparse::IpNumber::TCP => {
+                let t = TcpSlice::from_slice(data).map_err(|_| Skip::Malformed)?;
+                tcp_packet(src, dst, &t, Cow::Owned(t.payload().to_vec()))
+            }
+            etherparse::IpNumber::UDP => {
+                let u = UdpSlice::from_slice_lax(data).map_err(|_| Skip::Malformed)?;
+                Packet {
+                    src: SocketAddr::new(src, u.source_port()),
+                    dst: SocketAddr::new(dst, u.destination_port()),
+                    transport: Transport::Udp,
+                    payload: Cow::Owned(u.payload().to_vec()),
+                }
+            }
+            _ => return Err(Skip::NotTcpUdp),
+        };
+        Ok(packet)
+    }
+}
+
+fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, t: &TcpSlice<'_>, payload: Cow<'a, [u8]>) -> Packet<'a> {
+    Packet {
+        src: SocketAddr::new(src, t.source_port()),
+        dst: SocketAddr::new(dst, t.destination_port()),
+        transport: Transport::Tcp(TcpMeta {
+            seq: t.sequence_number(),
+            ack: t.ack().then(|| t.acknowledgment_number()),
+            syn: t.syn(),
+            fin: t.fin(),
+            rst: t.rst(),
+        }),
+        payload,
+    }
+}
+
+/// The IP packet starting at `header` and running to the end of the frame.
+fn extend<'a>(header: &[u8], frame: &'a [u8]) -> &'a [u8] {
+    let start = (header.as_ptr() as usize).saturating_sub(frame.as_ptr() as usize);
+    frame.get(start..).unwrap_or(&[])
+}
+
+/// Peels the link layer and hands the rest to etherparse's lax slicer.
+fn slice_link(lt: Linktype, d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let by_ethertype = |et: u16, rest| Ok(LaxSlicedPacket::from_ether_type(EtherType(et), rest));
+    let ip = |rest| LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed);
+    match lt.0 {
+        // Ethernet
+        1 => LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::Malformed),
+        // BSD null / loopback: 4-byte address family, host order (0) or network order (108).
+        0 | 108 => {
+            let fam = d.get(..4).ok_or(Skip::Malformed)?;
+            let le = u32::from_le_bytes(fam.try_into().expect("4 bytes"));
+            let be = u32::from_be_bytes(fam.try_into().expect("4 bytes"));
+            let family = if lt.0 == 108 { be } else if le < 256 { le } else { be };
+            match family {
+                2 | 24 | 28 | 30 => ip(&d[4..]),
+                _ => Err(Skip::NotTcpUdp),
+            }
+        }
+        // Raw IP (12 and 14 are the BSD spellings), IPv4-only (228), IPv6-only (229).
+        101 | 12 | 14 | 228 | 229 => ip(d),
+        // Linux cooked capture v1: protocol at 14..16, payload at 16.
+        113 => {
+            let proto = d.get(14..16).ok_or(Skip::Malformed)?;
+            by_ethertype(u16::from_be_bytes([proto[0], proto[1]]), &d[16..])
+        }
+        // Linux cooked capture v2: protocol at 0..2, payload at 20.
+        276 => {
+            let proto = d.get(0..2).ok_or(Skip::Malformed)?;
+            by_ethertype(u16::from_be_bytes([proto[0], proto[1]]), d.get(20..).ok_or(Skip::Malformed)?)
+        }
+        // PPP (9) and PPP in HDLC framing (50): optional ff 03, then a 2-byte protocol.
+        9 | 50 => {
+            let rest = d.strip_prefix(&[0xff, 0x03]).unwrap_or(d);
+            match rest.get(..2) {
+                Some([0x00, 0x21]) | Some([0x00, 0x57]) => ip(&rest[2..]),
+                Some(_) => Err(Skip::NotTcpUdp),
+                None => Err(Skip::Malformed),
+            }
+        }
+        // 802.11, bare (105) or behind a radiotap header (127).
+        105 => wifi(d),
+        127 => {
+            let len = d.get(2..4).ok_or(Skip::Malformed)?;
+            wifi(d.get(u16::from_le_bytes([len[0], len[1]]) as usize..).ok_or(Skip::Malformed)?)
+        }
+        _ => Err(Skip::Linktype),
+    }
+}
+
+/// An 802.11 data frame carrying LLC/SNAP-encapsulated IP.
+fn wifi(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let fc = d.get(..2).ok_or(Skip::Malformed)?;
+    let (ftype, subtype, flags) = ((fc[0] >> 2) & 3, fc[0] >> 4, fc[1]);
+    if ftype != 2 || subtype & 0x4 != 0 {
+        return Err(Skip::NotTcpUdp); // not data, or a null-data frame
+    }
+    let mut hdr = 24;
+    if flags & 0x03 == 0x03 {
+        hdr += 6; // four addresses
+    }
+    if subtype & 0x8 != 0 {
+        hdr += 2; // QoS control
+        if flags & 0x80 != 0 {
+            hdr += 4; // HT control
+        }
+    }
+    if flags & 0x40 != 0 {
+        return Err(Skip::NotTcpUdp); // protected: nothing to read
+    }
+    let llc = d.get(hdr..hdr + 8).ok_or(Skip::Malformed)?;
+    if llc[..3] != [0xaa, 0xaa, 0x03] {
+        return Err(Skip::NotTcpUdp);
+    }
+    Ok(LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([llc[6], llc[7]])), &d[hdr + 8..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn frame(lt: u32, data: &[u8]) -> Frame<'_> {
+        Frame { number: 1, ts_micros: 0, linktype: Linktype(lt), data, orig_len: data.len() as u32 }
+    }
+
+    fn tcp_eth(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 10], [198, 51, 100, 10], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .ack(77);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_tcp() {
+        let v = tcp_eth(b"GET / HTTP/1.1\r\n");
+        let p = Decoder::default().decode(&frame(1, &v)).unwrap();
+        assert_eq!(p.src, "192.0.2.10:40000".parse().unwrap());
+        assert_eq!(p.dst, "198.51.100.10:80".parse().unwrap());
+        assert_eq!(p.transport, Transport::Tcp(TcpMeta { seq: 1000, ack: Some(77), syn: false, fin: false, rst: false }));
+        assert_eq!(&p.payload[..], b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn sll_and_null_and_raw() {
+        let eth = tcp_eth(b"x");
+        let ip = &eth[14..];
+        let mut sll = vec![0u8; 16];
+        sll[14..16].copy_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(ip);
+        assert_eq!(&Decoder::default().decode(&frame(113, &sll)).unwrap().payload[..], b"x");
+        let mut sll2 = vec![0u8; 20];
+        sll2[0..2].copy_from_slice(&[0x08, 0x00]);
+        sll2.extend_from_slice(ip);
+        assert_eq!(&Decoder::default().decode(&frame(276, &sll2)).unwrap().payload[..], b"x");
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(ip);
+        assert_eq!(&Decoder::default().decode(&frame(0, &null)).unwrap().payload[..], b"x");
+        assert_eq!(&Decoder::default().decode(&frame(101, ip)).unwrap().payload[..], b"x");
+    }
+
+    #[test]
+    fn never_panics_on_short_or_garbage() {
+        let mut d = Decoder::default();
+        for lt in [0, 1, 9, 12, 50, 101, 105, 108, 113, 127, 228, 229, 276, 999] {
+            for len in 0..80 {
+                let data: Vec<u8> = (0..len).map(|i| (i * 37 + lt) as u8).collect();
+                let _ = d.decode(&frame(lt, &data));
+            }
+        }
+        assert_eq!(d.decode(&frame(999, &[0; 40])).unwrap_err(), Skip::Linktype);
+    }
+}

@@ -1,0 +1,871 @@
+//! HTTP/1.x over a reassembled connection: requests and responses matched across
+//! keep-alive and pipelining, bodies by `Content-Length`, chunked or until close,
+//! `100 Continue`, gzip/deflate/br decoding, and what an eavesdropper reads from them
+//! (URLs, cookies, `Authorization`, form and JSON fields, page titles).
+//!
+//! Headers are parsed by `httparse`. Memory is bounded: a header block may not exceed
+//! [`MAX_HEAD`], only the first [`KEEP_BODY`] bytes of a body are kept (the rest is
+//! counted), decompression stops at [`MAX_DECODED`], and at most [`MAX_PENDING`] requests
+//! wait for their responses.
+
+use std::collections::VecDeque;
+use std::io::Read;
+
+use base64::Engine;
+use serde::Serialize;
+
+use super::{Event, Record, looks_like_request};
+use crate::reassembly::{ConnInfo, Dir};
+
+/// Largest header block followed; larger ones are reported and skipped.
+pub const MAX_HEAD: usize = 64 << 10;
+/// Body bytes kept for forms, titles and previews.
+pub const KEEP_BODY: usize = 128 << 10;
+/// Cap on decompressed output.
+pub const MAX_DECODED: u64 = 1 << 20;
+/// Requests waiting for a response.
+pub const MAX_PENDING: usize = 256;
+const MAX_HEADERS: usize = 128;
+
+/// An HTTP request as seen on the wire.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Request {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referer: Option<String>,
+    /// Every `Cookie` header, as sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cookies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub body_len: u64,
+    /// Fields of a form-encoded or JSON body, and of the query string.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+    /// Part of the body was lost from the capture.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+}
+
+/// The `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Authorization {
+    pub scheme: String,
+    /// The header value as sent.
+    pub raw: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A named value from a form, a JSON body or a query string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+    /// `query`, `form` or `json`.
+    pub source: &'static str,
+}
+
+/// An HTTP response as seen on the wire.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub version: String,
+    /// Method and URI of the request this answers, when it was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub for_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub for_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub for_host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_cookies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<String>,
+    /// Body bytes on the wire (after de-chunking, before decompression).
+    pub body_len: u64,
+    /// The HTML `<title>`, if the body is HTML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The start of the decoded body, as text.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body_preview: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+}
+
+/// Whether the connection stays HTTP.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    /// The connection switched protocol (101, CONNECT): stop parsing it as HTTP.
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+    /// Lost sync (gap, garbage, oversized header): look for the next message start.
+    Lost,
+    /// The protocol switched: ignore the rest.
+    Done,
+}
+
+/// A message whose head was parsed and whose body is being read.
+struct Open {
+    frame: u64,
+    ts: i64,
+    record: Record,
+    encoding: Option<String>,
+    body: Vec<u8>,
+    body_len: u64,
+    incomplete: bool,
+}
+
+/// One direction's parser.
+struct Half {
+    request_side: bool,
+    buf: Vec<u8>,
+    buf_frame: u64,
+    state: State,
+    open: Option<Open>,
+}
+
+/// What waits for a response.
+struct Pending {
+    method: String,
+    uri: String,
+    host: Option<String>,
+}
+
+/// HTTP state of one connection.
+pub struct HttpConn {
+    req_dir: Dir,
+    halves: [Half; 2],
+    pending: VecDeque<Pending>,
+}
+
+impl HttpConn {
+    /// `req_dir` is the direction that carries requests.
+    pub fn new(req_dir: Dir) -> HttpConn {
+        let half = |request_side| Half { request_side, buf: Vec::new(), buf_frame: 0, state: State::Head, open: None };
+        HttpConn { req_dir, halves: [half(true), half(false)], pending: VecDeque::new() }
+    }
+
+    fn side(&self, dir: Dir) -> usize {
+        if dir == self.req_dir { 0 } else { 1 }
+    }
+
+    pub fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) -> Next {
+        let side = self.side(dir);
+        let half = &mut self.halves[side];
+        if half.buf.is_empty() {
+            half.buf_frame = frame;
+        }
+        half.buf.extend_from_slice(data);
+        let mut pos = 0;
+        let mut next = Next::Continue;
+        loop {
+            let half = &mut self.halves[side];
+            let avail = &half.buf[pos..];
+            if avail.is_empty() && !matches!(half.state, State::Length(0) | State::Chunked(Chunk::Trailer)) {
+                break;
+            }
+            let consumed = match half.state {
+                State::Done => avail.len(),
+                State::Lost => match resync(avail, half.request_side) {
+                    Some(at) => {
+                        half.state = State::Head;
+                        at
+                    }
+                    None => avail.len().saturating_sub(16),
+                },
+                State::Head => match self.head(side, pos, frame, ts, info, dir, out) {
+                    Some(n) => n,
+                    None => break,
+                },
+                State::Length(rem) => {
+                    let n = (rem.min(avail.len() as u64)) as usize;
+                    add_body(&mut half.open, &half.buf[pos..pos + n]);
+                    half.state = State::Length(rem - n as u64);
+                    if rem - n as u64 == 0 {
+                        half.state = State::Head;
+                        half.finish(info, dir, out);
+                    }
+                    n
+                }
+                State::UntilClose => {
+                    let n = avail.len();
+                    add_body(&mut half.open, &half.buf[pos..]);
+                    n
+                }
+                State::Chunked(c) => match half.chunked(c, pos, info, dir, out) {
+                    Some(n) => n,
+                    None => break,
+                },
+            };
+            if consumed == 0 && self.halves[side].state != State::Head {
+                // Only a completed head may consume nothing (a body of zero length).
+                let half = &self.halves[side];
+                if !matches!(half.state, State::Length(_) | State::Chunked(_)) {
+                    break;
+                }
+            }
+            pos += consumed;
+            if self.halves[side].state == State::Done {
+                next = Next::Stop;
+            }
+            if pos > self.halves[side].buf.len() {
+                pos = self.halves[side].buf.len();
+            }
+        }
+        let half = &mut self.halves[side];
+        half.buf.drain(..pos.min(half.buf.len()));
+        if half.state == State::Head && half.buf.len() > MAX_HEAD {
+            out.push(Event::on(info, dir, half.buf_frame, ts, notice(format!("header block larger than {MAX_HEAD} bytes, skipped"))));
+            half.buf.clear();
+            half.state = State::Lost;
+        }
+        if half.state == State::Lost && half.buf.len() > MAX_HEAD {
+            let keep = half.buf.len() - 16;
+            half.buf.drain(..keep);
+        }
+        if !half.buf.is_empty() && pos > 0 {
+            half.buf_frame = frame;
+        }
+        next
+    }
+
+    /// Parses a head at `pos`; returns bytes consumed, or `None` when more data is needed.
+    #[allow(clippy::too_many_arguments)]
+    fn head(&mut self, side: usize, pos: usize, frame: u64, ts: i64, info: &ConnInfo, dir: Dir, out: &mut Vec<Event>) -> Option<usize> {
+        let half = &self.halves[side];
+        let avail = &half.buf[pos..];
+        // Tolerate blank lines between messages.
+        let blank = avail.iter().take_while(|c| **c == b'\r' || **c == b'\n').count();
+        if blank > 0 {
+            return Some(blank);
+        }
+        let start_frame = if pos == 0 { half.buf_frame } else { frame };
+        let parsed = if half.request_side { parse_request(avail) } else { parse_response(avail) };
+        let (len, record, body) = match parsed {
+            Ok(None) => return None,
+            Err(why) => {
+                out.push(Event::on(info, dir, start_frame, ts, notice(why)));
+                self.halves[side].state = State::Lost;
+                return Some(0);
+            }
+            Ok(Some(p)) => p,
+        };
+        let (record, state) = match record {
+            Record::HttpRequest(req) => {
+                if self.pending.len() < MAX_PENDING {
+                    self.pending.push_back(Pending { method: req.method.clone(), uri: req.uri.clone(), host: req.host.clone() });
+                }
+                let state = if req.method == "CONNECT" { State::Done } else { body.state(false) };
+                (Record::HttpRequest(req), state)
+            }
+            Record::HttpResponse(mut resp) => {
+                let informational = (100..200).contains(&resp.status) && resp.status != 101;
+                let req = if informational { None } else { self.pending.pop_front() };
+                let head_only = req.as_ref().is_some_and(|r| r.method == "HEAD")
+                    || informational
+                    || resp.status == 204
+                    || resp.status == 304;
+                let switched = resp.status == 101
+                    || (req.as_ref().is_some_and(|r| r.method == "CONNECT") && (200..300).contains(&resp.status));
+                if let Some(r) = req {
+                    resp.for_method = Some(r.method);
+                    resp.for_uri = Some(r.uri);
+                    resp.for_host = r.host;
+                }
+                let state = if switched {
+                    State::Done
+                } else if head_only {
+                    State::Length(0)
+                } else {
+                    body.state(true)
+                };
+                (Record::HttpResponse(resp), state)
+            }
+            other => (other, State::Lost),
+        };
+        let half = &mut self.halves[side];
+        half.state = state;
+        half.open = Some(Open {
+            frame: start_frame,
+            ts,
+            record,
+            encoding: body.encoding,
+            body: Vec::new(),
+            body_len: 0,
+            incomplete: false,
+        });
+        if state == State::Done {
+            half.finish(info, dir, out);
+        }
+        Some(len)
+    }
+
+    pub fn gap(&mut self, info: &ConnInfo, dir: Dir, len: u64, out: &mut Vec<Event>) {
+        let side = self.side(dir);
+        let half = &mut self.halves[side];
+        if let Some(open) = half.open.as_mut() {
+            open.incomplete = true;
+        }
+        match half.state {
+            State::Length(rem) if len <= rem && half.buf.is_empty() => {
+                half.state = State::Length(rem - len);
+                half.body_len_only(len);
+                if rem == len {
+                    half.state = State::Head;
+                    half.finish(info, dir, out);
+                }
+            }
+            State::UntilClose => half.body_len_only(len),
+            State::Done => {}
+            _ => {
+                half.finish(info, dir, out);
+                half.buf.clear();
+                half.state = State::Lost;
+            }
+        }
+    }
+
+    pub fn end(&mut self, info: &ConnInfo, out: &mut Vec<Event>) {
+        for (side, dir) in [(0, self.req_dir), (1, self.req_dir.flip())] {
+            let half = &mut self.halves[side];
+            if let Some(open) = half.open.as_mut() {
+                if half.state != State::UntilClose {
+                    open.incomplete = true;
+                }
+            }
+            half.finish(info, dir, out);
+        }
+    }
+}
+
+/// Counts body bytes and keeps the first [`KEEP_BODY`] of them.
+fn add_body(open: &mut Option<Open>, data: &[u8]) {
+    if let Some(open) = open.as_mut() {
+        open.body_len += data.len() as u64;
+        let room = KEEP_BODY.saturating_sub(open.body.len());
+        open.body.extend_from_slice(&data[..room.min(data.len())]);
+    }
+}
+
+impl Half {
+
+    fn body_len_only(&mut self, len: u64) {
+        if let Some(open) = self.open.as_mut() {
+            open.body_len += len;
+        }
+    }
+
+    /// Steps the chunked decoder; returns bytes consumed or `None` for more data.
+    fn chunked(&mut self, c: Chunk, pos: usize, info: &ConnInfo, dir: Dir, out: &mut Vec<Event>) -> Option<usize> {
+        let avail = &self.buf[pos..];
+        match c {
+            Chunk::Size => {
+                let Some(nl) = memchr::memchr(b'\n', avail) else {
+                    if avail.len() > 1024 {
+                        let n = avail.len();
+                        self.lose(info, dir, "chunk size line too long", out);
+                        return Some(n);
+                    }
+                    return None;
+                };
+                let line = &avail[..nl];
+                let digits = line.split(|b| *b == b';').next().unwrap_or(&[]);
+                let digits = digits.trim_ascii();
+                match parse_hex(digits) {
+                    Some(0) => self.state = State::Chunked(Chunk::Trailer),
+                    Some(n) => self.state = State::Chunked(Chunk::Data(n)),
+                    None => {
+                        self.lose(info, dir, "invalid or overflowing chunk size", out);
+                        return Some(nl + 1);
+                    }
+                }
+                Some(nl + 1)
+            }
+            Chunk::Data(rem) => {
+                let n = rem.min(avail.len() as u64) as usize;
+                add_body(&mut self.open, &self.buf[pos..pos + n]);
+                self.state = State::Chunked(if rem == n as u64 { Chunk::DataEnd } else { Chunk::Data(rem - n as u64) });
+                Some(n)
+            }
+            Chunk::DataEnd => {
+                if avail.starts_with(b"\r\n") {
+                    self.state = State::Chunked(Chunk::Size);
+                    Some(2)
+                } else if avail.starts_with(b"\n") {
+                    self.state = State::Chunked(Chunk::Size);
+                    Some(1)
+                } else if avail.len() < 2 {
+                    None
+                } else {
+                    self.lose(info, dir, "chunk not followed by CRLF", out);
+                    Some(0)
+                }
+            }
+            Chunk::Trailer => {
+                let Some(nl) = memchr::memchr(b'\n', avail) else {
+                    return if avail.len() > MAX_HEAD { Some(avail.len()) } else { None };
+                };
+                if avail[..nl].trim_ascii().is_empty() {
+                    self.state = State::Head;
+                    self.finish(info, dir, out);
+                }
+                Some(nl + 1)
+            }
+        }
+    }
+
+    fn lose(&mut self, info: &ConnInfo, dir: Dir, why: &str, out: &mut Vec<Event>) {
+        let frame = self.open.as_ref().map_or(self.buf_frame, |o| o.frame);
+        out.push(Event::on(info, dir, frame, 0, notice(why.to_string())));
+        if let Some(o) = self.open.as_mut() {
+            o.incomplete = true;
+        }
+        self.finish(info, dir, out);
+        self.state = State::Lost;
+    }
+
+    /// Emits the open message, if any.
+    fn finish(&mut self, info: &ConnInfo, dir: Dir, out: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else { return };
+        let mut record = open.record;
+        match &mut record {
+            Record::HttpRequest(req) => {
+                req.body_len = open.body_len;
+                req.incomplete = open.incomplete;
+                let body = decode_body(&open.body, open.encoding.as_deref());
+                req.fields.extend(body_fields(req.content_type.as_deref(), &body));
+            }
+            Record::HttpResponse(resp) => {
+                resp.body_len = open.body_len;
+                resp.incomplete = open.incomplete;
+                let body = decode_body(&open.body, open.encoding.as_deref());
+                let is_html = resp.content_type.as_deref().is_some_and(|c| c.contains("html"));
+                if is_html || looks_like_html(&body) {
+                    resp.title = html_title(&body);
+                }
+                resp.body_preview = String::from_utf8_lossy(&body[..body.len().min(160)])
+                    .chars()
+                    .take(120)
+                    .collect();
+            }
+            _ => {}
+        }
+        out.push(Event::on(info, dir, open.frame, open.ts, record));
+    }
+}
+
+fn notice(message: String) -> Record {
+    Record::Notice { protocol: "http", message }
+}
+
+/// How a message's body is delimited.
+struct BodyInfo {
+    length: Option<u64>,
+    chunked: bool,
+    encoding: Option<String>,
+    bad_length: bool,
+}
+
+impl BodyInfo {
+    fn state(&self, response: bool) -> State {
+        if self.chunked {
+            State::Chunked(Chunk::Size)
+        } else if self.bad_length {
+            State::Lost
+        } else if let Some(n) = self.length {
+            State::Length(n)
+        } else if response {
+            State::UntilClose
+        } else {
+            State::Length(0)
+        }
+    }
+}
+
+type Parsed = Result<Option<(usize, Record, BodyInfo)>, String>;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn body_info(headers: &[httparse::Header<'_>]) -> BodyInfo {
+    let mut info = BodyInfo { length: None, chunked: false, encoding: None, bad_length: false };
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            // Digits only: `+3`, `-1` and overflowing values are refused, as hyper does.
+            let v = h.value.trim_ascii();
+            match std::str::from_utf8(v).ok().filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).and_then(|s| s.parse().ok()) {
+                Some(n) if info.length.is_none_or(|m| m == n) => info.length = Some(n),
+                _ => info.bad_length = true,
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            info.chunked = text(h.value).to_ascii_lowercase().trim_end().ends_with("chunked");
+        } else if h.name.eq_ignore_ascii_case("content-encoding") {
+            info.encoding = Some(text(h.value).trim().to_ascii_lowercase());
+        }
+    }
+    info
+}
+
+fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| text(h.value))
+}
+
+fn all_headers(headers: &[httparse::Header<'_>], name: &str) -> Vec<String> {
+    headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| text(h.value)).collect()
+}
+
+/// Parses a request head. `Ok(None)`: incomplete.
+fn parse_request(b: &[u8]) -> Parsed {
+    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut hs);
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_multiple_spaces_in_request_line_delimiters(true);
+    cfg.ignore_invalid_headers_in_requests(true);
+    let len = match cfg.parse_request(&mut req, b) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("not an HTTP request head: {e}")),
+    };
+    let uri = req.path.unwrap_or("").to_string();
+    let mut fields = query_fields(&uri);
+    let content_type = header(req.headers, "content-type");
+    fields.retain(|f| !f.name.is_empty());
+    let r = Request {
+        method: req.method.unwrap_or("").to_string(),
+        version: format!("HTTP/1.{}", req.version.unwrap_or(1)),
+        host: header(req.headers, "host"),
+        user_agent: header(req.headers, "user-agent"),
+        referer: header(req.headers, "referer"),
+        cookies: all_headers(req.headers, "cookie"),
+        authorization: header(req.headers, "authorization").map(|a| authorization(&a)),
+        content_type,
+        body_len: 0,
+        fields,
+        incomplete: false,
+        uri,
+    };
+    Ok(Some((len, Record::HttpRequest(r), body_info(req.headers))))
+}
+
+/// Parses a response head. `Ok(None)`: incomplete.
+fn parse_response(b: &[u8]) -> Parsed {
+    let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut hs);
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_obsolete_multiline_headers_in_responses(true);
+    cfg.allow_spaces_after_header_name_in_responses(true);
+    cfg.allow_multiple_spaces_in_response_status_delimiters(true);
+    let len = match cfg.parse_response(&mut resp, b) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("not an HTTP response head: {e}")),
+    };
+    let r = Response {
+        status: resp.code.unwrap_or(0),
+        reason: resp.reason.unwrap_or("").to_string(),
+        version: format!("HTTP/1.{}", resp.version.unwrap_or(1)),
+        content_type: header(resp.headers, "content-type"),
+        content_encoding: header(resp.headers, "content-encoding"),
+        transfer_encoding: header(resp.headers, "transfer-encoding"),
+        set_cookies: all_headers(resp.headers, "set-cookie"),
+        location: header(resp.headers, "location"),
+        hsts: header(resp.headers, "strict-transport-security"),
+        ..Response::default()
+    };
+    Ok(Some((len, Record::HttpResponse(r), body_info(resp.headers))))
+}
+
+/// Decodes an `Authorization` value; Basic credentials are split into user and password.
+pub fn authorization(v: &str) -> Authorization {
+    let (scheme, rest) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
+    let mut a = Authorization { scheme: scheme.to_string(), raw: v.to_string(), user: None, password: None };
+    if scheme.eq_ignore_ascii_case("basic") {
+        if let Ok(dec) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) {
+            let dec = String::from_utf8_lossy(&dec).into_owned();
+            let (u, p) = dec.split_once(':').unwrap_or((&dec, ""));
+            a.user = Some(u.to_string());
+            a.password = Some(p.to_string());
+        }
+    } else if scheme.eq_ignore_ascii_case("digest") {
+        a.user = rest
+            .split(',')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("username"))
+            .map(|(_, v)| v.trim().trim_matches('"').to_string());
+    }
+    a
+}
+
+fn query_fields(uri: &str) -> Vec<Field> {
+    let Some((_, q)) = uri.split_once('?') else { return Vec::new() };
+    form_urlencoded::parse(q.as_bytes())
+        .take(64)
+        .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: "query" })
+        .collect()
+}
+
+/// Fields of a form-encoded or JSON body.
+pub fn body_fields(content_type: Option<&str>, body: &[u8]) -> Vec<Field> {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    if ct.contains("x-www-form-urlencoded") {
+        form_urlencoded::parse(body)
+            .take(256)
+            .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: "form" })
+            .collect()
+    } else if ct.contains("json") {
+        let mut out = Vec::new();
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            json_fields("", &v, &mut out, 0);
+        }
+        out
+    } else {
+        Vec::new()
+    }
+}
+
+fn json_fields(prefix: &str, v: &serde_json::Value, out: &mut Vec<Field>, depth: usize) {
+    if depth > 16 || out.len() >= 256 {
+        return;
+    }
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                json_fields(&name, v, out, depth + 1);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                json_fields(&format!("{prefix}[{i}]"), v, out, depth + 1);
+            }
+        }
+        serde_json::Value::String(s) => out.push(Field { name: prefix.to_string(), value: s.clone(), source: "json" }),
+        serde_json::Value::Null => {}
+        other => out.push(Field { name: prefix.to_string(), value: other.to_string(), source: "json" }),
+    }
+}
+
+/// Undoes gzip, deflate (zlib or raw) and br; the output is capped at [`MAX_DECODED`].
+/// An unknown or broken encoding yields what could be decoded (possibly nothing).
+pub fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let enc = encoding.unwrap_or("identity");
+    let res = match enc {
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(body).take(MAX_DECODED).read_to_end(&mut out),
+        "deflate" => {
+            let r = flate2::read::ZlibDecoder::new(body).take(MAX_DECODED).read_to_end(&mut out);
+            if r.is_err() || out.is_empty() {
+                out.clear();
+                flate2::read::DeflateDecoder::new(body).take(MAX_DECODED).read_to_end(&mut out)
+            } else {
+                r
+            }
+        }
+        "br" => brotli_decompressor::Decompressor::new(body, 4096).take(MAX_DECODED).read_to_end(&mut out),
+        "identity" | "" => return body.to_vec(),
+        _ => return Vec::new(),
+    };
+    let _ = res; // a truncated stream still gives its decoded prefix
+    out
+}
+
+fn looks_like_html(b: &[u8]) -> bool {
+    let head = &b[..b.len().min(512)];
+    let s = String::from_utf8_lossy(head).to_ascii_lowercase();
+    s.contains("<html") || s.contains("<!doctype html")
+}
+
+/// The text of the first `<title>` element.
+pub fn html_title(b: &[u8]) -> Option<String> {
+    let lower: Vec<u8> = b.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let start = memchr::memmem::find(&lower, b"<title")?;
+    let open_end = start + memchr::memchr(b'>', &lower[start..])? + 1;
+    let close = open_end + memchr::memmem::find(&lower[open_end..], b"</title")?;
+    let t = String::from_utf8_lossy(&b[open_end..close]);
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let t = t.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
+    (!t.is_empty()).then(|| t.chars().take(200).collect())
+}
+
+/// Parses a chunk-size in hex; `None` when empty, not hex or larger than 2^60.
+fn parse_hex(d: &[u8]) -> Option<u64> {
+    if d.is_empty() || d.len() > 15 {
+        return None;
+    }
+    let mut n = 0u64;
+    for c in d {
+        n = n * 16 + (*c as char).to_digit(16)? as u64;
+    }
+    Some(n)
+}
+
+/// Where the next message plausibly starts in `b`.
+fn resync(b: &[u8], request_side: bool) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&b[from..], b"HTTP/1.") {
+        let at = from + i;
+        if request_side {
+            let line_start = b[..at].iter().rposition(|c| *c == b'\n').map_or(0, |p| p + 1);
+            if looks_like_request(&b[line_start..]) && (line_start > 0 || from == 0) {
+                return Some(line_start);
+            }
+        } else if at == 0 || b[at - 1] == b'\n' {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn info() -> ConnInfo {
+        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:80".parse().unwrap(), first_frame: 1 }
+    }
+
+    fn run(req: &[u8], resp: &[u8], step: usize) -> Vec<Record> {
+        let mut c = HttpConn::new(Dir::ToServer);
+        let mut out = Vec::new();
+        for (i, ch) in req.chunks(step).enumerate() {
+            c.data(&info(), Dir::ToServer, ch, i as u64 + 1, 0, &mut out);
+        }
+        for (i, ch) in resp.chunks(step).enumerate() {
+            c.data(&info(), Dir::ToClient, ch, 1000 + i as u64, 0, &mut out);
+        }
+        c.end(&info(), &mut out);
+        out.into_iter().map(|e| e.record).collect()
+    }
+
+    const LOGIN: &[u8] = b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nCookie: sid=abc123\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 30\r\n\r\nusername=alice&password=hunter\
+GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
+
+    #[test]
+    fn pipelined_requests_and_chunked_gzip_response() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"<html><head><title>My &amp; account</title></head></html>").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut resp = b"HTTP/1.1 303 See Other\r\nLocation: /account\r\nSet-Cookie: sid=new; HttpOnly\r\nContent-Length: 0\r\n\r\n".to_vec();
+        resp.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let (a, b) = gz.split_at(10);
+        for part in [a, b] {
+            resp.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            resp.extend_from_slice(part);
+            resp.extend_from_slice(b"\r\n");
+        }
+        resp.extend_from_slice(b"0\r\n\r\n");
+        let req = LOGIN;
+        for step in [1, 3, 7, 4096] {
+            let recs = run(req, &resp, step);
+            let Record::HttpRequest(login) = &recs[0] else { panic!("{recs:?}") };
+            assert_eq!(login.method, "POST");
+            assert_eq!(login.cookies, vec!["sid=abc123"]);
+            let auth = login.authorization.as_ref().unwrap();
+            assert_eq!((auth.user.as_deref(), auth.password.as_deref()), (Some("alice"), Some("s3cret")));
+            assert_eq!(login.fields[0].name, "username");
+            assert_eq!(login.fields[1].value, "hunter");
+            let reqs: Vec<_> = recs.iter().filter_map(|r| match r { Record::HttpRequest(r) => Some(r.uri.as_str()), _ => None }).collect();
+            assert_eq!(reqs, vec!["/login", "/account"]);
+            let resps: Vec<_> = recs.iter().filter_map(|r| match r { Record::HttpResponse(r) => Some(r), _ => None }).collect();
+            assert_eq!(resps[0].status, 303);
+            assert_eq!(resps[0].set_cookies, vec!["sid=new; HttpOnly"]);
+            assert_eq!(resps[1].title.as_deref(), Some("My & account"));
+            assert_eq!(resps[1].for_uri.as_deref(), Some("/account"));
+            assert_eq!(resps[1].body_len, gz.len() as u64);
+        }
+    }
+
+    #[test]
+    fn keep_alive_matches_responses_in_order() {
+        let req = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+        let resp = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let recs = run(req, resp, 5);
+        let got: Vec<_> = recs
+            .iter()
+            .filter_map(|r| match r { Record::HttpResponse(r) => Some((r.status, r.for_uri.clone())), _ => None })
+            .collect();
+        assert_eq!(got, vec![(100, None), (200, Some("/a".into())), (200, Some("/b".into())), (404, Some("/c".into()))]);
+    }
+
+    #[test]
+    fn until_close_body_and_gap_in_body() {
+        let mut c = HttpConn::new(Dir::ToServer);
+        let mut out = Vec::new();
+        c.data(&info(), Dir::ToServer, b"GET / HTTP/1.0\r\n\r\n", 1, 0, &mut out);
+        c.data(&info(), Dir::ToClient, b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<title>T</title>", 2, 0, &mut out);
+        c.gap(&info(), Dir::ToClient, 100, &mut out);
+        c.data(&info(), Dir::ToClient, b"tail", 3, 0, &mut out);
+        c.end(&info(), &mut out);
+        let Record::HttpResponse(r) = &out[1].record else { panic!() };
+        assert_eq!(r.body_len, 16 + 100 + 4);
+        assert_eq!(r.title.as_deref(), Some("T"));
+    }
+
+    #[test]
+    fn bad_content_length_and_overflowing_chunk_are_refused() {
+        let recs = run(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc", b"", 100);
+        assert!(recs.iter().any(|r| matches!(r, Record::HttpRequest(_))));
+        let recs = run(b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 100);
+        assert!(recs.iter().any(|r| matches!(r, Record::Notice { .. })), "{recs:?}");
+    }
+
+    #[test]
+    fn json_and_digest() {
+        let f = body_fields(Some("application/json"), br#"{"user":{"email":"a@b.c","password":"pw"},"n":3}"#);
+        assert_eq!(f.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["n", "user.email", "user.password"]);
+        let a = authorization(r#"Digest username="bob", realm="x", response="abc""#);
+        assert_eq!(a.user.as_deref(), Some("bob"));
+        assert_eq!(a.password, None);
+    }
+
+    #[test]
+    fn resync_after_garbage() {
+        let mut c = HttpConn::new(Dir::ToServer);
+        let mut out = Vec::new();
+        c.data(&info(), Dir::ToServer, b"GET / HTTP/1.1\r\n", 1, 0, &mut out);
+        c.gap(&info(), Dir::ToServer, 10, &mut out);
+        c.data(&info(), Dir::ToServer, b"junk\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n", 2, 0, &mut out);
+        let uris: Vec<_> = out.iter().filter_map(|e| match &e.record { Record::HttpRequest(r) => Some(r.uri.clone()), _ => None }).collect();
+        assert_eq!(uris, vec!["/next"]);
+    }
+}

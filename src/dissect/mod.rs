@@ -1,0 +1,180 @@
+//! Dissectors: what the reassembled bytes say. HTTP/1.x ([`http`]), TLS ([`tls`]) and DNS
+//! ([`dns`]), each recognised by content rather than by port (DNS over TCP excepted, whose
+//! messages carry no signature).
+//!
+//! Each dissector turns bytes into [`Record`]s: plain owned data, the unit that crosses
+//! into the findings stage and into `--format jsonl`. [`ConnApp`] is the per-connection
+//! state the reassembler drives; it picks a dissector from the first bytes of the stream.
+
+pub mod dns;
+pub mod http;
+pub mod tls;
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::reassembly::{ConnInfo, Dir, End, StreamApp};
+
+/// One thing a dissector read off the wire.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    HttpRequest(http::Request),
+    HttpResponse(http::Response),
+    TlsClientHello(tls::ClientHello),
+    TlsServerHello(tls::ServerHello),
+    TlsCertificate(tls::Certificate),
+    TlsAlert(tls::Alert),
+    /// Totals of a TLS connection: what the encrypted part still shows (counts, sizes).
+    TlsTraffic(tls::Traffic),
+    Dns(dns::Message),
+    /// Something the dissector could not follow (oversized header, lost sync, ...).
+    Notice { protocol: &'static str, message: String },
+}
+
+/// A record with where it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Frame that carried the start of the message.
+    pub frame: u64,
+    /// Capture time, microseconds since the Unix epoch.
+    pub ts: i64,
+    /// Connection id (TCP only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
+    /// Sender and receiver of the message.
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+impl Event {
+    /// An event on a TCP connection, addressed by direction.
+    pub fn on(info: &ConnInfo, dir: Dir, frame: u64, ts: i64, record: Record) -> Event {
+        let (src, dst) = match dir {
+            Dir::ToServer => (info.client, info.server),
+            Dir::ToClient => (info.server, info.client),
+        };
+        Event { frame, ts, conn: Some(info.id), src, dst, record }
+    }
+}
+
+/// Bytes to look at before deciding what a stream is.
+const SNIFF: usize = 16;
+
+enum Proto {
+    Undecided,
+    Http(http::HttpConn),
+    Tls(tls::TlsConn),
+    Dns(dns::DnsTcp),
+    Other,
+}
+
+/// Per-connection dissection state.
+pub struct ConnApp {
+    proto: Proto,
+    pending: [Vec<u8>; 2],
+    pending_frame: [u64; 2],
+}
+
+/// Whether `b` starts like an HTTP request line (a known method and a space).
+pub fn looks_like_request(b: &[u8]) -> bool {
+    const METHODS: &[&[u8]] = &[
+        b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"TRACE ", b"CONNECT ", b"PATCH ",
+        b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"COPY ", b"MOVE ", b"LOCK ", b"UNLOCK ", b"SEARCH ",
+        b"REPORT ", b"QUERY ", b"NOTIFY ", b"SUBSCRIBE ", b"M-SEARCH ",
+    ];
+    METHODS.iter().any(|m| b.starts_with(m))
+}
+
+/// Whether a prefix (possibly short) could still become a request line.
+fn could_be_request(b: &[u8]) -> bool {
+    b.len() < 10 && b.iter().all(|c| c.is_ascii_uppercase() || *c == b'-')
+}
+
+impl ConnApp {
+    fn decide(&mut self, info: &ConnInfo, dir: Dir) -> bool {
+        let b = &self.pending[dir as usize];
+        let port53 = info.server.port() == 53 || info.client.port() == 53;
+        self.proto = if looks_like_request(b) {
+            Proto::Http(http::HttpConn::new(dir))
+        } else if b.starts_with(b"HTTP/1.") {
+            Proto::Http(http::HttpConn::new(dir.flip()))
+        } else if tls::looks_like_tls(b) {
+            Proto::Tls(tls::TlsConn::default())
+        } else if port53 {
+            Proto::Dns(dns::DnsTcp::default())
+        } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
+            return false;
+        } else {
+            Proto::Other
+        };
+        true
+    }
+}
+
+impl StreamApp for ConnApp {
+    type Out = Vec<Event>;
+
+    fn new(_: &ConnInfo) -> Self {
+        ConnApp { proto: Proto::Undecided, pending: Default::default(), pending_frame: [0; 2] }
+    }
+
+    fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
+        if let Proto::Undecided = self.proto {
+            let p = &mut self.pending[dir as usize];
+            if p.is_empty() {
+                self.pending_frame[dir as usize] = frame;
+            }
+            p.extend_from_slice(data);
+            if !self.decide(info, dir) {
+                return;
+            }
+            // Replay what was held, the deciding direction first.
+            let held = std::mem::take(&mut self.pending);
+            let frames = self.pending_frame;
+            for d in [dir, dir.flip()] {
+                if !held[d as usize].is_empty() {
+                    self.dispatch(info, d, &held[d as usize], frames[d as usize], ts, out);
+                }
+            }
+            return;
+        }
+        self.dispatch(info, dir, data, frame, ts, out);
+    }
+
+    fn gap(&mut self, info: &ConnInfo, dir: Dir, len: u64, out: &mut Vec<Event>) {
+        match &mut self.proto {
+            Proto::Http(h) => h.gap(info, dir, len, out),
+            Proto::Tls(t) => t.gap(dir, len),
+            Proto::Dns(d) => d.gap(dir),
+            Proto::Undecided => self.pending[dir as usize].clear(),
+            Proto::Other => {}
+        }
+    }
+
+    fn end(&mut self, info: &ConnInfo, _why: End, out: &mut Vec<Event>) {
+        match &mut self.proto {
+            Proto::Http(h) => h.end(info, out),
+            Proto::Tls(t) => t.end(info, out),
+            _ => {}
+        }
+    }
+}
+
+impl ConnApp {
+    fn dispatch(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
+        match &mut self.proto {
+            Proto::Http(h) => {
+                if h.data(info, dir, data, frame, ts, out) == http::Next::Stop {
+                    self.proto = Proto::Other;
+                }
+            }
+            Proto::Tls(t) => t.data(info, dir, data, frame, ts, out),
+            Proto::Dns(d) => d.data(info, dir, data, frame, ts, out),
+            Proto::Undecided | Proto::Other => {}
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! TLS over a reassembled connection: what an on-path observer honestly gets.
+//!
+//! In clear: the ClientHello (server name, ALPN, offered versions and cipher suites, a JA4
+//! fingerprint), the ServerHello (chosen version and cipher), the certificate chain in
+//! TLS 1.2 and below (subject, issuer, names, validity) and alerts sent before encryption.
+//! Encrypted: only the count and sizes of records each way. Nothing here ever claims to
+//! see TLS 1.3 handshake or application content.
+//!
+//! Records are framed here; handshake messages are parsed by `tls-parser` and
+//! certificates by `x509-parser`. Handshake messages may span records and records may
+//! span segments; at most [`MAX_HANDSHAKE`] bytes of handshake are held per direction.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
+
+use super::{Event, Record};
+use crate::reassembly::{ConnInfo, Dir};
+
+/// Handshake bytes held per direction while a message is incomplete.
+pub const MAX_HANDSHAKE: usize = 256 << 10;
+/// Largest record length accepted (2^14 plus the allowed expansion).
+const MAX_RECORD: usize = 18_432;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ClientHello {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
+    /// The legacy version field, e.g. `0x0303`.
+    pub version: String,
+    /// From the supported_versions extension, GREASE removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub supported_versions: Vec<String>,
+    pub cipher_suites: usize,
+    pub ja4: String,
+    /// The ClientHello carries an Encrypted Client Hello extension: the real name is hidden.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ech: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ServerHello {
+    /// The negotiated version (supported_versions wins over the legacy field).
+    pub version: String,
+    pub cipher: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Certificate {
+    /// 0 for the server's own certificate, then the chain.
+    pub position: usize,
+    pub subject: String,
+    pub issuer: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub level: u8,
+    pub description: u8,
+    pub name: String,
+}
+
+/// What the encrypted part of a connection shows.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Traffic {
+    pub records_to_server: u64,
+    pub bytes_to_server: u64,
+    pub records_to_client: u64,
+    pub bytes_to_client: u64,
+    /// Alerts sent after encryption started (their content is hidden).
+    pub encrypted_alerts: u64,
+    /// Parsing stopped early (not TLS after all, or data lost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+/// Whether bytes start like a TLS record (handshake, alert or CCS, version 3.x).
+pub fn looks_like_tls(b: &[u8]) -> bool {
+    b.len() >= 3 && (20..=23).contains(&b[0]) && b[1] == 3 && b[2] <= 4
+}
+
+#[derive(Default)]
+struct Half {
+    /// Partial record header.
+    header: Vec<u8>,
+    /// Bytes left of the current record and its content type.
+    in_record: usize,
+    record_type: u8,
+    /// Handshake bytes not yet parsed into messages.
+    handshake: Vec<u8>,
+    handshake_frame: u64,
+    /// Frame that carried the first byte of the current record header.
+    header_frame: u64,
+    /// Alert bytes (an alert record may be split).
+    alert: Vec<u8>,
+    encrypted: bool,
+    records: u64,
+    bytes: u64,
+    stopped: bool,
+}
+
+/// TLS state of one connection.
+#[derive(Default)]
+pub struct TlsConn {
+    halves: [Half; 2],
+    tls13: bool,
+    encrypted_alerts: u64,
+    stopped: Option<String>,
+    seen: bool,
+}
+
+impl TlsConn {
+    pub fn data(&mut self, info: &ConnInfo, dir: Dir, mut data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
+        self.seen = true;
+        while !data.is_empty() && !self.halves[dir as usize].stopped {
+            let h = &mut self.halves[dir as usize];
+            if h.in_record == 0 {
+                if h.header.is_empty() {
+                    h.header_frame = frame;
+                }
+                let need = 5 - h.header.len();
+                let take = need.min(data.len());
+                h.header.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if h.header.len() < 5 {
+                    return;
+                }
+                let hdr = std::mem::take(&mut h.header);
+                let len = u16::from_be_bytes([hdr[3], hdr[4]]) as usize;
+                if !looks_like_tls(&hdr) || len > MAX_RECORD || len == 0 {
+                    self.stop(dir, "stream is not (or no longer) TLS records");
+                    return;
+                }
+                let h = &mut self.halves[dir as usize];
+                h.in_record = len;
+                h.record_type = hdr[0];
+                if hdr[0] == 22 && h.handshake.is_empty() {
+                    h.handshake_frame = h.header_frame;
+                }
+                if hdr[0] == 23 || (h.encrypted && hdr[0] != 20) {
+                    h.records += 1;
+                    h.bytes += len as u64;
+                }
+                if hdr[0] == 21 && h.encrypted {
+                    self.encrypted_alerts += 1;
+                }
+                continue;
+            }
+            let n = h.in_record.min(data.len());
+            let body = &data[..n];
+            data = &data[n..];
+            h.in_record -= n;
+            match h.record_type {
+                22 if !h.encrypted => {
+                    if h.handshake.len() + n > MAX_HANDSHAKE {
+                        self.stop(dir, "handshake message too large");
+                        return;
+                    }
+                    h.handshake.extend_from_slice(body);
+                    self.handshake_messages(info, dir, ts, out);
+                }
+                21 if !h.encrypted => {
+                    h.alert.extend_from_slice(body);
+                    while h.alert.len() >= 2 {
+                        let (level, description) = (h.alert[0], h.alert[1]);
+                        h.alert.drain(..2);
+                        let name = alert_name(description).to_string();
+                        out.push(Event::on(info, dir, frame, ts, Record::TlsAlert(Alert { level, description, name })));
+                    }
+                }
+                20 => {
+                    // ChangeCipherSpec: from here on this side's handshake is encrypted
+                    // (in TLS 1.3 it is a compatibility no-op, and encryption began already).
+                    h.encrypted = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handshake_messages(&mut self, info: &ConnInfo, dir: Dir, ts: i64, out: &mut Vec<Event>) {
+        loop {
+            let h = &mut self.halves[dir as usize];
+            if h.handshake.len() < 4 {
+                return;
+            }
+            let len = u32::from_be_bytes([0, h.handshake[1], h.handshake[2], h.handshake[3]]) as usize;
+            if h.handshake.len() < 4 + len {
+                return;
+            }
+            let msg: Vec<u8> = h.handshake.drain(..4 + len).collect();
+            let frame = h.handshake_frame;
+            let rec = match tls_parser::parse_tls_message_handshake(&msg) {
+                Ok((_, TlsMessage::Handshake(hs))) => self.handshake(dir, hs, &msg),
+                _ => Vec::new(),
+            };
+            for r in rec {
+                out.push(Event::on(info, dir, frame, ts, r));
+            }
+            if self.halves[dir as usize].encrypted {
+                self.halves[dir as usize].handshake.clear();
+                return;
+            }
+        }
+    }
+
+    fn handshake(&mut self, dir: Dir, hs: TlsMessageHandshake<'_>, raw: &[u8]) -> Vec<Record> {
+        match hs {
+            TlsMessageHandshake::ClientHello(ch) => vec![Record::TlsClientHello(client_hello(&ch, raw))],
+            TlsMessageHandshake::ServerHello(sh) => {
+                let mut version = sh.version.0;
+                let mut alpn = None;
+                if let Some(ext) = sh.ext {
+                    if let Ok((_, exts)) = tls_parser::parse_tls_server_hello_extensions(ext) {
+                        for e in exts {
+                            match e {
+                                TlsExtension::SupportedVersions(v) if !v.is_empty() => version = v[0].0,
+                                TlsExtension::ALPN(p) if !p.is_empty() => alpn = Some(String::from_utf8_lossy(p[0]).into_owned()),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                if version == 0x0304 || version & 0xff00 == 0x7f00 {
+                    // TLS 1.3: everything after the ServerHello is encrypted, both ways.
+                    self.tls13 = true;
+                    self.halves[dir as usize].encrypted = true;
+                }
+                vec![Record::TlsServerHello(ServerHello {
+                    version: version_name(version),
+                    cipher: cipher_name(sh.cipher.0),
+                    alpn,
+                })]
+            }
+            TlsMessageHandshake::Certificate(c) => c
+                .cert_chain
+                .iter()
+                .enumerate()
+                .take(16)
+                .map(|(i, raw)| Record::TlsCertificate(certificate(i, raw.data)))
+                .collect(),
+            TlsMessageHandshake::Finished(_) => {
+                self.halves[dir as usize].encrypted = true;
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn stop(&mut self, dir: Dir, why: &str) {
+        self.halves[dir as usize].stopped = true;
+        self.stopped.get_or_insert_with(|| why.to_string());
+    }
+
+    pub fn gap(&mut self, dir: Dir, len: u64) {
+        let h = &mut self.halves[dir as usize];
+        if h.in_record as u64 >= len && h.header.is_empty() && (h.record_type == 23 || h.encrypted) {
+            h.in_record -= len as usize; // lost bytes inside an encrypted record: framing holds
+        } else {
+            self.stop(dir, "data lost from the capture");
+        }
+    }
+
+    pub fn end(&mut self, info: &ConnInfo, out: &mut Vec<Event>) {
+        if !self.seen {
+            return;
+        }
+        let [c, s] = &self.halves;
+        let t = Traffic {
+            records_to_server: c.records,
+            bytes_to_server: c.bytes,
+            records_to_client: s.records,
+            bytes_to_client: s.bytes,
+            encrypted_alerts: self.encrypted_alerts,
+            stopped: self.stopped.clone(),
+        };
+        out.push(Event::on(info, Dir::ToServer, info.first_frame, 0, Record::TlsTraffic(t)));
+    }
+}
+
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
+}
+
+fn client_hello(ch: &tls_parser::TlsClientHelloContents<'_>, _raw: &[u8]) -> ClientHello {
+    let mut out = ClientHello { version: format!("0x{:04x}", ch.version.0), ..Default::default() };
+    let ciphers: Vec<u16> = ch.ciphers.iter().map(|c| c.0).filter(|c| !is_grease(*c)).collect();
+    out.cipher_suites = ciphers.len();
+    let mut ext_types = Vec::new();
+    let mut sig_algs: Vec<u16> = Vec::new();
+    if let Some(ext) = ch.ext {
+        ext_types = raw_extension_types(ext);
+        if let Ok((_, exts)) = tls_parser::parse_tls_client_hello_extensions(ext) {
+            for e in exts {
+                match e {
+                    TlsExtension::SNI(names) => {
+                        out.sni = names.first().map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                    }
+                    TlsExtension::ALPN(p) => out.alpn = p.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect(),
+                    TlsExtension::SupportedVersions(v) => {
+                        out.supported_versions = v.iter().map(|v| v.0).filter(|v| !is_grease(*v)).map(|v| format!("0x{v:04x}")).collect();
+                    }
+                    TlsExtension::SignatureAlgorithms(s) => sig_algs = s,
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.ech = ext_types.contains(&0xfe0d);
+    out.ja4 = ja4(ch.version.0, &ciphers, &ext_types, &sig_algs, out.sni.is_some(), &out.alpn, &out.supported_versions);
+    out
+}
+
+/// Extension type codes in order, read straight from the extensions block.
+fn raw_extension_types(mut b: &[u8]) -> Vec<u16> {
+    let mut types = Vec::new();
+    while b.len() >= 4 {
+        let t = u16::from_be_bytes([b[0], b[1]]);
+        let len = u16::from_be_bytes([b[2], b[3]]) as usize;
+        types.push(t);
+        b = b.get(4 + len..).unwrap_or(&[]);
+    }
+    types
+}
+
+/// The JA4 TLS client fingerprint (FoxIO's specification), e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
+pub fn ja4(legacy: u16, ciphers: &[u16], exts: &[u16], sig_algs: &[u16], sni: bool, alpn: &[String], versions: &[String]) -> String {
+    let top = versions
+        .iter()
+        .filter_map(|v| u16::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .max()
+        .unwrap_or(legacy);
+    let ver = match top {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        _ => "00",
+    };
+    let exts: Vec<u16> = exts.iter().copied().filter(|e| !is_grease(*e)).collect();
+    let alpn_code = match alpn.first().map(|a| a.as_bytes()) {
+        Some(a) if !a.is_empty() => {
+            let (f, l) = (a[0], a[a.len() - 1]);
+            if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
+                format!("{}{}", f as char, l as char)
+            } else {
+                let h = hex::encode([f, l]);
+                format!("{}{}", &h[..1], &h[3..])
+            }
+        }
+        _ => "00".to_string(),
+    };
+    let a = format!(
+        "t{ver}{}{:02}{:02}{alpn_code}",
+        if sni { 'd' } else { 'i' },
+        ciphers.len().min(99),
+        exts.len().min(99)
+    );
+    let hash12 = |s: &str| -> String {
+        if s.is_empty() {
+            return "000000000000".into();
+        }
+        hex::encode(Sha256::digest(s.as_bytes()))[..12].to_string()
+    };
+    let mut c = ciphers.to_vec();
+    c.sort_unstable();
+    let b = hash12(&c.iter().map(|c| format!("{c:04x}")).collect::<Vec<_>>().join(","));
+    let mut e: Vec<u16> = exts.iter().copied().filter(|e| *e != 0x0000 && *e != 0x0010).collect();
+    e.sort_unstable();
+    let mut cs = e.iter().map(|e| format!("{e:04x}")).collect::<Vec<_>>().join(",");
+    if !sig_algs.is_empty() && !cs.is_empty() {
+        cs.push('_');
+        cs.push_str(&sig_algs.iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(","));
+    }
+    format!("{a}_{b}_{}", hash12(&cs))
+}
+
+fn certificate(position: usize, der: &[u8]) -> Certificate {
+    use x509_parser::prelude::*;
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => {
+            let mut names = Vec::new();
+            if let Ok(Some(san)) = cert.subject_alternative_name() {
+                for n in &san.value.general_names {
+                    match n {
+                        GeneralName::DNSName(d) => names.push(d.to_string()),
+                        GeneralName::IPAddress(ip) => names.push(format!("ip:{}", hex::encode(ip))),
+                        _ => {}
+                    }
+                }
+            }
+            Certificate {
+                position,
+                subject: cert.subject().to_string(),
+                issuer: cert.issuer().to_string(),
+                names,
+                not_before: cert.validity().not_before.to_string(),
+                not_after: cert.validity().not_after.to_string(),
+            }
+        }
+        Err(e) => Certificate { position, subject: format!("(unparsable certificate: {e})"), ..Default::default() },
+    }
+}
+
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        v if v & 0xff00 == 0x7f00 => format!("TLS 1.3 draft {}", v & 0xff),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+fn cipher_name(id: u16) -> String {
+    match tls_parser::TlsCipherSuite::from_id(id) {
+        Some(c) => c.name.to_string(),
+        None => format!("0x{id:04x}"),
+    }
+}
+
+/// RFC 8446 alert descriptions.
+pub fn alert_name(d: u8) -> &'static str {
+    match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ClientHello built by hand: SNI clinic.test, ALPN h2 and http/1.1, TLS 1.3 + 1.2.
+    pub fn client_hello_record() -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = b"clinic.test";
+        let mut sni = vec![0, (name.len() + 3) as u8, 0, 0, name.len() as u8];
+        sni.extend_from_slice(name);
+        push_ext(&mut ext, 0x0000, &sni);
+        push_ext(&mut ext, 0x0010, &[0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1']);
+        push_ext(&mut ext, 0x002b, &[4, 3, 4, 3, 3]);
+        push_ext(&mut ext, 0x000d, &[0, 4, 4, 3, 8, 4]);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 6, 0x13, 0x01, 0x13, 0x02, 0xc0, 0x2f]);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1, 0];
+        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    fn push_ext(out: &mut Vec<u8>, t: u16, body: &[u8]) {
+        out.extend_from_slice(&t.to_be_bytes());
+        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+
+    fn info() -> ConnInfo {
+        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:443".parse().unwrap(), first_frame: 1 }
+    }
+
+    #[test]
+    fn client_hello_in_one_byte_pieces() {
+        let rec = client_hello_record();
+        let mut t = TlsConn::default();
+        let mut out = Vec::new();
+        for (i, b) in rec.chunks(1).enumerate() {
+            t.data(&info(), Dir::ToServer, b, i as u64 + 1, 0, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        let Record::TlsClientHello(ch) = &out[0].record else { panic!() };
+        assert_eq!(ch.sni.as_deref(), Some("clinic.test"));
+        assert_eq!(ch.alpn, vec!["h2", "http/1.1"]);
+        assert_eq!(ch.supported_versions, vec!["0x0304", "0x0303"]);
+        assert!(ch.ja4.starts_with("t13d0304h2_"), "{}", ch.ja4);
+        assert_eq!(out[0].frame, 1);
+    }
+
+    #[test]
+    fn ja4_matches_reference_example() {
+        // The example in FoxIO's JA4 README (Chrome): ciphers and extensions as listed there.
+        let ciphers = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035];
+        let exts = [0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015];
+        let sigs = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
+        let j = ja4(0x0303, &ciphers, &exts, &sigs, true, &["h2".into()], &["0x0304".into(), "0x0303".into()]);
+        assert_eq!(j, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    #[test]
+    fn encrypted_records_are_counted_not_read() {
+        let mut t = TlsConn::default();
+        let mut out = Vec::new();
+        let mut app = vec![23, 3, 3, 0, 5];
+        app.extend_from_slice(b"\x01\x02\x03\x04\x05");
+        t.data(&info(), Dir::ToClient, &app, 1, 0, &mut out);
+        t.data(&info(), Dir::ToClient, &app, 2, 0, &mut out);
+        t.data(&info(), Dir::ToServer, &[21, 3, 3, 0, 2, 2, 20], 3, 0, &mut out);
+        t.end(&info(), &mut out);
+        let Record::TlsAlert(a) = &out[0].record else { panic!("{out:?}") };
+        assert_eq!(a.name, "bad_record_mac");
+        let Record::TlsTraffic(tr) = &out[1].record else { panic!() };
+        assert_eq!((tr.records_to_client, tr.bytes_to_client), (2, 10));
+    }
+
+    #[test]
+    fn not_tls_stops_quietly() {
+        let mut t = TlsConn::default();
+        let mut out = Vec::new();
+        t.data(&info(), Dir::ToServer, b"\x16\x03\x01\xff\xffgarbage", 1, 0, &mut out);
+        t.end(&info(), &mut out);
+        let Record::TlsTraffic(tr) = &out[0].record else { panic!() };
+        assert!(tr.stopped.is_some());
+    }
+}

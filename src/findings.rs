@@ -1,0 +1,269 @@
+//! Findings: what an eavesdropper learned, derived from dissected [`Event`]s, each with a
+//! class, the connection and frame it came from, and the secret part kept apart so that
+//! reports can mask it.
+//!
+//! Pure: no I/O.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::dissect::{Event, Record};
+
+/// How sensitive a finding is; the order is the report's order (most sensitive first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    Credential,
+    SessionCookie,
+    Url,
+    PageContent,
+    ServerName,
+    DnsName,
+    Metadata,
+}
+
+impl Class {
+    pub const ALL: [Class; 7] = [
+        Class::Credential,
+        Class::SessionCookie,
+        Class::Url,
+        Class::PageContent,
+        Class::ServerName,
+        Class::DnsName,
+        Class::Metadata,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Credential => "credential",
+            Class::SessionCookie => "session-cookie",
+            Class::Url => "url",
+            Class::PageContent => "page-content",
+            Class::ServerName => "server-name",
+            Class::DnsName => "dns-name",
+            Class::Metadata => "metadata",
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing learned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub class: Class,
+    /// What was learned, without the secret itself.
+    pub summary: String,
+    /// The sensitive value (password, cookie value, token), masked unless revealed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The host it concerns: HTTP Host, TLS server name, or the server address.
+    pub host: String,
+    pub frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+}
+
+impl Finding {
+    /// The secret as it should be shown.
+    pub fn shown_secret(&self, reveal: bool) -> Option<String> {
+        self.secret.as_ref().map(|s| if reveal { s.clone() } else { mask(s) })
+    }
+
+    /// `summary: secret` with the secret masked unless `reveal`.
+    pub fn line(&self, reveal: bool) -> String {
+        match self.shown_secret(reveal) {
+            Some(s) => format!("{}: {s}", self.summary),
+            None => self.summary.clone(),
+        }
+    }
+}
+
+/// Masks a secret: `p******d (8 chars)`.
+pub fn mask(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    match n {
+        0 => "(empty)".to_string(),
+        1..=3 => format!("{} ({n} chars)", "*".repeat(n)),
+        _ => format!("{}{}{} ({n} chars)", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+/// Whether a form or JSON field name suggests a credential.
+pub fn credential_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let leaf = n.rsplit(['.', '[']).next().unwrap_or(&n);
+    ["user", "login", "email", "mail", "pass", "pwd", "token", "secret", "card", "cvv", "cvc", "ccnum", "pin", "otp", "ssn", "apikey", "api_key", "auth"]
+        .iter()
+        .any(|k| leaf.contains(k))
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Derives the findings of one event.
+pub fn from_event(e: &Event) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let host_of_dst = e.dst.ip().to_string();
+    let mut push = |class, summary: String, secret: Option<String>, host: &str| {
+        out.push(Finding { class, summary, secret, host: host.to_string(), frame: e.frame, conn: e.conn, src: e.src, dst: e.dst });
+    };
+    match &e.record {
+        Record::HttpRequest(r) => {
+            let host = r.host.clone().unwrap_or_else(|| host_of_dst.clone());
+            let url = if r.uri.starts_with('/') { format!("http://{host}{}", r.uri) } else { r.uri.clone() };
+            push(Class::Url, format!("{} {}", r.method, clip(&url, 300)), None, &host);
+            if let Some(a) = &r.authorization {
+                let scheme = a.scheme.to_ascii_lowercase();
+                if let Some(p) = &a.password {
+                    let user = a.user.clone().unwrap_or_default();
+                    push(Class::Credential, format!("HTTP Basic password of user {user:?}"), Some(p.clone()), &host);
+                } else if scheme == "digest" {
+                    let user = a.user.clone().unwrap_or_default();
+                    push(Class::Credential, format!("HTTP Digest authorization of user {user:?} (password not sent in clear)"), None, &host);
+                } else {
+                    let token = a.raw.split_once(' ').map_or(a.raw.clone(), |(_, t)| t.trim().to_string());
+                    push(Class::Credential, format!("Authorization {} token", a.scheme), Some(token), &host);
+                }
+            }
+            for c in &r.cookies {
+                for pair in c.split(';') {
+                    let (name, value) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
+                    if name.is_empty() {
+                        continue;
+                    }
+                    push(Class::SessionCookie, format!("cookie {name} sent to {host}"), Some(value.to_string()), &host);
+                }
+            }
+            for f in &r.fields {
+                let what = format!("{} field {:?} in {} {}", f.source, f.name, r.method, clip(r.uri.split('?').next().unwrap_or(""), 80));
+                if credential_name(&f.name) {
+                    push(Class::Credential, what, Some(f.value.clone()), &host);
+                } else {
+                    push(Class::PageContent, format!("{what} = {:?}", clip(&f.value, 80)), None, &host);
+                }
+            }
+            if let Some(ua) = &r.user_agent {
+                push(Class::Metadata, format!("user agent {}", clip(ua, 120)), None, &host);
+            }
+        }
+        Record::HttpResponse(r) => {
+            let host = r.for_host.clone().unwrap_or_else(|| e.src.ip().to_string());
+            let uri = r.for_uri.clone().unwrap_or_else(|| "?".into());
+            for c in &r.set_cookies {
+                let first = c.split(';').next().unwrap_or("");
+                let (name, value) = first.trim().split_once('=').unwrap_or((first.trim(), ""));
+                let flags: Vec<&str> = c.split(';').skip(1).map(|a| a.trim()).filter(|a| {
+                    let a = a.to_ascii_lowercase();
+                    a == "secure" || a == "httponly"
+                }).collect();
+                let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
+                push(Class::SessionCookie, format!("Set-Cookie {name}{flags} from {host}"), Some(value.to_string()), &host);
+            }
+            if r.body_len > 0 || r.title.is_some() {
+                let ct = r.content_type.clone().unwrap_or_else(|| "unknown type".into());
+                let title = r.title.as_ref().map(|t| format!(", title {t:?}")).unwrap_or_default();
+                push(Class::PageContent, format!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(&uri, 120), ct, r.body_len), None, &host);
+            }
+            if let Some(l) = &r.location {
+                push(Class::Url, format!("redirect from {} to {}", clip(&uri, 120), clip(l, 200)), None, &host);
+            }
+        }
+        Record::TlsClientHello(ch) => {
+            let host = ch.sni.clone().unwrap_or_else(|| host_of_dst.clone());
+            if let Some(sni) = &ch.sni {
+                push(Class::ServerName, format!("TLS server name {sni}"), None, &host);
+            }
+            let alpn = if ch.alpn.is_empty() { String::new() } else { format!(", ALPN {}", ch.alpn.join(",")) };
+            push(Class::Metadata, format!("TLS ClientHello{alpn}, JA4 {}", ch.ja4), None, &host);
+        }
+        Record::TlsServerHello(sh) => {
+            push(Class::Metadata, format!("TLS ServerHello {} {}", sh.version, sh.cipher), None, &e.src.ip().to_string());
+        }
+        Record::TlsCertificate(c) => {
+            let names = if c.names.is_empty() { String::new() } else { format!(" for {}", c.names.join(", ")) };
+            let class = if c.position == 0 { Class::ServerName } else { Class::Metadata };
+            push(class, format!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer), None, &e.src.ip().to_string());
+        }
+        Record::TlsAlert(a) => {
+            push(Class::Metadata, format!("TLS alert {} (level {})", a.name, a.level), None, &host_of_dst);
+        }
+        Record::TlsTraffic(t) => {
+            push(
+                Class::Metadata,
+                format!(
+                    "encrypted: {} records / {} bytes to server, {} records / {} bytes to client",
+                    t.records_to_server, t.bytes_to_server, t.records_to_client, t.bytes_to_client
+                ),
+                None,
+                &host_of_dst,
+            );
+        }
+        Record::Dns(m) => {
+            if m.response {
+                for a in &m.answers {
+                    push(Class::DnsName, format!("DNS answer {a}"), None, a.split(' ').next().unwrap_or(""));
+                }
+            } else {
+                for q in &m.questions {
+                    push(Class::DnsName, format!("DNS lookup {q}"), None, q.split(' ').next().unwrap_or(""));
+                }
+            }
+        }
+        Record::Notice { .. } => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::http;
+
+    #[test]
+    fn mask_keeps_ends_and_length() {
+        assert_eq!(mask("password"), "p******d (8 chars)");
+        assert_eq!(mask("ab"), "** (2 chars)");
+        assert_eq!(mask(""), "(empty)");
+    }
+
+    #[test]
+    fn login_post_yields_credentials_and_cookies() {
+        let req = http::Request {
+            method: "POST".into(),
+            uri: "/login".into(),
+            host: Some("clinic.test".into()),
+            cookies: vec!["sid=abc; theme=dark".into()],
+            fields: vec![
+                http::Field { name: "username".into(), value: "alice".into(), source: "form" },
+                http::Field { name: "password".into(), value: "hunter2".into(), source: "form" },
+                http::Field { name: "remember".into(), value: "1".into(), source: "form" },
+            ],
+            ..Default::default()
+        };
+        let e = Event { frame: 4, ts: 0, conn: Some(0), src: "192.0.2.10:4000".parse().unwrap(), dst: "198.51.100.10:80".parse().unwrap(), record: Record::HttpRequest(req) };
+        let f = from_event(&e);
+        let creds: Vec<_> = f.iter().filter(|f| f.class == Class::Credential).map(|f| f.line(true)).collect();
+        assert_eq!(creds, vec!["form field \"username\" in POST /login: alice", "form field \"password\" in POST /login: hunter2"]);
+        assert_eq!(f.iter().filter(|f| f.class == Class::SessionCookie).count(), 2);
+        assert!(f.iter().any(|f| f.class == Class::Url && f.summary == "POST http://clinic.test/login"));
+        assert!(f.iter().all(|f| f.frame == 4));
+        let user = f.iter().find(|f| f.class == Class::Credential).unwrap();
+        assert_eq!(user.line(false), "form field \"username\" in POST /login: a***e (5 chars)");
+    }
+}

@@ -1,0 +1,32 @@
+//! plainsight: shows, on a real network, what an on-path intruder gets from plaintext HTTP
+//! and what it does not get from HTTPS.
+//!
+//! # Layout
+//!
+//! Data flows one way; each stage is a module and never imports a later one.
+//!
+//! ```text
+//! capture  ->  decode  ->  reassembly  ->  dissect (http, tls, dns)  ->  findings  ->  report
+//! ```
+//!
+//! - [`capture`]: frames from a pcap/pcapng file ([`capture::file`]) or a live interface
+//!   ([`capture::live`], libpcap; also compiles BPF filters).
+//! - [`decode`]: link layer, IP (with defragmentation), TCP/UDP headers, by etherparse.
+//! - [`reassembly`]: TCP streams from segments: order, overlaps, gaps, bounded memory.
+//! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams.
+//! - [`findings`]: what was learned, classed by sensitivity, with secrets kept apart.
+//! - [`report`]: text, JSON lines and JSON output.
+//! - [`pipeline`]: the one place that chains the stages; used by `analyze` and `sniff`.
+//!
+//! Commands: [`analyze`] runs the pipeline over a file. `main.rs` only parses arguments
+//! ([`cli`]) and maps outcomes to exit codes.
+
+pub mod analyze;
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod dissect;
+pub mod findings;
+pub mod pipeline;
+pub mod reassembly;
+pub mod report;

@@ -1,0 +1,24 @@
+//! The `plainsight` binary: parse arguments, run the command, map the outcome to an exit
+//! code. Errors print their whole chain; a closed pipe (`| head`) is not an error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use plainsight::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(|o| o as u8),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("plainsight: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The analysis pipeline: frame -> decode -> TCP reassembly / UDP -> dissectors ->
+//! findings. One [`Analyzer`] serves `analyze` (frames from a file) and `sniff` (frames
+//! from an interface); it is the only module that names every stage.
+
+use serde::Serialize;
+
+use crate::capture::Frame;
+use crate::capture::live::BpfFilter;
+use crate::decode::{Decoder, Skip, Transport};
+use crate::dissect::{ConnApp, Event, Record, dns};
+use crate::findings::{self, Finding};
+use crate::reassembly::{self, Limits, Reassembler};
+
+/// Counters for the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counters {
+    pub frames: u64,
+    pub bytes: u64,
+    pub filtered_out: u64,
+    pub tcp_segments: u64,
+    pub udp_datagrams: u64,
+    pub dns_messages: u64,
+    pub not_tcp_udp: u64,
+    pub malformed: u64,
+    pub unknown_linktype: u64,
+    pub ip_fragments: u64,
+    pub notices: u64,
+    pub tcp: reassembly::Stats,
+}
+
+/// Drives every stage for a stream of frames.
+pub struct Analyzer {
+    decoder: Decoder,
+    tcp: Reassembler<ConnApp>,
+    filter: Option<BpfFilter>,
+    events: Vec<Event>,
+    counters: Counters,
+}
+
+impl Analyzer {
+    /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
+    pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, String> {
+        let filter = filter.map(BpfFilter::new).transpose()?;
+        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), filter, events: Vec::new(), counters: Counters::default() })
+    }
+
+    /// Processes one frame; `out` receives every event it completed, with its findings.
+    pub fn frame(&mut self, f: &Frame<'_>, out: &mut dyn FnMut(&Event, &[Finding])) {
+        self.counters.frames += 1;
+        self.counters.bytes += f.data.len() as u64;
+        if let Some(filter) = self.filter.as_mut() {
+            if !filter.matches(f) {
+                self.counters.filtered_out += 1;
+                return;
+            }
+        }
+        match self.decoder.decode(f) {
+            Ok(p) => match p.transport {
+                Transport::Tcp(meta) => {
+                    self.counters.tcp_segments += 1;
+                    self.tcp.segment(p.src, p.dst, &meta, &p.payload, f.number, f.ts_micros, &mut self.events);
+                }
+                Transport::Udp => {
+                    self.counters.udp_datagrams += 1;
+                    let dns_port = |port: u16| matches!(port, 53 | 5353 | 5355);
+                    if dns_port(p.src.port()) || dns_port(p.dst.port()) {
+                        if let Some(m) = dns::parse(&p.payload) {
+                            self.counters.dns_messages += 1;
+                            self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record: Record::Dns(m) });
+                        }
+                    }
+                }
+            },
+            Err(Skip::NotTcpUdp) => self.counters.not_tcp_udp += 1,
+            Err(Skip::Malformed) => self.counters.malformed += 1,
+            Err(Skip::Linktype) => self.counters.unknown_linktype += 1,
+            Err(Skip::Fragment) => self.counters.ip_fragments += 1,
+        }
+        self.flush(out);
+    }
+
+    /// Ends every open connection and returns the counters.
+    pub fn finish(&mut self, out: &mut dyn FnMut(&Event, &[Finding])) -> Counters {
+        self.tcp.finish_all(&mut self.events);
+        self.flush(out);
+        self.counters.tcp = self.tcp.stats;
+        self.counters.clone()
+    }
+
+    fn flush(&mut self, out: &mut dyn FnMut(&Event, &[Finding])) {
+        for e in self.events.drain(..) {
+            if let Record::Notice { .. } = e.record {
+                self.counters.notices += 1;
+            }
+            if let Record::Dns(_) = e.record {
+                if e.conn.is_some() {
+                    self.counters.dns_messages += 1;
+                }
+            }
+            let f = findings::from_event(&e);
+            out(&e, &f);
+        }
+    }
+}

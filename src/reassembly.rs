@@ -1,0 +1,587 @@
+//! TCP reassembly: turns segments into the two ordered byte streams of each connection.
+//!
+//! What it handles, and how:
+//! - **Order.** Each direction keeps `next`, the stream offset it expects. Sequence numbers
+//!   are unwrapped to 64-bit stream offsets (the candidate nearest `next`), so wrap-around
+//!   at 2^32 is invisible above this module.
+//! - **Retransmissions and overlaps.** Bytes already delivered are never delivered again:
+//!   the first copy wins, as most receivers do. Out-of-order segments wait in a map keyed
+//!   by offset until the hole before them fills.
+//! - **Loss.** A hole is skipped (and reported to the stream as a gap of known length,
+//!   never hidden) when the peer acknowledges data beyond it, when the buffered bytes pass
+//!   the per-connection or global cap, or when the connection ends.
+//! - **Mid-stream starts.** Without a SYN the first data segment fixes the stream origin.
+//! - **Bounded memory.** Per-connection and global caps on buffered out-of-order bytes, a
+//!   cap on live connections (the least recently active are evicted first), and idle
+//!   connections closed after a timeout. Everything dropped is counted in [`Stats`].
+//!
+//! The application above (the dissectors) is a [`StreamApp`]; this module is pure.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use crate::decode::TcpMeta;
+
+/// Direction of data within a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    /// From the connection's client (the SYN sender, or the best guess) to its server.
+    ToServer,
+    ToClient,
+}
+
+impl Dir {
+    fn index(self) -> usize {
+        self as usize
+    }
+    pub fn flip(self) -> Dir {
+        match self {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        }
+    }
+}
+
+/// Identity of a connection, as the report shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ConnInfo {
+    /// Sequential connection number (0-based, in order of first packet).
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Frame number of the first packet seen.
+    pub first_frame: u64,
+}
+
+/// Why a connection's streams ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Closed,
+    Reset,
+    Idle,
+    Evicted,
+    EndOfCapture,
+}
+
+/// What the reassembler drives: one instance per connection.
+pub trait StreamApp {
+    type Out;
+    fn new(info: &ConnInfo) -> Self;
+    /// In-order bytes of one direction; `frame` carried (the start of) them.
+    fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Self::Out);
+    /// `len` bytes of `dir` were never seen; data continues after them.
+    fn gap(&mut self, info: &ConnInfo, dir: Dir, len: u64, out: &mut Self::Out);
+    /// No more data will come.
+    fn end(&mut self, info: &ConnInfo, why: End, out: &mut Self::Out);
+}
+
+/// Memory and time limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_conn_ooo: usize,
+    pub global_ooo: usize,
+    pub max_conns: usize,
+    pub idle_micros: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { per_conn_ooo: 256 << 10, global_ooo: 16 << 20, max_conns: 40_000, idle_micros: 300_000_000 }
+    }
+}
+
+/// Counters for the summary.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Stats {
+    pub connections: u64,
+    pub segments: u64,
+    pub bytes_delivered: u64,
+    pub retransmitted_bytes: u64,
+    pub out_of_order_segments: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub evicted_connections: u64,
+    pub idle_closed_connections: u64,
+    /// Out-of-order bytes dropped because a cap was reached.
+    pub dropped_ooo_bytes: u64,
+}
+
+#[derive(Default)]
+struct Half {
+    /// Sequence number of stream offset 0, once known.
+    base: Option<u32>,
+    next: u64,
+    ooo: BTreeMap<u64, (Vec<u8>, u64, i64)>,
+    ooo_bytes: usize,
+    fin_at: Option<u64>,
+}
+
+impl Half {
+    /// Unwraps a sequence number to the stream offset nearest `next`.
+    fn offset(&self, seq: u32) -> i64 {
+        let base = self.base.unwrap_or(seq);
+        let rel = seq.wrapping_sub(base) as i64;
+        let next = self.next as i64;
+        let mut cand = (next & !0xffff_ffff) | rel;
+        if cand - next > 1 << 31 {
+            cand -= 1 << 32;
+        } else if next - cand > 1 << 31 {
+            cand += 1 << 32;
+        }
+        cand
+    }
+    fn done(&self) -> bool {
+        self.fin_at.is_some_and(|f| self.next >= f)
+    }
+}
+
+struct Conn<A> {
+    info: ConnInfo,
+    halves: [Half; 2],
+    app: A,
+    last_seen: u64,
+    last_ts: i64,
+}
+
+/// Key with the lower endpoint first, so both directions find the same entry.
+fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// The reassembler for all connections of a capture.
+pub struct Reassembler<A: StreamApp> {
+    conns: HashMap<(SocketAddr, SocketAddr), Conn<A>>,
+    limits: Limits,
+    ooo_total: usize,
+    tick: u64,
+    next_id: u64,
+    last_sweep_ts: i64,
+    pub stats: Stats,
+}
+
+impl<A: StreamApp> Reassembler<A> {
+    pub fn new(limits: Limits) -> Self {
+        Reassembler {
+            conns: HashMap::new(),
+            limits,
+            ooo_total: 0,
+            tick: 0,
+            next_id: 0,
+            last_sweep_ts: i64::MIN,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn live(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Feeds one TCP segment.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        tcp: &TcpMeta,
+        payload: &[u8],
+        frame: u64,
+        ts: i64,
+        out: &mut A::Out,
+    ) {
+        self.tick += 1;
+        self.stats.segments += 1;
+        self.maybe_sweep(ts, out);
+        let k = key(src, dst);
+        if !self.conns.contains_key(&k) {
+            if payload.is_empty() && !tcp.syn {
+                return; // a bare ACK or RST of a connection we never saw: nothing to learn
+            }
+            if self.conns.len() >= self.limits.max_conns {
+                self.evict_oldest(out);
+            }
+            // The client is the SYN sender (a SYN-ACK comes from the server); without a
+            // handshake, the side on the lower, well-known-looking port is the server.
+            let src_is_client = if tcp.syn {
+                tcp.ack.is_none()
+            } else {
+                !(src.port() < dst.port() && src.port() < 1024 || src.port() == 80 || src.port() == 443)
+            };
+            let (client, server) = if src_is_client { (src, dst) } else { (dst, src) };
+            let info = ConnInfo { id: self.next_id, client, server, first_frame: frame };
+            self.next_id += 1;
+            self.stats.connections += 1;
+            let app = A::new(&info);
+            self.conns.insert(k, Conn { info, halves: Default::default(), app, last_seen: 0, last_ts: ts });
+        }
+        let limits = self.limits;
+        let conn = self.conns.get_mut(&k).expect("inserted above");
+        conn.last_seen = self.tick;
+        conn.last_ts = ts;
+        let dir = if src == conn.info.client { Dir::ToServer } else { Dir::ToClient };
+        let st = &mut self.stats;
+        let total = &mut self.ooo_total;
+
+        if tcp.syn {
+            let h = &mut conn.halves[dir.index()];
+            if h.base.is_none() || h.next == 0 {
+                h.base = Some(tcp.seq.wrapping_add(1));
+                h.next = 0;
+            }
+        }
+        // An acknowledgement past a hole in the other direction means the hole's bytes were
+        // sent and lost from the capture: stop waiting for them.
+        if let Some(ack) = tcp.ack {
+            let other = dir.flip();
+            let h = &conn.halves[other.index()];
+            if h.base.is_some() && !h.ooo.is_empty() {
+                let acked = h.offset(ack);
+                if acked > h.next as i64 {
+                    skip_holes(conn, other, acked as u64, st, total, out);
+                }
+            }
+        }
+        if !payload.is_empty() {
+            let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
+            let h = &mut conn.halves[dir.index()];
+            if h.base.is_none() {
+                h.base = Some(seq);
+            }
+            let off = h.offset(seq);
+            accept(conn, dir, off, payload, frame, ts, &limits, st, total, out);
+        }
+        let h = &mut conn.halves[dir.index()];
+        if tcp.fin && h.base.is_some() {
+            let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
+            let end = h.offset(seq) + payload.len() as i64;
+            h.fin_at = Some(end.max(0) as u64);
+        }
+        if tcp.rst {
+            self.finish(k, End::Reset, out);
+        } else if conn.halves[0].done() && conn.halves[1].done() {
+            self.finish(k, End::Closed, out);
+        }
+    }
+
+    /// Ends every connection (end of capture).
+    pub fn finish_all(&mut self, out: &mut A::Out) {
+        let mut keys: Vec<_> = self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
+        keys.sort_unstable();
+        for (_, k) in keys {
+            self.finish(k, End::EndOfCapture, out);
+        }
+    }
+
+    fn finish(&mut self, k: (SocketAddr, SocketAddr), why: End, out: &mut A::Out) {
+        if let Some(mut conn) = self.conns.remove(&k) {
+            for dir in [Dir::ToServer, Dir::ToClient] {
+                skip_holes(&mut conn, dir, u64::MAX, &mut self.stats, &mut self.ooo_total, out);
+            }
+            match why {
+                End::Evicted => self.stats.evicted_connections += 1,
+                End::Idle => self.stats.idle_closed_connections += 1,
+                _ => {}
+            }
+            let info = conn.info;
+            conn.app.end(&info, why, out);
+        }
+    }
+
+    /// Closes connections idle for longer than the limit; runs about once per capture second.
+    fn maybe_sweep(&mut self, ts: i64, out: &mut A::Out) {
+        if ts < self.last_sweep_ts + 1_000_000 && ts >= self.last_sweep_ts {
+            return;
+        }
+        self.last_sweep_ts = ts;
+        let idle = self.limits.idle_micros;
+        let stale: Vec<_> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| ts - c.last_ts > idle)
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        let mut stale = stale;
+        stale.sort_unstable();
+        for (_, k) in stale {
+            self.finish(k, End::Idle, out);
+        }
+    }
+
+    /// Evicts the least recently active eighth of the connections at once, so the cost of
+    /// finding them is shared by many new connections.
+    fn evict_oldest(&mut self, out: &mut A::Out) {
+        let mut ages: Vec<_> = self.conns.iter().map(|(k, c)| (c.last_seen, *k)).collect();
+        let n = (ages.len() / 8).max(1);
+        ages.select_nth_unstable(n - 1);
+        let mut victims: Vec<_> = ages[..n].to_vec();
+        victims.sort_unstable();
+        for (_, k) in victims {
+            self.finish(k, End::Evicted, out);
+        }
+    }
+}
+
+/// Places a segment at stream offset `off` of `dir`.
+#[allow(clippy::too_many_arguments)]
+fn accept<A: StreamApp>(
+    conn: &mut Conn<A>,
+    dir: Dir,
+    off: i64,
+    payload: &[u8],
+    frame: u64,
+    ts: i64,
+    limits: &Limits,
+    st: &mut Stats,
+    total: &mut usize,
+    out: &mut A::Out,
+) {
+    let h = &mut conn.halves[dir.index()];
+    let end = off + payload.len() as i64;
+    let next = h.next as i64;
+    if end <= next {
+        st.retransmitted_bytes += payload.len() as u64;
+        return;
+    }
+    if off <= next {
+        let fresh = &payload[(next - off) as usize..];
+        st.retransmitted_bytes += (next - off) as u64;
+        deliver(conn, dir, fresh, frame, ts, st, out);
+        drain(conn, dir, st, total, out);
+        return;
+    }
+    // Out of order: keep it, unless that would pass a cap; then give up on the oldest hole.
+    st.out_of_order_segments += 1;
+    let off = off as u64;
+    loop {
+        let h = &conn.halves[dir.index()];
+        let fits = h.ooo_bytes + payload.len() <= limits.per_conn_ooo && *total + payload.len() <= limits.global_ooo;
+        if fits {
+            break;
+        }
+        if h.ooo.is_empty() {
+            // Nothing buffered to give up: this segment alone is too big to hold.
+            let gap = off - h.next;
+            report_gap(conn, dir, gap, st, out);
+            deliver(conn, dir, payload, frame, ts, st, out);
+            return;
+        }
+        let first = *h.ooo.keys().next().expect("not empty");
+        skip_holes(conn, dir, first, st, total, out);
+        let h = &conn.halves[dir.index()];
+        if (h.next as i64) >= off as i64 {
+            // The drain caught up with this segment: place it in order.
+            return accept(conn, dir, off as i64, payload, frame, ts, limits, st, total, out);
+        }
+    }
+    let h = &mut conn.halves[dir.index()];
+    match h.ooo.get(&off) {
+        Some((old, _, _)) if old.len() >= payload.len() => st.retransmitted_bytes += payload.len() as u64,
+        prev => {
+            let old_len = prev.map_or(0, |(v, _, _)| v.len());
+            h.ooo_bytes = h.ooo_bytes + payload.len() - old_len;
+            *total = *total + payload.len() - old_len;
+            h.ooo.insert(off, (payload.to_vec(), frame, ts));
+        }
+    }
+}
+
+fn deliver<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, data: &[u8], frame: u64, ts: i64, st: &mut Stats, out: &mut A::Out) {
+    if data.is_empty() {
+        return;
+    }
+    conn.halves[dir.index()].next += data.len() as u64;
+    st.bytes_delivered += data.len() as u64;
+    let info = conn.info;
+    conn.app.data(&info, dir, data, frame, ts, out);
+}
+
+fn report_gap<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, len: u64, st: &mut Stats, out: &mut A::Out) {
+    if len == 0 {
+        return;
+    }
+    conn.halves[dir.index()].next += len;
+    st.gaps += 1;
+    st.gap_bytes += len;
+    let info = conn.info;
+    conn.app.gap(&info, dir, len, out);
+}
+
+/// Delivers buffered segments that are now in order.
+fn drain<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, st: &mut Stats, total: &mut usize, out: &mut A::Out) {
+    loop {
+        let h = &mut conn.halves[dir.index()];
+        let Some(entry) = h.ooo.first_entry() else { return };
+        let start = *entry.key();
+        if start > h.next {
+            return;
+        }
+        let (data, frame, ts) = entry.remove();
+        h.ooo_bytes -= data.len();
+        *total -= data.len();
+        let end = start + data.len() as u64;
+        if end <= h.next {
+            st.retransmitted_bytes += data.len() as u64;
+            continue;
+        }
+        let skip = (h.next - start) as usize;
+        st.retransmitted_bytes += skip as u64;
+        deliver(conn, dir, &data[skip..], frame, ts, st, out);
+    }
+}
+
+/// Skips holes (reporting each as a gap) and delivers buffered data up to `upto`.
+fn skip_holes<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, upto: u64, st: &mut Stats, total: &mut usize, out: &mut A::Out) {
+    loop {
+        drain(conn, dir, st, total, out);
+        let h = &conn.halves[dir.index()];
+        let Some(&first) = h.ooo.keys().next() else { return };
+        if first > upto {
+            return;
+        }
+        let gap = first - h.next;
+        report_gap(conn, dir, gap, st, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what the reassembler delivers, as text.
+    struct Rec;
+    #[derive(Default)]
+    struct Log(Vec<String>);
+    impl StreamApp for Rec {
+        type Out = Log;
+        fn new(_: &ConnInfo) -> Self {
+            Rec
+        }
+        fn data(&mut self, _: &ConnInfo, dir: Dir, data: &[u8], _: u64, _: i64, out: &mut Log) {
+            out.0.push(format!("{dir:?}:{}", String::from_utf8_lossy(data)));
+        }
+        fn gap(&mut self, _: &ConnInfo, dir: Dir, len: u64, out: &mut Log) {
+            out.0.push(format!("{dir:?}:gap{len}"));
+        }
+        fn end(&mut self, _: &ConnInfo, why: End, out: &mut Log) {
+            out.0.push(format!("end:{why:?}"));
+        }
+    }
+
+    const C: &str = "192.0.2.10:40000";
+    const S: &str = "198.51.100.10:80";
+
+    fn seg(r: &mut Reassembler<Rec>, from_client: bool, seq: u32, flags: &str, data: &[u8], log: &mut Log) {
+        let (a, b) = if from_client { (C, S) } else { (S, C) };
+        let meta = TcpMeta {
+            seq,
+            ack: None,
+            syn: flags.contains('S'),
+            fin: flags.contains('F'),
+            rst: flags.contains('R'),
+        };
+        r.segment(a.parse().unwrap(), b.parse().unwrap(), &meta, data, 1, 0, log);
+    }
+
+    fn joined(log: &Log) -> String {
+        let mut s = String::new();
+        for l in &log.0 {
+            if let Some(d) = l.strip_prefix("ToServer:") {
+                if !d.starts_with("gap") {
+                    s.push_str(d);
+                    continue;
+                }
+            }
+            s.push('|');
+            s.push_str(l);
+            s.push('|');
+        }
+        s
+    }
+
+    #[test]
+    fn reorders_and_trims_overlaps() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, 99, "S", b"", &mut log);
+        seg(&mut r, true, 106, "", b"world", &mut log);
+        seg(&mut r, true, 100, "", b"hello ", &mut log);
+        seg(&mut r, true, 103, "", b"lo wor", &mut log); // full overlap
+        seg(&mut r, true, 110, "", b"d!", &mut log); // partial overlap
+        seg(&mut r, true, 112, "F", b"", &mut log);
+        seg(&mut r, false, 500, "F", b"", &mut log);
+        assert_eq!(joined(&log), "hello world!");
+        r.finish_all(&mut log);
+    }
+
+    #[test]
+    fn sequence_wraps_around() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, u32::MAX - 3, "S", b"", &mut log);
+        seg(&mut r, true, 1, "", b"efgh", &mut log);
+        seg(&mut r, true, u32::MAX - 2, "", b"abcd", &mut log);
+        assert_eq!(joined(&log), "abcdefgh");
+    }
+
+    #[test]
+    fn mid_stream_and_gap_reported_at_end() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, 5000, "", b"abc", &mut log);
+        seg(&mut r, true, 5010, "", b"xyz", &mut log);
+        r.finish_all(&mut log);
+        assert_eq!(joined(&log), "abc|ToServer:gap7|xyz|end:EndOfCapture|");
+        assert_eq!(r.stats.gaps, 1);
+        assert_eq!(r.stats.gap_bytes, 7);
+    }
+
+    #[test]
+    fn ack_past_hole_skips_it() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, 0, "S", b"", &mut log);
+        seg(&mut r, true, 1, "", b"ab", &mut log);
+        seg(&mut r, true, 5, "", b"ef", &mut log);
+        let meta = TcpMeta { seq: 9, ack: Some(7), syn: false, fin: false, rst: false };
+        r.segment(S.parse().unwrap(), C.parse().unwrap(), &meta, b"", 2, 0, &mut log);
+        assert_eq!(joined(&log), "ab|ToServer:gap2|ef");
+    }
+
+    #[test]
+    fn per_connection_cap_bounds_buffering() {
+        let limits = Limits { per_conn_ooo: 10, ..Limits::default() };
+        let mut r = Reassembler::<Rec>::new(limits);
+        let mut log = Log::default();
+        seg(&mut r, true, 0, "S", b"", &mut log);
+        seg(&mut r, true, 101, "", b"0123456789", &mut log);
+        seg(&mut r, true, 111, "", b"abc", &mut log);
+        assert_eq!(joined(&log), "|ToServer:gap100|0123456789abc");
+        assert_eq!(r.ooo_total, 0);
+    }
+
+    #[test]
+    fn connection_cap_evicts_oldest() {
+        let limits = Limits { max_conns: 8, ..Limits::default() };
+        let mut r = Reassembler::<Rec>::new(limits);
+        let mut log = Log::default();
+        for port in 0..100u16 {
+            let meta = TcpMeta { seq: 1, ack: None, syn: false, fin: false, rst: false };
+            let src = SocketAddr::new("192.0.2.1".parse().unwrap(), 10000 + port);
+            r.segment(src, S.parse().unwrap(), &meta, b"GET", 1, 0, &mut log);
+            assert!(r.live() <= 8);
+        }
+        assert!(r.stats.evicted_connections >= 92);
+    }
+
+    #[test]
+    fn rst_ends_connection() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, 0, "S", b"", &mut log);
+        seg(&mut r, true, 1, "", b"hi", &mut log);
+        seg(&mut r, false, 0, "R", b"", &mut log);
+        assert_eq!(r.live(), 0);
+        assert_eq!(log.0.last().unwrap(), "end:Reset");
+    }
+}

@@ -1,0 +1,264 @@
+//! Reports: how findings reach the user. `text` (a readable summary per host, most
+//! sensitive first), `jsonl` (one event per line, streamed; schema in `docs/events.md`) and
+//! `json` (one summary document).
+//!
+//! Text and JSON aggregate through [`Digest`], which keeps memory bounded however large
+//! the capture: identical findings are counted once, and each host keeps at most
+//! [`PER_CLASS`] distinct findings per class (the rest are counted).
+
+mod text;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::capture::file::Fault;
+use crate::dissect::{Event, Record};
+use crate::findings::{Class, Finding};
+use crate::pipeline::Counters;
+
+pub use text::TextReport;
+
+/// Distinct findings kept per host and class.
+pub const PER_CLASS: usize = 20;
+/// Hosts kept; further hosts are counted only.
+pub const MAX_HOSTS: usize = 256;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Jsonl,
+    Json,
+}
+
+/// What the whole run saw, for the end of every report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub source: String,
+    pub counters: Counters,
+    /// Where reading stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    pub findings_by_class: BTreeMap<Class, u64>,
+    /// The first dissector notices (unfollowable streams and the like).
+    pub notices: Vec<String>,
+}
+
+/// A destination for events and findings.
+pub trait Report {
+    fn event(&mut self, e: &Event, findings: &[Finding]) -> io::Result<()>;
+    fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+}
+
+/// One kept finding and how often it recurred.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seen {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub count: u64,
+}
+
+/// Findings of one host.
+#[derive(Debug, Default, Serialize)]
+pub struct Host {
+    pub addresses: Vec<String>,
+    pub connections: u64,
+    pub findings: BTreeMap<Class, Vec<Seen>>,
+    /// Distinct findings beyond [`PER_CLASS`], per class.
+    pub more: BTreeMap<Class, u64>,
+    #[serde(skip)]
+    index: HashMap<(Class, String, Option<String>), usize>,
+    #[serde(skip)]
+    conns: Vec<u64>,
+}
+
+/// Bounded aggregation of findings per host.
+#[derive(Debug, Default)]
+pub struct Digest {
+    pub hosts: BTreeMap<String, Host>,
+    pub other_hosts: u64,
+}
+
+impl Digest {
+    pub fn add(&mut self, findings: &[Finding]) {
+        for f in findings {
+            if !self.hosts.contains_key(&f.host) && self.hosts.len() >= MAX_HOSTS {
+                self.other_hosts += 1;
+                continue;
+            }
+            let host = self.hosts.entry(f.host.clone()).or_default();
+            let server = if f.class == Class::DnsName { None } else { Some(f.dst.ip().to_string()) };
+            if let Some(a) = server {
+                if !host.addresses.contains(&a) && host.addresses.len() < 8 {
+                    host.addresses.push(a);
+                }
+            }
+            if let Some(c) = f.conn {
+                if !host.conns.contains(&c) && host.conns.len() < 1024 {
+                    host.conns.push(c);
+                    host.connections += 1;
+                }
+            }
+            let key = (f.class, f.summary.clone(), f.secret.clone());
+            if let Some(&i) = host.index.get(&key) {
+                host.findings.get_mut(&f.class).expect("indexed")[i].count += 1;
+                continue;
+            }
+            let list = host.findings.entry(f.class).or_default();
+            if list.len() >= PER_CLASS {
+                *host.more.entry(f.class).or_default() += 1;
+                continue;
+            }
+            host.index.insert(key, list.len());
+            list.push(Seen { finding: f.clone(), count: 1 });
+        }
+    }
+
+    /// Hosts, most sensitive first (by the best class they hold, then by name).
+    pub fn ranked(&self) -> Vec<(&String, &Host)> {
+        let mut v: Vec<_> = self.hosts.iter().collect();
+        v.sort_by_key(|(name, h)| (h.findings.keys().next().copied().unwrap_or(Class::Metadata), (*name).clone()));
+        v
+    }
+}
+
+/// `--format jsonl`: one JSON object per line.
+pub struct JsonlReport<W: Write> {
+    out: W,
+    reveal: bool,
+}
+
+impl<W: Write> JsonlReport<W> {
+    pub fn new(out: W, reveal: bool) -> Self {
+        JsonlReport { out, reveal }
+    }
+}
+
+#[derive(Serialize)]
+struct FindingLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    finding: &'a Finding,
+}
+
+/// Masks secrets inside a dissected record (cookies, authorization, credential fields).
+pub fn masked_record(r: &Record) -> Record {
+    use crate::findings::{credential_name, mask};
+    let mut r = r.clone();
+    match &mut r {
+        Record::HttpRequest(q) => {
+            for c in &mut q.cookies {
+                *c = c
+                    .split(';')
+                    .map(|p| match p.split_once('=') {
+                        Some((n, v)) => format!("{n}={}", mask(v)),
+                        None => p.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(";");
+            }
+            if let Some(a) = q.authorization.as_mut() {
+                a.raw = format!("{} {}", a.scheme, mask(a.raw.split_once(' ').map_or("", |x| x.1)));
+                a.password = a.password.as_deref().map(mask);
+            }
+            for f in &mut q.fields {
+                if credential_name(&f.name) {
+                    f.value = mask(&f.value);
+                }
+            }
+        }
+        Record::HttpResponse(p) => {
+            for c in &mut p.set_cookies {
+                let (first, rest) = c.split_once(';').unwrap_or((c.as_str(), ""));
+                let first = match first.split_once('=') {
+                    Some((n, v)) => format!("{n}={}", mask(v)),
+                    None => first.to_string(),
+                };
+                *c = if rest.is_empty() { first } else { format!("{first};{rest}") };
+            }
+        }
+        _ => {}
+    }
+    r
+}
+
+impl<W: Write> Report for JsonlReport<W> {
+    fn event(&mut self, e: &Event, findings: &[Finding]) -> io::Result<()> {
+        if self.reveal {
+            serde_json::to_writer(&mut self.out, e)?;
+        } else {
+            let masked = Event { record: masked_record(&e.record), ..e.clone() };
+            serde_json::to_writer(&mut self.out, &masked)?;
+        }
+        self.out.write_all(b"\n")?;
+        for f in findings {
+            let shown;
+            let f = if self.reveal || f.secret.is_none() {
+                f
+            } else {
+                shown = Finding { secret: f.shown_secret(false), ..f.clone() };
+                &shown
+            };
+            serde_json::to_writer(&mut self.out, &FindingLine { kind: "finding", finding: f })?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            #[serde(flatten)]
+            summary: &'a Summary,
+        }
+        serde_json::to_writer(&mut self.out, &Line { kind: "summary", summary })?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+/// `--format json`: one document with the summary and the per-host digest.
+pub struct JsonReport<W: Write> {
+    out: W,
+    reveal: bool,
+    digest: Digest,
+}
+
+impl<W: Write> JsonReport<W> {
+    pub fn new(out: W, reveal: bool) -> Self {
+        JsonReport { out, reveal, digest: Digest::default() }
+    }
+}
+
+impl<W: Write> Report for JsonReport<W> {
+    fn event(&mut self, e: &Event, findings: &[Finding]) -> io::Result<()> {
+        let _ = e;
+        self.digest.add(findings);
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        if !self.reveal {
+            for h in self.digest.hosts.values_mut() {
+                for list in h.findings.values_mut() {
+                    for s in list {
+                        s.finding.secret = s.finding.shown_secret(false);
+                    }
+                }
+            }
+        }
+        let doc = serde_json::json!({
+            "summary": summary,
+            "hosts": self.digest.hosts,
+            "other_hosts": self.digest.other_hosts,
+        });
+        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
