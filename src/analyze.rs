@@ -4,13 +4,13 @@
 //! exit status (0 clean, 2 not a capture, 3 damaged with `--strict`).
 
 use std::collections::BTreeMap;
-use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
-use crate::capture::file::{CaptureFile, OpenError};
-use crate::pipeline::Analyzer;
+use crate::capture::file::{CaptureFile, Fault, OpenError};
+use crate::dissect::{Event, Record};
+use crate::findings::Finding;
+use crate::pipeline::{Analyzer, Counters};
 use crate::reassembly::Limits;
 use crate::report::{Format, JsonReport, JsonlReport, Report, Summary, TextReport};
 
@@ -34,18 +34,52 @@ pub enum Outcome {
     Damaged = 3,
 }
 
+/// Why a file could not be scanned at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("{0}")]
+    Filter(String),
+    #[error("reading {name}: {source}")]
+    Read { name: String, source: io::Error },
+}
+
+/// The result of scanning a file.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub name: String,
+    pub counters: Counters,
+    pub fault: Option<Fault>,
+}
+
+/// Runs the whole pipeline over the capture at `path`, handing every event and its
+/// findings to `sink`; `progress` is told the bytes read now and then.
+pub fn scan(
+    path: &Path,
+    filter: Option<&str>,
+    sink: &mut dyn FnMut(&Event, &[Finding]),
+    progress: &mut dyn FnMut(u64),
+) -> Result<Scan, ScanError> {
+    let mut file = CaptureFile::open(path)?;
+    let mut analyzer = Analyzer::new(filter, Limits::default()).map_err(ScanError::Filter)?;
+    let mut n = 0u64;
+    let mut read = 0u64;
+    let fault = file
+        .for_each(&mut |frame| {
+            analyzer.frame(frame, sink);
+            n += 1;
+            read += frame.data.len() as u64 + 16;
+            if n % 65536 == 0 {
+                progress(read);
+            }
+        })
+        .map_err(|source| ScanError::Read { name: file.name().to_string(), source })?;
+    let counters = analyzer.finish(sink);
+    Ok(Scan { name: file.name().to_string(), counters, fault })
+}
+
 pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
-    let mut file = match CaptureFile::open(&opts.file) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("plainsight: {e}");
-            return Ok(match e {
-                OpenError::Io { .. } => return Err(e.into()),
-                _ => Outcome::NotACapture,
-            });
-        }
-    };
-    let mut analyzer = Analyzer::new(opts.filter.as_deref(), Limits::default()).map_err(anyhow::Error::msg)?;
     let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut report: Box<dyn Report> = match opts.format {
         Format::Text => Box::new(TextReport::new(stdout, opts.reveal, opts.colour)),
@@ -64,14 +98,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
     let mut by_class = BTreeMap::new();
     let mut notices = Vec::new();
     let mut write_err: Option<io::Error> = None;
-    let mut sink = |e: &crate::dissect::Event, f: &[crate::findings::Finding]| {
+    let mut sink = |e: &Event, f: &[Finding]| {
         if write_err.is_some() {
             return;
         }
         for x in f {
             *by_class.entry(x.class).or_insert(0u64) += 1;
         }
-        if let crate::dissect::Record::Notice { protocol, message } = &e.record {
+        if let Record::Notice { protocol, message } = &e.record {
             if notices.len() < 20 {
                 notices.push(format!("frame {}: {protocol}: {message}", e.frame));
             }
@@ -80,38 +114,32 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
             write_err = Some(err);
         }
     };
-    let mut n = 0u64;
-    let mut read = 0u64;
-    let fault = file
-        .for_each(&mut |frame| {
-            analyzer.frame(frame, &mut sink);
-            n += 1;
-            read += frame.data.len() as u64 + 16;
-            if n % 65536 == 0 {
-                if let Some(b) = &bar {
-                    b.set_position(read);
-                }
-            }
-        })
-        .with_context(|| format!("reading {}", file.name()))?;
-    let counters = analyzer.finish(&mut sink);
+    let result = scan(&opts.file, opts.filter.as_deref(), &mut sink, &mut |n| {
+        if let Some(b) = &bar {
+            b.set_position(n)
+        }
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let scan = match result {
+        Ok(s) => s,
+        Err(ScanError::Open(e)) if !matches!(e, OpenError::Io { .. }) => {
+            eprintln!("plainsight: {e}");
+            return Ok(Outcome::NotACapture);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    let summary = Summary { source: file.name().to_string(), counters, fault: fault.clone(), findings_by_class: by_class, notices };
+    let summary = Summary { source: scan.name.clone(), counters: scan.counters, fault: scan.fault.clone(), findings_by_class: by_class, notices };
     report.finish(&summary)?;
-    io::stderr().flush().ok();
-    match fault {
+    match scan.fault {
         Some(f) => {
             eprintln!(
                 "plainsight: warning: {}: reading stopped at byte {}: {} ({} frames analysed before it)",
-                file.name(),
-                f.offset,
-                f.reason,
-                summary.counters.frames
+                scan.name, f.offset, f.reason, summary.counters.frames
             );
             Ok(if opts.strict { Outcome::Damaged } else { Outcome::Clean })
         }

@@ -74,11 +74,36 @@ const MAX_PENDING_FRAGMENTS: usize = 4096;
 impl Decoder {
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
         let sliced = slice_link(frame.linktype, frame.data)?;
-        self.from_sliced(sliced, frame)
+        self.from_sliced(sliced, frame, 0)
     }
 
-    fn from_sliced<'a>(&mut self, p: LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
+    fn from_sliced<'a>(&mut self, p: LaxSlicedPacket<'a>, frame: &Frame<'a>, depth: u8) -> Result<Packet<'a>, Skip> {
         let net = p.net.as_ref().ok_or(Skip::NotTcpUdp)?;
+        // Tunnels: GRE (with ERSPAN), IP in IP, VXLAN. The inner packet is what matters.
+        if depth < 4 {
+            let inner = match net {
+                LaxNetSlice::Ipv4(v4) => Some(v4.payload()),
+                LaxNetSlice::Ipv6(v6) => Some(v6.payload()),
+                _ => None,
+            };
+            if let Some(pl) = inner.filter(|pl| !pl.fragmented) {
+                let tunnelled = match pl.ip_number.0 {
+                    47 => Some(gre(pl.payload)),
+                    4 | 41 => Some(LaxSlicedPacket::from_ip(pl.payload).map_err(|_| Skip::Malformed)),
+                    _ => None,
+                };
+                if let Some(t) = tunnelled {
+                    return self.from_sliced(t?, frame, depth + 1);
+                }
+            }
+            if let Some(TransportSlice::Udp(u)) = &p.transport {
+                let vxlan = u.destination_port() == 4789 || u.source_port() == 4789;
+                if vxlan && u.payload().len() > 8 && u.payload()[0] & 0x08 != 0 {
+                    let inner = ethernet(&u.payload()[8..])?;
+                    return self.from_sliced(inner, frame, depth + 1);
+                }
+            }
+        }
         let (src, dst, fragmented, ip_bytes): (IpAddr, IpAddr, bool, &'a [u8]) = match net {
             LaxNetSlice::Ipv4(v4) => {
                 let h = v4.header();
@@ -176,7 +201,23 @@ fn slice_link(lt: Linktype, d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let ip = |rest| LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed);
     match lt.0 {
         // Ethernet
-        1 => LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::Malformed),
+        1 => ethernet(d),
+        // NFLOG: 4-byte header, then TLVs; type 9 holds the packet.
+        239 => {
+            let mut rest = d.get(4..).ok_or(Skip::Malformed)?;
+            while rest.len() >= 4 {
+                let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+                let kind = u16::from_le_bytes([rest[2], rest[3]]);
+                if len < 4 || len > rest.len() {
+                    return Err(Skip::Malformed);
+                }
+                if kind == 9 {
+                    return ip(&rest[4..len]);
+                }
+                rest = rest.get(len.div_ceil(4) * 4..).unwrap_or(&[]);
+            }
+            Err(Skip::NotTcpUdp)
+        }
         // BSD null / loopback: 4-byte address family, host order (0) or network order (108).
         0 | 108 => {
             let fam = d.get(..4).ok_or(Skip::Malformed)?;
@@ -216,6 +257,69 @@ fn slice_link(lt: Linktype, d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
             wifi(d.get(u16::from_le_bytes([len[0], len[1]]) as usize..).ok_or(Skip::Malformed)?)
         }
         _ => Err(Skip::Linktype),
+    }
+}
+
+/// Ethernet II or 802.3+SNAP, through any VLAN tags (802.1Q, QinQ) and MPLS labels.
+fn ethernet(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let mut et = u16::from_be_bytes(d.get(12..14).ok_or(Skip::Malformed)?.try_into().expect("2 bytes"));
+    let mut rest = &d[14..];
+    for _ in 0..8 {
+        match et {
+            0x8100 | 0x88a8 | 0x9100 => {
+                let tag = rest.get(..4).ok_or(Skip::Malformed)?;
+                et = u16::from_be_bytes([tag[2], tag[3]]);
+                rest = &rest[4..];
+            }
+            0x8847 | 0x8848 => {
+                // Labels until bottom of stack, then IP by its version nibble.
+                loop {
+                    let label = rest.get(..4).ok_or(Skip::Malformed)?;
+                    rest = &rest[4..];
+                    if label[2] & 1 == 1 {
+                        break;
+                    }
+                }
+                return match rest.first().map(|b| b >> 4) {
+                    Some(4) | Some(6) => LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed),
+                    _ => Err(Skip::NotTcpUdp),
+                };
+            }
+            n if n <= 1500 => {
+                // 802.3 length field: only LLC/SNAP carries an ethertype.
+                let llc = rest.get(..8).ok_or(Skip::Malformed)?;
+                if llc[..3] != [0xaa, 0xaa, 0x03] {
+                    return Err(Skip::NotTcpUdp);
+                }
+                et = u16::from_be_bytes([llc[6], llc[7]]);
+                rest = &rest[8..];
+            }
+            _ => break,
+        }
+    }
+    Ok(LaxSlicedPacket::from_ether_type(EtherType(et), rest))
+}
+
+/// A GRE packet: plain IP, transparent Ethernet bridging, or ERSPAN type II/III.
+fn gre(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let h = d.get(..4).ok_or(Skip::Malformed)?;
+    let (flags, proto) = (h[0], u16::from_be_bytes([h[2], h[3]]));
+    let mut len = 4;
+    for bit in [0x80, 0x20, 0x10] {
+        if flags & bit != 0 {
+            len += 4; // checksum, key, sequence number
+        }
+    }
+    let rest = d.get(len..).ok_or(Skip::Malformed)?;
+    match proto {
+        0x0800 | 0x86dd => LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed),
+        0x6558 => ethernet(rest),
+        0x88be => ethernet(rest.get(8..).ok_or(Skip::Malformed)?),
+        0x22eb => {
+            let sub = if rest.get(11).is_some_and(|b| b & 1 == 1) { 20 } else { 12 };
+            ethernet(rest.get(sub..).ok_or(Skip::Malformed)?)
+        }
+        _ => Err(Skip::NotTcpUdp),
     }
 }
 

@@ -93,7 +93,7 @@ pub fn mask(s: &str) -> String {
     match n {
         0 => "(empty)".to_string(),
         1..=3 => format!("{} ({n} chars)", "*".repeat(n)),
-        _ => format!("{}{}{} ({n} chars)", chars[0], "*".repeat(n - 2), chars[n - 1]),
+        _ => format!("{}{}{} ({n} chars)", chars[0], "*".repeat((n - 2).min(10)), chars[n - 1]),
     }
 }
 
@@ -193,15 +193,19 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
             push(Class::Metadata, format!("TLS ClientHello{alpn}, JA4 {}", ch.ja4), None, &host);
         }
         Record::TlsServerHello(sh) => {
-            push(Class::Metadata, format!("TLS ServerHello {} {}", sh.version, sh.cipher), None, &e.src.ip().to_string());
+            let host = sh.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
+            push(Class::Metadata, format!("TLS ServerHello {} {}", sh.version, sh.cipher), None, &host);
         }
         Record::TlsCertificate(c) => {
             let names = if c.names.is_empty() { String::new() } else { format!(" for {}", c.names.join(", ")) };
             let class = if c.position == 0 { Class::ServerName } else { Class::Metadata };
-            push(class, format!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer), None, &e.src.ip().to_string());
+            let host = c.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
+            push(class, format!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer), None, &host);
         }
         Record::TlsAlert(a) => {
-            push(Class::Metadata, format!("TLS alert {} (level {})", a.name, a.level), None, &host_of_dst);
+            let host = a.server_name.clone().unwrap_or_else(|| e.src.ip().min(e.dst.ip()).to_string());
+            let from = if e.conn.is_some() { format!(" from {}", e.src) } else { String::new() };
+            push(Class::Metadata, format!("TLS alert {} (level {}){from}", a.name, a.level), None, &host);
         }
         Record::TlsTraffic(t) => {
             push(
@@ -211,7 +215,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
                     t.records_to_server, t.bytes_to_server, t.records_to_client, t.bytes_to_client
                 ),
                 None,
-                &host_of_dst,
+                &t.server_name.clone().unwrap_or(host_of_dst),
             );
         }
         Record::Dns(m) => {

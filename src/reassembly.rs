@@ -115,6 +115,9 @@ struct Half {
     ooo: BTreeMap<u64, (Vec<u8>, u64, i64)>,
     ooo_bytes: usize,
     fin_at: Option<u64>,
+    /// Mid-stream, a lone first byte is held back: it may be a keep-alive probe (one old
+    /// byte at `next - 1`), which the following segment will overlap.
+    tentative: Option<(u32, u8, u64, i64)>,
 }
 
 impl Half {
@@ -245,11 +248,25 @@ impl<A: StreamApp> Reassembler<A> {
         if !payload.is_empty() {
             let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
             let h = &mut conn.halves[dir.index()];
+            let mut held = None;
             if h.base.is_none() {
-                h.base = Some(seq);
+                match h.tentative.take() {
+                    None if payload.len() == 1 => h.tentative = Some((seq, payload[0], frame, ts)),
+                    Some((tseq, byte, tframe, tts)) if seq == tseq.wrapping_add(1) => {
+                        h.base = Some(tseq);
+                        held = Some(([byte], tframe, tts));
+                    }
+                    _ => h.base = Some(seq),
+                }
             }
-            let off = h.offset(seq);
-            accept(conn, dir, off, payload, frame, ts, &limits, st, total, out);
+            if let Some((byte, tframe, tts)) = held {
+                accept(conn, dir, 0, &byte, tframe, tts, &limits, st, total, out);
+            }
+            let h = &mut conn.halves[dir.index()];
+            if h.base.is_some() {
+                let off = h.offset(seq);
+                accept(conn, dir, off, payload, frame, ts, &limits, st, total, out);
+            }
         }
         let h = &mut conn.halves[dir.index()];
         if tcp.fin && h.base.is_some() {
@@ -534,6 +551,21 @@ mod tests {
         assert_eq!(joined(&log), "abc|ToServer:gap7|xyz|end:EndOfCapture|");
         assert_eq!(r.stats.gaps, 1);
         assert_eq!(r.stats.gap_bytes, 7);
+    }
+
+    #[test]
+    fn keep_alive_probe_is_not_data() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, 1000, "", b"x", &mut log); // probe: one old byte
+        seg(&mut r, true, 1000, "", b"GET /", &mut log);
+        seg(&mut r, true, 1005, "", b" HTTP", &mut log);
+        assert_eq!(joined(&log), "GET / HTTP");
+        let mut log = Log::default();
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        seg(&mut r, true, 1000, "", b"G", &mut log); // a real one-byte first segment
+        seg(&mut r, true, 1001, "", b"ET /", &mut log);
+        assert_eq!(joined(&log), "GET /");
     }
 
     #[test]

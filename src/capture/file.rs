@@ -102,8 +102,8 @@ impl CaptureFile {
         } else {
             Box::new(io::Cursor::new(head).chain(raw))
         };
-        // pcap-parser looks at one read() for the header: give it a full one.
-        let prefix = read_prefix(&mut stream, 64).map_err(io_err)?;
+        // pcap-parser looks at one read() for the first block: give it a full one.
+        let prefix = read_prefix(&mut stream, 1 << 20).map_err(io_err)?;
         if prefix.is_empty() {
             return Err(OpenError::Empty { path: path.into() });
         }

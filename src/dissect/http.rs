@@ -242,7 +242,7 @@ impl HttpConn {
                 }
             }
             pos += consumed;
-            if self.halves[side].state == State::Done {
+            if side == 1 && self.halves[side].state == State::Done {
                 next = Next::Stop;
             }
             if pos > self.halves[side].buf.len() {

@@ -63,13 +63,32 @@ impl Event {
 
 /// Bytes to look at before deciding what a stream is.
 const SNIFF: usize = 16;
+/// Bytes of an unrecognised stream searched for HTTP or TLS further in (behind a SOCKS
+/// or other proxy handshake).
+const SCAN: usize = 1024;
 
 enum Proto {
     Undecided,
     Http(http::HttpConn),
     Tls(tls::TlsConn),
     Dns(dns::DnsTcp),
+    /// Not recognised at the start: the first bytes of each way are searched.
+    Unknown([Vec<u8>; 2]),
     Other,
+}
+
+/// Where HTTP or TLS begins inside `b`, if it does.
+fn embedded_start(b: &[u8]) -> Option<(usize, bool)> {
+    (0..b.len()).find_map(|i| {
+        let rest = &b[i..];
+        if looks_like_request(rest) {
+            Some((i, true))
+        } else if rest.len() >= 6 && rest[0] == 22 && rest[1] == 3 && rest[2] <= 4 && rest[5] == 1 {
+            Some((i, false))
+        } else {
+            None
+        }
+    })
 }
 
 /// Per-connection dissection state.
@@ -109,7 +128,7 @@ impl ConnApp {
         } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
             return false;
         } else {
-            Proto::Other
+            Proto::Unknown(Default::default())
         };
         true
     }
@@ -151,7 +170,7 @@ impl StreamApp for ConnApp {
             Proto::Tls(t) => t.gap(dir, len),
             Proto::Dns(d) => d.gap(dir),
             Proto::Undecided => self.pending[dir as usize].clear(),
-            Proto::Other => {}
+            Proto::Unknown(_) | Proto::Other => self.proto = Proto::Other,
         }
     }
 
@@ -169,11 +188,28 @@ impl ConnApp {
         match &mut self.proto {
             Proto::Http(h) => {
                 if h.data(info, dir, data, frame, ts, out) == http::Next::Stop {
-                    self.proto = Proto::Other;
+                    // A tunnel (CONNECT, Upgrade): look for TLS or HTTP inside it.
+                    self.proto = Proto::Unknown(Default::default());
                 }
             }
             Proto::Tls(t) => t.data(info, dir, data, frame, ts, out),
             Proto::Dns(d) => d.data(info, dir, data, frame, ts, out),
+            Proto::Unknown(scan) => {
+                let buf = &mut scan[dir as usize];
+                buf.extend_from_slice(&data[..data.len().min(SCAN.saturating_sub(buf.len()))]);
+                if let Some((at, is_http)) = embedded_start(buf) {
+                    // What the other side sent so far belongs to the proxy handshake.
+                    let rest = buf.split_off(at);
+                    self.proto = if is_http {
+                        Proto::Http(http::HttpConn::new(dir))
+                    } else {
+                        Proto::Tls(tls::TlsConn::default())
+                    };
+                    self.dispatch(info, dir, &rest, frame, ts, out);
+                } else if scan.iter().all(|b| b.len() >= SCAN) {
+                    self.proto = Proto::Other;
+                }
+            }
             Proto::Undecided | Proto::Other => {}
         }
     }

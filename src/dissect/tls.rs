@@ -42,6 +42,9 @@ pub struct ClientHello {
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ServerHello {
+    /// The name the client asked for (from its ClientHello), when seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// The negotiated version (supported_versions wins over the legacy field).
     pub version: String,
     pub cipher: String,
@@ -51,6 +54,8 @@ pub struct ServerHello {
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Certificate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// 0 for the server's own certificate, then the chain.
     pub position: usize,
     pub subject: String,
@@ -63,6 +68,8 @@ pub struct Certificate {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     pub level: u8,
     pub description: u8,
     pub name: String,
@@ -71,6 +78,8 @@ pub struct Alert {
 /// What the encrypted part of a connection shows.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Traffic {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     pub records_to_server: u64,
     pub bytes_to_server: u64,
     pub records_to_client: u64,
@@ -115,6 +124,7 @@ pub struct TlsConn {
     encrypted_alerts: u64,
     stopped: Option<String>,
     seen: bool,
+    sni: Option<String>,
 }
 
 impl TlsConn {
@@ -173,7 +183,8 @@ impl TlsConn {
                         let (level, description) = (h.alert[0], h.alert[1]);
                         h.alert.drain(..2);
                         let name = alert_name(description).to_string();
-                        out.push(Event::on(info, dir, frame, ts, Record::TlsAlert(Alert { level, description, name })));
+                        let server_name = self.sni.clone();
+                        out.push(Event::on(info, dir, frame, ts, Record::TlsAlert(Alert { server_name, level, description, name })));
                     }
                 }
                 20 => {
@@ -214,7 +225,13 @@ impl TlsConn {
 
     fn handshake(&mut self, dir: Dir, hs: TlsMessageHandshake<'_>, raw: &[u8]) -> Vec<Record> {
         match hs {
-            TlsMessageHandshake::ClientHello(ch) => vec![Record::TlsClientHello(client_hello(&ch, raw))],
+            TlsMessageHandshake::ClientHello(ch) => {
+                let ch = client_hello(&ch, raw);
+                if self.sni.is_none() {
+                    self.sni = ch.sni.clone();
+                }
+                vec![Record::TlsClientHello(ch)]
+            }
             TlsMessageHandshake::ServerHello(sh) => {
                 let mut version = sh.version.0;
                 let mut alpn = None;
@@ -235,6 +252,7 @@ impl TlsConn {
                     self.halves[dir as usize].encrypted = true;
                 }
                 vec![Record::TlsServerHello(ServerHello {
+                    server_name: self.sni.clone(),
                     version: version_name(version),
                     cipher: cipher_name(sh.cipher.0),
                     alpn,
@@ -245,7 +263,7 @@ impl TlsConn {
                 .iter()
                 .enumerate()
                 .take(16)
-                .map(|(i, raw)| Record::TlsCertificate(certificate(i, raw.data)))
+                .map(|(i, raw)| Record::TlsCertificate(Certificate { server_name: self.sni.clone(), ..certificate(i, raw.data) }))
                 .collect(),
             TlsMessageHandshake::Finished(_) => {
                 self.halves[dir as usize].encrypted = true;
@@ -275,6 +293,7 @@ impl TlsConn {
         }
         let [c, s] = &self.halves;
         let t = Traffic {
+            server_name: self.sni.clone(),
             records_to_server: c.records,
             bytes_to_server: c.bytes,
             records_to_client: s.records,
@@ -400,6 +419,7 @@ fn certificate(position: usize, der: &[u8]) -> Certificate {
                 }
             }
             Certificate {
+                server_name: None,
                 position,
                 subject: cert.subject().to_string(),
                 issuer: cert.issuer().to_string(),

@@ -1,0 +1,167 @@
+//! The shared corpus of real captures, checked against tshark's ground truth beside each
+//! file: every HTTP request line, Host, Cookie and Authorization that tshark finds must be
+//! found, and every TLS server name. `malformed/` must be read without a panic or a hang.
+//!
+//! Where plainsight is right and tshark is not (or the two read a capture differently for
+//! a stated reason), the file is listed in `KNOWN` with that reason.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use plainsight::dissect::Record;
+
+/// Files whose ground truth plainsight does not (and should not) match, with why.
+const KNOWN: &[(&str, &str)] = &[
+    ("arkime__sctp-www.pcap", "HTTP over SCTP, not TCP: out of scope for an on-path web demo"),
+    ("tcpdump__eapon1.pcap", "SSDP (HTTP-formatted UDP multicast), not a web exchange"),
+    ("tcpdump__arcnet-rfc1051-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
+    ("tcpdump__arcnet-rfc1201-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
+    ("zeek__http_methods.pcap", "request lines without an HTTP version or URI (\"GET /HTTP/1.1\", \"OPTIONS \") and the non-token method CCM_POST: invalid HTTP/1.x that httparse rejects; tshark guesses"),
+    ("zeek__http_no-uri.pcap", "\"GET HTTP/1.1\" has no request target; tshark reads the version as the URI"),
+    ("zeek__http_http-09-content-length-confusion.pcap", "HTTP/0.9 request line (no version), deliberately not parsed"),
+    ("zeek__http_connect-with-smtp.pcap", "\"CONNECT host:25 / HTTP/1.0\" has two targets: invalid, rejected by httparse"),
+    ("arkime__gre-erspan-vxlan.pcap", "\"GET /Hello Arkime HTTP/1.0\" has a space inside the target: invalid; the tunnels (GRE, ERSPAN, VXLAN) themselves are decoded"),
+];
+
+fn rows(path: &Path) -> Vec<Vec<String>> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    text.lines().skip(1).filter(|l| !l.is_empty()).map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+/// Splits tshark's `|`-aggregated fields of one frame into one row per request.
+fn per_request(row: &[String]) -> Vec<Vec<String>> {
+    let n = row[9].split('|').count();
+    if n <= 1 {
+        return vec![row.to_vec()];
+    }
+    (0..n)
+        .map(|i| {
+            row.iter()
+                .map(|f| {
+                    let parts: Vec<&str> = f.split('|').collect();
+                    if parts.len() == n { parts[i].to_string() } else { f.clone() }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn check_file(capture: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let name = capture.file_name().unwrap().to_string_lossy().to_string();
+    let run = match common::run(capture) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{name}: {e}")],
+    };
+    let mut reqs: HashMap<(String, String), Vec<&plainsight::dissect::http::Request>> = HashMap::new();
+    let mut snis: Vec<String> = Vec::new();
+    for e in &run.events {
+        match &e.record {
+            Record::HttpRequest(r) => reqs.entry((r.method.clone(), r.uri.clone())).or_default().push(r),
+            Record::TlsClientHello(c) => snis.extend(c.sni.clone()),
+            _ => {}
+        }
+    }
+    let gt_http = capture.with_file_name(format!("{name}.http.tsv"));
+    let mut wanted: HashMap<(String, String), usize> = HashMap::new();
+    for row in rows(&gt_http) {
+        if row.len() < 16 {
+            continue;
+        }
+        for r in per_request(&row) {
+            let (host, method, uri, cookie, auth) = (&r[8], &r[9], &r[10], &r[13], &r[14]);
+            if method.is_empty() {
+                continue;
+            }
+            let key = (method.clone(), uri.clone());
+            *wanted.entry(key.clone()).or_default() += 1;
+            let Some(ours) = reqs.get(&key) else {
+                problems.push(format!("{name}: frame {}: request {method} {uri} not found", r[0]));
+                continue;
+            };
+            if !host.is_empty() && !ours.iter().any(|q| q.host.as_deref() == Some(host.as_str())) {
+                problems.push(format!("{name}: frame {}: Host {host:?} not found for {method} {uri}", r[0]));
+            }
+            if !cookie.is_empty() && !ours.iter().any(|q| q.cookies.join("|") == *cookie || q.cookies.contains(cookie)) {
+                problems.push(format!("{name}: frame {}: Cookie {cookie:?} not found", r[0]));
+            }
+            if !auth.is_empty() && !ours.iter().any(|q| q.authorization.as_ref().is_some_and(|a| a.raw == *auth)) {
+                problems.push(format!("{name}: frame {}: Authorization {auth:?} not found", r[0]));
+            }
+        }
+    }
+    for ((m, u), n) in wanted {
+        let have = reqs.get(&(m.clone(), u.clone())).map_or(0, Vec::len);
+        if have < n {
+            problems.push(format!("{name}: tshark has {n} x {m} {u}, plainsight {have}"));
+        }
+    }
+    let gt_sni = capture.with_file_name(format!("{name}.sni.tsv"));
+    for row in rows(&gt_sni) {
+        // QUIC Initial ClientHellos (UDP) are counted by tshark but are not TLS over TCP.
+        if row.len() < 12 || !row[8].is_empty() {
+            continue;
+        }
+        for sni in row[11].split('|').filter(|s| !s.is_empty()) {
+            if !snis.iter().any(|s| s == sni) {
+                problems.push(format!("{name}: frame {}: SNI {sni} not found", row[0]));
+            }
+        }
+    }
+    problems
+}
+
+fn captures(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.to_string_lossy().ends_with(".tsv"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn corpus_matches_tshark_ground_truth() {
+    let Some(corpus) = common::corpus() else { return };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for folder in ["http", "tls", "pcapng", "other"] {
+        for capture in captures(&corpus.join(folder)) {
+            let name = capture.file_name().unwrap().to_string_lossy().to_string();
+            if !capture.with_file_name(format!("{name}.http.tsv")).exists() && !capture.with_file_name(format!("{name}.sni.tsv")).exists() {
+                continue;
+            }
+            checked += 1;
+            let p = check_file(&capture);
+            if let Some((_, why)) = KNOWN.iter().find(|(k, _)| *k == name) {
+                assert!(!p.is_empty(), "{name} is listed as known ({why}) but now matches: remove it from KNOWN");
+                continue;
+            }
+            problems.extend(p);
+        }
+    }
+    assert!(checked > 100, "only {checked} captures with ground truth found");
+    assert!(problems.is_empty(), "{} mismatches with tshark:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn malformed_captures_never_panic_or_hang() {
+    let Some(corpus) = common::corpus() else { return };
+    let mut slow = Vec::new();
+    let mut n = 0;
+    for capture in captures(&corpus.join("malformed")) {
+        let start = Instant::now();
+        // An error (not a capture) is fine; a panic fails the test.
+        let _ = common::run(&capture);
+        n += 1;
+        if start.elapsed() > Duration::from_secs(20) {
+            slow.push(format!("{}: {:?}", capture.display(), start.elapsed()));
+        }
+    }
+    assert!(n > 50, "only {n} malformed captures found");
+    assert!(slow.is_empty(), "these took too long (a hang?):\n{}", slow.join("\n"));
+}
