@@ -18,7 +18,8 @@
 //! - [`report`]: text, JSON lines and JSON output.
 //! - [`pipeline`]: the one place that chains the stages; used by `analyze` and `sniff`.
 //!
-//! Commands: [`analyze`] runs the pipeline over a file. `main.rs` only parses arguments
+//! Commands: [`analyze`] runs the pipeline over a file. [`synth`] writes synthetic
+//! captures with known content (tests, fuzz seeds, benchmarks). `main.rs` only parses arguments
 //! ([`cli`]) and maps outcomes to exit codes.
 
 pub mod analyze;
@@ -30,3 +31,4 @@ pub mod findings;
 pub mod pipeline;
 pub mod reassembly;
 pub mod report;
+pub mod synth;

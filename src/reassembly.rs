@@ -154,7 +154,7 @@ fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
 
 /// The reassembler for all connections of a capture.
 pub struct Reassembler<A: StreamApp> {
-    conns: HashMap<(SocketAddr, SocketAddr), Conn<A>>,
+    conns: HashMap<(SocketAddr, SocketAddr), Box<Conn<A>>>,
     limits: Limits,
     ooo_total: usize,
     tick: u64,
@@ -216,7 +216,7 @@ impl<A: StreamApp> Reassembler<A> {
             self.next_id += 1;
             self.stats.connections += 1;
             let app = A::new(&info);
-            self.conns.insert(k, Conn { info, halves: Default::default(), app, last_seen: 0, last_ts: ts });
+            self.conns.insert(k, Box::new(Conn { info, halves: Default::default(), app, last_seen: 0, last_ts: ts }));
         }
         let limits = self.limits;
         let conn = self.conns.get_mut(&k).expect("inserted above");

@@ -158,7 +158,7 @@ struct Half {
     buf: Vec<u8>,
     buf_frame: u64,
     state: State,
-    open: Option<Open>,
+    open: Option<Box<Open>>,
 }
 
 /// What waits for a response.
@@ -322,7 +322,7 @@ impl HttpConn {
         };
         let half = &mut self.halves[side];
         half.state = state;
-        half.open = Some(Open {
+        half.open = Some(Box::new(Open {
             frame: start_frame,
             ts,
             record,
@@ -330,7 +330,7 @@ impl HttpConn {
             body: Vec::new(),
             body_len: 0,
             incomplete: false,
-        });
+        }));
         if state == State::Done {
             half.finish(info, dir, out);
         }
@@ -376,7 +376,7 @@ impl HttpConn {
 }
 
 /// Counts body bytes and keeps the first [`KEEP_BODY`] of them.
-fn add_body(open: &mut Option<Open>, data: &[u8]) {
+fn add_body(open: &mut Option<Box<Open>>, data: &[u8]) {
     if let Some(open) = open.as_mut() {
         open.body_len += data.len() as u64;
         let room = KEEP_BODY.saturating_sub(open.body.len());
@@ -464,6 +464,7 @@ impl Half {
     /// Emits the open message, if any.
     fn finish(&mut self, info: &ConnInfo, dir: Dir, out: &mut Vec<Event>) {
         let Some(open) = self.open.take() else { return };
+        let open = *open;
         let mut record = open.record;
         match &mut record {
             Record::HttpRequest(req) => {

@@ -69,9 +69,9 @@ const SCAN: usize = 1024;
 
 enum Proto {
     Undecided,
-    Http(http::HttpConn),
-    Tls(tls::TlsConn),
-    Dns(dns::DnsTcp),
+    Http(Box<http::HttpConn>),
+    Tls(Box<tls::TlsConn>),
+    Dns(Box<dns::DnsTcp>),
     /// Not recognised at the start: the first bytes of each way are searched.
     Unknown([Vec<u8>; 2]),
     Other,
@@ -118,13 +118,13 @@ impl ConnApp {
         let b = &self.pending[dir as usize];
         let port53 = info.server.port() == 53 || info.client.port() == 53;
         self.proto = if looks_like_request(b) {
-            Proto::Http(http::HttpConn::new(dir))
+            Proto::Http(Box::new(http::HttpConn::new(dir)))
         } else if b.starts_with(b"HTTP/1.") {
-            Proto::Http(http::HttpConn::new(dir.flip()))
+            Proto::Http(Box::new(http::HttpConn::new(dir.flip())))
         } else if tls::looks_like_tls(b) {
-            Proto::Tls(tls::TlsConn::default())
+            Proto::Tls(Box::default())
         } else if port53 {
-            Proto::Dns(dns::DnsTcp::default())
+            Proto::Dns(Box::default())
         } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
             return false;
         } else {
@@ -201,9 +201,9 @@ impl ConnApp {
                     // What the other side sent so far belongs to the proxy handshake.
                     let rest = buf.split_off(at);
                     self.proto = if is_http {
-                        Proto::Http(http::HttpConn::new(dir))
+                        Proto::Http(Box::new(http::HttpConn::new(dir)))
                     } else {
-                        Proto::Tls(tls::TlsConn::default())
+                        Proto::Tls(Box::default())
                     };
                     self.dispatch(info, dir, &rest, frame, ts, out);
                 } else if scan.iter().all(|b| b.len() >= SCAN) {

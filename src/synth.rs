@@ -1,0 +1,274 @@
+//! Synthetic captures with known content, for tests, fuzz seeds and benchmarks: TCP
+//! conversations (handshake, data in segments of a chosen size, close) written as
+//! Ethernet/IPv4 frames to classic pcap or pcapng.
+//!
+//! Not part of the analysis pipeline; nothing in the pipeline imports it.
+
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use etherparse::PacketBuilder;
+
+/// One TCP segment of a conversation, before it becomes a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub from_client: bool,
+    pub seq: u32,
+    pub ack: u32,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub payload: Vec<u8>,
+}
+
+/// A TCP connection being scripted.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub client: SocketAddrV4,
+    pub server: SocketAddrV4,
+    cseq: u32,
+    sseq: u32,
+    pub segments: Vec<Segment>,
+    mss: usize,
+}
+
+impl Conversation {
+    /// A connection with the given initial sequence numbers; `mss` bounds segment size.
+    pub fn new(client: SocketAddrV4, server: SocketAddrV4, cisn: u32, sisn: u32, mss: usize) -> Self {
+        Conversation { client, server, cseq: cisn, sseq: sisn, segments: Vec::new(), mss: mss.max(1) }
+    }
+
+    fn push(&mut self, from_client: bool, syn: bool, fin: bool, payload: &[u8]) {
+        let (seq, ack) = if from_client { (self.cseq, self.sseq) } else { (self.sseq, self.cseq) };
+        self.segments.push(Segment { from_client, seq, ack, syn, fin, rst: false, payload: payload.to_vec() });
+        let adv = payload.len() as u32 + syn as u32 + fin as u32;
+        if from_client {
+            self.cseq = self.cseq.wrapping_add(adv);
+        } else {
+            self.sseq = self.sseq.wrapping_add(adv);
+        }
+    }
+
+    pub fn handshake(&mut self) -> &mut Self {
+        self.push(true, true, false, &[]);
+        self.push(false, true, false, &[]);
+        self.push(true, false, false, &[]);
+        self
+    }
+
+    /// Sends `data` from one side in segments of at most `mss` bytes, each acknowledged.
+    pub fn send(&mut self, from_client: bool, data: &[u8]) -> &mut Self {
+        for chunk in data.chunks(self.mss) {
+            self.push(from_client, false, false, chunk);
+        }
+        self.push(!from_client, false, false, &[]);
+        self
+    }
+
+    pub fn close(&mut self) -> &mut Self {
+        self.push(true, false, true, &[]);
+        self.push(false, false, true, &[]);
+        self.push(true, false, false, &[]);
+        self
+    }
+
+    /// The frame (Ethernet/IPv4/TCP) for one segment.
+    pub fn frame(&self, s: &Segment) -> Vec<u8> {
+        let (src, dst) = if s.from_client { (self.client, self.server) } else { (self.server, self.client) };
+        tcp_frame(src, dst, s)
+    }
+}
+
+/// An Ethernet/IPv4/TCP frame.
+pub fn tcp_frame(src: SocketAddrV4, dst: SocketAddrV4, s: &Segment) -> Vec<u8> {
+    let mac = |ip: &Ipv4Addr| {
+        let o = ip.octets();
+        [0x02, 0, o[0], o[1], o[2], o[3]]
+    };
+    let mut b = PacketBuilder::ethernet2(mac(src.ip()), mac(dst.ip()))
+        .ipv4(src.ip().octets(), dst.ip().octets(), 64)
+        .tcp(src.port(), dst.port(), s.seq, 65535);
+    if !s.syn || !s.from_client {
+        b = b.ack(s.ack);
+    }
+    if s.syn {
+        b = b.syn();
+    }
+    if s.fin {
+        b = b.fin();
+    }
+    if s.rst {
+        b = b.rst();
+    }
+    let mut v = Vec::with_capacity(s.payload.len() + 64);
+    b.write(&mut v, &s.payload).expect("writing to a Vec");
+    v
+}
+
+/// An Ethernet/IPv4/UDP frame.
+pub fn udp_frame(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src.ip().octets(), dst.ip().octets(), 64)
+        .udp(src.port(), dst.port());
+    let mut v = Vec::new();
+    b.write(&mut v, payload).expect("writing to a Vec");
+    v
+}
+
+/// Writes classic pcap (little-endian, microseconds, Ethernet).
+pub struct PcapWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> PcapWriter<W> {
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+        out.write_all(&2u16.to_le_bytes())?;
+        out.write_all(&4u16.to_le_bytes())?;
+        out.write_all(&[0; 8])?;
+        out.write_all(&262_144u32.to_le_bytes())?;
+        out.write_all(&1u32.to_le_bytes())?;
+        Ok(PcapWriter { out })
+    }
+
+    pub fn packet(&mut self, ts_micros: i64, data: &[u8]) -> io::Result<()> {
+        let secs = (ts_micros / 1_000_000) as u32;
+        let usecs = (ts_micros % 1_000_000) as u32;
+        for v in [secs, usecs, data.len() as u32, data.len() as u32] {
+            self.out.write_all(&v.to_le_bytes())?;
+        }
+        self.out.write_all(data)
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Writes pcapng: one section, one Ethernet interface (microseconds), enhanced packet
+/// blocks with an optional comment each (what `sniff -w` uses to mark leaking packets).
+pub struct PcapngWriter<W: Write> {
+    out: W,
+}
+
+fn pad4(n: usize) -> usize {
+    n.div_ceil(4) * 4
+}
+
+impl<W: Write> PcapngWriter<W> {
+    pub fn new(mut out: W, linktype: u16, snaplen: u32) -> io::Result<Self> {
+        // Section header: magic, version 1.0, unknown section length, no options.
+        let shb_len = 28u32;
+        out.write_all(&0x0a0d_0d0au32.to_le_bytes())?;
+        out.write_all(&shb_len.to_le_bytes())?;
+        out.write_all(&0x1a2b_3c4du32.to_le_bytes())?;
+        out.write_all(&1u16.to_le_bytes())?;
+        out.write_all(&0u16.to_le_bytes())?;
+        out.write_all(&(-1i64).to_le_bytes())?;
+        out.write_all(&shb_len.to_le_bytes())?;
+        // Interface description.
+        let idb_len = 20u32;
+        out.write_all(&1u32.to_le_bytes())?;
+        out.write_all(&idb_len.to_le_bytes())?;
+        out.write_all(&linktype.to_le_bytes())?;
+        out.write_all(&0u16.to_le_bytes())?;
+        out.write_all(&snaplen.to_le_bytes())?;
+        out.write_all(&idb_len.to_le_bytes())?;
+        Ok(PcapngWriter { out })
+    }
+
+    pub fn packet(&mut self, ts_micros: i64, data: &[u8], orig_len: u32, comment: Option<&str>) -> io::Result<()> {
+        let opts_len = comment.map_or(0, |c| 4 + pad4(c.len()) + 4);
+        let len = 28 + pad4(data.len()) + opts_len + 4;
+        let ts = ts_micros as u64;
+        let mut b = Vec::with_capacity(len);
+        b.extend_from_slice(&6u32.to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(ts as u32).to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&orig_len.to_le_bytes());
+        b.extend_from_slice(data);
+        b.resize(28 + pad4(data.len()), 0);
+        if let Some(c) = comment {
+            b.extend_from_slice(&1u16.to_le_bytes());
+            b.extend_from_slice(&(c.len() as u16).to_le_bytes());
+            b.extend_from_slice(c.as_bytes());
+            b.resize(b.len() + pad4(c.len()) - c.len(), 0);
+            b.extend_from_slice(&[0; 4]); // opt_endofopt
+        }
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        self.out.write_all(&b)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A DNS query for `name` (type A), as a resolver sends it.
+pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// A minimal TLS ClientHello record naming `sni`, offering h2 and http/1.1.
+pub fn client_hello(sni: &str) -> Vec<u8> {
+    let ext = |t: u16, body: &[u8]| {
+        let mut v = t.to_be_bytes().to_vec();
+        v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    };
+    let mut sni_body = ((sni.len() + 3) as u16).to_be_bytes().to_vec();
+    sni_body.push(0);
+    sni_body.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    sni_body.extend_from_slice(sni.as_bytes());
+    let mut exts = ext(0x0000, &sni_body);
+    exts.extend(ext(0x0010, b"\x00\x0c\x02h2\x08http/1.1"));
+    exts.extend(ext(0x002b, &[4, 3, 4, 3, 3]));
+    exts.extend(ext(0x000d, &[0, 4, 4, 3, 8, 4]));
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[0x42; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0, 4, 0x13, 0x01, 0xc0, 0x2f, 1, 0]);
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend_from_slice(&exts);
+    let mut hs = vec![1, 0];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&body);
+    let mut rec = vec![22, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// A TLS 1.2 ServerHello record choosing TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.
+pub fn server_hello() -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[0x24; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0xc0, 0x2f, 0, 0, 0]);
+    let mut hs = vec![2, 0];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&body);
+    let mut rec = vec![22, 3, 3];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// An application-data record of `len` opaque bytes.
+pub fn app_data(len: usize) -> Vec<u8> {
+    let mut rec = vec![23, 3, 3];
+    rec.extend_from_slice(&(len as u16).to_be_bytes());
+    rec.extend((0..len).map(|i| (i * 7) as u8));
+    rec
+}
