@@ -87,7 +87,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { per_conn_ooo: 256 << 10, global_ooo: 16 << 20, max_conns: 40_000, idle_micros: 300_000_000 }
+        Limits { per_conn_ooo: 256 << 10, global_ooo: 16 << 20, max_conns: 32_768, idle_micros: 300_000_000 }
     }
 }
 

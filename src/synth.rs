@@ -205,6 +205,10 @@ impl<W: Write> PcapngWriter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
 }
 
 /// A DNS query for `name` (type A), as a resolver sends it.
