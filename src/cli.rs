@@ -20,6 +20,25 @@ pub struct Cli {
 pub enum Command {
     /// Report what an eavesdropper learns from a pcap or pcapng capture.
     Analyze(AnalyzeArgs),
+    /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
+    #[command(hide = true)]
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SynthArgs {
+    /// Output pcap file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// HTTP transactions (ten per keep-alive connection).
+    #[arg(long, default_value_t = 100_000)]
+    pub transactions: u32,
+    /// TLS handshakes.
+    #[arg(long, default_value_t = 10_000)]
+    pub tls: u32,
+    /// Size of each HTML body in bytes.
+    #[arg(long, default_value_t = 9_000)]
+    pub body: usize,
 }
 
 #[derive(Debug, clap::Args)]

@@ -69,6 +69,8 @@ pub struct Finding {
     pub conn: Option<u64>,
     pub src: SocketAddr,
     pub dst: SocketAddr,
+    /// The server side of the exchange (the destination of requests).
+    pub server: SocketAddr,
 }
 
 impl Finding {
@@ -120,8 +122,13 @@ fn clip(s: &str, n: usize) -> String {
 pub fn from_event(e: &Event) -> Vec<Finding> {
     let mut out = Vec::new();
     let host_of_dst = e.dst.ip().to_string();
+    let from_server = matches!(
+        &e.record,
+        Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_)
+    ) || matches!(&e.record, Record::Dns(m) if m.response);
+    let server = if from_server { e.src } else { e.dst };
     let mut push = |class, summary: String, secret: Option<String>, host: &str| {
-        out.push(Finding { class, summary, secret, host: host.to_string(), frame: e.frame, conn: e.conn, src: e.src, dst: e.dst });
+        out.push(Finding { class, summary, secret, host: host.to_string(), frame: e.frame, conn: e.conn, src: e.src, dst: e.dst, server });
     };
     match &e.record {
         Record::HttpRequest(r) => {

@@ -10,6 +10,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(|o| o as u8),
+        Command::Synth(s) => std::fs::File::create(&s.out)
+            .and_then(|f| plainsight::synth::benchmark_capture(f, s.transactions, s.tls, s.body))
+            .map(|frames| {
+                eprintln!("wrote {frames} frames to {}", s.out.display());
+                0
+            })
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => ExitCode::from(code),

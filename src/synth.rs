@@ -276,3 +276,56 @@ pub fn app_data(len: usize) -> Vec<u8> {
     rec.extend((0..len).map(|i| (i * 7) as u8));
     rec
 }
+
+/// Writes the benchmark capture: keep-alive HTTP connections of ten transactions each
+/// (cookies, Basic auth, HTML bodies of `body` bytes) and TLS handshakes, interleaved.
+/// Returns the number of frames written.
+pub fn benchmark_capture<W: Write>(out: W, transactions: u32, tls: u32, body: usize) -> io::Result<u64> {
+    let mut w = PcapWriter::new(io::BufWriter::with_capacity(1 << 20, out))?;
+    let mut ts = 1_700_000_000_000_000i64;
+    let mut frames = 0u64;
+    let page = format!("<html><head><title>Article</title></head><body>{}</body></html>", "lorem ipsum ".repeat(body / 12));
+    let conns = transactions.div_ceil(10);
+    let tls_every = (conns / tls.max(1)).max(1);
+    let mut tls_left = tls;
+    for c in 0..conns {
+        let client = SocketAddrV4::new(Ipv4Addr::from(0xc000_0200u32 + (c % 200)), 1024 + (c % 60_000) as u16);
+        let server = SocketAddrV4::new(Ipv4Addr::from(0xc633_6400u32 + (c % 50)), 80);
+        let mut conv = Conversation::new(client, server, c.wrapping_mul(2_654_435_761), c, 1448);
+        conv.handshake();
+        for t in 0..10.min(transactions - c * 10) {
+            let req = format!(
+                "GET /articles/{c}/{t}?q={t} HTTP/1.1\r\nHost: site{}.test\r\nUser-Agent: bench/1.0\r\nCookie: session={c:08x}{t}; theme=dark\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n",
+                c % 50
+            );
+            conv.send(true, req.as_bytes());
+            let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+            conv.send(false, resp.as_bytes());
+        }
+        conv.close();
+        for s in &conv.segments {
+            ts += 20;
+            w.packet(ts, &conv.frame(s))?;
+            frames += 1;
+        }
+        if c % tls_every == 0 && tls_left > 0 {
+            tls_left -= 1;
+            let client = SocketAddrV4::new(*client.ip(), 1024 + ((c + 30_000) % 60_000) as u16);
+            let server = SocketAddrV4::new(*server.ip(), 443);
+            let mut t = Conversation::new(client, server, c, c ^ 0x5555, 1448);
+            t.handshake();
+            t.send(true, &client_hello(&format!("tls{}.site.test", c % 1000)));
+            t.send(false, &server_hello());
+            t.send(true, &app_data(200));
+            t.send(false, &app_data(4000));
+            t.close();
+            for s in &t.segments {
+                ts += 20;
+                w.packet(ts, &t.frame(s))?;
+                frames += 1;
+            }
+        }
+    }
+    w.into_inner().flush()?;
+    Ok(frames)
+}

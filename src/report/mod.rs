@@ -89,7 +89,7 @@ impl Digest {
                 continue;
             }
             let host = self.hosts.entry(f.host.clone()).or_default();
-            let server = if f.class == Class::DnsName { None } else { Some(f.dst.ip().to_string()) };
+            let server = if f.class == Class::DnsName { None } else { Some(f.server.ip().to_string()) };
             if let Some(a) = server {
                 if !host.addresses.contains(&a) && host.addresses.len() < 8 {
                     host.addresses.push(a);

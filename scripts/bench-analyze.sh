@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark of `plainsight analyze` against tshark and against libpcap walking the file.
+# Generates a capture (default 100,000 HTTP transactions + 10,000 TLS handshakes, ~1 GB),
+# extracts HTTP host, method, URI, Cookie, Authorization and TLS SNI and ALPN with both
+# tools, checks that they agree, and prints CPU time, peak memory and the ratios.
+# Usage: scripts/bench-analyze.sh [TRANSACTIONS] [TLS] [DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}; T=${2:-10000}; DIR=${3:-$(mktemp -d)}
+BIN=target/release/plainsight
+cargo build --release --quiet
+FILE=$DIR/bench-$N.pcap
+[ -f "$FILE" ] || $BIN synth --out "$FILE" --transactions "$N" --tls "$T"
+SIZE=$(stat -c %s "$FILE")
+echo "capture: $FILE ($((SIZE / 1048576)) MiB), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+
+measure() { # label, output file, command...
+  local label=$1 out=$2; shift 2
+  /usr/bin/time -f "%U %S %M %e" -o "$DIR/time.$label" "$@" > "$out"
+  read -r u s m e < "$DIR/time.$label"
+  printf '%-10s cpu %7.2fs  wall %7.2fs  peak %6d MiB  %7.1f MB/s (cpu)\n' "$label" "$(echo "$u + $s" | bc)" "$e" $((m / 1024)) "$(echo "$SIZE / ($u + $s + 0.001) / 1000000" | bc -l)"
+}
+
+measure plainsight "$DIR/ps.jsonl" $BIN analyze --format jsonl --reveal --no-progress "$FILE"
+measure tcpdump /dev/null tcpdump -nn -r "$FILE" udp
+measure tshark "$DIR/ts.tsv" tshark -n -r "$FILE" -Y 'http.request || tls.handshake.type == 1' -T fields \
+  -E separator=/t -e http.host -e http.request.method -e http.request.uri -e http.cookie \
+  -e http.authorization -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str
+
+python3 - "$DIR" <<'PY'
+import json, sys, collections
+d = sys.argv[1]
+ours = collections.Counter()
+for line in open(f"{d}/ps.jsonl"):
+    e = json.loads(line)
+    if e.get("type") == "http_request":
+        ours[("http", e.get("host", ""), e["method"], e["uri"], "|".join(e.get("cookies", [])), (e.get("authorization") or {}).get("raw", ""))] += 1
+    elif e.get("type") == "tls_client_hello":
+        ours[("tls", e.get("sni", ""), ",".join(e.get("alpn", [])))] += 1
+theirs = collections.Counter()
+for line in open(f"{d}/ts.tsv"):
+    f = line.rstrip("\n").split("\t")
+    if f[1]:
+        theirs[("http", f[0], f[1], f[2], f[3], f[4])] += 1
+    elif f[5]:
+        theirs[("tls", f[5], f[6])] += 1
+print(f"records: plainsight {sum(ours.values())}, tshark {sum(theirs.values())}, agree: {ours == theirs}")
+if ours != theirs:
+    print("only plainsight:", list((ours - theirs).items())[:3]); print("only tshark:", list((theirs - ours).items())[:3]); sys.exit(1)
+PY
+cpu() { read -r u s _ _ < "$DIR/time.$1"; echo "$u + $s" | bc; }
+echo "tshark/plainsight cpu: $(echo "$(cpu tshark) / $(cpu plainsight)" | bc -l | cut -c1-6)x   plainsight/tcpdump: $(echo "$(cpu plainsight) / $(cpu tcpdump)" | bc -l | cut -c1-6)x"
