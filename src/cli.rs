@@ -39,6 +39,9 @@ pub struct SynthArgs {
     /// Size of each HTML body in bytes.
     #[arg(long, default_value_t = 9_000)]
     pub body: usize,
+    /// Write the small sample session (a login over HTTP, a visit over HTTPS) instead.
+    #[arg(long)]
+    pub sample: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -11,9 +11,14 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(|o| o as u8),
         Command::Synth(s) => std::fs::File::create(&s.out)
-            .and_then(|f| plainsight::synth::benchmark_capture(f, s.transactions, s.tls, s.body))
+            .and_then(|f| match s.sample {
+                true => plainsight::synth::write_sample(f).map(|_| 0),
+                false => plainsight::synth::benchmark_capture(f, s.transactions, s.tls, s.body),
+            })
             .map(|frames| {
-                eprintln!("wrote {frames} frames to {}", s.out.display());
+                if !s.sample {
+                    eprintln!("wrote {frames} frames to {}", s.out.display());
+                }
                 0
             })
             .map_err(anyhow::Error::from),

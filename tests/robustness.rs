@@ -15,37 +15,8 @@ fn addr(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
 }
 
-/// A browsing session: DNS, HTTP login with cookies and Basic auth, a page, and a TLS visit.
 fn session() -> (Vec<Conversation>, Vec<Vec<u8>>) {
-    let mut convs = Vec::new();
-    let mut dns = Vec::new();
-    dns.push(synth::udp_frame(addr("192.0.2.10:5353"), addr("198.51.100.53:53"), &synth::dns_query(7, "clinic.test")));
-    for i in 0..20u32 {
-        let mut c = Conversation::new(addr(&format!("192.0.2.10:{}", 40000 + i)), addr("198.51.100.10:80"), 1000 + i * 7919, u32::MAX - 500 + i, 1400);
-        c.handshake();
-        let login = format!(
-            "POST /login HTTP/1.1\r\nHost: clinic.test\r\nCookie: sid=s{i}\r\nAuthorization: Basic {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
-            "YWxpY2U6czNjcmV0",
-            format!("username=alice{i}&password=pw{i}secret").len(),
-            format!("username=alice{i}&password=pw{i}secret")
-        );
-        c.send(true, login.as_bytes());
-        c.send(false, format!("HTTP/1.1 302 Found\r\nLocation: /account\r\nSet-Cookie: session=tok{i}; HttpOnly\r\nContent-Length: 0\r\n\r\n").as_bytes());
-        let body = format!("<html><head><title>Living with condition {i}</title></head><body>{}</body></html>", "x".repeat(3000));
-        c.send(true, format!("GET /articles/condition-{i} HTTP/1.1\r\nHost: clinic.test\r\nCookie: session=tok{i}\r\n\r\n").as_bytes());
-        c.send(false, format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
-        c.close();
-        convs.push(c);
-    }
-    let mut t = Conversation::new(addr("192.0.2.10:50000"), addr("198.51.100.10:443"), 77, 99, 1400);
-    t.handshake();
-    t.send(true, &synth::client_hello("clinic.test"));
-    t.send(false, &synth::server_hello());
-    t.send(true, &synth::app_data(300));
-    t.send(false, &synth::app_data(5000));
-    t.close();
-    convs.push(t);
-    (convs, dns)
+    synth::sample_session()
 }
 
 /// Splits every data segment into 1-byte segments, some overlapping the next byte, with
