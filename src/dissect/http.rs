@@ -186,9 +186,32 @@ impl HttpConn {
         if dir == self.req_dir { 0 } else { 1 }
     }
 
-    pub fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) -> Next {
+    pub fn data(&mut self, info: &ConnInfo, dir: Dir, mut data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) -> Next {
         let side = self.side(dir);
         let half = &mut self.halves[side];
+        // Fast path: body bytes with nothing buffered are counted in place, not copied.
+        if half.buf.is_empty() {
+            match half.state {
+                State::Length(rem) if rem > 0 => {
+                    let n = rem.min(data.len() as u64) as usize;
+                    add_body(&mut half.open, &data[..n]);
+                    half.state = State::Length(rem - n as u64);
+                    if rem == n as u64 {
+                        half.state = State::Head;
+                        half.finish(info, dir, out);
+                    }
+                    data = &data[n..];
+                }
+                State::UntilClose | State::Done => {
+                    add_body(&mut half.open, data);
+                    return Next::Continue;
+                }
+                _ => {}
+            }
+            if data.is_empty() {
+                return Next::Continue;
+            }
+        }
         if half.buf.is_empty() {
             half.buf_frame = frame;
         }
@@ -716,6 +739,8 @@ fn looks_like_html(b: &[u8]) -> bool {
 
 /// The text of the first `<title>` element.
 pub fn html_title(b: &[u8]) -> Option<String> {
+    // The title sits in the head: look at the first 16 KiB only.
+    let b = &b[..b.len().min(16 << 10)];
     let lower: Vec<u8> = b.iter().map(|c| c.to_ascii_lowercase()).collect();
     let start = memchr::memmem::find(&lower, b"<title")?;
     let open_end = start + memchr::memchr(b'>', &lower[start..])? + 1;
