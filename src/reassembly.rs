@@ -18,6 +18,10 @@
 //! The application above (the dissectors) is a [`StreamApp`]; this module is pure.
 
 use std::collections::{BTreeMap, HashMap};
+
+/// Connection table hasher: fast, and seeded per process so crafted addresses cannot
+/// force collisions.
+type Hasher = foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
 use crate::decode::TcpMeta;
@@ -154,7 +158,7 @@ fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
 
 /// The reassembler for all connections of a capture.
 pub struct Reassembler<A: StreamApp> {
-    conns: HashMap<(SocketAddr, SocketAddr), Box<Conn<A>>>,
+    conns: HashMap<(SocketAddr, SocketAddr), Box<Conn<A>>, Hasher>,
     limits: Limits,
     ooo_total: usize,
     tick: u64,
@@ -166,7 +170,7 @@ pub struct Reassembler<A: StreamApp> {
 impl<A: StreamApp> Reassembler<A> {
     pub fn new(limits: Limits) -> Self {
         Reassembler {
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             limits,
             ooo_total: 0,
             tick: 0,

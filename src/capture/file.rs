@@ -22,7 +22,7 @@ use super::{Frame, Linktype};
 /// The largest record tshark (and libpcap) accept; larger ones mark a corrupt file.
 pub const MAX_RECORD: u32 = 262_144;
 /// Reader buffer: large enough for the largest accepted record plus block framing.
-const BUFFER: usize = 4 << 20;
+const BUFFER: usize = 1 << 20;
 
 /// Why a capture could not be opened at all.
 #[derive(Debug, thiserror::Error)]
@@ -95,10 +95,12 @@ impl CaptureFile {
             }
             Box::new(File::open(path).map_err(io_err)?)
         };
-        let mut raw = BufReader::with_capacity(1 << 20, raw);
+        // No buffering of our own for plain files: pcap-parser reads in large blocks.
+        let mut raw = raw;
         let head = read_prefix(&mut raw, 2).map_err(io_err)?;
         let mut stream: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(io::Cursor::new(head).chain(raw)))
+            let gz = BufReader::with_capacity(1 << 20, io::Cursor::new(head).chain(raw));
+            Box::new(flate2::read::MultiGzDecoder::new(gz))
         } else {
             Box::new(io::Cursor::new(head).chain(raw))
         };
@@ -175,7 +177,8 @@ impl CaptureFile {
                 return Ok(Some(self.fault(&reason)));
             }
             stalls = 0;
-            self.reader.consume(len);
+            // No shift per block: refill() moves the remainder once, when more data is needed.
+            self.reader.consume_noshift(len);
             self.offset += len as u64;
         }
     }

@@ -19,8 +19,10 @@ use crate::reassembly::{ConnInfo, Dir};
 
 /// Largest header block followed; larger ones are reported and skipped.
 pub const MAX_HEAD: usize = 64 << 10;
-/// Body bytes kept for forms, titles and previews.
+/// Body bytes kept for forms and for decompressing titles and previews.
 pub const KEEP_BODY: usize = 128 << 10;
+/// Body bytes kept of an uncompressed response: enough for its `<title>` and preview.
+pub const KEEP_PLAIN_RESPONSE: usize = 16 << 10;
 /// Cap on decompressed output.
 pub const MAX_DECODED: u64 = 1 << 20;
 /// Requests waiting for a response.
@@ -143,6 +145,8 @@ enum State {
 
 /// A message whose head was parsed and whose body is being read.
 struct Open {
+    /// How many body bytes to keep.
+    keep: usize,
     frame: u64,
     ts: i64,
     record: Record,
@@ -345,7 +349,9 @@ impl HttpConn {
         };
         let half = &mut self.halves[side];
         half.state = state;
+        let plain_response = !half.request_side && body.encoding.as_deref().is_none_or(|e| e == "identity");
         half.open = Some(Box::new(Open {
+            keep: if plain_response { KEEP_PLAIN_RESPONSE } else { KEEP_BODY },
             frame: start_frame,
             ts,
             record,
@@ -398,11 +404,11 @@ impl HttpConn {
     }
 }
 
-/// Counts body bytes and keeps the first [`KEEP_BODY`] of them.
+/// Counts body bytes and keeps the first of them (see [`Open::keep`]).
 fn add_body(open: &mut Option<Box<Open>>, data: &[u8]) {
     if let Some(open) = open.as_mut() {
         open.body_len += data.len() as u64;
-        let room = KEEP_BODY.saturating_sub(open.body.len());
+        let room = open.keep.saturating_sub(open.body.len());
         open.body.extend_from_slice(&data[..room.min(data.len())]);
     }
 }
@@ -709,7 +715,8 @@ fn json_fields(prefix: &str, v: &serde_json::Value, out: &mut Vec<Field>, depth:
 
 /// Undoes gzip, deflate (zlib or raw) and br; the output is capped at [`MAX_DECODED`].
 /// An unknown or broken encoding yields what could be decoded (possibly nothing).
-pub fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
+pub fn decode_body<'a>(body: &'a [u8], encoding: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
+    use std::borrow::Cow;
     let mut out = Vec::new();
     let enc = encoding.unwrap_or("identity");
     let res = match enc {
@@ -724,11 +731,11 @@ pub fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
             }
         }
         "br" => brotli_decompressor::Decompressor::new(body, 4096).take(MAX_DECODED).read_to_end(&mut out),
-        "identity" | "" => return body.to_vec(),
-        _ => return Vec::new(),
+        "identity" | "" => return Cow::Borrowed(body),
+        _ => return Cow::Owned(Vec::new()),
     };
     let _ = res; // a truncated stream still gives its decoded prefix
-    out
+    Cow::Owned(out)
 }
 
 fn looks_like_html(b: &[u8]) -> bool {

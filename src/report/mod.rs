@@ -68,8 +68,9 @@ pub struct Host {
     pub findings: BTreeMap<Class, Vec<Seen>>,
     /// Distinct findings beyond [`PER_CLASS`], per class.
     pub more: BTreeMap<Class, u64>,
+    /// Hash of (class, summary, secret) to the position in its class list.
     #[serde(skip)]
-    index: HashMap<(Class, String, Option<String>), usize>,
+    index: HashMap<u64, usize>,
     #[serde(skip)]
     conns: Vec<u64>,
 }
@@ -101,12 +102,20 @@ impl Digest {
                     host.connections += 1;
                 }
             }
-            let key = (f.class, f.summary.clone(), f.secret.clone());
-            if let Some(&i) = host.index.get(&key) {
-                host.findings.get_mut(&f.class).expect("indexed")[i].count += 1;
-                continue;
-            }
+            let key = {
+                use std::hash::{BuildHasher, Hash, Hasher};
+                let mut h = foldhash::fast::FixedState::default().build_hasher();
+                (f.class, &f.summary, &f.secret).hash(&mut h);
+                h.finish()
+            };
             let list = host.findings.entry(f.class).or_default();
+            if let Some(&i) = host.index.get(&key) {
+                let seen = &mut list[i];
+                if seen.finding.summary == f.summary && seen.finding.secret == f.secret {
+                    seen.count += 1;
+                    continue;
+                }
+            }
             if list.len() >= PER_CLASS {
                 *host.more.entry(f.class).or_default() += 1;
                 continue;
