@@ -20,6 +20,12 @@ pub struct Cli {
 pub enum Command {
     /// Report what an eavesdropper learns from a pcap or pcapng capture.
     Analyze(AnalyzeArgs),
+    /// Build, inspect or remove the lab (network namespaces; needs root).
+    Lab(LabArgs),
+    /// Serve the lab's website (clinic.test) and its DNS resolver.
+    Site(SiteArgs),
+    /// Visit the site like a person: resolve, browse, log in, read, open the account.
+    Visit(VisitArgs),
     /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
     #[command(hide = true)]
     Synth(SynthArgs),
@@ -85,4 +91,126 @@ impl AnalyzeArgs {
             colour: colour && self.format == Format::Text,
         }
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LabArgs {
+    /// Lab name: the prefix of its namespaces, so several labs can coexist.
+    #[arg(long, default_value = "plainsight", global = true)]
+    pub name: String,
+    #[command(subcommand)]
+    pub action: LabAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Create the hosts and start the site and DNS resolver (harmless when already up).
+    Up {
+        /// No HTTP to HTTPS redirect on the site.
+        #[arg(long)]
+        no_redirect: bool,
+        /// No HSTS header on the site's HTTPS responses.
+        #[arg(long)]
+        no_hsts: bool,
+        /// Session cookie without Secure/HttpOnly.
+        #[arg(long)]
+        insecure_cookies: bool,
+    },
+    /// Remove everything `up` made, also after a crash.
+    Down,
+    /// Hosts, addresses, running roles, the CA path.
+    Status,
+    /// Check what the lab needs, and say how to get what is missing.
+    Doctor,
+    /// Run a command inside a host: `lab exec visitor -- curl http://clinic.test/`.
+    Exec {
+        #[arg(value_enum)]
+        host: crate::lab::Host,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The lab state directory holding site.pem and site.key (written by `lab up`).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Certificate (PEM); default STATE/site.pem.
+    #[arg(long)]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM); default STATE/site.key.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    #[arg(long, default_value = "0.0.0.0:80")]
+    pub http: std::net::SocketAddr,
+    #[arg(long, default_value = "0.0.0.0:443")]
+    pub https: std::net::SocketAddr,
+    #[arg(long, default_value = "0.0.0.0:53")]
+    pub dns: std::net::SocketAddr,
+    /// Serve plain HTTP only (no HTTPS listener, no redirect).
+    #[arg(long)]
+    pub no_https: bool,
+    #[arg(long)]
+    pub no_redirect: bool,
+    #[arg(long)]
+    pub no_hsts: bool,
+    #[arg(long)]
+    pub insecure_cookies: bool,
+    /// The address the resolver gives for clinic.test.
+    #[arg(long, default_value = "198.51.100.10")]
+    pub site_ip: std::net::Ipv4Addr,
+}
+
+impl SiteArgs {
+    pub fn options(&self) -> anyhow::Result<crate::site::Options> {
+        let from_state = |f: &str| self.state.as_ref().map(|d| d.join(f));
+        let cert = self.cert.clone().or_else(|| from_state("site.pem"));
+        let key = self.key.clone().or_else(|| from_state("site.key"));
+        let https = !self.no_https;
+        if https && (cert.is_none() || key.is_none()) {
+            anyhow::bail!("HTTPS needs --state DIR or --cert and --key (or --no-https)");
+        }
+        Ok(crate::site::Options {
+            http: Some(self.http),
+            https: https.then_some(self.https),
+            dns: Some(self.dns),
+            cert: cert.unwrap_or_default(),
+            key: key.unwrap_or_default(),
+            redirect_https: https && !self.no_redirect,
+            hsts: !self.no_hsts,
+            secure_cookies: !self.insecure_cookies,
+            state: self.state.clone(),
+            site_ip: self.site_ip,
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VisitArgs {
+    /// Where to start: http://clinic.test/, https://clinic.test/, or a bare name typed
+    /// into the address bar (tried over http first, as browsers do).
+    #[arg(default_value = "clinic.test")]
+    pub start: String,
+    /// CA certificate(s) to trust (PEM); default: the lab CA of --lab.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// The site's manifest of SHA-256 hashes; default: the lab's.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// DNS resolver to ask.
+    #[arg(long, default_value = "198.51.100.10:53")]
+    pub resolver: std::net::SocketAddr,
+    /// Start with a preloaded HSTS entry for the site (as if visited before).
+    #[arg(long)]
+    pub hsts_preload: bool,
+    /// Write the visit as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Lab whose CA and manifest to use by default.
+    #[arg(long, default_value = "plainsight")]
+    pub lab: String,
+    /// Password to type (default: the persona's).
+    #[arg(long)]
+    pub password: Option<String>,
 }

@@ -18,6 +18,9 @@
 //! - [`report`]: text, JSON lines and JSON output.
 //! - [`pipeline`]: the one place that chains the stages; used by `analyze` and `sniff`.
 //!
+//! The lab, beside the pipeline: [`lab`] (namespaces, `ip`), [`site`] (the website and
+//! DNS resolver), [`visitor`] (the scripted browser), [`pki`] (the lab CAs, rcgen).
+//!
 //! Commands: [`analyze`] runs the pipeline over a file. [`synth`] writes synthetic
 //! captures with known content (tests, fuzz seeds, benchmarks). `main.rs` only parses arguments
 //! ([`cli`]) and maps outcomes to exit codes.
@@ -28,7 +31,11 @@ pub mod cli;
 pub mod decode;
 pub mod dissect;
 pub mod findings;
+pub mod lab;
 pub mod pipeline;
+pub mod pki;
 pub mod reassembly;
 pub mod report;
+pub mod site;
 pub mod synth;
+pub mod visitor;

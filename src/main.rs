@@ -10,6 +10,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(|o| o as u8),
+        Command::Lab(l) => lab(l),
+        Command::Site(s) => site(s),
+        Command::Visit(v) => visit(v),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::synth::write_sample(f).map(|_| 0),
@@ -33,4 +36,88 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
+    use plainsight::cli::LabAction;
+    use plainsight::lab::{Lab, run};
+    let lab = Lab::new(&args.name)?;
+    if let LabAction::Doctor = args.action {
+        let (text, ok) = run::doctor();
+        print!("{text}");
+        return Ok(if ok { 0 } else { 2 });
+    }
+    if !run::privileged() {
+        eprintln!("plainsight: the lab needs root (network namespaces): run it with sudo; `plainsight lab doctor` lists what else it needs");
+        return Ok(2);
+    }
+    match &args.action {
+        LabAction::Up { no_redirect, no_hsts, insecure_cookies } => {
+            let mut site = Vec::new();
+            for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies")] {
+                if on {
+                    site.push(flag.to_string());
+                }
+            }
+            run::up(&lab, &site)?;
+            print!("{}", run::status(&lab));
+        }
+        LabAction::Down => {
+            run::down(&lab)?;
+            println!("lab {} removed", lab.name);
+        }
+        LabAction::Status => print!("{}", run::status(&lab)),
+        LabAction::Exec { host, command } => {
+            use std::os::unix::process::CommandExt;
+            if !run::existing(&lab).contains(&lab.ns(*host)) {
+                anyhow::bail!("lab {} has no {} host (run `plainsight lab up` first)", lab.name, host.as_str());
+            }
+            let err = std::process::Command::new("ip").args(["netns", "exec", &lab.ns(*host)]).args(command).exec();
+            return Err(anyhow::anyhow!("running ip netns exec: {err}"));
+        }
+        LabAction::Doctor => unreachable!("handled above"),
+    }
+    Ok(0)
+}
+
+fn site(args: &plainsight::cli::SiteArgs) -> anyhow::Result<u8> {
+    let opts = args.options()?;
+    runtime()?.block_on(plainsight::site::serve(opts, shutdown_signal()))?;
+    Ok(0)
+}
+
+fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
+    let lab = plainsight::lab::Lab::new(&args.lab)?;
+    // Run from the visitor's host when the lab is there (and we may enter it).
+    if plainsight::lab::run::privileged() && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists() {
+        plainsight::lab::run::enter(&lab, plainsight::lab::Host::Visitor)?;
+    }
+    let opts = plainsight::visitor::Options {
+        start: args.start.clone(),
+        ca: args.ca.clone().unwrap_or_else(|| lab.ca_pem()),
+        manifest: args.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
+        resolver: args.resolver,
+        hsts_preload: args.hsts_preload,
+        username: plainsight::site::content::USERNAME.to_string(),
+        password: args.password.clone().unwrap_or_else(|| plainsight::site::content::PASSWORD.to_string()),
+    };
+    let v = runtime()?.block_on(plainsight::visitor::visit(opts))?;
+    print!("{}", plainsight::visitor::log(&v));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&v)?)?;
+    }
+    Ok(if v.errors == 0 { 0 } else { 1 })
 }

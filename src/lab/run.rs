@@ -1,0 +1,216 @@
+//! Carrying out the lab plan: `lab up`, `down`, `status`, `doctor`, `exec`, with the `ip`
+//! command (iproute2). Everything is found again by name, so `down` works after a crash
+//! or a `kill -9`, and `up` twice is harmless.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::{Host, Lab, SITE_NAME};
+use crate::pki;
+
+/// Whether this process may build namespaces (root; CAP_NET_ADMIN alone is not enough
+/// for `ip netns add`, which also mounts).
+pub fn privileged() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn ip(args: &[String]) -> anyhow::Result<()> {
+    let out = Command::new("ip").args(args).output().context("running ip (install iproute2)")?;
+    if !out.status.success() {
+        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// Namespaces of this lab that exist now.
+pub fn existing(lab: &Lab) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let wanted: Vec<String> = Host::ALL.iter().map(|h| lab.ns(*h)).collect();
+    text.lines().filter_map(|l| l.split_whitespace().next()).filter(|n| wanted.iter().any(|w| w == n)).map(str::to_string).collect()
+}
+
+/// Pids of the processes living in a namespace.
+pub fn pids(ns: &str) -> Vec<i32> {
+    let out = Command::new("ip").args(["netns", "pids", ns]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect()).unwrap_or_default()
+}
+
+fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| b.split(|c| *c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Whether the lab is complete and its site is serving.
+pub fn is_up(lab: &Lab) -> bool {
+    existing(lab).len() == Host::ALL.len() && lab.state_dir().join("site.ready").exists() && !pids(&lab.ns(Host::Site)).is_empty()
+}
+
+/// Builds the lab and starts its site and DNS resolver. Harmless when already up;
+/// leftovers of a crashed lab are removed first.
+pub fn up(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
+    if is_up(lab) {
+        println!("lab {} is already up", lab.name);
+        return Ok(());
+    }
+    if !existing(lab).is_empty() {
+        down(lab)?;
+    }
+    let result = build(lab, site_args);
+    if result.is_err() {
+        let _ = down(lab);
+    }
+    result
+}
+
+fn build(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
+    for cmd in lab.plan_up() {
+        ip(&cmd)?;
+    }
+    for (ns, kv) in lab.plan_sysctls() {
+        let out = Command::new("ip").args(["netns", "exec", &ns, "sysctl", "-qw", kv]).output().context("sysctl")?;
+        if !out.status.success() && kv.contains("ip_forward") {
+            bail!("sysctl {kv} in {ns}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+    }
+    // Name resolution for real tools run with `lab exec` (ip netns exec bind-mounts it).
+    for h in [Host::Visitor, Host::Guest, Host::Intruder] {
+        let dir = Path::new("/etc/netns").join(lab.ns(h));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("resolv.conf"), format!("nameserver {}\n", super::SITE))?;
+    }
+    let state = lab.state_dir();
+    std::fs::create_dir_all(&state)?;
+    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let ca = pki::Ca::generate(&format!("plainsight lab CA ({})", lab.name))?;
+    let leaf = ca.issue(&[SITE_NAME, &format!("www.{SITE_NAME}")])?;
+    pki::write_file(&state.join("ca.pem"), &ca.cert_pem, 0o644)?;
+    pki::write_file(&state.join("ca.key"), &ca.key_pem(), 0o600)?;
+    pki::write_file(&state.join("site.pem"), &leaf.cert_pem, 0o644)?;
+    pki::write_file(&state.join("site.key"), &leaf.key_pem, 0o600)?;
+    let mut args = vec!["site".to_string(), "--state".into(), state.display().to_string()];
+    args.extend_from_slice(site_args);
+    spawn_role(lab, Host::Site, "site", &args)?;
+    let ready = state.join("site.ready");
+    let start = Instant::now();
+    while !ready.exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("the site did not start; see {}", state.join("site.log").display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Starts `plainsight ARGS` in the background inside a host, logging to the state dir.
+pub fn spawn_role(lab: &Lab, host: Host, role: &str, args: &[String]) -> anyhow::Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let log = std::fs::File::create(lab.state_dir().join(format!("{role}.log")))?;
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &lab.ns(host)]).arg(exe).args(args);
+    cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    // Its own session: a Ctrl-C in the terminal that ran `lab up` does not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn().with_context(|| format!("starting {role}"))?;
+    std::fs::write(lab.state_dir().join(format!("{role}.pid")), child.id().to_string())?;
+    Ok(child.id())
+}
+
+/// Removes everything `up` made: processes in the lab's namespaces, the namespaces, the
+/// resolver files and the state directory.
+pub fn down(lab: &Lab) -> anyhow::Result<()> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let namespaces = existing(lab);
+    let mut procs: Vec<i32> = namespaces.iter().flat_map(|ns| pids(ns)).collect();
+    procs.sort_unstable();
+    procs.dedup();
+    for p in &procs {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) && procs.iter().any(|p| Path::new(&format!("/proc/{p}")).exists()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for p in &procs {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+    }
+    for ns in &namespaces {
+        ip(&["netns".into(), "del".into(), ns.clone()])?;
+    }
+    for h in Host::ALL {
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(lab.ns(h)));
+    }
+    let _ = std::fs::remove_dir_all(lab.state_dir());
+    Ok(())
+}
+
+/// `lab status`: hosts, addresses, running roles, and the CA path.
+pub fn status(lab: &Lab) -> String {
+    let ns = existing(lab);
+    if ns.is_empty() {
+        return format!("lab {}: down\n", lab.name);
+    }
+    let mut s = format!("lab {}: {}\n", lab.name, if is_up(lab) { "up" } else { "partly up (run `lab down` or `lab up`)" });
+    for h in [Host::Visitor, Host::Guest, Host::Intruder, Host::Site] {
+        let name = lab.ns(h);
+        if !ns.contains(&name) {
+            s += &format!("  {:<9} missing\n", h.as_str());
+            continue;
+        }
+        let addrs: Vec<String> = Lab::addresses(h).iter().map(|(i, a, p)| format!("{i} {a}/{p}")).collect();
+        let roles: Vec<String> = pids(&name)
+            .into_iter()
+            .map(cmdline)
+            .filter(|c| c.contains("plainsight") || !c.is_empty())
+            .map(|c| c.split_whitespace().skip_while(|w| !w.ends_with("plainsight")).skip(1).take(1).collect::<String>())
+            .filter(|r| !r.is_empty())
+            .collect();
+        s += &format!("  {:<9} {:<40} {}\n", h.as_str(), addrs.join(", "), if roles.is_empty() { String::new() } else { format!("running: {}", roles.join(", ")) });
+    }
+    s += &format!("  lab CA: {}\n", lab.ca_pem().display());
+    s
+}
+
+/// `lab doctor`: what the lab needs and how to get what is missing.
+pub fn doctor() -> (String, bool) {
+    let mut ok = true;
+    let mut out = String::new();
+    let mut check = |good: bool, what: &str, fix: &str| {
+        out += &format!("{} {what}{}\n", if good { "ok     " } else { "MISSING" }, if good { String::new() } else { format!(": {fix}") });
+        ok &= good;
+    };
+    check(privileged(), "root (network namespaces need it)", "run as root, e.g. with sudo");
+    let has = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    check(has("ip", "-V"), "iproute2 (`ip`)", "apt-get install iproute2");
+    check(Path::new("/proc/self/ns/net").exists(), "network namespace support in the kernel", "a kernel with CONFIG_NET_NS");
+    check(has("nft", "--version"), "nftables (`nft`, for the intruder's redirect rules)", "apt-get install nftables");
+    let pcap = Command::new("ldconfig").arg("-p").output().map(|o| String::from_utf8_lossy(&o.stdout).contains("libpcap.so")).unwrap_or(false);
+    check(pcap, "libpcap (live capture)", "apt-get install libpcap0.8");
+    check(has("sysctl", "-V"), "sysctl (forwarding inside the intruder's namespace)", "apt-get install procps");
+    (out, ok)
+}
+
+/// Moves this process into a host's network namespace, unless it is there already.
+/// Returns whether it moved. Call before starting threads (a runtime).
+pub fn enter(lab: &Lab, host: Host) -> anyhow::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let path = Path::new("/run/netns").join(lab.ns(host));
+    let target = std::fs::metadata(&path).with_context(|| format!("lab {} has no {} host (run `plainsight lab up`)", lab.name, host.as_str()))?;
+    let current = std::fs::metadata("/proc/self/ns/net")?;
+    if (target.dev(), target.ino()) == (current.dev(), current.ino()) {
+        return Ok(false);
+    }
+    let f = std::fs::File::open(&path)?;
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).with_context(|| format!("entering {}", lab.ns(host)))?;
+    Ok(true)
+}

@@ -1,0 +1,118 @@
+//! The lab's certificate authorities, made with rcgen: the lab CA that signs the site's
+//! certificate (the visitor trusts it, nothing else does), and any other CA the intruder
+//! makes for itself. Nothing here touches the system trust store.
+
+use std::path::Path;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+/// Errors making or loading certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// A certificate authority with its key.
+pub struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    /// The CA certificate, PEM.
+    pub cert_pem: String,
+}
+
+/// A leaf certificate and its private key, both PEM.
+pub struct Leaf {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Ca {
+    /// A new CA whose certificate says `name` (e.g. "plainsight lab CA").
+    pub fn generate(name: &str) -> Result<Ca, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.distinguished_name.push(DnType::OrganizationName, "plainsight");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(Ca { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
+    }
+
+    /// The CA's private key, PEM (the lab keeps it readable by root only).
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
+    /// A server certificate for `names` (DNS names), signed by this CA.
+    pub fn issue(&self, names: &[&str]) -> Result<Leaf, PkiError> {
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("plainsight"));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Leaf { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+}
+
+/// Writes `contents` to `path` with the given mode (0600 for keys).
+pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), PkiError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| PkiError::Io { path: path.display().to_string(), source };
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).map_err(err)?;
+    f.write_all(contents.as_bytes()).map_err(err)
+}
+
+/// A rustls server configuration from PEM files (HTTP/2 and HTTP/1.1 offered by ALPN).
+pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// A rustls client configuration trusting only the CA certificates in `ca_pem`.
+pub fn client_config(ca_pem: &Path) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca_pem).map_err(|e| anyhow::anyhow!("{}: {e}", ca_pem.display()))? {
+        roots.add(c.map_err(|e| anyhow::anyhow!("{}: {e}", ca_pem.display()))?)?;
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_certificate_is_signed_by_the_lab_ca() {
+        let ca = Ca::generate("test CA").unwrap();
+        let leaf = ca.issue(&["clinic.test", "www.clinic.test"]).unwrap();
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(leaf.cert_pem.as_bytes()).map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec()).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        assert!(cert.issuer().to_string().contains("test CA"));
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert_eq!(san.value.general_names.len(), 2);
+        assert!(ca.key_pem().contains("PRIVATE KEY"));
+    }
+}

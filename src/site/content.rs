@@ -1,0 +1,142 @@
+//! The website's content: `clinic.test`, a small health site whose articles alone can
+//! disclose a condition. Pure: pages are built from constants, so their SHA-256 manifest
+//! is known before any request is served.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+/// The lab's persona: what the visitor types and what the account page shows.
+pub const USERNAME: &str = "alice";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const FULL_NAME: &str = "Alice Martin";
+pub const INSURANCE_NO: &str = "FR-2 84 05 75 112 031 44";
+pub const DIAGNOSIS: &str = "HIV, under treatment since 2021";
+/// The sensitive article the visitor reads.
+pub const SENSITIVE_ARTICLE: &str = "/articles/living-with-hiv";
+pub const SENSITIVE_TITLE: &str = "Living with HIV: your first year of treatment";
+/// The page served with chunked transfer encoding.
+pub const CHUNKED_PAGE: &str = "/articles/flu-season";
+
+/// A response body and how to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Whether gzip is worth applying when the client accepts it.
+    pub compressible: bool,
+}
+
+fn page(title: &str, body: &str) -> Vec<u8> {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+<link rel=\"stylesheet\" href=\"/style.css\"><script src=\"/app.js\" defer></script></head>\n\
+<body><header><img src=\"/logo.svg\" alt=\"Clinic\" width=\"40\"> <a href=\"/\">clinic.test</a> \
+<nav><a href=\"/articles/living-with-hiv\">HIV</a> <a href=\"/articles/healthy-sleep\">Sleep</a> \
+<a href=\"/articles/flu-season\">Flu</a> <a href=\"/login\">Sign in</a> <a href=\"/account\">My account</a></nav></header>\n\
+<main>{body}</main>\n<aside id=\"secure-context\">Checking this page's security context…</aside>\n</body></html>\n"
+    )
+    .into_bytes()
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:46em;margin:auto;color:#222}\
+header{display:flex;gap:1em;align-items:center;border-bottom:1px solid #ccc}\
+nav a{margin-right:.8em}.error{color:#a00}#secure-context{margin-top:2em;font-size:.9em;color:#555}\n";
+
+/// Shows whether the page runs in a secure context and which powerful APIs the browser offers.
+const SCRIPT: &str = "document.addEventListener('DOMContentLoaded',function(){\
+var s=window.isSecureContext,f=[];\
+if('serviceWorker' in navigator)f.push('service workers');\
+if(navigator.mediaDevices&&navigator.mediaDevices.getUserMedia)f.push('camera and microphone');\
+if('geolocation' in navigator&&s)f.push('geolocation');\
+if(window.crypto&&window.crypto.subtle)f.push('Web Crypto');\
+var e=document.getElementById('secure-context');\
+if(e)e.textContent=(s?'Secure context: yes':'Secure context: NO')+' | powerful features offered: '+(f.length?f.join(', '):'none');});\n";
+
+const LOGO: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 40 40\"><rect width=\"40\" height=\"40\" rx=\"8\" fill=\"#2a7\"/><path d=\"M16 8h8v8h8v8h-8v8h-8v-8H8v-8h8z\" fill=\"#fff\"/></svg>\n";
+
+fn article(title: &str, paragraphs: &[&str]) -> Vec<u8> {
+    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+    page(title, &format!("<article><h1>{title}</h1>{body}</article>"))
+}
+
+/// A static resource by path (everything except the login and account pages).
+pub fn resource(path: &str) -> Option<Resource> {
+    let html = |body| Some(Resource { content_type: "text/html; charset=utf-8", body, compressible: true });
+    match path {
+        "/" => html(page(
+            "Clinic — health information you can trust",
+            "<h1>Welcome to the clinic</h1><p>Read our articles, or <a href=\"/login\">sign in</a> to see your records.</p>\
+<ul><li><a href=\"/articles/living-with-hiv\">Living with HIV</a></li><li><a href=\"/articles/healthy-sleep\">Healthy sleep</a></li>\
+<li><a href=\"/articles/flu-season\">Flu season</a></li></ul>",
+        )),
+        SENSITIVE_ARTICLE => html(article(
+            SENSITIVE_TITLE,
+            &[
+                "Starting antiretroviral treatment is a big step. This guide walks you through the first twelve months.",
+                "Take your medication at the same time every day; most people reach an undetectable viral load within six months.",
+                "Undetectable means untransmittable: with a sustained undetectable viral load, HIV is not passed on to partners.",
+            ],
+        )),
+        "/articles/healthy-sleep" => html(article("Healthy sleep", &["Adults need seven to nine hours of sleep.", "Keep a regular schedule."])),
+        CHUNKED_PAGE => html(article("Flu season is here", &["Get vaccinated in autumn.", "Wash your hands often.", "Stay home when you are ill."])),
+        "/login" => html(login_form(None)),
+        "/style.css" => Some(Resource { content_type: "text/css", body: STYLE.into(), compressible: true }),
+        "/app.js" => Some(Resource { content_type: "application/javascript", body: SCRIPT.into(), compressible: true }),
+        "/logo.svg" => Some(Resource { content_type: "image/svg+xml", body: LOGO.into(), compressible: false }),
+        _ => None,
+    }
+}
+
+/// The login form, with an error message after a failed attempt.
+pub fn login_form(error: Option<&str>) -> Vec<u8> {
+    let err = error.map(|e| format!("<p class=\"error\">{e}</p>")).unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "<h1>Sign in</h1>{err}<form method=\"post\" action=\"/login\"><label>Username <input name=\"username\"></label>\
+<label>Password <input name=\"password\" type=\"password\"></label><button>Sign in</button></form>"
+        ),
+    )
+}
+
+/// The persona's account page.
+pub fn account_page() -> Vec<u8> {
+    page(
+        "My account",
+        &format!(
+            "<h1>My account</h1><dl><dt>Name</dt><dd>{FULL_NAME}</dd><dt>Health insurance number</dt><dd>{INSURANCE_NO}</dd>\
+<dt>Diagnosis</dt><dd>{DIAGNOSIS}</dd><dt>Next appointment</dt><dd>14 December, 09:30, Dr. Okafor</dd></dl>"
+        ),
+    )
+}
+
+pub const PATHS: [&str; 8] = ["/", SENSITIVE_ARTICLE, "/articles/healthy-sleep", CHUNKED_PAGE, "/login", "/style.css", "/app.js", "/logo.svg"];
+
+/// SHA-256 of every resource the site serves (decoded bodies), by path.
+pub fn manifest() -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = PATHS
+        .iter()
+        .map(|p| (p.to_string(), hex::encode(Sha256::digest(&resource(p).expect("listed").body))))
+        .collect();
+    m.insert("/account".into(), hex::encode(Sha256::digest(account_page())));
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_path_exists_and_links_resolve() {
+        for p in PATHS {
+            assert!(resource(p).is_some(), "{p}");
+        }
+        let home = String::from_utf8(resource("/").unwrap().body).unwrap();
+        for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, "/login"] {
+            assert!(home.contains(&format!("\"{link}\"")), "{link}");
+        }
+        assert_eq!(manifest().len(), PATHS.len() + 1);
+        assert!(String::from_utf8(account_page()).unwrap().contains(DIAGNOSIS));
+    }
+}
