@@ -1,0 +1,160 @@
+//! The lab for real, in network namespaces (root). In CI these run as root and fail if
+//! the privilege is missing; elsewhere they skip with a message.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ps(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = ps(args);
+    assert!(out.status.success(), "plainsight {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn namespaces(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()).filter(|n| n.starts_with(prefix)).map(str::to_string).collect()
+}
+
+/// Tears the lab down even when an assertion fails.
+struct Down(&'static str);
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = ps(&["lab", "down", "--name", self.0]);
+    }
+}
+
+fn visit_json(lab: &str, start: &str, extra: &[&str]) -> serde_json::Value {
+    let path = std::env::temp_dir().join(format!("visit-{lab}-{}.json", std::process::id()));
+    let mut args = vec!["visit", "--lab", lab, "--json", path.to_str().unwrap(), start];
+    args.extend_from_slice(extra);
+    let out = ps(&args);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(out.status.success() || v["errors"].as_u64() > Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    v
+}
+
+#[test]
+fn lab_lifecycle_visits_and_real_tools() {
+    if !common::need_root("the lab test") {
+        return;
+    }
+    let _down = Down("pstest-a");
+    let _down2 = Down("pstest-b");
+    ok(&["lab", "up", "--name", "pstest-a"]);
+    ok(&["lab", "up", "--name", "pstest-a"]); // twice is harmless
+    assert_eq!(namespaces("pstest-a-").len(), 5);
+    let status = ok(&["lab", "status", "--name", "pstest-a"]);
+    assert!(status.contains("running: site") && status.contains("/run/plainsight/pstest-a/ca.pem"), "{status}");
+    let mode = std::fs::metadata("/run/plainsight/pstest-a/site.key").unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o077, 0, "keys are root-only");
+
+    // A visit over HTTPS: every resource intact, logged in, article read.
+    let v = visit_json("pstest-a", "https://clinic.test/", &[]);
+    assert_eq!(v["errors"], 0, "{v:#}");
+    assert_eq!(v["all_intact"], true);
+    assert_eq!(v["logged_in"], true);
+    assert_eq!(v["saw_account"], true);
+    assert!(v["steps"].as_array().unwrap().iter().filter(|s| s["integrity"] == "intact").count() >= 8);
+    // A bare name goes to http first, is redirected, and HSTS is learned.
+    let v = visit_json("pstest-a", "clinic.test", &[]);
+    assert_eq!(v["steps"][0]["url"], "http://clinic.test/");
+    assert_eq!(v["steps"][0]["status"], 301);
+    assert_eq!(v["hsts_hosts"][0], "clinic.test");
+    // A wrong password gets the login error page.
+    let v = visit_json("pstest-a", "https://clinic.test/", &["--password", "wrong"]);
+    assert_eq!(v["logged_in"], false);
+    assert!(v["steps"].as_array().unwrap().iter().any(|s| s["status"] == 401));
+
+    // Real tools: curl in the visitor host with the lab CA; tcpdump on the intruder sees it.
+    let ca = "/run/plainsight/pstest-a/ca.pem";
+    let mut dump = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["lab", "exec", "--name", "pstest-a", "intruder", "--", "tcpdump", "-i", "lan0", "-nn", "-c", "3", "tcp port 443"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let curl = ps(&["lab", "exec", "--name", "pstest-a", "visitor", "--", "curl", "-sS", "--cacert", ca, "https://clinic.test/articles/living-with-hiv"]);
+    assert!(String::from_utf8_lossy(&curl.stdout).contains("Living with HIV"), "{}", String::from_utf8_lossy(&curl.stderr));
+    let seen = dump.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&seen.stdout).lines().count(), 3, "tcpdump on the intruder saw the visitor's TLS");
+    let bad = ps(&["lab", "exec", "--name", "pstest-a", "visitor", "--", "curl", "-sS", "https://clinic.test/"]);
+    assert!(!bad.status.success(), "without the lab CA, curl must refuse the site");
+
+    // A second lab side by side.
+    ok(&["lab", "up", "--name", "pstest-b"]);
+    assert_eq!(visit_json("pstest-b", "https://clinic.test/", &[])["errors"], 0);
+    assert_eq!(visit_json("pstest-a", "https://clinic.test/", &[])["errors"], 0);
+
+    // kill -9 of everything in lab a, then `up` recovers.
+    for ns in namespaces("pstest-a-") {
+        let pids = Command::new("ip").args(["netns", "pids", &ns]).output().unwrap();
+        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    ok(&["lab", "up", "--name", "pstest-a"]);
+    assert_eq!(visit_json("pstest-a", "https://clinic.test/", &[])["errors"], 0);
+
+    // down leaves nothing: no namespace, no state, no resolver file.
+    ok(&["lab", "down", "--name", "pstest-a"]);
+    ok(&["lab", "down", "--name", "pstest-b"]);
+    assert!(namespaces("pstest-a-").is_empty() && namespaces("pstest-b-").is_empty());
+    assert!(!Path::new("/run/plainsight/pstest-a").exists());
+    assert!(!Path::new("/etc/netns/pstest-a-visitor").exists());
+}
+
+#[test]
+fn site_survives_bad_requests() {
+    if !common::need_root("the site hardening test") {
+        return;
+    }
+    let _down = Down("pstest-c");
+    ok(&["lab", "up", "--name", "pstest-c", "--no-redirect"]);
+    let exec = |script: &str| {
+        Command::new(env!("CARGO_BIN_EXE_plainsight"))
+            .args(["lab", "exec", "--name", "pstest-c", "visitor", "--", "bash", "-c", script])
+            .output()
+            .unwrap()
+    };
+    // Oversized headers: 431.
+    let big = exec("curl -s -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 40000 /dev/zero | tr '\\0' a)\" http://clinic.test/");
+    assert_eq!(String::from_utf8_lossy(&big.stdout), "431");
+    // A garbage request line: 400, and the site keeps serving.
+    let garbage = exec("exec 3<>/dev/tcp/198.51.100.10/80; printf 'NOT HTTP AT ALL\\r\\n\\r\\n' >&3; head -c 12 <&3");
+    assert!(String::from_utf8_lossy(&garbage.stdout).starts_with("HTTP/1.1 400"), "{:?}", garbage);
+    // A slow client that never finishes its header is cut off by the header timeout (10 s),
+    // not kept forever.
+    let slow = exec("exec 3<>/dev/tcp/198.51.100.10/80; printf 'GET / HT' >&3; start=$(date +%s); timeout 20 cat <&3 >/dev/null; rc=$?; echo \"$rc $(( $(date +%s) - start ))\"");
+    let text = String::from_utf8_lossy(&slow.stdout);
+    let mut parts = text.split_whitespace();
+    let (rc, secs): (i32, i32) = (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap());
+    assert_eq!(rc, 0, "the site closed the slow connection (timeout would give 124)");
+    assert!((8..=15).contains(&secs), "closed after {secs} s");
+    let after = exec("curl -s -o /dev/null -w '%{http_code}' http://clinic.test/");
+    assert_eq!(String::from_utf8_lossy(&after.stdout), "200");
+}
+
+#[test]
+fn lab_up_without_root_changes_nothing() {
+    // Run as nobody where possible; as a non-root user the plain call is enough.
+    let out = if nix_is_root() {
+        Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_plainsight"), "lab", "up", "--name", "pstest-d"]).output().unwrap()
+    } else {
+        ps(&["lab", "up", "--name", "pstest-d"])
+    };
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs root"));
+    assert!(namespaces("pstest-d-").is_empty());
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
