@@ -26,6 +26,8 @@ pub enum Command {
     Site(SiteArgs),
     /// Visit the site like a person: resolve, browse, log in, read, open the account.
     Visit(VisitArgs),
+    /// Eavesdrop live on a lab host (libpcap): findings as they happen, pcapng with -w.
+    Sniff(SniffArgs),
     /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
     #[command(hide = true)]
     Synth(SynthArgs),
@@ -213,4 +215,67 @@ pub struct VisitArgs {
     /// Password to type (default: the persona's).
     #[arg(long)]
     pub password: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SniffArgs {
+    /// Lab to sniff in.
+    #[arg(long, default_value = "plainsight")]
+    pub lab: String,
+    /// Lab host to sniff from: the gateway (intruder) or a fellow guest on the Wi-Fi.
+    #[arg(long, value_enum, default_value = "intruder")]
+    pub host: crate::lab::Host,
+    /// Interface (default: lan0 on the intruder, eth0 elsewhere).
+    #[arg(short, long)]
+    pub interface: Option<String>,
+    /// BPF capture filter.
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Snap length.
+    #[arg(short = 's', long, default_value_t = 262_144)]
+    pub snaplen: i32,
+    /// Write the capture here as pcapng, with a comment on every leaking packet.
+    #[arg(short = 'w', long)]
+    pub write: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SniffFormat,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Show secrets instead of masking them.
+    #[arg(long)]
+    pub reveal: bool,
+    /// Sniff in the current network namespace, outside any plainsight lab.
+    #[arg(long)]
+    pub outside_lab: bool,
+    /// Keep root after opening the capture (default: switch to nobody).
+    #[arg(long)]
+    pub keep_privileges: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SniffFormat {
+    Text,
+    Jsonl,
+}
+
+impl SniffArgs {
+    pub fn options(&self) -> anyhow::Result<crate::sniff::Options> {
+        let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { "lan0".into() } else { "eth0".into() });
+        if let Some(d) = self.duration {
+            if !(d > 0.0 && d < 1e7) {
+                anyhow::bail!("--duration must be a positive number of seconds");
+            }
+        }
+        Ok(crate::sniff::Options {
+            interface,
+            filter: self.filter.clone(),
+            snaplen: self.snaplen.clamp(64, 262_144),
+            write: self.write.clone(),
+            jsonl: self.format == SniffFormat::Jsonl,
+            reveal: self.reveal,
+            duration: self.duration.map(std::time::Duration::from_secs_f64),
+            drop_privileges: !self.keep_privileges,
+        })
+    }
 }

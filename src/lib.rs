@@ -21,7 +21,7 @@
 //! The lab, beside the pipeline: [`lab`] (namespaces, `ip`), [`site`] (the website and
 //! DNS resolver), [`visitor`] (the scripted browser), [`pki`] (the lab CAs, rcgen).
 //!
-//! Commands: [`analyze`] runs the pipeline over a file. [`synth`] writes synthetic
+//! Commands: [`analyze`] runs the pipeline over a file; [`sniff`] over a live interface. [`synth`] writes synthetic
 //! captures with known content (tests, fuzz seeds, benchmarks). `main.rs` only parses arguments
 //! ([`cli`]) and maps outcomes to exit codes.
 
@@ -37,5 +37,6 @@ pub mod pki;
 pub mod reassembly;
 pub mod report;
 pub mod site;
+pub mod sniff;
 pub mod synth;
 pub mod visitor;

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Lab(l) => lab(l),
         Command::Site(s) => site(s),
         Command::Visit(v) => visit(v),
+        Command::Sniff(s) => sniff(s),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::synth::write_sample(f).map(|_| 0),
@@ -120,4 +121,23 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
         std::fs::write(path, serde_json::to_vec_pretty(&v)?)?;
     }
     Ok(if v.errors == 0 { 0 } else { 1 })
+}
+
+fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<u8> {
+    let opts = args.options()?;
+    if args.outside_lab {
+        eprintln!(
+            "plainsight: WARNING: sniffing outside the lab. Capturing other people's traffic without their consent is illegal in most places; do this only on a network you own, with everyone's agreement."
+        );
+    } else {
+        let lab = plainsight::lab::Lab::new(&args.lab)?;
+        if !std::path::Path::new("/run/netns").join(lab.ns(args.host)).exists() {
+            eprintln!("plainsight: {} is not a host of a plainsight lab (run `plainsight lab up`, or pass --outside-lab on a network you own)", lab.ns(args.host));
+            return Ok(2);
+        }
+        plainsight::lab::run::enter(&lab, args.host)?;
+    }
+    plainsight::sniff::install_stop_handler();
+    plainsight::sniff::run(&opts)?;
+    Ok(0)
 }

@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod live;
+pub mod write;
 
 /// A link-layer type number as assigned by tcpdump.org (`LINKTYPE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
