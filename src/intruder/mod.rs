@@ -1,0 +1,208 @@
+//! `plainsight inject`: the intruder on the path. A transparent proxy on the lab's gateway:
+//! nftables redirects the visitor's TCP 80 and 443 to it (rules made and removed by it,
+//! only in the intruder's namespace), and it finds where each connection was going with
+//! `SO_ORIGINAL_DST`.
+//!
+//! - [`http`]: plain HTTP passes through hyper; HTML gets an advertisement injected by a
+//!   streaming rewriter ([`inject`]); every response gets a recorded outcome.
+//! - [`tls`]: HTTPS by `--tls MODE`: passthrough (relay blind), mitm (forged certificate),
+//!   tamper (flip bytes in encrypted records), strip (keep the visitor on HTTP).
+//!
+//! Every outcome is one JSON line ([`Outcome`]) on standard output.
+
+pub mod http;
+pub mod inject;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the intruder does with HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    Passthrough,
+    Mitm,
+    Tamper,
+    Strip,
+}
+
+/// Checked options of `inject`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub tls: TlsMode,
+    /// The visitor trusts the intruder's CA (a compromised device): mitm then succeeds.
+    pub trusted_mitm: bool,
+    pub ad: String,
+    pub http_port: u16,
+    pub tls_port: u16,
+    /// Interface the visitor's traffic arrives on.
+    pub lan_if: String,
+    /// CA to trust when the intruder itself talks HTTPS upstream (strip, trusted mitm).
+    pub upstream_ca: PathBuf,
+    /// Where to write the intruder CA certificate (so a lab can make a visitor trust it).
+    pub ca_out: Option<PathBuf>,
+    /// Install the nftables redirect (off for tests that connect to the proxy directly).
+    pub redirect: bool,
+    /// Table name for the rules (per lab).
+    pub table: String,
+}
+
+/// One thing the intruder did or failed to do.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Outcome {
+    /// `http` or `tls`.
+    pub kind: &'static str,
+    pub client: String,
+    pub server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<TlsMode>,
+    /// injected, skipped, relayed, refused, detected, stripped, read, failed ...
+    pub outcome: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bytes_to_server: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bytes_to_client: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub records_tampered: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Shared state of the proxy.
+pub struct Ctx {
+    pub opts: Options,
+    pub intruder_ca: crate::pki::Ca,
+    pub upstream_tls: tokio_rustls::TlsConnector,
+}
+
+impl Ctx {
+    pub fn record(&self, o: Outcome) {
+        if let Ok(line) = serde_json::to_string(&o) {
+            println!("{line}");
+        }
+    }
+}
+
+/// The nftables commands that send the visitor's web traffic to the proxy.
+pub fn rules(opts: &Options) -> Vec<String> {
+    let t = &opts.table;
+    vec![
+        format!("add table ip {t}"),
+        format!("add chain ip {t} pre {{ type nat hook prerouting priority -100; }}"),
+        format!("add rule ip {t} pre iifname \"{}\" tcp dport 80 redirect to :{}", opts.lan_if, opts.http_port),
+        format!("add rule ip {t} pre iifname \"{}\" tcp dport 443 redirect to :{}", opts.lan_if, opts.tls_port),
+    ]
+}
+
+fn nft(cmd: &str) -> anyhow::Result<()> {
+    let out = Command::new("nft").arg(cmd).output().context("running nft (install nftables)")?;
+    if !out.status.success() {
+        bail!("nft {cmd}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+/// Removes the redirect when dropped, also on error paths.
+struct Rules(String);
+impl Drop for Rules {
+    fn drop(&mut self) {
+        let _ = nft(&format!("delete table ip {}", self.0));
+    }
+}
+
+/// The connection's original destination, from the nftables redirect.
+pub fn original_dst(s: &TcpStream) -> anyhow::Result<SocketAddr> {
+    use nix::sys::socket::{getsockopt, sockopt};
+    let a = getsockopt(s, sockopt::OriginalDst).context("SO_ORIGINAL_DST")?;
+    let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+    Ok(SocketAddr::new(ip.into(), u16::from_be(a.sin_port)))
+}
+
+/// Runs the proxy until `shutdown`; rules are removed on the way out.
+pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let intruder_ca = crate::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;
+    if let Some(p) = &opts.ca_out {
+        crate::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
+    }
+    let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&opts.upstream_ca)?));
+    let http_l = TcpListener::bind(("0.0.0.0", opts.http_port)).await.with_context(|| format!("binding port {}", opts.http_port))?;
+    let tls_l = TcpListener::bind(("0.0.0.0", opts.tls_port)).await.with_context(|| format!("binding port {}", opts.tls_port))?;
+    let _rules = if opts.redirect {
+        let _ = nft(&format!("delete table ip {}", opts.table));
+        let guard = Rules(opts.table.clone());
+        for r in rules(&opts) {
+            nft(&r)?;
+        }
+        Some(guard)
+    } else {
+        None
+    };
+    eprintln!("inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})", opts.http_port, opts.tls_port, opts.tls);
+    let ctx = Arc::new(Ctx { opts, intruder_ca, upstream_tls });
+    let c1 = ctx.clone();
+    let http_loop = async move {
+        loop {
+            if let Ok((s, _)) = http_l.accept().await {
+                let ctx = c1.clone();
+                tokio::spawn(async move { http::connection(s, ctx, None).await });
+            }
+        }
+    };
+    let c2 = ctx.clone();
+    let tls_loop = async move {
+        loop {
+            if let Ok((s, _)) = tls_l.accept().await {
+                let ctx = c2.clone();
+                tokio::spawn(async move { tls::connection(s, ctx).await });
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = http_loop => {}
+        _ = tls_loop => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_only_redirect_the_lan_side() {
+        let opts = Options {
+            tls: TlsMode::Passthrough,
+            trusted_mitm: false,
+            ad: String::new(),
+            http_port: 8080,
+            tls_port: 8443,
+            lan_if: "lan0".into(),
+            upstream_ca: PathBuf::new(),
+            ca_out: None,
+            redirect: true,
+            table: "plainsight_inject".into(),
+        };
+        let r = rules(&opts);
+        assert_eq!(r[2], "add rule ip plainsight_inject pre iifname \"lan0\" tcp dport 80 redirect to :8080");
+        assert!(r.iter().all(|c| c.contains("plainsight_inject")));
+    }
+}
