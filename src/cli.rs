@@ -199,6 +199,9 @@ pub struct VisitArgs {
     /// CA certificate(s) to trust (PEM); default: the lab CA of --lab.
     #[arg(long)]
     pub ca: Option<PathBuf>,
+    /// Also trust this CA (PEM): the compromised-device case, e.g. the intruder's CA.
+    #[arg(long)]
+    pub also_trust: Vec<PathBuf>,
     /// The site's manifest of SHA-256 hashes; default: the lab's.
     #[arg(long)]
     pub manifest: Option<PathBuf>,

@@ -110,6 +110,7 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
     let opts = plainsight::visitor::Options {
         start: args.start.clone(),
         ca: args.ca.clone().unwrap_or_else(|| lab.ca_pem()),
+        also_trust: args.also_trust.clone(),
         manifest: args.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
         resolver: args.resolver,
         hsts_preload: args.hsts_preload,

@@ -84,13 +84,15 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerCo
     Ok(cfg)
 }
 
-/// A rustls client configuration trusting only the CA certificates in `ca_pem`.
-pub fn client_config(ca_pem: &Path) -> anyhow::Result<rustls::ClientConfig> {
+/// A rustls client configuration trusting only the CA certificates in these PEM files.
+pub fn client_config(cas: &[&Path]) -> anyhow::Result<rustls::ClientConfig> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca_pem).map_err(|e| anyhow::anyhow!("{}: {e}", ca_pem.display()))? {
-        roots.add(c.map_err(|e| anyhow::anyhow!("{}: {e}", ca_pem.display()))?)?;
+    for ca_pem in cas {
+        for c in CertificateDer::pem_file_iter(ca_pem).map_err(|e| anyhow::anyhow!("{}: {e}", ca_pem.display()))? {
+            roots.add(c.map_err(|e| anyhow::anyhow!("{}: {e}", ca_pem.display()))?)?;
+        }
     }
     let mut cfg = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
         .with_safe_default_protocol_versions()?

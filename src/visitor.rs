@@ -29,6 +29,8 @@ use crate::site::content;
 pub struct Options {
     pub start: String,
     pub ca: PathBuf,
+    /// Further CAs the visitor was made to trust (a compromised device).
+    pub also_trust: Vec<PathBuf>,
     pub manifest: Option<PathBuf>,
     pub resolver: SocketAddr,
     pub hsts_preload: bool,
@@ -104,7 +106,9 @@ struct Fetched {
 
 /// Runs the visit; never fails as a whole: errors are recorded in the steps.
 pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
-    let cfg = crate::pki::client_config(&opts.ca)?;
+    let mut cas = vec![opts.ca.as_path()];
+    cas.extend(opts.also_trust.iter().map(PathBuf::as_path));
+    let cfg = crate::pki::client_config(&cas)?;
     let manifest = match &opts.manifest {
         Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)?,
         None => BTreeMap::new(),
@@ -344,18 +348,33 @@ impl Browser {
     }
 }
 
+/// An error with its causes, as one line ("HTTP: connection error: decrypt error").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
 async fn send<I>(io: I, req: Request<Full<Bytes>>) -> Result<(http::response::Parts, Vec<u8>), String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     let fut = async {
-        let resp = sender.send_request(req).await.map_err(|e| format!("HTTP: {e}"))?;
+        let resp = sender.send_request(req).await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
         let (parts, body) = resp.into_parts();
-        let body = http_body_util::Limited::new(body, 16 << 20).collect().await.map_err(|e| format!("reading the body: {e}"))?;
+        let body = http_body_util::Limited::new(body, 16 << 20).collect().await.map_err(|e| format!("reading the body: {}", chain(e.as_ref())))?;
         Ok((parts, body.to_bytes().to_vec()))
     };
     tokio::time::timeout(Duration::from_secs(10), fut).await.map_err(|_| "no response within 10 s".to_string())?

@@ -130,7 +130,8 @@ async fn proxy(
 ) -> Response<Out> {
     let (mut parts, body) = req.into_parts();
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
-    let url = format!("http://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
+    let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut outcome = Outcome { kind: "http", client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
     for h in HOP_BY_HOP {
         parts.headers.remove(h);

@@ -142,7 +142,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     if let Some(p) = &opts.ca_out {
         crate::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
     }
-    let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&opts.upstream_ca)?));
+    let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&[opts.upstream_ca.as_path()])?));
     let http_l = TcpListener::bind(("0.0.0.0", opts.http_port)).await.with_context(|| format!("binding port {}", opts.http_port))?;
     let tls_l = TcpListener::bind(("0.0.0.0", opts.tls_port)).await.with_context(|| format!("binding port {}", opts.tls_port))?;
     let _rules = if opts.redirect {
