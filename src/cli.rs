@@ -220,6 +220,9 @@ pub struct VisitArgs {
     /// Password to type (default: the persona's).
     #[arg(long)]
     pub password: Option<String>,
+    /// Save every HTML page received into this directory.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

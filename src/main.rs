@@ -116,6 +116,7 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
         hsts_preload: args.hsts_preload,
         username: plainsight::site::content::USERNAME.to_string(),
         password: args.password.clone().unwrap_or_else(|| plainsight::site::content::PASSWORD.to_string()),
+        save: args.save.clone(),
     };
     let v = runtime()?.block_on(plainsight::visitor::visit(opts))?;
     print!("{}", plainsight::visitor::log(&v));

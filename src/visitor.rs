@@ -36,6 +36,8 @@ pub struct Options {
     pub hsts_preload: bool,
     pub username: String,
     pub password: String,
+    /// Save every HTML page received here (`index.html`, `articles_x.html`, ...).
+    pub save: Option<PathBuf>,
 }
 
 /// One request of the visit and what came back.
@@ -244,6 +246,7 @@ impl Browser {
                 }
             };
             self.check(&mut step, &fetched);
+            self.save(&step, &fetched);
             self.visit.steps.push(step);
             if (300..400).contains(&fetched.status) {
                 if let Some(loc) = fetched.headers.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
@@ -258,6 +261,20 @@ impl Browser {
             return Some(fetched);
         }
         None
+    }
+
+    fn save(&self, step: &Step, f: &Fetched) {
+        let Some(dir) = &self.opts.save else { return };
+        if f.status != 200 || !step.content_type.as_deref().unwrap_or("").contains("html") {
+            return;
+        }
+        let name = f.final_url.path().trim_matches('/').replace('/', "_");
+        let name = if name.is_empty() { "index".to_string() } else { name };
+        let path = dir.join(format!("{name}.html"));
+        if !path.exists() {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(path, &f.body);
+        }
     }
 
     fn check(&self, step: &mut Step, f: &Fetched) {

@@ -664,7 +664,8 @@ pub fn authorization(v: &str) -> Authorization {
     a
 }
 
-fn query_fields(uri: &str) -> Vec<Field> {
+/// Fields of the query string of `uri`.
+pub fn query_fields(uri: &str) -> Vec<Field> {
     let Some((_, q)) = uri.split_once('?') else { return Vec::new() };
     form_urlencoded::parse(q.as_bytes())
         .take(64)

@@ -27,7 +27,10 @@ use tokio::sync::{Mutex, mpsc};
 use super::inject::{Injector, csp_blocks_inline};
 use super::{Ctx, Outcome, TlsMode};
 
-type Out = http_body_util::combinators::BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Out = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// Request bodies up to this size are read whole (forms: what the intruder wants).
+const READ_FORMS: u64 = 64 << 10;
 
 /// A response body fed from a channel (the rewriter's output).
 struct ChannelBody(mpsc::Receiver<Bytes>);
@@ -72,7 +75,7 @@ pub async fn serve<I>(io: I, peer: String, dst: SocketAddr, upstream: Upstream, 
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Incoming>>>> = Arc::new(Mutex::new(None));
+    let sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Out>>>> = Arc::new(Mutex::new(None));
     let svc = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
         let sender = sender.clone();
@@ -87,7 +90,7 @@ where
     }
 }
 
-async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) -> Result<hyper::client::conn::http1::SendRequest<Incoming>, String> {
+async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) -> Result<hyper::client::conn::http1::SendRequest<Out>, String> {
     let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dst))
         .await
         .map_err(|_| "connect timeout".to_string())?
@@ -122,7 +125,7 @@ const HOP_BY_HOP: [&str; 7] = ["connection", "keep-alive", "proxy-connection", "
 
 async fn proxy(
     req: Request<Incoming>,
-    sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Incoming>>>>,
+    sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Out>>>>,
     ctx: Arc<Ctx>,
     peer: String,
     dst: SocketAddr,
@@ -141,6 +144,20 @@ async fn proxy(
     }
     let strip = matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls == TlsMode::Strip;
     let head_request = parts.method == http::Method::HEAD;
+    // Small bodies (login forms) are read whole: the intruder reads what it relays.
+    let small = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n <= READ_FORMS);
+    let (body, form): (Out, Vec<u8>) = if small {
+        match http_body_util::Limited::new(body, READ_FORMS as usize).collect().await {
+            Ok(b) => {
+                let b = b.to_bytes();
+                (http_body_util::Full::new(b.clone()).map_err(|e| match e {}).boxed(), b.to_vec())
+            }
+            Err(_) => return error(StatusCode::BAD_REQUEST, "bad request body"),
+        }
+    } else {
+        (body.map_err(|e| Box::new(e) as BoxError).boxed(), Vec::new())
+    };
+    outcome.learned = learned(&parts, &form, &outcome);
     let req = Request::from_parts(parts, body);
     let resp = {
         let mut guard = sender.lock().await;
@@ -194,7 +211,7 @@ async fn proxy(
         outcome.outcome = if strip { "stripped".into() } else { "skipped".into() };
         outcome.detail = if strip { format!("visitor kept on http; {reason}") } else { reason };
         ctx.record(outcome);
-        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed());
+        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_ENCODING);
@@ -203,6 +220,37 @@ async fn proxy(
     let ad = ctx.opts.ad.clone();
     tokio::spawn(rewrite(body, enc, ad, strip, tx, outcome, ctx.clone()));
     Response::from_parts(parts, ChannelBody(rx).boxed())
+}
+
+/// What the pipeline's findings say about a request the proxy read (secrets masked).
+fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome) -> Vec<super::Learned> {
+    use crate::dissect::{Event, Record, http as dh};
+    let h = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let content_type = h(header::CONTENT_TYPE);
+    let mut fields = dh::query_fields(&uri);
+    fields.extend(dh::body_fields(content_type.as_deref(), body));
+    let req = dh::Request {
+        method: parts.method.to_string(),
+        version: "HTTP/1.1".into(),
+        host: h(header::HOST),
+        user_agent: None,
+        referer: h(header::REFERER),
+        cookies: parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect(),
+        authorization: h(header::AUTHORIZATION).map(|a| dh::authorization(&a)),
+        content_type,
+        body_len: body.len() as u64,
+        fields,
+        incomplete: false,
+        uri,
+    };
+    let any: SocketAddr = "0.0.0.0:0".parse().expect("literal");
+    let e = Event { frame: 0, ts: 0, conn: None, src: o.client.parse().unwrap_or(any), dst: o.server.parse().unwrap_or(any), record: Record::HttpRequest(req) };
+    crate::findings::from_event(&e)
+        .into_iter()
+        .filter(|f| f.class != crate::findings::Class::Metadata)
+        .map(|f| super::Learned { class: f.class, secret: f.shown_secret(false), summary: f.summary })
+        .collect()
 }
 
 /// Drops what protects the visitor from a downgrade: HSTS, `Secure` cookies, https:// redirects.

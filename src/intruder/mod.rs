@@ -80,6 +80,18 @@ pub struct Outcome {
     pub bytes_to_client: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub records_tampered: u64,
+    /// What the intruder read from the plaintext it handled (secrets masked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<Learned>,
+}
+
+/// One finding the proxy itself made from traffic it could read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Learned {
+    pub class: crate::findings::Class,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
