@@ -30,6 +30,8 @@ pub enum Command {
     Sniff(SniffArgs),
     /// The intruder's transparent proxy on the lab gateway: inject ads, attack HTTPS.
     Inject(InjectArgs),
+    /// Run the visit over HTTP and HTTPS under attack, side by side, with a report.
+    Demo(DemoArgs),
     /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
     #[command(hide = true)]
     Synth(SynthArgs),
@@ -312,4 +314,26 @@ pub struct InjectArgs {
     /// Run in the current network namespace, outside any plainsight lab.
     #[arg(long)]
     pub outside_lab: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Run only these scenarios (repeatable); default: all.
+    #[arg(long, value_enum)]
+    pub scenario: Vec<crate::demo::scenario::Scenario>,
+    /// Report directory (default: ./plainsight-report/<timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Pause before each scenario and explain it (for presenting).
+    #[arg(long)]
+    pub step: bool,
+    /// Print only the table.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Lab name for the demo.
+    #[arg(long, default_value = "plainsight-demo")]
+    pub lab: String,
+    /// Leave the lab up afterwards (for exploring with `lab exec`).
+    #[arg(long)]
+    pub keep_lab: bool,
 }

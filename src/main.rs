@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Visit(v) => visit(v),
         Command::Sniff(s) => sniff(s),
         Command::Inject(i) => inject(i),
+        Command::Demo(d) => demo(d),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::synth::write_sample(f).map(|_| 0),
@@ -183,5 +184,27 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         };
         plainsight::intruder::run(opts, stop).await
     })?;
+    Ok(0)
+}
+
+fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<u8> {
+    use plainsight::demo;
+    if !plainsight::lab::run::privileged() {
+        eprintln!("plainsight: the demo builds a lab and needs root: run it with sudo (`plainsight lab doctor` lists what else it needs)");
+        return Ok(2);
+    }
+    let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
+    let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));
+    plainsight::sniff::install_stop_handler();
+    let summary = demo::run(&demo::Options { lab: args.lab.clone(), scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab })?;
+    print!("{}", demo::report::table(&summary));
+    if !args.quiet {
+        println!("report: {}", out.join("report.html").display());
+    }
+    let bad: Vec<String> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| format!("{} ({})", o.scenario, o.mismatches.join("; "))).collect();
+    if !bad.is_empty() {
+        eprintln!("plainsight: unexpected outcome in: {}", bad.join(", "));
+        return Ok(1);
+    }
     Ok(0)
 }

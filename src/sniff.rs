@@ -130,7 +130,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Stats> {
         .immediate_mode(true)
         .timeout(200)
         .open()
-        .with_context(|| format!("opening {} for capture", opts.interface))?;
+        .with_context(|| format!("opening {} for capture", opts.interface))?
+        // Non-blocking, with our own poll: in immediate mode libpcap may ignore the read
+        // timeout, and a quiet interface must not keep Ctrl-C from working.
+        .setnonblock()
+        .context("non-blocking capture")?;
     if let Some(f) = &opts.filter {
         cap.filter(f, true).with_context(|| format!("bad filter {f:?}"))?;
     }
@@ -186,7 +190,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Stats> {
                     emit(e, f, &mut pending);
                 }
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired) => {
+                use std::os::fd::{AsRawFd, BorrowedFd};
+                // SAFETY: the descriptor belongs to `cap`, which outlives this call.
+                let fd = unsafe { BorrowedFd::borrow_raw(cap.as_raw_fd()) };
+                let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16));
+            }
             Err(e) => return Err(e).context("capturing"),
         }
         pending.flush(false)?;

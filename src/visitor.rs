@@ -41,7 +41,8 @@ pub struct Options {
 }
 
 /// One request of the visit and what came back.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+#[serde(default)]
 pub struct Step {
     /// What the person was doing (open, subresource, login, read, account).
     pub action: String,
@@ -72,7 +73,8 @@ pub struct Step {
 }
 
 /// The whole visit.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+#[serde(default)]
 pub struct Visit {
     pub start: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -214,3 +214,45 @@ pub fn enter(lab: &Lab, host: Host) -> anyhow::Result<bool> {
     nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).with_context(|| format!("entering {}", lab.ns(host)))?;
     Ok(true)
 }
+
+/// Restarts the site with other options (redirect, HSTS, cookie flags), waiting until it serves.
+pub fn restart_site(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let state = lab.state_dir();
+    if let Ok(pid) = std::fs::read_to_string(state.join("site.pid")) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            let start = Instant::now();
+            loop {
+                // Reap it when it is our child (the demo started it); otherwise watch /proc.
+                use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+                match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => {}
+                    Ok(_) => break,
+                    Err(_) if !Path::new(&format!("/proc/{pid}")).exists() => break,
+                    Err(_) => {}
+                }
+                if start.elapsed() > Duration::from_secs(3) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    let _ = waitpid(Pid::from_raw(pid), None);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    let ready = state.join("site.ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut args = vec!["site".to_string(), "--state".into(), state.display().to_string()];
+    args.extend_from_slice(site_args);
+    spawn_role(lab, Host::Site, "site", &args)?;
+    let start = Instant::now();
+    while !ready.exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            bail!("the site did not restart; see {}", state.join("site.log").display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
