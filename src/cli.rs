@@ -32,6 +32,13 @@ pub enum Command {
     Inject(InjectArgs),
     /// Run the visit over HTTP and HTTPS under attack, side by side, with a report.
     Demo(DemoArgs),
+    /// Compare what the site sent with what the visitor received (two captures).
+    Compare {
+        /// Capture taken at the site.
+        site: PathBuf,
+        /// Capture taken at the visitor.
+        visitor: PathBuf,
+    },
     /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
     #[command(hide = true)]
     Synth(SynthArgs),

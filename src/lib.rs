@@ -21,7 +21,7 @@
 //! The intruder: [`sniff`] (live capture through the pipeline) and [`intruder`] (the
 //! injecting proxy and the HTTPS attacks).
 //!
-//! [`demo`] runs every role, scenario by scenario, and writes the report.
+//! [`compare`] sets a site capture beside a visitor capture. [`demo`] runs every role, scenario by scenario, and writes the report.
 //!
 //! The lab, beside the pipeline: [`lab`] (namespaces, `ip`), [`site`] (the website and
 //! DNS resolver), [`visitor`] (the scripted browser), [`pki`] (the lab CAs, rcgen).
@@ -33,6 +33,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod cli;
+pub mod compare;
 pub mod decode;
 pub mod demo;
 pub mod dissect;

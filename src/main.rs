@@ -16,6 +16,10 @@ fn main() -> ExitCode {
         Command::Sniff(s) => sniff(s),
         Command::Inject(i) => inject(i),
         Command::Demo(d) => demo(d),
+        Command::Compare { site, visitor } => plainsight::compare::compare(site, visitor).map(|t| {
+            print!("{t}");
+            0
+        }),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::synth::write_sample(f).map(|_| 0),

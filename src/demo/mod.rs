@@ -66,6 +66,8 @@ pub struct Outcome {
     pub mismatches: Vec<String>,
     pub dir: String,
     pub injector: Vec<serde_json::Value>,
+    /// `plainsight compare site.pcapng visitor.pcapng`.
+    pub compare: String,
 }
 
 /// The whole run, as `summary.json`.
@@ -172,6 +174,8 @@ fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> 
         stop(r);
     }
     let mut outcome = observe(sc, dir)?;
+    outcome.compare = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}"));
+    std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
     if sc == Scenario::Http {
         outcome.replay = Some(replay(lab, &outcome)?);
     }
@@ -266,6 +270,7 @@ fn observe(sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> {
         mismatches: Vec::new(),
         dir: dir.display().to_string(),
         injector,
+        compare: String::new(),
     })
 }
 

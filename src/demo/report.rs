@@ -192,6 +192,7 @@ fn section(h: &mut String, o: &Outcome) {
             h.push_str("<p><mark>The injected advertisement is in the page the visitor received</mark> (plainsight-ad).</p>");
         }
     }
+    let _ = write!(h, "<h3>Site versus visitor (plainsight compare)</h3><pre>{}</pre>", esc(&o.compare));
     h.push_str("<p><small>Files: intruder.pcapng (packet comments mark the leaks), visitor.pcapng, site.pcapng, findings.jsonl, injector.jsonl, visitor.json.</small></p></section>");
 }
 
