@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# First command of the README. Installs what plainsight needs on a fresh Debian machine,
-# builds it, and shows the eavesdropper's view of a sample visit (a login over plain HTTP,
-# then a visit over HTTPS). The full lab demo (`plainsight demo`) is not built yet.
+# First command of the README: installs what plainsight needs on a fresh Debian machine
+# (as root), builds it, and runs `plainsight demo`: the same visit over HTTP and HTTPS
+# while an intruder sniffs and attacks, in network namespaces it builds and removes.
+# Arguments go to `plainsight demo` (e.g. --step, --scenario http, --out DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! dpkg -s libpcap-dev >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then echo "need libpcap-dev: sudo apt-get install libpcap-dev" >&2; exit 2; fi
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpcap-dev pkg-config >/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+  echo "the demo builds network namespaces: run it as root (sudo bash scripts/demo.sh)" >&2
+  exit 2
+fi
+need=()
+dpkg -s libpcap-dev >/dev/null 2>&1 || need+=(libpcap-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 cargo build --release --locked --quiet
-out=$(mktemp -d)
-target/release/plainsight synth --sample --out "$out/sample.pcap" 2>/dev/null
-target/release/plainsight analyze "$out/sample.pcap" "$@"
+exec target/release/plainsight demo "$@"
