@@ -173,6 +173,9 @@ pub struct SiteArgs {
     /// The address the resolver gives for clinic.test.
     #[arg(long, default_value = "198.51.100.10")]
     pub site_ip: std::net::Ipv4Addr,
+    /// Wait this long before each answer, as a server across the internet would.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 impl SiteArgs {
@@ -195,6 +198,7 @@ impl SiteArgs {
             secure_cookies: !self.insecure_cookies,
             state: self.state.clone(),
             site_ip: self.site_ip,
+            latency: std::time::Duration::from_millis(self.latency_ms.min(10_000)),
         })
     }
 }
@@ -321,6 +325,10 @@ pub struct InjectArgs {
     /// Run in the current network namespace, outside any plainsight lab.
     #[arg(long)]
     pub outside_lab: bool,
+    /// Instead of a proxy: from the guest host (sees, cannot block), race forged answers
+    /// against the site at the packet level.
+    #[arg(long)]
+    pub race: bool,
 }
 
 #[derive(Debug, clap::Args)]

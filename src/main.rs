@@ -157,6 +157,27 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         Some(p) => std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
         None => plainsight::intruder::inject::DEFAULT_AD.to_string(),
     };
+    if args.race {
+        if !args.outside_lab {
+            if !std::path::Path::new("/run/netns").join(lab.ns(Host::Guest)).exists() {
+                eprintln!("plainsight: lab {} has no guest host (run `plainsight lab up`)", lab.name);
+                return Ok(2);
+            }
+            run::enter(&lab, Host::Guest)?;
+        } else {
+            eprintln!("plainsight: WARNING: racing forged packets outside the lab: only on a network you own, with consent.");
+        }
+        plainsight::sniff::install_stop_handler();
+        if let Some(d) = args.duration {
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs_f64(d));
+                plainsight::sniff::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let victim = (!args.outside_lab).then_some(plainsight::lab::VISITOR);
+        plainsight::intruder::race::run("eth0", victim, &ad, &plainsight::sniff::STOP)?;
+        return Ok(0);
+    }
     if args.outside_lab {
         eprintln!("plainsight: WARNING: intercepting outside the lab. Tampering with other people's traffic without consent is illegal in most places.");
     } else {

@@ -42,6 +42,10 @@ fn demo_end_to_end_and_report_renders() {
     assert!(!yes(&sc("sslstrip-hsts"), "password"));
     assert_eq!(sc("sslstrip-hsts")["visitor"], "intact");
     assert!(yes(&sc("trusted-mitm"), "password"));
+    // A guest who can see but not block wins the race over HTTP, and only breaks HTTPS.
+    assert_eq!(sc("race")["visitor"], "modified");
+    assert_eq!(sc("race-https")["visitor"], "refused");
+    assert!(sc("race")["injector"].as_array().unwrap().iter().any(|o| o["kind"] == "race" && o["outcome"] == "forged"));
     assert_eq!(s["all_as_expected"], true);
     assert!(table.contains("As expected"));
     // The captures open in tshark with packet comments on the leaks.
@@ -68,7 +72,7 @@ fn demo_end_to_end_and_report_renders() {
     assert!(png.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot: {}", String::from_utf8_lossy(&shot.stderr));
     let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches("as expected").count(), 7, "a verdict per scenario");
+    assert_eq!(dom.matches("as expected").count(), 9, "a verdict per scenario");
     assert!(dom.contains("The injected advertisement is in the page the visitor received"));
     for name in ["http", "https-mitm", "sslstrip-hsts", "trusted-mitm"] {
         assert!(dom.contains(&format!("<th>{name}<br>")), "{name}");

@@ -154,7 +154,7 @@ fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> 
         a.extend(strings(args));
         let log = dir.join("injector.log");
         injector = Some(start(&a, &dir.join("injector.jsonl"), &log)?);
-        wait_for("the injector", || file_contains(&log, "intercepting"))?;
+        wait_for("the injector", || file_contains(&log, "intercepting") || file_contains(&log, "racing"))?;
     }
     // The visitor.
     let mut v = strings(&["visit", "--lab", &l, "--json"]);
@@ -219,10 +219,12 @@ fn observe(sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> {
             _ => article,
         },
     );
-    let pages = findings.iter().filter(|f| f["class"] == "page-content").count();
+    // The site's pages, not the page a racing guest forged (which the gateway also sees).
+    let forged = |f: &serde_json::Value| f["summary"].as_str().is_some_and(|x| x.contains(crate::intruder::race::FORGED_TITLE));
+    let pages = findings.iter().filter(|f| f["class"] == "page-content" && !forged(f)).count();
     rows.insert(
         "page_contents".into(),
-        if pages > 0 { Cell::yes(format!("{pages} responses readable, e.g. {}", evidence(first(&|f: &serde_json::Value| f["class"] == "page-content").as_ref().expect("counted")))) } else if !proxy_learned.is_empty() { Cell::yes("read by the intruder's proxy (it decrypted the connection)") } else { Cell::no("no") },
+        if pages > 0 { Cell::yes(format!("{pages} responses readable, e.g. {}", evidence(first(&|f: &serde_json::Value| f["class"] == "page-content" && !forged(f)).as_ref().expect("counted")))) } else if !proxy_learned.is_empty() { Cell::yes("read by the intruder's proxy (it decrypted the connection)") } else { Cell::no("no") },
     );
     rows.insert("dns_name".into(), match first(&|f: &serde_json::Value| f["class"] == "dns-name") { Some(f) => Cell::yes(evidence(&f)), None => Cell::no("no DNS seen") });
     rows.insert(

@@ -51,7 +51,7 @@ fn yn(o: &Outcome, key: &str) -> (&'static str, String) {
 
 /// The side-by-side table for the terminal.
 pub fn table(s: &Summary) -> String {
-    let w = 14;
+    let w = 13;
     let mut t = String::new();
     let _ = write!(t, "{:<31}", "What the intruder learned");
     for o in &s.scenarios {
@@ -173,7 +173,7 @@ fn section(h: &mut String, o: &Outcome) {
         let _ = write!(h, "<li>… and {} more (findings.jsonl)</li>", findings.len() - 14);
     }
     for i in &o.injector {
-        if i["kind"] == "tls" {
+        if i["kind"] == "tls" || i["kind"] == "race" {
             let _ = write!(h, "<li>[intruder proxy] {}: {}</li>", esc(i["outcome"].as_str().unwrap_or("")), esc(i["detail"].as_str().unwrap_or("")));
         }
     }

@@ -12,6 +12,10 @@ pub enum Scenario {
     Sslstrip,
     SslstripHsts,
     TrustedMitm,
+    /// A fellow guest races forged answers against the site, over HTTP.
+    Race,
+    /// The same race against HTTPS.
+    RaceHttps,
 }
 
 /// The expected outcome, checked after the run.
@@ -28,13 +32,15 @@ pub struct Plan {
     pub site_flags: Vec<&'static str>,
     /// Arguments of `plainsight inject`, or none for a purely passive intruder.
     pub inject: Option<Vec<&'static str>>,
+    /// Race from the guest host instead of a proxy on the gateway.
+    pub race: bool,
     pub start: &'static str,
     pub visitor_flags: Vec<&'static str>,
     pub expect: Expect,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Http,
         Scenario::Https,
         Scenario::HttpsMitm,
@@ -42,6 +48,8 @@ impl Scenario {
         Scenario::Sslstrip,
         Scenario::SslstripHsts,
         Scenario::TrustedMitm,
+        Scenario::Race,
+        Scenario::RaceHttps,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +61,8 @@ impl Scenario {
             Scenario::Sslstrip => "sslstrip",
             Scenario::SslstripHsts => "sslstrip-hsts",
             Scenario::TrustedMitm => "trusted-mitm",
+            Scenario::Race => "race",
+            Scenario::RaceHttps => "race-https",
         }
     }
 
@@ -65,6 +75,8 @@ impl Scenario {
             Scenario::Sslstrip => "sslstrip, no HSTS",
             Scenario::SslstripHsts => "sslstrip vs HSTS",
             Scenario::TrustedMitm => "Visitor trusts intruder CA",
+            Scenario::Race => "Guest races forged answers (HTTP)",
+            Scenario::RaceHttps => "Guest races forged answers (HTTPS)",
         }
     }
 
@@ -78,6 +90,8 @@ impl Scenario {
             Scenario::Sslstrip => "Alice types 'clinic.test' without https://. Her first request goes out in clear; the intruder answers it and keeps her on HTTP while talking HTTPS to the site itself. Without HSTS, HTTPS never gets a chance.",
             Scenario::SslstripHsts => "The same attack, but Alice's browser already knows the site's HSTS policy (an earlier visit, or the preload list). It never sends that first plain request, so there is nothing to strip.",
             Scenario::TrustedMitm => "The one way HTTPS falls: Alice's device was made to trust the intruder's certificate authority (malware, a 'security' app, a corporate middlebox). Then the forged certificate is accepted and the intruder reads and changes everything. Guard what your devices trust.",
+            Scenario::Race => "Now the attacker is just another guest on the Wi-Fi: it can see every frame but cannot stop any. It forges the site's answer and sends it first (the site is far away, 20 ms). Alice's browser takes the first answer it gets: the attacker's page.",
+            Scenario::RaceHttps => "The same race against HTTPS. The forged bytes arrive first again, but they are not a valid TLS record: Alice's browser rejects them and aborts. An attacker who cannot block can, at most, break the connection.",
         }
     }
 
@@ -87,6 +101,7 @@ impl Scenario {
             Scenario::Http => Plan {
                 site_flags: vec!["--no-https"],
                 inject: passthrough,
+                race: false,
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
                 expect: Expect { password_leaks: true, server_name_visible: false, visitor: "modified" },
@@ -94,6 +109,7 @@ impl Scenario {
             Scenario::Https => Plan {
                 site_flags: vec![],
                 inject: passthrough,
+                race: false,
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
                 expect: Expect { password_leaks: false, server_name_visible: true, visitor: "intact" },
@@ -101,6 +117,7 @@ impl Scenario {
             Scenario::HttpsMitm => Plan {
                 site_flags: vec![],
                 inject: Some(vec!["--tls", "mitm"]),
+                race: false,
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
                 expect: Expect { password_leaks: false, server_name_visible: true, visitor: "refused" },
@@ -108,6 +125,7 @@ impl Scenario {
             Scenario::HttpsTamper => Plan {
                 site_flags: vec![],
                 inject: Some(vec!["--tls", "tamper"]),
+                race: false,
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
                 expect: Expect { password_leaks: false, server_name_visible: true, visitor: "refused" },
@@ -115,6 +133,7 @@ impl Scenario {
             Scenario::Sslstrip => Plan {
                 site_flags: vec!["--no-hsts"],
                 inject: Some(vec!["--tls", "strip"]),
+                race: false,
                 start: "clinic.test",
                 visitor_flags: vec![],
                 expect: Expect { password_leaks: true, server_name_visible: false, visitor: "modified" },
@@ -122,6 +141,7 @@ impl Scenario {
             Scenario::SslstripHsts => Plan {
                 site_flags: vec![],
                 inject: Some(vec!["--tls", "strip"]),
+                race: false,
                 start: "clinic.test",
                 visitor_flags: vec!["--hsts-preload"],
                 expect: Expect { password_leaks: false, server_name_visible: true, visitor: "intact" },
@@ -129,9 +149,26 @@ impl Scenario {
             Scenario::TrustedMitm => Plan {
                 site_flags: vec![],
                 inject: Some(vec!["--tls", "mitm", "--trusted-mitm"]),
+                race: false,
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
                 expect: Expect { password_leaks: true, server_name_visible: true, visitor: "modified" },
+            },
+            Scenario::Race => Plan {
+                site_flags: vec!["--no-https", "--latency-ms", "20"],
+                inject: Some(vec!["--race"]),
+                race: true,
+                start: "http://clinic.test/",
+                visitor_flags: vec![],
+                expect: Expect { password_leaks: true, server_name_visible: false, visitor: "modified" },
+            },
+            Scenario::RaceHttps => Plan {
+                site_flags: vec!["--latency-ms", "20"],
+                inject: Some(vec!["--race"]),
+                race: true,
+                start: "https://clinic.test/",
+                visitor_flags: vec![],
+                expect: Expect { password_leaks: false, server_name_visible: true, visitor: "refused" },
             },
         }
     }

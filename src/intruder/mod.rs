@@ -8,10 +8,13 @@
 //! - [`tls`]: HTTPS by `--tls MODE`: passthrough (relay blind), mitm (forged certificate),
 //!   tamper (flip bytes in encrypted records), strip (keep the visitor on HTTP).
 //!
+//! - [`race`]: from a fellow guest's seat, forged answers racing the real server.
+//!
 //! Every outcome is one JSON line ([`Outcome`]) on standard output.
 
 pub mod http;
 pub mod inject;
+pub mod race;
 pub mod tls;
 
 use std::net::SocketAddr;

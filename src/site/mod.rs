@@ -41,6 +41,8 @@ pub struct Options {
     pub state: Option<PathBuf>,
     /// The address the resolver gives for the site's names.
     pub site_ip: Ipv4Addr,
+    /// Delay before each HTTP answer (a distant server; used by the race scenario).
+    pub latency: Duration,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -157,6 +159,9 @@ fn session_of(req: &Request<Incoming>, ctx: &Ctx) -> bool {
 }
 
 async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>, scheme: Scheme) -> Result<Response<Out>, Infallible> {
+    if !ctx.opts.latency.is_zero() {
+        tokio::time::sleep(ctx.opts.latency).await;
+    }
     let path = req.uri().path().to_string();
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(content_host()).to_string();
     let gzip_ok = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
