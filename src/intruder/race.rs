@@ -151,12 +151,12 @@ mod tests {
     fn forged_answer_continues_the_servers_sequence() {
         let req = request(80, b"GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n");
         let t = target(&req).unwrap();
-        assert_eq!((t.seq, t.ack, t.what.as_str()), (5000, 1000 + 45, "GET /account"));
+        assert_eq!((t.seq, t.ack, t.what.as_str()), (5000, 1000 + 44, "GET /account"));
         let f = forge(&t, "<div id=plainsight-ad>AD</div>");
         let p = SlicedPacket::from_ethernet(&f).unwrap();
         let Some(TransportSlice::Tcp(tcp)) = p.transport else { panic!() };
         assert_eq!((tcp.source_port(), tcp.destination_port()), (80, 40000));
-        assert_eq!((tcp.sequence_number(), tcp.acknowledgment_number()), (5000, 1045));
+        assert_eq!((tcp.sequence_number(), tcp.acknowledgment_number()), (5000, 1044));
         assert!(String::from_utf8_lossy(tcp.payload()).contains("plainsight-ad"));
         let Some(NetSlice::Ipv4(ip)) = p.net else { panic!() };
         assert_eq!(ip.header().source_addr(), Ipv4Addr::new(198, 51, 100, 10));
