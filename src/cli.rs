@@ -351,4 +351,7 @@ pub struct DemoArgs {
     /// Leave the lab up afterwards (for exploring with `lab exec`).
     #[arg(long)]
     pub keep_lab: bool,
+    /// Also load each scenario's page in a real browser (Debian's chromium, headless).
+    #[arg(long, value_parser = ["chromium"])]
+    pub browser: Option<String>,
 }

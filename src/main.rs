@@ -221,7 +221,7 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<u8> {
     let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
     let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));
     plainsight::sniff::install_stop_handler();
-    let summary = demo::run(&demo::Options { lab: args.lab.clone(), scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab })?;
+    let summary = demo::run(&demo::Options { lab: args.lab.clone(), scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some() })?;
     print!("{}", demo::report::table(&summary));
     if !args.quiet {
         println!("report: {}", out.join("report.html").display());

@@ -77,6 +77,24 @@ fn demo_end_to_end_and_report_renders() {
     for name in ["http", "https-mitm", "sslstrip-hsts", "trusted-mitm"] {
         assert!(dom.contains(&format!("<th>{name}<br>")), "{name}");
     }
+
+    // --browser chromium: Chromium in the visitor host, secure context side by side.
+    let out2 = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-browser");
+    let _ = std::fs::remove_dir_all(&out2);
+    let run = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["demo", "--quiet", "--lab", "pstest-demo", "--browser", "chromium", "--scenario", "http", "--scenario", "https", "--scenario", "https-mitm", "--out"])
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out2.join("summary.json")).unwrap()).unwrap();
+    let b = |i: usize| s["scenarios"][i]["browser"].clone();
+    assert!(b(0)["secure_context"].as_str().unwrap().contains("Secure context: NO"), "{}", b(0));
+    assert_eq!(b(0)["ad_visible"], true);
+    assert!(b(1)["secure_context"].as_str().unwrap().contains("Secure context: yes"), "{}", b(1));
+    assert!(b(1)["secure_context"].as_str().unwrap().contains("service workers"));
+    assert_eq!(b(2)["error"], "net::ERR_CERT_AUTHORITY_INVALID");
+    assert!(out2.join("http").join("browser.png").metadata().is_ok_and(|m| m.len() > 5_000));
 }
 
 fn tempdir() -> PathBuf {

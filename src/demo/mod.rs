@@ -31,6 +31,9 @@ pub struct Options {
     pub step: bool,
     pub quiet: bool,
     pub keep_lab: bool,
+    /// Also run Debian's Chromium (headless) in the visitor host: screenshots, the
+    /// error it reports, and which powerful features the page gets (secure context).
+    pub browser: bool,
 }
 
 /// A yes/no with its evidence.
@@ -68,6 +71,25 @@ pub struct Outcome {
     pub injector: Vec<serde_json::Value>,
     /// `plainsight compare site.pcapng visitor.pcapng`.
     pub compare: String,
+    /// What Chromium showed, with `--browser chromium`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<Browser>,
+}
+
+/// Chromium's view of the start page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Browser {
+    /// The page loaded (a screenshot was taken).
+    pub loaded: bool,
+    /// The network error Chromium reported, e.g. net::ERR_CERT_AUTHORITY_INVALID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The page's own report: "Secure context: yes | powerful features offered: ...".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_context: Option<String>,
+    pub ad_visible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<String>,
 }
 
 /// The whole run, as `summary.json`.
@@ -128,7 +150,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// Runs one scenario in the (already built) lab.
-fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> {
+fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path, browser: bool) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(dir)?;
     let plan = sc.plan();
     run::restart_site(lab, &strings(&plan.site_flags))?;
@@ -165,6 +187,7 @@ fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> 
     v.push(plan.start.to_string());
     let status = Command::new(exe()?).args(&v).stdout(std::fs::File::create(dir.join("visitor.log"))?).stderr(Stdio::null()).status()?;
     let _ = status;
+    let chromium = if browser { Some(chromium(lab, &plan, dir)?) } else { None };
     // Let the last packets reach the sniffers, then stop everything.
     std::thread::sleep(Duration::from_millis(300));
     if let Some(i) = injector {
@@ -174,6 +197,7 @@ fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> 
         stop(r);
     }
     let mut outcome = observe(sc, dir)?;
+    outcome.browser = chromium;
     outcome.compare = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}"));
     std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
     if sc == Scenario::Http {
@@ -273,7 +297,51 @@ fn observe(sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> {
         dir: dir.display().to_string(),
         injector,
         compare: String::new(),
+        browser: None,
     })
+}
+
+/// SHA-256 of the site certificate's public key, base64: Chromium trusts the lab site by
+/// this pin only, so a certificate forged by another CA is still refused.
+fn site_spki(lab: &Lab) -> anyhow::Result<String> {
+    use base64::Engine;
+    use rustls_pki_types::pem::PemObject;
+    use sha2::Digest;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(lab.state_dir().join("site.pem")).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(cert.public_key().raw)))
+}
+
+/// Runs headless Chromium in the visitor host on the scenario's start page.
+fn chromium(lab: &Lab, plan: &scenario::Plan, dir: &Path) -> anyhow::Result<Browser> {
+    let url = if plan.start.contains("://") { plan.start.to_string() } else { format!("http://{}/", plan.start) };
+    let profile = dir.join("chromium-profile");
+    let spki = site_spki(lab)?;
+    let run = |extra: &str| -> anyhow::Result<std::process::Output> {
+        Command::new("ip")
+            .args(["netns", "exec", &lab.ns(Host::Visitor), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
+            .arg(extra)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .output()
+            .context("running chromium (apt-get install chromium)")
+    };
+    let png = dir.join("browser.png");
+    let shot = run(&format!("--screenshot={}", png.display()))?;
+    let dom = run("--dump-dom")?;
+    let dom_text = String::from_utf8_lossy(&dom.stdout).into_owned();
+    std::fs::write(dir.join("browser-dom.html"), &dom_text)?;
+    let stderr = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
+    let error = stderr.split(|c: char| c.is_whitespace() || c == '(' || c == ')').find(|w| w.starts_with("net::ERR_")).map(str::to_string);
+    let secure_context = dom_text.find("Secure context:").map(|i| {
+        let rest = &dom_text[i..];
+        rest[..rest.find('<').unwrap_or(rest.len())].trim().to_string()
+    });
+    let loaded = error.is_none() && png.metadata().is_ok_and(|m| m.len() > 0);
+    let _ = std::fs::remove_dir_all(&profile);
+    Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()) })
 }
 
 /// The intruder replays the stolen session cookie and opens the persona's account.
@@ -346,7 +414,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Summary> {
             if crate::sniff::STOP.load(std::sync::atomic::Ordering::SeqCst) {
                 anyhow::bail!("interrupted");
             }
-            outcomes.push(run_scenario(&lab, *sc, &opts.out.join(sc.name()))?);
+            outcomes.push(run_scenario(&lab, *sc, &opts.out.join(sc.name()), opts.browser)?);
         }
         Ok(())
     })();

@@ -41,6 +41,19 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Chromium's row: short text and detail.
+fn browser_cell(o: &Outcome) -> (String, String) {
+    match &o.browser {
+        None => ("-".into(), String::new()),
+        Some(b) => match (&b.error, &b.secure_context) {
+            (Some(e), _) => ("refused".into(), e.clone()),
+            (None, Some(sc)) if sc.contains("Secure context: yes") => ("yes".into(), sc.clone()),
+            (None, Some(sc)) => ("no".into(), sc.clone()),
+            (None, None) => ("?".into(), "the page did not report".into()),
+        },
+    }
+}
+
 fn yn(o: &Outcome, key: &str) -> (&'static str, String) {
     match o.intruder.get(key) {
         Some(c) if c.yes => ("yes", c.evidence.clone()),
@@ -70,6 +83,13 @@ pub fn table(s: &Summary) -> String {
         let _ = write!(t, " {:<w$}", o.visitor);
     }
     t.push('\n');
+    if s.scenarios.iter().any(|o| o.browser.is_some()) {
+        let _ = write!(t, "{:<31}", "Chromium: secure context");
+        for o in &s.scenarios {
+            let _ = write!(t, " {:<w$}", browser_cell(o).0);
+        }
+        t.push('\n');
+    }
     if s.scenarios.iter().any(|o| o.replay.is_some()) {
         let _ = write!(t, "{:<31}", "Stolen cookie replayed");
         for o in &s.scenarios {
@@ -135,6 +155,13 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
     for o in &s.scenarios {
         let _ = write!(h, "<td class=\"{}\">{}<small>{}</small></td>", esc(&o.visitor), esc(&o.visitor), esc(&o.visitor_detail));
     }
+    if s.scenarios.iter().any(|o| o.browser.is_some()) {
+        h.push_str("</tr><tr><th>Chromium: secure context and powerful features</th>");
+        for o in &s.scenarios {
+            let (v, d) = browser_cell(o);
+            let _ = write!(h, "<td>{}<small>{}</small></td>", esc(&v), esc(&d));
+        }
+    }
     h.push_str("</tr><tr><th>Stolen cookie replayed</th>");
     for o in &s.scenarios {
         match &o.replay {
@@ -190,6 +217,19 @@ fn section(h: &mut String, o: &Outcome) {
         );
         if received.contains("plainsight-ad") {
             h.push_str("<p><mark>The injected advertisement is in the page the visitor received</mark> (plainsight-ad).</p>");
+        }
+    }
+    if let Some(b) = &o.browser {
+        match (&b.error, Path::new(&o.dir).join("browser.png")) {
+            (Some(e), _) => {
+                let _ = write!(h, "<p>Chromium refused the page: <b>{}</b></p>", esc(e));
+            }
+            (None, png) if png.exists() => {
+                use base64::Engine;
+                let data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&png).unwrap_or_default());
+                let _ = write!(h, "<h3>Chromium in the visitor's host</h3><img alt=\"screenshot\" style=\"max-width:60%;border:1px solid #999\" src=\"data:image/png;base64,{data}\">");
+            }
+            _ => {}
         }
     }
     let _ = write!(h, "<h3>Site versus visitor (plainsight compare)</h3><pre>{}</pre>", esc(&o.compare));
