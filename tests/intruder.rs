@@ -1,0 +1,147 @@
+//! The intruder in the lab (root): the sniffer on the guest host sees the visitor's HTTP,
+//! its pcapng agrees with tshark, real clients see the injected ad and refuse the forged
+//! certificate, and bad input to the proxy is survived. One test without root checks the
+//! ClientHello reader on a hello split into 1-byte segments.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn ps(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
+}
+
+struct Down(&'static str);
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = ps(&["lab", "down", "--name", self.0]);
+    }
+}
+
+fn in_host(lab: &str, host: &str, script: &str) -> std::process::Output {
+    Command::new("ip").args(["netns", "exec", &format!("{lab}-{host}"), "bash", "-c", script]).output().unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn guest_sniffer_proxy_and_real_clients() {
+    if !common::need_root("the intruder test") {
+        return;
+    }
+    const LAB: &str = "pstest-i";
+    let _down = Down(LAB);
+    assert!(ps(&["lab", "up", "--name", LAB, "--no-redirect"]).status.success());
+
+    // A fellow guest on the Wi-Fi sniffs; the visitor logs in over HTTP.
+    let pcap = tmp("guest.pcapng");
+    let sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["sniff", "--lab", LAB, "--host", "guest", "--format", "jsonl", "--reveal", "--duration", "4", "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(ps(&["visit", "--lab", LAB, "http://clinic.test/"]).status.success());
+    let out = sniff.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("correct horse battery staple"), "the guest read the password");
+    assert!(text.contains("/articles/living-with-hiv"));
+    let stats: serde_json::Value = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| v["type"] == "capture_stats").unwrap();
+    let tshark = Command::new("tshark").args(["-n", "-r"]).arg(&pcap).args(["-T", "fields", "-e", "frame.number"]).output();
+    match tshark {
+        Ok(t) => assert_eq!(String::from_utf8_lossy(&t.stdout).lines().count() as u64, stats["written"].as_u64().unwrap()),
+        Err(_) => assert!(std::env::var_os("CI").is_none(), "tshark is needed in CI"),
+    }
+    let comments = Command::new("tshark").args(["-r"]).arg(&pcap).args(["-Y", "frame.comment contains \"password\"", "-T", "fields", "-e", "frame.number"]).output();
+    if let Ok(c) = comments {
+        assert!(!String::from_utf8_lossy(&c.stdout).trim().is_empty(), "the password's packet carries a comment");
+    }
+
+    // The proxy injects; curl in the visitor host sees the ad.
+    let log = tmp("inject.jsonl");
+    let inject = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["inject", "--lab", LAB, "--duration", "20"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let page = in_host(LAB, "visitor", "curl -s http://clinic.test/");
+    assert!(String::from_utf8_lossy(&page.stdout).contains("plainsight-ad"));
+    // Bad input: a non-TLS byte stream on 443 is logged and closed...
+    in_host(LAB, "visitor", "exec 3<>/dev/tcp/198.51.100.10/443; printf 'GET / HTTP/1.1\\r\\n\\r\\n' >&3; timeout 3 cat <&3 >/dev/null");
+    // ... a request with both Content-Length and Transfer-Encoding is not relayed as is ...
+    let smuggle = in_host(LAB, "visitor", "exec 3<>/dev/tcp/198.51.100.10/80; printf 'POST /login HTTP/1.1\\r\\nHost: clinic.test\\r\\nContent-Length: 4\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\nGET /account HTTP/1.1\\r\\nHost: clinic.test\\r\\n\\r\\n' >&3; timeout 3 cat <&3");
+    let answer = String::from_utf8_lossy(&smuggle.stdout);
+    assert!(answer.starts_with("HTTP/1.1 400") || answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // ... oversized headers get 431, and the proxy keeps serving the others.
+    let big = in_host(LAB, "visitor", "curl -s -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 40000 /dev/zero | tr '\\0' a)\" http://clinic.test/");
+    assert_eq!(String::from_utf8_lossy(&big.stdout), "431");
+    let after = in_host(LAB, "visitor", "curl -s http://clinic.test/login");
+    assert!(String::from_utf8_lossy(&after.stdout).contains("plainsight-ad"));
+    let _ = nix_kill(inject.id());
+    let mut inject = inject;
+    let _ = inject.wait();
+    let outcomes = std::fs::read_to_string(&log).unwrap();
+    assert!(outcomes.contains("not TLS"), "{outcomes}");
+    assert!(outcomes.contains("\"outcome\":\"injected\""));
+    // The rules are gone once it stopped.
+    let rules = in_host(LAB, "intruder", "nft list ruleset");
+    assert!(!String::from_utf8_lossy(&rules.stdout).contains("plainsight_inject"));
+
+    // Under mitm, curl with the lab CA refuses the forged certificate (exit 60).
+    let inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB, "--tls", "mitm", "--duration", "6"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let curl = in_host(LAB, "visitor", &format!("curl -s --cacert /run/plainsight/{LAB}/ca.pem https://clinic.test/; echo \"rc=$?\""));
+    assert!(String::from_utf8_lossy(&curl.stdout).contains("rc=60"), "{}", String::from_utf8_lossy(&curl.stdout));
+    let mut inject = inject;
+    let _ = inject.wait();
+}
+
+fn nix_kill(pid: u32) -> std::io::Result<std::process::ExitStatus> {
+    Command::new("kill").arg("-TERM").arg(pid.to_string()).status()
+}
+
+#[test]
+fn client_hello_split_into_one_byte_segments_is_read() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let sender = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            for b in plainsight::synth::client_hello("clinic.test") {
+                s.write_all(&[b]).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            s
+        });
+        let (mut s, _) = l.accept().await.unwrap();
+        let (bytes, sni, alpn) = plainsight::intruder::tls::read_client_hello(&mut s).await.unwrap();
+        assert_eq!(sni.as_deref(), Some("clinic.test"));
+        assert_eq!(alpn, vec!["h2", "http/1.1"]);
+        assert_eq!(bytes, plainsight::synth::client_hello("clinic.test"));
+        drop(sender.await.unwrap());
+        // And a non-TLS stream is refused with a reason, not a hang.
+        let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a2 = l2.local_addr().unwrap();
+        let _c = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut s = tokio::net::TcpStream::connect(a2).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        });
+        let (mut s2, _) = l2.accept().await.unwrap();
+        let err = plainsight::intruder::tls::read_client_hello(&mut s2).await.unwrap_err();
+        assert!(err.contains("not TLS"), "{err}");
+    });
+}
