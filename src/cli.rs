@@ -315,6 +315,9 @@ pub struct InjectArgs {
     /// HTML to inject instead of the default advertisement (lab/ad.html).
     #[arg(long)]
     pub ad: Option<PathBuf>,
+    /// Relay HTTP without injecting anything (a baseline for benchmarks).
+    #[arg(long, conflicts_with = "ad")]
+    pub pass_through: bool,
     #[arg(long, default_value_t = 8080)]
     pub http_port: u16,
     #[arg(long, default_value_t = 8443)]

@@ -155,6 +155,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
     let lab = Lab::new(&args.lab)?;
     let ad = match &args.ad {
         Some(p) => std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        None if args.pass_through => String::new(),
         None => plainsight::intruder::inject::DEFAULT_AD.to_string(),
     };
     if args.race {

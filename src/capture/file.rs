@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::nom;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::{Frame, Linktype};
@@ -65,9 +66,17 @@ struct Interface {
 /// A capture file being read.
 pub struct CaptureFile {
     name: String,
-    reader: Box<dyn PcapReaderIterator + Send>,
+    source: Source,
     state: State,
     offset: u64,
+}
+
+/// Where the blocks come from.
+enum Source {
+    /// Any input, through pcap-parser's streaming reader.
+    Stream(Box<dyn PcapReaderIterator + Send>),
+    /// A plain classic-pcap file, memory-mapped: records are parsed in place, no copy.
+    Mapped { map: memmap2::Mmap, header: pcap_parser::PcapHeader },
 }
 
 /// What the blocks read so far establish: the interfaces of the current section.
@@ -95,6 +104,11 @@ impl CaptureFile {
             }
             Box::new(File::open(path).map_err(io_err)?)
         };
+        if path != Path::new("-") {
+            if let Some(mapped) = map_classic(path) {
+                return Ok(CaptureFile { name, source: mapped, state: State::default(), offset: 0 });
+            }
+        }
         // No buffering of our own for plain files: pcap-parser reads in large blocks.
         let mut raw = raw;
         let head = read_prefix(&mut raw, 2).map_err(io_err)?;
@@ -125,7 +139,7 @@ impl CaptureFile {
             }
             Err(_) => return Err(OpenError::NotCapture { path: path.into(), magic }),
         };
-        Ok(CaptureFile { name, reader, state: State::default(), offset: 0 })
+        Ok(CaptureFile { name, source: Source::Stream(reader), state: State::default(), offset: 0 })
     }
 
     /// The name given when opening (for messages).
@@ -141,9 +155,17 @@ impl CaptureFile {
     /// Delivers every frame to `sink` in file order. Returns `Ok(None)` at a clean end,
     /// `Ok(Some(fault))` when the file is damaged, `Err` only for an I/O failure.
     pub fn for_each(&mut self, sink: &mut dyn FnMut(&Frame<'_>)) -> io::Result<Option<Fault>> {
+        let reader = match &mut self.source {
+            Source::Stream(r) => r,
+            Source::Mapped { map, header } => {
+                let (fault, offset) = walk_mapped(map, header, &mut self.state, sink);
+                self.offset = offset;
+                return Ok(fault);
+            }
+        };
         let mut stalls = 0u32;
         loop {
-            let (len, fault) = match self.reader.next() {
+            let (len, fault) = match reader.next() {
                 Ok((len, block)) => (len, self.state.visit(block, sink)),
                 Err(PcapError::Eof) => return Ok(None),
                 Err(PcapError::Incomplete(_)) => {
@@ -151,13 +173,13 @@ impl CaptureFile {
                     if stalls > 64 {
                         return Ok(Some(self.fault("block never completes")));
                     }
-                    if self.reader.refill().is_err() {
+                    if reader.refill().is_err() {
                         return Err(io::Error::other(format!("{}: read error", self.name)));
                     }
                     continue;
                 }
                 Err(PcapError::UnexpectedEof) => {
-                    return Ok(Some(self.fault("file ends in the middle of a record")));
+                    return Ok(Some(self.fault(CUT_SHORT)));
                 }
                 Err(PcapError::BufferTooSmall) => {
                     return Ok(Some(self.fault(&format!(
@@ -178,7 +200,7 @@ impl CaptureFile {
             }
             stalls = 0;
             // No shift per block: refill() moves the remainder once, when more data is needed.
-            self.reader.consume_noshift(len);
+            reader.consume_noshift(len);
             self.offset += len as u64;
         }
     }
@@ -257,6 +279,67 @@ impl State {
         }
         None
     }
+}
+
+const CUT_SHORT: &str = "file ends in the middle of a record";
+
+/// Maps `path` when it is a plain (not compressed) classic pcap file in standard format.
+fn map_classic(path: &Path) -> Option<Source> {
+    let f = File::open(path).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    // SAFETY: the map is read-only; a capture file changed underneath by another process
+    // gives garbage frames (which the parsers survive), not undefined behaviour in safe code
+    // that checks every length.
+    let map = unsafe { memmap2::Mmap::map(&f) }.ok()?;
+    let (_, header) = pcap_parser::parse_pcap_header(&map).ok()?;
+    if header.is_modified_format() {
+        return None;
+    }
+    Some(Source::Mapped { map, header })
+}
+
+/// Walks a mapped classic pcap file; returns the fault (if any) and the final offset.
+fn walk_mapped(map: &memmap2::Mmap, header: &pcap_parser::PcapHeader, state: &mut State, sink: &mut dyn FnMut(&Frame<'_>)) -> (Option<Fault>, u64) {
+    /// Pages behind the read position are handed back every this many bytes, so the
+    /// mapping never counts against memory (RSS) by more than that.
+    const RELEASE: usize = 16 << 20;
+    let data: &[u8] = map;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let mut released = 0usize;
+    let be = header.is_bigendian();
+    let parse = if be { pcap_parser::parse_pcap_frame_be } else { pcap_parser::parse_pcap_frame };
+    state.visit(PcapBlockOwned::LegacyHeader(header.clone()), sink);
+    let mut pos = header.size();
+    while pos < data.len() {
+        let fault = |reason: &str| (Some(Fault { offset: pos as u64, reason: reason.to_string() }), pos as u64);
+        let Some(caplen) = data.get(pos + 8..pos + 12) else { return fault(CUT_SHORT) };
+        let caplen = if be { u32::from_be_bytes(caplen.try_into().expect("4 bytes")) } else { u32::from_le_bytes(caplen.try_into().expect("4 bytes")) };
+        if caplen > MAX_RECORD {
+            return fault(&format!("record claims {caplen} bytes, more than the maximum of {MAX_RECORD}"));
+        }
+        match parse(&data[pos..]) {
+            Ok((rest, block)) => {
+                let len = data.len() - pos - rest.len();
+                if let Some(reason) = state.visit(PcapBlockOwned::Legacy(block), sink) {
+                    return fault(&reason);
+                }
+                pos += len;
+                if pos - released > RELEASE {
+                    let upto = pos & !0xfff;
+                    // SAFETY: every frame before `pos` has been handed to the sink and dropped;
+                    // nothing borrows those pages any more, and the mapping is read-only, so
+                    // they are simply re-read from the page cache if ever touched again.
+                    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, upto - released) };
+                    released = upto;
+                }
+            }
+            Err(nom::Err::Incomplete(_)) => return fault(CUT_SHORT),
+            Err(_) => return fault("malformed record"),
+        }
+    }
+    (None, pos as u64)
 }
 
 /// Reads up to `n` bytes (fewer only at end of input).
