@@ -50,3 +50,25 @@ if ours != theirs:
 PY
 cpu() { read -r u s _ _ < "$DIR/time.$1"; echo "$u + $s" | bc; }
 echo "tshark/plainsight cpu: $(echo "$(cpu tshark) / $(cpu plainsight)" | bc -l | cut -c1-6)x   plainsight/tcpdump: $(echo "$(cpu plainsight) / $(cpu tcpdump)" | bc -l | cut -c1-6)x"
+
+# Shapes that must not cost much more per byte: 1-byte segments (at most 3x the time of the
+# same transactions in normal segments), addresses spread over the whole IPv4 space versus
+# packed into two /16s (hash quality), and time per GB at a larger size (linear).
+if [ "${SHAPES:-1}" = 1 ]; then
+  small=$((N / 10)); smallt=$((T / 10))
+  [ -f "$DIR/seg-$small.pcap" ] || $BIN synth --out "$DIR/seg-$small.pcap" --transactions $small --tls $smallt --body 2000
+  [ -f "$DIR/one-$small.pcap" ] || $BIN synth --out "$DIR/one-$small.pcap" --transactions $small --tls $smallt --body 2000 --one-byte
+  [ -f "$DIR/spread-$N.pcap" ] || $BIN synth --out "$DIR/spread-$N.pcap" --transactions "$N" --tls "$T" --spread
+  measure seg /dev/null $BIN analyze --format json --no-progress "$DIR/seg-$small.pcap"
+  measure onebyte /dev/null $BIN analyze --format json --no-progress "$DIR/one-$small.pcap"
+  measure packed /dev/null $BIN analyze --format json --no-progress "$FILE"
+  measure spread /dev/null $BIN analyze --format json --no-progress "$DIR/spread-$N.pcap"
+  echo "1-byte segments / normal segments (same transactions): $(echo "$(cpu onebyte) / $(cpu seg)" | bc -l | cut -c1-6)x"
+  echo "spread / packed addresses: $(echo "$(cpu spread) / $(cpu packed)" | bc -l | cut -c1-6)x"
+  if [ -n "${BIG:-}" ]; then
+    [ -f "$DIR/big.pcap" ] || $BIN synth --out "$DIR/big.pcap" --transactions $((N * 3)) --tls $((T * 3))
+    measure big /dev/null $BIN analyze --format json --no-progress "$DIR/big.pcap"
+    gb() { echo "$(stat -c %s "$1") / 1000000000" | bc -l; }
+    echo "CPU s per GB: $(echo "$(cpu packed) / $(gb "$FILE")" | bc -l | cut -c1-5) at $(gb "$FILE" | cut -c1-4) GB, $(echo "$(cpu big) / $(gb "$DIR/big.pcap")" | bc -l | cut -c1-5) at $(gb "$DIR/big.pcap" | cut -c1-4) GB"
+  fi
+fi

@@ -61,6 +61,12 @@ pub struct SynthArgs {
     /// Write the small sample session (a login over HTTP, a visit over HTTPS) instead.
     #[arg(long)]
     pub sample: bool,
+    /// Re-split every data segment into 1-byte segments (neighbours swapped).
+    #[arg(long)]
+    pub one_byte: bool,
+    /// Spread addresses over the whole IPv4 space (default: two /16s).
+    #[arg(long)]
+    pub spread: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::synth::write_sample(f).map(|_| 0),
-                false => plainsight::synth::benchmark_capture(f, s.transactions, s.tls, s.body),
+                false => plainsight::synth::benchmark_capture_with(f, s.transactions, s.tls, s.body, plainsight::synth::Shape { one_byte: s.one_byte, spread: s.spread }),
             })
             .map(|frames| {
                 if !s.sample {

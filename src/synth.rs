@@ -217,6 +217,46 @@ pub fn app_data(len: usize) -> Vec<u8> {
 /// (cookies, Basic auth, HTML bodies of `body` bytes) and TLS handshakes, interleaved.
 /// Returns the number of frames written.
 pub fn benchmark_capture<W: Write>(out: W, transactions: u32, tls: u32, body: usize) -> io::Result<u64> {
+    benchmark_capture_with(out, transactions, tls, body, Shape::default())
+}
+
+/// Variants of the benchmark capture.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shape {
+    /// Every data segment re-split into 1-byte segments, neighbours swapped.
+    pub one_byte: bool,
+    /// Addresses spread over the whole IPv4 space instead of two /16s.
+    pub spread: bool,
+}
+
+fn spread_addr(n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(n.wrapping_mul(2_654_435_761).rotate_left(7) | 0x0100_0000)
+}
+
+/// Segments as sent, or split into swapped 1-byte pieces.
+fn shaped(segs: &[Segment], one_byte: bool) -> Vec<Segment> {
+    if !one_byte {
+        return segs.to_vec();
+    }
+    let mut out = Vec::new();
+    for s in segs {
+        if s.payload.len() <= 1 {
+            out.push(s.clone());
+            continue;
+        }
+        let mut pieces: Vec<Segment> = (0..s.payload.len())
+            .map(|i| Segment { seq: s.seq.wrapping_add(i as u32), payload: vec![s.payload[i]], ..s.clone() })
+            .collect();
+        for pair in pieces.chunks_mut(2) {
+            pair.reverse();
+        }
+        out.extend(pieces);
+    }
+    out
+}
+
+/// [`benchmark_capture`] with a [`Shape`].
+pub fn benchmark_capture_with<W: Write>(out: W, transactions: u32, tls: u32, body: usize, shape: Shape) -> io::Result<u64> {
     let mut w = PcapWriter::new(io::BufWriter::with_capacity(1 << 20, out))?;
     let mut ts = 1_700_000_000_000_000i64;
     let mut frames = 0u64;
@@ -225,8 +265,9 @@ pub fn benchmark_capture<W: Write>(out: W, transactions: u32, tls: u32, body: us
     let tls_every = (conns / tls.max(1)).max(1);
     let mut tls_left = tls;
     for c in 0..conns {
-        let client = SocketAddrV4::new(Ipv4Addr::from(0xc000_0200u32 + (c % 200)), 1024 + (c % 60_000) as u16);
-        let server = SocketAddrV4::new(Ipv4Addr::from(0xc633_6400u32 + (c % 50)), 80);
+        let (cip, sip) = if shape.spread { (spread_addr(c), spread_addr(c ^ 0x8000_0000)) } else { (Ipv4Addr::from(0xc000_0200u32 + (c % 200)), Ipv4Addr::from(0xc633_6400u32 + (c % 50))) };
+        let client = SocketAddrV4::new(cip, 1024 + (c % 60_000) as u16);
+        let server = SocketAddrV4::new(sip, 80);
         let mut conv = Conversation::new(client, server, c.wrapping_mul(2_654_435_761), c, 1448);
         conv.handshake();
         for t in 0..10.min(transactions - c * 10) {
@@ -239,9 +280,9 @@ pub fn benchmark_capture<W: Write>(out: W, transactions: u32, tls: u32, body: us
             conv.send(false, resp.as_bytes());
         }
         conv.close();
-        for s in &conv.segments {
+        for s in shaped(&conv.segments, shape.one_byte) {
             ts += 20;
-            w.packet(ts, &conv.frame(s))?;
+            w.packet(ts, &conv.frame(&s))?;
             frames += 1;
         }
         if c % tls_every == 0 && tls_left > 0 {
@@ -255,9 +296,9 @@ pub fn benchmark_capture<W: Write>(out: W, transactions: u32, tls: u32, body: us
             t.send(true, &app_data(200));
             t.send(false, &app_data(4000));
             t.close();
-            for s in &t.segments {
+            for s in shaped(&t.segments, shape.one_byte) {
                 ts += 20;
-                w.packet(ts, &t.frame(s))?;
+                w.packet(ts, &t.frame(&s))?;
                 frames += 1;
             }
         }
