@@ -22,7 +22,7 @@ pub const MAX_HEAD: usize = 64 << 10;
 /// Body bytes kept for forms and for decompressing titles and previews.
 pub const KEEP_BODY: usize = 128 << 10;
 /// Body bytes kept of an uncompressed response: enough for its `<title>` and preview.
-pub const KEEP_PLAIN_RESPONSE: usize = 16 << 10;
+pub const KEEP_PLAIN_RESPONSE: usize = 4 << 10;
 /// Cap on decompressed output.
 pub const MAX_DECODED: u64 = 1 << 20;
 /// Requests waiting for a response.
@@ -741,18 +741,29 @@ pub fn decode_body<'a>(body: &'a [u8], encoding: Option<&str>) -> std::borrow::C
 
 fn looks_like_html(b: &[u8]) -> bool {
     let head = &b[..b.len().min(512)];
-    let s = String::from_utf8_lossy(head).to_ascii_lowercase();
-    s.contains("<html") || s.contains("<!doctype html")
+    find_ci(head, b"<html").is_some() || find_ci(head, b"<!doctype html").is_some()
 }
 
-/// The text of the first `<title>` element.
+/// Finds `needle` (lowercase ASCII) in `hay`, ignoring ASCII case, without copying.
+fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = needle[0];
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
+        let at = from + i;
+        if hay.get(at..at + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The text of the first `<title>` element (looked for in the first 16 KiB).
 pub fn html_title(b: &[u8]) -> Option<String> {
-    // The title sits in the head: look at the first 16 KiB only.
     let b = &b[..b.len().min(16 << 10)];
-    let lower: Vec<u8> = b.iter().map(|c| c.to_ascii_lowercase()).collect();
-    let start = memchr::memmem::find(&lower, b"<title")?;
-    let open_end = start + memchr::memchr(b'>', &lower[start..])? + 1;
-    let close = open_end + memchr::memmem::find(&lower[open_end..], b"</title")?;
+    let start = find_ci(b, b"<title")?;
+    let open_end = start + memchr::memchr(b'>', &b[start..])? + 1;
+    let close = open_end + find_ci(&b[open_end..], b"</title")?;
     let t = String::from_utf8_lossy(&b[open_end..close]);
     let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
     let t = t.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
@@ -881,6 +892,13 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
         assert!(recs.iter().any(|r| matches!(r, Record::HttpRequest(_))));
         let recs = run(b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 100);
         assert!(recs.iter().any(|r| matches!(r, Record::Notice { .. })), "{recs:?}");
+    }
+
+    #[test]
+    fn title_is_found_in_any_case() {
+        assert_eq!(html_title(b"<HTML><Head><TITLE lang=en>  A  &amp; B </Title>").as_deref(), Some("A & B"));
+        assert_eq!(html_title(b"<title>unterminated"), None);
+        assert_eq!(html_title(b"no title here <titl"), None);
     }
 
     #[test]
