@@ -72,7 +72,8 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
         (TlsMode::Strip, None) => (SocketAddr::new(dst.ip(), 443), Upstream::Tls(String::new())),
         _ => (dst, Upstream::Plain),
     };
-    serve(TokioIo::new(client), peer, dst, upstream, ctx).await;
+    // Boxed: the connection's state is allocated only now that it talks.
+    Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx)).await;
 }
 
 /// Serves HTTP to the visitor on `io`, forwarding to `dst`.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lol_html::html_content::ContentType;
-use lol_html::{element, send};
+use lol_html::send;
 
 /// The default advertisement (banner and tracking script), from `lab/ad.html`.
 pub const DEFAULT_AD: &str = include_str!("../../lab/ad.html");
@@ -31,12 +31,16 @@ impl Injector {
         let sink_out = out.clone();
         let flag = injected.clone();
         let ad = ad.to_string();
-        let settings = send::Settings::new_send().append_element_content_handler(element!("body", move |el| {
+        // The selector is parsed once per process, not once per page.
+        static BODY: std::sync::OnceLock<lol_html::Selector> = std::sync::OnceLock::new();
+        let body = BODY.get_or_init(|| "body".parse().expect("a valid selector"));
+        let handlers = lol_html::ElementContentHandlers::default().element(move |el: &mut lol_html::send::Element<'_, '_>| {
             if !flag.swap(true, Ordering::SeqCst) {
                 el.prepend(&ad, ContentType::Html);
             }
             Ok(())
-        }));
+        });
+        let settings = send::Settings::new_send().append_element_content_handler((std::borrow::Cow::Borrowed(body), handlers));
         let sink: Sink = Box::new(move |c: &[u8]| sink_out.lock().expect("no panics while held").extend_from_slice(c));
         Injector { rewriter: send::HtmlRewriter::new(settings, sink), out, injected }
     }
