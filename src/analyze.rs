@@ -61,8 +61,22 @@ pub fn scan(
     sink: &mut dyn FnMut(&Event, &[Finding]),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Scan, ScanError> {
+    scan_with(path, filter, true, sink, progress)
+}
+
+/// [`scan`], optionally without deriving findings (field extraction needs only records).
+pub fn scan_with(
+    path: &Path,
+    filter: Option<&str>,
+    findings: bool,
+    sink: &mut dyn FnMut(&Event, &[Finding]),
+    progress: &mut dyn FnMut(u64),
+) -> Result<Scan, ScanError> {
     let mut file = CaptureFile::open(path)?;
     let mut analyzer = Analyzer::new(filter, Limits::default()).map_err(ScanError::Filter)?;
+    if !findings {
+        analyzer = analyzer.without_findings();
+    }
     let mut n = 0u64;
     let mut read = 0u64;
     let fault = file
@@ -85,6 +99,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         Format::Text => Box::new(TextReport::new(stdout, opts.reveal, opts.colour)),
         Format::Jsonl => Box::new(JsonlReport::new(stdout, opts.reveal)),
         Format::Json => Box::new(JsonReport::new(stdout, opts.reveal)),
+        Format::Fields => Box::new(crate::report::FieldsReport::new(stdout, opts.reveal)),
     };
     let size = std::fs::metadata(&opts.file).map(|m| m.len()).unwrap_or(0);
     let bar = (opts.progress && size > 64 << 20 && io::stderr().is_terminal()).then(|| {
@@ -114,7 +129,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
             write_err = Some(err);
         }
     };
-    let result = scan(&opts.file, opts.filter.as_deref(), &mut sink, &mut |n| {
+    let result = scan_with(&opts.file, opts.filter.as_deref(), opts.format != Format::Fields, &mut sink, &mut |n| {
         if let Some(b) = &bar {
             b.set_position(n)
         }

@@ -35,13 +35,20 @@ pub struct Analyzer {
     filter: Option<BpfFilter>,
     events: Vec<Event>,
     counters: Counters,
+    findings: bool,
 }
 
 impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
     pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, String> {
         let filter = filter.map(BpfFilter::new).transpose()?;
-        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), filter, events: Vec::new(), counters: Counters::default() })
+        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), filter, events: Vec::new(), counters: Counters::default(), findings: true })
+    }
+
+    /// Records only, no findings (for field extraction, where nothing reads them).
+    pub fn without_findings(mut self) -> Analyzer {
+        self.findings = false;
+        self
     }
 
     /// Processes one frame; `out` receives every event it completed, with its findings.
@@ -97,7 +104,7 @@ impl Analyzer {
                     self.counters.dns_messages += 1;
                 }
             }
-            let f = findings::from_event(&e);
+            let f = if self.findings { findings::from_event(&e) } else { Vec::new() };
             out(&e, &f);
         }
     }

@@ -31,6 +31,9 @@ pub enum Format {
     Text,
     Jsonl,
     Json,
+    /// Tab-separated fields, one line per HTTP request (`http host method uri cookie
+    /// authorization`) and per ClientHello (`tls sni alpn`): like `tshark -T fields`.
+    Fields,
 }
 
 /// What the whole run saw, for the end of every report.
@@ -268,6 +271,52 @@ impl<W: Write> Report for JsonReport<W> {
         });
         serde_json::to_writer_pretty(&mut self.out, &doc)?;
         self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+/// `--format fields`: the fields an eavesdropper extracts, one line per request or
+/// ClientHello, tab-separated (secrets masked unless `--reveal`).
+pub struct FieldsReport<W: Write> {
+    out: W,
+    reveal: bool,
+}
+
+impl<W: Write> FieldsReport<W> {
+    pub fn new(out: W, reveal: bool) -> Self {
+        FieldsReport { out, reveal }
+    }
+}
+
+fn field(s: &str) -> String {
+    s.replace(['\t', '\n', '\r'], " ")
+}
+
+impl<W: Write> Report for FieldsReport<W> {
+    fn event(&mut self, e: &Event, _: &[Finding]) -> io::Result<()> {
+        let masked;
+        let r = if self.reveal {
+            &e.record
+        } else {
+            masked = masked_record(&e.record);
+            &masked
+        };
+        match r {
+            Record::HttpRequest(q) => writeln!(
+                self.out,
+                "http\t{}\t{}\t{}\t{}\t{}",
+                field(q.host.as_deref().unwrap_or("")),
+                field(&q.method),
+                field(&q.uri),
+                field(&q.cookies.join("|")),
+                field(q.authorization.as_ref().map(|a| a.raw.as_str()).unwrap_or(""))
+            ),
+            Record::TlsClientHello(c) => writeln!(self.out, "tls\t{}\t{}", field(c.sni.as_deref().unwrap_or("")), field(&c.alpn.join(","))),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self, _: &Summary) -> io::Result<()> {
         self.out.flush()
     }
 }
