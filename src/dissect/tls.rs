@@ -487,45 +487,13 @@ pub fn alert_name(d: u8) -> &'static str {
 mod tests {
     use super::*;
 
-    /// A ClientHello built by hand: SNI clinic.test, ALPN h2 and http/1.1, TLS 1.3 + 1.2.
-    pub fn client_hello_record() -> Vec<u8> {
-        let mut ext = Vec::new();
-        let name = b"clinic.test";
-        let mut sni = vec![0, (name.len() + 3) as u8, 0, 0, name.len() as u8];
-        sni.extend_from_slice(name);
-        push_ext(&mut ext, 0x0000, &sni);
-        push_ext(&mut ext, 0x0010, &[0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1']);
-        push_ext(&mut ext, 0x002b, &[4, 3, 4, 3, 3]);
-        push_ext(&mut ext, 0x000d, &[0, 4, 4, 3, 8, 4]);
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]);
-        body.push(0);
-        body.extend_from_slice(&[0, 6, 0x13, 0x01, 0x13, 0x02, 0xc0, 0x2f]);
-        body.extend_from_slice(&[1, 0]);
-        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        body.extend_from_slice(&ext);
-        let mut hs = vec![1, 0];
-        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        hs.extend_from_slice(&body);
-        let mut rec = vec![22, 3, 1];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend_from_slice(&hs);
-        rec
-    }
-
-    fn push_ext(out: &mut Vec<u8>, t: u16, body: &[u8]) {
-        out.extend_from_slice(&t.to_be_bytes());
-        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        out.extend_from_slice(body);
-    }
-
     fn info() -> ConnInfo {
         ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:443".parse().unwrap(), first_frame: 1 }
     }
 
     #[test]
     fn client_hello_in_one_byte_pieces() {
-        let rec = client_hello_record();
+        let rec = crate::synth::client_hello("clinic.test");
         let mut t = TlsConn::default();
         let mut out = Vec::new();
         for (i, b) in rec.chunks(1).enumerate() {
@@ -536,7 +504,7 @@ mod tests {
         assert_eq!(ch.sni.as_deref(), Some("clinic.test"));
         assert_eq!(ch.alpn, vec!["h2", "http/1.1"]);
         assert_eq!(ch.supported_versions, vec!["0x0304", "0x0303"]);
-        assert!(ch.ja4.starts_with("t13d0304h2_"), "{}", ch.ja4);
+        assert!(ch.ja4.starts_with("t13d0204h2_"), "{}", ch.ja4);
         assert_eq!(out[0].frame, 1);
     }
 

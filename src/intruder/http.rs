@@ -53,14 +53,7 @@ pub enum Upstream {
 
 /// Handles one intercepted plain-HTTP connection.
 pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstream>) {
-    let peer = client.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let dst = match super::original_dst(&client) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("inject: {peer}: {e:#}");
-            return;
-        }
-    };
+    let Some((peer, dst)) = super::intercepted(&client) else { return };
     // An idle connection costs only its socket until the first byte arrives: hyper's
     // buffers are made then (10,000 idle visitors must not cost 10,000 parsers).
     if tokio::time::timeout(Duration::from_secs(300), client.readable()).await.is_err() {

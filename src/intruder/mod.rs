@@ -151,6 +151,19 @@ pub fn original_dst(s: &TcpStream) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::new(ip.into(), u16::from_be(a.sin_port)))
 }
 
+/// The visitor's address and where it was going, for an intercepted connection
+/// (`None`, logged, when the redirect left no original destination).
+pub fn intercepted(client: &TcpStream) -> Option<(String, SocketAddr)> {
+    let peer = client.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    match original_dst(client) {
+        Ok(d) => Some((peer, d)),
+        Err(e) => {
+            eprintln!("inject: {peer}: {e:#}");
+            None
+        }
+    }
+}
+
 /// Runs the proxy until `shutdown`; rules are removed on the way out.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let intruder_ca = crate::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;

@@ -92,16 +92,23 @@ fn build(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
     pki::write_file(&state.join("ca.key"), &ca.key_pem(), 0o600)?;
     pki::write_file(&state.join("site.pem"), &leaf.cert_pem, 0o644)?;
     pki::write_file(&state.join("site.key"), &leaf.key_pem, 0o600)?;
+    start_site(lab, site_args)
+}
+
+/// Starts the site role and waits until it serves (it writes `site.ready`).
+fn start_site(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
+    let state = lab.state_dir();
+    let ready = state.join("site.ready");
+    let _ = std::fs::remove_file(&ready);
     let mut args = vec!["site".to_string(), "--state".into(), state.display().to_string()];
     args.extend_from_slice(site_args);
     spawn_role(lab, Host::Site, "site", &args)?;
-    let ready = state.join("site.ready");
     let start = Instant::now();
     while !ready.exists() {
         if start.elapsed() > Duration::from_secs(10) {
             bail!("the site did not start; see {}", state.join("site.log").display());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
 }
@@ -242,17 +249,5 @@ pub fn restart_site(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    let ready = state.join("site.ready");
-    let _ = std::fs::remove_file(&ready);
-    let mut args = vec!["site".to_string(), "--state".into(), state.display().to_string()];
-    args.extend_from_slice(site_args);
-    spawn_role(lab, Host::Site, "site", &args)?;
-    let start = Instant::now();
-    while !ready.exists() {
-        if start.elapsed() > Duration::from_secs(10) {
-            bail!("the site did not restart; see {}", state.join("site.log").display());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
+    start_site(lab, site_args)
 }
