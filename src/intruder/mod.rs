@@ -190,7 +190,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         loop {
             if let Ok((s, _)) = http_l.accept().await {
                 let ctx = c1.clone();
-                tokio::spawn(async move { http::connection(s, ctx, None).await });
+                tokio::spawn(http::connection(s, ctx, None));
             }
         }
     };
@@ -199,7 +199,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         loop {
             if let Ok((s, _)) = tls_l.accept().await {
                 let ctx = c2.clone();
-                tokio::spawn(async move { tls::connection(s, ctx).await });
+                tokio::spawn(tls::connection(s, ctx));
             }
         }
     };
