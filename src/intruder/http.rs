@@ -22,26 +22,15 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 
 use super::inject::{Injector, csp_blocks_inline};
 use super::{Ctx, Outcome, TlsMode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Out = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+type Out = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 /// Request bodies up to this size are read whole (forms: what the intruder wants).
 const READ_FORMS: u64 = 64 << 10;
-
-/// A response body fed from a channel (the rewriter's output).
-struct ChannelBody(mpsc::Receiver<Bytes>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
-    }
-}
 
 /// How the intruder reaches the site.
 #[derive(Clone)]
@@ -117,7 +106,7 @@ async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) ->
 }
 
 fn error(status: StatusCode, msg: &str) -> Response<Out> {
-    let mut r = Response::new(http_body_util::Full::new(Bytes::from(msg.to_string())).map_err(|e| match e {}).boxed());
+    let mut r = Response::new(http_body_util::Full::new(Bytes::from(msg.to_string())).map_err(|e| match e {}).boxed_unsync());
     *r.status_mut() = status;
     r
 }
@@ -151,12 +140,12 @@ async fn proxy(
         match http_body_util::Limited::new(body, READ_FORMS as usize).collect().await {
             Ok(b) => {
                 let b = b.to_bytes();
-                (http_body_util::Full::new(b.clone()).map_err(|e| match e {}).boxed(), b.to_vec())
+                (http_body_util::Full::new(b.clone()).map_err(|e| match e {}).boxed_unsync(), b.to_vec())
             }
             Err(_) => return error(StatusCode::BAD_REQUEST, "bad request body"),
         }
     } else {
-        (body.map_err(|e| Box::new(e) as BoxError).boxed(), Vec::new())
+        (body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(), Vec::new())
     };
     outcome.learned = learned(&parts, &form, &outcome);
     let req = Request::from_parts(parts, body);
@@ -214,15 +203,13 @@ async fn proxy(
         outcome.outcome = if strip { "stripped".into() } else { "skipped".into() };
         outcome.detail = if strip { format!("visitor kept on http; {reason}") } else { reason };
         ctx.record(outcome);
-        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
+        return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
     }
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_ENCODING);
     parts.headers.remove(header::ETAG);
-    let (tx, rx) = mpsc::channel::<Bytes>(8);
-    let ad = ctx.opts.ad.clone();
-    tokio::spawn(rewrite(body, enc, ad, strip, tx, outcome, ctx.clone()));
-    Response::from_parts(parts, ChannelBody(rx).boxed())
+    let injecting = InjectBody::new(body, &enc, &ctx.opts.ad, strip, outcome, ctx.clone());
+    Response::from_parts(parts, injecting.boxed_unsync())
 }
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).
@@ -273,92 +260,164 @@ fn strip_headers(h: &mut http::HeaderMap) {
     }
 }
 
-/// Decodes, rewrites and forwards one HTML body, then records the outcome.
-async fn rewrite(mut body: Incoming, enc: String, ad: String, strip: bool, tx: mpsc::Sender<Bytes>, mut outcome: Outcome, ctx: Arc<Ctx>) {
-    enum Dec {
-        Plain,
-        Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
-        Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
-        Br(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+/// Undoes the site's content encoding as the body streams.
+enum Decoder {
+    Plain,
+    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
+    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
+    Br(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+}
+
+impl Decoder {
+    fn new(enc: &str) -> Decoder {
+        match enc {
+            "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
+            "deflate" => Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
+            "br" => Decoder::Br(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 4096))),
+            _ => Decoder::Plain,
+        }
     }
-    let mut dec = match enc.as_str() {
-        "gzip" | "x-gzip" => Dec::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
-        "deflate" => Dec::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
-        "br" => Dec::Br(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 4096))),
-        _ => Dec::Plain,
-    };
-    let mut inj = Injector::new(&ad);
-    let mut sent = 0u64;
-    let mut failure: Option<String> = None;
-    let fix = |b: Vec<u8>| -> Bytes {
-        if strip { Bytes::from(String::from_utf8_lossy(&b).replace("https://", "http://")) } else { Bytes::from(b) }
-    };
-    while let Some(frame) = body.frame().await {
-        let data = match frame {
-            Ok(f) => match f.into_data() {
-                Ok(d) => d,
-                Err(_) => continue,
-            },
-            Err(e) => {
-                failure = Some(format!("site's body broke off: {e}"));
-                break;
+
+    fn feed(&mut self, data: &[u8]) -> std::io::Result<Vec<u8>> {
+        match self {
+            Decoder::Plain => Ok(data.to_vec()),
+            Decoder::Gzip(d) => d.write_all(data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
+            Decoder::Deflate(d) => d.write_all(data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
+            Decoder::Br(d) => d.write_all(data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
+        }
+    }
+
+    /// What the decoder still holds at the end of the body.
+    fn finish(self) -> Vec<u8> {
+        match self {
+            Decoder::Plain => Vec::new(),
+            Decoder::Gzip(d) => d.finish().unwrap_or_default(),
+            Decoder::Deflate(d) => d.finish().unwrap_or_default(),
+            Decoder::Br(d) => d.into_inner().unwrap_or_default(),
+        }
+    }
+}
+
+/// An HTML body rewritten as it streams from the site: decoded, the ad injected, and
+/// (strip) https:// links downgraded. The work happens in the visitor's connection task
+/// as hyper polls for the next chunk: no extra task, no channel. The outcome is recorded
+/// when the body ends, or when the visitor goes away mid-body.
+struct InjectBody {
+    upstream: Incoming,
+    decoder: Option<Decoder>,
+    injector: Option<Injector>,
+    strip: bool,
+    ready: std::collections::VecDeque<Bytes>,
+    sent: u64,
+    failure: Option<String>,
+    outcome: Option<Outcome>,
+    ctx: Arc<Ctx>,
+}
+
+impl InjectBody {
+    fn new(upstream: Incoming, enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> InjectBody {
+        InjectBody {
+            upstream,
+            decoder: Some(Decoder::new(enc)),
+            injector: Some(Injector::new(ad)),
+            strip,
+            ready: Default::default(),
+            sent: 0,
+            failure: None,
+            outcome: Some(outcome),
+            ctx,
+        }
+    }
+
+    fn emit(&mut self, out: Vec<u8>) {
+        if out.is_empty() {
+            return;
+        }
+        self.sent += out.len() as u64;
+        let b = if self.strip { Bytes::from(String::from_utf8_lossy(&out).replace("https://", "http://")) } else { Bytes::from(out) };
+        self.ready.push_back(b);
+    }
+
+    fn rewrite(&mut self, plain: &[u8]) {
+        let Some(inj) = self.injector.as_mut() else { return };
+        match inj.write(plain) {
+            Ok(out) => self.emit(out),
+            Err(e) => self.failure = Some(e.to_string()),
+        }
+    }
+
+    /// The body ended (or broke): flush the decoder and the rewriter, record the outcome.
+    fn finish(&mut self) {
+        if let Some(dec) = self.decoder.take() {
+            if self.failure.is_none() {
+                let tail = dec.finish();
+                self.rewrite(&tail);
             }
-        };
-        let plain = match &mut dec {
-            Dec::Plain => Ok(data.to_vec()),
-            Dec::Gzip(d) => d.write_all(&data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
-            Dec::Deflate(d) => d.write_all(&data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
-            Dec::Br(d) => d.write_all(&data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
-        };
-        let plain = match plain {
-            Ok(p) => p,
-            Err(e) => {
-                failure = Some(format!("cannot decode {enc}: {e}"));
-                break;
+        }
+        let injected = match self.injector.take().map(Injector::end) {
+            Some(Ok((rest, injected))) => {
+                self.emit(rest);
+                injected
             }
+            _ => false,
         };
-        match inj.write(&plain) {
-            Ok(out) if !out.is_empty() => {
-                sent += out.len() as u64;
-                if tx.send(fix(out)).await.is_err() {
-                    failure = Some("visitor disconnected mid-body".into());
-                    break;
+        self.record(injected);
+    }
+
+    fn record(&mut self, injected: bool) {
+        let Some(mut o) = self.outcome.take() else { return };
+        o.bytes_to_client = self.sent;
+        (o.outcome, o.detail) = match (&self.failure, injected, self.strip) {
+            (Some(f), _, _) => ("failed".into(), f.clone()),
+            (None, true, true) => ("stripped".into(), "visitor kept on http: page read, links downgraded and ad injected".into()),
+            (None, true, false) => ("injected".into(), "advertisement inserted at the start of <body>".into()),
+            (None, false, _) => ("skipped".into(), "no <body> element".into()),
+        };
+        self.ctx.record(o);
+    }
+}
+
+impl Body for InjectBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+            if this.decoder.is_none() {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    if this.failure.is_some() {
+                        continue;
+                    }
+                    match this.decoder.as_mut().map(|d| d.feed(&data)) {
+                        Some(Ok(plain)) => this.rewrite(&plain),
+                        Some(Err(e)) => this.failure = Some(format!("cannot decode the body: {e}")),
+                        None => {}
+                    }
                 }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
+                Poll::Ready(Some(Err(e))) => {
+                    this.failure = Some(format!("site's body broke off: {e}"));
+                    this.finish();
+                }
+                Poll::Ready(None) => this.finish(),
             }
         }
     }
-    // What the decoder still holds.
-    let tail = match dec {
-        Dec::Plain => Vec::new(),
-        Dec::Gzip(d) => d.finish().unwrap_or_default(),
-        Dec::Deflate(d) => d.finish().unwrap_or_default(),
-        Dec::Br(d) => d.into_inner().unwrap_or_default(),
-    };
-    if failure.is_none() && !tail.is_empty() {
-        if let Ok(out) = inj.write(&tail) {
-            sent += out.len() as u64;
-            let _ = tx.send(fix(out)).await;
+}
+
+impl Drop for InjectBody {
+    fn drop(&mut self) {
+        if self.outcome.is_some() {
+            self.failure.get_or_insert_with(|| "visitor disconnected mid-body".into());
+            self.record(false);
         }
     }
-    let injected = match inj.end() {
-        Ok((rest, injected)) => {
-            sent += rest.len() as u64;
-            let _ = tx.send(fix(rest)).await;
-            injected
-        }
-        Err(_) => false,
-    };
-    outcome.bytes_to_client = sent;
-    (outcome.outcome, outcome.detail) = match (failure, injected, strip) {
-        (Some(f), _, _) => ("failed".into(), f),
-        (None, true, true) => ("stripped".into(), "visitor kept on http: page read, links downgraded and ad injected".into()),
-        (None, true, false) => ("injected".into(), "advertisement inserted at the start of <body>".into()),
-        (None, false, _) => ("skipped".into(), "no <body> element".into()),
-    };
-    ctx.record(outcome);
 }
