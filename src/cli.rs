@@ -141,6 +141,18 @@ pub enum LabAction {
     Status,
     /// Check what the lab needs, and say how to get what is missing.
     Doctor,
+    /// Be one host of the lab's containers: lab/compose.yaml runs this in each. Routes the
+    /// host through the intruder and runs what the demo asks of it.
+    Host {
+        #[arg(value_enum)]
+        role: crate::lab::Host,
+        /// Also run the demo from here (the visitor), writing the report into this folder.
+        #[arg(long)]
+        demo: Option<PathBuf>,
+        /// After the demo, keep the hosts running for exercises (`docker compose exec`).
+        #[arg(long, env = "PLAINSIGHT_KEEP")]
+        keep: bool,
+    },
     /// Run a command inside a host: `lab exec visitor -- curl http://clinic.test/`.
     Exec {
         #[arg(value_enum)]
@@ -252,7 +264,7 @@ pub struct SniffArgs {
     /// Lab host to sniff from: the gateway (intruder) or a fellow guest on the Wi-Fi.
     #[arg(long, value_enum, default_value = "intruder")]
     pub host: crate::lab::Host,
-    /// Interface (default: lan0 on the intruder, eth0 elsewhere).
+    /// Interface (default: the intruder's guest-LAN side, lan0; eth0 elsewhere).
     #[arg(short, long)]
     pub interface: Option<String>,
     /// BPF capture filter.
@@ -288,7 +300,7 @@ pub enum SniffFormat {
 
 impl SniffArgs {
     pub fn options(&self) -> anyhow::Result<crate::sniff::Options> {
-        let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { "lan0".into() } else { "eth0".into() });
+        let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() });
         if let Some(d) = self.duration {
             if !(d > 0.0 && d < 1e7) {
                 anyhow::bail!("--duration must be a positive number of seconds");

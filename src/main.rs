@@ -39,6 +39,10 @@ fn main() -> ExitCode {
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
                 return ExitCode::SUCCESS;
             }
+            if let Some(not) = e.downcast_ref::<plainsight::lab::run::NotInLab>() {
+                eprintln!("plainsight: {not}");
+                return ExitCode::from(2);
+            }
             eprintln!("plainsight: error: {e:#}");
             ExitCode::from(1)
         }
@@ -95,9 +99,57 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
             let err = std::process::Command::new("ip").args(["netns", "exec", &lab.ns(*host)]).args(command).exec();
             return Err(anyhow::anyhow!("running ip netns exec: {err}"));
         }
+        LabAction::Host { role, demo, keep } => return lab_host(&lab, *role, demo.as_deref(), *keep),
         LabAction::Doctor => unreachable!("handled above"),
     }
     Ok(0)
+}
+
+/// `lab host ROLE`: one container of lab/compose.yaml.
+fn lab_host(lab: &plainsight::lab::Lab, role: plainsight::lab::Host, demo: Option<&std::path::Path>, keep: bool) -> anyhow::Result<u8> {
+    use plainsight::lab::container::{self, Agent, Conductor};
+    if container::this_host() != Some(role) {
+        anyhow::bail!("`lab host {}` runs in the lab's {} container (lab/compose.yaml sets {}={})", role.as_str(), role.as_str(), container::ENV_HOST, role.as_str());
+    }
+    let state = lab.state_dir();
+    std::fs::create_dir_all(&state)?;
+    let mut agent = Agent::new(role, &state);
+    agent.route()?;
+    plainsight::sniff::install_stop_handler();
+    let stop = &plainsight::sniff::STOP;
+    eprintln!("lab host {} ready", role.as_str());
+    let Some(out) = demo else {
+        agent.serve(stop)?;
+        return Ok(0);
+    };
+    let serving = std::thread::spawn(move || agent.serve(&plainsight::sniff::STOP));
+    let conductor = Conductor::begin(&state, std::time::Duration::from_secs(120))?;
+    let hosts = plainsight::demo::Hosts::Containers { lab: lab.clone(), conductor, site: Default::default() };
+    let opts = plainsight::demo::Options { scenarios: plainsight::demo::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false };
+    let summary = plainsight::demo::run(&opts, &hosts);
+    if !keep {
+        hosts.down();
+    }
+    let code = demo_outcome(summary?, out, false);
+    if keep {
+        eprintln!("lab host {}: the lab stays up for exercises (docker compose exec ...)", role.as_str());
+    }
+    serving.join().map_err(|_| anyhow::anyhow!("the visitor's host thread panicked"))??;
+    Ok(code)
+}
+
+/// Prints the demo's table and says whether every scenario went as expected.
+fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet: bool) -> u8 {
+    print!("{}", plainsight::demo::report::table(&summary));
+    if !quiet {
+        println!("report: {}", out.join("report.html").display());
+    }
+    let bad: Vec<String> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| format!("{} ({})", o.scenario, o.mismatches.join("; "))).collect();
+    if !bad.is_empty() {
+        eprintln!("plainsight: unexpected outcome in: {}", bad.join(", "));
+        return 1;
+    }
+    0
 }
 
 fn site(args: &plainsight::cli::SiteArgs) -> anyhow::Result<u8> {
@@ -108,8 +160,10 @@ fn site(args: &plainsight::cli::SiteArgs) -> anyhow::Result<u8> {
 
 fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
     let lab = plainsight::lab::Lab::new(&args.lab)?;
-    // Run from the visitor's host when the lab is there (and we may enter it).
-    if plainsight::lab::run::privileged() && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists() {
+    // Run from the visitor's host when the lab is there (and we may enter it). In the
+    // lab's containers, from this one.
+    let in_container = plainsight::lab::container::this_host().is_some();
+    if !in_container && plainsight::lab::run::privileged() && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists() {
         plainsight::lab::run::enter(&lab, plainsight::lab::Host::Visitor)?;
     }
     let opts = plainsight::visitor::Options {
@@ -139,11 +193,7 @@ fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<u8> {
         );
     } else {
         let lab = plainsight::lab::Lab::new(&args.lab)?;
-        if !std::path::Path::new("/run/netns").join(lab.ns(args.host)).exists() {
-            eprintln!("plainsight: {} is not a host of a plainsight lab (run `plainsight lab up`, or pass --outside-lab on a network you own)", lab.ns(args.host));
-            return Ok(2);
-        }
-        plainsight::lab::run::enter(&lab, args.host)?;
+        plainsight::lab::run::be_in(&lab, args.host)?;
     }
     plainsight::sniff::install_stop_handler();
     plainsight::sniff::run(&opts)?;
@@ -159,12 +209,9 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         None => plainsight::intruder::inject::DEFAULT_AD.to_string(),
     };
     if args.race {
+        let host = Lab::race_host();
         if !args.outside_lab {
-            if !std::path::Path::new("/run/netns").join(lab.ns(Host::Guest)).exists() {
-                eprintln!("plainsight: lab {} has no guest host (run `plainsight lab up`)", lab.name);
-                return Ok(2);
-            }
-            run::enter(&lab, Host::Guest)?;
+            run::be_in(&lab, host)?;
         } else {
             eprintln!("plainsight: WARNING: racing forged packets outside the lab: only on a network you own, with consent.");
         }
@@ -176,17 +223,14 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
             });
         }
         let victim = (!args.outside_lab).then_some(plainsight::lab::VISITOR);
-        plainsight::intruder::race::run("eth0", victim, &ad, &plainsight::sniff::STOP)?;
+        let interface = if host == Host::Intruder { Lab::lan_interface() } else { "eth0".to_string() };
+        plainsight::intruder::race::run(&interface, victim, &ad, &plainsight::sniff::STOP)?;
         return Ok(0);
     }
     if args.outside_lab {
         eprintln!("plainsight: WARNING: intercepting outside the lab. Tampering with other people's traffic without consent is illegal in most places.");
     } else {
-        if !std::path::Path::new("/run/netns").join(lab.ns(Host::Intruder)).exists() {
-            eprintln!("plainsight: lab {} has no intruder host (run `plainsight lab up`, or pass --outside-lab on a network you own)", lab.name);
-            return Ok(2);
-        }
-        run::enter(&lab, Host::Intruder)?;
+        run::be_in(&lab, Host::Intruder)?;
     }
     let opts = plainsight::intruder::Options {
         tls: args.tls,
@@ -194,7 +238,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         ad,
         http_port: args.http_port,
         tls_port: args.tls_port,
-        lan_if: "lan0".into(),
+        lan_if: Lab::lan_interface(),
         upstream_ca: lab.ca_pem(),
         ca_out: Some(lab.state_dir().join("intruder-ca.pem")),
         redirect: true,
@@ -222,15 +266,7 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<u8> {
     let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
     let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));
     plainsight::sniff::install_stop_handler();
-    let summary = demo::run(&demo::Options { lab: args.lab.clone(), scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some() })?;
-    print!("{}", demo::report::table(&summary));
-    if !args.quiet {
-        println!("report: {}", out.join("report.html").display());
-    }
-    let bad: Vec<String> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| format!("{} ({})", o.scenario, o.mismatches.join("; "))).collect();
-    if !bad.is_empty() {
-        eprintln!("plainsight: unexpected outcome in: {}", bad.join(", "));
-        return Ok(1);
-    }
-    Ok(0)
+    let hosts = demo::Hosts::Namespaces(plainsight::lab::Lab::new(&args.lab)?);
+    let summary = demo::run(&demo::Options { scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some() }, &hosts)?;
+    Ok(demo_outcome(summary, &out, args.quiet))
 }

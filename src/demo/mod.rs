@@ -7,29 +7,31 @@
 //! everything that crosses between hosts is real traffic. The demo is also a self-check:
 //! each scenario has an expected outcome and a mismatch makes it exit non-zero.
 
+pub mod hosts;
 pub mod report;
 pub mod scenario;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::lab::{Host, Lab, run};
+use crate::lab::{Host, Lab};
+pub use hosts::Hosts;
 use crate::site::content;
 use scenario::{Expect, Scenario};
 
 /// Checked options of the demo.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub lab: String,
     pub scenarios: Vec<Scenario>,
     pub out: PathBuf,
     pub step: bool,
     pub quiet: bool,
+    /// Leave the lab up afterwards, its site back in the default state of `lab up`.
     pub keep_lab: bool,
     /// Also run Debian's Chromium (headless) in the visitor host: screenshots, the
     /// error it reports, and which powerful features the page gets (secure context).
@@ -102,34 +104,6 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-fn exe() -> anyhow::Result<PathBuf> {
-    Ok(std::env::current_exe()?)
-}
-
-/// Starts `plainsight ARGS` with stdout to a file.
-fn start(args: &[String], stdout: &Path, stderr: &Path) -> anyhow::Result<Child> {
-    Command::new(exe()?)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(stdout)?)
-        .stderr(std::fs::File::create(stderr)?)
-        .spawn()
-        .with_context(|| format!("starting plainsight {}", args.join(" ")))
-}
-
-fn stop(mut c: Child) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if let Ok(Some(_)) = c.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = c.kill();
-    let _ = c.wait();
-}
-
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let start = Instant::now();
     while !ready() {
@@ -150,58 +124,61 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// Runs one scenario in the (already built) lab.
-fn run_scenario(lab: &Lab, sc: Scenario, dir: &Path, browser: bool) -> anyhow::Result<Outcome> {
+fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, browser: bool) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(dir)?;
+    let lab = hosts.lab();
     let plan = sc.plan();
-    run::restart_site(lab, &strings(&plan.site_flags))?;
+    hosts.restart_site(&strings(&plan.site_flags))?;
     let l = lab.name.clone();
-    let sniff = |host: &str, file: &str, out: &str| -> Vec<String> {
-        let mut v = strings(&["sniff", "--lab", &l, "--host", host, "--format", "jsonl", "--reveal", "-w"]);
+    let mut roles = Vec::new();
+    for (host, file, out) in [(Host::Intruder, "intruder.pcapng", "findings.jsonl"), (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"), (Host::Site, "site.pcapng", "site-findings.jsonl")] {
+        let mut v = strings(&["plainsight", "sniff", "--lab", &l, "--host", host.as_str(), "--format", "jsonl", "--reveal", "-w"]);
         v.push(dir.join(file).display().to_string());
-        if host != "intruder" {
+        if host != Host::Intruder {
             v.extend(strings(&["-i", "eth0"]));
         }
-        let _ = out;
-        v
-    };
-    let mut roles = Vec::new();
-    for (host, file, out) in [("intruder", "intruder.pcapng", "findings.jsonl"), ("visitor", "visitor.pcapng", "visitor-findings.jsonl"), ("site", "site.pcapng", "site-findings.jsonl")] {
-        let err = dir.join(format!("sniff-{host}.log"));
-        roles.push(start(&sniff(host, file, out), &dir.join(out), &err)?);
-        wait_for(&format!("the sniffer on {host}"), || std::fs::metadata(dir.join(file)).is_ok_and(|m| m.len() > 0))?;
+        let err = dir.join(format!("sniff-{}.log", host.as_str()));
+        roles.push(hosts.start(host, &v, &dir.join(out), &err)?);
+        wait_for(&format!("the sniffer on {}", host.as_str()), || std::fs::metadata(dir.join(file)).is_ok_and(|m| m.len() > 0))?;
     }
     let mut injector = None;
     if let Some(args) = &plan.inject {
-        let mut a = strings(&["inject", "--lab", &l]);
+        let mut a = strings(&["plainsight", "inject", "--lab", &l]);
         a.extend(strings(args));
         let log = dir.join("injector.log");
-        injector = Some(start(&a, &dir.join("injector.jsonl"), &log)?);
+        let host = if plan.race { Lab::race_host() } else { Host::Intruder };
+        injector = Some(hosts.start(host, &a, &dir.join("injector.jsonl"), &log)?);
         wait_for("the injector", || file_contains(&log, "intercepting") || file_contains(&log, "racing"))?;
     }
     // The visitor.
-    let mut v = strings(&["visit", "--lab", &l, "--json"]);
+    let mut v = strings(&["plainsight", "visit", "--lab", &l, "--json"]);
     v.push(dir.join("visitor.json").display().to_string());
     v.extend(strings(&["--save"]));
     v.push(dir.join("pages").display().to_string());
     v.extend(plan.visitor_flags.iter().map(|f| f.replace("{state}", &lab.state_dir().display().to_string())));
     v.push(plan.start.to_string());
-    let status = Command::new(exe()?).args(&v).stdout(std::fs::File::create(dir.join("visitor.log"))?).stderr(Stdio::null()).status()?;
-    let _ = status;
+    hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60))?;
     let chromium = if browser { Some(chromium(lab, &plan, dir)?) } else { None };
     // Let the last packets reach the sniffers, then stop everything.
     std::thread::sleep(Duration::from_millis(300));
     if let Some(i) = injector {
-        stop(i);
+        hosts.stop(i);
     }
     for r in roles {
-        stop(r);
+        hosts.stop(r);
+    }
+    // A race leaves connections whose two ends disagree, retransmitting for seconds: end
+    // them, so the next scenario's captures hold only its own traffic.
+    let null = Path::new("/dev/null");
+    for host in [Host::Visitor, Host::Site] {
+        hosts.run(host, &strings(&["ss", "-K", "-tn", "state", "connected"]), null, null, Duration::from_secs(10))?;
     }
     let mut outcome = observe(sc, dir)?;
     outcome.browser = chromium;
     outcome.compare = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}"));
     std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
     if sc == Scenario::Http {
-        outcome.replay = Some(replay(lab, &outcome)?);
+        outcome.replay = Some(replay(hosts, &outcome)?);
     }
     check(&mut outcome);
     Ok(outcome)
@@ -345,7 +322,7 @@ fn chromium(lab: &Lab, plan: &scenario::Plan, dir: &Path) -> anyhow::Result<Brow
 }
 
 /// The intruder replays the stolen session cookie and opens the persona's account.
-fn replay(lab: &Lab, o: &Outcome) -> anyhow::Result<Cell> {
+fn replay(hosts: &Hosts, o: &Outcome) -> anyhow::Result<Cell> {
     let events = read_jsonl(&Path::new(&o.dir).join("findings.jsonl"));
     let cookie = events.iter().find_map(|e| {
         (e["type"] == "finding" && e["class"] == "session-cookie" && e["summary"].as_str().is_some_and(|s| s.starts_with("Set-Cookie session")))
@@ -353,13 +330,10 @@ fn replay(lab: &Lab, o: &Outcome) -> anyhow::Result<Cell> {
             .flatten()
     });
     let Some(cookie) = cookie else { return Ok(Cell::no("no session cookie to replay")) };
-    let out = Command::new("ip")
-        .args(["netns", "exec", &lab.ns(Host::Intruder), "curl", "-s", "--max-time", "5", "-H"])
-        .arg(format!("Cookie: session={cookie}"))
-        .arg(format!("http://{}/account", crate::lab::SITE))
-        .output()
-        .context("running curl in the intruder host")?;
-    let page = String::from_utf8_lossy(&out.stdout);
+    let dir = Path::new(&o.dir);
+    let argv = vec!["curl".to_string(), "-s".into(), "--max-time".into(), "5".into(), "-H".into(), format!("Cookie: session={cookie}"), format!("http://{}/account", crate::lab::SITE)];
+    hosts.run(Host::Intruder, &argv, &dir.join("replay.html"), &dir.join("replay-errors.log"), Duration::from_secs(10)).context("running curl in the intruder host")?;
+    let page = std::fs::read_to_string(dir.join("replay.html")).unwrap_or_default();
     Ok(if page.contains(content::FULL_NAME) {
         Cell::yes(format!("the intruder sent the stolen cookie and read the account page: {}, {}", content::FULL_NAME, content::DIAGNOSIS))
     } else {
@@ -393,14 +367,17 @@ fn check(o: &mut Outcome) {
 }
 
 /// Runs the demo; returns the summary (also written to `out`).
-pub fn run(opts: &Options) -> anyhow::Result<Summary> {
+pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
     let t0 = Instant::now();
-    let lab = Lab::new(&opts.lab)?;
+    let lab = hosts.lab();
+    if opts.browser && matches!(hosts, Hosts::Containers { .. }) {
+        anyhow::bail!("--browser needs the namespace lab: the lab's image carries no browser");
+    }
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     if !opts.quiet {
         eprintln!("demo: building lab {} ...", lab.name);
     }
-    run::up(&lab, &[])?;
+    hosts.up()?;
     let mut outcomes = Vec::new();
     let result = (|| -> anyhow::Result<()> {
         for (i, sc) in opts.scenarios.iter().enumerate() {
@@ -414,12 +391,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Summary> {
             if crate::sniff::STOP.load(std::sync::atomic::Ordering::SeqCst) {
                 anyhow::bail!("interrupted");
             }
-            outcomes.push(run_scenario(&lab, *sc, &opts.out.join(sc.name()), opts.browser)?);
+            outcomes.push(run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts.browser)?);
         }
         Ok(())
     })();
-    if !opts.keep_lab {
-        let _ = run::down(&lab);
+    if opts.keep_lab {
+        hosts.restart_site(&[])?;
+    } else {
+        hosts.down();
     }
     result?;
     let summary = Summary {

@@ -11,6 +11,7 @@
 //! machine's own namespace gets no address, route, rule or sysctl. The plan (names,
 //! addresses, commands) is pure and tested here; [`run`] carries it out with `ip`.
 
+pub mod container;
 pub mod run;
 
 use std::net::Ipv4Addr;
@@ -73,6 +74,21 @@ impl Lab {
     /// Where the lab keeps its CA, keys, logs and pids.
     pub fn state_dir(&self) -> PathBuf {
         PathBuf::from("/run/plainsight").join(&self.name)
+    }
+
+    /// The host a racing guest works from: the fellow guest in the namespace lab; in the
+    /// containers, the intruder's LAN side (it forwards every packet, as a guest cannot
+    /// block any, and sees them all).
+    pub fn race_host() -> Host {
+        if container::this_host().is_some() { Host::Intruder } else { Host::Guest }
+    }
+
+    /// The intruder's interface on the guest LAN.
+    pub fn lan_interface() -> String {
+        match container::this_host() {
+            Some(_) => container::interface_with(GATEWAY_LAN).unwrap_or_else(|| "eth0".into()),
+            None => "lan0".into(),
+        }
     }
 
     /// The lab CA certificate, for real clients (`curl --cacert`).

@@ -83,8 +83,14 @@ fn build(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(dir.join("resolv.conf"), format!("nameserver {}\n", super::SITE))?;
     }
+    write_pki(lab)?;
+    start_site(lab, site_args)
+}
+
+/// Makes the state directory with a fresh lab CA and the site's certificate.
+pub fn write_pki(lab: &Lab) -> anyhow::Result<()> {
     let state = lab.state_dir();
-    std::fs::create_dir_all(&state)?;
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let ca = pki::Ca::generate(&format!("plainsight lab CA ({})", lab.name))?;
     let leaf = ca.issue(&[SITE_NAME, &format!("www.{SITE_NAME}")])?;
@@ -92,17 +98,13 @@ fn build(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
     pki::write_file(&state.join("ca.key"), &ca.key_pem(), 0o600)?;
     pki::write_file(&state.join("site.pem"), &leaf.cert_pem, 0o644)?;
     pki::write_file(&state.join("site.key"), &leaf.key_pem, 0o600)?;
-    start_site(lab, site_args)
+    Ok(())
 }
 
-/// Starts the site role and waits until it serves (it writes `site.ready`).
-fn start_site(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
+/// Waits until the site (just started) serves: it writes `site.ready`.
+pub fn wait_site_ready(lab: &Lab) -> anyhow::Result<()> {
     let state = lab.state_dir();
     let ready = state.join("site.ready");
-    let _ = std::fs::remove_file(&ready);
-    let mut args = vec!["site".to_string(), "--state".into(), state.display().to_string()];
-    args.extend_from_slice(site_args);
-    spawn_role(lab, Host::Site, "site", &args)?;
     let start = Instant::now();
     while !ready.exists() {
         if start.elapsed() > Duration::from_secs(10) {
@@ -111,6 +113,20 @@ fn start_site(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
+}
+
+/// The arguments that start the site role on the lab's state.
+pub fn site_args(lab: &Lab, flags: &[String]) -> Vec<String> {
+    let mut args = vec!["site".to_string(), "--state".into(), lab.state_dir().display().to_string()];
+    args.extend_from_slice(flags);
+    args
+}
+
+/// Starts the site role and waits until it serves.
+fn start_site(lab: &Lab, site_flags: &[String]) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(lab.state_dir().join("site.ready"));
+    spawn_role(lab, Host::Site, "site", &site_args(lab, site_flags))?;
+    wait_site_ready(lab)
 }
 
 /// Starts `plainsight ARGS` in the background inside a host, logging to the state dir.
@@ -205,6 +221,27 @@ pub fn doctor() -> (String, bool) {
     check(pcap, "libpcap (live capture)", "apt-get install libpcap0.8");
     check(has("sysctl", "-V"), "sysctl (forwarding inside the intruder's namespace)", "apt-get install procps");
     (out, ok)
+}
+
+/// This process is not in (and cannot get into) a host of a plainsight lab.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotInLab(String);
+
+/// Puts this process in a lab host, before any thread starts: enters the host's network
+/// namespace or, inside the lab's containers, checks that this container is that host.
+pub fn be_in(lab: &Lab, host: Host) -> anyhow::Result<()> {
+    if let Some(here) = super::container::this_host() {
+        if here != host {
+            return Err(NotInLab(format!("this container is the lab's {} host, not its {} host: run it there (docker compose exec {} plainsight ...)", here.as_str(), host.as_str(), host.as_str())).into());
+        }
+        return Ok(());
+    }
+    if !Path::new("/run/netns").join(lab.ns(host)).exists() {
+        return Err(NotInLab(format!("lab {} has no {} host (run `plainsight lab up`, or pass --outside-lab on a network you own)", lab.name, host.as_str())).into());
+    }
+    enter(lab, host)?;
+    Ok(())
 }
 
 /// Moves this process into a host's network namespace, unless it is there already.
