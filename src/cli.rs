@@ -150,7 +150,7 @@ pub enum LabAction {
         #[arg(long)]
         demo: Option<PathBuf>,
         /// After the demo, keep the hosts running for exercises (`docker compose exec`).
-        #[arg(long, env = "PLAINSIGHT_KEEP")]
+        #[arg(long, env = "PLAINSIGHT_KEEP", value_parser = clap::builder::FalseyValueParser::new())]
         keep: bool,
     },
     /// Run a command inside a host: `lab exec visitor -- curl http://clinic.test/`.

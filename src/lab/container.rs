@@ -192,16 +192,25 @@ impl Agent {
         Agent { host, state: state.to_path_buf(), run: None, running: HashMap::new(), seen: Default::default() }
     }
 
-    /// Routes this host through the intruder, as the namespace lab does.
+    /// Routes this host as in the namespace lab: the visitor and the site through the
+    /// intruder, the intruder nowhere beyond its two networks (Docker gave each a default
+    /// route out of the lab, through the machine).
     pub fn route(&self) -> anyhow::Result<()> {
-        let via = match self.host {
-            Host::Visitor | Host::Guest => GATEWAY_LAN,
-            Host::Site => GATEWAY_WAN,
-            Host::Intruder | Host::Lan => return Ok(()),
+        let args: Vec<String> = match self.host {
+            Host::Visitor | Host::Guest => vec!["replace".into(), "default".into(), "via".into(), GATEWAY_LAN.to_string()],
+            Host::Site => vec!["replace".into(), "default".into(), "via".into(), GATEWAY_WAN.to_string()],
+            Host::Intruder => {
+                let routes = Command::new("ip").args(["route", "show", "default"]).output().context("running ip (iproute2)")?;
+                if routes.stdout.is_empty() {
+                    return Ok(());
+                }
+                vec!["del".into(), "default".into()]
+            }
+            Host::Lan => return Ok(()),
         };
-        let out = Command::new("ip").args(["route", "replace", "default", "via", &via.to_string()]).output().context("running ip (iproute2)")?;
+        let out = Command::new("ip").arg("route").args(&args).output().context("running ip (iproute2)")?;
         if !out.status.success() {
-            bail!("ip route replace default via {via}: {} (the container needs cap_add NET_ADMIN)", String::from_utf8_lossy(&out.stderr).trim());
+            bail!("ip route {}: {} (the container needs cap_add NET_ADMIN)", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
         }
         Ok(())
     }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Tests the container lab (lab/compose.yaml, lab/Dockerfile) for real, offline:
+#  - installs docker.io, docker-compose and debootstrap if missing, starts dockerd if it
+#    is not running;
+#  - builds a local Debian bookworm base image with debootstrap (once, cached by tag),
+#    from the mirror in this machine's apt sources, since no registry can be reached;
+#  - builds the lab image from lab/Dockerfile with that base and the binary built here;
+#  - runs the compose demo, checks lab/out/summary.json, and checks that its outcomes
+#    equal those of `plainsight demo` in network namespaces;
+#  - removes the containers, networks and volume, and stops the daemon it started,
+#    undoing what dockerd changed in the machine's own namespace (docker0, its nftables
+#    tables, forwarding).
+# Needs root. Usage: scripts/test-compose.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  if [ -n "${CI:-}" ]; then echo "test-compose: needs root" >&2; exit 1; fi
+  echo "test-compose: skipped (needs root: it starts dockerd)" >&2
+  exit 0
+fi
+
+need=()
+[ -x /usr/sbin/dockerd ] || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's client, the daemon's own version (another `docker` may come first on PATH).
+docker=/usr/bin/docker
+project=plainsight-test
+compose=(docker-compose -p "$project" -f lab/compose.yaml)
+
+# What dockerd changes in the machine's own namespace, as it is now.
+had_docker0=$(ip link show docker0 >/dev/null 2>&1 && echo yes || echo no)
+had_nat=$(nft list table ip nat >/dev/null 2>&1 && echo yes || echo no)
+had_filter=$(nft list table ip filter >/dev/null 2>&1 && echo yes || echo no)
+forward=$(sysctl -n net.ipv4.ip_forward)
+started=no
+work=$(mktemp -d)
+
+cleanup() {
+  set +e
+  "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1
+  if [ "$started" = yes ]; then
+    kill "$(cat "$work/dockerd.pid")" 2>/dev/null
+    for _ in $(seq 100); do [ -e /proc/"$(cat "$work/dockerd.pid")" ] || break; sleep 0.1; done
+    [ "$had_docker0" = yes ] || ip link del docker0 2>/dev/null
+    [ "$had_nat" = yes ] || nft delete table ip nat 2>/dev/null
+    [ "$had_filter" = yes ] || nft delete table ip filter 2>/dev/null
+    sysctl -qw net.ipv4.ip_forward="$forward"
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! "$docker" info >/dev/null 2>&1; then
+  dockerd >"$work/dockerd.log" 2>&1 &
+  echo $! >"$work/dockerd.pid"
+  started=yes
+  for _ in $(seq 300); do "$docker" info >/dev/null 2>&1 && break; sleep 0.1; done
+  "$docker" info >/dev/null 2>&1 || { echo "test-compose: dockerd did not start:" >&2; tail -20 "$work/dockerd.log" >&2; exit 1; }
+fi
+
+base=plainsight-base:bookworm
+if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
+  mirror=$(grep -h -E '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null \
+    | grep -v security | grep -o -E 'https?://[^ ]+' | head -1)
+  [ -n "$mirror" ] || { echo "test-compose: no Debian mirror in the apt sources" >&2; exit 1; }
+  echo "test-compose: building $base with debootstrap from $mirror" >&2
+  debootstrap --variant=minbase --include=iproute2,nftables,libpcap0.8,ca-certificates,curl \
+    bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+    || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+  tar -C "$work/rootfs" -c . | "$docker" import - "$base" >/dev/null
+  rm -rf "$work/rootfs"
+fi
+
+cargo build --release --locked
+"$docker" build -q -f lab/Dockerfile -t plainsight-lab:latest \
+  --build-arg BUILD_IMAGE="$base" --build-arg BASE_IMAGE="$base" \
+  --build-arg PREBUILT=target/release/plainsight . >/dev/null
+
+rm -rf lab/out
+"${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+echo "test-compose: running the compose demo" >&2
+timeout 600 "${compose[@]}" up --no-build --no-color >"$work/compose.log" 2>&1 \
+  || { tail -40 "$work/compose.log" >&2; echo "test-compose: docker-compose up failed" >&2; exit 1; }
+grep -E 'visitor_1 +\| ' "$work/compose.log" | sed -E 's/^[^|]*\| //' >&2 || true
+[ -f lab/out/summary.json ] || { tail -40 "$work/compose.log" >&2; echo "test-compose: no lab/out/summary.json" >&2; exit 1; }
+[ -f lab/out/report.html ] || { echo "test-compose: no lab/out/report.html" >&2; exit 1; }
+
+# The same demo in network namespaces, for comparison.
+./target/release/plainsight demo --quiet --lab pstest-compose --out "$work/ns" >/dev/null
+python3 - lab/out/summary.json "$work/ns/summary.json" <<'EOF'
+import json, sys
+c, n = (json.load(open(p)) for p in sys.argv[1:3])
+assert c["all_as_expected"], [(o["scenario"], o["mismatches"]) for o in c["scenarios"] if not o["as_expected"]]
+def view(s):
+    return {o["scenario"]: (o["visitor"], {k: v["yes"] for k, v in o["intruder"].items()}, (o.get("replay") or {}).get("yes")) for o in s["scenarios"]}
+cv, nv = view(c), view(n)
+assert len(cv) == 9, sorted(cv)
+bad = [(k, cv[k], nv.get(k)) for k in cv if cv[k] != nv.get(k)]
+assert not bad, f"containers and namespaces differ: {bad}"
+print(f"test-compose: {len(cv)} scenarios in containers, all as expected, same outcomes as in namespaces")
+EOF
