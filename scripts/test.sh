@@ -28,3 +28,5 @@ fi
 export PLAINSIGHT_CORPUS="${PLAINSIGHT_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 cargo build --release --locked
 cargo test --release --locked -- --test-threads=2
+# The container lab, built offline and compared with the namespace demo.
+bash scripts/test-compose.sh
