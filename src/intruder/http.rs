@@ -44,8 +44,11 @@ pub enum Upstream {
 pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstream>) {
     let Some((peer, dst)) = super::intercepted(&client) else { return };
     // An idle connection costs only its socket until the first byte arrives: hyper's
-    // buffers are made then (10,000 idle visitors must not cost 10,000 parsers).
-    if tokio::time::timeout(Duration::from_secs(300), client.readable()).await.is_err() {
+    // buffers are made then (10,000 idle visitors must not cost 10,000 parsers). A peek,
+    // not `readable()`: a new socket starts out marked ready, and only a read that finds
+    // nothing clears that.
+    let mut first = [0u8; 1];
+    if !matches!(tokio::time::timeout(Duration::from_secs(300), client.peek(&mut first)).await, Ok(Ok(_))) {
         return;
     }
     // sslstrip: the visitor speaks HTTP to us, we speak HTTPS to the site.
