@@ -73,7 +73,7 @@ fn lab_lifecycle_visits_and_real_tools() {
 
     // Real tools: curl in the visitor host with the lab CA; tcpdump on the intruder sees it.
     let ca = "/run/plainsight/pstest-a/ca.pem";
-    let mut dump = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+    let dump = Command::new(env!("CARGO_BIN_EXE_plainsight"))
         .args(["lab", "exec", "--name", "pstest-a", "intruder", "--", "tcpdump", "-i", "lan0", "-nn", "-c", "3", "tcp port 443"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
