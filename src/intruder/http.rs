@@ -31,6 +31,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Out = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 /// Request bodies up to this size are read whole (forms: what the intruder wants).
 const READ_FORMS: u64 = 64 << 10;
+/// HTML pages up to this size (by their Content-Length) are rewritten whole; larger ones,
+/// and those of unknown length, stream through.
+const WHOLE_PAGE: u64 = 256 << 10;
 
 /// How the intruder reaches the site.
 #[derive(Clone)]
@@ -208,11 +211,31 @@ async fn proxy(
         ctx.record(outcome);
         return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.remove(header::CONTENT_ENCODING);
-    parts.headers.remove(header::ETAG);
-    let injecting = InjectBody::new(body, &enc, &ctx.opts.ad, strip, outcome, ctx.clone());
-    Response::from_parts(parts, injecting.boxed_unsync())
+    let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|n| n <= WHOLE_PAGE) {
+        let page = match http_body_util::Limited::new(body, WHOLE_PAGE as usize).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                outcome.outcome = "failed".into();
+                outcome.detail = format!("site's body broke off: {e}");
+                ctx.record(outcome);
+                return error(StatusCode::BAD_GATEWAY, "bad gateway");
+            }
+        };
+        let full = |b: Bytes| http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync();
+        let Some(rewritten) = rewrite_whole(&page, Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone())) else {
+            return Response::from_parts(parts, full(page));
+        };
+        for h in [header::CONTENT_LENGTH, header::CONTENT_ENCODING, header::ETAG] {
+            parts.headers.remove(h);
+        }
+        return Response::from_parts(parts, full(rewritten));
+    }
+    for h in [header::CONTENT_LENGTH, header::CONTENT_ENCODING, header::ETAG] {
+        parts.headers.remove(h);
+    }
+    let rw = Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone());
+    Response::from_parts(parts, InjectBody { upstream: body, rw }.boxed_unsync())
 }
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).
@@ -301,12 +324,9 @@ impl Decoder {
     }
 }
 
-/// An HTML body rewritten as it streams from the site: decoded, the ad injected, and
-/// (strip) https:// links downgraded. The work happens in the visitor's connection task
-/// as hyper polls for the next chunk: no extra task, no channel. The outcome is recorded
-/// when the body ends, or when the visitor goes away mid-body.
-struct InjectBody {
-    upstream: Incoming,
+/// Rewriting one HTML response: decoded, the ad injected, and (strip) https:// links
+/// downgraded; the outcome is recorded when it ends, or when the visitor goes away first.
+struct Rewrite {
     decoder: Option<Decoder>,
     injector: Option<Injector>,
     strip: bool,
@@ -317,19 +337,13 @@ struct InjectBody {
     ctx: Arc<Ctx>,
 }
 
-impl InjectBody {
-    fn new(upstream: Incoming, enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> InjectBody {
-        InjectBody {
-            upstream,
-            decoder: Some(Decoder::new(enc)),
-            injector: Some(Injector::new(ad)),
-            strip,
-            ready: Default::default(),
-            sent: 0,
-            failure: None,
-            outcome: Some(outcome),
-            ctx,
-        }
+impl Rewrite {
+    fn new(enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> Rewrite {
+        Rewrite { decoder: Some(Decoder::new(enc)), injector: Some(Injector::new(ad)), strip, ready: Default::default(), sent: 0, failure: None, outcome: Some(outcome), ctx }
+    }
+
+    fn ended(&self) -> bool {
+        self.decoder.is_none()
     }
 
     fn emit(&mut self, out: Vec<u8>) {
@@ -346,6 +360,18 @@ impl InjectBody {
         match inj.write(plain) {
             Ok(out) => self.emit(out),
             Err(e) => self.failure = Some(e.to_string()),
+        }
+    }
+
+    /// A chunk of the site's body, as it came (encoded).
+    fn feed(&mut self, data: &[u8]) {
+        if self.failure.is_some() {
+            return;
+        }
+        match self.decoder.as_mut().map(|d| d.feed(data)) {
+            Some(Ok(plain)) => self.rewrite(&plain),
+            Some(Err(e)) => self.failure = Some(format!("cannot decode the body: {e}")),
+            None => {}
         }
     }
 
@@ -380,6 +406,43 @@ impl InjectBody {
     }
 }
 
+impl Drop for Rewrite {
+    fn drop(&mut self) {
+        if self.outcome.is_some() {
+            self.failure.get_or_insert_with(|| "visitor disconnected mid-body".into());
+            self.record(false);
+        }
+    }
+}
+
+/// A page small enough to hold (its Content-Length says so), rewritten whole: the visitor
+/// gets it with a Content-Length of its own, in one write, rather than chunked. `None`
+/// when it cannot be rewritten (recorded as failed): the page then goes on unchanged.
+fn rewrite_whole(page: &[u8], mut rw: Rewrite) -> Option<Bytes> {
+    rw.feed(page);
+    if rw.failure.is_some() {
+        rw.failure = rw.failure.take().map(|f| format!("{f}; the page went on unchanged"));
+    }
+    rw.finish();
+    match rw.failure {
+        Some(_) => None,
+        None => {
+            let mut page = Vec::with_capacity(rw.sent as usize);
+            for chunk in rw.ready.drain(..) {
+                page.extend_from_slice(&chunk);
+            }
+            Some(page.into())
+        }
+    }
+}
+
+/// An HTML body rewritten as it streams from the site. The work happens in the visitor's
+/// connection task as hyper polls for the next chunk: no extra task, no channel.
+struct InjectBody {
+    upstream: Incoming,
+    rw: Rewrite,
+}
+
 impl Body for InjectBody {
     type Data = Bytes;
     type Error = BoxError;
@@ -387,40 +450,25 @@ impl Body for InjectBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
-            if let Some(b) = this.ready.pop_front() {
+            if let Some(b) = this.rw.ready.pop_front() {
                 return Poll::Ready(Some(Ok(Frame::data(b))));
             }
-            if this.decoder.is_none() {
+            if this.rw.ended() {
                 return Poll::Ready(None);
             }
             match Pin::new(&mut this.upstream).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(frame))) => {
-                    let Ok(data) = frame.into_data() else { continue };
-                    if this.failure.is_some() {
-                        continue;
-                    }
-                    match this.decoder.as_mut().map(|d| d.feed(&data)) {
-                        Some(Ok(plain)) => this.rewrite(&plain),
-                        Some(Err(e)) => this.failure = Some(format!("cannot decode the body: {e}")),
-                        None => {}
+                    if let Ok(data) = frame.into_data() {
+                        this.rw.feed(&data);
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    this.failure = Some(format!("site's body broke off: {e}"));
-                    this.finish();
+                    this.rw.failure = Some(format!("site's body broke off: {e}"));
+                    this.rw.finish();
                 }
-                Poll::Ready(None) => this.finish(),
+                Poll::Ready(None) => this.rw.finish(),
             }
-        }
-    }
-}
-
-impl Drop for InjectBody {
-    fn drop(&mut self) {
-        if self.outcome.is_some() {
-            self.failure.get_or_insert_with(|| "visitor disconnected mid-body".into());
-            self.record(false);
         }
     }
 }
