@@ -46,6 +46,8 @@ pub enum Upstream {
 /// Handles one intercepted plain-HTTP connection.
 pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstream>) {
     let Some((peer, dst)) = super::intercepted(&client) else { return };
+    // A page that grew past one segment with the ad must not wait for an ACK (Nagle).
+    let _ = client.set_nodelay(true);
     // An idle connection costs only its socket until the first byte arrives: hyper's
     // buffers are made then (10,000 idle visitors must not cost 10,000 parsers). A peek,
     // not `readable()`: a new socket starts out marked ready, and only a read that finds
@@ -91,6 +93,7 @@ async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) ->
         .await
         .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
     macro_rules! handshake {
         ($io:expr) => {{
             let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new($io)).await.map_err(|e| e.to_string())?;
