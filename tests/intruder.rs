@@ -145,3 +145,46 @@ fn client_hello_split_into_one_byte_segments_is_read() {
         assert!(err.contains("not TLS"), "{err}");
     });
 }
+
+/// Regression: an idle visitor connection went straight into hyper and got its buffers
+/// (tokio marks a new socket ready until a read finds nothing), 14.5 KB each. Now it
+/// costs its socket and a small task until the first byte.
+#[test]
+fn idle_visitor_connections_cost_no_parser_buffers() {
+    if !common::need_root("the idle-connection test") {
+        return;
+    }
+    const LAB: &str = "pstest-idle";
+    let _ = ps(&["lab", "down", "--name", LAB]);
+    let up = ps(&["lab", "up", "--name", LAB, "--no-redirect"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let _down = Down(LAB);
+    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = inject.id();
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+    };
+    let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(800));
+    let before = (rss(), fds());
+    const N: usize = 800;
+    let mut holder = Command::new("ip")
+        .args(["netns", "exec", &format!("{LAB}-visitor"), "python3", "-c"])
+        .arg(format!("import socket, time\nsocks = []\nfor i in range({N}):\n    s = socket.socket(); s.setblocking(False)\n    try: s.connect(('198.51.100.10', 80))\n    except BlockingIOError: pass\n    socks.append(s)\ntime.sleep(30)\n"))
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while fds() < before.1 + N - 20 && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (after, held) = (rss(), fds() - before.1);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let _ = nix_kill(pid);
+    let _ = inject.wait();
+    assert!(held >= N - 20, "the proxy holds {held} of {N} connections");
+    let per_conn = (after.saturating_sub(before.0)) * 1024 / held as u64;
+    assert!(per_conn < 5_000, "{per_conn} bytes per idle connection (RSS {} -> {after} KiB for {held})", before.0);
+}
