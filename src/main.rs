@@ -252,6 +252,13 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         redirect: true,
         table: "plainsight_inject".into(),
     };
+    // Each visitor connection is a socket and its upstream another: allow as many as the
+    // hard limit does (the soft one is often 1,024).
+    if let Ok((soft, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
     let duration = args.duration;
     proxy_runtime()?.block_on(async move {
         let stop = async move {
