@@ -113,37 +113,11 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `lab host ROLE`: one container of lab/compose.yaml.
+/// `lab host ROLE`: one container of lab/compose.yaml; the visitor's also runs the demo.
 fn lab_host(lab: &plainsight::lab::Lab, role: plainsight::lab::Host, demo: Option<&std::path::Path>, keep: bool) -> anyhow::Result<u8> {
-    use plainsight::lab::container::{self, Agent, Conductor};
-    if container::this_host() != Some(role) {
-        anyhow::bail!("`lab host {}` runs in the lab's {} container (lab/compose.yaml sets {}={})", role.as_str(), role.as_str(), container::ENV_HOST, role.as_str());
-    }
-    let state = lab.state_dir();
-    std::fs::create_dir_all(&state)?;
-    let mut agent = Agent::new(role, &state);
-    agent.route()?;
     plainsight::sniff::install_stop_handler();
-    let stop = &plainsight::sniff::STOP;
-    eprintln!("lab host {} ready", role.as_str());
-    let Some(out) = demo else {
-        agent.serve(stop)?;
-        return Ok(0);
-    };
-    let serving = std::thread::spawn(move || agent.serve(&plainsight::sniff::STOP));
-    let conductor = Conductor::begin(&state, std::time::Duration::from_secs(120))?;
-    let hosts = plainsight::demo::Hosts::Containers { lab: lab.clone(), conductor, site: Default::default() };
-    let opts = plainsight::demo::Options { scenarios: plainsight::demo::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false };
-    let summary = plainsight::demo::run(&opts, &hosts);
-    if !keep {
-        hosts.down();
-    }
-    let code = demo_outcome(summary?, out, false);
-    if keep {
-        eprintln!("lab host {}: the lab stays up for exercises (docker compose exec ...)", role.as_str());
-    }
-    serving.join().map_err(|_| anyhow::anyhow!("the visitor's host thread panicked"))??;
-    Ok(code)
+    let out = demo.unwrap_or(std::path::Path::new("."));
+    plainsight::demo::hosts::be_container_host(lab, role, demo, keep, &plainsight::sniff::STOP, |summary| demo_outcome(summary, out, false))
 }
 
 /// Prints the demo's table and says whether every scenario went as expected.

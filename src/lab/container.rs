@@ -118,6 +118,8 @@ impl Conductor {
                 return Ok(c);
             }
             if start.elapsed() > timeout {
+                // The hosts that did come up must not wait for this run for ever.
+                c.finish();
                 bail!("the {} container(s) did not come up within {} s (docker compose ps; docker compose logs)", missing.join(", "), timeout.as_secs());
             }
             std::thread::sleep(POLL);
@@ -215,8 +217,7 @@ impl Agent {
         Ok(())
     }
 
-    /// Serves jobs until the run in charge is shut down or `stop` is set. Returns whether
-    /// a run was shut down (as opposed to the agent being stopped).
+    /// Serves jobs until the run it follows is shut down, or `stop` is set.
     pub fn serve(&mut self, stop: &std::sync::atomic::AtomicBool) -> anyhow::Result<()> {
         loop {
             if stop.load(Ordering::SeqCst) {
