@@ -324,6 +324,33 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicBool;
 
+    /// lab/compose.yaml gives each container the namespace lab's addresses and role, and
+    /// keeps the Docker bridges off them.
+    #[test]
+    fn compose_file_matches_the_lab_plan() {
+        let compose = include_str!("../../lab/compose.yaml");
+        // A service's block: its line, then every line indented deeper than two spaces.
+        let service = |name: &str| -> String {
+            let mut lines = compose.lines().skip_while(|l| *l != format!("  {name}:"));
+            let head = lines.next().unwrap_or_else(|| panic!("no service {name}"));
+            let body: Vec<&str> = lines.take_while(|l| l.starts_with("   ") || l.is_empty()).collect();
+            format!("{head}\n{}", body.join("\n"))
+        };
+        for (name, addrs) in [("visitor", vec![super::super::VISITOR]), ("intruder", vec![GATEWAY_LAN, GATEWAY_WAN]), ("site", vec![super::super::SITE])] {
+            let text = service(name);
+            assert!(text.contains(&format!("PLAINSIGHT_LAB_HOST: {name}")), "{name}");
+            assert!(text.contains(&format!("\"plainsight\", \"lab\", \"host\", \"{name}\"")), "{name}");
+            for a in addrs {
+                assert!(text.contains(&format!("ipv4_address: {a}")), "{name} {a}");
+            }
+        }
+        assert!(service("intruder").contains("cap_add: [NET_ADMIN, NET_RAW]"));
+        assert!(service("intruder").contains("net.ipv4.ip_forward: \"1\""));
+        for gw in ["gateway: 192.0.2.254", "gateway: 198.51.100.254"] {
+            assert!(compose.contains(gw), "{gw}");
+        }
+    }
+
     /// The whole protocol, with the three agents as threads of this test and `sh` jobs.
     #[test]
     fn conductor_and_agents_run_jobs_and_shut_down() {
