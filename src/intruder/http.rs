@@ -229,14 +229,10 @@ async fn proxy(
         let Some(rewritten) = rewrite_whole(&page, Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone())) else {
             return Response::from_parts(parts, full(page));
         };
-        for h in [header::CONTENT_LENGTH, header::CONTENT_ENCODING, header::ETAG] {
-            parts.headers.remove(h);
-        }
+        drop_body_framing(&mut parts.headers);
         return Response::from_parts(parts, full(rewritten));
     }
-    for h in [header::CONTENT_LENGTH, header::CONTENT_ENCODING, header::ETAG] {
-        parts.headers.remove(h);
-    }
+    drop_body_framing(&mut parts.headers);
     let rw = Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone());
     Response::from_parts(parts, InjectBody { upstream: body, rw }.boxed_unsync())
 }
@@ -324,6 +320,14 @@ impl Decoder {
             Decoder::Deflate(d) => d.finish().unwrap_or_default(),
             Decoder::Br(d) => d.into_inner().unwrap_or_default(),
         }
+    }
+}
+
+/// What described the site's body and no longer describes the rewritten one: its length,
+/// its encoding (the page goes out decoded) and its entity tag.
+fn drop_body_framing(headers: &mut http::HeaderMap) {
+    for h in [header::CONTENT_LENGTH, header::CONTENT_ENCODING, header::ETAG] {
+        headers.remove(h);
     }
 }
 
