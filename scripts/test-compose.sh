@@ -11,12 +11,14 @@
 #    undoing what dockerd changed in the machine's own namespace (docker0, its nftables
 #    tables, forwarding).
 # Needs root. Usage: scripts/test-compose.sh
-set -euo pipefail
+set -Eeuo pipefail
+trap 'rc=$?; echo "test-compose.sh: line $LINENO: \`$BASH_COMMAND\` failed (exit $rc)" >&2' ERR
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
   if [ -n "${CI:-}" ]; then echo "test-compose: needs root" >&2; exit 1; fi
   echo "test-compose: skipped (needs root: it starts dockerd)" >&2
+  [ -z "${PLAINSIGHT_SKIPS:-}" ] || echo "container lab (test-compose.sh): SKIPPED — needs root (it starts dockerd)" >>"$PLAINSIGHT_SKIPS"
   exit 0
 fi
 
@@ -43,6 +45,7 @@ started=no
 work=$(mktemp -d)
 
 cleanup() {
+  trap - ERR
   set +e
   "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1
   if [ "$started" = yes ]; then
@@ -67,9 +70,11 @@ fi
 
 base=plainsight-base:bookworm
 if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
-  mirror=$(grep -h -E '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null \
-    | grep -v security | grep -o -E 'https?://[^ ]+' | head -1)
-  [ -n "$mirror" ] || { echo "test-compose: no Debian mirror in the apt sources" >&2; exit 1; }
+  # Ask apt itself (deb822 `.sources` and one-line `.list` files alike): the main archive
+  # of bookworm, not its security or updates suites.
+  mirror=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME)' | awk '$2 == "bookworm" { print $1; exit }')
+  [ -n "$mirror" ] || mirror=$(apt-get indextargets --format '$(REPO_URI)' | grep -v -- -security | head -1)
+  [ -n "$mirror" ] || { echo "test-compose: apt knows no bookworm archive (apt-get indextargets); run apt-get update" >&2; exit 1; }
   echo "test-compose: building $base with debootstrap from $mirror" >&2
   debootstrap --variant=minbase --include=iproute2,nftables,libpcap0.8,ca-certificates,curl \
     bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \

@@ -350,6 +350,10 @@ pub struct InjectArgs {
     /// against the site at the packet level.
     #[arg(long)]
     pub race: bool,
+    /// Show the secrets the proxy reads (passwords, cookies, tokens in URLs) instead of
+    /// masking them in its output.
+    #[arg(long)]
+    pub reveal: bool,
 }
 
 #[derive(Debug, clap::Args)]

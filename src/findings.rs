@@ -71,6 +71,10 @@ pub struct Finding {
     pub dst: SocketAddr,
     /// The server side of the exchange (the destination of requests).
     pub server: SocketAddr,
+    /// The summary with the secrets inside its URL in clear (shown only with `--reveal`);
+    /// `None` when the summary hides nothing.
+    #[serde(skip)]
+    pub clear_summary: Option<String>,
 }
 
 impl Finding {
@@ -79,12 +83,25 @@ impl Finding {
         self.secret.as_ref().map(|s| if reveal { s.clone() } else { mask(s) })
     }
 
-    /// `summary: secret` with the secret masked unless `reveal`.
+    /// The summary as it should be shown: URLs inside it masked unless `reveal`.
+    pub fn shown_summary(&self, reveal: bool) -> &str {
+        match (&self.clear_summary, reveal) {
+            (Some(clear), true) => clear,
+            _ => &self.summary,
+        }
+    }
+
+    /// `summary: secret` with the secrets masked unless `reveal`.
     pub fn line(&self, reveal: bool) -> String {
         match self.shown_secret(reveal) {
-            Some(s) => format!("{}: {s}", self.summary),
-            None => self.summary.clone(),
+            Some(s) => format!("{}: {s}", self.shown_summary(reveal)),
+            None => self.shown_summary(reveal).to_string(),
         }
+    }
+
+    /// The finding as a report shows it: secret and summary masked unless `reveal`.
+    pub fn shown(&self, reveal: bool) -> Finding {
+        Finding { summary: self.shown_summary(reveal).to_string(), secret: self.shown_secret(reveal), clear_summary: None, ..self.clone() }
     }
 }
 
@@ -108,6 +125,76 @@ pub fn credential_name(name: &str) -> bool {
         .any(|k| leaf.contains(k))
 }
 
+/// Whether a URL query parameter's name says its value is a secret: every credential
+/// name, plus keys, session ids and signatures (`api_key`, `X-Api-Key`, `PHPSESSID`, `sig`).
+pub fn secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    credential_name(&n) || n.ends_with("key") || n.ends_with("sid") || n.contains("session") || n == "sig" || n.contains("signature") || n == "code"
+}
+
+/// `url` as it may be shown: the password of its userinfo (`http://user:pw@host/`) and
+/// the values of secret query parameters masked (`?password=c*******e (8 chars)`).
+/// Works on absolute URLs and on request targets (`/path?query`). Pure.
+pub fn mask_url(url: &str) -> String {
+    let (before_frag, frag) = match url.find('#') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let (base, query) = match before_frag.find('?') {
+        Some(i) => (&before_frag[..i], Some(&before_frag[i + 1..])),
+        None => (before_frag, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match userinfo(base) {
+        Some((start, end, user, Some(pass))) => {
+            out.push_str(&base[..start]);
+            out.push_str(user);
+            out.push(':');
+            out.push_str(&mask(&percent_decode(pass)));
+            out.push('@');
+            out.push_str(&base[end..]);
+        }
+        _ => out.push_str(base),
+    }
+    if let Some(q) = query {
+        out.push('?');
+        let parts: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) if secret_param(&percent_decode(k)) => format!("{k}={}", mask(&percent_decode(v))),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push_str(&parts.join("&"));
+    }
+    out.push_str(frag);
+    out
+}
+
+/// The userinfo of an absolute URL: (start, end of `user:pass@`, user, password).
+fn userinfo(base: &str) -> Option<(usize, usize, &str, Option<&str>)> {
+    let start = base.find("://")? + 3;
+    let rest = &base[start..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let at = authority.rfind('@')?;
+    let info = &authority[..at];
+    let (user, pass) = match info.split_once(':') {
+        Some((u, p)) => (u, Some(p)),
+        None => (info, None),
+    };
+    Some((start, start + at + 1, user, pass))
+}
+
+/// The user and password inside an absolute URL's userinfo, percent-decoded.
+pub fn url_credentials(url: &str) -> Option<(String, String)> {
+    let (_, _, user, pass) = userinfo(url.split(['?', '#']).next().unwrap_or(url))?;
+    Some((percent_decode(user), percent_decode(pass?)))
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -128,13 +215,16 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
     ) || matches!(&e.record, Record::Dns(m) if m.response);
     let server = if from_server { e.src } else { e.dst };
     let mut push = |class, summary: String, secret: Option<String>, host: &str| {
-        out.push(Finding { class, summary, secret, host: host.to_string(), frame: e.frame, conn: e.conn, src: e.src, dst: e.dst, server });
+        out.push(Finding { class, summary, secret, host: host.to_string(), frame: e.frame, conn: e.conn, src: e.src, dst: e.dst, server, clear_summary: None });
     };
     match &e.record {
         Record::HttpRequest(r) => {
             let host = r.host.clone().unwrap_or_else(|| host_of_dst.clone());
             let url = if r.uri.starts_with('/') { format!("http://{host}{}", r.uri) } else { r.uri.clone() };
             push(Class::Url, format!("{} {}", r.method, clip(&url, 300)), None, &host);
+            if let Some((user, pass)) = url_credentials(&r.uri) {
+                push(Class::Credential, format!("password of user {user:?} in the URL"), Some(pass), &host);
+            }
             if let Some(a) = &r.authorization {
                 let scheme = a.scheme.to_ascii_lowercase();
                 if let Some(p) = &a.password {
@@ -159,7 +249,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
             }
             for f in &r.fields {
                 let what = format!("{} field {:?} in {} {}", f.source, f.name, r.method, clip(r.uri.split('?').next().unwrap_or(""), 80));
-                if credential_name(&f.name) {
+                if secret_param(&f.name) {
                     push(Class::Credential, what, Some(f.value.clone()), &host);
                 } else {
                     push(Class::PageContent, format!("{what} = {:?}", clip(&f.value, 80)), None, &host);
@@ -238,13 +328,36 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
         }
         Record::Notice { .. } => {}
     }
+    // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
+    // masked, and the clear one kept for `--reveal`.
+    for f in &mut out {
+        let masked = mask_urls_in(&f.summary);
+        if masked != f.summary {
+            f.clear_summary = Some(std::mem::replace(&mut f.summary, masked));
+        }
+    }
     out
+}
+
+/// `text` with every URL-like word masked by [`mask_url`] (URLs hold no spaces).
+pub fn mask_urls_in(text: &str) -> String {
+    text.split(' ').map(|w| if w.contains(['?', '@']) { mask_url(w) } else { w.to_string() }).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dissect::http;
+
+    #[test]
+    fn urls_are_masked_where_secrets_travel() {
+        assert_eq!(mask_url("http://u:secret@h/p?a=1"), "http://u:s****t (6 chars)@h/p?a=1");
+        assert_eq!(mask_url("/x?api_key=abcd&q=w#f"), "/x?api_key=a**d (4 chars)&q=w#f");
+        assert_eq!(mask_url("/x?PHPSESSID=abcd&Password=p%20w"), "/x?PHPSESSID=a**d (4 chars)&Password=*** (3 chars)");
+        assert_eq!(mask_url("http://h/plain?q=1"), "http://h/plain?q=1");
+        assert_eq!(url_credentials("http://u%40x:p%3Aw@h/"), Some(("u@x".into(), "p:w".into())));
+        assert_eq!(url_credentials("http://u@h/"), None);
+    }
 
     #[test]
     fn mask_keeps_ends_and_length() {

@@ -225,6 +225,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         ca_out: Some(lab.state_dir().join("intruder-ca.pem")),
         redirect: true,
         table: "plainsight_inject".into(),
+        reveal: args.reveal,
     };
     // Each visitor connection is a socket and its upstream another: allow as many as the
     // hard limit does (the soft one is often 1,024).

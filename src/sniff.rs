@@ -83,7 +83,7 @@ struct Pending {
 impl Pending {
     fn annotate(&mut self, f: &Finding) {
         if let Some(h) = self.held.iter_mut().find(|h| h.number == f.frame) {
-            let c = format!("{}: {}", f.class, f.summary);
+            let c = format!("{}: {}", f.class, f.summary); // masked: a capture is handed out
             if !h.comments.contains(&c) && h.comments.len() < 16 {
                 h.comments.push(c);
             }

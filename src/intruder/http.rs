@@ -134,6 +134,7 @@ async fn proxy(
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
     let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
     let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let url = if ctx.opts.reveal { url } else { crate::findings::mask_url(&url) };
     let mut outcome = Outcome { kind: "http", client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
     for h in HOP_BY_HOP {
         parts.headers.remove(h);
@@ -156,7 +157,7 @@ async fn proxy(
     } else {
         (body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(), Vec::new())
     };
-    outcome.learned = learned(&parts, &form, &outcome);
+    outcome.learned = learned(&parts, &form, &outcome, ctx.opts.reveal);
     let req = Request::from_parts(parts, body);
     let resp = {
         let mut guard = sender.lock().await;
@@ -238,7 +239,7 @@ async fn proxy(
 }
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).
-fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome) -> Vec<super::Learned> {
+fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, reveal: bool) -> Vec<super::Learned> {
     use crate::dissect::{Event, Record, http as dh};
     let h = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
@@ -264,7 +265,7 @@ fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome) -> Vec<super:
     crate::findings::from_event(&e)
         .into_iter()
         .filter(|f| f.class != crate::findings::Class::Metadata)
-        .map(|f| super::Learned { class: f.class, secret: f.shown_secret(false), summary: f.summary })
+        .map(|f| super::Learned { class: f.class, secret: f.shown_secret(reveal), summary: f.shown_summary(reveal).to_string() })
         .collect()
 }
 

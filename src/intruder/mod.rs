@@ -55,6 +55,8 @@ pub struct Options {
     pub redirect: bool,
     /// Table name for the rules (per lab).
     pub table: String,
+    /// Write secrets in clear in the outcome lines (`--reveal`).
+    pub reveal: bool,
 }
 
 /// One thing the intruder did or failed to do.
@@ -83,7 +85,7 @@ pub struct Outcome {
     pub bytes_to_client: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub records_tampered: u64,
-    /// What the intruder read from the plaintext it handled (secrets masked).
+    /// What the intruder read from the plaintext it handled (secrets masked unless `--reveal`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub learned: Vec<Learned>,
 }
@@ -228,6 +230,7 @@ mod tests {
             ca_out: None,
             redirect: true,
             table: "plainsight_inject".into(),
+            reveal: false,
         };
         let r = rules(&opts);
         assert_eq!(r[2], "add rule ip plainsight_inject pre iifname \"lan0\" tcp dport 80 redirect to :8080");

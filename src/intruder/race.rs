@@ -52,7 +52,7 @@ pub fn target(frame: &[u8]) -> Option<Target> {
             if path.rsplit('/').next().is_some_and(|last| last.contains('.')) {
                 return None;
             }
-            format!("GET {path}")
+            format!("GET {}", crate::findings::mask_url(path))
         }
         443 if payload[0] == 23 => "TLS application data".to_string(),
         _ => return None,

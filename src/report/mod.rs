@@ -158,10 +158,12 @@ struct FindingLine<'a> {
 
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
 pub fn masked_record(r: &Record) -> Record {
-    use crate::findings::{credential_name, mask};
+    use crate::findings::{mask, mask_url, secret_param};
     let mut r = r.clone();
     match &mut r {
         Record::HttpRequest(q) => {
+            q.uri = mask_url(&q.uri);
+            q.referer = q.referer.as_deref().map(mask_url);
             for c in &mut q.cookies {
                 *c = c
                     .split(';')
@@ -177,12 +179,14 @@ pub fn masked_record(r: &Record) -> Record {
                 a.password = a.password.as_deref().map(mask);
             }
             for f in &mut q.fields {
-                if credential_name(&f.name) {
+                if secret_param(&f.name) {
                     f.value = mask(&f.value);
                 }
             }
         }
         Record::HttpResponse(p) => {
+            p.for_uri = p.for_uri.as_deref().map(mask_url);
+            p.location = p.location.as_deref().map(mask_url);
             for c in &mut p.set_cookies {
                 let (first, rest) = c.split_once(';').unwrap_or((c.as_str(), ""));
                 let first = match first.split_once('=') {
@@ -207,14 +211,8 @@ impl<W: Write> Report for JsonlReport<W> {
         }
         self.out.write_all(b"\n")?;
         for f in findings {
-            let shown;
-            let f = if self.reveal || f.secret.is_none() {
-                f
-            } else {
-                shown = Finding { secret: f.shown_secret(false), ..f.clone() };
-                &shown
-            };
-            serde_json::to_writer(&mut self.out, &FindingLine { kind: "finding", finding: f })?;
+            let shown = f.shown(self.reveal);
+            serde_json::to_writer(&mut self.out, &FindingLine { kind: "finding", finding: &shown })?;
             self.out.write_all(b"\n")?;
         }
         Ok(())
@@ -255,12 +253,10 @@ impl<W: Write> Report for JsonReport<W> {
     }
 
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
-        if !self.reveal {
-            for h in self.digest.hosts.values_mut() {
-                for list in h.findings.values_mut() {
-                    for s in list {
-                        s.finding.secret = s.finding.shown_secret(false);
-                    }
+        for h in self.digest.hosts.values_mut() {
+            for list in h.findings.values_mut() {
+                for s in list {
+                    s.finding = s.finding.shown(self.reveal);
                 }
             }
         }

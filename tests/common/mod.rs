@@ -8,7 +8,7 @@ use plainsight::dissect::Event;
 use plainsight::findings::Finding;
 
 /// The shared corpus of real captures: `$PLAINSIGHT_CORPUS`, else `../shared/corpus`.
-/// In CI (`CI` set) a missing corpus is a failure; elsewhere the caller skips.
+/// A missing corpus is recorded by [`skipped`]; the caller then skips.
 pub fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("PLAINSIGHT_CORPUS")
         .map(PathBuf::from)
@@ -16,11 +16,35 @@ pub fn corpus() -> Option<PathBuf> {
     if dir.join("INVENTORY.tsv").is_file() {
         return Some(dir);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("the shared corpus is missing at {} (set PLAINSIGHT_CORPUS)", dir.display());
-    }
-    eprintln!("skipping: no corpus at {} (set PLAINSIGHT_CORPUS)", dir.display());
+    skipped("corpus checks", &format!("no corpus at {} (set PLAINSIGHT_CORPUS; see README, \"The corpus\")", dir.display()));
     None
+}
+
+/// Records a check that could not run. In CI (`CI` set) that is a failure; elsewhere the
+/// line goes to standard error and to `$PLAINSIGHT_SKIPS`, which `scripts/test.sh` prints
+/// at the end of the run, so a skip is never silent.
+pub fn skipped(what: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} could not run in CI: {why}");
+    }
+    let line = format!("{what}: SKIPPED — {why}");
+    eprintln!("{line}");
+    if let Some(p) = std::env::var_os("PLAINSIGHT_SKIPS") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Whether `tool` runs (`tool --version`); when it does not, the check is recorded as
+/// skipped (a failure in CI).
+pub fn have_tool(tool: &str, what: &str) -> bool {
+    let ok = std::process::Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        skipped(what, &format!("{tool} is not installed"));
+    }
+    ok
 }
 
 /// Everything the pipeline produced for one file.
@@ -51,10 +75,7 @@ pub fn need_root(what: &str) -> bool {
     if root {
         return true;
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} needs root, and CI must run it as root");
-    }
-    eprintln!("skipping {what}: needs root (run the tests as root to include it)");
+    skipped(what, "needs root (run the tests as root to include it)");
     false
 }
 
