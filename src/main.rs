@@ -158,9 +158,10 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
         username: plainsight::site::content::USERNAME.to_string(),
         password: args.password.clone().unwrap_or_else(|| plainsight::site::content::PASSWORD.to_string()),
         save: args.save.clone(),
+        live: true,
     };
     let v = runtime()?.block_on(plainsight::visitor::visit(opts))?;
-    print!("{}", plainsight::visitor::log(&v));
+    println!("{}", plainsight::visitor::outcome_line(&v));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&v)?)?;
     }
@@ -206,7 +207,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         }
         let victim = (!args.outside_lab).then_some(plainsight::lab::VISITOR);
         let interface = if host == Host::Intruder { Lab::lan_interface() } else { "eth0".to_string() };
-        plainsight::intruder::race::run(&interface, victim, &ad, &plainsight::sniff::STOP)?;
+        plainsight::intruder::race::run(&interface, victim, &ad, args.reveal, &plainsight::sniff::STOP)?;
         return Ok(0);
     }
     if args.outside_lab {

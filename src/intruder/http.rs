@@ -239,7 +239,7 @@ async fn proxy(
 }
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).
-fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, reveal: bool) -> Vec<super::Learned> {
+pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, reveal: bool) -> Vec<super::Learned> {
     use crate::dissect::{Event, Record, http as dh};
     let h = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();

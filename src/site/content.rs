@@ -113,13 +113,25 @@ pub fn account_page() -> Vec<u8> {
 
 pub const PATHS: [&str; 8] = ["/", SENSITIVE_ARTICLE, "/articles/healthy-sleep", CHUNKED_PAGE, "/login", "/style.css", "/app.js", "/logo.svg"];
 
-/// SHA-256 of every resource the site serves (decoded bodies), by path.
-pub fn manifest() -> BTreeMap<String, String> {
-    let mut m: BTreeMap<String, String> = PATHS
-        .iter()
-        .map(|p| (p.to_string(), hex::encode(Sha256::digest(&resource(p).expect("listed").body))))
-        .collect();
-    m.insert("/account".into(), hex::encode(Sha256::digest(account_page())));
+/// What the site serves at one path: the SHA-256 of the decoded body, and the page's
+/// title (so a visitor can tell the site's page, even altered on the way, from another).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+impl Entry {
+    fn of(body: &[u8]) -> Entry {
+        Entry { sha256: hex::encode(Sha256::digest(body)), title: crate::dissect::http::html_title(body) }
+    }
+}
+
+/// Every resource the site serves (decoded bodies), by path.
+pub fn manifest() -> BTreeMap<String, Entry> {
+    let mut m: BTreeMap<String, Entry> = PATHS.iter().map(|p| (p.to_string(), Entry::of(&resource(p).expect("listed").body))).collect();
+    m.insert("/account".into(), Entry::of(&account_page()));
     m
 }
 

@@ -3,10 +3,16 @@
 //! It resolves the name through the lab DNS, opens the start URL (a bare name is tried
 //! over http first, as a browser's address bar does), follows redirects, keeps cookies
 //! (Secure ones only over HTTPS), remembers HSTS (optionally preloaded) and upgrades
-//! http:// for such hosts, loads the subresources a page references, logs in, reads the
-//! sensitive article and opens the account page. TLS (rustls) trusts only the given CA,
-//! with the hostname checked as a browser does. Every response's SHA-256 is compared with
-//! the site's manifest: what arrived is either intact or modified on the way.
+//! http:// for such hosts, and loads the subresources a page references. Then it acts on
+//! the pages it actually received, as a person would: it signs in through a sign-in form
+//! a page shows (following a "Sign in" link to find one), reads the sensitive article and
+//! opens the account page through links on those pages. What a page does not offer, it
+//! does not do. TLS (rustls) trusts only the given CA, with the hostname checked as a
+//! browser does. Every response is checked against the site's manifest: intact, modified
+//! on the way, or not the site's page at all; a step counts as done only when the site's
+//! own page arrived.
+
+pub mod page;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -36,8 +42,11 @@ pub struct Options {
     pub hsts_preload: bool,
     pub username: String,
     pub password: String,
-    /// Save every HTML page received here (`index.html`, `articles_x.html`, ...).
+    /// Save every HTML page received here (`index.html`, `articles_x.html`, ...), and the
+    /// subresources beside them (`style.css`, `logo.svg`), as received.
     pub save: Option<PathBuf>,
+    /// Print each step to standard output as soon as it is done.
+    pub live: bool,
 }
 
 /// One request of the visit and what came back.
@@ -70,6 +79,13 @@ pub struct Step {
     /// The step was an HSTS upgrade of an http:// URL, made without a request.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub hsts_upgrade: bool,
+    /// The site's own page arrived (200, with a manifest entry, and intact or at least
+    /// with the site's title): not an error, not a page someone else put in its place.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub site_page: bool,
+    /// Why a step was not taken (the page offered no way to do it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// The whole visit.
@@ -80,6 +96,7 @@ pub struct Visit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved: Option<IpAddr>,
     pub steps: Vec<Step>,
+    /// Signed in: the sign-in led to the site's own account page.
     pub logged_in: bool,
     pub read_article: bool,
     pub saw_account: bool,
@@ -88,12 +105,14 @@ pub struct Visit {
     pub all_intact: bool,
     pub modified: usize,
     pub errors: usize,
+    /// The visitor holds a cookie the site set (a session an intruder could steal).
+    pub session: bool,
 }
 
 struct Browser {
     opts: Options,
     tls: tokio_rustls::TlsConnector,
-    manifest: BTreeMap<String, String>,
+    manifest: BTreeMap<String, content::Entry>,
     dns: HashMap<String, IpAddr>,
     hsts: HashSet<String>,
     /// host -> name -> (value, secure)
@@ -106,6 +125,8 @@ struct Fetched {
     headers: http::HeaderMap,
     body: Vec<u8>,
     final_url: Uri,
+    /// See [`Step::site_page`].
+    site_page: bool,
 }
 
 /// Runs the visit; never fails as a whole: errors are recorded in the steps.
@@ -135,31 +156,65 @@ pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
     if let Some(h) = start.host() {
         b.visit.resolved = b.resolve(h).await;
     }
-    if let Some(page) = b.navigate("open", Method::GET, start.clone(), None).await {
-        let origin = origin(&page.final_url);
-        b.subresources(&page, &origin).await;
-        b.navigate("login form", Method::GET, join(&origin, "/login"), None).await;
-        let form = format!(
-            "username={}&password={}",
-            form_urlencoded::byte_serialize(b.opts.username.as_bytes()).collect::<String>(),
-            form_urlencoded::byte_serialize(b.opts.password.as_bytes()).collect::<String>()
-        );
-        if let Some(p) = b.navigate("log in", Method::POST, join(&origin, "/login"), Some(form)).await {
-            b.visit.logged_in = p.status == 200 && p.final_url.path() == "/account";
-        }
-        if let Some(p) = b.navigate("read article", Method::GET, join(&origin, content::SENSITIVE_ARTICLE), None).await {
-            b.visit.read_article = p.status == 200;
-        }
-        if let Some(p) = b.navigate("account", Method::GET, join(&origin, "/account"), None).await {
-            b.visit.saw_account = p.status == 200 && String::from_utf8_lossy(&p.body).contains(content::FULL_NAME);
-        }
+    if b.opts.live {
+        println!("visit {} (resolved to {})", b.opts.start, b.visit.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into()));
     }
+    b.browse(start).await;
     let v = &mut b.visit;
     v.hsts_hosts = b.hsts.iter().cloned().collect();
     v.modified = v.steps.iter().filter(|s| s.integrity == "modified").count();
     v.errors = v.steps.iter().filter(|s| s.error.is_some()).count();
     v.all_intact = v.modified == 0 && v.steps.iter().any(|s| s.integrity == "intact");
+    v.session = typed_url(&v.start).host().and_then(|h| b.cookies.get(h)).is_some_and(|jar| !jar.is_empty());
     Ok(b.visit)
+}
+
+/// A page received: where it came from and what it offers.
+struct Seen {
+    url: Uri,
+    page: page::Page,
+}
+
+/// `href` as seen on the page at `base`, as an absolute URL.
+fn resolve_href(base: &Uri, href: &str) -> Option<Uri> {
+    if href.is_empty() {
+        return Some(base.clone());
+    }
+    let scheme_end = href.find(':').filter(|&i| !href[..i].contains(['/', '?', '#']));
+    if scheme_end.is_some() {
+        return href.parse().ok().filter(|u: &Uri| matches!(u.scheme_str(), Some("http" | "https")));
+    }
+    if href.starts_with("//") {
+        return format!("{}:{href}", base.scheme_str().unwrap_or("http")).parse().ok();
+    }
+    if href.starts_with('/') {
+        return Some(join(&origin(base), href));
+    }
+    let dir = base.path().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    Some(join(&origin(base), &format!("{dir}/{href}")))
+}
+
+/// The form filled in as a person would: the username in the first text field, the
+/// password in the password field, hidden fields as they are.
+fn fill(form: &page::Form, username: &str, password: &str) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    let mut user_done = false;
+    for i in &form.inputs {
+        match i.kind.as_str() {
+            "password" => {
+                out.append_pair(&i.name, password);
+            }
+            "text" | "email" if !user_done => {
+                out.append_pair(&i.name, username);
+                user_done = true;
+            }
+            "hidden" => {
+                out.append_pair(&i.name, &i.value);
+            }
+            _ => {}
+        }
+    }
+    out.finish()
 }
 
 /// What a person typing into the address bar gets: a bare name means http://name/.
@@ -176,25 +231,80 @@ fn join(origin: &str, path: &str) -> Uri {
     format!("{origin}{path}").parse().unwrap_or_else(|_| Uri::from_static("http://invalid/"))
 }
 
-/// Same-origin subresources a page references (`src=` and stylesheet `href=`).
-pub fn subresource_paths(html: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for attr in ["src=\"", "rel=\"stylesheet\" href=\""] {
-        let mut rest = html;
-        while let Some(i) = rest.find(attr) {
-            rest = &rest[i + attr.len()..];
-            if let Some(end) = rest.find('"') {
-                let p = &rest[..end];
-                if p.starts_with('/') && !p.starts_with("//") && !out.iter().any(|o| o == p) {
-                    out.push(p.to_string());
+impl Browser {
+    /// The visit proper: open the start page, then act only on what the pages offer.
+    async fn browse(&mut self, start: Uri) {
+        let Some(home) = self.navigate("open", Method::GET, start, None).await else { return };
+        let mut seen = vec![self.seen(&home)];
+        let subs = seen[0].page.subresources.clone();
+        for p in subs {
+            self.navigate("subresource", Method::GET, join(&origin(&home.final_url), &p), None).await;
+        }
+        // Sign in through a form a page shows, or the page a "Sign in" link leads to.
+        let mut form = seen.iter().find_map(|s| s.page.sign_in_form().map(|f| (s.url.clone(), f.clone())));
+        if form.is_none() {
+            let link = seen.iter().find_map(|s| s.page.sign_in_link().and_then(|l| resolve_href(&s.url, &l.href)));
+            if let Some(url) = link {
+                if let Some(p) = self.navigate("login form", Method::GET, url, None).await {
+                    let s = self.seen(&p);
+                    form = s.page.sign_in_form().map(|f| (s.url.clone(), f.clone()));
+                    seen.push(s);
                 }
             }
         }
+        match form.and_then(|(at, f)| Some((resolve_href(&at, &f.action)?, f))) {
+            None => self.skip("log in", "no sign-in form on the pages received"),
+            Some((target, f)) => {
+                let body = fill(&f, &self.opts.username.clone(), &self.opts.password.clone());
+                let result = if f.method == "GET" {
+                    let url = join(&origin(&target), &format!("{}?{body}", target.path()));
+                    self.navigate("log in", Method::GET, url, None).await
+                } else {
+                    self.navigate("log in", Method::POST, target, Some(body)).await
+                };
+                if let Some(p) = result {
+                    self.visit.logged_in = p.site_page && p.final_url.path() == "/account" && String::from_utf8_lossy(&p.body).contains(content::FULL_NAME);
+                    seen.push(self.seen(&p));
+                }
+            }
+        }
+        // Read the article and open the account, through links on the pages received.
+        for (action, path) in [("read article", content::SENSITIVE_ARTICLE), ("account", "/account")] {
+            let link = seen.iter().find_map(|s| s.page.link_to(path).and_then(|l| resolve_href(&s.url, &l.href)));
+            let Some(url) = link else {
+                self.skip(action, &format!("no link to {path} on the pages received"));
+                continue;
+            };
+            if let Some(p) = self.navigate(action, Method::GET, url, None).await {
+                let done = p.site_page && p.final_url.path() == path;
+                if path == "/account" {
+                    self.visit.saw_account = done && String::from_utf8_lossy(&p.body).contains(content::FULL_NAME);
+                } else {
+                    self.visit.read_article = done;
+                }
+                seen.push(self.seen(&p));
+            }
+        }
     }
-    out
-}
 
-impl Browser {
+    fn seen(&self, f: &Fetched) -> Seen {
+        Seen { url: f.final_url.clone(), page: page::Page::read(&String::from_utf8_lossy(&f.body)) }
+    }
+
+    /// Records a step the pages gave no way to take.
+    fn skip(&mut self, action: &str, why: &str) {
+        self.push_step(Step { action: action.into(), integrity: "unchecked".into(), skipped: Some(why.into()), ..Step::default() });
+    }
+
+    fn push_step(&mut self, step: Step) {
+        if self.opts.live {
+            use std::io::Write;
+            println!("{}", step_line(&step));
+            let _ = std::io::stdout().flush();
+        }
+        self.visit.steps.push(step);
+    }
+
     async fn resolve(&mut self, host: &str) -> Option<IpAddr> {
         if let Ok(ip) = host.parse() {
             return Some(ip);
@@ -213,20 +323,13 @@ impl Browser {
         Some(ip)
     }
 
-    async fn subresources(&mut self, page: &Fetched, origin: &str) {
-        let html = String::from_utf8_lossy(&page.body).into_owned();
-        for p in subresource_paths(&html) {
-            self.navigate("subresource", Method::GET, join(origin, &p), None).await;
-        }
-    }
-
     /// One navigation with redirects followed; returns the final response.
     async fn navigate(&mut self, action: &str, mut method: Method, mut url: Uri, mut body: Option<String>) -> Option<Fetched> {
         for _ in 0..10 {
             let host = url.host().unwrap_or("").to_string();
             if url.scheme_str() == Some("http") && self.hsts.contains(&host) {
                 let upgraded = join(&format!("https://{}", url.authority().map(|a| a.as_str()).unwrap_or("")), url.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-                self.visit.steps.push(Step {
+                self.push_step(Step {
                     action: action.into(),
                     method: method.to_string(),
                     url: url.to_string(),
@@ -243,13 +346,14 @@ impl Browser {
                 Ok(f) => f,
                 Err(e) => {
                     step.error = Some(e);
-                    self.visit.steps.push(step);
+                    self.push_step(step);
                     return None;
                 }
             };
-            self.check(&mut step, &fetched);
+            let mut fetched = fetched;
+            self.check(&mut step, &mut fetched);
             self.save(&step, &fetched);
-            self.visit.steps.push(step);
+            self.push_step(step);
             if (300..400).contains(&fetched.status) {
                 if let Some(loc) = fetched.headers.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
                     url = if loc.starts_with('/') { join(&origin(&url), loc) } else { loc.parse().unwrap_or(url) };
@@ -267,19 +371,20 @@ impl Browser {
 
     fn save(&self, step: &Step, f: &Fetched) {
         let Some(dir) = &self.opts.save else { return };
-        if f.status != 200 || !step.content_type.as_deref().unwrap_or("").contains("html") {
+        if f.status != 200 {
             return;
         }
         let name = f.final_url.path().trim_matches('/').replace('/', "_");
         let name = if name.is_empty() { "index".to_string() } else { name };
-        let path = dir.join(format!("{name}.html"));
+        let html = step.content_type.as_deref().unwrap_or("").contains("html");
+        let path = if html || !name.contains('.') { dir.join(format!("{name}.html")) } else { dir.join(&name) };
         if !path.exists() {
             let _ = std::fs::create_dir_all(dir);
             let _ = std::fs::write(path, &f.body);
         }
     }
 
-    fn check(&self, step: &mut Step, f: &Fetched) {
+    fn check(&self, step: &mut Step, f: &mut Fetched) {
         step.status = Some(f.status);
         step.bytes = f.body.len();
         step.content_type = f.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -292,9 +397,12 @@ impl Browser {
         let hash = hex::encode(Sha256::digest(&f.body));
         if f.status == 200 {
             if let Some(expected) = self.manifest.get(f.final_url.path()) {
-                step.integrity = if *expected == hash { "intact" } else { "modified" }.into();
+                let intact = expected.sha256 == hash;
+                step.integrity = if intact { "intact" } else { "modified" }.into();
+                step.site_page = intact || (expected.title.is_some() && expected.title == step.title);
             }
         }
+        f.site_page = step.site_page;
         step.sha256 = Some(hash);
     }
 
@@ -350,7 +458,7 @@ impl Browser {
         } else {
             body
         };
-        Ok(Fetched { status: parts.status.as_u16(), headers: parts.headers, body, final_url: url.clone() })
+        Ok(Fetched { status: parts.status.as_u16(), headers: parts.headers, body, final_url: url.clone(), site_page: false })
     }
 
     fn cookie_header(&self, host: &str, https: bool) -> Option<String> {
@@ -399,30 +507,45 @@ where
     tokio::time::timeout(Duration::from_secs(10), fut).await.map_err(|_| "no response within 10 s".to_string())?
 }
 
+/// One step as a line of the visit's log.
+pub fn step_line(st: &Step) -> String {
+    if st.hsts_upgrade {
+        return format!("  {:<13} {} {} -> upgraded to https by HSTS", st.action, st.method, st.url);
+    }
+    if let Some(why) = &st.skipped {
+        return format!("  {:<13} not done: {why}", st.action);
+    }
+    let what = match (&st.status, &st.error) {
+        (_, Some(e)) => format!("FAILED: {e}"),
+        (Some(code), None) => {
+            let tls = st.tls.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default();
+            let hash = st.sha256.as_ref().map(|h| format!(" sha256 {}…", &h[..12])).unwrap_or_default();
+            let ad = if st.ad { " AD INJECTED" } else { "" };
+            let whose = if st.integrity == "modified" && !st.site_page { " NOT THE SITE'S PAGE" } else { "" };
+            format!("{code} {} B{hash} {}{whose}{tls}{ad}", st.bytes, st.integrity)
+        }
+        _ => String::new(),
+    };
+    format!("  {:<13} {} {} -> {what}", st.action, st.method, crate::findings::mask_url(&st.url))
+}
+
+/// The visit's closing line.
+pub fn outcome_line(v: &Visit) -> String {
+    format!(
+        "logged in: {}, read the article: {}, saw the account: {}, modified responses: {}, errors: {}",
+        v.logged_in, v.read_article, v.saw_account, v.modified, v.errors
+    )
+}
+
 /// The visit as a readable log, one line per step.
 pub fn log(v: &Visit) -> String {
     let mut s = format!("visit {} (resolved to {})\n", v.start, v.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into()));
     for st in &v.steps {
-        if st.hsts_upgrade {
-            s += &format!("  {:<13} {} {} -> upgraded to https by HSTS\n", st.action, st.method, st.url);
-            continue;
-        }
-        let what = match (&st.status, &st.error) {
-            (_, Some(e)) => format!("FAILED: {e}"),
-            (Some(code), None) => {
-                let tls = st.tls.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default();
-                let hash = st.sha256.as_ref().map(|h| format!(" sha256 {}…", &h[..12])).unwrap_or_default();
-                let ad = if st.ad { " AD INJECTED" } else { "" };
-                format!("{code} {} B{hash} {}{tls}{ad}", st.bytes, st.integrity)
-            }
-            _ => String::new(),
-        };
-        s += &format!("  {:<13} {} {} -> {what}\n", st.action, st.method, st.url);
+        s += &step_line(st);
+        s.push('\n');
     }
-    s += &format!(
-        "logged in: {}, read the article: {}, saw the account: {}, modified responses: {}, errors: {}\n",
-        v.logged_in, v.read_article, v.saw_account, v.modified, v.errors
-    );
+    s += &outcome_line(v);
+    s.push('\n');
     s
 }
 
@@ -439,7 +562,20 @@ mod tests {
     #[test]
     fn finds_same_origin_subresources() {
         let home = String::from_utf8(content::resource("/").unwrap().body).unwrap();
-        assert_eq!(subresource_paths(&home), vec!["/app.js", "/logo.svg", "/style.css"]);
-        assert!(subresource_paths("<img src=\"//evil.test/x.png\"><img src=\"http://x/y\">").is_empty());
+        assert_eq!(page::Page::read(&home).subresources, vec!["/style.css", "/app.js", "/logo.svg"]);
+        assert!(page::Page::read("<img src=\"//evil.test/x.png\"><img src=\"http://x/y\">").subresources.is_empty());
+    }
+
+    #[test]
+    fn forms_are_filled_and_links_resolved_as_a_browser_does() {
+        let login = page::Page::read(&String::from_utf8(content::login_form(None)).unwrap());
+        let f = login.sign_in_form().expect("the site's sign-in form");
+        assert_eq!(fill(f, "alice", "a b&c"), "username=alice&password=a+b%26c");
+        let base: Uri = "http://clinic.test/articles/x".parse().unwrap();
+        assert_eq!(resolve_href(&base, "/login").unwrap().to_string(), "http://clinic.test/login");
+        assert_eq!(resolve_href(&base, "y").unwrap().to_string(), "http://clinic.test/articles/y");
+        assert_eq!(resolve_href(&base, "http://192.0.2.20/c").unwrap().to_string(), "http://192.0.2.20/c");
+        assert!(resolve_href(&base, "javascript:alert(1)").is_none());
+        assert!(resolve_href(&base, "ftp://x/").is_none());
     }
 }
