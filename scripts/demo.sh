@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
-  echo "the demo builds network namespaces: run it as root (sudo bash scripts/demo.sh)" >&2
+  echo "the demo builds network namespaces: run it as root (as root: bash scripts/demo.sh)" >&2
   exit 2
 fi
 need=()

@@ -379,4 +379,8 @@ pub struct DemoArgs {
     /// Also load each scenario's page in a real browser (Debian's chromium, headless).
     #[arg(long, value_parser = ["chromium"])]
     pub browser: Option<String>,
+    /// Show the secrets the intruder got (password, cookie) in the table's evidence and
+    /// the report, instead of masking them.
+    #[arg(long)]
+    pub reveal: bool,
 }

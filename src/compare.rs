@@ -1,7 +1,9 @@
 //! `plainsight compare SITE VISITOR`: the same exchanges seen from two vantage points.
 //! For HTTP, per exchange, whether the response changed on the way and where (status,
 //! headers, body size, title); for TLS, the content cannot be compared (that is the
-//! point), only whether the records match in count and size.
+//! point), only whether the records match in count and size. When the visitor received
+//! over plain HTTP what the site sent over TLS to another address (sslstrip), each such
+//! exchange is said to be relayed, and by whom.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,9 +14,33 @@ use crate::dissect::{Record, http::Response, tls::Traffic};
 /// What one capture shows, in order.
 #[derive(Default)]
 struct Side {
-    /// (method uri) -> responses in order.
+    /// (method url) -> responses in order.
     http: BTreeMap<String, Vec<Response>>,
     tls: Vec<Traffic>,
+    /// Client addresses of the TLS connections (the side that did not listen on the port).
+    tls_clients: std::collections::BTreeSet<std::net::IpAddr>,
+    /// Client addresses of the HTTP exchanges.
+    http_clients: std::collections::BTreeSet<std::net::IpAddr>,
+    /// (server, client) pairs that already had an answer to a request.
+    answered: std::collections::HashSet<(std::net::SocketAddr, std::net::SocketAddr)>,
+    /// Answers that came on such a pair after its connection ended, with no request of
+    /// their own: they lost a race for the same place in the stream.
+    late: Vec<(std::net::SocketAddr, Response)>,
+}
+
+/// The key of an exchange: `GET http://host/uri`, or a response whose request the capture
+/// does not hold.
+fn key(r: &Response) -> String {
+    match (&r.for_method, &r.for_uri) {
+        (Some(m), Some(u)) => {
+            let url = match &r.for_host {
+                Some(h) if u.starts_with('/') => format!("http://{h}{u}"),
+                _ => u.clone(),
+            };
+            format!("{m} {}", crate::findings::mask_url(&url))
+        }
+        _ => format!("(a {} response to no request in the capture)", r.status),
+    }
 }
 
 fn read(path: &Path) -> anyhow::Result<Side> {
@@ -24,10 +50,20 @@ fn read(path: &Path) -> anyhow::Result<Side> {
         None,
         &mut |e, _| match &e.record {
             Record::HttpResponse(r) => {
-                let key = format!("{} {}", r.for_method.as_deref().unwrap_or("?"), r.for_uri.as_deref().unwrap_or("?"));
-                side.http.entry(key).or_default().push(r.clone());
+                if r.for_method.is_none() && side.answered.contains(&(e.src, e.dst)) {
+                    side.late.push((e.src, r.clone()));
+                    return;
+                }
+                if r.for_method.is_some() {
+                    side.answered.insert((e.src, e.dst));
+                }
+                side.http.entry(key(r)).or_default().push(r.clone());
+                side.http_clients.insert(e.dst.ip());
             }
-            Record::TlsTraffic(t) => side.tls.push(t.clone()),
+            Record::TlsTraffic(t) => {
+                side.tls.push(t.clone());
+                side.tls_clients.insert(if e.src.port() > e.dst.port() { e.src.ip() } else { e.dst.ip() });
+            }
             _ => {}
         },
         &mut |_| {},
@@ -66,7 +102,11 @@ pub fn compare(site: &Path, visitor: &Path) -> anyhow::Result<String> {
     let (a, b) = (read(site)?, read(visitor)?);
     let mut out = String::new();
     let keys: std::collections::BTreeSet<&String> = a.http.keys().chain(b.http.keys()).collect();
-    let (mut same, mut changed) = (0, 0);
+    let (mut same, mut changed, mut relayed) = (0, 0, 0);
+    // The site spoke TLS only to addresses that are not the visitor's: whatever plain HTTP
+    // the visitor got came through someone in between.
+    let go_between: Vec<String> = a.tls_clients.iter().filter(|c| !b.http_clients.contains(c)).map(|c| c.to_string()).collect();
+    let stripped = a.http.is_empty() && !a.tls.is_empty() && !b.http.is_empty() && !go_between.is_empty();
     for k in keys {
         let (sa, sb) = (a.http.get(k).map(Vec::as_slice).unwrap_or(&[]), b.http.get(k).map(Vec::as_slice).unwrap_or(&[]));
         for i in 0..sa.len().max(sb.len()) {
@@ -84,6 +124,18 @@ pub fn compare(site: &Path, visitor: &Path) -> anyhow::Result<String> {
                 (Some(_), None) => {
                     let _ = writeln!(out, "MISSING   {k}: sent by the site, never reached the visitor");
                 }
+                (None, Some(y)) if stripped => {
+                    relayed += 1;
+                    let title = y.title.as_ref().map(|t| format!(", title {t:?}")).unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "RELAYED   {k}: received by the visitor over plain HTTP ({} {}{title}, {} bytes); the site sent its answers over TLS to {}, not to the visitor",
+                        y.status,
+                        y.reason,
+                        y.body_len,
+                        go_between.join(", ")
+                    );
+                }
                 (None, Some(_)) => {
                     let _ = writeln!(out, "EXTRA     {k}: received by the visitor, never sent by the site");
                 }
@@ -95,15 +147,35 @@ pub fn compare(site: &Path, visitor: &Path) -> anyhow::Result<String> {
         let total = |v: &[Traffic]| (v.iter().map(|t| t.records_to_client).sum::<u64>(), v.iter().map(|t| t.bytes_to_client).sum::<u64>());
         let (ra, ba) = total(&a.tls);
         let (rb, bb) = total(&b.tls);
+        if stripped {
+            let _ = writeln!(out, "TLS: the site sent {ra} records / {ba} B over {} TLS connection(s); the visitor received none over TLS", a.tls.len());
+        } else {
+            let _ = writeln!(
+                out,
+                "TLS: content cannot be compared (it is encrypted); {} connection(s) at the site, {} at the visitor; records to the visitor {ra}/{ba} B sent, {rb}/{bb} B received: {}",
+                a.tls.len(),
+                b.tls.len(),
+                if (ra, ba) == (rb, bb) { "they match" } else { "they differ" }
+            );
+        }
+    }
+    for (from, r) in &b.late {
+        let title = r.title.as_ref().map(|t| format!(", title {t:?}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "TLS: content cannot be compared (it is encrypted); {} connection(s) at the site, {} at the visitor; records to the visitor {ra}/{ba} B sent, {rb}/{bb} B received: {}",
-            a.tls.len(),
-            b.tls.len(),
-            if (ra, ba) == (rb, bb) { "they match" } else { "they differ" }
+            "LATE      a {} answer from {from}{title}: it reached the visitor after another answer had already filled that place in the connection, so the visitor's TCP discarded it (it lost a race)",
+            r.status
         );
     }
-    let _ = writeln!(out, "{same} HTTP exchange(s) identical, {changed} changed on the way");
+    if stripped {
+        let _ = writeln!(
+            out,
+            "The site spoke only TLS, to {}; the visitor spoke only plain HTTP: an intruder in between downgraded the visit (sslstrip). What it changed shows in the visitor's own check.",
+            go_between.join(", ")
+        );
+    }
+    let relayed = if relayed > 0 { format!(", {relayed} relayed from TLS to plain HTTP") } else { String::new() };
+    let _ = writeln!(out, "{same} HTTP exchange(s) identical, {changed} changed on the way{relayed}");
     Ok(out)
 }
 

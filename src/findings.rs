@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::dissect::{Event, Record};
 
 /// How sensitive a finding is; the order is the report's order (most sensitive first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
     Credential,
@@ -54,7 +54,7 @@ impl fmt::Display for Class {
 }
 
 /// One thing learned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Finding {
     pub class: Class,
     /// What was learned, without the secret itself.
@@ -97,6 +97,16 @@ impl Finding {
             Some(s) => format!("{}: {s}", self.shown_summary(reveal)),
             None => self.shown_summary(reveal).to_string(),
         }
+    }
+
+    /// A finding read back from output written with `--reveal` (summary and secret in
+    /// clear), made maskable again.
+    pub fn remasked(mut self) -> Finding {
+        let masked = mask_urls_in(&self.summary);
+        if masked != self.summary {
+            self.clear_summary = Some(std::mem::replace(&mut self.summary, masked));
+        }
+        self
     }
 
     /// The finding as a report shows it: secret and summary masked unless `reveal`.

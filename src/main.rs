@@ -80,7 +80,7 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
         return Ok(if ok { 0 } else { 2 });
     }
     if !run::privileged() {
-        eprintln!("plainsight: the lab needs root (network namespaces): run it with sudo; `plainsight lab doctor` lists what else it needs");
+        eprintln!("plainsight: the lab needs root (network namespaces): run it as root; `plainsight lab doctor` lists what else it needs");
         return Ok(2);
     }
     match &args.action {
@@ -126,9 +126,9 @@ fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet
     if !quiet {
         println!("report: {}", out.join("report.html").display());
     }
-    let bad: Vec<String> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| format!("{} ({})", o.scenario, o.mismatches.join("; "))).collect();
+    let bad: Vec<&str> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| o.scenario.as_str()).collect();
     if !bad.is_empty() {
-        eprintln!("plainsight: unexpected outcome in: {}", bad.join(", "));
+        eprintln!("plainsight: unexpected outcome in: {} (the lines marked UNEXPECTED above say which cells)", bad.join(", "));
         return 1;
     }
     0
@@ -251,13 +251,13 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
 fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<u8> {
     use plainsight::demo;
     if !plainsight::lab::run::privileged() {
-        eprintln!("plainsight: the demo builds a lab and needs root: run it with sudo (`plainsight lab doctor` lists what else it needs)");
+        eprintln!("plainsight: the demo builds a lab and needs root: run it as root (`plainsight lab doctor` lists what else it needs)");
         return Ok(2);
     }
     let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
     let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));
     plainsight::sniff::install_stop_handler();
     let hosts = demo::Hosts::Namespaces(plainsight::lab::Lab::new(&args.lab)?);
-    let summary = demo::run(&demo::Options { scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some() }, &hosts)?;
+    let summary = demo::run(&demo::Options { scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some(), reveal: args.reveal }, &hosts)?;
     Ok(demo_outcome(summary, &out, args.quiet))
 }

@@ -171,7 +171,7 @@ pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool,
     };
     let serving = std::thread::spawn(move || agent.serve(stop));
     let hosts = Hosts::Containers { lab: lab.clone(), conductor: Conductor::begin(&state, Duration::from_secs(120))?, site: Default::default() };
-    let opts = super::Options { scenarios: super::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false };
+    let opts = super::Options { scenarios: super::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false, reveal: false };
     let summary = super::run(&opts, &hosts);
     if keep {
         eprintln!("lab host {}: the lab stays up for exercises (docker compose exec ...)", role.as_str());

@@ -11,7 +11,6 @@ pub mod hosts;
 pub mod report;
 pub mod scenario;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,10 +18,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::findings::{Class, Finding};
 use crate::lab::{Host, Lab};
-pub use hosts::Hosts;
 use crate::site::content;
-use scenario::{Expect, Scenario};
+pub use hosts::Hosts;
+use scenario::{Attack, Expect, Got, Leaks, ReplayState, Scenario};
 
 /// Checked options of the demo.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub struct Options {
     /// Also run Debian's Chromium (headless) in the visitor host: screenshots, the
     /// error it reports, and which powerful features the page gets (secure context).
     pub browser: bool,
+    /// Show the secrets (password, cookie) in the table's evidence and the report.
+    pub reveal: bool,
 }
 
 /// A yes/no with its evidence.
@@ -54,24 +56,48 @@ impl Cell {
     }
 }
 
+/// The stolen cookie, replayed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replay {
+    pub state: ReplayState,
+    pub evidence: String,
+}
+
+/// The one secret that matters most in a scenario (the password), as the intruder got it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeySecret {
+    /// What it is and where it was read ("form field \"password\" in POST /login").
+    pub what: String,
+    /// The value, masked unless `--reveal`.
+    pub shown: String,
+    /// The packet of the intruder's capture that carried it, when the sniffer read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet: Option<u64>,
+    /// Who read it: the sniffer on the gateway, or the intruder's proxy or collector.
+    pub read_by: String,
+}
+
 /// What one scenario showed.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub scenario: String,
     pub title: String,
-    /// Rows of the intruder's view, by name (password, session_cookie, ...).
-    pub intruder: BTreeMap<String, Cell>,
-    /// What the visitor got: intact, modified (with the ad), or refused (the error).
-    pub visitor: String,
+    /// What the intruder learned, row by row.
+    pub intruder: Leaks<Cell>,
+    /// What the visitor got: intact, modified, forged (not the site's page) or refused.
+    pub visitor: Got,
     pub visitor_detail: String,
+    /// Whether the site's own pages reached the visitor at all (availability).
+    pub site_pages: Cell,
+    pub replay: Replay,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay: Option<Cell>,
+    pub key_secret: Option<KeySecret>,
     pub expected: Expect,
     pub as_expected: bool,
     pub mismatches: Vec<String>,
     pub dir: String,
     pub injector: Vec<serde_json::Value>,
-    /// `plainsight compare site.pcapng visitor.pcapng`.
+    /// `plainsight compare site.pcapng visitor.pcapng`, and the visitor's own check.
     pub compare: String,
     /// What Chromium showed, with `--browser chromium`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +128,8 @@ pub struct Summary {
     pub scenarios: Vec<Outcome>,
     pub all_as_expected: bool,
     pub seconds: f64,
+    /// Whether secrets are shown in clear (`--reveal`).
+    pub revealed: bool,
 }
 
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
@@ -123,8 +151,49 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// Prints the new complete lines of the files `tails` follows, prefixed, until `done`.
+fn follow(files: &[(PathBuf, &'static str)], done: &std::sync::atomic::AtomicBool, reveal: bool) {
+    use std::sync::atomic::Ordering;
+    let mut read = vec![0usize; files.len()];
+    loop {
+        let last = done.load(Ordering::SeqCst);
+        for (i, (path, who)) in files.iter().enumerate() {
+            let Ok(text) = std::fs::read_to_string(path) else { continue };
+            let Some(end) = text.rfind('\n').map(|e| e + 1) else { continue };
+            if end <= read[i] {
+                continue;
+            }
+            for line in text[read[i]..end].lines() {
+                if let Some(l) = live_line(line, who, reveal) {
+                    eprintln!("{}", report::clip_line(&l, 120));
+                }
+            }
+            read[i] = end;
+        }
+        if last {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A line of a role's output as `--step` shows it: the visitor's steps, and the intruder's
+/// findings that matter (secrets masked unless `reveal`).
+fn live_line(line: &str, who: &str, reveal: bool) -> Option<String> {
+    if who == "visitor" {
+        return Some(format!("  visitor  {}", line.trim_start()));
+    }
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["type"] != "finding" {
+        return None;
+    }
+    let f: Finding = serde_json::from_value(v).ok()?;
+    matches!(f.class, Class::Credential | Class::SessionCookie | Class::Url | Class::ServerName | Class::DnsName)
+        .then(|| format!("  intruder [packet {}] {}", f.frame, f.clone().remasked().line(reveal)))
+}
+
 /// Runs one scenario in the (already built) lab.
-fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, browser: bool) -> anyhow::Result<Outcome> {
+fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(dir)?;
     let lab = hosts.lab();
     let plan = sc.plan();
@@ -141,29 +210,35 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, browser: bool) -> anyho
         roles.push(hosts.start(host, &v, &dir.join(out), &err)?);
         wait_for(&format!("the sniffer on {}", host.as_str()), || std::fs::metadata(dir.join(file)).is_ok_and(|m| m.len() > 0))?;
     }
-    let mut injector = None;
-    if let Some(args) = &plan.inject {
-        let mut a = strings(&["plainsight", "inject", "--lab", &l]);
-        a.extend(strings(args));
-        let log = dir.join("injector.log");
-        let host = if plan.race { Lab::race_host() } else { Host::Intruder };
-        injector = Some(hosts.start(host, &a, &dir.join("injector.jsonl"), &log)?);
-        wait_for("the injector", || file_contains(&log, "intercepting") || file_contains(&log, "racing"))?;
-    }
-    // The visitor.
+    let mut a = strings(&["plainsight", "inject", "--lab", &l, "--reveal"]);
+    a.extend(plan.attack.inject_args());
+    let log = dir.join("injector.log");
+    let host = if plan.attack == Attack::Race { Lab::race_host() } else { Host::Intruder };
+    let injector = hosts.start(host, &a, &dir.join("injector.jsonl"), &log)?;
+    wait_for("the injector", || file_contains(&log, "intercepting") || file_contains(&log, "racing"))?;
+    // The visitor, followed live with --step.
     let mut v = strings(&["plainsight", "visit", "--lab", &l, "--json"]);
     v.push(dir.join("visitor.json").display().to_string());
     v.extend(strings(&["--save"]));
     v.push(dir.join("pages").display().to_string());
     v.extend(plan.visitor_flags.iter().map(|f| f.replace("{state}", &lab.state_dir().display().to_string())));
     v.push(plan.start.to_string());
-    hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60))?;
-    let chromium = if browser { Some(chromium(lab, &plan, dir)?) } else { None };
-    // Let the last packets reach the sniffers, then stop everything.
-    std::thread::sleep(Duration::from_millis(300));
-    if let Some(i) = injector {
-        hosts.stop(i);
-    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let visited = std::thread::scope(|scope| {
+        if opts.step {
+            let files = [(dir.join("visitor.log"), "visitor"), (dir.join("findings.jsonl"), "intruder")];
+            let done = &done;
+            scope.spawn(move || follow(&files, done, opts.reveal));
+        }
+        let r = hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60));
+        // Let the last packets reach the sniffers before the follower's last look.
+        std::thread::sleep(Duration::from_millis(300));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    });
+    visited?;
+    let chromium = if opts.browser { Some(chromium(lab, &plan, dir)?) } else { None };
+    hosts.stop(injector);
     for r in roles {
         hosts.stop(r);
     }
@@ -173,73 +248,121 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, browser: bool) -> anyho
     for host in [Host::Visitor, Host::Site] {
         hosts.run(host, &strings(&["ss", "-K", "-tn", "state", "connected"]), null, null, Duration::from_secs(10))?;
     }
-    let mut outcome = observe(sc, dir)?;
+    let seen = Observed::read(dir)?;
+    let mut outcome = observe(sc, dir, &seen, opts.reveal);
+    outcome.replay = replay(hosts, &seen, dir)?;
     outcome.browser = chromium;
-    outcome.compare = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}"));
+    let compared = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
+    outcome.compare = format!("{compared}{}", visitor_check(&seen.visit));
     std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
-    if sc == Scenario::Http {
-        outcome.replay = Some(replay(hosts, &outcome)?);
-    }
     check(&mut outcome);
     Ok(outcome)
+}
+
+/// The visitor's own check of what it received, against the site's manifest.
+fn visitor_check(v: &crate::visitor::Visit) -> String {
+    let mut out = String::from("The visitor's own check against the site's SHA-256 manifest:\n");
+    for st in v.steps.iter().filter(|s| s.status.is_some() || s.error.is_some()) {
+        let verdict = match (&st.error, st.integrity.as_str(), st.site_page) {
+            (Some(e), _, _) => format!("no page: {e}"),
+            (None, "intact", _) => "intact".into(),
+            (None, "modified", true) => format!("the site's page, modified{}", if st.ad { " (the injected ad is in it)" } else { "" }),
+            (None, "modified", false) => format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled")),
+            _ => "not in the manifest".into(),
+        };
+        out += &format!("  {} {} -> {verdict}\n", st.method, crate::findings::mask_url(&st.url));
+    }
+    out
+}
+
+/// What the roles recorded for one scenario, read back.
+struct Observed {
+    /// Every event line of the intruder's sniffer (findings included).
+    events: Vec<serde_json::Value>,
+    /// Its findings, typed (written with `--reveal`: secrets in clear).
+    findings: Vec<Finding>,
+    /// What the intruder's proxy or collector read itself: (class, summary, secret).
+    learned: Vec<(Class, String, Option<String>)>,
+    injector: Vec<serde_json::Value>,
+    visit: crate::visitor::Visit,
+}
+
+impl Observed {
+    fn read(dir: &Path) -> anyhow::Result<Observed> {
+        let events = read_jsonl(&dir.join("findings.jsonl"));
+        let findings = events.iter().filter(|e| e["type"] == "finding").filter_map(|e| serde_json::from_value::<Finding>(e.clone()).ok()).map(Finding::remasked).collect();
+        let injector = read_jsonl(&dir.join("injector.jsonl"));
+        let learned = injector
+            .iter()
+            .flat_map(|o| o["learned"].as_array().into_iter().flatten())
+            .filter_map(|l| Some((serde_json::from_value::<Class>(l["class"].clone()).ok()?, l["summary"].as_str()?.to_string(), l["secret"].as_str().map(str::to_string))))
+            .collect();
+        let visit = serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
+        Ok(Observed { events, findings, learned, injector, visit })
+    }
 }
 
 fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(p).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
-/// Reads what the roles recorded and fills the table's rows.
-fn observe(sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> {
-    let events = read_jsonl(&dir.join("findings.jsonl"));
-    let injector = read_jsonl(&dir.join("injector.jsonl"));
-    let visit: crate::visitor::Visit = serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
-    let findings: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "finding").collect();
-    let first = |pred: &dyn Fn(&serde_json::Value) -> bool| findings.iter().find(|f| pred(f)).map(|f| (*f).clone());
-    // What the intruder's proxy itself read (plaintext it relayed).
-    let proxy_learned: Vec<&serde_json::Value> = injector.iter().flat_map(|o| o["learned"].as_array().into_iter().flatten()).collect();
-    let proxied = |pred: &dyn Fn(&serde_json::Value) -> bool| proxy_learned.iter().find(|l| pred(l)).map(|l| l["summary"].as_str().unwrap_or("").to_string());
-    let s = |f: &serde_json::Value, k: &str| f[k].as_str().unwrap_or("").to_string();
-    let evidence = |f: &serde_json::Value| format!("packet {}: {}", f["frame"], s(f, "summary"));
-    let mut rows = BTreeMap::new();
-    let cell = |sniffed: Option<serde_json::Value>, proxy: Option<String>, none: &str| match (sniffed, proxy) {
-        (Some(f), _) => Cell::yes(evidence(&f)),
-        (None, Some(p)) => Cell::yes(format!("read by the intruder's proxy: {p}")),
+/// Fills the table's rows from what the roles recorded; every cell cites its evidence.
+fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
+    let first = |pred: &dyn Fn(&Finding) -> bool| o.findings.iter().find(|f| pred(f));
+    let proxied = |pred: &dyn Fn(Class, &str) -> bool| o.learned.iter().find(|(c, s, _)| pred(*c, s));
+    let evidence = |f: &Finding| format!("packet {}: {}", f.frame, f.line(reveal));
+    let shown_secret = |s: &Option<String>| s.as_deref().map(|s| if reveal { s.to_string() } else { crate::findings::mask(s) });
+    let proxy_evidence = |(_, summary, secret): &(Class, String, Option<String>)| {
+        let summary = if reveal { summary.clone() } else { crate::findings::mask_urls_in(summary) };
+        match shown_secret(secret) {
+            Some(s) => format!("read by the intruder's proxy: {summary}: {s}"),
+            None => format!("read by the intruder's proxy: {summary}"),
+        }
+    };
+    let cell = |pred: &dyn Fn(Class, &str) -> bool, none: &str| match (first(&|f| pred(f.class, &f.summary)), proxied(pred)) {
+        (Some(f), _) => Cell::yes(evidence(f)),
+        (None, Some(p)) => Cell::yes(proxy_evidence(p)),
         (None, None) => Cell::no(none),
     };
-    let is_pw = |f: &serde_json::Value| f["class"] == "credential" && f["summary"].as_str().is_some_and(|x| x.contains("password"));
-    rows.insert("password".to_string(), cell(first(&is_pw), proxied(&is_pw), "no: only encrypted bytes"));
-    let is_cookie = |f: &serde_json::Value| f["class"] == "session-cookie" && f["summary"].as_str().is_some_and(|x| x.contains("session"));
-    rows.insert("session_cookie".into(), cell(first(&is_cookie), proxied(&is_cookie), "no"));
-    let is_article = |f: &serde_json::Value| f["class"] == "url" && f["summary"].as_str().is_some_and(|x| x.contains(content::SENSITIVE_ARTICLE));
-    let article = cell(first(&is_article), proxied(&is_article), "no: the URL travelled encrypted");
-    let title = first(&|f: &serde_json::Value| f["class"] == "page-content" && f["summary"].as_str().is_some_and(|x| x.contains(content::SENSITIVE_TITLE)));
-    rows.insert(
-        "sensitive_article".into(),
-        match (&article.yes, title) {
-            (true, Some(t)) => Cell::yes(format!("{}; {}", article.evidence, evidence(&t))),
-            _ => article,
-        },
-    );
-    // The site's pages, not the page a racing guest forged (which the gateway also sees).
-    let forged = |f: &serde_json::Value| f["summary"].as_str().is_some_and(|x| x.contains(crate::intruder::race::FORGED_TITLE));
-    let pages = findings.iter().filter(|f| f["class"] == "page-content" && !forged(f)).count();
-    rows.insert(
-        "page_contents".into(),
-        if pages > 0 { Cell::yes(format!("{pages} responses readable, e.g. {}", evidence(first(&|f: &serde_json::Value| f["class"] == "page-content" && !forged(f)).as_ref().expect("counted")))) } else if !proxy_learned.is_empty() { Cell::yes("read by the intruder's proxy (it decrypted the connection)") } else { Cell::no("no") },
-    );
-    rows.insert("dns_name".into(), match first(&|f: &serde_json::Value| f["class"] == "dns-name") { Some(f) => Cell::yes(evidence(&f)), None => Cell::no("no DNS seen") });
-    rows.insert(
-        "tls_server_name".into(),
-        match first(&|f: &serde_json::Value| f["class"] == "server-name") {
-            Some(f) => Cell::yes(evidence(&f)),
-            None => Cell::no("no TLS (plain HTTP: everything else is visible anyway)"),
-        },
-    );
-    let addrs: std::collections::BTreeSet<String> = events.iter().filter(|e| e["type"] != "finding" && e["src"].is_string()).flat_map(|e| [s(e, "src"), s(e, "dst")]).map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a)).collect();
-    rows.insert("addresses".into(), if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) });
-    let http_reqs = events.iter().filter(|e| e["type"] == "http_request").count();
-    let tls: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "tls_traffic").collect();
-    let sizes = if http_reqs > 0 {
+    let is_pw = |c: Class, s: &str| c == Class::Credential && s.contains("\"password\"");
+    let is_cookie = |c: Class, s: &str| c == Class::SessionCookie && s.contains("session");
+    let is_article = |c: Class, s: &str| c == Class::Url && s.contains(content::SENSITIVE_ARTICLE);
+    let encrypted = "no: only encrypted bytes crossed the gateway";
+    let password = cell(&is_pw, if o.visit.steps.iter().any(|s| s.action == "log in" && s.skipped.is_none()) { encrypted } else { "no: the visitor never typed it (no sign-in form reached it)" });
+    let key_secret = match (first(&|f| is_pw(f.class, &f.summary)), proxied(&is_pw)) {
+        (Some(f), _) => Some(KeySecret { what: f.summary.clone(), shown: shown_secret(&f.secret).unwrap_or_default(), packet: Some(f.frame), read_by: "the sniffer on the gateway".into() }),
+        (None, Some((_, s, secret))) => Some(KeySecret { what: crate::findings::mask_urls_in(s), shown: shown_secret(secret).unwrap_or_default(), packet: None, read_by: "the intruder's proxy (injector.jsonl)".into() }),
+        _ => None,
+    };
+    let article = cell(&is_article, "no: the URL never crossed the gateway in clear");
+    let title = first(&|f| f.class == Class::PageContent && f.summary.contains(content::SENSITIVE_TITLE));
+    let sensitive_article = match (article.yes, title) {
+        (true, Some(t)) => Cell::yes(format!("{}; {}", article.evidence, evidence(t))),
+        _ => article,
+    };
+    // The site's answers, not the page a racing guest forged (which the gateway also sees).
+    let site_answer = |f: &&Finding| f.class == Class::PageContent && f.src == f.server && !f.summary.contains(crate::intruder::race::FORGED_TITLE);
+    let pages: Vec<&Finding> = o.findings.iter().filter(site_answer).collect();
+    let proxy_pages = o.injector.iter().filter(|i| i["kind"] == "http" && i["bytes_to_client"].as_u64().unwrap_or(0) > 0).count();
+    let page_contents = match pages.first() {
+        Some(f) => Cell::yes(format!("{} of the site's responses readable, e.g. {}", pages.len(), evidence(f))),
+        None if proxy_pages > 0 => Cell::yes(format!("the intruder's proxy relayed {proxy_pages} responses it decrypted (injector.jsonl)")),
+        None => Cell::no("no: the site's answers crossed the gateway encrypted"),
+    };
+    let dns_name = match first(&|f| f.class == Class::DnsName) {
+        Some(f) => Cell::yes(evidence(f)),
+        None => Cell::no("no DNS seen"),
+    };
+    let tls_server_name = match first(&|f| f.class == Class::ServerName) {
+        Some(f) => Cell::yes(evidence(f)),
+        None => Cell::no("no TLS crossed the gateway (plain HTTP: the Host header says it anyway)"),
+    };
+    let s = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or("").to_string();
+    let addrs: std::collections::BTreeSet<String> = o.events.iter().filter(|e| e["type"] != "finding" && e["src"].is_string()).flat_map(|e| [s(e, "src"), s(e, "dst")]).map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a)).collect();
+    let addresses = if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) };
+    let http_reqs = o.events.iter().filter(|e| e["type"] == "http_request").count();
+    let tls: Vec<&serde_json::Value> = o.events.iter().filter(|e| e["type"] == "tls_traffic").collect();
+    let requests_and_sizes = if http_reqs > 0 {
         Cell::yes(format!("{http_reqs} HTTP requests, each with its size"))
     } else if !tls.is_empty() {
         let up: u64 = tls.iter().map(|t| t["records_to_server"].as_u64().unwrap_or(0)).sum();
@@ -248,34 +371,54 @@ fn observe(sc: Scenario, dir: &Path) -> anyhow::Result<Outcome> {
     } else {
         Cell::no("nothing")
     };
-    rows.insert("requests_and_sizes".into(), sizes);
-    let (got, detail) = if visit.errors > 0 {
-        let e = visit.steps.iter().find_map(|s| s.error.clone()).unwrap_or_default();
-        ("refused", e)
-    } else if visit.modified > 0 {
-        let ad = visit.steps.iter().any(|s| s.ad);
-        ("modified", format!("{} responses differ from the site's manifest{}", visit.modified, if ad { ", the injected ad is in the page" } else { "" }))
-    } else if visit.all_intact {
-        let n = visit.steps.iter().filter(|s| s.integrity == "intact").count();
-        ("intact", format!("{n} responses match the site's SHA-256 manifest"))
+    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, addresses, requests_and_sizes };
+
+    // What reached the visitor.
+    let v = &o.visit;
+    let answered: Vec<&crate::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
+    let site: Vec<&crate::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
+    let foreign: Vec<&crate::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == "modified" && !s.site_page).collect();
+    let error = v.steps.iter().find_map(|s| s.error.clone().map(|e| (e, s.url.starts_with("https://"))));
+    let (got, detail) = if site.is_empty() && !foreign.is_empty() {
+        let t = foreign[0].title.clone().unwrap_or_else(|| "an untitled page".into());
+        (Got::Forged, format!("{} page(s) arrived, none of them the site's: {t:?} took their place (SHA-256 and title differ from the manifest)", foreign.len()))
+    } else if v.modified > 0 {
+        let ad = v.steps.iter().any(|s| s.ad);
+        (Got::Modified, format!("{} responses differ from the site's manifest{}", v.modified, if ad { ", the injected ad is in the page" } else { "" }))
+    } else if let Some((e, tls)) = error.as_ref().filter(|_| site.is_empty()) {
+        let why = if *tls { ". No page arrived: the attacker could break the connection, but neither read nor change it" } else { ". No page arrived" };
+        (Got::Refused, format!("{e}{why}"))
+    } else if v.all_intact {
+        let n = v.steps.iter().filter(|s| s.integrity == "intact").count();
+        (Got::Intact, format!("{n} responses match the site's SHA-256 manifest"))
     } else {
-        ("unknown", "no response could be checked".to_string())
+        (Got::Unknown, "no response could be checked".to_string())
     };
-    Ok(Outcome {
+    let site_pages = match site.first() {
+        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::findings::mask_url(&st.url), st.integrity)),
+        None => Cell::no(match (&error, foreign.first()) {
+            (Some((e, _)), _) => format!("none: {e}"),
+            (None, Some(f)) => format!("none: the attacker's page {:?} arrived instead", f.title.as_deref().unwrap_or("")),
+            (None, None) => "none".into(),
+        }),
+    };
+    Outcome {
         scenario: sc.name().into(),
         title: sc.title().into(),
-        intruder: rows,
-        visitor: got.into(),
+        intruder,
+        visitor: got,
         visitor_detail: detail,
-        replay: None,
+        site_pages,
+        replay: Replay { state: ReplayState::NotTried, evidence: String::new() },
+        key_secret,
         expected: sc.plan().expect,
         as_expected: false,
         mismatches: Vec::new(),
         dir: dir.display().to_string(),
-        injector,
+        injector: o.injector.clone(),
         compare: String::new(),
         browser: None,
-    })
+    }
 }
 
 /// SHA-256 of the site certificate's public key, base64: Chromium trusts the lab site by
@@ -321,49 +464,61 @@ fn chromium(lab: &Lab, plan: &scenario::Plan, dir: &Path) -> anyhow::Result<Brow
     Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()) })
 }
 
-/// The intruder replays the stolen session cookie and opens the persona's account.
-fn replay(hosts: &Hosts, o: &Outcome) -> anyhow::Result<Cell> {
-    let events = read_jsonl(&Path::new(&o.dir).join("findings.jsonl"));
-    let cookie = events.iter().find_map(|e| {
-        (e["type"] == "finding" && e["class"] == "session-cookie" && e["summary"].as_str().is_some_and(|s| s.starts_with("Set-Cookie session")))
-            .then(|| e["secret"].as_str().map(str::to_string))
-            .flatten()
-    });
-    let Some(cookie) = cookie else { return Ok(Cell::no("no session cookie to replay")) };
-    let dir = Path::new(&o.dir);
-    let argv = vec!["curl".to_string(), "-s".into(), "--max-time".into(), "5".into(), "-H".into(), format!("Cookie: session={cookie}"), format!("http://{}/account", crate::lab::SITE)];
-    hosts.run(Host::Intruder, &argv, &dir.join("replay.html"), &dir.join("replay-errors.log"), Duration::from_secs(10)).context("running curl in the intruder host")?;
-    let page = std::fs::read_to_string(dir.join("replay.html")).unwrap_or_default();
-    Ok(if page.contains(content::FULL_NAME) {
-        Cell::yes(format!("the intruder sent the stolen cookie and read the account page: {}, {}", content::FULL_NAME, content::DIAGNOSIS))
-    } else {
-        Cell::no("the replayed cookie did not open the account")
-    })
+/// The intruder replays the stolen session cookie, if it has one, and opens the account.
+fn replay(hosts: &Hosts, o: &Observed, dir: &Path) -> anyhow::Result<Replay> {
+    let is_session = |c: Class, s: &str| c == Class::SessionCookie && (s.starts_with("Set-Cookie session") || s.starts_with("cookie session"));
+    let cookie = o
+        .findings
+        .iter()
+        .find(|f| is_session(f.class, &f.summary))
+        .and_then(|f| f.secret.clone())
+        .or_else(|| o.learned.iter().find(|(c, s, _)| is_session(*c, s)).and_then(|(_, _, secret)| secret.clone()));
+    let Some(cookie) = cookie else {
+        return Ok(if o.visit.session {
+            Replay { state: ReplayState::NotPossible, evidence: "the visitor holds a session cookie, but the intruder never saw it: it travelled encrypted".into() }
+        } else {
+            Replay { state: ReplayState::NotTried, evidence: "the visitor never got a session from the site: there was nothing to steal".into() }
+        });
+    };
+    let lab = hosts.lab();
+    let site = crate::lab::SITE;
+    // Both schemes, each asked directly: curl drops a custom Cookie header on a redirect
+    // that changes scheme or port, as a browser would not send a cookie it never had.
+    for url in ["http://clinic.test/account", "https://clinic.test/account"] {
+        let argv = strings(&["curl", "-s", "--max-time", "5", "--cacert", &lab.ca_pem().display().to_string(), "--resolve", &format!("clinic.test:80:{site}"), "--resolve", &format!("clinic.test:443:{site}"), "-H", &format!("Cookie: session={cookie}"), url]);
+        hosts.run(Host::Intruder, &argv, &dir.join("replay.html"), &dir.join("replay-errors.log"), Duration::from_secs(10)).context("running curl in the intruder host")?;
+        let page = std::fs::read_to_string(dir.join("replay.html")).unwrap_or_default();
+        if page.contains(content::FULL_NAME) {
+            return Ok(Replay { state: ReplayState::AccountRead, evidence: format!("the intruder sent the stolen cookie from its own host to {url} and read the account page: {}, {} (replay.html)", content::FULL_NAME, content::DIAGNOSIS) });
+        }
+    }
+    Ok(Replay { state: ReplayState::Failed, evidence: "the intruder sent the stolen cookie over http and https; the site opened no account (replay.html)".into() })
 }
 
+/// Compares every row with the scenario's expectation.
 fn check(o: &mut Outcome) {
-    let e = o.expected.clone();
+    let e = &o.expected;
     let mut bad = Vec::new();
-    let row = |k: &str| o.intruder.get(k).map(|c| c.yes).unwrap_or(false);
-    if row("password") != e.password_leaks {
-        bad.push(format!("password leaked: expected {}, got {}", e.password_leaks, row("password")));
-    }
-    if row("session_cookie") != e.password_leaks {
-        bad.push(format!("session cookie leaked: expected {}, got {}", e.password_leaks, row("session_cookie")));
-    }
-    if row("tls_server_name") != e.server_name_visible {
-        bad.push(format!("TLS server name visible: expected {}, got {}", e.server_name_visible, row("tls_server_name")));
+    for ((_, label, _, got), (_, _, _, want)) in o.intruder.rows().into_iter().zip(e.intruder.rows()) {
+        if got.yes != *want {
+            bad.push(format!("{label}: expected {}, got {} ({})", yn(*want), yn(got.yes), got.evidence));
+        }
     }
     if o.visitor != e.visitor {
-        bad.push(format!("visitor got: expected {}, got {} ({})", e.visitor, o.visitor, o.visitor_detail));
+        bad.push(format!("visitor got: expected {}, got {} ({})", e.visitor.as_str(), o.visitor.as_str(), o.visitor_detail));
     }
-    if let Some(r) = &o.replay {
-        if !r.yes {
-            bad.push("replaying the stolen cookie failed".into());
-        }
+    if o.site_pages.yes != e.site_pages {
+        bad.push(format!("site's pages arrived: expected {}, got {} ({})", yn(e.site_pages), yn(o.site_pages.yes), o.site_pages.evidence));
+    }
+    if o.replay.state != e.replay {
+        bad.push(format!("stolen cookie replayed: expected {}, got {} ({})", e.replay.as_str(), o.replay.state.as_str(), o.replay.evidence));
     }
     o.as_expected = bad.is_empty();
     o.mismatches = bad;
+}
+
+fn yn(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
 }
 
 /// Runs the demo; returns the summary (also written to `out`).
@@ -382,7 +537,7 @@ pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
     let result = (|| -> anyhow::Result<()> {
         for (i, sc) in opts.scenarios.iter().enumerate() {
             if opts.step {
-                eprintln!("\n== {} ({}/{})\n{}\n[Enter to run it]", sc.title(), i + 1, opts.scenarios.len(), sc.explain());
+                eprintln!("\n== {} ({}/{})\n{}\n[Enter to run it]", sc.title(), i + 1, opts.scenarios.len(), report::wrap(sc.explain(), 100));
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
             } else if !opts.quiet {
@@ -391,7 +546,11 @@ pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
             if crate::sniff::STOP.load(std::sync::atomic::Ordering::SeqCst) {
                 anyhow::bail!("interrupted");
             }
-            outcomes.push(run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts.browser)?);
+            let o = run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts)?;
+            if opts.step {
+                eprintln!("{}", report::verdict(&o));
+            }
+            outcomes.push(o);
         }
         Ok(())
     })();
@@ -407,6 +566,7 @@ pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
         all_as_expected: outcomes.iter().all(|o| o.as_expected),
         scenarios: outcomes,
         seconds: t0.elapsed().as_secs_f64(),
+        revealed: opts.reveal,
     };
     std::fs::write(opts.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
     std::fs::write(opts.out.join("report.html"), report::html(&summary))?;

@@ -5,20 +5,10 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use super::scenario::{Got, ReplayState};
 use super::{Outcome, Summary};
+use crate::findings::{Class, Finding};
 use crate::site::content;
-
-/// Rows of the table: key, label.
-pub const ROWS: [(&str, &str); 8] = [
-    ("password", "Password"),
-    ("session_cookie", "Session cookie"),
-    ("sensitive_article", "Sensitive article (URL, title)"),
-    ("page_contents", "Page contents"),
-    ("dns_name", "DNS name"),
-    ("tls_server_name", "TLS server name"),
-    ("addresses", "Addresses"),
-    ("requests_and_sizes", "Number and sizes of requests"),
-];
 
 /// UTC now as `2026-11-23T12-00-00Z` (also a valid directory name).
 pub fn timestamp() -> String {
@@ -54,76 +44,131 @@ fn browser_cell(o: &Outcome) -> (String, String) {
     }
 }
 
-fn yn(o: &Outcome, key: &str) -> (&'static str, String) {
-    match o.intruder.get(key) {
-        Some(c) if c.yes => ("yes", c.evidence.clone()),
-        Some(c) => ("no", c.evidence.clone()),
-        None => ("-", String::new()),
-    }
+fn yn(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
 }
 
-/// The side-by-side table for the terminal.
+/// `text` wrapped at `width` columns, on word boundaries.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
+}
+
+/// One line cut to `width` columns (an ellipsis marks the cut).
+pub fn clip_line(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let mut s: String = line.chars().take(width - 1).collect();
+    s.push('…');
+    s
+}
+
+/// Widths of the terminal table's columns after the scenario's title.
+const COLUMNS: [(&str, usize); 12] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Addr", 4), ("Sizes", 5), ("Visitor got", 11), ("Site page", 9), ("Replay", 12), ("OK", 3)];
+const TITLE: usize = 34;
+
+/// The side-by-side table for the terminal: one scenario a row, at most 120 columns.
 pub fn table(s: &Summary) -> String {
-    let w = 13;
     let mut t = String::new();
-    let _ = write!(t, "{:<31}", "What the intruder learned");
-    for o in &s.scenarios {
-        let _ = write!(t, " {:<w$}", o.scenario);
-    }
-    t.push('\n');
-    for (key, label) in ROWS {
-        let _ = write!(t, "{label:<31}");
-        for o in &s.scenarios {
-            let _ = write!(t, " {:<w$}", yn(o, key).0);
+    let row = |t: &mut String, title: &str, cells: [&str; 12]| {
+        let mut line = format!("{title:<TITLE$}");
+        for ((_, w), c) in COLUMNS.iter().zip(cells) {
+            line.push(' ');
+            line.push_str(&format!("{c:<w$}"));
         }
+        t.push_str(line.trim_end());
         t.push('\n');
-    }
-    let _ = write!(t, "{:<31}", "What the visitor got");
+    };
+    t.push_str("What the intruder learned (yes: it read it), what reached the visitor, and the stolen cookie:\n");
+    row(&mut t, "Scenario", COLUMNS.map(|(h, _)| h));
     for o in &s.scenarios {
-        let _ = write!(t, " {:<w$}", o.visitor);
+        let leaks = o.intruder.rows().map(|(_, _, _, c)| yn(c.yes));
+        let cells = [leaks[0], leaks[1], leaks[2], leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], o.visitor.as_str(), yn(o.site_pages.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
+        row(&mut t, &o.title, cells);
     }
-    t.push('\n');
+    t.push_str("Pwd password, Cookie session cookie, Article which article was read (URL, title), Pages page contents,\n");
+    t.push_str("SNI TLS server name, Addr addresses, Sizes number and sizes of requests; Site page: the site's own\n");
+    t.push_str("pages reached the visitor; OK: every cell as the scenario expects (evidence: summary.json, report.html).\n");
     if s.scenarios.iter().any(|o| o.browser.is_some()) {
-        let _ = write!(t, "{:<31}", "Chromium: secure context");
-        for o in &s.scenarios {
-            let _ = write!(t, " {:<w$}", browser_cell(o).0);
+        for o in s.scenarios.iter().filter(|o| o.browser.is_some()) {
+            let (v, d) = browser_cell(o);
+            t.push_str(&clip_line(&format!("Chromium, {}: secure context {v} ({d})", o.title), 120));
+            t.push('\n');
         }
-        t.push('\n');
     }
-    if s.scenarios.iter().any(|o| o.replay.is_some()) {
-        let _ = write!(t, "{:<31}", "Stolen cookie replayed");
-        for o in &s.scenarios {
-            let _ = write!(t, " {:<w$}", o.replay.as_ref().map(|r| if r.yes { "account read" } else { "failed" }).unwrap_or("-"));
+    for o in s.scenarios.iter().filter(|o| !o.as_expected) {
+        for m in &o.mismatches {
+            t.push_str(&wrap(&format!("UNEXPECTED in {}: {m}", o.scenario), 120));
+            t.push('\n');
         }
-        t.push('\n');
     }
-    let _ = write!(t, "{:<31}", "As expected");
-    for o in &s.scenarios {
-        let _ = write!(t, " {:<w$}", if o.as_expected { "yes" } else { "NO" });
-    }
-    t.push('\n');
-    t.push_str(&closing(s));
+    t.push_str(&wrap(&closing(s), 100));
     t.push('\n');
     t
 }
 
+/// One scenario's result in a few lines (after each scenario with `--step`).
+pub fn verdict(o: &Outcome) -> String {
+    let learned: Vec<&str> = o.intruder.rows().into_iter().filter(|(_, _, _, c)| c.yes).map(|(_, label, _, _)| label).collect();
+    let text = format!(
+        "-> The intruder learned: {}. The visitor got: {} ({}). Stolen cookie: {}. {}",
+        if learned.is_empty() { "nothing".to_string() } else { learned.join(", ") },
+        o.visitor.as_str(),
+        o.visitor_detail,
+        o.replay.state.as_str(),
+        if o.as_expected { "As expected." } else { "NOT as expected." }
+    );
+    wrap(&text, 100)
+}
+
+fn find<'a>(s: &'a Summary, name: &str) -> Option<&'a Outcome> {
+    s.scenarios.iter().find(|o| o.scenario == name)
+}
+
 /// What HTTPS protected and what it did not, from what actually happened.
 pub fn closing(s: &Summary) -> String {
-    let http_leaked = s.scenarios.iter().any(|o| o.scenario == "http" && yn(o, "password").0 == "yes");
-    let https = s.scenarios.iter().find(|o| o.scenario == "https");
-    let mut out = String::new();
-    if http_leaked {
-        out.push_str("Over HTTP the intruder read the password, the cookie and the article, and changed the pages. ");
+    let mut out = Vec::new();
+    if let Some(h) = find(s, "http").filter(|o| o.intruder.password.yes && o.visitor == Got::Modified) {
+        let replay = if h.replay.state == ReplayState::AccountRead { ", replayed the cookie to open the account" } else { "" };
+        out.push(format!("Over HTTP the intruder read the password, the cookie and the article{replay}, and changed the pages."));
     }
-    if let Some(h) = https {
-        if yn(h, "password").0 == "no" && h.visitor == "intact" {
-            out.push_str("HTTPS kept them secret and the pages intact; it did NOT hide the DNS name, the server name, the addresses, nor the number, sizes and timing of requests. ");
+    if let Some(h) = find(s, "https").filter(|o| !o.intruder.password.yes && !o.intruder.page_contents.yes && o.visitor == Got::Intact) {
+        let mut hidden_not = Vec::new();
+        for (yes, what) in [(h.intruder.dns_name.yes, "the DNS name"), (h.intruder.tls_server_name.yes, "the server name"), (h.intruder.addresses.yes, "the addresses"), (h.intruder.requests_and_sizes.yes, "the number, sizes and timing of requests")] {
+            if yes {
+                hidden_not.push(what);
+            }
         }
+        out.push(format!("HTTPS kept them secret and the pages intact; it did NOT hide {}.", hidden_not.join(", ")));
     }
-    if s.scenarios.iter().any(|o| o.scenario == "trusted-mitm" && o.visitor == "modified") {
-        out.push_str("And it falls entirely when a device trusts the attacker's certificate authority.");
+    let refused: Vec<&str> = s.scenarios.iter().filter(|o| o.visitor == Got::Refused && !o.intruder.password.yes).map(|o| o.title.as_str()).collect();
+    if !refused.is_empty() {
+        out.push(format!("Where the attacker forged or tampered ({}), the visitor got no page at all: HTTPS stops reading and changing, not breaking the connection.", refused.join("; ")));
     }
-    out
+    if find(s, "sslstrip").is_some_and(|o| o.intruder.password.yes) {
+        out.push("A first visit typed without https:// falls to sslstrip unless the browser already knows the site's HSTS policy.".into());
+    }
+    if find(s, "race").is_some_and(|o| o.visitor == Got::Forged && o.intruder.password.yes) {
+        out.push("A guest who cannot block anything still won the race over HTTP, and its look-alike sign-in form took the password.".into());
+    }
+    if find(s, "trusted-mitm").is_some_and(|o| o.visitor == Got::Modified) {
+        out.push("And HTTPS falls entirely when a device trusts the attacker's certificate authority.".into());
+    }
+    out.join(" ")
 }
 
 /// `report.html`.
@@ -132,28 +177,35 @@ pub fn html(s: &Summary) -> String {
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>plainsight: what an on-path intruder gets</title><style>\
 body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;margin:1em 0}\
 th,td{border:1px solid #999;padding:.4em .6em;vertical-align:top;font-size:14px}th{background:#eee}\
-td.yes{background:#fdd}td.no{background:#dfd}td.intact{background:#dfd}td.modified,td.refused{background:#fdd}\
+td.yes{background:#fdd}td.no{background:#dfd}td.intact{background:#dfd}td.modified,td.forged{background:#fdd}\
 td.refused{background:#ffe9b3}small{color:#444;display:block;max-width:22em}mark{background:#ff0;font-weight:bold}\
-.pair{display:flex;gap:1em}.pair div{flex:1}iframe{width:100%;height:340px;border:1px solid #999}\
+.pair{display:flex;gap:1em}.pair div{flex:1}iframe{width:100%;height:340px;border:1px solid #999;background:#fff}\
+.secret{font-size:1.1em;border:2px solid #c00;padding:.5em;display:inline-block}\
 section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{white-space:pre-wrap;font-size:12px}\
 @media print{iframe{height:260px}}</style></head><body>");
-    let _ = write!(h, "<h1>What an on-path intruder gets: HTTP versus HTTPS</h1><p>Generated {} from real traffic in lab <code>{}</code> ({:.1} s). Every scenario ran the same visit by the persona <b>{}</b>: read an article about a health condition, sign in, open the account page.</p>", esc(&s.generated), esc(&s.lab), s.seconds, content::FULL_NAME);
+    let _ = write!(h, "<h1>What an on-path intruder gets: HTTP versus HTTPS</h1><p>Generated {} from real traffic in lab <code>{}</code> ({:.1} s). Every scenario ran the same visit by the persona <b>{}</b>, who acts only on the pages she receives: open the site, sign in through the sign-in form, read an article about a health condition, open the account page. Secrets are {}.</p>", esc(&s.generated), esc(&s.lab), s.seconds, content::FULL_NAME, if s.revealed { "shown in clear (--reveal)" } else { "masked (run the demo with --reveal to show them)" });
     h.push_str("<table><tr><th>What the intruder learned</th>");
     for o in &s.scenarios {
         let _ = write!(h, "<th>{}<br><small>{}</small></th>", esc(&o.scenario), esc(&o.title));
     }
     h.push_str("</tr>");
-    for (key, label) in ROWS {
+    let labels = s.scenarios.first().map(|o| o.intruder.rows().map(|(_, label, _, _)| label)).unwrap_or_default();
+    for (i, label) in labels.iter().enumerate() {
         let _ = write!(h, "<tr><th>{label}</th>");
         for o in &s.scenarios {
-            let (v, ev) = yn(o, key);
-            let _ = write!(h, "<td class=\"{v}\">{v}<small>{}</small></td>", esc(&ev));
+            let c = o.intruder.rows()[i].3;
+            let v = yn(c.yes);
+            let _ = write!(h, "<td class=\"{v}\">{v}<small>{}</small></td>", esc(&c.evidence));
         }
         h.push_str("</tr>");
     }
     h.push_str("<tr><th>What the visitor got</th>");
     for o in &s.scenarios {
-        let _ = write!(h, "<td class=\"{}\">{}<small>{}</small></td>", esc(&o.visitor), esc(&o.visitor), esc(&o.visitor_detail));
+        let _ = write!(h, "<td class=\"{0}\">{0}<small>{1}</small></td>", o.visitor.as_str(), esc(&o.visitor_detail));
+    }
+    h.push_str("</tr><tr><th>The site's own pages reached the visitor</th>");
+    for o in &s.scenarios {
+        let _ = write!(h, "<td class=\"{}\">{}<small>{}</small></td>", if o.site_pages.yes { "no" } else { "yes" }, yn(o.site_pages.yes), esc(&o.site_pages.evidence));
     }
     if s.scenarios.iter().any(|o| o.browser.is_some()) {
         h.push_str("</tr><tr><th>Chromium: secure context and powerful features</th>");
@@ -164,12 +216,8 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
     }
     h.push_str("</tr><tr><th>Stolen cookie replayed</th>");
     for o in &s.scenarios {
-        match &o.replay {
-            Some(r) => {
-                let _ = write!(h, "<td class=\"{}\">{}<small>{}</small></td>", if r.yes { "yes" } else { "no" }, if r.yes { "account read" } else { "no" }, esc(&r.evidence));
-            }
-            None => h.push_str("<td>-</td>"),
-        }
+        let class = if o.replay.state == ReplayState::AccountRead { "yes" } else { "no" };
+        let _ = write!(h, "<td class=\"{class}\">{}<small>{}</small></td>", o.replay.state.as_str(), esc(&o.replay.evidence));
     }
     h.push_str("</tr><tr><th>Verdict</th>");
     for o in &s.scenarios {
@@ -177,47 +225,130 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
     }
     let _ = write!(h, "</tr></table><p><b>{}</b></p>", esc(&closing(s)));
     for o in &s.scenarios {
-        section(&mut h, o);
+        section(&mut h, o, s.revealed);
     }
     h.push_str("</body></html>\n");
     h
 }
 
-fn section(h: &mut String, o: &Outcome) {
+/// A page as the visitor saw it, made self-contained for a sandboxed frame: its
+/// stylesheets and images inlined from the copies the visitor received (`dir`), scripts
+/// dropped (the frame runs none), and the secure-context note filled in from the page's
+/// scheme, as the page's own script would have.
+pub fn as_seen(html: &str, dir: &Path, https: bool) -> String {
+    use lol_html::{RewriteStrSettings, element, html_content::ContentType, rewrite_str};
+    let file = |src: &str| -> Option<Vec<u8>> {
+        let p = src.split(['?', '#']).next()?.strip_prefix('/')?;
+        std::fs::read(dir.join(p.replace('/', "_"))).ok()
+    };
+    let handlers = vec![
+        element!("link[rel=stylesheet][href]", |el| {
+            if let Some(css) = el.get_attribute("href").and_then(|h| file(&h)) {
+                el.replace(&format!("<style>{}</style>", String::from_utf8_lossy(&css).replace("</", "<\\/")), ContentType::Html);
+            }
+            Ok(())
+        }),
+        element!("img[src]", |el| {
+            if let Some(src) = el.get_attribute("src") {
+                if let Some(data) = file(&src) {
+                    use base64::Engine;
+                    let mime = if src.ends_with(".svg") { "image/svg+xml" } else if src.ends_with(".png") { "image/png" } else { "image/jpeg" };
+                    let _ = el.set_attribute("src", &format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(data)));
+                }
+            }
+            Ok(())
+        }),
+        element!("script[src]", |el| {
+            el.remove();
+            Ok(())
+        }),
+        element!("#secure-context", |el| {
+            let note = if https { "Secure context: yes (served over HTTPS)" } else { "Secure context: NO (served over plain HTTP): no service workers, camera, microphone or geolocation" };
+            el.set_inner_content(note, ContentType::Text);
+            Ok(())
+        }),
+    ];
+    let settings = handlers.into_iter().fold(RewriteStrSettings::new(), |s, h| s.append_element_content_handler(h));
+    rewrite_str(html, settings).unwrap_or_else(|_| html.to_string())
+}
+
+/// The site's home page as it sent it, self-contained (its own stylesheet and logo).
+fn as_sent() -> String {
+    let dir = std::env::temp_dir().join(format!("plainsight-site-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    for p in ["/style.css", "/logo.svg"] {
+        if let Some(r) = content::resource(p) {
+            let _ = std::fs::write(dir.join(&p[1..]), r.body);
+        }
+    }
+    let home = String::from_utf8(content::resource("/").map(|r| r.body).unwrap_or_default()).unwrap_or_default();
+    let page = as_seen(&home, &dir, false).replace("Secure context: NO (served over plain HTTP): no service workers, camera, microphone or geolocation", "(the page's own script reports its security context)");
+    let _ = std::fs::remove_dir_all(&dir);
+    page
+}
+
+fn section(h: &mut String, o: &Outcome, revealed: bool) {
     let dir = Path::new(&o.dir);
-    let _ = write!(h, "<section><h2>{}: {}</h2><div class=\"pair\"><div><h3>The intruder's view</h3><ul>", esc(&o.scenario), esc(&o.title));
-    let findings: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("findings.jsonl"))
+    let _ = write!(h, "<section id=\"{0}\"><h2>{0}: {1}</h2>", esc(&o.scenario), esc(&o.title));
+    match &o.key_secret {
+        Some(k) => {
+            let at = k.packet.map(|p| format!("packet {p} of intruder.pcapng")).unwrap_or_else(|| k.read_by.clone());
+            let _ = write!(h, "<p class=\"secret\">The intruder got the password: <mark>{}</mark><br><small>{} ({at})</small></p>", esc(&k.shown), esc(&k.what));
+        }
+        None => {
+            let _ = write!(h, "<p class=\"secret\">The intruder did not get the password<br><small>{}</small></p>", esc(&o.intruder.password.evidence));
+        }
+    }
+    h.push_str("<div class=\"pair\"><div><h3>The intruder's view</h3><ul>");
+    let mut findings: Vec<Finding> = std::fs::read_to_string(dir.join("findings.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "finding" && v["class"] != "metadata")
+        .filter(|v| v["type"] == "finding")
+        .filter_map(|v| serde_json::from_value::<Finding>(v).ok())
+        .filter(|f| f.class != Class::Metadata)
+        .map(Finding::remasked)
         .collect();
+    // Most sensitive first, so the password is never among the ones left out.
+    findings.sort_by_key(|f| (f.class, f.frame));
     for f in findings.iter().take(14) {
-        let secret = f["secret"].as_str().map(|s| format!(": <mark>{}</mark>", esc(s))).unwrap_or_default();
-        let _ = write!(h, "<li>[{}] packet {}: {}{}</li>", esc(f["class"].as_str().unwrap_or("")), f["frame"], esc(f["summary"].as_str().unwrap_or("")), secret);
+        let line = f.line(revealed);
+        let line = match (f.shown_secret(revealed), line.rsplit_once(": ")) {
+            (Some(_), Some((what, secret))) => format!("{}: <mark>{}</mark>", esc(what), esc(secret)),
+            _ => esc(&line),
+        };
+        let _ = write!(h, "<li>[{}] packet {}: {line}</li>", esc(f.class.as_str()), f.frame);
     }
     if findings.len() > 14 {
-        let _ = write!(h, "<li>… and {} more (findings.jsonl)</li>", findings.len() - 14);
+        let _ = write!(h, "<li>… and {} more, less sensitive (findings.jsonl)</li>", findings.len() - 14);
     }
     for i in &o.injector {
-        if i["kind"] == "tls" || i["kind"] == "race" {
-            let _ = write!(h, "<li>[intruder proxy] {}: {}</li>", esc(i["outcome"].as_str().unwrap_or("")), esc(i["detail"].as_str().unwrap_or("")));
+        if i["kind"] == "tls" || (i["kind"] == "race" && i["outcome"] == "collected") {
+            let _ = write!(h, "<li>[intruder] {}: {}</li>", esc(i["outcome"].as_str().unwrap_or("")), esc(i["detail"].as_str().unwrap_or("")));
         }
+    }
+    let raced = o.injector.iter().filter(|i| i["kind"] == "race" && i["outcome"] == "forged").count();
+    if raced > 0 {
+        let _ = write!(h, "<li>[intruder] forged {raced} answer(s) racing the site (injector.jsonl)</li>");
     }
     h.push_str("</ul></div><div><h3>The visitor's view</h3><pre>");
     h.push_str(&esc(&std::fs::read_to_string(dir.join("visitor.log")).unwrap_or_default()));
     h.push_str("</pre></div></div>");
-    if let Ok(received) = std::fs::read_to_string(dir.join("pages").join("index.html")) {
-        let sent = String::from_utf8(content::resource("/").map(|r| r.body).unwrap_or_default()).unwrap_or_default();
-        let _ = write!(
-            h,
-            "<div class=\"pair\"><div><h3>The home page as the visitor received it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div><div><h3>As the site sent it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div></div>",
-            esc(&received),
-            esc(&sent)
-        );
-        if received.contains("plainsight-ad") {
-            h.push_str("<p><mark>The injected advertisement is in the page the visitor received</mark> (plainsight-ad).</p>");
+    let pages = dir.join("pages");
+    match std::fs::read_to_string(pages.join("index.html")) {
+        Ok(received) => {
+            let https = std::fs::read_to_string(dir.join("visitor.log")).unwrap_or_default().lines().any(|l| l.contains("open") && l.contains("https://") && !l.contains("FAILED"));
+            let _ = write!(
+                h,
+                "<div class=\"pair\"><div><h3>The home page as the visitor received it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div><div><h3>As the site sent it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div></div>",
+                esc(&as_seen(&received, &pages, https)),
+                esc(&as_sent())
+            );
+            if received.contains("plainsight-ad") {
+                h.push_str("<p><mark>The injected advertisement is in the page the visitor received</mark> (plainsight-ad).</p>");
+            }
         }
+        Err(_) => h.push_str("<p><b>The visitor received no page at all.</b></p>"),
     }
     if let Some(b) = &o.browser {
         match (&b.error, Path::new(&o.dir).join("browser.png")) {
@@ -239,6 +370,28 @@ fn section(h: &mut String, o: &Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_and_clip_keep_lines_short() {
+        let w = wrap(&"word ".repeat(100), 30);
+        assert!(w.lines().all(|l| l.chars().count() <= 30) && w.lines().count() > 10, "{w}");
+        assert_eq!(clip_line("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn received_pages_are_embedded_with_their_own_stylesheet_and_logo() {
+        let dir = std::env::temp_dir().join(format!("ps-as-seen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("style.css"), "body{color:red}").unwrap();
+        std::fs::write(dir.join("logo.svg"), "<svg/>").unwrap();
+        let home = String::from_utf8(content::resource("/").unwrap().body).unwrap();
+        let page = as_seen(&home, &dir, false);
+        assert!(page.contains("<style>body{color:red}</style>"), "{page}");
+        assert!(page.contains("src=\"data:image/svg+xml;base64,"), "{page}");
+        assert!(!page.contains("Checking this page") && page.contains("Secure context: NO"));
+        assert!(!page.contains("/app.js"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn timestamp_shape() {

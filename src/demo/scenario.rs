@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::intruder::TlsMode;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     Http,
@@ -18,22 +20,135 @@ pub enum Scenario {
     RaceHttps,
 }
 
-/// The expected outcome, checked after the run.
+/// What reached the visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Got {
+    /// Every page arrived as the site sent it (SHA-256 manifest).
+    Intact,
+    /// The site's pages arrived, altered on the way.
+    Modified,
+    /// Pages arrived, but none was the site's: the attacker's took their place.
+    Forged,
+    /// No page at all: the connection was broken.
+    Refused,
+    /// Nothing could be checked.
+    Unknown,
+}
+
+impl Got {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Got::Intact => "intact",
+            Got::Modified => "modified",
+            Got::Forged => "forged",
+            Got::Refused => "refused",
+            Got::Unknown => "unknown",
+        }
+    }
+}
+
+/// What came of replaying a stolen session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayState {
+    /// The intruder sent the cookie and read the persona's account page.
+    AccountRead,
+    /// It sent the cookie; the account did not open.
+    Failed,
+    /// The visitor had a session, but the intruder never saw its cookie (encrypted).
+    NotPossible,
+    /// The visitor never got a session: there was nothing to steal.
+    NotTried,
+}
+
+impl ReplayState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplayState::AccountRead => "account read",
+            ReplayState::Failed => "failed",
+            ReplayState::NotPossible => "not possible",
+            ReplayState::NotTried => "not tried",
+        }
+    }
+}
+
+/// The rows of what the intruder learned, one field each: `Leaks<Cell>` is what a run
+/// showed, `Leaks<bool>` what a scenario expects.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Leaks<T> {
+    pub password: T,
+    pub session_cookie: T,
+    pub sensitive_article: T,
+    pub page_contents: T,
+    pub dns_name: T,
+    pub tls_server_name: T,
+    pub addresses: T,
+    pub requests_and_sizes: T,
+}
+
+impl<T> Leaks<T> {
+    /// (key, label, short label, value) of every row, in the table's order.
+    pub fn rows(&self) -> [(&'static str, &'static str, &'static str, &T); 8] {
+        [
+            ("password", "Password", "Pwd", &self.password),
+            ("session_cookie", "Session cookie", "Cookie", &self.session_cookie),
+            ("sensitive_article", "Sensitive article (URL, title)", "Article", &self.sensitive_article),
+            ("page_contents", "Page contents", "Pages", &self.page_contents),
+            ("dns_name", "DNS name", "DNS", &self.dns_name),
+            ("tls_server_name", "TLS server name", "SNI", &self.tls_server_name),
+            ("addresses", "Addresses", "Addr", &self.addresses),
+            ("requests_and_sizes", "Number and sizes of requests", "Sizes", &self.requests_and_sizes),
+        ]
+    }
+}
+
+/// `Leaks<bool>` from the eight rows in the table's order.
+#[allow(clippy::too_many_arguments)]
+const fn leaks(password: bool, session_cookie: bool, sensitive_article: bool, page_contents: bool, dns_name: bool, tls_server_name: bool, addresses: bool, requests_and_sizes: bool) -> Leaks<bool> {
+    Leaks { password, session_cookie, sensitive_article, page_contents, dns_name, tls_server_name, addresses, requests_and_sizes }
+}
+
+/// The expected outcome of every row, checked after the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Expect {
-    pub password_leaks: bool,
-    pub server_name_visible: bool,
-    /// intact, modified or refused.
-    pub visitor: &'static str,
+    pub intruder: Leaks<bool>,
+    pub visitor: Got,
+    /// The site's own pages reached the visitor.
+    pub site_pages: bool,
+    pub replay: ReplayState,
+}
+
+/// What the intruder does in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attack {
+    /// The injecting proxy on the gateway, with what it does to HTTPS.
+    Proxy { tls: TlsMode, trusted_mitm: bool },
+    /// A fellow guest races forged answers from the guest LAN.
+    Race,
+}
+
+impl Attack {
+    /// The `plainsight inject` arguments for this attack (after `--lab NAME`).
+    pub fn inject_args(self) -> Vec<String> {
+        match self {
+            Attack::Proxy { tls, trusted_mitm } => {
+                let mode = clap::ValueEnum::to_possible_value(&tls).expect("no skipped variants");
+                let mut v = vec!["--tls".to_string(), mode.get_name().to_string()];
+                if trusted_mitm {
+                    v.push("--trusted-mitm".into());
+                }
+                v
+            }
+            Attack::Race => vec!["--race".into()],
+        }
+    }
 }
 
 /// How a scenario is run.
 pub struct Plan {
     pub site_flags: Vec<&'static str>,
-    /// Arguments of `plainsight inject`, or none for a purely passive intruder.
-    pub inject: Option<Vec<&'static str>>,
-    /// Race from the guest host instead of a proxy on the gateway.
-    pub race: bool,
+    pub attack: Attack,
     pub start: &'static str,
     pub visitor_flags: Vec<&'static str>,
     pub expect: Expect,
@@ -96,80 +211,66 @@ impl Scenario {
     }
 
     pub fn plan(self) -> Plan {
-        let passthrough = Some(vec!["--tls", "passthrough"]);
+        let proxy = |tls| Attack::Proxy { tls, trusted_mitm: false };
+        // What HTTPS leaves visible in every HTTPS scenario: DNS, server name, addresses, sizes.
+        let metadata_only = leaks(false, false, false, false, true, true, true, true);
+        let everything_over_http = leaks(true, true, true, true, true, false, true, true);
+        let refused = |attack| Plan {
+            site_flags: vec![],
+            attack,
+            start: "https://clinic.test/",
+            visitor_flags: vec![],
+            expect: Expect { intruder: metadata_only.clone(), visitor: Got::Refused, site_pages: false, replay: ReplayState::NotTried },
+        };
         match self {
             Scenario::Http => Plan {
                 site_flags: vec!["--no-https"],
-                inject: passthrough,
-                race: false,
+                attack: proxy(TlsMode::Passthrough),
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { password_leaks: true, server_name_visible: false, visitor: "modified" },
+                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
             },
             Scenario::Https => Plan {
                 site_flags: vec![],
-                inject: passthrough,
-                race: false,
+                attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { password_leaks: false, server_name_visible: true, visitor: "intact" },
+                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
             },
-            Scenario::HttpsMitm => Plan {
-                site_flags: vec![],
-                inject: Some(vec!["--tls", "mitm"]),
-                race: false,
-                start: "https://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect { password_leaks: false, server_name_visible: true, visitor: "refused" },
-            },
-            Scenario::HttpsTamper => Plan {
-                site_flags: vec![],
-                inject: Some(vec!["--tls", "tamper"]),
-                race: false,
-                start: "https://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect { password_leaks: false, server_name_visible: true, visitor: "refused" },
-            },
+            Scenario::HttpsMitm => refused(proxy(TlsMode::Mitm)),
+            Scenario::HttpsTamper => refused(proxy(TlsMode::Tamper)),
             Scenario::Sslstrip => Plan {
                 site_flags: vec!["--no-hsts"],
-                inject: Some(vec!["--tls", "strip"]),
-                race: false,
+                attack: proxy(TlsMode::Strip),
                 start: "clinic.test",
                 visitor_flags: vec![],
-                expect: Expect { password_leaks: true, server_name_visible: false, visitor: "modified" },
+                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
             },
             Scenario::SslstripHsts => Plan {
                 site_flags: vec![],
-                inject: Some(vec!["--tls", "strip"]),
-                race: false,
+                attack: proxy(TlsMode::Strip),
                 start: "clinic.test",
                 visitor_flags: vec!["--hsts-preload"],
-                expect: Expect { password_leaks: false, server_name_visible: true, visitor: "intact" },
+                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
             },
             Scenario::TrustedMitm => Plan {
                 site_flags: vec![],
-                inject: Some(vec!["--tls", "mitm", "--trusted-mitm"]),
-                race: false,
+                attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true },
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
-                expect: Expect { password_leaks: true, server_name_visible: true, visitor: "modified" },
+                expect: Expect { intruder: leaks(true, true, true, true, true, true, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
             },
+            // The forged sign-in form takes the password; the site's own pages never reach
+            // the visitor, who therefore never signs in to the site nor reads the article.
+            // The gateway still sees the site's answers (they lose the race, not the wire).
             Scenario::Race => Plan {
                 site_flags: vec!["--no-https", "--latency-ms", "20"],
-                inject: Some(vec!["--race"]),
-                race: true,
+                attack: Attack::Race,
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { password_leaks: true, server_name_visible: false, visitor: "modified" },
+                expect: Expect { intruder: leaks(true, false, false, true, true, false, true, true), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried },
             },
-            Scenario::RaceHttps => Plan {
-                site_flags: vec!["--latency-ms", "20"],
-                inject: Some(vec!["--race"]),
-                race: true,
-                start: "https://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect { password_leaks: false, server_name_visible: true, visitor: "refused" },
-            },
+            Scenario::RaceHttps => Plan { site_flags: vec!["--latency-ms", "20"], ..refused(Attack::Race) },
         }
     }
 }
