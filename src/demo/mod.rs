@@ -415,7 +415,7 @@ fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
         as_expected: false,
         mismatches: Vec::new(),
         dir: dir.display().to_string(),
-        injector: o.injector.clone(),
+        injector: o.injector.iter().map(|i| shown_outcome(i, reveal)).collect(),
         compare: String::new(),
         browser: None,
     }
@@ -462,6 +462,27 @@ fn chromium(lab: &Lab, plan: &scenario::Plan, dir: &Path) -> anyhow::Result<Brow
     let loaded = error.is_none() && png.metadata().is_ok_and(|m| m.len() > 0);
     let _ = std::fs::remove_dir_all(&profile);
     Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()) })
+}
+
+/// One of the injector's outcome lines (written with `--reveal`) as the report shows it:
+/// its URL and the secrets it learned masked unless `reveal`.
+fn shown_outcome(i: &serde_json::Value, reveal: bool) -> serde_json::Value {
+    let mut i = i.clone();
+    if reveal {
+        return i;
+    }
+    if let Some(u) = i["url"].as_str().map(crate::findings::mask_url) {
+        i["url"] = u.into();
+    }
+    for l in i["learned"].as_array_mut().into_iter().flatten() {
+        if let Some(s) = l["secret"].as_str().map(crate::findings::mask) {
+            l["secret"] = s.into();
+        }
+        if let Some(s) = l["summary"].as_str().map(crate::findings::mask_urls_in) {
+            l["summary"] = s.into();
+        }
+    }
+    i
 }
 
 /// The intruder replays the stolen session cookie, if it has one, and opens the account.
