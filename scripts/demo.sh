@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # First command of the README: installs what plainsight needs on a fresh Debian machine
-# (as root), builds it, and runs `plainsight demo`: the same visit over HTTP and HTTPS
-# while an intruder sniffs and attacks, in network namespaces it builds and removes.
+# (as root), builds it, puts `plainsight` on the PATH (a link in /usr/local/bin), and runs
+# `plainsight demo`: the same visit over HTTP and HTTPS while an intruder sniffs and
+# attacks, in network namespaces it builds and removes.
 # Arguments go to `plainsight demo` (e.g. --step, --scenario http, --out DIR).
-set -euo pipefail
+set -Eeuo pipefail
+trap 'rc=$?; echo "demo.sh: line $LINENO: \`$BASH_COMMAND\` failed (exit $rc)" >&2' ERR
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
   echo "the demo builds network namespaces: run it as root (as root: bash scripts/demo.sh)" >&2
@@ -21,4 +23,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 cargo build --release --locked --quiet
+ln -sf "$PWD/target/release/plainsight" /usr/local/bin/plainsight
+echo "demo.sh: plainsight is on the PATH (/usr/local/bin/plainsight -> $PWD/target/release/plainsight)" >&2
 exec target/release/plainsight demo "$@"

@@ -93,6 +93,13 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
             }
             run::up(&lab, &site)?;
             print!("{}", run::status(&lab));
+            let on = |b: bool| if b { "yes" } else { "no" };
+            println!(
+                "  site: http redirects to https: {}, HSTS: {}, Secure/HttpOnly cookie: {}",
+                on(!*no_redirect),
+                on(!*no_hsts),
+                on(!*insecure_cookies)
+            );
         }
         LabAction::Down => {
             run::down(&lab)?;

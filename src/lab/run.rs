@@ -54,7 +54,9 @@ pub fn is_up(lab: &Lab) -> bool {
 /// leftovers of a crashed lab are removed first.
 pub fn up(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
     if is_up(lab) {
-        println!("lab {} is already up", lab.name);
+        // Already up: the site takes the settings asked for now.
+        restart_site(lab, site_args)?;
+        println!("lab {} was already up; its site restarted with these settings", lab.name);
         return Ok(());
     }
     if !existing(lab).is_empty() {
