@@ -104,7 +104,7 @@ import json, sys
 c, n = (json.load(open(p)) for p in sys.argv[1:3])
 assert c["all_as_expected"], [(o["scenario"], o["mismatches"]) for o in c["scenarios"] if not o["as_expected"]]
 def view(s):
-    return {o["scenario"]: (o["visitor"], {k: v["yes"] for k, v in o["intruder"].items()}, (o.get("replay") or {}).get("yes")) for o in s["scenarios"]}
+    return {o["scenario"]: (o["visitor"], {k: v["yes"] for k, v in o["intruder"].items()}, o["site_pages"]["yes"], o["replay"]["state"]) for o in s["scenarios"]}
 cv, nv = view(c), view(n)
 assert len(cv) == 9, sorted(cv)
 bad = [(k, cv[k], nv.get(k)) for k in cv if cv[k] != nv.get(k)]
