@@ -23,6 +23,8 @@
 //!
 //! [`compare`] sets a site capture beside a visitor capture. [`demo`] runs every role, scenario by scenario, and writes the report.
 //!
+//! [`linger`] closes the servers' connections without losing their last answer.
+//!
 //! The lab, beside the pipeline: [`lab`] (namespaces, `ip`), [`site`] (the website and
 //! DNS resolver), [`visitor`] (the scripted browser), [`pki`] (the lab CAs, rcgen).
 //!
@@ -40,6 +42,7 @@ pub mod dissect;
 pub mod findings;
 pub mod intruder;
 pub mod lab;
+pub mod linger;
 pub mod pipeline;
 pub mod pki;
 pub mod reassembly;

@@ -46,7 +46,8 @@ fn guest_sniffer_proxy_and_real_clients() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Ready once the capture is open: the pcapng header is written then.
+    common::wait_until("the guest's sniffer", || std::fs::metadata(&pcap).is_ok_and(|m| m.len() > 0));
     assert!(ps(&["visit", "--lab", LAB, "http://clinic.test/"]).status.success());
     let out = sniff.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -62,13 +63,14 @@ fn guest_sniffer_proxy_and_real_clients() {
 
     // The proxy injects; curl in the visitor host sees the ad.
     let log = tmp("inject.jsonl");
+    let errors = tmp("inject.log");
     let inject = Command::new(env!("CARGO_BIN_EXE_plainsight"))
         .args(["inject", "--lab", LAB, "--duration", "20"])
         .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    common::wait_until("the proxy", || std::fs::read_to_string(&errors).is_ok_and(|t| t.contains("intercepting")));
     let page = in_host(LAB, "visitor", "curl -s http://clinic.test/");
     assert!(String::from_utf8_lossy(&page.stdout).contains("plainsight-ad"));
     // Bad input: a non-TLS byte stream on 443 is logged and closed...
@@ -93,8 +95,9 @@ fn guest_sniffer_proxy_and_real_clients() {
     assert!(!String::from_utf8_lossy(&rules.stdout).contains("plainsight_inject"));
 
     // Under mitm, curl with the lab CA refuses the forged certificate (exit 60).
-    let inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB, "--tls", "mitm", "--duration", "6"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let errors = tmp("inject-mitm.log");
+    let inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB, "--tls", "mitm", "--duration", "6"]).stdout(Stdio::null()).stderr(std::fs::File::create(&errors).unwrap()).spawn().unwrap();
+    common::wait_until("the mitm proxy", || std::fs::read_to_string(&errors).is_ok_and(|t| t.contains("intercepting")));
     let curl = in_host(LAB, "visitor", &format!("curl -s --cacert /run/plainsight/{LAB}/ca.pem https://clinic.test/; echo \"rc=$?\""));
     assert!(String::from_utf8_lossy(&curl.stdout).contains("rc=60"), "{}", String::from_utf8_lossy(&curl.stdout));
     let mut inject = inject;
@@ -156,14 +159,15 @@ fn idle_visitor_connections_cost_no_parser_buffers() {
     let up = ps(&["lab", "up", "--name", LAB, "--no-redirect"]);
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     let _down = Down(LAB);
-    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let errors = tmp("inject-idle.log");
+    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB]).stdout(Stdio::null()).stderr(std::fs::File::create(&errors).unwrap()).spawn().unwrap();
     let pid = inject.id();
     let rss = || -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
     };
     let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
-    std::thread::sleep(Duration::from_millis(800));
+    common::wait_until("the proxy", || std::fs::read_to_string(&errors).is_ok_and(|t| t.contains("intercepting")));
     let before = (rss(), fds());
     const N: usize = 800;
     let mut holder = Command::new("ip")

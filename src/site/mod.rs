@@ -133,6 +133,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             builder.http2().timer(TokioTimer::new()).max_header_list_size(16 * 1024);
             let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
             let svc = hyper::service::service_fn(move |req| handle(req, ctx.clone(), scheme));
+            let linger = crate::linger::Linger::keep(&stream);
             let result = match tls {
                 None => builder.serve_connection(TokioIo::new(stream), svc).await,
                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
@@ -147,6 +148,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             if let Err(e) = result {
                 eprintln!("site: connection: {e}");
             }
+            linger.close().await;
         });
     }
 }

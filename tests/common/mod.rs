@@ -83,3 +83,13 @@ unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
 }
+
+/// Waits until `ready` holds (a file a role writes once it is listening, say), checking
+/// every 20 ms; fails the test after 20 s. A readiness signal, never a fixed sleep.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{what} did not become ready within 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
