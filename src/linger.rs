@@ -35,7 +35,8 @@ impl Linger {
         }
         let Ok(mut s) = tokio::net::TcpStream::from_std(std) else { return };
         let deadline = tokio::time::Instant::now() + LINGER;
-        let mut buf = [0u8; 4096];
+        // On the heap: this future lives inside every connection's task, idle ones too.
+        let mut buf = vec![0u8; 4096];
         let mut left = LINGER_BYTES;
         while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
             if n == 0 || n >= left {

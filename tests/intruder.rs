@@ -39,6 +39,7 @@ fn guest_sniffer_proxy_and_real_clients() {
 
     // A fellow guest on the Wi-Fi sniffs; the visitor logs in over HTTP.
     let pcap = tmp("guest.pcapng");
+    let _ = std::fs::remove_file(&pcap);
     let sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
         .args(["sniff", "--lab", LAB, "--host", "guest", "--format", "jsonl", "--reveal", "--duration", "4", "-w"])
         .arg(&pcap)

@@ -207,6 +207,8 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
             v.extend(strings(&["-i", "eth0"]));
         }
         let err = dir.join(format!("sniff-{}.log", host.as_str()));
+        // Ready once its capture file has a header: a stale one from an earlier run must not count.
+        let _ = std::fs::remove_file(dir.join(file));
         roles.push(hosts.start(host, &v, &dir.join(out), &err)?);
         wait_for(&format!("the sniffer on {}", host.as_str()), || std::fs::metadata(dir.join(file)).is_ok_and(|m| m.len() > 0))?;
     }

@@ -64,6 +64,7 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
     };
     // Boxed, in a statement of its own so the big state is not laid out inline in this
     // future: it is allocated only now that the connection talks.
+    // Kept only now that it talks: an idle connection costs one descriptor, not two.
     let linger = crate::linger::Linger::keep(&client);
     let talk: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
     talk.await;

@@ -214,7 +214,7 @@ pub fn doctor() -> (String, bool) {
         out += &format!("{} {what}{}\n", if good { "ok     " } else { "MISSING" }, if good { String::new() } else { format!(": {fix}") });
         ok &= good;
     };
-    check(privileged(), "root (network namespaces need it)", "run as root, e.g. with sudo");
+    check(privileged(), "root (network namespaces need it)", "run it in a root shell");
     let has = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     check(has("ip", "-V"), "iproute2 (`ip`)", "apt-get install iproute2");
     check(Path::new("/proc/self/ns/net").exists(), "network namespace support in the kernel", "a kernel with CONFIG_NET_NS");
