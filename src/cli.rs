@@ -115,7 +115,7 @@ impl AnalyzeArgs {
 #[derive(Debug, clap::Args)]
 pub struct LabArgs {
     /// Lab name: the prefix of its namespaces, so several labs can coexist.
-    #[arg(long, default_value = "plainsight", global = true)]
+    #[arg(long, default_value = "plainsight", global = true, value_parser = lab_name)]
     pub name: String,
     #[command(subcommand)]
     pub action: LabAction,
@@ -225,7 +225,7 @@ impl SiteArgs {
 pub struct VisitArgs {
     /// Where to start: http://clinic.test/, https://clinic.test/, or a bare name typed
     /// into the address bar (tried over http first, as browsers do).
-    #[arg(default_value = "clinic.test")]
+    #[arg(default_value = "clinic.test", value_parser = start_url)]
     pub start: String,
     /// CA certificate(s) to trust (PEM); default: the lab CA of --lab.
     #[arg(long)]
@@ -246,7 +246,7 @@ pub struct VisitArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Lab whose CA and manifest to use by default.
-    #[arg(long, default_value = "plainsight")]
+    #[arg(long, default_value = "plainsight", value_parser = lab_name)]
     pub lab: String,
     /// Password to type (default: the persona's).
     #[arg(long)]
@@ -259,7 +259,7 @@ pub struct VisitArgs {
 #[derive(Debug, clap::Args)]
 pub struct SniffArgs {
     /// Lab to sniff in.
-    #[arg(long, default_value = "plainsight")]
+    #[arg(long, default_value = "plainsight", value_parser = lab_name)]
     pub lab: String,
     /// Lab host to sniff from: the gateway (intruder) or a fellow guest on the Wi-Fi.
     #[arg(long, value_enum, default_value = "intruder")]
@@ -279,8 +279,8 @@ pub struct SniffArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: SniffFormat,
     /// Stop after this many seconds (default: at Ctrl-C).
-    #[arg(long)]
-    pub duration: Option<f64>,
+    #[arg(long, value_parser = seconds)]
+    pub duration: Option<std::time::Duration>,
     /// Show secrets instead of masking them.
     #[arg(long)]
     pub reveal: bool,
@@ -301,11 +301,6 @@ pub enum SniffFormat {
 impl SniffArgs {
     pub fn options(&self) -> anyhow::Result<crate::sniff::Options> {
         let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() });
-        if let Some(d) = self.duration {
-            if !(d > 0.0 && d < 1e7) {
-                anyhow::bail!("--duration must be a positive number of seconds");
-            }
-        }
         Ok(crate::sniff::Options {
             interface,
             filter: self.filter.clone(),
@@ -313,7 +308,7 @@ impl SniffArgs {
             write: self.write.clone(),
             jsonl: self.format == SniffFormat::Jsonl,
             reveal: self.reveal,
-            duration: self.duration.map(std::time::Duration::from_secs_f64),
+            duration: self.duration,
             drop_privileges: !self.keep_privileges,
         })
     }
@@ -322,7 +317,7 @@ impl SniffArgs {
 #[derive(Debug, clap::Args)]
 pub struct InjectArgs {
     /// Lab whose gateway to run on.
-    #[arg(long, default_value = "plainsight")]
+    #[arg(long, default_value = "plainsight", value_parser = lab_name)]
     pub lab: String,
     /// What to do with HTTPS.
     #[arg(long, value_enum, default_value = "passthrough")]
@@ -341,8 +336,8 @@ pub struct InjectArgs {
     #[arg(long, default_value_t = 8443)]
     pub tls_port: u16,
     /// Stop after this many seconds (default: at Ctrl-C).
-    #[arg(long)]
-    pub duration: Option<f64>,
+    #[arg(long, value_parser = seconds)]
+    pub duration: Option<std::time::Duration>,
     /// Run in the current network namespace, outside any plainsight lab.
     #[arg(long)]
     pub outside_lab: bool,
@@ -371,7 +366,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Lab name for the demo.
-    #[arg(long, default_value = "plainsight-demo")]
+    #[arg(long, default_value = "plainsight-demo", value_parser = lab_name)]
     pub lab: String,
     /// Leave the lab up afterwards (for exploring with `lab exec`).
     #[arg(long)]
@@ -383,4 +378,85 @@ pub struct DemoArgs {
     /// the report, instead of masking them.
     #[arg(long)]
     pub reveal: bool,
+}
+
+/// The binary's exit codes (README, "Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Done.
+    Ok = 0,
+    /// An error; a visit step that failed; a demo outcome that differs from its expectation.
+    Failed = 1,
+    /// Bad arguments (clap's own errors too), not a capture, a missing file, not run as root,
+    /// not inside a plainsight lab.
+    Usage = 2,
+    /// A damaged capture, with `analyze --strict`.
+    Damaged = 3,
+}
+
+impl From<crate::analyze::Outcome> for Exit {
+    fn from(o: crate::analyze::Outcome) -> Exit {
+        match o {
+            crate::analyze::Outcome::Clean => Exit::Ok,
+            crate::analyze::Outcome::NotACapture => Exit::Usage,
+            crate::analyze::Outcome::Damaged => Exit::Damaged,
+        }
+    }
+}
+
+/// A lab's name: what prefixes its namespaces (checked by [`crate::lab::Lab::new`]).
+pub fn lab_name(s: &str) -> Result<String, String> {
+    crate::lab::Lab::new(s).map(|l| l.name).map_err(|e| e.to_string())
+}
+
+/// A number of seconds, finite and positive (`--duration 2.5`).
+pub fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v.is_finite() && v > 0.0 && v <= 1e7) {
+        return Err(format!("{s} is not a positive number of seconds (at most 10,000,000)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(v))
+}
+
+/// Where a visit starts: an http:// or https:// URL with a host, or a bare host name.
+pub fn start_url(s: &str) -> Result<String, String> {
+    match s.split_once("://") {
+        Some((scheme, rest)) => {
+            if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+                return Err(format!("{scheme}:// is not a web address a browser visits (http:// or https://)"));
+            }
+            let uri: http::Uri = s.parse().map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+            if uri.host().is_none_or(str::is_empty) || rest.starts_with('/') {
+                return Err(format!("{s:?} has no host"));
+            }
+            Ok(s.to_string())
+        }
+        None => {
+            let ok = !s.is_empty() && s.len() <= 253 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
+            if !ok {
+                return Err(format!("{s:?} is neither a URL nor a host name"));
+            }
+            Ok(s.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges_are_checked() {
+        for bad in ["nan", "inf", "-1", "0", "x", "1e300"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(seconds("2.5").unwrap(), std::time::Duration::from_millis(2500));
+        for bad in ["ftp://clinic.test/", "file:///etc/passwd", "http:///x", "javascript:alert(1)", "a b", ""] {
+            assert!(start_url(bad).is_err(), "{bad}");
+        }
+        for good in ["clinic.test", "http://clinic.test/", "https://clinic.test:8443/x?y=1", "HTTP://clinic.test/"] {
+            assert!(start_url(good).is_ok(), "{good}");
+        }
+    }
 }

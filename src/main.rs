@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use plainsight::cli::{Cli, Command};
+use plainsight::cli::{Cli, Command, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(|o| o as u8),
+        Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(Exit::from),
         Command::Lab(l) => lab(l),
         Command::Site(s) => site(s),
         Command::Visit(v) => visit(v),
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Command::Demo(d) => demo(d),
         Command::Compare { site, visitor } => plainsight::compare::compare(site, visitor).map(|t| {
             print!("{t}");
-            0
+            Exit::Ok
         }),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
@@ -29,22 +29,22 @@ fn main() -> ExitCode {
                 if !s.sample {
                     eprintln!("wrote {frames} frames to {}", s.out.display());
                 }
-                0
+                Exit::Ok
             })
             .map_err(anyhow::Error::from),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
                 return ExitCode::SUCCESS;
             }
             if let Some(not) = e.downcast_ref::<plainsight::lab::run::NotInLab>() {
                 eprintln!("plainsight: {not}");
-                return ExitCode::from(2);
+                return ExitCode::from(Exit::Usage as u8);
             }
             eprintln!("plainsight: error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(Exit::Failed as u8)
         }
     }
 }
@@ -70,18 +70,18 @@ async fn shutdown_signal() {
     }
 }
 
-fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
+fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
     use plainsight::cli::LabAction;
     use plainsight::lab::{Lab, run};
     let lab = Lab::new(&args.name)?;
     if let LabAction::Doctor = args.action {
         let (text, ok) = run::doctor();
         print!("{text}");
-        return Ok(if ok { 0 } else { 2 });
+        return Ok(if ok { Exit::Ok } else { Exit::Usage });
     }
     if !run::privileged() {
         eprintln!("plainsight: the lab needs root (network namespaces): run it as root; `plainsight lab doctor` lists what else it needs");
-        return Ok(2);
+        return Ok(Exit::Usage);
     }
     match &args.action {
         LabAction::Up { no_redirect, no_hsts, insecure_cookies } => {
@@ -117,18 +117,18 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<u8> {
         LabAction::Host { role, demo, keep } => return lab_host(&lab, *role, demo.as_deref(), *keep),
         LabAction::Doctor => unreachable!("handled above"),
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
 /// `lab host ROLE`: one container of lab/compose.yaml; the visitor's also runs the demo.
-fn lab_host(lab: &plainsight::lab::Lab, role: plainsight::lab::Host, demo: Option<&std::path::Path>, keep: bool) -> anyhow::Result<u8> {
+fn lab_host(lab: &plainsight::lab::Lab, role: plainsight::lab::Host, demo: Option<&std::path::Path>, keep: bool) -> anyhow::Result<Exit> {
     plainsight::sniff::install_stop_handler();
     let out = demo.unwrap_or(std::path::Path::new("."));
     plainsight::demo::hosts::be_container_host(lab, role, demo, keep, &plainsight::sniff::STOP, |summary| demo_outcome(summary, out, false))
 }
 
 /// Prints the demo's table and says whether every scenario went as expected.
-fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet: bool) -> u8 {
+fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet: bool) -> Exit {
     print!("{}", plainsight::demo::report::table(&summary));
     if !quiet {
         println!("report: {}", out.join("report.html").display());
@@ -136,18 +136,18 @@ fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet
     let bad: Vec<&str> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| o.scenario.as_str()).collect();
     if !bad.is_empty() {
         eprintln!("plainsight: unexpected outcome in: {} (the lines marked UNEXPECTED above say which cells)", bad.join(", "));
-        return 1;
+        return Exit::Failed;
     }
-    0
+    Exit::Ok
 }
 
-fn site(args: &plainsight::cli::SiteArgs) -> anyhow::Result<u8> {
+fn site(args: &plainsight::cli::SiteArgs) -> anyhow::Result<Exit> {
     let opts = args.options()?;
     runtime()?.block_on(plainsight::site::serve(opts, shutdown_signal()))?;
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
-fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
+fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
     let lab = plainsight::lab::Lab::new(&args.lab)?;
     // Run from the visitor's host when the lab is there (and we may enter it). In the
     // lab's containers, from this one.
@@ -172,10 +172,10 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&v)?)?;
     }
-    Ok(if v.errors == 0 { 0 } else { 1 })
+    Ok(if v.errors == 0 { Exit::Ok } else { Exit::Failed })
 }
 
-fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<u8> {
+fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
     let opts = args.options()?;
     if args.outside_lab {
         eprintln!(
@@ -187,10 +187,10 @@ fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<u8> {
     }
     plainsight::sniff::install_stop_handler();
     plainsight::sniff::run(&opts)?;
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
-fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
+fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
     use plainsight::lab::{Host, Lab, run};
     let lab = Lab::new(&args.lab)?;
     let ad = match &args.ad {
@@ -208,14 +208,14 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
         plainsight::sniff::install_stop_handler();
         if let Some(d) = args.duration {
             std::thread::spawn(move || {
-                std::thread::sleep(std::time::Duration::from_secs_f64(d));
+                std::thread::sleep(d);
                 plainsight::sniff::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
             });
         }
         let victim = (!args.outside_lab).then_some(plainsight::lab::VISITOR);
         let interface = if host == Host::Intruder { Lab::lan_interface() } else { "eth0".to_string() };
         plainsight::intruder::race::run(&interface, victim, &ad, args.reveal, &plainsight::sniff::STOP)?;
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     if args.outside_lab {
         eprintln!("plainsight: WARNING: intercepting outside the lab. Tampering with other people's traffic without consent is illegal in most places.");
@@ -246,20 +246,20 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<u8> {
     proxy_runtime()?.block_on(async move {
         let stop = async move {
             match duration {
-                Some(d) => tokio::select! { _ = tokio::time::sleep(std::time::Duration::from_secs_f64(d)) => {}, _ = shutdown_signal() => {} },
+                Some(d) => tokio::select! { _ = tokio::time::sleep(d) => {}, _ = shutdown_signal() => {} },
                 None => shutdown_signal().await,
             }
         };
         plainsight::intruder::run(opts, stop).await
     })?;
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
-fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<u8> {
+fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
     use plainsight::demo;
     if !plainsight::lab::run::privileged() {
         eprintln!("plainsight: the demo builds a lab and needs root: run it as root (`plainsight lab doctor` lists what else it needs)");
-        return Ok(2);
+        return Ok(Exit::Usage);
     }
     let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
     let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));

@@ -156,7 +156,7 @@ impl Hosts {
 /// the demo from here, writing the report into that folder; with `keep`, the hosts stay
 /// up afterwards for exercises. `report` shows the summary (before the hosts stop, or
 /// while they stay up) and gives the exit code.
-pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool, stop: &'static std::sync::atomic::AtomicBool, report: impl FnOnce(super::Summary) -> u8) -> anyhow::Result<u8> {
+pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool, stop: &'static std::sync::atomic::AtomicBool, report: impl FnOnce(super::Summary) -> crate::cli::Exit) -> anyhow::Result<crate::cli::Exit> {
     if container::this_host() != Some(role) {
         anyhow::bail!("`lab host {}` runs in the lab's {} container (lab/compose.yaml sets {}={})", role.as_str(), role.as_str(), container::ENV_HOST, role.as_str());
     }
@@ -167,7 +167,7 @@ pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool,
     eprintln!("lab host {} ready", role.as_str());
     let Some(out) = demo else {
         agent.serve(stop)?;
-        return Ok(0);
+        return Ok(crate::cli::Exit::Ok);
     };
     let serving = std::thread::spawn(move || agent.serve(stop));
     let hosts = Hosts::Containers { lab: lab.clone(), conductor: Conductor::begin(&state, Duration::from_secs(120))?, site: Default::default() };
