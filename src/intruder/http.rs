@@ -327,6 +327,50 @@ impl Decoder {
     }
 }
 
+/// Downgrades `https://` to `http://` in a byte stream, whatever the chunk boundaries: the
+/// bytes at a chunk's end that could begin `https://` wait for the next chunk. It works on
+/// bytes, never decoding text, so a multi-byte character split across two chunks passes
+/// through whole.
+#[derive(Default)]
+struct Downgrade {
+    held: Vec<u8>,
+}
+
+impl Downgrade {
+    const FROM: &'static [u8] = b"https://";
+    const TO: &'static [u8] = b"http://";
+
+    fn feed(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.held);
+        buf.extend_from_slice(data);
+        let mut out = Vec::with_capacity(buf.len());
+        let mut i = 0;
+        while let Some(at) = memchr::memchr(b'h', &buf[i..]) {
+            out.extend_from_slice(&buf[i..i + at]);
+            i += at;
+            let rest = &buf[i..];
+            if rest.starts_with(Self::FROM) {
+                out.extend_from_slice(Self::TO);
+                i += Self::FROM.len();
+            } else if Self::FROM.starts_with(rest) {
+                // Cut by the chunk's end: it may still become https://.
+                self.held = rest.to_vec();
+                return out;
+            } else {
+                out.push(b'h');
+                i += 1;
+            }
+        }
+        out.extend_from_slice(&buf[i..]);
+        out
+    }
+
+    /// What was held back when the body ends.
+    fn end(self) -> Vec<u8> {
+        self.held
+    }
+}
+
 /// What described the site's body and no longer describes the rewritten one: its length,
 /// its encoding (the page goes out decoded) and its entity tag.
 fn drop_body_framing(headers: &mut http::HeaderMap) {
@@ -341,6 +385,8 @@ struct Rewrite {
     decoder: Option<Decoder>,
     injector: Option<Injector>,
     strip: bool,
+    /// Downgrades https:// links (strip mode), across chunk boundaries.
+    downgrade: Option<Downgrade>,
     ready: std::collections::VecDeque<Bytes>,
     sent: u64,
     failure: Option<String>,
@@ -350,7 +396,8 @@ struct Rewrite {
 
 impl Rewrite {
     fn new(enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> Rewrite {
-        Rewrite { decoder: Some(Decoder::new(enc)), injector: Some(Injector::new(ad)), strip, ready: Default::default(), sent: 0, failure: None, outcome: Some(outcome), ctx }
+        let downgrade = strip.then(Downgrade::default);
+        Rewrite { decoder: Some(Decoder::new(enc)), injector: Some(Injector::new(ad)), strip, downgrade, ready: Default::default(), sent: 0, failure: None, outcome: Some(outcome), ctx }
     }
 
     fn ended(&self) -> bool {
@@ -358,12 +405,19 @@ impl Rewrite {
     }
 
     fn emit(&mut self, out: Vec<u8>) {
+        let out = match self.downgrade.as_mut() {
+            Some(d) => d.feed(&out),
+            None => out,
+        };
+        self.push(out);
+    }
+
+    fn push(&mut self, out: Vec<u8>) {
         if out.is_empty() {
             return;
         }
         self.sent += out.len() as u64;
-        let b = if self.strip { Bytes::from(String::from_utf8_lossy(&out).replace("https://", "http://")) } else { Bytes::from(out) };
-        self.ready.push_back(b);
+        self.ready.push_back(Bytes::from(out));
     }
 
     fn rewrite(&mut self, plain: &[u8]) {
@@ -401,6 +455,9 @@ impl Rewrite {
             }
             _ => false,
         };
+        if let Some(d) = self.downgrade.take() {
+            self.push(d.end());
+        }
         self.record(injected);
     }
 
@@ -480,6 +537,228 @@ impl Body for InjectBody {
                 }
                 Poll::Ready(None) => this.rw.finish(),
             }
+        }
+    }
+}
+
+/// The proxy's HTTP side through a loopback harness (no namespaces, no root): a scripted
+/// site on 127.0.0.1 writes its answer in the pieces a test chooses, the proxy serves a
+/// client on another loopback socket, and the client reads what the visitor would get.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const AD: &str = "<div id=\"plainsight-ad\">AD</div>";
+
+    #[test]
+    fn downgrade_holds_https_across_every_split() {
+        let text = "<a href=\"https://clinic.test/caf\u{e9}\">h https:/ https://x</a>".as_bytes();
+        let want = "<a href=\"http://clinic.test/caf\u{e9}\">h https:/ http://x</a>".as_bytes();
+        for cut in 0..=text.len() {
+            let mut d = Downgrade::default();
+            let mut out = d.feed(&text[..cut]);
+            out.extend(d.feed(&text[cut..]));
+            out.extend(d.end());
+            assert_eq!(out, want, "split at {cut}");
+        }
+    }
+
+    /// A site that answers one request with `head`, then `pieces` written apart; over TLS
+    /// when `tls` is given.
+    async fn site(tls: Option<tokio_rustls::TlsAcceptor>, head: String, pieces: Vec<Vec<u8>>) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S, head: String, pieces: Vec<Vec<u8>>) {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the proxy closed before its request ended");
+                    req.extend_from_slice(&buf[..n]);
+                }
+                s.write_all(head.as_bytes()).await.unwrap();
+                for p in pieces {
+                    s.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                    s.write_all(&p).await.unwrap();
+                }
+                s.flush().await.unwrap();
+                let _ = s.shutdown().await;
+            }
+            match tls {
+                Some(acceptor) => answer(acceptor.accept(s).await.unwrap(), head, pieces).await,
+                None => answer(s, head, pieces).await,
+            }
+        });
+        addr
+    }
+
+    /// A CA file for contexts whose upstream is plain HTTP (the connector needs one).
+    fn plain() -> PathBuf {
+        static CA: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        CA.get_or_init(|| {
+            let p = std::env::temp_dir().join(format!("ps-plain-ca-{}.pem", std::process::id()));
+            std::fs::write(&p, crate::pki::Ca::generate("unused").unwrap().cert_pem).unwrap();
+            p
+        })
+        .clone()
+    }
+
+    fn context(tls: TlsMode, upstream_ca: PathBuf) -> Arc<Ctx> {
+        let opts = super::super::Options {
+            tls,
+            trusted_mitm: false,
+            ad: AD.into(),
+            http_port: 0,
+            tls_port: 0,
+            lan_if: "lo".into(),
+            upstream_ca: upstream_ca.clone(),
+            ca_out: None,
+            redirect: false,
+            table: "unused".into(),
+            reveal: false,
+        };
+        let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
+        Arc::new(Ctx { opts, intruder_ca: crate::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls })
+    }
+
+    /// Sends `request` to the proxy in `writes` pieces; returns everything it answered.
+    async fn through(ctx: Arc<Ctx>, upstream: Upstream, dst: SocketAddr, request: &[u8], writes: usize) -> Vec<u8> {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let proxy = tokio::spawn(async move {
+            let (s, peer) = l.accept().await.unwrap();
+            let linger = crate::linger::Linger::keep(&s);
+            serve(TokioIo::new(s), peer.to_string(), dst, upstream, ctx).await;
+            linger.close().await;
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let _ = c.set_nodelay(true);
+        for piece in request.chunks(request.len().div_ceil(writes.max(1))) {
+            c.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut answer)).await;
+        drop(c);
+        let _ = proxy.await;
+        answer
+    }
+
+    /// The body of an HTTP/1.1 answer, de-chunked.
+    fn body(answer: &[u8]) -> (String, Vec<u8>) {
+        let end = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+        let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+        let mut rest = &answer[end..];
+        if !head.contains("transfer-encoding: chunked") {
+            return (head, rest.to_vec());
+        }
+        let mut out = Vec::new();
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n").expect("a chunk size");
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                return (head, out);
+            }
+            out.extend_from_slice(&rest[line_end + 2..line_end + 2 + size]);
+            rest = &rest[line_end + 2 + size + 2..];
+        }
+    }
+
+    fn chunked(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = pieces.iter().map(|p| [format!("{:x}\r\n", p.len()).as_bytes(), p, b"\r\n"].concat()).collect();
+        v.push(b"0\r\n\r\n".to_vec());
+        v
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: clinic.test\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn injects_across_chunk_boundaries_in_plain_gzip_and_brotli_pages() {
+        let page = b"<html><head><title>T</title></head><body class=\"x\"><p>hello caf\xc3\xa9</p></body></html>".to_vec();
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&page).unwrap();
+            e.finish().unwrap()
+        };
+        let br = {
+            let mut w = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+            w.write_all(&page).unwrap();
+            w.into_inner()
+        };
+        let rt = rt();
+        for (enc, body_bytes) in [("identity", page.clone()), ("gzip", gz), ("br", br)] {
+            // Pieces of 7 bytes: tags, the gzip header and the multi-byte character all split.
+            let pieces: Vec<&[u8]> = body_bytes.chunks(7).collect();
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: {enc}\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let answer = rt.block_on(async {
+                let dst = site(None, head, chunked(&pieces)).await;
+                through(context(TlsMode::Passthrough, plain()), Upstream::Plain, dst, GET, 1).await
+            });
+            let (h, b) = body(&answer);
+            assert!(h.starts_with("http/1.1 200"), "{enc}: {h}");
+            assert!(!h.contains("content-encoding"), "{enc}: the page goes out decoded: {h}");
+            let b = String::from_utf8(b).expect("whole characters");
+            assert!(b.contains(&format!("<body class=\"x\">{AD}")), "{enc}: {b}");
+            assert!(b.contains("hello caf\u{e9}"), "{enc}: {b}");
+        }
+    }
+
+    #[test]
+    fn strip_downgrades_links_split_across_chunks_and_keeps_characters_whole() {
+        let dir = std::env::temp_dir().join(format!("ps-strip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = crate::pki::Ca::generate("test site CA").unwrap();
+        let leaf = ca.issue(&["clinic.test"]).unwrap();
+        for (name, pem) in [("ca.pem", &ca.cert_pem), ("site.pem", &leaf.cert_pem), ("site.key", &leaf.key_pem)] {
+            std::fs::write(dir.join(name), pem).unwrap();
+        }
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(crate::pki::server_config(&dir.join("site.pem"), &dir.join("site.key")).unwrap()));
+        let pieces: [&[u8]; 3] = [b"<html><body><p>x</p><a href=\"htt", b"ps://clinic.test/caf\xc3", b"\xa9\">https://</a></body></html>"];
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nStrict-Transport-Security: max-age=31536000\r\nSet-Cookie: session=abc; Secure; HttpOnly\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
+        let answer = rt().block_on(async {
+            let dst = site(Some(acceptor), head, chunked(&pieces)).await;
+            through(context(TlsMode::Strip, dir.join("ca.pem")), Upstream::Tls(String::new()), dst, GET, 1).await
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (h, b) = body(&answer);
+        assert!(h.starts_with("http/1.1 200"), "{h}");
+        assert!(!h.contains("strict-transport-security"), "HSTS stripped: {h}");
+        assert!(h.contains("set-cookie: session=abc; httponly") && !h.contains("secure"), "Secure dropped: {h}");
+        let b = String::from_utf8(b).expect("whole characters, no U+FFFD");
+        assert!(b.contains("<a href=\"http://clinic.test/caf\u{e9}\">http://</a>"), "{b}");
+        assert!(!b.contains("https://") && !b.contains('\u{fffd}'), "{b}");
+        assert!(b.contains(AD), "{b}");
+    }
+
+    /// A request the proxy must refuse is always answered, however slowly it arrives and
+    /// whatever follows it: never an empty reply (lingering close).
+    #[test]
+    fn hostile_requests_are_always_answered() {
+        let smuggle: &[u8] = b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
+        let big = format!("GET / HTTP/1.1\r\nHost: clinic.test\r\nX-Big: {}\r\n\r\n", "a".repeat(40_000));
+        let rt = rt();
+        for round in 0..20 {
+            let answer = rt.block_on(async {
+                let dst = site(None, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".into(), vec![]).await;
+                through(context(TlsMode::Passthrough, plain()), Upstream::Plain, dst, smuggle, 12).await
+            });
+            assert!(answer.starts_with(b"HTTP/1.1 4") || answer.starts_with(b"HTTP/1.1 502"), "round {round}: {:?}", String::from_utf8_lossy(&answer));
+            let answer = rt.block_on(async {
+                let dst = site(None, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".into(), vec![]).await;
+                through(context(TlsMode::Passthrough, plain()), Upstream::Plain, dst, big.as_bytes(), 12).await
+            });
+            assert!(answer.starts_with(b"HTTP/1.1 431"), "round {round}: {:?}", String::from_utf8_lossy(&answer[..answer.len().min(200)]));
         }
     }
 }

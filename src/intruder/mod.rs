@@ -190,18 +190,23 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     let c1 = ctx.clone();
     let http_loop = async move {
         loop {
-            if let Ok((s, _)) = http_l.accept().await {
-                let ctx = c1.clone();
-                tokio::spawn(http::connection(s, ctx, None));
+            match http_l.accept().await {
+                Ok((s, _)) => {
+                    tokio::spawn(http::connection(s, c1.clone(), None));
+                }
+                // Out of descriptors, say: back off instead of spinning on accept.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
         }
     };
     let c2 = ctx.clone();
     let tls_loop = async move {
         loop {
-            if let Ok((s, _)) = tls_l.accept().await {
-                let ctx = c2.clone();
-                tokio::spawn(tls::connection(s, ctx));
+            match tls_l.accept().await {
+                Ok((s, _)) => {
+                    tokio::spawn(tls::connection(s, c2.clone()));
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
         }
     };
