@@ -290,6 +290,9 @@ pub struct SniffArgs {
     /// Keep root after opening the capture (default: switch to nobody).
     #[arg(long)]
     pub keep_privileges: bool,
+    /// Create this (empty) file once the capture is open: a ready signal for scripts.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -310,6 +313,7 @@ impl SniffArgs {
             reveal: self.reveal,
             duration: self.duration,
             drop_privileges: !self.keep_privileges,
+            ready_file: self.ready_file.clone(),
         })
     }
 }
@@ -349,6 +353,9 @@ pub struct InjectArgs {
     /// masking them in its output.
     #[arg(long)]
     pub reveal: bool,
+    /// Create this (empty) file once intercepting (or racing): a ready signal for scripts.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -393,6 +400,8 @@ pub enum Exit {
     Usage = 2,
     /// A damaged capture, with `analyze --strict`.
     Damaged = 3,
+    /// Stopped by Ctrl-C (or SIGTERM) before it ended; what it started was removed.
+    Interrupted = 130,
 }
 
 impl From<crate::analyze::Outcome> for Exit {

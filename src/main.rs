@@ -39,6 +39,10 @@ fn main() -> ExitCode {
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
                 return ExitCode::SUCCESS;
             }
+            if e.downcast_ref::<plainsight::lab::proc::Interrupted>().is_some() {
+                eprintln!("plainsight: interrupted; what it had started was stopped and removed");
+                return ExitCode::from(Exit::Interrupted as u8);
+            }
             if let Some(not) = e.downcast_ref::<plainsight::lab::run::NotInLab>() {
                 eprintln!("plainsight: {not}");
                 return ExitCode::from(Exit::Usage as u8);
@@ -122,9 +126,9 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
 
 /// `lab host ROLE`: one container of lab/compose.yaml; the visitor's also runs the demo.
 fn lab_host(lab: &plainsight::lab::Lab, role: plainsight::lab::Host, demo: Option<&std::path::Path>, keep: bool) -> anyhow::Result<Exit> {
-    plainsight::sniff::install_stop_handler();
+    let stop = plainsight::lab::proc::stop_on_signals();
     let out = demo.unwrap_or(std::path::Path::new("."));
-    plainsight::demo::hosts::be_container_host(lab, role, demo, keep, &plainsight::sniff::STOP, |summary| demo_outcome(summary, out, false))
+    plainsight::demo::hosts::be_container_host(lab, role, demo, keep, stop, |summary| demo_outcome(summary, out, false))
 }
 
 /// Prints the demo's table and says whether every scenario went as expected.
@@ -185,8 +189,8 @@ fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
         let lab = plainsight::lab::Lab::new(&args.lab)?;
         plainsight::lab::run::be_in(&lab, args.host)?;
     }
-    plainsight::sniff::install_stop_handler();
-    plainsight::sniff::run(&opts)?;
+    let stop = plainsight::lab::proc::stop_on_signals();
+    plainsight::sniff::run(&opts, stop)?;
     Ok(Exit::Ok)
 }
 
@@ -205,16 +209,16 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
         } else {
             eprintln!("plainsight: WARNING: racing forged packets outside the lab: only on a network you own, with consent.");
         }
-        plainsight::sniff::install_stop_handler();
+        let stop = plainsight::lab::proc::stop_on_signals();
         if let Some(d) = args.duration {
             std::thread::spawn(move || {
                 std::thread::sleep(d);
-                plainsight::sniff::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
             });
         }
         let victim = (!args.outside_lab).then_some(plainsight::lab::VISITOR);
         let interface = if host == Host::Intruder { Lab::lan_interface() } else { "eth0".to_string() };
-        plainsight::intruder::race::run(&interface, victim, &ad, args.reveal, &plainsight::sniff::STOP)?;
+        plainsight::intruder::race::run(&interface, victim, &ad, args.reveal, args.ready_file.as_deref(), stop)?;
         return Ok(Exit::Ok);
     }
     if args.outside_lab {
@@ -234,6 +238,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
         redirect: true,
         table: "plainsight_inject".into(),
         reveal: args.reveal,
+        ready_file: args.ready_file.clone(),
     };
     // Each visitor connection is a socket and its upstream another: allow as many as the
     // hard limit does (the soft one is often 1,024).
@@ -263,8 +268,8 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
     }
     let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
     let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));
-    plainsight::sniff::install_stop_handler();
+    let stop = plainsight::lab::proc::stop_on_signals();
     let hosts = demo::Hosts::Namespaces(plainsight::lab::Lab::new(&args.lab)?);
-    let summary = demo::run(&demo::Options { scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some(), reveal: args.reveal }, &hosts)?;
+    let summary = demo::run(&demo::Options { scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some(), reveal: args.reveal, stop }, &hosts)?;
     Ok(demo_outcome(summary, &out, args.quiet))
 }

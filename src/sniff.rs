@@ -33,6 +33,8 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Switch to user `nobody` once the capture handle and output file are open.
     pub drop_privileges: bool,
+    /// Created once the capture is open (the ready signal).
+    pub ready_file: Option<PathBuf>,
 }
 
 /// What the capture saw.
@@ -45,23 +47,6 @@ pub struct Stats {
     pub interface_dropped: u64,
     pub findings: u64,
     pub counters: Counters,
-}
-
-/// Set by SIGINT/SIGTERM: stop capturing.
-pub static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Installs the Ctrl-C / SIGTERM handlers that end a capture cleanly.
-pub fn install_stop_handler() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
-    for s in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic.
-        let _ = unsafe { sigaction(s, &act) };
-    }
 }
 
 struct Held {
@@ -121,8 +106,8 @@ pub fn drop_privileges() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Captures until `--duration` passes or a stop signal arrives.
-pub fn run(opts: &Options) -> anyhow::Result<Stats> {
+/// Captures until `--duration` passes or `stop` is set (Ctrl-C).
+pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
     let mut cap = pcap::Capture::from_device(opts.interface.as_str())
         .with_context(|| format!("no interface {}", opts.interface))?
         .promisc(true)
@@ -146,6 +131,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Stats> {
         }
         None => None,
     };
+    // Capturing from here on: the ready signal, while it can still be written as root.
+    crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;
     if opts.drop_privileges {
         drop_privileges()?;
     }
@@ -177,7 +164,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Stats> {
     };
     let start = Instant::now();
     let mut number = 0u64;
-    while !STOP.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
+    while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
         match cap.next_packet() {
             Ok(p) => {
                 number += 1;

@@ -218,3 +218,47 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&p).unwrap();
     p
 }
+
+/// Ctrl-C in the middle of a scenario ends the demo, which stops every role and removes
+/// the lab; `kill -9` of the demo takes its roles down with it, and `lab down` removes the
+/// rest. Either way nothing is left: no process of the lab, no namespace.
+#[test]
+fn interrupted_or_killed_demo_leaves_nothing() {
+    if !common::need_root("the interrupted-demo test") {
+        return;
+    }
+    const LAB: &str = "pstest-int";
+    let leftovers = || -> Vec<String> {
+        let ns = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned();
+        let procs = String::from_utf8_lossy(&Command::new("pgrep").args(["-af", &format!("--lab {LAB}")]).output().unwrap().stdout).into_owned();
+        ns.lines().chain(procs.lines()).filter(|l| l.contains(LAB) && !l.contains("pgrep")).map(str::to_string).collect()
+    };
+    for signal in ["INT", "KILL"] {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{signal}"));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut demo = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+            .args(["demo", "--quiet", "--lab", LAB, "--scenario", "http", "--scenario", "https", "--out"])
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // In the middle of a scenario: its proxy is up.
+        common::wait_until("the first scenario's proxy", || out.join("http").join(".ready-inject").exists());
+        assert!(Command::new("kill").args([&format!("-{signal}"), &demo.id().to_string()]).status().unwrap().success());
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = demo.try_wait().unwrap() {
+                break s;
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(20), "the demo did not end after SIG{signal}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        if signal == "INT" {
+            assert_eq!(status.code(), Some(130), "interrupted: exit status 130");
+        } else {
+            assert!(Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["lab", "down", "--name", LAB]).status().unwrap().success());
+        }
+        common::wait_until("the roles to end", || leftovers().is_empty());
+    }
+}

@@ -3,13 +3,15 @@
 //! same for both.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::lab::container::{self, Agent, Conductor, Job, JobSpec};
+use crate::lab::proc::Role;
 use crate::lab::{Host, Lab, run};
 
 pub enum Hosts {
@@ -19,9 +21,9 @@ pub enum Hosts {
     Containers { lab: Lab, conductor: Conductor, site: Mutex<Option<Job>> },
 }
 
-/// A role started on a host.
+/// A role started on a host (a local one is stopped when dropped).
 pub enum Proc {
-    Local(Child),
+    Local(Role),
     Remote(Job),
 }
 
@@ -82,7 +84,7 @@ impl Hosts {
     pub fn start(&self, host: Host, argv: &[String], stdout: &Path, stderr: &Path) -> anyhow::Result<Proc> {
         match self {
             Hosts::Namespaces(lab) => {
-                let mut cmd = if argv[0] == "plainsight" {
+                let cmd = if argv[0] == "plainsight" {
                     let mut c = Command::new(std::env::current_exe()?);
                     c.args(&argv[1..]);
                     c
@@ -91,35 +93,17 @@ impl Hosts {
                     c.args(["netns", "exec", &lab.ns(host)]).args(argv);
                     c
                 };
-                let child = cmd
-                    .stdin(Stdio::null())
-                    .stdout(std::fs::File::create(stdout).with_context(|| format!("creating {}", stdout.display()))?)
-                    .stderr(std::fs::File::create(stderr).with_context(|| format!("creating {}", stderr.display()))?)
-                    .spawn()
-                    .with_context(|| format!("starting {}", argv.join(" ")))?;
-                Ok(Proc::Local(child))
+                Ok(Proc::Local(Role::spawn(cmd, &argv.join(" "), stdout, stderr)?))
             }
             Hosts::Containers { conductor, .. } => Ok(Proc::Remote(conductor.start(host, &JobSpec { argv: argv.to_vec(), stdout: stdout.into(), stderr: stderr.into() })?)),
         }
     }
 
-    /// Runs `argv` on a host to its end (at most `timeout`); returns its exit code.
-    pub fn run(&self, host: Host, argv: &[String], stdout: &Path, stderr: &Path, timeout: Duration) -> anyhow::Result<i32> {
+    /// Runs `argv` on a host to its end (at most `timeout`, or until `stop`); returns its
+    /// exit code.
+    pub fn run(&self, host: Host, argv: &[String], stdout: &Path, stderr: &Path, timeout: Duration, stop: &AtomicBool) -> anyhow::Result<i32> {
         match self.start(host, argv, stdout, stderr)? {
-            Proc::Local(mut child) => {
-                let start = Instant::now();
-                loop {
-                    if let Some(status) = child.try_wait()? {
-                        return Ok(status.code().unwrap_or(-1));
-                    }
-                    if start.elapsed() > timeout {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        anyhow::bail!("{} did not end within {} s", argv.join(" "), timeout.as_secs());
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
+            Proc::Local(role) => role.wait(timeout, stop),
             Proc::Remote(job) => match self {
                 Hosts::Containers { conductor, .. } => conductor.wait(&job, timeout),
                 Hosts::Namespaces(_) => unreachable!("remote jobs only exist in containers"),
@@ -127,21 +111,10 @@ impl Hosts {
         }
     }
 
-    /// Stops a role (SIGTERM, then SIGKILL after 5 s) and waits for it.
+    /// Stops a role (SIGTERM, then SIGKILL after a grace period) and waits for it.
     pub fn stop(&self, p: Proc) {
         match p {
-            Proc::Local(mut c) => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
-                let start = Instant::now();
-                while start.elapsed() < Duration::from_secs(5) {
-                    if let Ok(Some(_)) = c.try_wait() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let _ = c.kill();
-                let _ = c.wait();
-            }
+            Proc::Local(role) => role.stop(),
             Proc::Remote(job) => {
                 if let Hosts::Containers { conductor, .. } = self {
                     conductor.stop(&job);
@@ -171,7 +144,7 @@ pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool,
     };
     let serving = std::thread::spawn(move || agent.serve(stop));
     let hosts = Hosts::Containers { lab: lab.clone(), conductor: Conductor::begin(&state, Duration::from_secs(120))?, site: Default::default() };
-    let opts = super::Options { scenarios: super::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false, reveal: false };
+    let opts = super::Options { scenarios: super::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false, reveal: false, stop };
     let summary = super::run(&opts, &hosts);
     if keep {
         eprintln!("lab host {}: the lab stays up for exercises (docker compose exec ...)", role.as_str());

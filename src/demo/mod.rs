@@ -19,7 +19,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::findings::{Class, Finding};
-use crate::lab::{Host, Lab};
+use crate::lab::{Host, Lab, proc};
 use crate::site::content;
 pub use hosts::Hosts;
 use scenario::{Attack, Expect, Got, Leaks, ReplayState, Scenario};
@@ -38,6 +38,8 @@ pub struct Options {
     pub browser: bool,
     /// Show the secrets (password, cookie) in the table's evidence and the report.
     pub reveal: bool,
+    /// Set by Ctrl-C: the scenario under way stops, everything started is stopped.
+    pub stop: &'static std::sync::atomic::AtomicBool,
 }
 
 /// A yes/no with its evidence.
@@ -132,21 +134,6 @@ pub struct Summary {
     pub revealed: bool,
 }
 
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let start = Instant::now();
-    while !ready() {
-        if start.elapsed() > Duration::from_secs(10) {
-            anyhow::bail!("{what} did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-fn file_contains(p: &Path, s: &str) -> bool {
-    std::fs::read_to_string(p).is_ok_and(|t| t.contains(s))
-}
-
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -200,24 +187,34 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     hosts.restart_site(&strings(&plan.site_flags))?;
     let l = lab.name.clone();
     let mut roles = Vec::new();
+    // Each role says when it is ready by creating its ready file; every one started is
+    // stopped when its handle is dropped, also when an error ends the scenario early.
+    let ready = |role: &str| {
+        let p = dir.join(format!(".ready-{role}"));
+        let _ = std::fs::remove_file(&p);
+        p
+    };
+    let wait = |what: &str, p: &Path| proc::wait_ready(what, Duration::from_secs(20), opts.stop, || p.exists());
     for (host, file, out) in [(Host::Intruder, "intruder.pcapng", "findings.jsonl"), (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"), (Host::Site, "site.pcapng", "site-findings.jsonl")] {
-        let mut v = strings(&["plainsight", "sniff", "--lab", &l, "--host", host.as_str(), "--format", "jsonl", "--reveal", "-w"]);
+        let r = ready(&format!("sniff-{}", host.as_str()));
+        let mut v = strings(&["plainsight", "sniff", "--lab", &l, "--host", host.as_str(), "--format", "jsonl", "--reveal", "--ready-file"]);
+        v.push(r.display().to_string());
+        v.push("-w".into());
         v.push(dir.join(file).display().to_string());
         if host != Host::Intruder {
             v.extend(strings(&["-i", "eth0"]));
         }
         let err = dir.join(format!("sniff-{}.log", host.as_str()));
-        // Ready once its capture file has a header: a stale one from an earlier run must not count.
-        let _ = std::fs::remove_file(dir.join(file));
         roles.push(hosts.start(host, &v, &dir.join(out), &err)?);
-        wait_for(&format!("the sniffer on {}", host.as_str()), || std::fs::metadata(dir.join(file)).is_ok_and(|m| m.len() > 0))?;
+        wait(&format!("the sniffer on {}", host.as_str()), &r)?;
     }
-    let mut a = strings(&["plainsight", "inject", "--lab", &l, "--reveal"]);
+    let r = ready("inject");
+    let mut a = strings(&["plainsight", "inject", "--lab", &l, "--reveal", "--ready-file"]);
+    a.push(r.display().to_string());
     a.extend(plan.attack.inject_args());
-    let log = dir.join("injector.log");
     let host = if plan.attack == Attack::Race { Lab::race_host() } else { Host::Intruder };
-    let injector = hosts.start(host, &a, &dir.join("injector.jsonl"), &log)?;
-    wait_for("the injector", || file_contains(&log, "intercepting") || file_contains(&log, "racing"))?;
+    let injector = hosts.start(host, &a, &dir.join("injector.jsonl"), &dir.join("injector.log"))?;
+    wait("the injector", &r)?;
     // The visitor, followed live with --step.
     let mut v = strings(&["plainsight", "visit", "--lab", &l, "--json"]);
     v.push(dir.join("visitor.json").display().to_string());
@@ -232,7 +229,7 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
             let done = &done;
             scope.spawn(move || follow(&files, done, opts.reveal));
         }
-        let r = hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60));
+        let r = hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60), opts.stop);
         // Let the last packets reach the sniffers before the follower's last look.
         std::thread::sleep(Duration::from_millis(300));
         done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -248,11 +245,11 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     // them, so the next scenario's captures hold only its own traffic.
     let null = Path::new("/dev/null");
     for host in [Host::Visitor, Host::Site] {
-        hosts.run(host, &strings(&["ss", "-K", "-tn", "state", "connected"]), null, null, Duration::from_secs(10))?;
+        hosts.run(host, &strings(&["ss", "-K", "-tn", "state", "connected"]), null, null, Duration::from_secs(10), opts.stop)?;
     }
     let seen = Observed::read(dir)?;
     let mut outcome = observe(sc, dir, &seen, opts.reveal);
-    outcome.replay = replay(hosts, &seen, dir)?;
+    outcome.replay = replay(hosts, &seen, dir, opts.stop)?;
     outcome.browser = chromium;
     let compared = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
     outcome.compare = format!("{compared}{}", visitor_check(&seen.visit));
@@ -488,7 +485,7 @@ fn shown_outcome(i: &serde_json::Value, reveal: bool) -> serde_json::Value {
 }
 
 /// The intruder replays the stolen session cookie, if it has one, and opens the account.
-fn replay(hosts: &Hosts, o: &Observed, dir: &Path) -> anyhow::Result<Replay> {
+fn replay(hosts: &Hosts, o: &Observed, dir: &Path, stop: &std::sync::atomic::AtomicBool) -> anyhow::Result<Replay> {
     let is_session = |c: Class, s: &str| c == Class::SessionCookie && (s.starts_with("Set-Cookie session") || s.starts_with("cookie session"));
     let cookie = o
         .findings
@@ -509,7 +506,7 @@ fn replay(hosts: &Hosts, o: &Observed, dir: &Path) -> anyhow::Result<Replay> {
     // that changes scheme or port, as a browser would not send a cookie it never had.
     for url in ["http://clinic.test/account", "https://clinic.test/account"] {
         let argv = strings(&["curl", "-s", "--max-time", "5", "--cacert", &lab.ca_pem().display().to_string(), "--resolve", &format!("clinic.test:80:{site}"), "--resolve", &format!("clinic.test:443:{site}"), "-H", &format!("Cookie: session={cookie}"), url]);
-        hosts.run(Host::Intruder, &argv, &dir.join("replay.html"), &dir.join("replay-errors.log"), Duration::from_secs(10)).context("running curl in the intruder host")?;
+        hosts.run(Host::Intruder, &argv, &dir.join("replay.html"), &dir.join("replay-errors.log"), Duration::from_secs(10), stop).context("running curl in the intruder host")?;
         let page = std::fs::read_to_string(dir.join("replay.html")).unwrap_or_default();
         if page.contains(content::FULL_NAME) {
             return Ok(Replay { state: ReplayState::AccountRead, evidence: format!("the intruder sent the stolen cookie from its own host to {url} and read the account page: {}, {} (replay.html)", content::FULL_NAME, content::DIAGNOSIS) });
@@ -566,8 +563,8 @@ pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
             } else if !opts.quiet {
                 eprintln!("demo: [{}/{}] {} ...", i + 1, opts.scenarios.len(), sc.title());
             }
-            if crate::sniff::STOP.load(std::sync::atomic::Ordering::SeqCst) {
-                anyhow::bail!("interrupted");
+            if opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(proc::Interrupted.into());
             }
             let o = run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts)?;
             if opts.step {

@@ -623,6 +623,7 @@ mod tests {
             redirect: false,
             table: "unused".into(),
             reveal: false,
+            ready_file: None,
         };
         let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
         Arc::new(Ctx { opts, intruder_ca: crate::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls })

@@ -57,6 +57,8 @@ pub struct Options {
     pub table: String,
     /// Write secrets in clear in the outcome lines (`--reveal`).
     pub reveal: bool,
+    /// Created once intercepting (the ready signal).
+    pub ready_file: Option<PathBuf>,
 }
 
 /// One thing the intruder did or failed to do.
@@ -186,6 +188,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         None
     };
     eprintln!("inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})", opts.http_port, opts.tls_port, opts.tls);
+    crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;
     let ctx = Arc::new(Ctx { opts, intruder_ca, upstream_tls });
     let c1 = ctx.clone();
     let http_loop = async move {
@@ -236,6 +239,7 @@ mod tests {
             redirect: true,
             table: "plainsight_inject".into(),
             reveal: false,
+            ready_file: None,
         };
         let r = rules(&opts);
         assert_eq!(r[2], "add rule ip plainsight_inject pre iifname \"lan0\" tcp dport 80 redirect to :8080");

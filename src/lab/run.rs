@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -107,14 +107,8 @@ pub fn write_pki(lab: &Lab) -> anyhow::Result<()> {
 pub fn wait_site_ready(lab: &Lab) -> anyhow::Result<()> {
     let state = lab.state_dir();
     let ready = state.join("site.ready");
-    let start = Instant::now();
-    while !ready.exists() {
-        if start.elapsed() > Duration::from_secs(10) {
-            bail!("the site did not start; see {}", state.join("site.log").display());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
+    static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    super::proc::wait_ready("the site", Duration::from_secs(10), &NEVER, || ready.exists()).with_context(|| format!("see {}", state.join("site.log").display()))
 }
 
 /// The arguments that start the site role on the lab's state.
@@ -153,22 +147,11 @@ pub fn spawn_role(lab: &Lab, host: Host, role: &str, args: &[String]) -> anyhow:
 /// Removes everything `up` made: processes in the lab's namespaces, the namespaces, the
 /// resolver files and the state directory.
 pub fn down(lab: &Lab) -> anyhow::Result<()> {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
     let namespaces = existing(lab);
     let mut procs: Vec<i32> = namespaces.iter().flat_map(|ns| pids(ns)).collect();
     procs.sort_unstable();
     procs.dedup();
-    for p in &procs {
-        let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
-    }
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(2) && procs.iter().any(|p| Path::new(&format!("/proc/{p}")).exists()) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    for p in &procs {
-        let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
-    }
+    super::proc::terminate_pids(&procs, Duration::from_secs(2));
     for ns in &namespaces {
         ip(&["netns".into(), "del".into(), ns.clone()])?;
     }
@@ -263,30 +246,9 @@ pub fn enter(lab: &Lab, host: Host) -> anyhow::Result<bool> {
 
 /// Restarts the site with other options (redirect, HSTS, cookie flags), waiting until it serves.
 pub fn restart_site(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
     let state = lab.state_dir();
-    if let Ok(pid) = std::fs::read_to_string(state.join("site.pid")) {
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            let start = Instant::now();
-            loop {
-                // Reap it when it is our child (the demo started it); otherwise watch /proc.
-                use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-                match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => {}
-                    Ok(_) => break,
-                    Err(_) if !Path::new(&format!("/proc/{pid}")).exists() => break,
-                    Err(_) => {}
-                }
-                if start.elapsed() > Duration::from_secs(3) {
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    let _ = waitpid(Pid::from_raw(pid), None);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
+    if let Some(pid) = std::fs::read_to_string(state.join("site.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+        super::proc::terminate_pids(&[pid], Duration::from_secs(3));
     }
     start_site(lab, site_args)
 }
