@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::report::Format;
+use crate::analysis::report::Format;
 
 /// Shows what an on-path intruder learns from plaintext HTTP, and what HTTPS hides.
 #[derive(Debug, Parser)]
@@ -94,13 +94,13 @@ pub struct AnalyzeArgs {
 }
 
 impl AnalyzeArgs {
-    pub fn options(&self) -> crate::analyze::Options {
+    pub fn options(&self) -> crate::analysis::analyze::Options {
         let colour = match self.color.as_str() {
             "always" => true,
             "never" => false,
             _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        crate::analyze::Options {
+        crate::analysis::analyze::Options {
             file: self.file.clone(),
             format: self.format,
             reveal: self.reveal,
@@ -197,7 +197,7 @@ pub struct SiteArgs {
 }
 
 impl SiteArgs {
-    pub fn options(&self) -> anyhow::Result<crate::site::Options> {
+    pub fn options(&self) -> anyhow::Result<crate::lab::site::Options> {
         let from_state = |f: &str| self.state.as_ref().map(|d| d.join(f));
         let cert = self.cert.clone().or_else(|| from_state("site.pem"));
         let key = self.key.clone().or_else(|| from_state("site.key"));
@@ -205,7 +205,7 @@ impl SiteArgs {
         if https && (cert.is_none() || key.is_none()) {
             anyhow::bail!("HTTPS needs --state DIR or --cert and --key (or --no-https)");
         }
-        Ok(crate::site::Options {
+        Ok(crate::lab::site::Options {
             http: Some(self.http),
             https: https.then_some(self.https),
             dns: Some(self.dns),
@@ -302,9 +302,9 @@ pub enum SniffFormat {
 }
 
 impl SniffArgs {
-    pub fn options(&self) -> anyhow::Result<crate::sniff::Options> {
+    pub fn options(&self) -> anyhow::Result<crate::lab::intruder::sniff::Options> {
         let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() });
-        Ok(crate::sniff::Options {
+        Ok(crate::lab::intruder::sniff::Options {
             interface,
             filter: self.filter.clone(),
             snaplen: self.snaplen.clamp(64, 262_144),
@@ -325,7 +325,7 @@ pub struct InjectArgs {
     pub lab: String,
     /// What to do with HTTPS.
     #[arg(long, value_enum, default_value = "passthrough")]
-    pub tls: crate::intruder::TlsMode,
+    pub tls: crate::lab::intruder::TlsMode,
     /// The visitor was made to trust the intruder's CA (with --tls mitm): HTTPS falls.
     #[arg(long)]
     pub trusted_mitm: bool,
@@ -404,12 +404,12 @@ pub enum Exit {
     Interrupted = 130,
 }
 
-impl From<crate::analyze::Outcome> for Exit {
-    fn from(o: crate::analyze::Outcome) -> Exit {
+impl From<crate::analysis::analyze::Outcome> for Exit {
+    fn from(o: crate::analysis::analyze::Outcome) -> Exit {
         match o {
-            crate::analyze::Outcome::Clean => Exit::Ok,
-            crate::analyze::Outcome::NotACapture => Exit::Usage,
-            crate::analyze::Outcome::Damaged => Exit::Damaged,
+            crate::analysis::analyze::Outcome::Clean => Exit::Ok,
+            crate::analysis::analyze::Outcome::NotACapture => Exit::Usage,
+            crate::analysis::analyze::Outcome::Damaged => Exit::Damaged,
         }
     }
 }

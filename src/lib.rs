@@ -3,51 +3,30 @@
 //!
 //! # Layout
 //!
-//! Data flows one way; each stage is a module and never imports a later one.
+//! Two halves, and the demo on top of both:
 //!
 //! ```text
-//! capture  ->  decode  ->  reassembly  ->  dissect (http, tls, dns)  ->  findings  ->  report
+//! analysis/  capture -> decode -> reassembly -> dissect (http, tls, dns) -> findings -> report
+//! lab/       the network (namespaces or containers), its roles: site, visitor, intruder (sniff + inject)
+//! demo/      every role, scenario by scenario, side by side; the table and report.html
 //! ```
 //!
-//! - [`capture`]: frames from a pcap/pcapng file ([`capture::file`]) or a live interface
-//!   ([`capture::live`], libpcap; also compiles BPF filters).
-//! - [`decode`]: link layer, IP (with defragmentation), TCP/UDP headers, by etherparse.
-//! - [`reassembly`]: TCP streams from segments: order, overlaps, gaps, bounded memory.
-//! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams.
-//! - [`findings`]: what was learned, classed by sensitivity, with secrets kept apart.
-//! - [`report`]: text, JSON lines and JSON output.
-//! - [`pipeline`]: the one place that chains the stages; used by `analyze` and `sniff`.
+//! - [`analysis`]: captures in, findings out. Data flows one way; each stage is a module
+//!   and never imports a later one. [`analysis::pipeline`] chains them, for
+//!   [`analysis::analyze`] (a file) and for the intruder's live sniffer; [`analysis::compare`]
+//!   sets two captures side by side; [`analysis::synth`] writes captures with known content
+//!   for tests, fuzzing and benchmarks.
+//! - [`lab`]: the hosts and what runs on them. [`lab::run`] builds the namespaces,
+//!   [`lab::container`] drives the same roles in containers, [`lab::proc`] starts, watches
+//!   and stops role processes; the roles are [`lab::site`] (the website and its DNS),
+//!   [`lab::visitor`] (the scripted browser) and [`lab::intruder`] (sniff, the injecting
+//!   proxy, the racing guest); [`lab::pki`] makes the lab's certificates.
+//! - [`demo`]: runs the scenarios through the lab and the analysis, and writes the report.
 //!
-//! The intruder: [`sniff`] (live capture through the pipeline) and [`intruder`] (the
-//! injecting proxy and the HTTPS attacks).
-//!
-//! [`compare`] sets a site capture beside a visitor capture. [`demo`] runs every role, scenario by scenario, and writes the report.
-//!
-//! [`linger`] closes the servers' connections without losing their last answer.
-//!
-//! The lab, beside the pipeline: [`lab`] (namespaces, `ip`), [`site`] (the website and
-//! DNS resolver), [`visitor`] (the scripted browser), [`pki`] (the lab CAs, rcgen).
-//!
-//! Commands: [`analyze`] runs the pipeline over a file; [`sniff`] over a live interface. [`synth`] writes synthetic
-//! captures with known content (tests, fuzz seeds, benchmarks). `main.rs` only parses arguments
-//! ([`cli`]) and maps outcomes to exit codes.
+//! `main.rs` only parses arguments ([`cli`]: clap structs and the checks of their values)
+//! and maps outcomes to exit codes ([`cli::Exit`]).
 
-pub mod analyze;
-pub mod capture;
+pub mod analysis;
 pub mod cli;
-pub mod compare;
-pub mod decode;
 pub mod demo;
-pub mod dissect;
-pub mod findings;
-pub mod intruder;
 pub mod lab;
-pub mod linger;
-pub mod pipeline;
-pub mod pki;
-pub mod reassembly;
-pub mod report;
-pub mod site;
-pub mod sniff;
-pub mod synth;
-pub mod visitor;

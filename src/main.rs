@@ -9,21 +9,21 @@ use plainsight::cli::{Cli, Command, Exit};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Analyze(a) => plainsight::analyze::run(&a.options()).map(Exit::from),
+        Command::Analyze(a) => plainsight::analysis::analyze::run(&a.options()).map(Exit::from),
         Command::Lab(l) => lab(l),
         Command::Site(s) => site(s),
         Command::Visit(v) => visit(v),
         Command::Sniff(s) => sniff(s),
         Command::Inject(i) => inject(i),
         Command::Demo(d) => demo(d),
-        Command::Compare { site, visitor } => plainsight::compare::compare(site, visitor).map(|t| {
+        Command::Compare { site, visitor } => plainsight::analysis::compare::compare(site, visitor).map(|t| {
             print!("{t}");
             Exit::Ok
         }),
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
-                true => plainsight::synth::write_sample(f).map(|_| 0),
-                false => plainsight::synth::benchmark_capture_with(f, s.transactions, s.tls, s.body, plainsight::synth::Shape { one_byte: s.one_byte, spread: s.spread }),
+                true => plainsight::analysis::synth::write_sample(f).map(|_| 0),
+                false => plainsight::analysis::synth::benchmark_capture_with(f, s.transactions, s.tls, s.body, plainsight::analysis::synth::Shape { one_byte: s.one_byte, spread: s.spread }),
             })
             .map(|frames| {
                 if !s.sample {
@@ -147,7 +147,7 @@ fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet
 
 fn site(args: &plainsight::cli::SiteArgs) -> anyhow::Result<Exit> {
     let opts = args.options()?;
-    runtime()?.block_on(plainsight::site::serve(opts, shutdown_signal()))?;
+    runtime()?.block_on(plainsight::lab::site::serve(opts, shutdown_signal()))?;
     Ok(Exit::Ok)
 }
 
@@ -159,20 +159,20 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
     if !in_container && plainsight::lab::run::privileged() && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists() {
         plainsight::lab::run::enter(&lab, plainsight::lab::Host::Visitor)?;
     }
-    let opts = plainsight::visitor::Options {
+    let opts = plainsight::lab::visitor::Options {
         start: args.start.clone(),
         ca: args.ca.clone().unwrap_or_else(|| lab.ca_pem()),
         also_trust: args.also_trust.clone(),
         manifest: args.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
         resolver: args.resolver,
         hsts_preload: args.hsts_preload,
-        username: plainsight::site::content::USERNAME.to_string(),
-        password: args.password.clone().unwrap_or_else(|| plainsight::site::content::PASSWORD.to_string()),
+        username: plainsight::lab::site::content::USERNAME.to_string(),
+        password: args.password.clone().unwrap_or_else(|| plainsight::lab::site::content::PASSWORD.to_string()),
         save: args.save.clone(),
         live: true,
     };
-    let v = runtime()?.block_on(plainsight::visitor::visit(opts))?;
-    println!("{}", plainsight::visitor::outcome_line(&v));
+    let v = runtime()?.block_on(plainsight::lab::visitor::visit(opts))?;
+    println!("{}", plainsight::lab::visitor::outcome_line(&v));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&v)?)?;
     }
@@ -190,7 +190,7 @@ fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
         plainsight::lab::run::be_in(&lab, args.host)?;
     }
     let stop = plainsight::lab::proc::stop_on_signals();
-    plainsight::sniff::run(&opts, stop)?;
+    plainsight::lab::intruder::sniff::run(&opts, stop)?;
     Ok(Exit::Ok)
 }
 
@@ -200,7 +200,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
     let ad = match &args.ad {
         Some(p) => std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
         None if args.pass_through => String::new(),
-        None => plainsight::intruder::inject::DEFAULT_AD.to_string(),
+        None => plainsight::lab::intruder::inject::DEFAULT_AD.to_string(),
     };
     if args.race {
         let host = Lab::race_host();
@@ -218,7 +218,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
         }
         let victim = (!args.outside_lab).then_some(plainsight::lab::VISITOR);
         let interface = if host == Host::Intruder { Lab::lan_interface() } else { "eth0".to_string() };
-        plainsight::intruder::race::run(&interface, victim, &ad, args.reveal, args.ready_file.as_deref(), stop)?;
+        plainsight::lab::intruder::race::run(&interface, victim, &ad, args.reveal, args.ready_file.as_deref(), stop)?;
         return Ok(Exit::Ok);
     }
     if args.outside_lab {
@@ -226,7 +226,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
     } else {
         run::be_in(&lab, Host::Intruder)?;
     }
-    let opts = plainsight::intruder::Options {
+    let opts = plainsight::lab::intruder::Options {
         tls: args.tls,
         trusted_mitm: args.trusted_mitm,
         ad,
@@ -255,7 +255,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
                 None => shutdown_signal().await,
             }
         };
-        plainsight::intruder::run(opts, stop).await
+        plainsight::lab::intruder::run(opts, stop).await
     })?;
     Ok(Exit::Ok)
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use plainsight::dissect::Record;
+use plainsight::analysis::dissect::Record;
 
 /// Files whose ground truth plainsight does not (and should not) match, with why.
 const KNOWN: &[(&str, &str)] = &[
@@ -56,7 +56,7 @@ fn check_file(capture: &Path) -> Vec<String> {
         Ok(r) => r,
         Err(e) => return vec![format!("{name}: {e}")],
     };
-    let mut reqs: HashMap<(String, String), Vec<&plainsight::dissect::http::Request>> = HashMap::new();
+    let mut reqs: HashMap<(String, String), Vec<&plainsight::analysis::dissect::http::Request>> = HashMap::new();
     let mut snis: Vec<String> = Vec::new();
     for e in &run.events {
         match &e.record {

@@ -89,7 +89,7 @@ fn demo_end_to_end_and_report_renders() {
     }
     assert!(table.contains("Guest races forged answers (HTTP)"));
     // No secret in clear anywhere the demo wrote for people, without --reveal.
-    let password = plainsight::site::content::PASSWORD;
+    let password = plainsight::lab::site::content::PASSWORD;
     for f in ["summary.json", "report.html"] {
         assert!(!std::fs::read_to_string(out.join(f)).unwrap().contains(password), "{f} shows the password");
     }

@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use plainsight::synth::{Conversation, PcapWriter, PcapngWriter};
+use plainsight::analysis::synth::{Conversation, PcapWriter, PcapngWriter};
 
 /// 100 frames of a small HTTP exchange, as (frame bytes) in order.
 fn frames() -> Vec<Vec<u8>> {

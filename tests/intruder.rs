@@ -119,7 +119,7 @@ fn client_hello_split_into_one_byte_segments_is_read() {
             use tokio::io::AsyncWriteExt;
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
             s.set_nodelay(true).unwrap();
-            for b in plainsight::synth::client_hello("clinic.test") {
+            for b in plainsight::analysis::synth::client_hello("clinic.test") {
                 s.write_all(&[b]).await.unwrap();
                 s.flush().await.unwrap();
                 tokio::time::sleep(Duration::from_micros(200)).await;
@@ -127,10 +127,10 @@ fn client_hello_split_into_one_byte_segments_is_read() {
             s
         });
         let (mut s, _) = l.accept().await.unwrap();
-        let (bytes, sni, alpn) = plainsight::intruder::tls::read_client_hello(&mut s).await.unwrap();
+        let (bytes, sni, alpn) = plainsight::lab::intruder::tls::read_client_hello(&mut s).await.unwrap();
         assert_eq!(sni.as_deref(), Some("clinic.test"));
         assert_eq!(alpn, vec!["h2", "http/1.1"]);
-        assert_eq!(bytes, plainsight::synth::client_hello("clinic.test"));
+        assert_eq!(bytes, plainsight::analysis::synth::client_hello("clinic.test"));
         drop(sender.await.unwrap());
         // And a non-TLS stream is refused with a reason, not a hang.
         let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -142,7 +142,7 @@ fn client_hello_split_into_one_byte_segments_is_read() {
             tokio::time::sleep(Duration::from_secs(1)).await;
         });
         let (mut s2, _) = l2.accept().await.unwrap();
-        let err = plainsight::intruder::tls::read_client_hello(&mut s2).await.unwrap_err();
+        let err = plainsight::lab::intruder::tls::read_client_hello(&mut s2).await.unwrap_err();
         assert!(err.contains("not TLS"), "{err}");
     });
 }

@@ -8,8 +8,8 @@ mod common;
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
 
-use plainsight::findings::Class;
-use plainsight::synth::{self, Conversation, PcapWriter, Segment};
+use plainsight::analysis::findings::Class;
+use plainsight::analysis::synth::{self, Conversation, PcapWriter, Segment};
 
 fn addr(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
@@ -134,7 +134,7 @@ fn lost_segment_is_reported_and_the_stream_continues() {
     assert!(run.scan.counters.tcp.gap_bytes > 0);
     // The page after the gap is still found (its head came before the loss).
     assert!(run.findings.iter().any(|f| f.summary.contains("title \"Living with condition 0\"")));
-    let incomplete = run.events.iter().any(|e| matches!(&e.record, plainsight::dissect::Record::HttpResponse(r) if r.incomplete));
+    let incomplete = run.events.iter().any(|e| matches!(&e.record, plainsight::analysis::dissect::Record::HttpResponse(r) if r.incomplete));
     assert!(incomplete, "the response that lost bytes is marked incomplete");
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use plainsight::synth::{Conversation, PcapWriter};
+use plainsight::analysis::synth::{Conversation, PcapWriter};
 
 /// Each secret, distinct and long enough that a masked form cannot contain it.
 const SECRETS: [&str; 10] = [
@@ -95,15 +95,15 @@ fn no_output_format_shows_a_secret_without_reveal() {
 #[test]
 fn url_userinfo_and_query_secrets_are_credential_findings() {
     let run = common_run(&capture());
-    let creds: Vec<String> = run.iter().filter(|f| f.class == plainsight::findings::Class::Credential).map(|f| f.line(true)).collect();
+    let creds: Vec<String> = run.iter().filter(|f| f.class == plainsight::analysis::findings::Class::Credential).map(|f| f.line(true)).collect();
     for s in [SECRETS[3], SECRETS[4], SECRETS[5]] {
         assert!(creds.iter().any(|c| c.contains(s)), "{s} is not a credential finding: {creds:#?}");
     }
     assert!(creds.iter().any(|c| c.contains("password of user \"carol\" in the URL")), "{creds:#?}");
 }
 
-fn common_run(path: &PathBuf) -> Vec<plainsight::findings::Finding> {
+fn common_run(path: &PathBuf) -> Vec<plainsight::analysis::findings::Finding> {
     let mut findings = Vec::new();
-    plainsight::analyze::scan(path, None, &mut |_, f| findings.extend_from_slice(f), &mut |_| {}).unwrap();
+    plainsight::analysis::analyze::scan(path, None, &mut |_, f| findings.extend_from_slice(f), &mut |_| {}).unwrap();
     findings
 }

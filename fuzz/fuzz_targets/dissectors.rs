@@ -1,7 +1,7 @@
 //! Any bytes as each direction of an HTTP, TLS or DNS stream, split at a fuzzed point.
 #![no_main]
-use plainsight::dissect::ConnApp;
-use plainsight::reassembly::{ConnInfo, Dir, End, StreamApp};
+use plainsight::analysis::dissect::ConnApp;
+use plainsight::analysis::reassembly::{ConnInfo, Dir, End, StreamApp};
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&split, rest)) = data.split_first() else { return };
     let at = (split as usize).min(rest.len());
@@ -13,5 +13,5 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     app.gap(&info, Dir::ToClient, 7, &mut out);
     app.data(&info, Dir::ToServer, &rest[at..], 3, 0, &mut out);
     app.end(&info, End::Closed, &mut out);
-    let _ = plainsight::dissect::dns::parse(rest);
+    let _ = plainsight::analysis::dissect::dns::parse(rest);
 });

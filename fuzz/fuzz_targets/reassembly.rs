@@ -1,9 +1,9 @@
 //! Arbitrary segment sequences (sequence numbers, flags, payload sizes) through the
 //! reassembler and the dissectors behind it.
 #![no_main]
-use plainsight::decode::TcpMeta;
-use plainsight::dissect::ConnApp;
-use plainsight::reassembly::{Limits, Reassembler};
+use plainsight::analysis::decode::TcpMeta;
+use plainsight::analysis::dissect::ConnApp;
+use plainsight::analysis::reassembly::{Limits, Reassembler};
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let limits = Limits { per_conn_ooo: 4096, global_ooo: 16384, max_conns: 4, idle_micros: 1_000_000 };
     let mut r = Reassembler::<ConnApp>::new(limits);

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::findings::{Class, Finding};
+use crate::analysis::findings::{Class, Finding};
 use crate::lab::{Host, Lab, proc};
-use crate::site::content;
+use crate::lab::site::content;
 pub use hosts::Hosts;
 use scenario::{Attack, Expect, Got, Leaks, ReplayState, Scenario};
 
@@ -251,7 +251,7 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     let mut outcome = observe(sc, dir, &seen, opts.reveal);
     outcome.replay = replay(hosts, &seen, dir, opts.stop)?;
     outcome.browser = chromium;
-    let compared = crate::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
+    let compared = crate::analysis::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
     outcome.compare = format!("{compared}{}", visitor_check(&seen.visit));
     std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
     check(&mut outcome);
@@ -259,7 +259,7 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
 }
 
 /// The visitor's own check of what it received, against the site's manifest.
-fn visitor_check(v: &crate::visitor::Visit) -> String {
+fn visitor_check(v: &crate::lab::visitor::Visit) -> String {
     let mut out = String::from("The visitor's own check against the site's SHA-256 manifest:\n");
     for st in v.steps.iter().filter(|s| s.status.is_some() || s.error.is_some()) {
         let verdict = match (&st.error, st.integrity.as_str(), st.site_page) {
@@ -269,7 +269,7 @@ fn visitor_check(v: &crate::visitor::Visit) -> String {
             (None, "modified", false) => format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled")),
             _ => "not in the manifest".into(),
         };
-        out += &format!("  {} {} -> {verdict}\n", st.method, crate::findings::mask_url(&st.url));
+        out += &format!("  {} {} -> {verdict}\n", st.method, crate::analysis::findings::mask_url(&st.url));
     }
     out
 }
@@ -283,7 +283,7 @@ struct Observed {
     /// What the intruder's proxy or collector read itself: (class, summary, secret).
     learned: Vec<(Class, String, Option<String>)>,
     injector: Vec<serde_json::Value>,
-    visit: crate::visitor::Visit,
+    visit: crate::lab::visitor::Visit,
 }
 
 impl Observed {
@@ -310,9 +310,9 @@ fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
     let first = |pred: &dyn Fn(&Finding) -> bool| o.findings.iter().find(|f| pred(f));
     let proxied = |pred: &dyn Fn(Class, &str) -> bool| o.learned.iter().find(|(c, s, _)| pred(*c, s));
     let evidence = |f: &Finding| format!("packet {}: {}", f.frame, f.line(reveal));
-    let shown_secret = |s: &Option<String>| s.as_deref().map(|s| if reveal { s.to_string() } else { crate::findings::mask(s) });
+    let shown_secret = |s: &Option<String>| s.as_deref().map(|s| if reveal { s.to_string() } else { crate::analysis::findings::mask(s) });
     let proxy_evidence = |(_, summary, secret): &(Class, String, Option<String>)| {
-        let summary = if reveal { summary.clone() } else { crate::findings::mask_urls_in(summary) };
+        let summary = if reveal { summary.clone() } else { crate::analysis::findings::mask_urls_in(summary) };
         match shown_secret(secret) {
             Some(s) => format!("read by the intruder's proxy: {summary}: {s}"),
             None => format!("read by the intruder's proxy: {summary}"),
@@ -330,7 +330,7 @@ fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
     let password = cell(&is_pw, if o.visit.steps.iter().any(|s| s.action == "log in" && s.skipped.is_none()) { encrypted } else { "no: the visitor never typed it (no sign-in form reached it)" });
     let key_secret = match (first(&|f| is_pw(f.class, &f.summary)), proxied(&is_pw)) {
         (Some(f), _) => Some(KeySecret { what: f.summary.clone(), shown: shown_secret(&f.secret).unwrap_or_default(), packet: Some(f.frame), read_by: "the sniffer on the gateway".into() }),
-        (None, Some((_, s, secret))) => Some(KeySecret { what: crate::findings::mask_urls_in(s), shown: shown_secret(secret).unwrap_or_default(), packet: None, read_by: "the intruder's proxy (injector.jsonl)".into() }),
+        (None, Some((_, s, secret))) => Some(KeySecret { what: crate::analysis::findings::mask_urls_in(s), shown: shown_secret(secret).unwrap_or_default(), packet: None, read_by: "the intruder's proxy (injector.jsonl)".into() }),
         _ => None,
     };
     let article = cell(&is_article, "no: the URL never crossed the gateway in clear");
@@ -340,7 +340,7 @@ fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
         _ => article,
     };
     // The site's answers, not the page a racing guest forged (which the gateway also sees).
-    let site_answer = |f: &&Finding| f.class == Class::PageContent && f.src == f.server && !f.summary.contains(crate::intruder::race::FORGED_TITLE);
+    let site_answer = |f: &&Finding| f.class == Class::PageContent && f.src == f.server && !f.summary.contains(crate::lab::intruder::race::FORGED_TITLE);
     let pages: Vec<&Finding> = o.findings.iter().filter(site_answer).collect();
     let proxy_pages = o.injector.iter().filter(|i| i["kind"] == "http" && i["bytes_to_client"].as_u64().unwrap_or(0) > 0).count();
     let page_contents = match pages.first() {
@@ -374,9 +374,9 @@ fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
 
     // What reached the visitor.
     let v = &o.visit;
-    let answered: Vec<&crate::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
-    let site: Vec<&crate::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
-    let foreign: Vec<&crate::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == "modified" && !s.site_page).collect();
+    let answered: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
+    let site: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
+    let foreign: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == "modified" && !s.site_page).collect();
     let error = v.steps.iter().find_map(|s| s.error.clone().map(|e| (e, s.url.starts_with("https://"))));
     let (got, detail) = if site.is_empty() && !foreign.is_empty() {
         let t = foreign[0].title.clone().unwrap_or_else(|| "an untitled page".into());
@@ -394,7 +394,7 @@ fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
         (Got::Unknown, "no response could be checked".to_string())
     };
     let site_pages = match site.first() {
-        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::findings::mask_url(&st.url), st.integrity)),
+        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::analysis::findings::mask_url(&st.url), st.integrity)),
         None => Cell::no(match (&error, foreign.first()) {
             (Some((e, _)), _) => format!("none: {e}"),
             (None, Some(f)) => format!("none: the attacker's page {:?} arrived instead", f.title.as_deref().unwrap_or("")),
@@ -470,14 +470,14 @@ fn shown_outcome(i: &serde_json::Value, reveal: bool) -> serde_json::Value {
     if reveal {
         return i;
     }
-    if let Some(u) = i["url"].as_str().map(crate::findings::mask_url) {
+    if let Some(u) = i["url"].as_str().map(crate::analysis::findings::mask_url) {
         i["url"] = u.into();
     }
     for l in i["learned"].as_array_mut().into_iter().flatten() {
-        if let Some(s) = l["secret"].as_str().map(crate::findings::mask) {
+        if let Some(s) = l["secret"].as_str().map(crate::analysis::findings::mask) {
             l["secret"] = s.into();
         }
-        if let Some(s) = l["summary"].as_str().map(crate::findings::mask_urls_in) {
+        if let Some(s) = l["summary"].as_str().map(crate::analysis::findings::mask_urls_in) {
             l["summary"] = s.into();
         }
     }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::scenario::{Got, ReplayState};
 use super::{Outcome, Summary};
-use crate::findings::{Class, Finding};
-use crate::site::content;
+use crate::analysis::findings::{Class, Finding};
+use crate::lab::site::content;
 
 /// UTC now as `2026-11-23T12-00-00Z` (also a valid directory name).
 pub fn timestamp() -> String {

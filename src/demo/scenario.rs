@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::intruder::TlsMode;
+use crate::lab::intruder::TlsMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {

@@ -9,11 +9,22 @@
 //!
 //! Only documentation ranges are used, and only inside the lab's own namespaces: the
 //! machine's own namespace gets no address, route, rule or sysctl. The plan (names,
-//! addresses, commands) is pure and tested here; [`run`] carries it out with `ip`.
+//! addresses, commands) is pure and tested here; [`run`] carries it out with `ip`, and
+//! [`container`] drives the same roles in the containers of `lab/compose.yaml`.
+//!
+//! The roles: [`site`] (the website and its DNS resolver), [`visitor`] (a scripted
+//! browser), [`intruder`] (the sniffer, the injecting proxy and the racing guest), each
+//! a process started, watched and stopped through [`proc`]; [`pki`] makes the lab's
+//! certificates, [`linger`] lets the servers close without losing their last answer.
 
 pub mod container;
+pub mod intruder;
+pub mod linger;
+pub mod pki;
 pub mod proc;
 pub mod run;
+pub mod site;
+pub mod visitor;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::{Host, Lab, SITE_NAME};
-use crate::pki;
+use crate::lab::pki;
 
 /// Whether this process may build namespaces (root; CAP_NET_ADMIN alone is not enough
 /// for `ip netns add`, which also mounts).

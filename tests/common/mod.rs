@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use plainsight::analyze::{Scan, ScanError, scan};
-use plainsight::dissect::Event;
-use plainsight::findings::Finding;
+use plainsight::analysis::analyze::{Scan, ScanError, scan};
+use plainsight::analysis::dissect::Event;
+use plainsight::analysis::findings::Finding;
 
 /// The shared corpus of real captures: `$PLAINSIGHT_CORPUS`, else `../shared/corpus`.
 /// A missing corpus is recorded by [`skipped`]; the caller then skips.

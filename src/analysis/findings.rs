@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::dissect::{Event, Record};
+use crate::analysis::dissect::{Event, Record};
 
 /// How sensitive a finding is; the order is the report's order (most sensitive first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
@@ -357,7 +357,7 @@ pub fn mask_urls_in(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dissect::http;
+    use crate::analysis::dissect::http;
 
     #[test]
     fn urls_are_masked_where_secrets_travel() {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::dissect::{Record, http::Response, tls::Traffic};
+use crate::analysis::dissect::{Record, http::Response, tls::Traffic};
 
 /// What one capture shows, in order.
 #[derive(Default)]
@@ -37,7 +37,7 @@ fn key(r: &Response) -> String {
                 Some(h) if u.starts_with('/') => format!("http://{h}{u}"),
                 _ => u.clone(),
             };
-            format!("{m} {}", crate::findings::mask_url(&url))
+            format!("{m} {}", crate::analysis::findings::mask_url(&url))
         }
         _ => format!("(a {} response to no request in the capture)", r.status),
     }
@@ -45,7 +45,7 @@ fn key(r: &Response) -> String {
 
 fn read(path: &Path) -> anyhow::Result<Side> {
     let mut side = Side::default();
-    crate::analyze::scan(
+    crate::analysis::analyze::scan(
         path,
         None,
         &mut |e, _| match &e.record {

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::capture::write::PcapngWriter;
-use crate::capture::{Frame, Linktype};
-use crate::dissect::Event;
-use crate::findings::Finding;
-use crate::pipeline::{Analyzer, Counters};
-use crate::reassembly::Limits;
-use crate::report::{JsonlReport, Report};
+use crate::analysis::capture::write::PcapngWriter;
+use crate::analysis::capture::{Frame, Linktype};
+use crate::analysis::dissect::Event;
+use crate::analysis::findings::Finding;
+use crate::analysis::pipeline::{Analyzer, Counters};
+use crate::analysis::reassembly::Limits;
+use crate::analysis::report::{JsonlReport, Report};
 
 /// Checked options of `sniff`.
 #[derive(Debug, Clone)]

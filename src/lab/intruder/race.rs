@@ -62,7 +62,7 @@ pub fn target(frame: &[u8]) -> Option<Target> {
                 return None;
             }
             let host = req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).and_then(|h| std::str::from_utf8(h.value).ok());
-            (format!("GET {}", crate::findings::mask_url(path)), host.map(|h| format!("http://{h}{path}")))
+            (format!("GET {}", crate::analysis::findings::mask_url(path)), host.map(|h| format!("http://{h}{path}")))
         }
         443 if payload[0] == 23 => ("TLS application data".to_string(), None),
         _ => return None,
@@ -172,7 +172,7 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
         let Some((parts, body)) = parsed else { continue };
         let next = form_urlencoded::parse(&body).find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).filter(|v| v.starts_with("http://") || v.starts_with("https://"));
         let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let mut o = Outcome { kind: "race", client: peer.to_string(), server: local, method: Some(parts.method.to_string()), url: Some(crate::findings::mask_url(&parts.uri.to_string())), outcome: "collected".into(), ..Outcome::default() };
+        let mut o = Outcome { kind: "race", client: peer.to_string(), server: local, method: Some(parts.method.to_string()), url: Some(crate::analysis::findings::mask_url(&parts.uri.to_string())), outcome: "collected".into(), ..Outcome::default() };
         o.learned = super::http::learned(&parts, &body, &o, reveal);
         o.detail = format!("the forged sign-in form posted here: {} thing(s) learned", o.learned.len());
         let location = next.unwrap_or_else(|| "/".into());
@@ -253,7 +253,7 @@ fn race(tx: &mut dyn datalink::DataLinkSender, rx: &mut dyn datalink::DataLinkRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{Segment, tcp_frame};
+    use crate::analysis::synth::{Segment, tcp_frame};
 
     fn request(port: u16, payload: &[u8]) -> Vec<u8> {
         let s = Segment { from_client: true, seq: 1000, ack: 5000, syn: false, fin: false, rst: false, payload: payload.to_vec() };
@@ -281,7 +281,7 @@ mod tests {
         }
         assert!(page.contains("plainsight-ad"));
         // A person sees a sign-in form; it posts to the guest, and back to the page asked for.
-        let form = crate::visitor::page::Page::read(&page);
+        let form = crate::lab::visitor::page::Page::read(&page);
         let f = form.sign_in_form().expect("a look-alike sign-in form");
         assert_eq!(f.action, "http://192.0.2.20:80/login");
         assert!(f.inputs.iter().any(|i| i.name == "next" && i.value == "http://clinic.test/account"));

@@ -124,7 +124,7 @@ pub struct Entry {
 
 impl Entry {
     fn of(body: &[u8]) -> Entry {
-        Entry { sha256: hex::encode(Sha256::digest(body)), title: crate::dissect::http::html_title(body) }
+        Entry { sha256: hex::encode(Sha256::digest(body)), title: crate::analysis::dissect::http::html_title(body) }
     }
 }
 

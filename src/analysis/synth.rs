@@ -145,7 +145,7 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
-pub use crate::capture::write::PcapngWriter;
+pub use crate::analysis::capture::write::PcapngWriter;
 
 /// A DNS query for `name` (type A), as a resolver sends it.
 pub fn dns_query(id: u16, name: &str) -> Vec<u8> {

@@ -9,12 +9,14 @@
 //!   tamper (flip bytes in encrypted records), strip (keep the visitor on HTTP).
 //!
 //! - [`race`]: from a fellow guest's seat, forged answers racing the real server.
+//! - [`sniff`]: the eavesdropper: a live capture through the analysis pipeline.
 //!
 //! Every outcome is one JSON line ([`Outcome`]) on standard output.
 
 pub mod http;
 pub mod inject;
 pub mod race;
+pub mod sniff;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -95,7 +97,7 @@ pub struct Outcome {
 /// One finding the proxy itself made from traffic it could read.
 #[derive(Debug, Clone, Serialize)]
 pub struct Learned {
-    pub class: crate::findings::Class,
+    pub class: crate::analysis::findings::Class,
     pub summary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -108,7 +110,7 @@ fn is_zero(n: &u64) -> bool {
 /// Shared state of the proxy.
 pub struct Ctx {
     pub opts: Options,
-    pub intruder_ca: crate::pki::Ca,
+    pub intruder_ca: crate::lab::pki::Ca,
     pub upstream_tls: tokio_rustls::TlsConnector,
 }
 
@@ -170,11 +172,11 @@ pub fn intercepted(client: &TcpStream) -> Option<(String, SocketAddr)> {
 
 /// Runs the proxy until `shutdown`; rules are removed on the way out.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-    let intruder_ca = crate::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;
+    let intruder_ca = crate::lab::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;
     if let Some(p) = &opts.ca_out {
-        crate::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
+        crate::lab::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
     }
-    let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&[opts.upstream_ca.as_path()])?));
+    let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[opts.upstream_ca.as_path()])?));
     let http_l = TcpListener::bind(("0.0.0.0", opts.http_port)).await.with_context(|| format!("binding port {}", opts.http_port))?;
     let tls_l = TcpListener::bind(("0.0.0.0", opts.tls_port)).await.with_context(|| format!("binding port {}", opts.tls_port))?;
     let _rules = if opts.redirect {

@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::defrag::IpDefragPool;
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, SlicedPacket, TcpSlice, TransportSlice, UdpSlice};
 
-use crate::capture::{Frame, Linktype};
+use crate::analysis::capture::{Frame, Linktype};
 
 /// TCP header fields the reassembler needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

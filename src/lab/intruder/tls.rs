@@ -20,8 +20,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::{Ctx, Outcome, TlsMode};
-use crate::dissect::{Record, tls::TlsConn};
-use crate::reassembly::{ConnInfo, Dir};
+use crate::analysis::dissect::{Record, tls::TlsConn};
+use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// A stream whose first bytes were already read (the ClientHello), replayed first.
 pub struct Prefixed<S> {
@@ -69,7 +69,7 @@ pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<Str
         if n == 0 {
             return Err("closed before a ClientHello".into());
         }
-        if buf.is_empty() && !crate::dissect::tls::looks_like_tls(&chunk[..n.min(3)]) && n >= 3 {
+        if buf.is_empty() && !crate::analysis::dissect::tls::looks_like_tls(&chunk[..n.min(3)]) && n >= 3 {
             return Err("not TLS (a non-TLS byte stream on port 443)".into());
         }
         buf.extend_from_slice(&chunk[..n]);

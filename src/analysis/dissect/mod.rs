@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::reassembly::{ConnInfo, Dir, End, StreamApp};
+use crate::analysis::reassembly::{ConnInfo, Dir, End, StreamApp};
 
 /// One thing a dissector read off the wire.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -65,7 +65,7 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
     // Boxed, in a statement of its own so the big state is not laid out inline in this
     // future: it is allocated only now that the connection talks.
     // Kept only now that it talks: an idle connection costs one descriptor, not two.
-    let linger = crate::linger::Linger::keep(&client);
+    let linger = crate::lab::linger::Linger::keep(&client);
     let talk: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
     talk.await;
     linger.close().await;
@@ -137,7 +137,7 @@ async fn proxy(
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
     let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
     let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let url = if ctx.opts.reveal { url } else { crate::findings::mask_url(&url) };
+    let url = if ctx.opts.reveal { url } else { crate::analysis::findings::mask_url(&url) };
     let mut outcome = Outcome { kind: "http", client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
     for h in HOP_BY_HOP {
         parts.headers.remove(h);
@@ -243,7 +243,7 @@ async fn proxy(
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).
 pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, reveal: bool) -> Vec<super::Learned> {
-    use crate::dissect::{Event, Record, http as dh};
+    use crate::analysis::dissect::{Event, Record, http as dh};
     let h = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
     let content_type = h(header::CONTENT_TYPE);
@@ -265,9 +265,9 @@ pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, re
     };
     let any: SocketAddr = "0.0.0.0:0".parse().expect("literal");
     let e = Event { frame: 0, ts: 0, conn: None, src: o.client.parse().unwrap_or(any), dst: o.server.parse().unwrap_or(any), record: Record::HttpRequest(req) };
-    crate::findings::from_event(&e)
+    crate::analysis::findings::from_event(&e)
         .into_iter()
-        .filter(|f| f.class != crate::findings::Class::Metadata)
+        .filter(|f| f.class != crate::analysis::findings::Class::Metadata)
         .map(|f| super::Learned { class: f.class, secret: f.shown_secret(reveal), summary: f.shown_summary(reveal).to_string() })
         .collect()
 }
@@ -604,7 +604,7 @@ mod tests {
         static CA: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
         CA.get_or_init(|| {
             let p = std::env::temp_dir().join(format!("ps-plain-ca-{}.pem", std::process::id()));
-            std::fs::write(&p, crate::pki::Ca::generate("unused").unwrap().cert_pem).unwrap();
+            std::fs::write(&p, crate::lab::pki::Ca::generate("unused").unwrap().cert_pem).unwrap();
             p
         })
         .clone()
@@ -625,8 +625,8 @@ mod tests {
             reveal: false,
             ready_file: None,
         };
-        let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
-        Arc::new(Ctx { opts, intruder_ca: crate::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls })
+        let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
+        Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls })
     }
 
     /// Sends `request` to the proxy in `writes` pieces; returns everything it answered.
@@ -635,7 +635,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let proxy = tokio::spawn(async move {
             let (s, peer) = l.accept().await.unwrap();
-            let linger = crate::linger::Linger::keep(&s);
+            let linger = crate::lab::linger::Linger::keep(&s);
             serve(TokioIo::new(s), peer.to_string(), dst, upstream, ctx).await;
             linger.close().await;
         });
@@ -719,12 +719,12 @@ mod tests {
     fn strip_downgrades_links_split_across_chunks_and_keeps_characters_whole() {
         let dir = std::env::temp_dir().join(format!("ps-strip-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let ca = crate::pki::Ca::generate("test site CA").unwrap();
+        let ca = crate::lab::pki::Ca::generate("test site CA").unwrap();
         let leaf = ca.issue(&["clinic.test"]).unwrap();
         for (name, pem) in [("ca.pem", &ca.cert_pem), ("site.pem", &leaf.cert_pem), ("site.key", &leaf.key_pem)] {
             std::fs::write(dir.join(name), pem).unwrap();
         }
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(crate::pki::server_config(&dir.join("site.pem"), &dir.join("site.key")).unwrap()));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(crate::lab::pki::server_config(&dir.join("site.pem"), &dir.join("site.key")).unwrap()));
         let pieces: [&[u8]; 3] = [b"<html><body><p>x</p><a href=\"htt", b"ps://clinic.test/caf\xc3", b"\xa9\">https://</a></body></html>"];
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nStrict-Transport-Security: max-age=31536000\r\nSet-Cookie: session=abc; Secure; HttpOnly\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
         let answer = rt().block_on(async {

@@ -28,7 +28,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::site::content;
+use crate::lab::site::content;
 
 /// Checked options of a visit.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ struct Fetched {
 pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
     let mut cas = vec![opts.ca.as_path()];
     cas.extend(opts.also_trust.iter().map(PathBuf::as_path));
-    let cfg = crate::pki::client_config(&cas)?;
+    let cfg = crate::lab::pki::client_config(&cas)?;
     let manifest = match &opts.manifest {
         Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)?,
         None => BTreeMap::new(),
@@ -313,11 +313,11 @@ impl Browser {
             return Some(*ip);
         }
         let sock = tokio::net::UdpSocket::bind("0.0.0.0:0").await.ok()?;
-        let q = crate::synth::dns_query(0x5053, host);
+        let q = crate::analysis::synth::dns_query(0x5053, host);
         sock.send_to(&q, self.opts.resolver).await.ok()?;
         let mut buf = vec![0u8; 1500];
         let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf)).await.ok()?.ok()?;
-        let m = crate::dissect::dns::parse(&buf[..n])?;
+        let m = crate::analysis::dissect::dns::parse(&buf[..n])?;
         let ip: IpAddr = m.answers.iter().find_map(|a| a.rsplit(' ').next()?.parse().ok())?;
         self.dns.insert(host.to_string(), ip);
         Some(ip)
@@ -390,7 +390,7 @@ impl Browser {
         step.content_type = f.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let text = String::from_utf8_lossy(&f.body);
         step.ad = text.contains("plainsight-ad");
-        step.title = crate::dissect::http::html_title(&f.body);
+        step.title = crate::analysis::dissect::http::html_title(&f.body);
         if f.body.is_empty() {
             return;
         }
@@ -526,7 +526,7 @@ pub fn step_line(st: &Step) -> String {
         }
         _ => String::new(),
     };
-    format!("  {:<13} {} {} -> {what}", st.action, st.method, crate::findings::mask_url(&st.url))
+    format!("  {:<13} {} {} -> {what}", st.action, st.method, crate::analysis::findings::mask_url(&st.url))
 }
 
 /// The visit's closing line.

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use crate::capture::file::{CaptureFile, Fault, OpenError};
-use crate::dissect::{Event, Record};
-use crate::findings::Finding;
-use crate::pipeline::{Analyzer, Counters};
-use crate::reassembly::Limits;
-use crate::report::{Format, JsonReport, JsonlReport, Report, Summary, TextReport};
+use crate::analysis::capture::file::{CaptureFile, Fault, OpenError};
+use crate::analysis::dissect::{Event, Record};
+use crate::analysis::findings::Finding;
+use crate::analysis::pipeline::{Analyzer, Counters};
+use crate::analysis::reassembly::Limits;
+use crate::analysis::report::{Format, JsonReport, JsonlReport, Report, Summary, TextReport};
 
 /// Checked options of `analyze`.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         Format::Text => Box::new(TextReport::new(stdout, opts.reveal, opts.colour)),
         Format::Jsonl => Box::new(JsonlReport::new(stdout, opts.reveal)),
         Format::Json => Box::new(JsonReport::new(stdout, opts.reveal)),
-        Format::Fields => Box::new(crate::report::FieldsReport::new(stdout, opts.reveal)),
+        Format::Fields => Box::new(crate::analysis::report::FieldsReport::new(stdout, opts.reveal)),
     };
     let size = std::fs::metadata(&opts.file).map(|m| m.len()).unwrap_or(0);
     let bar = (opts.progress && size > 64 << 20 && io::stderr().is_terminal()).then(|| {

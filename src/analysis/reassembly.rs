@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 type Hasher = foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
-use crate::decode::TcpMeta;
+use crate::analysis::decode::TcpMeta;
 
 /// Direction of data within a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
-use crate::capture::Frame;
-use crate::capture::live::BpfFilter;
-use crate::decode::{Decoder, Skip, Transport};
-use crate::dissect::{ConnApp, Event, Record, dns};
-use crate::findings::{self, Finding};
-use crate::reassembly::{self, Limits, Reassembler};
+use crate::analysis::capture::Frame;
+use crate::analysis::capture::live::BpfFilter;
+use crate::analysis::decode::{Decoder, Skip, Transport};
+use crate::analysis::dissect::{ConnApp, Event, Record, dns};
+use crate::analysis::findings::{self, Finding};
+use crate::analysis::reassembly::{self, Limits, Reassembler};
 
 /// Counters for the summary.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -88,7 +88,7 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
         tasks.spawn(accept(l, None, ctx.clone()));
     }
     if let Some(addr) = opts.https {
-        let cfg = crate::pki::server_config(&opts.cert, &opts.key)?;
+        let cfg = crate::lab::pki::server_config(&opts.cert, &opts.key)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
         let l = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
         tasks.spawn(accept(l, Some(acceptor), ctx.clone()));
@@ -133,7 +133,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             builder.http2().timer(TokioTimer::new()).max_header_list_size(16 * 1024);
             let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
             let svc = hyper::service::service_fn(move |req| handle(req, ctx.clone(), scheme));
-            let linger = crate::linger::Linger::keep(&stream);
+            let linger = crate::lab::linger::Linger::keep(&stream);
             let result = match tls {
                 None => builder.serve_connection(TokioIo::new(stream), svc).await,
                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
@@ -324,11 +324,11 @@ mod tests {
 
     #[test]
     fn resolver_answers_the_site_and_refuses_the_rest() {
-        let q = crate::synth::dns_query(9, "clinic.test");
-        let a = crate::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
+        let q = crate::analysis::synth::dns_query(9, "clinic.test");
+        let a = crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
         assert_eq!(a.answers, vec!["clinic.test A 198.51.100.10"]);
-        let q = crate::synth::dns_query(9, "example.com");
-        let a = crate::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
+        let q = crate::analysis::synth::dns_query(9, "example.com");
+        let a = crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
         assert!(a.answers.is_empty());
         assert_eq!(a.rcode.as_deref(), Some("Non-Existent Domain"));
         assert!(dns_answer(b"\x00\x01", Ipv4Addr::LOCALHOST).is_none());

@@ -4,8 +4,8 @@
 use std::io::{self, Write};
 
 use super::{Digest, Report, Summary};
-use crate::dissect::Event;
-use crate::findings::{Class, Finding};
+use crate::analysis::dissect::Event;
+use crate::analysis::findings::{Class, Finding};
 
 pub struct TextReport<W: Write> {
     out: W,

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{Event, Record};
-use crate::reassembly::{ConnInfo, Dir};
+use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// A DNS query or response.
 #[derive(Debug, Clone, PartialEq, Serialize)]

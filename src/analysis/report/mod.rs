@@ -13,10 +13,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::capture::file::Fault;
-use crate::dissect::{Event, Record};
-use crate::findings::{Class, Finding};
-use crate::pipeline::Counters;
+use crate::analysis::capture::file::Fault;
+use crate::analysis::dissect::{Event, Record};
+use crate::analysis::findings::{Class, Finding};
+use crate::analysis::pipeline::Counters;
 
 pub use text::TextReport;
 
@@ -158,7 +158,7 @@ struct FindingLine<'a> {
 
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
 pub fn masked_record(r: &Record) -> Record {
-    use crate::findings::{mask, mask_url, secret_param};
+    use crate::analysis::findings::{mask, mask_url, secret_param};
     let mut r = r.clone();
     match &mut r {
         Record::HttpRequest(q) => {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
 
 use super::{Event, Record};
-use crate::reassembly::{ConnInfo, Dir};
+use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// Handshake bytes held per direction while a message is incomplete.
 pub const MAX_HANDSHAKE: usize = 256 << 10;
@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn client_hello_in_one_byte_pieces() {
-        let rec = crate::synth::client_hello("clinic.test");
+        let rec = crate::analysis::synth::client_hello("clinic.test");
         let mut t = TlsConn::default();
         let mut out = Vec::new();
         for (i, b) in rec.chunks(1).enumerate() {

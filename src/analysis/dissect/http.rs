@@ -15,7 +15,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::{Event, Record, looks_like_request};
-use crate::reassembly::{ConnInfo, Dir};
+use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// Largest header block followed; larger ones are reported and skipped.
 pub const MAX_HEAD: usize = 64 << 10;

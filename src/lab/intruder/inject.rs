@@ -8,7 +8,7 @@ use lol_html::html_content::ContentType;
 use lol_html::send;
 
 /// The default advertisement (banner and tracking script), from `lab/ad.html`.
-pub const DEFAULT_AD: &str = include_str!("../../lab/ad.html");
+pub const DEFAULT_AD: &str = include_str!("../../../lab/ad.html");
 
 type Sink = Box<dyn FnMut(&[u8]) + Send>;
 

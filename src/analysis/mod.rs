@@ -1,0 +1,30 @@
+//! The analysis half: what an eavesdropper learns from a capture. Data flows one way, and
+//! no stage imports a later one:
+//!
+//! ```text
+//! capture  ->  decode  ->  reassembly  ->  dissect (http, tls, dns)  ->  findings  ->  report
+//! ```
+//!
+//! - [`capture`]: frames from a pcap/pcapng file ([`capture::file`]) or a live interface
+//!   ([`capture::live`], libpcap; also compiles BPF filters); writing pcapng with comments.
+//! - [`decode`]: link layer, IP (with defragmentation), TCP/UDP headers, by etherparse.
+//! - [`reassembly`]: TCP streams from segments: order, overlaps, gaps, bounded memory.
+//! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams.
+//! - [`findings`]: what was learned, classed by sensitivity, with secrets kept apart and
+//!   masked (in URLs too).
+//! - [`report`]: text, JSON lines, JSON and tab-separated fields.
+//! - [`pipeline`]: the one place that chains the stages, for files and live captures.
+//! - [`analyze`]: `plainsight analyze`, the pipeline over a file; [`compare`]: two captures
+//!   of the same exchanges side by side; [`synth`]: captures with known content (tests,
+//!   fuzz seeds, benchmarks).
+
+pub mod analyze;
+pub mod capture;
+pub mod compare;
+pub mod decode;
+pub mod dissect;
+pub mod findings;
+pub mod pipeline;
+pub mod reassembly;
+pub mod report;
+pub mod synth;
