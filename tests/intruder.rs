@@ -143,7 +143,7 @@ fn client_hello_split_into_one_byte_segments_is_read() {
         });
         let (mut s2, _) = l2.accept().await.unwrap();
         let err = plainsight::lab::intruder::tls::read_client_hello(&mut s2).await.unwrap_err();
-        assert!(err.contains("not TLS"), "{err}");
+        assert!(err.to_string().contains("not TLS"), "{err}");
     });
 }
 

@@ -73,7 +73,7 @@ pub fn scan_with(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Scan, ScanError> {
     let mut file = CaptureFile::open(path)?;
-    let mut analyzer = Analyzer::new(filter, Limits::default()).map_err(ScanError::Filter)?;
+    let mut analyzer = Analyzer::new(filter, Limits::default()).map_err(|e| ScanError::Filter(e.to_string()))?;
     if !findings {
         analyzer = analyzer.without_findings();
     }

@@ -135,6 +135,31 @@ pub fn credential_name(name: &str) -> bool {
         .any(|k| leaf.contains(k))
 }
 
+/// The `name=value` pairs of a `Cookie` header (names never empty).
+pub fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header.split(';').map(str::trim).map(|p| p.split_once('=').unwrap_or((p, ""))).filter(|(n, _)| !n.is_empty())
+}
+
+/// The cookie a `Set-Cookie` header sets: (name, value), before its attributes.
+pub fn set_cookie_pair(header: &str) -> (&str, &str) {
+    let first = header.split(';').next().unwrap_or("").trim();
+    first.split_once('=').unwrap_or((first, ""))
+}
+
+/// A `Cookie` header with every value masked.
+pub fn mask_cookie_header(header: &str) -> String {
+    cookie_pairs(header).map(|(n, v)| format!("{n}={}", mask(v))).collect::<Vec<_>>().join("; ")
+}
+
+/// A `Set-Cookie` header with its value masked, its attributes kept.
+pub fn mask_set_cookie(header: &str) -> String {
+    let (name, value) = set_cookie_pair(header);
+    match header.split_once(';') {
+        Some((_, attrs)) => format!("{name}={};{attrs}", mask(value)),
+        None => format!("{name}={}", mask(value)),
+    }
+}
+
 /// Whether a URL query parameter's name says its value is a secret: every credential
 /// name, plus keys, session ids and signatures (`api_key`, `X-Api-Key`, `PHPSESSID`, `sig`).
 pub fn secret_param(name: &str) -> bool {
@@ -249,11 +274,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
                 }
             }
             for c in &r.cookies {
-                for pair in c.split(';') {
-                    let (name, value) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
-                    if name.is_empty() {
-                        continue;
-                    }
+                for (name, value) in cookie_pairs(c) {
                     push(Class::SessionCookie, format!("cookie {name} sent to {host}"), Some(value.to_string()), &host);
                 }
             }
@@ -273,8 +294,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
             let host = r.for_host.clone().unwrap_or_else(|| e.src.ip().to_string());
             let uri = r.for_uri.clone().unwrap_or_else(|| "?".into());
             for c in &r.set_cookies {
-                let first = c.split(';').next().unwrap_or("");
-                let (name, value) = first.trim().split_once('=').unwrap_or((first.trim(), ""));
+                let (name, value) = set_cookie_pair(c);
                 let flags: Vec<&str> = c.split(';').skip(1).map(|a| a.trim()).filter(|a| {
                     let a = a.to_ascii_lowercase();
                     a == "secure" || a == "httponly"

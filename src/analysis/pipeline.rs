@@ -40,7 +40,7 @@ pub struct Analyzer {
 
 impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
-    pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, String> {
+    pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, crate::analysis::capture::live::LiveError> {
         let filter = filter.map(BpfFilter::new).transpose()?;
         Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), filter, events: Vec::new(), counters: Counters::default(), findings: true })
     }

@@ -115,48 +115,11 @@ pub fn udp_frame(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) -> Vec<u8
     v
 }
 
-/// Writes classic pcap (little-endian, microseconds, Ethernet).
-pub struct PcapWriter<W: Write> {
-    out: W,
-}
-
-impl<W: Write> PcapWriter<W> {
-    pub fn new(mut out: W) -> io::Result<Self> {
-        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        out.write_all(&2u16.to_le_bytes())?;
-        out.write_all(&4u16.to_le_bytes())?;
-        out.write_all(&[0; 8])?;
-        out.write_all(&262_144u32.to_le_bytes())?;
-        out.write_all(&1u32.to_le_bytes())?;
-        Ok(PcapWriter { out })
-    }
-
-    pub fn packet(&mut self, ts_micros: i64, data: &[u8]) -> io::Result<()> {
-        let secs = (ts_micros / 1_000_000) as u32;
-        let usecs = (ts_micros % 1_000_000) as u32;
-        for v in [secs, usecs, data.len() as u32, data.len() as u32] {
-            self.out.write_all(&v.to_le_bytes())?;
-        }
-        self.out.write_all(data)
-    }
-
-    pub fn into_inner(self) -> W {
-        self.out
-    }
-}
-
-pub use crate::analysis::capture::write::PcapngWriter;
+pub use crate::analysis::capture::write::{PcapWriter, PcapngWriter};
 
 /// A DNS query for `name` (type A), as a resolver sends it.
 pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
-    let mut q = id.to_be_bytes().to_vec();
-    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
+    crate::analysis::dissect::dns::query(id, name).expect("synthetic names are valid")
 }
 
 /// A minimal TLS ClientHello record naming `sni`, offering h2 and http/1.1.

@@ -1,7 +1,41 @@
-//! Writing captures: pcapng with per-packet comments, which is how `sniff -w` marks the
-//! packets that leaked something (Wireshark and tshark show the comments).
+//! Writing captures: classic pcap, and pcapng with per-packet comments, which is how
+//! `sniff -w` marks the packets that leaked something (Wireshark and tshark show the
+//! comments). [`Annotated`] holds packets back for a moment so that a comment can still be
+//! attached to a packet whose meaning is known only a few packets later.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+/// Writes classic pcap (little-endian, microseconds, Ethernet).
+pub struct PcapWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> PcapWriter<W> {
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+        out.write_all(&2u16.to_le_bytes())?;
+        out.write_all(&4u16.to_le_bytes())?;
+        out.write_all(&[0; 8])?;
+        out.write_all(&262_144u32.to_le_bytes())?;
+        out.write_all(&1u32.to_le_bytes())?;
+        Ok(PcapWriter { out })
+    }
+
+    pub fn packet(&mut self, ts_micros: i64, data: &[u8]) -> io::Result<()> {
+        let secs = (ts_micros / 1_000_000) as u32;
+        let usecs = (ts_micros % 1_000_000) as u32;
+        for v in [secs, usecs, data.len() as u32, data.len() as u32] {
+            self.out.write_all(&v.to_le_bytes())?;
+        }
+        self.out.write_all(data)
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
 
 /// Writes pcapng: one section, one Ethernet interface (microseconds), enhanced packet
 /// blocks with an optional comment each (what `sniff -w` uses to mark leaking packets).
@@ -69,3 +103,77 @@ impl<W: Write> PcapngWriter<W> {
     }
 }
 
+struct Held {
+    number: u64,
+    ts: i64,
+    data: Vec<u8>,
+    orig_len: u32,
+    comments: Vec<String>,
+    at: Instant,
+}
+
+/// A pcapng writer that holds each packet for up to 2 s (at most 20,000 of them), so that
+/// comments can be attached by frame number before it is written.
+pub struct Annotated<W: Write> {
+    held: VecDeque<Held>,
+    out: PcapngWriter<W>,
+    written: u64,
+}
+
+impl<W: Write> Annotated<W> {
+    pub fn new(out: PcapngWriter<W>) -> Self {
+        Annotated { held: VecDeque::new(), out, written: 0 }
+    }
+
+    /// A captured packet, to be written later.
+    pub fn hold(&mut self, number: u64, ts: i64, data: &[u8], orig_len: u32) {
+        self.held.push_back(Held { number, ts, data: data.to_vec(), orig_len, comments: Vec::new(), at: Instant::now() });
+    }
+
+    /// Attaches a comment to a held packet (ignored once it was written; at most 16 each).
+    pub fn annotate(&mut self, number: u64, comment: String) {
+        if let Some(h) = self.held.iter_mut().find(|h| h.number == number) {
+            if !h.comments.contains(&comment) && h.comments.len() < 16 {
+                h.comments.push(comment);
+            }
+        }
+    }
+
+    /// Writes the packets held long enough, or all of them with `all`.
+    pub fn flush(&mut self, all: bool) -> io::Result<()> {
+        while let Some(h) = self.held.front() {
+            if !all && self.held.len() < 20_000 && h.at.elapsed() < Duration::from_secs(2) {
+                break;
+            }
+            let h = self.held.pop_front().expect("front exists");
+            let comment = (!h.comments.is_empty()).then(|| h.comments.join("; "));
+            self.out.packet(h.ts, &h.data, h.orig_len, comment.as_deref())?;
+            self.written += 1;
+        }
+        self.out.flush()
+    }
+
+    /// Packets written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_reach_the_packet_they_name() {
+        let mut a = Annotated::new(PcapngWriter::new(Vec::new(), 1, 65535).unwrap());
+        a.hold(1, 10, b"first", 5);
+        a.hold(2, 20, b"second", 6);
+        a.annotate(2, "credential: password".into());
+        a.annotate(2, "credential: password".into());
+        a.flush(true).unwrap();
+        assert_eq!(a.written(), 2);
+        let bytes = a.out.into_inner();
+        let text = String::from_utf8_lossy(&bytes);
+        assert_eq!(text.matches("credential: password").count(), 1);
+    }
+}

@@ -21,6 +21,17 @@ pub struct Message {
     pub rcode: Option<String>,
 }
 
+/// A query for `name`'s A record, as a stub resolver sends it (the visitor's lookups);
+/// `None` when `name` is not a valid DNS name.
+pub fn query(id: u16, name: &str) -> Option<Vec<u8>> {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).ok()?, RecordType::A));
+    m.to_vec().ok()
+}
+
 /// Parses one DNS message; `None` when it is not one.
 pub fn parse(b: &[u8]) -> Option<Message> {
     use hickory_proto::op::MessageType;

@@ -158,21 +158,14 @@ struct FindingLine<'a> {
 
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
 pub fn masked_record(r: &Record) -> Record {
-    use crate::analysis::findings::{mask, mask_url, secret_param};
+    use crate::analysis::findings::{mask, mask_cookie_header, mask_set_cookie, mask_url, secret_param};
     let mut r = r.clone();
     match &mut r {
         Record::HttpRequest(q) => {
             q.uri = mask_url(&q.uri);
             q.referer = q.referer.as_deref().map(mask_url);
             for c in &mut q.cookies {
-                *c = c
-                    .split(';')
-                    .map(|p| match p.split_once('=') {
-                        Some((n, v)) => format!("{n}={}", mask(v)),
-                        None => p.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(";");
+                *c = mask_cookie_header(c);
             }
             if let Some(a) = q.authorization.as_mut() {
                 a.raw = format!("{} {}", a.scheme, mask(a.raw.split_once(' ').map_or("", |x| x.1)));
@@ -188,12 +181,7 @@ pub fn masked_record(r: &Record) -> Record {
             p.for_uri = p.for_uri.as_deref().map(mask_url);
             p.location = p.location.as_deref().map(mask_url);
             for c in &mut p.set_cookies {
-                let (first, rest) = c.split_once(';').unwrap_or((c.as_str(), ""));
-                let first = match first.split_once('=') {
-                    Some((n, v)) => format!("{n}={}", mask(v)),
-                    None => first.to_string(),
-                };
-                *c = if rest.is_empty() { first } else { format!("{first};{rest}") };
+                *c = mask_set_cookie(c);
             }
         }
         _ => {}

@@ -8,7 +8,6 @@
 //! forwarded as is (the length is dropped; hyper re-frames the body).
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use super::inject::{Injector, csp_blocks_inline};
-use super::{Ctx, Outcome, TlsMode};
+use super::{Ctx, Outcome, ProxyError, TlsMode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Out = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
@@ -91,15 +90,15 @@ where
     }
 }
 
-async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) -> Result<hyper::client::conn::http1::SendRequest<Out>, String> {
+async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) -> Result<hyper::client::conn::http1::SendRequest<Out>, ProxyError> {
     let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dst))
         .await
-        .map_err(|_| "connect timeout".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ProxyError::ConnectTimeout(dst))?
+        .map_err(|source| ProxyError::Connect { addr: dst, source })?;
     let _ = tcp.set_nodelay(true);
     macro_rules! handshake {
         ($io:expr) => {{
-            let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new($io)).await.map_err(|e| e.to_string())?;
+            let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new($io)).await.map_err(ProxyError::Handshake)?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -110,8 +109,8 @@ async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) ->
         Upstream::Plain => handshake!(tcp),
         Upstream::Tls(name) => {
             let name = if name.is_empty() { host.split(':').next().unwrap_or(host).to_string() } else { name.clone() };
-            let sn = rustls_pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
-            let tls = ctx.upstream_tls.connect(sn, tcp).await.map_err(|e| format!("upstream TLS: {e}"))?;
+            let sn = rustls_pki_types::ServerName::try_from(name.clone()).map_err(|e| ProxyError::ServerName(name, e.to_string()))?;
+            let tls = ctx.upstream_tls.connect(sn, tcp).await.map_err(ProxyError::UpstreamTls)?;
             handshake!(tls)
         }
     })
@@ -289,44 +288,6 @@ fn strip_headers(h: &mut http::HeaderMap) {
     }
 }
 
-/// Undoes the site's content encoding as the body streams.
-enum Decoder {
-    Plain,
-    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
-    Deflate(flate2::write::ZlibDecoder<Vec<u8>>),
-    Br(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
-}
-
-impl Decoder {
-    fn new(enc: &str) -> Decoder {
-        match enc {
-            "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
-            "deflate" => Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
-            "br" => Decoder::Br(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 4096))),
-            _ => Decoder::Plain,
-        }
-    }
-
-    fn feed(&mut self, data: &[u8]) -> std::io::Result<Vec<u8>> {
-        match self {
-            Decoder::Plain => Ok(data.to_vec()),
-            Decoder::Gzip(d) => d.write_all(data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
-            Decoder::Deflate(d) => d.write_all(data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
-            Decoder::Br(d) => d.write_all(data).and_then(|_| d.flush()).map(|_| std::mem::take(d.get_mut())),
-        }
-    }
-
-    /// What the decoder still holds at the end of the body.
-    fn finish(self) -> Vec<u8> {
-        match self {
-            Decoder::Plain => Vec::new(),
-            Decoder::Gzip(d) => d.finish().unwrap_or_default(),
-            Decoder::Deflate(d) => d.finish().unwrap_or_default(),
-            Decoder::Br(d) => d.into_inner().unwrap_or_default(),
-        }
-    }
-}
-
 /// Downgrades `https://` to `http://` in a byte stream, whatever the chunk boundaries: the
 /// bytes at a chunk's end that could begin `https://` wait for the next chunk. It works on
 /// bytes, never decoding text, so a multi-byte character split across two chunks passes
@@ -382,7 +343,7 @@ fn drop_body_framing(headers: &mut http::HeaderMap) {
 /// Rewriting one HTML response: decoded, the ad injected, and (strip) https:// links
 /// downgraded; the outcome is recorded when it ends, or when the visitor goes away first.
 struct Rewrite {
-    decoder: Option<Decoder>,
+    decoder: Option<crate::analysis::dissect::http::content::Decoder>,
     injector: Option<Injector>,
     strip: bool,
     /// Downgrades https:// links (strip mode), across chunk boundaries.
@@ -397,7 +358,7 @@ struct Rewrite {
 impl Rewrite {
     fn new(enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> Rewrite {
         let downgrade = strip.then(Downgrade::default);
-        Rewrite { decoder: Some(Decoder::new(enc)), injector: Some(Injector::new(ad)), strip, downgrade, ready: Default::default(), sent: 0, failure: None, outcome: Some(outcome), ctx }
+        Rewrite { decoder: Some(crate::analysis::dissect::http::content::Decoder::new(enc)), injector: Some(Injector::new(ad)), strip, downgrade, ready: Default::default(), sent: 0, failure: None, outcome: Some(outcome), ctx }
     }
 
     fn ended(&self) -> bool {

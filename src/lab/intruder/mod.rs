@@ -107,6 +107,33 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// What goes wrong between the intruder and a peer; recorded in the outcome lines.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("connecting to {0} timed out")]
+    ConnectTimeout(SocketAddr),
+    #[error("connecting to {addr}: {source}")]
+    Connect { addr: SocketAddr, source: std::io::Error },
+    #[error("upstream TLS: {0}")]
+    UpstreamTls(std::io::Error),
+    #[error("{0:?} is not a server name: {1}")]
+    ServerName(String, String),
+    #[error("HTTP handshake with the site: {0}")]
+    Handshake(hyper::Error),
+    #[error("no ClientHello within 10 s")]
+    HelloTimeout,
+    #[error("reading the ClientHello: {0}")]
+    HelloRead(std::io::Error),
+    #[error("closed before a ClientHello")]
+    HelloClosed,
+    #[error("not TLS (a non-TLS byte stream on port 443)")]
+    NotTls,
+    #[error("ClientHello larger than 64 KiB")]
+    HelloTooLarge,
+    #[error("forging a certificate for {name}: {reason}")]
+    Forge { name: String, reason: String },
+}
+
 /// Shared state of the proxy.
 pub struct Ctx {
     pub opts: Options,

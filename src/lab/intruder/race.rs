@@ -20,6 +20,7 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use pnet::datalink::{self, Channel};
 
 use super::Outcome;
+use crate::analysis::capture::live::LiveCapture;
 
 /// A request seen on the LAN that deserves a forged answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,9 +187,12 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
 /// Watches `interface` and races every target until `stop` is set.
 pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, ready: Option<&std::path::Path>, stop: &AtomicBool) -> anyhow::Result<()> {
     let iface = datalink::interfaces().into_iter().find(|i| i.name == interface).with_context(|| format!("no interface {interface}"))?;
-    let cfg = datalink::Config { read_timeout: Some(Duration::from_millis(200)), promiscuous: true, ..Default::default() };
-    let (mut tx, mut rx) = match datalink::channel(&iface, cfg).context("opening a raw socket (needs CAP_NET_RAW)")? {
-        Channel::Ethernet(tx, rx) => (tx, rx),
+    // Frames come from the same live source as the sniffer's (libpcap), filtered to what
+    // can be raced; pnet sends the forged ones.
+    let mut frames = LiveCapture::open(interface, 65535, Some("tcp and (dst port 80 or dst port 443)"))?;
+    let cfg = datalink::Config { read_timeout: Some(Duration::from_millis(200)), ..Default::default() };
+    let mut tx = match datalink::channel(&iface, cfg).context("opening a raw socket (needs CAP_NET_RAW)")? {
+        Channel::Ethernet(tx, _) => tx,
         _ => bail!("unsupported channel type"),
     };
     let own = iface.ips.iter().find_map(|n| match n.ip() {
@@ -203,23 +207,19 @@ pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, re
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         scope.spawn(|| collect(listener, reveal, stop, &done));
-        let r = race(&mut *tx, &mut *rx, collector, victim, ad, stop);
+        let r = race(&mut *tx, &mut frames, collector, victim, ad, stop);
         done.store(true, Ordering::SeqCst);
         r
     })
 }
 
 /// The racing loop proper.
-fn race(tx: &mut dyn datalink::DataLinkSender, rx: &mut dyn datalink::DataLinkReceiver, collector: SocketAddrV4, victim: Option<Ipv4Addr>, ad: &str, stop: &AtomicBool) -> anyhow::Result<()> {
+fn race(tx: &mut dyn datalink::DataLinkSender, frames: &mut LiveCapture, collector: SocketAddrV4, victim: Option<Ipv4Addr>, ad: &str, stop: &AtomicBool) -> anyhow::Result<()> {
     let mut raced: HashSet<(SocketAddrV4, u32)> = HashSet::new();
     while !stop.load(Ordering::SeqCst) {
-        let frame = match rx.next() {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e).context("reading frames"),
-        };
+        let Some(frame) = frames.next(stop)? else { continue };
         let seen = Instant::now();
-        let Some(t) = target(frame) else { continue };
+        let Some(t) = target(frame.data) else { continue };
         if victim.is_some_and(|v| *t.client.ip() != v) || !raced.insert((t.client, t.ack)) {
             continue;
         }

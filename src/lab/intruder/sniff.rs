@@ -5,7 +5,6 @@
 //! Packets are held for a short while before being written, so that a finding completed a
 //! few packets later can still be attached to the packet where its message began.
 
-use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::analysis::capture::write::PcapngWriter;
-use crate::analysis::capture::{Frame, Linktype};
+use crate::analysis::capture::live::LiveCapture;
+use crate::analysis::capture::write::{Annotated, PcapngWriter};
 use crate::analysis::dissect::Event;
 use crate::analysis::findings::Finding;
 use crate::analysis::pipeline::{Analyzer, Counters};
@@ -49,51 +48,6 @@ pub struct Stats {
     pub counters: Counters,
 }
 
-struct Held {
-    number: u64,
-    ts: i64,
-    data: Vec<u8>,
-    orig_len: u32,
-    comments: Vec<String>,
-    at: Instant,
-}
-
-/// Packets waiting to be written, so findings can still be attached to them.
-struct Pending {
-    held: VecDeque<Held>,
-    out: Option<PcapngWriter<io::BufWriter<std::fs::File>>>,
-    written: u64,
-}
-
-impl Pending {
-    fn annotate(&mut self, f: &Finding) {
-        if let Some(h) = self.held.iter_mut().find(|h| h.number == f.frame) {
-            let c = format!("{}: {}", f.class, f.summary); // masked: a capture is handed out
-            if !h.comments.contains(&c) && h.comments.len() < 16 {
-                h.comments.push(c);
-            }
-        }
-    }
-
-    fn flush(&mut self, all: bool) -> io::Result<()> {
-        while let Some(h) = self.held.front() {
-            if !all && self.held.len() < 20_000 && h.at.elapsed() < Duration::from_secs(2) {
-                break;
-            }
-            let h = self.held.pop_front().expect("front exists");
-            if let Some(w) = self.out.as_mut() {
-                let comment = (!h.comments.is_empty()).then(|| h.comments.join("; "));
-                w.packet(h.ts, &h.data, h.orig_len, comment.as_deref())?;
-                self.written += 1;
-            }
-        }
-        if let Some(w) = self.out.as_mut() {
-            w.flush()?;
-        }
-        Ok(())
-    }
-}
-
 /// Drops root for user/group nobody (65534), keeping nothing.
 pub fn drop_privileges() -> anyhow::Result<()> {
     use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
@@ -108,26 +62,11 @@ pub fn drop_privileges() -> anyhow::Result<()> {
 
 /// Captures until `--duration` passes or `stop` is set (Ctrl-C).
 pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
-    let mut cap = pcap::Capture::from_device(opts.interface.as_str())
-        .with_context(|| format!("no interface {}", opts.interface))?
-        .promisc(true)
-        .snaplen(opts.snaplen)
-        .immediate_mode(true)
-        .timeout(200)
-        .open()
-        .with_context(|| format!("opening {} for capture", opts.interface))?
-        // Non-blocking, with our own poll: in immediate mode libpcap may ignore the read
-        // timeout, and a quiet interface must not keep Ctrl-C from working.
-        .setnonblock()
-        .context("non-blocking capture")?;
-    if let Some(f) = &opts.filter {
-        cap.filter(f, true).with_context(|| format!("bad filter {f:?}"))?;
-    }
-    let linktype = cap.get_datalink().0 as u32;
-    let out = match &opts.write {
+    let mut cap = LiveCapture::open(&opts.interface, opts.snaplen, opts.filter.as_deref())?;
+    let mut pending = match &opts.write {
         Some(p) => {
             let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            Some(PcapngWriter::new(io::BufWriter::new(f), linktype as u16, opts.snaplen as u32)?)
+            Some(Annotated::new(PcapngWriter::new(io::BufWriter::new(f), cap.linktype().0 as u16, opts.snaplen as u32)?))
         }
         None => None,
     };
@@ -136,18 +75,20 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
     if opts.drop_privileges {
         drop_privileges()?;
     }
-    let mut pending = Pending { held: VecDeque::new(), out, written: 0 };
-    let mut analyzer = Analyzer::new(None, Limits::default()).map_err(anyhow::Error::msg)?;
+    let mut analyzer = Analyzer::new(None, Limits::default())?;
     let stdout = io::stdout();
     let mut jsonl = JsonlReport::new(io::LineWriter::new(stdout.lock()), opts.reveal);
     let mut findings = 0u64;
     let mut printed: Vec<Finding> = Vec::new();
     let reveal = opts.reveal;
     let use_jsonl = opts.jsonl;
-    let mut emit = |e: &Event, f: &[Finding], pending: &mut Pending| {
+    let mut emit = |e: &Event, f: &[Finding], pending: &mut Option<Annotated<io::BufWriter<std::fs::File>>>| {
         findings += f.len() as u64;
-        for x in f {
-            pending.annotate(x);
+        if let Some(p) = pending.as_mut() {
+            for x in f {
+                // Masked whatever --reveal says: a capture is handed out.
+                p.annotate(x.frame, format!("{}: {}", x.class, x.summary));
+            }
         }
         if use_jsonl {
             let _ = jsonl.event(e, f);
@@ -163,44 +104,36 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
         }
     };
     let start = Instant::now();
-    let mut number = 0u64;
     while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
-        match cap.next_packet() {
-            Ok(p) => {
-                number += 1;
-                let ts = p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec;
-                let frame = Frame { number, ts_micros: ts, linktype: Linktype(linktype), data: p.data, orig_len: p.header.len };
-                pending.held.push_back(Held { number, ts, data: p.data.to_vec(), orig_len: p.header.len, comments: Vec::new(), at: Instant::now() });
-                let mut batch: Vec<(Event, Vec<Finding>)> = Vec::new();
-                analyzer.frame(&frame, &mut |e, f| batch.push((e.clone(), f.to_vec())));
-                for (e, f) in &batch {
-                    emit(e, f, &mut pending);
-                }
+        if let Some(frame) = cap.next(stop)? {
+            if let Some(p) = pending.as_mut() {
+                p.hold(frame.number, frame.ts_micros, frame.data, frame.orig_len);
             }
-            Err(pcap::Error::TimeoutExpired) => {
-                use std::os::fd::{AsRawFd, BorrowedFd};
-                // SAFETY: the descriptor belongs to `cap`, which outlives this call.
-                let fd = unsafe { BorrowedFd::borrow_raw(cap.as_raw_fd()) };
-                let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16));
+            let mut batch: Vec<(Event, Vec<Finding>)> = Vec::new();
+            analyzer.frame(&frame, &mut |e, f| batch.push((e.clone(), f.to_vec())));
+            for (e, f) in &batch {
+                emit(e, f, &mut pending);
             }
-            Err(e) => return Err(e).context("capturing"),
         }
-        pending.flush(false)?;
+        if let Some(p) = pending.as_mut() {
+            p.flush(false)?;
+        }
     }
     let mut batch: Vec<(Event, Vec<Finding>)> = Vec::new();
     let counters = analyzer.finish(&mut |e, f| batch.push((e.clone(), f.to_vec())));
     for (e, f) in &batch {
         emit(e, f, &mut pending);
     }
-    pending.flush(true)?;
-    let s = cap.stats().unwrap_or(pcap::Stat { received: 0, dropped: 0, if_dropped: 0 });
+    if let Some(p) = pending.as_mut() {
+        p.flush(true)?;
+    }
+    let s = cap.stats();
     let stats = Stats {
-        captured: number,
-        written: pending.written,
-        kernel_received: s.received as u64,
-        kernel_dropped: s.dropped as u64,
-        interface_dropped: s.if_dropped as u64,
+        captured: cap.frames(),
+        written: pending.as_ref().map_or(0, Annotated::written),
+        kernel_received: s.received,
+        kernel_dropped: s.dropped,
+        interface_dropped: s.if_dropped,
         findings,
         counters,
     };

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::{Ctx, Outcome, TlsMode};
+use super::{Ctx, Outcome, ProxyError, TlsMode};
 use crate::analysis::dissect::{Record, tls::TlsConn};
 use crate::analysis::reassembly::{ConnInfo, Dir};
 
@@ -57,7 +57,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 
 /// Reads until a whole ClientHello is in; returns the bytes and its server name and ALPN.
 /// `Err` when the stream is not TLS or stalls.
-pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<String>, Vec<String>), String> {
+pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<String>, Vec<String>), ProxyError> {
     let info = ConnInfo { id: 0, client: "0.0.0.0:0".parse().expect("literal"), server: "0.0.0.0:0".parse().expect("literal"), first_frame: 0 };
     let mut parser = TlsConn::default();
     let mut buf = Vec::new();
@@ -65,12 +65,12 @@ pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<Str
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let n = tokio::time::timeout(left, s.read(&mut chunk)).await.map_err(|_| "no ClientHello within 10 s".to_string())?.map_err(|e| e.to_string())?;
+        let n = tokio::time::timeout(left, s.read(&mut chunk)).await.map_err(|_| ProxyError::HelloTimeout)?.map_err(ProxyError::HelloRead)?;
         if n == 0 {
-            return Err("closed before a ClientHello".into());
+            return Err(ProxyError::HelloClosed);
         }
         if buf.is_empty() && !crate::analysis::dissect::tls::looks_like_tls(&chunk[..n.min(3)]) && n >= 3 {
-            return Err("not TLS (a non-TLS byte stream on port 443)".into());
+            return Err(ProxyError::NotTls);
         }
         buf.extend_from_slice(&chunk[..n]);
         let mut out = Vec::new();
@@ -82,7 +82,7 @@ pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<Str
             return Ok((buf, ch.sni, ch.alpn));
         }
         if buf.len() > 64 << 10 {
-            return Err("ClientHello larger than 64 KiB".into());
+            return Err(ProxyError::HelloTooLarge);
         }
     }
 }
@@ -95,7 +95,7 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
         Ok(h) => h,
         Err(e) => {
             o.outcome = "failed".into();
-            o.detail = e;
+            o.detail = e.to_string();
             ctx.record(o);
             return;
         }
@@ -232,8 +232,12 @@ impl RecordScanner {
     }
 }
 
+/// Forged certificates made so far are kept for this many server names at most (a
+/// client naming thousands of hosts must not grow the proxy without bound).
+const FORGED_KEPT: usize = 256;
+
 /// Forged certificates, one per server name.
-fn forged(ctx: &Ctx, name: &str) -> Result<Arc<rustls::ServerConfig>, String> {
+fn forged(ctx: &Ctx, name: &str) -> Result<Arc<rustls::ServerConfig>, ProxyError> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<rustls::ServerConfig>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(c) = cache.lock().expect("no panics while held").get(name) {
@@ -241,21 +245,28 @@ fn forged(ctx: &Ctx, name: &str) -> Result<Arc<rustls::ServerConfig>, String> {
     }
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let leaf = ctx.intruder_ca.issue(&[name]).map_err(|e| e.to_string())?;
+    let fail = |reason: String| ProxyError::Forge { name: name.to_string(), reason };
+    let leaf = ctx.intruder_ca.issue(&[name]).map_err(|e| fail(e.to_string()))?;
     let chain = vec![
-        CertificateDer::from_pem_slice(leaf.cert_pem.as_bytes()).map_err(|e| e.to_string())?,
-        CertificateDer::from_pem_slice(ctx.intruder_ca.cert_pem.as_bytes()).map_err(|e| e.to_string())?,
+        CertificateDer::from_pem_slice(leaf.cert_pem.as_bytes()).map_err(|e| fail(e.to_string()))?,
+        CertificateDer::from_pem_slice(ctx.intruder_ca.cert_pem.as_bytes()).map_err(|e| fail(e.to_string()))?,
     ];
-    let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).map_err(|e| e.to_string())?;
+    let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).map_err(|e| fail(e.to_string()))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| fail(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(e.to_string()))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let cfg = Arc::new(cfg);
-    cache.lock().expect("no panics while held").insert(name.to_string(), cfg.clone());
+    let mut cache = cache.lock().expect("no panics while held");
+    if cache.len() >= FORGED_KEPT {
+        if let Some(k) = cache.keys().next().cloned() {
+            cache.remove(&k);
+        }
+    }
+    cache.insert(name.to_string(), cfg.clone());
     Ok(cfg)
 }
 
@@ -265,7 +276,7 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
         Ok(c) => c,
         Err(e) => {
             o.outcome = "failed".into();
-            o.detail = format!("forging a certificate: {e}");
+            o.detail = e.to_string();
             ctx.record(o);
             return;
         }

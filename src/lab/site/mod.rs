@@ -324,10 +324,10 @@ mod tests {
 
     #[test]
     fn resolver_answers_the_site_and_refuses_the_rest() {
-        let q = crate::analysis::synth::dns_query(9, "clinic.test");
+        let q = crate::analysis::dissect::dns::query(9, "clinic.test").unwrap();
         let a = crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
         assert_eq!(a.answers, vec!["clinic.test A 198.51.100.10"]);
-        let q = crate::analysis::synth::dns_query(9, "example.com");
+        let q = crate::analysis::dissect::dns::query(9, "example.com").unwrap();
         let a = crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
         assert!(a.answers.is_empty());
         assert_eq!(a.rcode.as_deref(), Some("Non-Existent Domain"));

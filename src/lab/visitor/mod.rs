@@ -15,7 +15,6 @@
 pub mod page;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -313,7 +312,7 @@ impl Browser {
             return Some(*ip);
         }
         let sock = tokio::net::UdpSocket::bind("0.0.0.0:0").await.ok()?;
-        let q = crate::analysis::synth::dns_query(0x5053, host);
+        let q = crate::analysis::dissect::dns::query(0x5053, host)?;
         sock.send_to(&q, self.opts.resolver).await.ok()?;
         let mut buf = vec![0u8; 1500];
         let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf)).await.ok()?.ok()?;
@@ -450,13 +449,11 @@ impl Browser {
         if https && parts.headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
             self.hsts.insert(host.clone());
         }
-        let gz = parts.headers.get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let body = if gz {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&body[..]).take(8 << 20).read_to_end(&mut out).map_err(|e| format!("bad gzip body: {e}"))?;
-            out
-        } else {
-            body
+        let enc = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
+        let body = match enc.as_deref() {
+            None | Some("identity") => body,
+            Some(e @ ("gzip" | "x-gzip" | "deflate" | "br")) => crate::analysis::dissect::http::decode_body(&body, Some(e)).into_owned(),
+            Some(other) => return Err(format!("content encoding {other} it did not ask for")),
         };
         Ok(Fetched { status: parts.status.as_u16(), headers: parts.headers, body, final_url: url.clone(), site_page: false })
     }
@@ -468,9 +465,11 @@ impl Browser {
     }
 
     fn set_cookie(&mut self, host: &str, sc: &str) {
-        let mut parts = sc.split(';');
-        let Some((name, value)) = parts.next().and_then(|p| p.trim().split_once('=')) else { return };
-        let secure = parts.any(|a| a.trim().eq_ignore_ascii_case("secure"));
+        let (name, value) = crate::analysis::findings::set_cookie_pair(sc);
+        if name.is_empty() {
+            return;
+        }
+        let secure = sc.split(';').skip(1).any(|a| a.trim().eq_ignore_ascii_case("secure"));
         self.cookies.entry(host.to_string()).or_default().insert(name.to_string(), (value.to_string(), secure));
     }
 }

@@ -9,12 +9,17 @@
 //! wait for their responses.
 
 use std::collections::VecDeque;
-use std::io::Read;
 
-use base64::Engine;
 use serde::Serialize;
 
 use super::{Event, Record, looks_like_request};
+
+pub mod content;
+pub mod fields;
+
+pub use content::{MAX_DECODED, decode_body};
+pub use fields::{authorization, body_fields, html_title, query_fields};
+use fields::looks_like_html;
 use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// Largest header block followed; larger ones are reported and skipped.
@@ -24,7 +29,6 @@ pub const KEEP_BODY: usize = 128 << 10;
 /// Body bytes kept of an uncompressed response: enough for its `<title>` and preview.
 pub const KEEP_PLAIN_RESPONSE: usize = 4 << 10;
 /// Cap on decompressed output.
-pub const MAX_DECODED: u64 = 1 << 20;
 /// Requests waiting for a response.
 pub const MAX_PENDING: usize = 256;
 const MAX_HEADERS: usize = 128;
@@ -641,133 +645,6 @@ fn parse_response(b: &[u8]) -> Parsed {
         ..Response::default()
     };
     Ok(Some((len, Record::HttpResponse(r), body_info(resp.headers))))
-}
-
-/// Decodes an `Authorization` value; Basic credentials are split into user and password.
-pub fn authorization(v: &str) -> Authorization {
-    let (scheme, rest) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
-    let mut a = Authorization { scheme: scheme.to_string(), raw: v.to_string(), user: None, password: None };
-    if scheme.eq_ignore_ascii_case("basic") {
-        if let Ok(dec) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) {
-            let dec = String::from_utf8_lossy(&dec).into_owned();
-            let (u, p) = dec.split_once(':').unwrap_or((&dec, ""));
-            a.user = Some(u.to_string());
-            a.password = Some(p.to_string());
-        }
-    } else if scheme.eq_ignore_ascii_case("digest") {
-        a.user = rest
-            .split(',')
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("username"))
-            .map(|(_, v)| v.trim().trim_matches('"').to_string());
-    }
-    a
-}
-
-/// Fields of the query string of `uri`.
-pub fn query_fields(uri: &str) -> Vec<Field> {
-    let Some((_, q)) = uri.split_once('?') else { return Vec::new() };
-    form_urlencoded::parse(q.as_bytes())
-        .take(64)
-        .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: "query" })
-        .collect()
-}
-
-/// Fields of a form-encoded or JSON body.
-pub fn body_fields(content_type: Option<&str>, body: &[u8]) -> Vec<Field> {
-    let ct = content_type.unwrap_or("").to_ascii_lowercase();
-    if ct.contains("x-www-form-urlencoded") {
-        form_urlencoded::parse(body)
-            .take(256)
-            .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: "form" })
-            .collect()
-    } else if ct.contains("json") {
-        let mut out = Vec::new();
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-            json_fields("", &v, &mut out, 0);
-        }
-        out
-    } else {
-        Vec::new()
-    }
-}
-
-fn json_fields(prefix: &str, v: &serde_json::Value, out: &mut Vec<Field>, depth: usize) {
-    if depth > 16 || out.len() >= 256 {
-        return;
-    }
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                json_fields(&name, v, out, depth + 1);
-            }
-        }
-        serde_json::Value::Array(a) => {
-            for (i, v) in a.iter().enumerate() {
-                json_fields(&format!("{prefix}[{i}]"), v, out, depth + 1);
-            }
-        }
-        serde_json::Value::String(s) => out.push(Field { name: prefix.to_string(), value: s.clone(), source: "json" }),
-        serde_json::Value::Null => {}
-        other => out.push(Field { name: prefix.to_string(), value: other.to_string(), source: "json" }),
-    }
-}
-
-/// Undoes gzip, deflate (zlib or raw) and br; the output is capped at [`MAX_DECODED`].
-/// An unknown or broken encoding yields what could be decoded (possibly nothing).
-pub fn decode_body<'a>(body: &'a [u8], encoding: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
-    use std::borrow::Cow;
-    let mut out = Vec::new();
-    let enc = encoding.unwrap_or("identity");
-    let res = match enc {
-        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(body).take(MAX_DECODED).read_to_end(&mut out),
-        "deflate" => {
-            let r = flate2::read::ZlibDecoder::new(body).take(MAX_DECODED).read_to_end(&mut out);
-            if r.is_err() || out.is_empty() {
-                out.clear();
-                flate2::read::DeflateDecoder::new(body).take(MAX_DECODED).read_to_end(&mut out)
-            } else {
-                r
-            }
-        }
-        "br" => brotli_decompressor::Decompressor::new(body, 4096).take(MAX_DECODED).read_to_end(&mut out),
-        "identity" | "" => return Cow::Borrowed(body),
-        _ => return Cow::Owned(Vec::new()),
-    };
-    let _ = res; // a truncated stream still gives its decoded prefix
-    Cow::Owned(out)
-}
-
-fn looks_like_html(b: &[u8]) -> bool {
-    let head = &b[..b.len().min(512)];
-    find_ci(head, b"<html").is_some() || find_ci(head, b"<!doctype html").is_some()
-}
-
-/// Finds `needle` (lowercase ASCII) in `hay`, ignoring ASCII case, without copying.
-fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut from = 0;
-    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
-        let at = from + i;
-        if hay.get(at..at + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
-
-/// The text of the first `<title>` element (looked for in the first 16 KiB).
-pub fn html_title(b: &[u8]) -> Option<String> {
-    let b = &b[..b.len().min(16 << 10)];
-    let start = find_ci(b, b"<title")?;
-    let open_end = start + memchr::memchr(b'>', &b[start..])? + 1;
-    let close = open_end + find_ci(&b[open_end..], b"</title")?;
-    let t = String::from_utf8_lossy(&b[open_end..close]);
-    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    let t = t.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
-    (!t.is_empty()).then(|| t.chars().take(200).collect())
 }
 
 /// Parses a chunk-size in hex; `None` when empty, not hex or larger than 2^60.
