@@ -1,0 +1,55 @@
+//! `--browser chromium`: Debian's Chromium in the visitor host, pinned to the site's key,
+//! loads each scenario's page: a screenshot, the error it reports, and which powerful
+//! features the page was offered (secure context).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+
+use super::Browser;
+use super::scenario::Plan;
+use crate::lab::{Host, Lab};
+
+/// SHA-256 of the site certificate's public key, base64: Chromium trusts the lab site by
+/// this pin only, so a certificate forged by another CA is still refused.
+fn site_spki(lab: &Lab) -> anyhow::Result<String> {
+    use base64::Engine;
+    use rustls_pki_types::pem::PemObject;
+    use sha2::Digest;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(lab.state_dir().join("site.pem")).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(cert.public_key().raw)))
+}
+
+/// Runs headless Chromium in the visitor host on the scenario's start page.
+pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Browser> {
+    let url = if plan.start.contains("://") { plan.start.to_string() } else { format!("http://{}/", plan.start) };
+    let profile = dir.join("chromium-profile");
+    let spki = site_spki(lab)?;
+    let run = |extra: &str| -> anyhow::Result<std::process::Output> {
+        Command::new("ip")
+            .args(["netns", "exec", &lab.ns(Host::Visitor), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
+            .arg(extra)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .output()
+            .context("running chromium (apt-get install chromium)")
+    };
+    let png = dir.join("browser.png");
+    let shot = run(&format!("--screenshot={}", png.display()))?;
+    let dom = run("--dump-dom")?;
+    let dom_text = String::from_utf8_lossy(&dom.stdout).into_owned();
+    std::fs::write(dir.join("browser-dom.html"), &dom_text)?;
+    let stderr = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
+    let error = stderr.split(|c: char| c.is_whitespace() || c == '(' || c == ')').find(|w| w.starts_with("net::ERR_")).map(str::to_string);
+    let secure_context = dom_text.find("Secure context:").map(|i| {
+        let rest = &dom_text[i..];
+        rest[..rest.find('<').unwrap_or(rest.len())].trim().to_string()
+    });
+    let loaded = error.is_none() && png.metadata().is_ok_and(|m| m.len() > 0);
+    let _ = std::fs::remove_dir_all(&profile);
+    Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()) })
+}

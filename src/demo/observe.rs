@@ -1,0 +1,221 @@
+//! Scoring a scenario: what the roles recorded, read back and turned into the table's
+//! cells, each with its evidence, and every cell checked against the scenario's
+//! expectation.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::scenario::{Got, Leaks, ReplayState, Scenario};
+use super::{Cell, KeySecret, Outcome, Replay};
+use crate::analysis::findings::{Class, Finding};
+use crate::lab::site::content;
+
+/// The visitor's own check of what it received, against the site's manifest.
+pub(super) fn visitor_check(v: &crate::lab::visitor::Visit) -> String {
+    let mut out = String::from("The visitor's own check against the site's SHA-256 manifest:\n");
+    for st in v.steps.iter().filter(|s| s.status.is_some() || s.error.is_some()) {
+        let verdict = match (&st.error, st.integrity.as_str(), st.site_page) {
+            (Some(e), _, _) => format!("no page: {e}"),
+            (None, "intact", _) => "intact".into(),
+            (None, "modified", true) => format!("the site's page, modified{}", if st.ad { " (the injected ad is in it)" } else { "" }),
+            (None, "modified", false) => format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled")),
+            _ => "not in the manifest".into(),
+        };
+        out += &format!("  {} {} -> {verdict}\n", st.method, crate::analysis::findings::mask_url(&st.url));
+    }
+    out
+}
+
+/// What the roles recorded for one scenario, read back.
+pub(super) struct Observed {
+    /// Every event line of the intruder's sniffer (findings included).
+    pub(super) events: Vec<serde_json::Value>,
+    /// Its findings, typed (written with `--reveal`: secrets in clear).
+    pub(super) findings: Vec<Finding>,
+    /// What the intruder's proxy or collector read itself: (class, summary, secret).
+    pub(super) learned: Vec<(Class, String, Option<String>)>,
+    pub(super) injector: Vec<serde_json::Value>,
+    pub(super) visit: crate::lab::visitor::Visit,
+}
+
+impl Observed {
+    pub(super) fn read(dir: &Path) -> anyhow::Result<Observed> {
+        let events = read_jsonl(&dir.join("findings.jsonl"));
+        let findings = events.iter().filter(|e| e["type"] == "finding").filter_map(|e| serde_json::from_value::<Finding>(e.clone()).ok()).map(Finding::remasked).collect();
+        let injector = read_jsonl(&dir.join("injector.jsonl"));
+        let learned = injector
+            .iter()
+            .flat_map(|o| o["learned"].as_array().into_iter().flatten())
+            .filter_map(|l| Some((serde_json::from_value::<Class>(l["class"].clone()).ok()?, l["summary"].as_str()?.to_string(), l["secret"].as_str().map(str::to_string))))
+            .collect();
+        let visit = serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
+        Ok(Observed { events, findings, learned, injector, visit })
+    }
+}
+
+fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// Fills the table's rows from what the roles recorded; every cell cites its evidence.
+pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
+    let first = |pred: &dyn Fn(&Finding) -> bool| o.findings.iter().find(|f| pred(f));
+    let proxied = |pred: &dyn Fn(Class, &str) -> bool| o.learned.iter().find(|(c, s, _)| pred(*c, s));
+    let evidence = |f: &Finding| format!("packet {}: {}", f.frame, f.line(reveal));
+    let shown_secret = |s: &Option<String>| s.as_deref().map(|s| if reveal { s.to_string() } else { crate::analysis::findings::mask(s) });
+    let proxy_evidence = |(_, summary, secret): &(Class, String, Option<String>)| {
+        let summary = if reveal { summary.clone() } else { crate::analysis::findings::mask_urls_in(summary) };
+        match shown_secret(secret) {
+            Some(s) => format!("read by the intruder's proxy: {summary}: {s}"),
+            None => format!("read by the intruder's proxy: {summary}"),
+        }
+    };
+    let cell = |pred: &dyn Fn(Class, &str) -> bool, none: &str| match (first(&|f| pred(f.class, &f.summary)), proxied(pred)) {
+        (Some(f), _) => Cell::yes(evidence(f)),
+        (None, Some(p)) => Cell::yes(proxy_evidence(p)),
+        (None, None) => Cell::no(none),
+    };
+    let is_pw = |c: Class, s: &str| c == Class::Credential && s.contains("\"password\"");
+    let is_cookie = |c: Class, s: &str| c == Class::SessionCookie && s.contains("session");
+    let is_article = |c: Class, s: &str| c == Class::Url && s.contains(content::SENSITIVE_ARTICLE);
+    let encrypted = "no: only encrypted bytes crossed the gateway";
+    let password = cell(&is_pw, if o.visit.steps.iter().any(|s| s.action == "log in" && s.skipped.is_none()) { encrypted } else { "no: the visitor never typed it (no sign-in form reached it)" });
+    let key_secret = match (first(&|f| is_pw(f.class, &f.summary)), proxied(&is_pw)) {
+        (Some(f), _) => Some(KeySecret { what: f.summary.clone(), shown: shown_secret(&f.secret).unwrap_or_default(), packet: Some(f.frame), read_by: "the sniffer on the gateway".into() }),
+        (None, Some((_, s, secret))) => Some(KeySecret { what: crate::analysis::findings::mask_urls_in(s), shown: shown_secret(secret).unwrap_or_default(), packet: None, read_by: "the intruder's proxy (injector.jsonl)".into() }),
+        _ => None,
+    };
+    let article = cell(&is_article, "no: the URL never crossed the gateway in clear");
+    let title = first(&|f| f.class == Class::PageContent && f.summary.contains(content::SENSITIVE_TITLE));
+    let sensitive_article = match (article.yes, title) {
+        (true, Some(t)) => Cell::yes(format!("{}; {}", article.evidence, evidence(t))),
+        _ => article,
+    };
+    // The site's answers, not the page a racing guest forged (which the gateway also sees).
+    let site_answer = |f: &&Finding| f.class == Class::PageContent && f.src == f.server && !f.summary.contains(crate::lab::intruder::race::FORGED_TITLE);
+    let pages: Vec<&Finding> = o.findings.iter().filter(site_answer).collect();
+    let proxy_pages = o.injector.iter().filter(|i| i["kind"] == "http" && i["bytes_to_client"].as_u64().unwrap_or(0) > 0).count();
+    let page_contents = match pages.first() {
+        Some(f) => Cell::yes(format!("{} of the site's responses readable, e.g. {}", pages.len(), evidence(f))),
+        None if proxy_pages > 0 => Cell::yes(format!("the intruder's proxy relayed {proxy_pages} responses it decrypted (injector.jsonl)")),
+        None => Cell::no("no: the site's answers crossed the gateway encrypted"),
+    };
+    let dns_name = match first(&|f| f.class == Class::DnsName) {
+        Some(f) => Cell::yes(evidence(f)),
+        None => Cell::no("no DNS seen"),
+    };
+    let tls_server_name = match first(&|f| f.class == Class::ServerName) {
+        Some(f) => Cell::yes(evidence(f)),
+        None => Cell::no("no TLS crossed the gateway (plain HTTP: the Host header says it anyway)"),
+    };
+    let s = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or("").to_string();
+    let addrs: std::collections::BTreeSet<String> = o.events.iter().filter(|e| e["type"] != "finding" && e["src"].is_string()).flat_map(|e| [s(e, "src"), s(e, "dst")]).map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a)).collect();
+    let addresses = if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) };
+    let http_reqs = o.events.iter().filter(|e| e["type"] == "http_request").count();
+    let tls: Vec<&serde_json::Value> = o.events.iter().filter(|e| e["type"] == "tls_traffic").collect();
+    let requests_and_sizes = if http_reqs > 0 {
+        Cell::yes(format!("{http_reqs} HTTP requests, each with its size"))
+    } else if !tls.is_empty() {
+        let up: u64 = tls.iter().map(|t| t["records_to_server"].as_u64().unwrap_or(0)).sum();
+        let down: u64 = tls.iter().map(|t| t["bytes_to_client"].as_u64().unwrap_or(0)).sum();
+        Cell::yes(format!("{} TLS connections, {up} encrypted records up, {down} bytes down", tls.len()))
+    } else {
+        Cell::no("nothing")
+    };
+    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, addresses, requests_and_sizes };
+
+    // What reached the visitor.
+    let v = &o.visit;
+    let answered: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
+    let site: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
+    let foreign: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == "modified" && !s.site_page).collect();
+    let error = v.steps.iter().find_map(|s| s.error.clone().map(|e| (e, s.url.starts_with("https://"))));
+    let (got, detail) = if site.is_empty() && !foreign.is_empty() {
+        let t = foreign[0].title.clone().unwrap_or_else(|| "an untitled page".into());
+        (Got::Forged, format!("{} page(s) arrived, none of them the site's: {t:?} took their place (SHA-256 and title differ from the manifest)", foreign.len()))
+    } else if v.modified > 0 {
+        let ad = v.steps.iter().any(|s| s.ad);
+        (Got::Modified, format!("{} responses differ from the site's manifest{}", v.modified, if ad { ", the injected ad is in the page" } else { "" }))
+    } else if let Some((e, tls)) = error.as_ref().filter(|_| site.is_empty()) {
+        let why = if *tls { ". No page arrived: the attacker could break the connection, but neither read nor change it" } else { ". No page arrived" };
+        (Got::Refused, format!("{e}{why}"))
+    } else if v.all_intact {
+        let n = v.steps.iter().filter(|s| s.integrity == "intact").count();
+        (Got::Intact, format!("{n} responses match the site's SHA-256 manifest"))
+    } else {
+        (Got::Unknown, "no response could be checked".to_string())
+    };
+    let site_pages = match site.first() {
+        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::analysis::findings::mask_url(&st.url), st.integrity)),
+        None => Cell::no(match (&error, foreign.first()) {
+            (Some((e, _)), _) => format!("none: {e}"),
+            (None, Some(f)) => format!("none: the attacker's page {:?} arrived instead", f.title.as_deref().unwrap_or("")),
+            (None, None) => "none".into(),
+        }),
+    };
+    Outcome {
+        scenario: sc.name().into(),
+        title: sc.title().into(),
+        intruder,
+        visitor: got,
+        visitor_detail: detail,
+        site_pages,
+        replay: Replay { state: ReplayState::NotTried, evidence: String::new() },
+        key_secret,
+        expected: sc.plan().expect,
+        as_expected: false,
+        mismatches: Vec::new(),
+        dir: dir.display().to_string(),
+        injector: o.injector.iter().map(|i| shown_outcome(i, reveal)).collect(),
+        compare: String::new(),
+        browser: None,
+    }
+}
+
+/// One of the injector's outcome lines (written with `--reveal`) as the report shows it:
+/// its URL and the secrets it learned masked unless `reveal`.
+fn shown_outcome(i: &serde_json::Value, reveal: bool) -> serde_json::Value {
+    let mut i = i.clone();
+    if reveal {
+        return i;
+    }
+    if let Some(u) = i["url"].as_str().map(crate::analysis::findings::mask_url) {
+        i["url"] = u.into();
+    }
+    for l in i["learned"].as_array_mut().into_iter().flatten() {
+        if let Some(s) = l["secret"].as_str().map(crate::analysis::findings::mask) {
+            l["secret"] = s.into();
+        }
+        if let Some(s) = l["summary"].as_str().map(crate::analysis::findings::mask_urls_in) {
+            l["summary"] = s.into();
+        }
+    }
+    i
+}
+
+/// Compares every row with the scenario's expectation.
+pub(super) fn check(o: &mut Outcome) {
+    let e = &o.expected;
+    let mut bad = Vec::new();
+    for ((_, label, _, got), (_, _, _, want)) in o.intruder.rows().into_iter().zip(e.intruder.rows()) {
+        if got.yes != *want {
+            bad.push(format!("{label}: expected {}, got {} ({})", yn(*want), yn(got.yes), got.evidence));
+        }
+    }
+    if o.visitor != e.visitor {
+        bad.push(format!("visitor got: expected {}, got {} ({})", e.visitor.as_str(), o.visitor.as_str(), o.visitor_detail));
+    }
+    if o.site_pages.yes != e.site_pages {
+        bad.push(format!("site's pages arrived: expected {}, got {} ({})", yn(e.site_pages), yn(o.site_pages.yes), o.site_pages.evidence));
+    }
+    if o.replay.state != e.replay {
+        bad.push(format!("stolen cookie replayed: expected {}, got {} ({})", e.replay.as_str(), o.replay.state.as_str(), o.replay.evidence));
+    }
+    o.as_expected = bad.is_empty();
+    o.mismatches = bad;
+}
+
+fn yn(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
