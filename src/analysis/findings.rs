@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::analysis::dissect::{Event, Record};
 
 /// How sensitive a finding is; the order is the report's order (most sensitive first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// Its names are written once, in [`Class::as_str`]; serde takes them from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
     Credential,
     SessionCookie,
@@ -44,6 +44,19 @@ impl Class {
             Class::DnsName => "dns-name",
             Class::Metadata => "metadata",
         }
+    }
+}
+
+impl Serialize for Class {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Class {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Class, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Class::ALL.into_iter().find(|c| c.as_str() == name).ok_or_else(|| serde::de::Error::custom(format!("unknown finding class {name:?}")))
     }
 }
 
@@ -387,6 +400,16 @@ mod tests {
         assert_eq!(mask_url("http://h/plain?q=1"), "http://h/plain?q=1");
         assert_eq!(url_credentials("http://u%40x:p%3Aw@h/"), Some(("u@x".into(), "p:w".into())));
         assert_eq!(url_credentials("http://u@h/"), None);
+    }
+
+    #[test]
+    fn class_names_round_trip_through_serde() {
+        for c in Class::ALL {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<Class>(&json).unwrap(), c);
+        }
+        assert!(serde_json::from_str::<Class>("\"nope\"").is_err());
     }
 
     #[test]

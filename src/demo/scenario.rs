@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::lab::intruder::TlsMode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// A scenario. Its name is written once, in [`Scenario::name`]; clap takes it from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     Http,
     Https,
@@ -152,6 +153,16 @@ pub struct Plan {
     pub start: &'static str,
     pub visitor_flags: Vec<&'static str>,
     pub expect: Expect,
+}
+
+impl clap::ValueEnum for Scenario {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Scenario::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.title()))
+    }
 }
 
 impl Scenario {

@@ -29,8 +29,9 @@ pub mod visitor;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-/// The lab's hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The lab's hosts. Their names are written once, in [`Host::as_str`]; clap takes them
+/// from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {
     Visitor,
     Guest,
@@ -50,6 +51,16 @@ impl Host {
             Host::Site => "site",
             Host::Lan => "lan",
         }
+    }
+}
+
+impl clap::ValueEnum for Host {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Host::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
     }
 }
 
