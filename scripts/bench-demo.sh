@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How long `plainsight demo` takes after the build (target: under 20 s on 2 cores).
-# Usage: sudo scripts/bench-demo.sh [RUNS]
+# Usage (as root): scripts/bench-demo.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet

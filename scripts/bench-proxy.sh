@@ -6,7 +6,7 @@
 # mitmdump (transparent mode) with an equivalent addon. Then 10,000 idle connections held
 # open through the proxy: its memory, and throughput on other connections meanwhile.
 # Bounded: every load runs for DURATION seconds against the lab's own site only.
-# Usage: sudo scripts/bench-proxy.sh [DURATION]
+# Usage (as root): scripts/bench-proxy.sh [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-10}
