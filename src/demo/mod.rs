@@ -19,6 +19,7 @@ mod live;
 mod observe;
 mod replay;
 pub mod report;
+pub mod roles;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};
@@ -27,9 +28,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::lab::{Host, Lab, proc};
+use crate::lab::{Host, proc};
 pub use hosts::Hosts;
-use scenario::{Attack, Expect, Got, Leaks, ReplayState, Scenario};
+use scenario::{Expect, Got, Leaks, ReplayState, Scenario};
 
 /// Checked options of the demo.
 #[derive(Debug, Clone)]
@@ -105,7 +106,7 @@ pub struct Outcome {
     pub as_expected: bool,
     pub mismatches: Vec<String>,
     pub dir: String,
-    pub injector: Vec<serde_json::Value>,
+    pub injector: Vec<crate::lab::intruder::Outcome>,
     /// `plainsight compare site.pcapng visitor.pcapng`, and the visitor's own check.
     pub compare: String,
     /// What Chromium showed, with `--browser chromium`.
@@ -151,7 +152,6 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     let lab = hosts.lab();
     let plan = sc.plan();
     hosts.restart_site(&strings(&plan.site_flags))?;
-    let l = lab.name.clone();
     let mut roles = Vec::new();
     // Each role says when it is ready by creating its ready file; every one started is
     // stopped when its handle is dropped, also when an error ends the scenario early.
@@ -161,33 +161,20 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
         p
     };
     let wait = |what: &str, p: &Path| proc::wait_ready(what, Duration::from_secs(20), opts.stop, || p.exists());
+    let start = |req: &roles::Request, out: &str, err: &str| {
+        let (host, argv) = req.command(lab);
+        hosts.start(host, &argv, &dir.join(out), &dir.join(err))
+    };
     for (host, file, out) in [(Host::Intruder, "intruder.pcapng", "findings.jsonl"), (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"), (Host::Site, "site.pcapng", "site-findings.jsonl")] {
         let r = ready(&format!("sniff-{}", host.as_str()));
-        let mut v = strings(&["plainsight", "sniff", "--lab", &l, "--host", host.as_str(), "--format", "jsonl", "--reveal", "--ready-file"]);
-        v.push(r.display().to_string());
-        v.push("-w".into());
-        v.push(dir.join(file).display().to_string());
-        if host != Host::Intruder {
-            v.extend(strings(&["-i", "eth0"]));
-        }
-        let err = dir.join(format!("sniff-{}.log", host.as_str()));
-        roles.push(hosts.start(host, &v, &dir.join(out), &err)?);
+        roles.push(start(&roles::Request::Sniff { host, pcap: dir.join(file), ready: r.clone() }, out, &format!("sniff-{}.log", host.as_str()))?);
         wait(&format!("the sniffer on {}", host.as_str()), &r)?;
     }
     let r = ready("inject");
-    let mut a = strings(&["plainsight", "inject", "--lab", &l, "--reveal", "--ready-file"]);
-    a.push(r.display().to_string());
-    a.extend(plan.attack.inject_args());
-    let host = if plan.attack == Attack::Race { Lab::race_host() } else { Host::Intruder };
-    let injector = hosts.start(host, &a, &dir.join("injector.jsonl"), &dir.join("injector.log"))?;
+    let injector = start(&roles::Request::Inject { attack: plan.attack, ready: r.clone() }, "injector.jsonl", "injector.log")?;
     wait("the injector", &r)?;
     // The visitor, followed live with --step.
-    let mut v = strings(&["plainsight", "visit", "--lab", &l, "--json"]);
-    v.push(dir.join("visitor.json").display().to_string());
-    v.extend(strings(&["--save"]));
-    v.push(dir.join("pages").display().to_string());
-    v.extend(plan.visitor_flags.iter().map(|f| f.replace("{state}", &lab.state_dir().display().to_string())));
-    v.push(plan.start.to_string());
+    let (_, v) = roles::Request::Visit { start: plan.start, flags: plan.visitor_flags.clone(), json: dir.join("visitor.json"), pages: dir.join("pages") }.command(lab);
     let done = std::sync::atomic::AtomicBool::new(false);
     let visited = std::thread::scope(|scope| {
         if opts.step {
@@ -211,7 +198,8 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     // them, so the next scenario's captures hold only its own traffic.
     let null = Path::new("/dev/null");
     for host in [Host::Visitor, Host::Site] {
-        hosts.run(host, &strings(&["ss", "-K", "-tn", "state", "connected"]), null, null, Duration::from_secs(10), opts.stop)?;
+        let (host, argv) = roles::Request::EndConnections { host }.command(lab);
+        hosts.run(host, &argv, null, null, Duration::from_secs(10), opts.stop)?;
     }
     let seen = observe::Observed::read(dir)?;
     let mut outcome = observe::observe(sc, dir, &seen, opts.reveal);

@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::scenario::{Got, Leaks, ReplayState, Scenario};
 use super::{Cell, KeySecret, Outcome, Replay};
 use crate::analysis::findings::{Class, Finding};
+use crate::lab::intruder;
 use crate::lab::site::content;
 
 /// The visitor's own check of what it received, against the site's manifest.
@@ -35,7 +36,7 @@ pub(super) struct Observed {
     pub(super) findings: Vec<Finding>,
     /// What the intruder's proxy or collector read itself: (class, summary, secret).
     pub(super) learned: Vec<(Class, String, Option<String>)>,
-    pub(super) injector: Vec<serde_json::Value>,
+    pub(super) injector: Vec<intruder::Outcome>,
     pub(super) visit: crate::lab::visitor::Visit,
 }
 
@@ -43,12 +44,8 @@ impl Observed {
     pub(super) fn read(dir: &Path) -> anyhow::Result<Observed> {
         let events = read_jsonl(&dir.join("findings.jsonl"));
         let findings = events.iter().filter(|e| e["type"] == "finding").filter_map(|e| serde_json::from_value::<Finding>(e.clone()).ok()).map(Finding::remasked).collect();
-        let injector = read_jsonl(&dir.join("injector.jsonl"));
-        let learned = injector
-            .iter()
-            .flat_map(|o| o["learned"].as_array().into_iter().flatten())
-            .filter_map(|l| Some((serde_json::from_value::<Class>(l["class"].clone()).ok()?, l["summary"].as_str()?.to_string(), l["secret"].as_str().map(str::to_string))))
-            .collect();
+        let injector: Vec<intruder::Outcome> = read_jsonl(&dir.join("injector.jsonl")).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+        let learned = injector.iter().flat_map(|o| &o.learned).map(|l| (l.class, l.summary.clone(), l.secret.clone())).collect();
         let visit = serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
         Ok(Observed { events, findings, learned, injector, visit })
     }
@@ -95,7 +92,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     // The site's answers, not the page a racing guest forged (which the gateway also sees).
     let site_answer = |f: &&Finding| f.class == Class::PageContent && f.src == f.server && !f.summary.contains(crate::lab::intruder::race::FORGED_TITLE);
     let pages: Vec<&Finding> = o.findings.iter().filter(site_answer).collect();
-    let proxy_pages = o.injector.iter().filter(|i| i["kind"] == "http" && i["bytes_to_client"].as_u64().unwrap_or(0) > 0).count();
+    let proxy_pages = o.injector.iter().filter(|i| i.kind == intruder::Kind::Http && i.bytes_to_client > 0).count();
     let page_contents = match pages.first() {
         Some(f) => Cell::yes(format!("{} of the site's responses readable, e.g. {}", pages.len(), evidence(f))),
         None if proxy_pages > 0 => Cell::yes(format!("the intruder's proxy relayed {proxy_pages} responses it decrypted (injector.jsonl)")),
@@ -175,21 +172,16 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
 
 /// One of the injector's outcome lines (written with `--reveal`) as the report shows it:
 /// its URL and the secrets it learned masked unless `reveal`.
-fn shown_outcome(i: &serde_json::Value, reveal: bool) -> serde_json::Value {
+fn shown_outcome(i: &intruder::Outcome, reveal: bool) -> intruder::Outcome {
+    use crate::analysis::findings::{mask, mask_url, mask_urls_in};
     let mut i = i.clone();
     if reveal {
         return i;
     }
-    if let Some(u) = i["url"].as_str().map(crate::analysis::findings::mask_url) {
-        i["url"] = u.into();
-    }
-    for l in i["learned"].as_array_mut().into_iter().flatten() {
-        if let Some(s) = l["secret"].as_str().map(crate::analysis::findings::mask) {
-            l["secret"] = s.into();
-        }
-        if let Some(s) = l["summary"].as_str().map(crate::analysis::findings::mask_urls_in) {
-            l["summary"] = s.into();
-        }
+    i.url = i.url.as_deref().map(mask_url);
+    for l in &mut i.learned {
+        l.secret = l.secret.as_deref().map(mask);
+        l.summary = mask_urls_in(&l.summary);
     }
     i
 }

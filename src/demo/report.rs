@@ -322,12 +322,13 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
     if findings.len() > 14 {
         let _ = write!(h, "<li>… and {} more, less sensitive (findings.jsonl)</li>", findings.len() - 14);
     }
+    use crate::lab::intruder::Kind;
     for i in &o.injector {
-        if i["kind"] == "tls" || (i["kind"] == "race" && i["outcome"] == "collected") {
-            let _ = write!(h, "<li>[intruder] {}: {}</li>", esc(i["outcome"].as_str().unwrap_or("")), esc(i["detail"].as_str().unwrap_or("")));
+        if i.kind == Kind::Tls || (i.kind == Kind::Race && i.outcome == "collected") {
+            let _ = write!(h, "<li>[intruder] {}: {}</li>", esc(&i.outcome), esc(&i.detail));
         }
     }
-    let raced = o.injector.iter().filter(|i| i["kind"] == "race" && i["outcome"] == "forged").count();
+    let raced = o.injector.iter().filter(|i| i.kind == Kind::Race && i.outcome == "forged").count();
     if raced > 0 {
         let _ = write!(h, "<li>[intruder] forged {raced} answer(s) racing the site (injector.jsonl)</li>");
     }

@@ -137,7 +137,7 @@ async fn proxy(
     let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
     let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let url = if ctx.opts.reveal { url } else { crate::analysis::findings::mask_url(&url) };
-    let mut outcome = Outcome { kind: "http", client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
+    let mut outcome = Outcome { kind: super::Kind::Http, client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
     for h in HOP_BY_HOP {
         parts.headers.remove(h);
     }

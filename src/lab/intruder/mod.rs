@@ -29,7 +29,7 @@ use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 
 /// What the intruder does with HTTPS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     Passthrough,
@@ -63,11 +63,25 @@ pub struct Options {
     pub ready_file: Option<PathBuf>,
 }
 
-/// One thing the intruder did or failed to do.
-#[derive(Debug, Clone, Serialize, Default)]
+/// Which part of the intruder an outcome comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The proxy, on plain HTTP.
+    #[default]
+    Http,
+    /// The proxy, on HTTPS.
+    Tls,
+    /// The racing guest (forged answers, and the collector behind its forged form).
+    Race,
+}
+
+/// One thing the intruder did or failed to do: a line of `inject`'s output, read back by
+/// the demo.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+#[serde(default)]
 pub struct Outcome {
-    /// `http` or `tls`.
-    pub kind: &'static str,
+    pub kind: Kind,
     pub client: String,
     pub server: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +109,7 @@ pub struct Outcome {
 }
 
 /// One finding the proxy itself made from traffic it could read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Learned {
     pub class: crate::analysis::findings::Class,
     pub summary: String,

@@ -173,7 +173,7 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
         let Some((parts, body)) = parsed else { continue };
         let next = form_urlencoded::parse(&body).find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).filter(|v| v.starts_with("http://") || v.starts_with("https://"));
         let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let mut o = Outcome { kind: "race", client: peer.to_string(), server: local, method: Some(parts.method.to_string()), url: Some(crate::analysis::findings::mask_url(&parts.uri.to_string())), outcome: "collected".into(), ..Outcome::default() };
+        let mut o = Outcome { kind: super::Kind::Race, client: peer.to_string(), server: local, method: Some(parts.method.to_string()), url: Some(crate::analysis::findings::mask_url(&parts.uri.to_string())), outcome: "collected".into(), ..Outcome::default() };
         o.learned = super::http::learned(&parts, &body, &o, reveal);
         o.detail = format!("the forged sign-in form posted here: {} thing(s) learned", o.learned.len());
         let location = next.unwrap_or_else(|| "/".into());
@@ -226,7 +226,7 @@ fn race(tx: &mut dyn datalink::DataLinkSender, frames: &mut LiveCapture, collect
         let forged = forge(&t, ad, collector);
         let sent = forged.iter().try_for_each(|f| tx.send_to(f, None).unwrap_or(Ok(())));
         let o = Outcome {
-            kind: "race",
+            kind: super::Kind::Race,
             client: t.client.to_string(),
             server: t.server.to_string(),
             url: Some(t.what.clone()),
