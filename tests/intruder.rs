@@ -190,3 +190,30 @@ fn idle_visitor_connections_cost_no_parser_buffers() {
     let per_conn = (after.saturating_sub(before.0)) * 1024 / held as u64;
     assert!(per_conn < 5_000, "{per_conn} bytes per idle connection (RSS {} -> {after} KiB for {held})", before.0);
 }
+
+/// Regression: after `kill -9` of `inject`, its nftables redirect stayed in the intruder's
+/// namespace and the visitor's web traffic went nowhere until `lab down`. The rules now
+/// belong to the proxy (`flags owner`) and die with it.
+#[test]
+fn killed_proxy_leaves_no_redirect() {
+    if !common::need_root("the killed-proxy test") {
+        return;
+    }
+    const LAB: &str = "pstest-k";
+    let _ = ps(&["lab", "down", "--name", LAB]);
+    assert!(ps(&["lab", "up", "--name", LAB, "--no-redirect"]).status.success());
+    let _down = Down(LAB);
+    let ready = tmp("inject-k.ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB, "--ready-file"]).arg(&ready).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    common::wait_until("the proxy", || ready.exists());
+    let tables = || String::from_utf8_lossy(&in_host(LAB, "intruder", "nft list tables").stdout).into_owned();
+    assert!(tables().contains("plainsight_inject"), "the redirect is in place");
+    assert!(String::from_utf8_lossy(&in_host(LAB, "visitor", "curl -s http://clinic.test/").stdout).contains("plainsight-ad"));
+    inject.kill().unwrap();
+    let _ = inject.wait();
+    common::wait_until("the redirect to go with the proxy", || !tables().contains("plainsight_inject"));
+    let page = in_host(LAB, "visitor", "curl -s --max-time 5 http://clinic.test/");
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.contains("Welcome to the clinic") && !page.contains("plainsight-ad"), "the visitor reaches the site directly again: {page}");
+}

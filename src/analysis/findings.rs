@@ -128,13 +128,15 @@ impl Finding {
     }
 }
 
-/// Masks a secret: `p******d (8 chars)`.
+/// Masks a secret: `p******d (8 chars)`. A short one shows less: its first character
+/// below 8 characters (`a*** (4 chars)`), nothing below 4.
 pub fn mask(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
     match n {
         0 => "(empty)".to_string(),
         1..=3 => format!("{} ({n} chars)", "*".repeat(n)),
+        4..=7 => format!("{}{} ({n} chars)", chars[0], "*".repeat(n - 1)),
         _ => format!("{}{}{} ({n} chars)", chars[0], "*".repeat((n - 2).min(10)), chars[n - 1]),
     }
 }
@@ -394,9 +396,9 @@ mod tests {
 
     #[test]
     fn urls_are_masked_where_secrets_travel() {
-        assert_eq!(mask_url("http://u:secret@h/p?a=1"), "http://u:s****t (6 chars)@h/p?a=1");
-        assert_eq!(mask_url("/x?api_key=abcd&q=w#f"), "/x?api_key=a**d (4 chars)&q=w#f");
-        assert_eq!(mask_url("/x?PHPSESSID=abcd&Password=p%20w"), "/x?PHPSESSID=a**d (4 chars)&Password=*** (3 chars)");
+        assert_eq!(mask_url("http://u:secret@h/p?a=1"), "http://u:s***** (6 chars)@h/p?a=1");
+        assert_eq!(mask_url("/x?api_key=abcd&q=w#f"), "/x?api_key=a*** (4 chars)&q=w#f");
+        assert_eq!(mask_url("/x?PHPSESSID=abcd&Password=p%20w"), "/x?PHPSESSID=a*** (4 chars)&Password=*** (3 chars)");
         assert_eq!(mask_url("http://h/plain?q=1"), "http://h/plain?q=1");
         assert_eq!(url_credentials("http://u%40x:p%3Aw@h/"), Some(("u@x".into(), "p:w".into())));
         assert_eq!(url_credentials("http://u@h/"), None);
@@ -415,6 +417,9 @@ mod tests {
     #[test]
     fn mask_keeps_ends_and_length() {
         assert_eq!(mask("password"), "p******d (8 chars)");
+        assert_eq!(mask("alice"), "a**** (5 chars)");
+        assert_eq!(mask("abcd"), "a*** (4 chars)");
+        assert_eq!(mask("abc"), "*** (3 chars)");
         assert_eq!(mask("ab"), "** (2 chars)");
         assert_eq!(mask(""), "(empty)");
     }
@@ -441,6 +446,6 @@ mod tests {
         assert!(f.iter().any(|f| f.class == Class::Url && f.summary == "POST http://clinic.test/login"));
         assert!(f.iter().all(|f| f.frame == 4));
         let user = f.iter().find(|f| f.class == Class::Credential).unwrap();
-        assert_eq!(user.line(false), "form field \"username\" in POST /login: a***e (5 chars)");
+        assert_eq!(user.line(false), "form field \"username\" in POST /login: a**** (5 chars)");
     }
 }

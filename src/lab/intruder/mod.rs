@@ -167,7 +167,7 @@ impl Ctx {
 pub fn rules(opts: &Options) -> Vec<String> {
     let t = &opts.table;
     vec![
-        format!("add table ip {t}"),
+        format!("add table ip {t} {{ flags owner; }}"),
         format!("add chain ip {t} pre {{ type nat hook prerouting priority -100; }}"),
         format!("add rule ip {t} pre iifname \"{}\" tcp dport 80 redirect to :{}", opts.lan_if, opts.http_port),
         format!("add rule ip {t} pre iifname \"{}\" tcp dport 443 redirect to :{}", opts.lan_if, opts.tls_port),
@@ -182,11 +182,52 @@ fn nft(cmd: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes the redirect when dropped, also on error paths.
-struct Rules(String);
+/// The redirect, owned by an `nft -i` child through its netlink socket: the table is made
+/// with `flags owner`, so the kernel deletes it, rules and all, when that socket closes.
+/// The child ends (and the socket closes) when this is dropped (its input closes), when
+/// this process ends in any way, even `kill -9` (the pipe closes, and the child also gets
+/// SIGTERM by PDEATHSIG): no stale redirect outlives the proxy.
+struct Rules {
+    child: std::process::Child,
+}
+
+impl Rules {
+    fn install(opts: &Options) -> anyhow::Result<Rules> {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let t = &opts.table;
+        // A table left by an older proxy that did not own it.
+        let _ = nft(&format!("delete table ip {t}"));
+        let mut cmd = Command::new("nft");
+        cmd.arg("-i").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from));
+        }
+        let child = cmd.spawn().context("running nft -i (install nftables)")?;
+        let mut rules = Rules { child };
+        {
+            let input = rules.child.stdin.as_mut().context("nft's input")?;
+            for r in self::rules(opts) {
+                writeln!(input, "{r}").context("writing to nft")?;
+            }
+            input.flush().context("writing to nft")?;
+        }
+        // nft applies each line as it reads it: ready once both redirects are in place.
+        static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let listed = || Command::new("nft").args(["list", "table", "ip", t]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        crate::lab::proc::wait_ready("the redirect rules", std::time::Duration::from_secs(5), &NEVER, || {
+            let l = listed();
+            l.contains("dport 80 redirect") && l.contains("dport 443 redirect")
+        })?;
+        Ok(rules)
+    }
+}
+
 impl Drop for Rules {
     fn drop(&mut self) {
-        let _ = nft(&format!("delete table ip {}", self.0));
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
     }
 }
 
@@ -220,16 +261,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[opts.upstream_ca.as_path()])?));
     let http_l = TcpListener::bind(("0.0.0.0", opts.http_port)).await.with_context(|| format!("binding port {}", opts.http_port))?;
     let tls_l = TcpListener::bind(("0.0.0.0", opts.tls_port)).await.with_context(|| format!("binding port {}", opts.tls_port))?;
-    let _rules = if opts.redirect {
-        let _ = nft(&format!("delete table ip {}", opts.table));
-        let guard = Rules(opts.table.clone());
-        for r in rules(&opts) {
-            nft(&r)?;
-        }
-        Some(guard)
-    } else {
-        None
-    };
+    let _rules = if opts.redirect { Some(Rules::install(&opts)?) } else { None };
     eprintln!("inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})", opts.http_port, opts.tls_port, opts.tls);
     crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;
     let ctx = Arc::new(Ctx { opts, intruder_ca, upstream_tls });

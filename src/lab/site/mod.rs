@@ -315,12 +315,40 @@ pub fn dns_answer(query: &[u8], site_ip: Ipv4Addr) -> Option<Vec<u8>> {
     if !known {
         r.metadata.response_code = ResponseCode::NXDomain;
     }
+    // Over UDP without EDNS an answer has at most 512 bytes: a longer one goes out
+    // truncated (TC set, records dropped) and the client may ask again over TCP.
+    let bytes = r.to_vec().ok()?;
+    if bytes.len() <= 512 {
+        return Some(bytes);
+    }
+    r.metadata.truncation = true;
+    r.answers.clear();
+    if r.to_vec().ok()?.len() > 512 {
+        r.queries.clear();
+    }
     r.to_vec().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dns_answer_over_512_bytes_is_truncated() {
+        use hickory_proto::op::{Message, MessageType, OpCode, Query};
+        use hickory_proto::rr::{Name, RecordType};
+        let mut q = Message::new(7, MessageType::Query, OpCode::Query);
+        for _ in 0..80 {
+            q.add_query(Query::query(Name::from_ascii("clinic.test").unwrap(), RecordType::A));
+        }
+        let a = dns_answer(&q.to_vec().unwrap(), Ipv4Addr::new(198, 51, 100, 10)).unwrap();
+        assert!(a.len() <= 512, "{} bytes", a.len());
+        let m = Message::from_vec(&a).unwrap();
+        assert!(m.metadata.truncation);
+        let one = crate::analysis::dissect::dns::query(8, "clinic.test").unwrap();
+        let m = Message::from_vec(&dns_answer(&one, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
+        assert!(!m.metadata.truncation && m.answers.len() == 1);
+    }
 
     #[test]
     fn resolver_answers_the_site_and_refuses_the_rest() {
