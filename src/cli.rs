@@ -194,6 +194,10 @@ pub struct SiteArgs {
     /// Wait this long before each answer, as a server across the internet would.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Close a connection that sends or takes nothing for this many seconds (a silent
+    /// client, a stalled body, an idle keep-alive).
+    #[arg(long, value_parser = seconds, default_value = "60")]
+    pub idle_timeout: std::time::Duration,
 }
 
 impl SiteArgs {
@@ -217,6 +221,7 @@ impl SiteArgs {
             state: self.state.clone(),
             site_ip: self.site_ip,
             latency: std::time::Duration::from_millis(self.latency_ms.min(10_000)),
+            idle_timeout: self.idle_timeout,
         })
     }
 }
@@ -356,6 +361,10 @@ pub struct InjectArgs {
     /// Create this (empty) file once intercepting (or racing): a ready signal for scripts.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Close a visitor connection that sends or takes nothing for this many seconds (a
+    /// silent client, a stalled body, an idle keep-alive).
+    #[arg(long, value_parser = seconds, default_value = "60")]
+    pub idle_timeout: std::time::Duration,
 }
 
 #[derive(Debug, clap::Args)]

@@ -239,6 +239,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
         table: "plainsight_inject".into(),
         reveal: args.reveal,
         ready_file: args.ready_file.clone(),
+        idle_timeout: args.idle_timeout,
     };
     // Each visitor connection is a socket and its upstream another: allow as many as the
     // hard limit does (the soft one is often 1,024).

@@ -5,6 +5,9 @@
 //! read yet: an empty reply. So the server keeps its own handle on the socket: once the
 //! HTTP layer is done, it sends FIN after the answer, then reads and discards what still
 //! comes, bounded in time and bytes, before the socket closes.
+//!
+//! [`idle_limited`] bounds the other end of a connection's life: no byte in or out for a
+//! while, and it is closed.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
@@ -15,6 +18,16 @@ use tokio::io::AsyncReadExt;
 const LINGER: Duration = Duration::from_secs(2);
 /// How much of them it reads at most.
 const LINGER_BYTES: usize = 256 << 10;
+
+/// `stream` with a limit on each read and write: one that waits longer than `idle` fails,
+/// and the server closes the connection (a silent client, a stalled body, an idle
+/// keep-alive, a client that stops reading).
+pub fn idle_limited(stream: tokio::net::TcpStream, idle: Duration) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<tokio::net::TcpStream>>> {
+    let mut s = tokio_io_timeout::TimeoutStream::new(stream);
+    s.set_read_timeout(Some(idle));
+    s.set_write_timeout(Some(idle));
+    Box::pin(s)
+}
 
 /// A second handle on a connection's socket, kept while the HTTP layer owns the first.
 pub struct Linger(Option<OwnedFd>);

@@ -65,6 +65,7 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
     // future: it is allocated only now that the connection talks.
     // Kept only now that it talks: an idle connection costs one descriptor, not two.
     let linger = crate::lab::linger::Linger::keep(&client);
+    let client = crate::lab::linger::idle_limited(client, ctx.opts.idle_timeout);
     let talk: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
     talk.await;
     linger.close().await;
@@ -585,6 +586,7 @@ mod tests {
             table: "unused".into(),
             reveal: false,
             ready_file: None,
+            idle_timeout: Duration::from_secs(60),
         };
         let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
         Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls })
@@ -722,5 +724,30 @@ mod tests {
             });
             assert!(answer.starts_with(b"HTTP/1.1 431"), "round {round}: {:?}", String::from_utf8_lossy(&answer[..answer.len().min(200)]));
         }
+    }
+
+    /// A request whose body stalls, and a connection that never says anything, are closed
+    /// once nothing moved for the idle limit (here 300 ms; 60 s by default).
+    #[test]
+    fn stalled_and_silent_connections_are_closed() {
+        rt().block_on(async {
+            let dst = site(None, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".into(), vec![]).await;
+            for opening in [&b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1000\r\n\r\nuser"[..], b""] {
+                let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = l.local_addr().unwrap();
+                let ctx = context(TlsMode::Passthrough, plain());
+                let proxy = tokio::spawn(async move {
+                    let (s, peer) = l.accept().await.unwrap();
+                    let s = crate::lab::linger::idle_limited(s, Duration::from_millis(300));
+                    serve(TokioIo::new(s), peer.to_string(), dst, Upstream::Plain, ctx).await;
+                });
+                let mut c = TcpStream::connect(addr).await.unwrap();
+                c.write_all(opening).await.unwrap();
+                let mut rest = Vec::new();
+                let closed = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut rest)).await;
+                assert!(closed.is_ok(), "{:?}: still open after 10 s", String::from_utf8_lossy(opening));
+                proxy.await.unwrap();
+            }
+        });
     }
 }

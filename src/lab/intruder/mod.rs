@@ -61,6 +61,8 @@ pub struct Options {
     pub reveal: bool,
     /// Created once intercepting (the ready signal).
     pub ready_file: Option<PathBuf>,
+    /// A visitor connection with no byte in or out for this long is closed.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// Which part of the intruder an outcome comes from.
@@ -315,6 +317,7 @@ mod tests {
             table: "plainsight_inject".into(),
             reveal: false,
             ready_file: None,
+            idle_timeout: std::time::Duration::from_secs(60),
         };
         let r = rules(&opts);
         assert_eq!(r[2], "add rule ip plainsight_inject pre iifname \"lan0\" tcp dport 80 redirect to :8080");

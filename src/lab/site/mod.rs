@@ -43,6 +43,8 @@ pub struct Options {
     pub site_ip: Ipv4Addr,
     /// Delay before each HTTP answer (a distant server; used by the race scenario).
     pub latency: Duration,
+    /// A connection with no byte in or out for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,6 +123,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             }
         };
         let ctx = ctx.clone();
+        let ctx_idle = ctx.opts.idle_timeout;
         let tls = tls.clone();
         tokio::spawn(async move {
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -134,6 +137,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
             let svc = hyper::service::service_fn(move |req| handle(req, ctx.clone(), scheme));
             let linger = crate::lab::linger::Linger::keep(&stream);
+            let stream = crate::lab::linger::idle_limited(stream, ctx_idle);
             let result = match tls {
                 None => builder.serve_connection(TokioIo::new(stream), svc).await,
                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
