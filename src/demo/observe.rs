@@ -16,11 +16,12 @@ use crate::lab::site::content;
 pub(super) fn visitor_check(v: &crate::lab::visitor::Visit) -> String {
     let mut out = String::from("The visitor's own check against the site's SHA-256 manifest:\n");
     for st in v.steps.iter().filter(|s| s.status.is_some() || s.error.is_some()) {
-        let verdict = match (&st.error, st.integrity.as_str(), st.site_page) {
+        use crate::lab::visitor::Integrity;
+        let verdict = match (&st.error, st.integrity, st.site_page) {
             (Some(e), _, _) => format!("no page: {e}"),
-            (None, "intact", _) => "intact".into(),
-            (None, "modified", true) => format!("the site's page, modified{}", if st.ad { " (the injected ad is in it)" } else { "" }),
-            (None, "modified", false) => format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled")),
+            (None, Integrity::Intact, _) => "intact".into(),
+            (None, Integrity::Modified, true) => format!("the site's page, modified{}", if st.ad { " (the injected ad is in it)" } else { "" }),
+            (None, Integrity::Modified, false) => format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled")),
             _ => "not in the manifest".into(),
         };
         out += &format!("  {} {} -> {verdict}\n", st.method, crate::analysis::findings::mask_url(&st.url));
@@ -77,7 +78,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     let is_cookie = |c: Class, s: &str| c == Class::SessionCookie && s.contains("session");
     let is_article = |c: Class, s: &str| c == Class::Url && s.contains(content::SENSITIVE_ARTICLE);
     let encrypted = "no: only encrypted bytes crossed the gateway";
-    let password = cell(&is_pw, if o.visit.steps.iter().any(|s| s.action == "log in" && s.skipped.is_none()) { encrypted } else { "no: the visitor never typed it (no sign-in form reached it)" });
+    let password = cell(&is_pw, if o.visit.steps.iter().any(|s| s.action == crate::lab::visitor::Action::LogIn && s.skipped.is_none()) { encrypted } else { "no: the visitor never typed it (no sign-in form reached it)" });
     let key_secret = match (first(&|f| is_pw(f.class, &f.summary)), proxied(&is_pw)) {
         (Some(f), _) => Some(KeySecret { what: f.summary.clone(), shown: shown_secret(&f.secret).unwrap_or_default(), packet: Some(f.frame), read_by: "the sniffer on the gateway".into() }),
         (None, Some((_, s, secret))) => Some(KeySecret { what: crate::analysis::findings::mask_urls_in(s), shown: shown_secret(secret).unwrap_or_default(), packet: None, read_by: "the intruder's proxy (injector.jsonl)".into() }),
@@ -126,7 +127,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     let v = &o.visit;
     let answered: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
     let site: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
-    let foreign: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == "modified" && !s.site_page).collect();
+    let foreign: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == crate::lab::visitor::Integrity::Modified && !s.site_page).collect();
     let error = v.steps.iter().find_map(|s| s.error.clone().map(|e| (e, s.url.starts_with("https://"))));
     let (got, detail) = if site.is_empty() && !foreign.is_empty() {
         let t = foreign[0].title.clone().unwrap_or_else(|| "an untitled page".into());
@@ -138,13 +139,13 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         let why = if *tls { ". No page arrived: the attacker could break the connection, but neither read nor change it" } else { ". No page arrived" };
         (Got::Refused, format!("{e}{why}"))
     } else if v.all_intact {
-        let n = v.steps.iter().filter(|s| s.integrity == "intact").count();
+        let n = v.steps.iter().filter(|s| s.integrity == crate::lab::visitor::Integrity::Intact).count();
         (Got::Intact, format!("{n} responses match the site's SHA-256 manifest"))
     } else {
         (Got::Unknown, "no response could be checked".to_string())
     };
     let site_pages = match site.first() {
-        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::analysis::findings::mask_url(&st.url), st.integrity)),
+        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::analysis::findings::mask_url(&st.url), st.integrity.as_str())),
         None => Cell::no(match (&error, foreign.first()) {
             (Some((e, _)), _) => format!("none: {e}"),
             (None, Some(f)) => format!("none: the attacker's page {:?} arrived instead", f.title.as_deref().unwrap_or("")),

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -295,13 +295,9 @@ impl Agent {
         let spec: JobSpec = serde_json::from_slice(&std::fs::read(path)?).context("reading the job")?;
         let Some((program, args)) = spec.argv.split_first() else { bail!("empty command") };
         let program = if program == "plainsight" { std::env::current_exe()? } else { PathBuf::from(program) };
-        Command::new(&program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&spec.stdout).with_context(|| format!("creating {}", spec.stdout.display()))?)
-            .stderr(std::fs::File::create(&spec.stderr).with_context(|| format!("creating {}", spec.stderr.display()))?)
-            .spawn()
-            .with_context(|| format!("starting {}", spec.argv.join(" ")))
+        let mut cmd = Command::new(&program);
+        cmd.args(args);
+        super::proc::spawn_logged(cmd, &spec.argv.join(" "), &spec.stdout, &spec.stderr)
     }
 
     fn kill_all(&mut self) {

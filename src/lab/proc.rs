@@ -55,13 +55,7 @@ impl Role {
         unsafe {
             cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from));
         }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(stdout).with_context(|| format!("creating {}", stdout.display()))?)
-            .stderr(std::fs::File::create(stderr).with_context(|| format!("creating {}", stderr.display()))?)
-            .spawn()
-            .with_context(|| format!("starting {what}"))?;
-        Ok(Role { child: Some(child), what: what.to_string() })
+        Ok(Role { child: Some(spawn_logged(cmd, what, stdout, stderr)?), what: what.to_string() })
     }
 
     pub fn id(&self) -> u32 {
@@ -102,6 +96,14 @@ impl Drop for Role {
             terminate(c);
         }
     }
+}
+
+/// Starts `cmd` with no input and its output and errors in these files (one file when
+/// both paths are the same). Every process the lab starts goes through here.
+pub fn spawn_logged(mut cmd: Command, what: &str, stdout: &Path, stderr: &Path) -> anyhow::Result<Child> {
+    let out = std::fs::File::create(stdout).with_context(|| format!("creating {}", stdout.display()))?;
+    let err = if stderr == stdout { out.try_clone()? } else { std::fs::File::create(stderr).with_context(|| format!("creating {}", stderr.display()))? };
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().with_context(|| format!("starting {what}"))
 }
 
 /// SIGTERM, a bounded wait, SIGKILL; reaps the child.

@@ -129,17 +129,17 @@ fn start_site(lab: &Lab, site_flags: &[String]) -> anyhow::Result<()> {
 pub fn spawn_role(lab: &Lab, host: Host, role: &str, args: &[String]) -> anyhow::Result<u32> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
-    let log = std::fs::File::create(lab.state_dir().join(format!("{role}.log")))?;
+    let log = lab.state_dir().join(format!("{role}.log"));
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &lab.ns(host)]).arg(exe).args(args);
-    cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
-    // Its own session: a Ctrl-C in the terminal that ran `lab up` does not reach it.
+    // Its own session: a Ctrl-C in the terminal that ran `lab up` does not reach it, and it
+    // outlives the command that started it (`lab down` stops it).
     unsafe {
         cmd.pre_exec(|| {
             nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
         });
     }
-    let child = cmd.spawn().with_context(|| format!("starting {role}"))?;
+    let child = super::proc::spawn_logged(cmd, role, &log, &log)?;
     std::fs::write(lab.state_dir().join(format!("{role}.pid")), child.id().to_string())?;
     Ok(child.id())
 }

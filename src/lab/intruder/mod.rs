@@ -22,7 +22,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -254,6 +254,25 @@ pub fn intercepted(client: &TcpStream) -> Option<(String, SocketAddr)> {
     }
 }
 
+/// After a failed accept (out of descriptors or memory): say so, at most once a second,
+/// and wait 100 ms instead of spinning.
+async fn backoff(side: &str, e: &std::io::Error) {
+    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    let now = std::time::Instant::now();
+    let say = {
+        let mut last = LAST.lock().expect("no panics while held");
+        let due = last.is_none_or(|t| now.duration_since(t) > std::time::Duration::from_secs(1));
+        if due {
+            *last = Some(now);
+        }
+        due
+    };
+    if say {
+        eprintln!("inject: accepting {side} connections: {e}; backing off");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+}
+
 /// Runs the proxy until `shutdown`; rules are removed on the way out.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let intruder_ca = crate::lab::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;
@@ -275,7 +294,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
                     tokio::spawn(http::connection(s, c1.clone(), None));
                 }
                 // Out of descriptors, say: back off instead of spinning on accept.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                Err(e) => backoff("HTTP", &e).await,
             }
         }
     };
@@ -286,7 +305,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
                 Ok((s, _)) => {
                     tokio::spawn(tls::connection(s, c2.clone()));
                 }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                Err(e) => backoff("HTTPS", &e).await,
             }
         }
     };

@@ -48,12 +48,67 @@ pub struct Options {
     pub live: bool,
 }
 
+/// What the person was doing when a request went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Opening the start address.
+    #[default]
+    Open,
+    /// A stylesheet, script or image the page references.
+    Subresource,
+    /// Following a "Sign in" link to the sign-in form.
+    LoginForm,
+    /// Submitting the sign-in form.
+    LogIn,
+    /// Following the link to the sensitive article.
+    ReadArticle,
+    /// Following the link to the account page.
+    Account,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Open => "open",
+            Action::Subresource => "subresource",
+            Action::LoginForm => "login form",
+            Action::LogIn => "log in",
+            Action::ReadArticle => "read article",
+            Action::Account => "account",
+        }
+    }
+}
+
+/// What a response was, checked against the site's manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Integrity {
+    /// Exactly what the site serves (SHA-256).
+    Intact,
+    /// Different from what the site serves at that path.
+    Modified,
+    /// Not checked: no body, no manifest entry, or no answer.
+    #[default]
+    Unchecked,
+}
+
+impl Integrity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Integrity::Intact => "intact",
+            Integrity::Modified => "modified",
+            Integrity::Unchecked => "unchecked",
+        }
+    }
+}
+
 /// One request of the visit and what came back.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 #[serde(default)]
 pub struct Step {
-    /// What the person was doing (open, subresource, login, read, account).
-    pub action: String,
+    /// What the person was doing.
+    pub action: Action,
     pub method: String,
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,8 +119,7 @@ pub struct Step {
     pub bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    /// `intact`, `modified`, or `unchecked` (no manifest entry, or no body).
-    pub integrity: String,
+    pub integrity: Integrity,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,9 +215,9 @@ pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
     b.browse(start).await;
     let v = &mut b.visit;
     v.hsts_hosts = b.hsts.iter().cloned().collect();
-    v.modified = v.steps.iter().filter(|s| s.integrity == "modified").count();
+    v.modified = v.steps.iter().filter(|s| s.integrity == Integrity::Modified).count();
     v.errors = v.steps.iter().filter(|s| s.error.is_some()).count();
-    v.all_intact = v.modified == 0 && v.steps.iter().any(|s| s.integrity == "intact");
+    v.all_intact = v.modified == 0 && v.steps.iter().any(|s| s.integrity == Integrity::Intact);
     v.session = typed_url(&v.start).host().and_then(|h| b.cookies.get(h)).is_some_and(|jar| !jar.is_empty());
     Ok(b.visit)
 }
@@ -233,18 +287,18 @@ fn join(origin: &str, path: &str) -> Uri {
 impl Browser {
     /// The visit proper: open the start page, then act only on what the pages offer.
     async fn browse(&mut self, start: Uri) {
-        let Some(home) = self.navigate("open", Method::GET, start, None).await else { return };
+        let Some(home) = self.navigate(Action::Open, Method::GET, start, None).await else { return };
         let mut seen = vec![self.seen(&home)];
         let subs = seen[0].page.subresources.clone();
         for p in subs {
-            self.navigate("subresource", Method::GET, join(&origin(&home.final_url), &p), None).await;
+            self.navigate(Action::Subresource, Method::GET, join(&origin(&home.final_url), &p), None).await;
         }
         // Sign in through a form a page shows, or the page a "Sign in" link leads to.
         let mut form = seen.iter().find_map(|s| s.page.sign_in_form().map(|f| (s.url.clone(), f.clone())));
         if form.is_none() {
             let link = seen.iter().find_map(|s| s.page.sign_in_link().and_then(|l| resolve_href(&s.url, &l.href)));
             if let Some(url) = link {
-                if let Some(p) = self.navigate("login form", Method::GET, url, None).await {
+                if let Some(p) = self.navigate(Action::LoginForm, Method::GET, url, None).await {
                     let s = self.seen(&p);
                     form = s.page.sign_in_form().map(|f| (s.url.clone(), f.clone()));
                     seen.push(s);
@@ -252,14 +306,14 @@ impl Browser {
             }
         }
         match form.and_then(|(at, f)| Some((resolve_href(&at, &f.action)?, f))) {
-            None => self.skip("log in", "no sign-in form on the pages received"),
+            None => self.skip(Action::LogIn, "no sign-in form on the pages received"),
             Some((target, f)) => {
                 let body = fill(&f, &self.opts.username.clone(), &self.opts.password.clone());
                 let result = if f.method == "GET" {
                     let url = join(&origin(&target), &format!("{}?{body}", target.path()));
-                    self.navigate("log in", Method::GET, url, None).await
+                    self.navigate(Action::LogIn, Method::GET, url, None).await
                 } else {
-                    self.navigate("log in", Method::POST, target, Some(body)).await
+                    self.navigate(Action::LogIn, Method::POST, target, Some(body)).await
                 };
                 if let Some(p) = result {
                     self.visit.logged_in = p.site_page && p.final_url.path() == "/account" && String::from_utf8_lossy(&p.body).contains(content::FULL_NAME);
@@ -268,7 +322,7 @@ impl Browser {
             }
         }
         // Read the article and open the account, through links on the pages received.
-        for (action, path) in [("read article", content::SENSITIVE_ARTICLE), ("account", "/account")] {
+        for (action, path) in [(Action::ReadArticle, content::SENSITIVE_ARTICLE), (Action::Account, "/account")] {
             let link = seen.iter().find_map(|s| s.page.link_to(path).and_then(|l| resolve_href(&s.url, &l.href)));
             let Some(url) = link else {
                 self.skip(action, &format!("no link to {path} on the pages received"));
@@ -291,8 +345,8 @@ impl Browser {
     }
 
     /// Records a step the pages gave no way to take.
-    fn skip(&mut self, action: &str, why: &str) {
-        self.push_step(Step { action: action.into(), integrity: "unchecked".into(), skipped: Some(why.into()), ..Step::default() });
+    fn skip(&mut self, action: Action, why: &str) {
+        self.push_step(Step { action, skipped: Some(why.into()), ..Step::default() });
     }
 
     fn push_step(&mut self, step: Step) {
@@ -323,23 +377,22 @@ impl Browser {
     }
 
     /// One navigation with redirects followed; returns the final response.
-    async fn navigate(&mut self, action: &str, mut method: Method, mut url: Uri, mut body: Option<String>) -> Option<Fetched> {
+    async fn navigate(&mut self, action: Action, mut method: Method, mut url: Uri, mut body: Option<String>) -> Option<Fetched> {
         for _ in 0..10 {
             let host = url.host().unwrap_or("").to_string();
             if url.scheme_str() == Some("http") && self.hsts.contains(&host) {
                 let upgraded = join(&format!("https://{}", url.authority().map(|a| a.as_str()).unwrap_or("")), url.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
                 self.push_step(Step {
-                    action: action.into(),
+                    action,
                     method: method.to_string(),
                     url: url.to_string(),
-                    integrity: "unchecked".into(),
                     hsts_upgrade: true,
                     ..Step::default()
                 });
                 url = upgraded;
                 continue;
             }
-            let mut step = Step { action: action.into(), method: method.to_string(), url: url.to_string(), integrity: "unchecked".into(), ..Step::default() };
+            let mut step = Step { action, method: method.to_string(), url: url.to_string(), ..Step::default() };
             let result = self.fetch(&method, &url, body.as_deref(), &mut step).await;
             let fetched = match result {
                 Ok(f) => f,
@@ -397,7 +450,7 @@ impl Browser {
         if f.status == 200 {
             if let Some(expected) = self.manifest.get(f.final_url.path()) {
                 let intact = expected.sha256 == hash;
-                step.integrity = if intact { "intact" } else { "modified" }.into();
+                step.integrity = if intact { Integrity::Intact } else { Integrity::Modified };
                 step.site_page = intact || (expected.title.is_some() && expected.title == step.title);
             }
         }
@@ -509,10 +562,10 @@ where
 /// One step as a line of the visit's log.
 pub fn step_line(st: &Step) -> String {
     if st.hsts_upgrade {
-        return format!("  {:<13} {} {} -> upgraded to https by HSTS", st.action, st.method, st.url);
+        return format!("  {:<13} {} {} -> upgraded to https by HSTS", st.action.as_str(), st.method, st.url);
     }
     if let Some(why) = &st.skipped {
-        return format!("  {:<13} not done: {why}", st.action);
+        return format!("  {:<13} not done: {why}", st.action.as_str());
     }
     let what = match (&st.status, &st.error) {
         (_, Some(e)) => format!("FAILED: {e}"),
@@ -520,12 +573,12 @@ pub fn step_line(st: &Step) -> String {
             let tls = st.tls.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default();
             let hash = st.sha256.as_ref().map(|h| format!(" sha256 {}…", &h[..12])).unwrap_or_default();
             let ad = if st.ad { " AD INJECTED" } else { "" };
-            let whose = if st.integrity == "modified" && !st.site_page { " NOT THE SITE'S PAGE" } else { "" };
-            format!("{code} {} B{hash} {}{whose}{tls}{ad}", st.bytes, st.integrity)
+            let whose = if st.integrity == Integrity::Modified && !st.site_page { " NOT THE SITE'S PAGE" } else { "" };
+            format!("{code} {} B{hash} {}{whose}{tls}{ad}", st.bytes, st.integrity.as_str())
         }
         _ => String::new(),
     };
-    format!("  {:<13} {} {} -> {what}", st.action, st.method, crate::analysis::findings::mask_url(&st.url))
+    format!("  {:<13} {} {} -> {what}", st.action.as_str(), st.method, crate::analysis::findings::mask_url(&st.url))
 }
 
 /// The visit's closing line.
