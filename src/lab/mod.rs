@@ -15,11 +15,11 @@
 //! The roles: [`site`] (the website and its DNS resolver), [`visitor`] (a scripted
 //! browser), [`intruder`] (the sniffer, the injecting proxy and the racing guest), each
 //! a process started, watched and stopped through [`proc`]; [`pki`] makes the lab's
-//! certificates, [`linger`] lets the servers close without losing their last answer.
+//! certificates, [`conn`] keeps the servers' connections in bounds (listen backlog, idle limits, lingering close).
 
 pub mod container;
 pub mod intruder;
-pub mod linger;
+pub mod conn;
 pub mod pki;
 pub mod proc;
 pub mod run;

@@ -64,8 +64,8 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
     // Boxed, in a statement of its own so the big state is not laid out inline in this
     // future: it is allocated only now that the connection talks.
     // Kept only now that it talks: an idle connection costs one descriptor, not two.
-    let linger = crate::lab::linger::Linger::keep(&client);
-    let client = crate::lab::linger::idle_limited(client, ctx.opts.idle_timeout);
+    let linger = crate::lab::conn::Linger::keep(&client);
+    let client = crate::lab::conn::idle_limited(client, ctx.opts.idle_timeout);
     let talk: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
     talk.await;
     linger.close().await;
@@ -180,7 +180,17 @@ async fn proxy(
             *guard = None;
             return error(StatusCode::BAD_GATEWAY, "bad gateway");
         }
-        s.send_request(req).await
+        // The site gets as long to answer as a visitor gets to say something.
+        match tokio::time::timeout(ctx.opts.idle_timeout, s.send_request(req)).await {
+            Ok(r) => r,
+            Err(_) => {
+                *guard = None;
+                outcome.outcome = "failed".into();
+                outcome.detail = format!("the site did not answer within {} s", ctx.opts.idle_timeout.as_secs());
+                ctx.record(outcome);
+                return error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
+            }
+        }
     };
     let resp = match resp {
         Ok(r) => r,
@@ -598,7 +608,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let proxy = tokio::spawn(async move {
             let (s, peer) = l.accept().await.unwrap();
-            let linger = crate::lab::linger::Linger::keep(&s);
+            let linger = crate::lab::conn::Linger::keep(&s);
             serve(TokioIo::new(s), peer.to_string(), dst, upstream, ctx).await;
             linger.close().await;
         });
@@ -738,7 +748,7 @@ mod tests {
                 let ctx = context(TlsMode::Passthrough, plain());
                 let proxy = tokio::spawn(async move {
                     let (s, peer) = l.accept().await.unwrap();
-                    let s = crate::lab::linger::idle_limited(s, Duration::from_millis(300));
+                    let s = crate::lab::conn::idle_limited(s, Duration::from_millis(300));
                     serve(TokioIo::new(s), peer.to_string(), dst, Upstream::Plain, ctx).await;
                 });
                 let mut c = TcpStream::connect(addr).await.unwrap();

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// What the intruder does with HTTPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -280,8 +280,9 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         crate::lab::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
     }
     let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[opts.upstream_ca.as_path()])?));
-    let http_l = TcpListener::bind(("0.0.0.0", opts.http_port)).await.with_context(|| format!("binding port {}", opts.http_port))?;
-    let tls_l = TcpListener::bind(("0.0.0.0", opts.tls_port)).await.with_context(|| format!("binding port {}", opts.tls_port))?;
+    let any = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
+    let http_l = crate::lab::conn::listen(any(opts.http_port)).with_context(|| format!("binding port {}", opts.http_port))?;
+    let tls_l = crate::lab::conn::listen(any(opts.tls_port)).with_context(|| format!("binding port {}", opts.tls_port))?;
     let _rules = if opts.redirect { Some(Rules::install(&opts)?) } else { None };
     eprintln!("inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})", opts.http_port, opts.tls_port, opts.tls);
     crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;

@@ -86,13 +86,13 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
     let ctx = Arc::new(Ctx { opts: opts.clone(), sessions: Mutex::new(HashSet::new()) });
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = opts.http {
-        let l = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+        let l = crate::lab::conn::listen(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
         tasks.spawn(accept(l, None, ctx.clone()));
     }
     if let Some(addr) = opts.https {
         let cfg = crate::lab::pki::server_config(&opts.cert, &opts.key)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-        let l = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+        let l = crate::lab::conn::listen(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
         tasks.spawn(accept(l, Some(acceptor), ctx.clone()));
     }
     if let Some(addr) = opts.dns {
@@ -136,8 +136,8 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             builder.http2().timer(TokioTimer::new()).max_header_list_size(16 * 1024);
             let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
             let svc = hyper::service::service_fn(move |req| handle(req, ctx.clone(), scheme));
-            let linger = crate::lab::linger::Linger::keep(&stream);
-            let stream = crate::lab::linger::idle_limited(stream, ctx_idle);
+            let linger = crate::lab::conn::Linger::keep(&stream);
+            let stream = crate::lab::conn::idle_limited(stream, ctx_idle);
             let result = match tls {
                 None => builder.serve_connection(TokioIo::new(stream), svc).await,
                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {

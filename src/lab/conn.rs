@@ -1,5 +1,8 @@
-//! Closing a server's connection without losing its last answer, as nginx's
-//! `lingering_close` does. When a server answers (a 400 to a malformed request, say) and
+//! The lab's servers' connections, from listen to close: a listen backlog sized for
+//! bursts ([`listen`]), a limit on idle time ([`idle_limited`]), and closing without
+//! losing the last answer ([`Linger`]), as nginx's `lingering_close` does.
+//!
+//! On closing: When a server answers (a 400 to a malformed request, say) and
 //! closes while the client's later bytes are still arriving, the kernel answers those
 //! bytes with a reset, and the reset makes the client throw away the answer it had not
 //! read yet: an empty reply. So the server keeps its own handle on the socket: once the
@@ -13,6 +16,18 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
+
+/// Connections waiting to be accepted, at most (std and mio use 128, which a burst of a
+/// room's clients overflows: the kernel then resets them).
+pub const BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with a [`BACKLOG`]-deep queue.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let s = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    s.set_reuseaddr(true)?;
+    s.bind(addr)?;
+    s.listen(BACKLOG)
+}
 
 /// How long a closing connection keeps reading the client's leftovers.
 const LINGER: Duration = Duration::from_secs(2);
@@ -64,6 +79,25 @@ impl Linger {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn listeners_queue_a_burst() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let l = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = l.local_addr().unwrap();
+            // 600 connections before any accept: more than std's backlog of 128.
+            let mut held = Vec::new();
+            for _ in 0..600 {
+                held.push(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("queued, not dropped"));
+            }
+            let mut accepted = 0;
+            while tokio::time::timeout(Duration::from_millis(200), l.accept()).await.is_ok_and(|r| r.is_ok()) {
+                accepted += 1;
+            }
+            assert_eq!(accepted, 600);
+        });
+    }
 
     /// The server answers the first bytes and drops its side while the client is still
     /// sending: with the linger, the client reads the whole answer, not a reset.
