@@ -367,6 +367,46 @@ pub struct InjectArgs {
     pub idle_timeout: std::time::Duration,
 }
 
+impl InjectArgs {
+    /// The proxy's checked options in `lab`, injecting `ad`.
+    pub fn options(&self, lab: &crate::lab::Lab, ad: String) -> crate::lab::intruder::Options {
+        crate::lab::intruder::Options {
+            tls: self.tls,
+            trusted_mitm: self.trusted_mitm,
+            ad,
+            http_port: self.http_port,
+            tls_port: self.tls_port,
+            lan_if: crate::lab::Lab::lan_interface(),
+            upstream_ca: lab.ca_pem(),
+            ca_out: Some(lab.state_dir().join("intruder-ca.pem")),
+            redirect: true,
+            table: "plainsight_inject".into(),
+            reveal: self.reveal,
+            ready_file: self.ready_file.clone(),
+            idle_timeout: self.idle_timeout,
+        }
+    }
+}
+
+impl VisitArgs {
+    /// The visit's checked options in `lab` (its CA and manifest unless others are given).
+    pub fn options(&self, lab: &crate::lab::Lab) -> crate::lab::visitor::Options {
+        use crate::lab::site::content;
+        crate::lab::visitor::Options {
+            start: self.start.clone(),
+            ca: self.ca.clone().unwrap_or_else(|| lab.ca_pem()),
+            also_trust: self.also_trust.clone(),
+            manifest: self.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
+            resolver: self.resolver,
+            hsts_preload: self.hsts_preload,
+            username: content::USERNAME.to_string(),
+            password: self.password.clone().unwrap_or_else(|| content::PASSWORD.to_string()),
+            save: self.save.clone(),
+            live: true,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Run only these scenarios (repeatable); default: all.
@@ -394,6 +434,23 @@ pub struct DemoArgs {
     /// the report, instead of masking them.
     #[arg(long)]
     pub reveal: bool,
+}
+
+impl DemoArgs {
+    /// The demo's checked options; `stop` is set by Ctrl-C.
+    pub fn options(&self, stop: &'static std::sync::atomic::AtomicBool) -> crate::demo::Options {
+        use crate::demo::{report, scenario::Scenario};
+        crate::demo::Options {
+            scenarios: if self.scenario.is_empty() { Scenario::ALL.to_vec() } else { self.scenario.clone() },
+            out: self.out.clone().unwrap_or_else(|| PathBuf::from("plainsight-report").join(report::timestamp())),
+            step: self.step,
+            quiet: self.quiet,
+            keep_lab: self.keep_lab,
+            browser: self.browser.is_some(),
+            reveal: self.reveal,
+            stop,
+        }
+    }
 }
 
 /// The binary's exit codes (README, "Exit codes").

@@ -159,18 +159,7 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
     if !in_container && plainsight::lab::run::privileged() && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists() {
         plainsight::lab::run::enter(&lab, plainsight::lab::Host::Visitor)?;
     }
-    let opts = plainsight::lab::visitor::Options {
-        start: args.start.clone(),
-        ca: args.ca.clone().unwrap_or_else(|| lab.ca_pem()),
-        also_trust: args.also_trust.clone(),
-        manifest: args.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
-        resolver: args.resolver,
-        hsts_preload: args.hsts_preload,
-        username: plainsight::lab::site::content::USERNAME.to_string(),
-        password: args.password.clone().unwrap_or_else(|| plainsight::lab::site::content::PASSWORD.to_string()),
-        save: args.save.clone(),
-        live: true,
-    };
+    let opts = args.options(&lab);
     let v = runtime()?.block_on(plainsight::lab::visitor::visit(opts))?;
     println!("{}", plainsight::lab::visitor::outcome_line(&v));
     if let Some(path) = &args.json {
@@ -226,21 +215,7 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
     } else {
         run::be_in(&lab, Host::Intruder)?;
     }
-    let opts = plainsight::lab::intruder::Options {
-        tls: args.tls,
-        trusted_mitm: args.trusted_mitm,
-        ad,
-        http_port: args.http_port,
-        tls_port: args.tls_port,
-        lan_if: Lab::lan_interface(),
-        upstream_ca: lab.ca_pem(),
-        ca_out: Some(lab.state_dir().join("intruder-ca.pem")),
-        redirect: true,
-        table: "plainsight_inject".into(),
-        reveal: args.reveal,
-        ready_file: args.ready_file.clone(),
-        idle_timeout: args.idle_timeout,
-    };
+    let opts = args.options(&lab, ad);
     // Each visitor connection is a socket and its upstream another: allow as many as the
     // hard limit does (the soft one is often 1,024).
     if let Ok((soft, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
@@ -267,10 +242,8 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
         eprintln!("plainsight: the demo builds a lab and needs root: run it as root (`plainsight lab doctor` lists what else it needs)");
         return Ok(Exit::Usage);
     }
-    let scenarios = if args.scenario.is_empty() { demo::scenario::Scenario::ALL.to_vec() } else { args.scenario.clone() };
-    let out = args.out.clone().unwrap_or_else(|| std::path::PathBuf::from("plainsight-report").join(demo::report::timestamp()));
-    let stop = plainsight::lab::proc::stop_on_signals();
+    let opts = args.options(plainsight::lab::proc::stop_on_signals());
     let hosts = demo::Hosts::Namespaces(plainsight::lab::Lab::new(&args.lab)?);
-    let summary = demo::run(&demo::Options { scenarios, out: out.clone(), step: args.step, quiet: args.quiet, keep_lab: args.keep_lab, browser: args.browser.is_some(), reveal: args.reveal, stop }, &hosts)?;
-    Ok(demo_outcome(summary, &out, args.quiet))
+    let summary = demo::run(&opts, &hosts)?;
+    Ok(demo_outcome(summary, &opts.out, args.quiet))
 }
