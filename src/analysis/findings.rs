@@ -307,7 +307,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
         }
         Record::HttpResponse(r) => {
             let host = r.for_host.clone().unwrap_or_else(|| e.src.ip().to_string());
-            let uri = r.for_uri.clone().unwrap_or_else(|| "?".into());
+            let uri = r.for_uri.clone().unwrap_or_else(|| "(to a request not seen)".into());
             for c in &r.set_cookies {
                 let (name, value) = set_cookie_pair(c);
                 let flags: Vec<&str> = c.split(';').skip(1).map(|a| a.trim()).filter(|a| {
