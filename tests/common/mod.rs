@@ -31,8 +31,10 @@ pub fn skipped(what: &str, why: &str) {
     eprintln!("{line}");
     if let Some(p) = std::env::var_os("PLAINSIGHT_SKIPS") {
         use std::io::Write;
+        // One write of the whole line: tests run in parallel threads, and an appended
+        // write this small is not interleaved with another.
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
 }
