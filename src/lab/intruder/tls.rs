@@ -232,6 +232,20 @@ impl RecordScanner {
     }
 }
 
+/// How a handshake with a forged certificate ended, from the visitor's side: a refusal only
+/// when the visitor said so (a TLS alert); anything else (garbage, a closed connection) is
+/// a failed handshake, not a refusal. Returns (outcome, detail).
+fn handshake_end(e: &std::io::Error, name: &str) -> (String, String) {
+    let alert = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()).and_then(|r| match r {
+        rustls::Error::AlertReceived(a) => Some(*a),
+        _ => None,
+    });
+    match alert {
+        Some(a) => ("refused".into(), format!("the visitor refused the forged certificate for {name} (alert {a:?}); the intruder learned nothing beyond the ClientHello")),
+        None => ("failed".into(), format!("the handshake with the visitor broke off ({e}); the intruder learned nothing beyond the ClientHello")),
+    }
+}
+
 /// Forged certificates made so far are kept for this many server names at most (a
 /// client naming thousands of hosts must not grow the proxy without bound).
 const FORGED_KEPT: usize = 256;
@@ -294,8 +308,7 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
             super::http::serve(hyper_util::rt::TokioIo::new(tls), o.client, dst, upstream, ctx).await;
         }
         Ok(Err(e)) => {
-            o.outcome = "refused".into();
-            o.detail = format!("the visitor refused the forged certificate for {name} ({e}); the intruder learned nothing beyond the ClientHello");
+            (o.outcome, o.detail) = handshake_end(&e, &name);
             ctx.record(o);
         }
         Err(_) => {
@@ -309,6 +322,20 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: garbage after a valid ClientHello was reported as the visitor refusing
+    /// the forged certificate; only a TLS alert from the visitor is a refusal.
+    #[test]
+    fn only_an_alert_is_a_refusal() {
+        let io = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let (o, d) = handshake_end(&io(rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA)), "clinic.test");
+        assert_eq!(o, "refused");
+        assert!(d.contains("UnknownCA"), "{d}");
+        let (o, _) = handshake_end(&io(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)), "clinic.test");
+        assert_eq!(o, "failed");
+        let (o, _) = handshake_end(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof), "clinic.test");
+        assert_eq!(o, "failed");
+    }
 
     #[test]
     fn scanner_flips_first_byte_of_each_app_data_record_across_reads() {
