@@ -315,6 +315,10 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         _ = http_loop => {}
         _ = tls_loop => {}
     }
+    let (kept, evicted) = tls::forged_stats();
+    if kept > 0 {
+        eprintln!("inject: forged certificates kept for {kept} server names at the end, {evicted} evicted (at most {} kept)", tls::FORGED_KEPT);
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -248,14 +248,51 @@ fn handshake_end(e: &std::io::Error, name: &str) -> (String, String) {
 
 /// Forged certificates made so far are kept for this many server names at most (a
 /// client naming thousands of hosts must not grow the proxy without bound).
-const FORGED_KEPT: usize = 256;
+pub const FORGED_KEPT: usize = 256;
+
+/// The forged certificates, least recently used first out.
+#[derive(Default)]
+struct Forged {
+    configs: HashMap<String, Arc<rustls::ServerConfig>>,
+    /// Names, least recently used first.
+    order: std::collections::VecDeque<String>,
+    evicted: u64,
+}
+
+impl Forged {
+    fn get(&mut self, name: &str) -> Option<Arc<rustls::ServerConfig>> {
+        let c = self.configs.get(name)?.clone();
+        if let Some(i) = self.order.iter().position(|n| n == name) {
+            let n = self.order.remove(i).expect("found above");
+            self.order.push_back(n);
+        }
+        Some(c)
+    }
+
+    fn put(&mut self, name: &str, c: Arc<rustls::ServerConfig>) {
+        if self.configs.len() >= FORGED_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.configs.remove(&old);
+                self.evicted += 1;
+            }
+        }
+        if self.configs.insert(name.to_string(), c).is_none() {
+            self.order.push_back(name.to_string());
+        }
+    }
+}
+
+static FORGED: Mutex<Option<Forged>> = Mutex::new(None);
+
+/// How many server names have a forged certificate kept, and how many were evicted.
+pub fn forged_stats() -> (usize, u64) {
+    FORGED.lock().expect("no panics while held").as_ref().map_or((0, 0), |f| (f.configs.len(), f.evicted))
+}
 
 /// Forged certificates, one per server name.
 fn forged(ctx: &Ctx, name: &str) -> Result<Arc<rustls::ServerConfig>, ProxyError> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<rustls::ServerConfig>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(c) = cache.lock().expect("no panics while held").get(name) {
-        return Ok(c.clone());
+    if let Some(c) = FORGED.lock().expect("no panics while held").get_or_insert_with(Forged::default).get(name) {
+        return Ok(c);
     }
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -274,13 +311,7 @@ fn forged(ctx: &Ctx, name: &str) -> Result<Arc<rustls::ServerConfig>, ProxyError
         .map_err(|e| fail(e.to_string()))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let cfg = Arc::new(cfg);
-    let mut cache = cache.lock().expect("no panics while held");
-    if cache.len() >= FORGED_KEPT {
-        if let Some(k) = cache.keys().next().cloned() {
-            cache.remove(&k);
-        }
-    }
-    cache.insert(name.to_string(), cfg.clone());
+    FORGED.lock().expect("no panics while held").get_or_insert_with(Forged::default).put(name, cfg.clone());
     Ok(cfg)
 }
 
@@ -322,6 +353,30 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forged_certificates_are_bounded_least_recently_used_first() {
+        let cfg = Arc::new(
+            rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(rustls::server::ResolvesServerCertUsingSni::new())),
+        );
+        let mut f = Forged::default();
+        for i in 0..FORGED_KEPT {
+            f.put(&format!("h{i}.test"), cfg.clone());
+        }
+        assert!(f.get("h0.test").is_some(), "h0 used again: now the most recent");
+        f.put("new.test", cfg.clone());
+        assert_eq!((f.configs.len(), f.evicted), (FORGED_KEPT, 1));
+        assert!(f.get("h0.test").is_some() && f.get("h1.test").is_none(), "the least recently used went");
+        for i in 0..4000 {
+            f.put(&format!("flood{i}.test"), cfg.clone());
+        }
+        assert_eq!(f.configs.len(), FORGED_KEPT);
+        assert_eq!(f.order.len(), FORGED_KEPT);
+    }
 
     /// Regression: garbage after a valid ClientHello was reported as the visitor refusing
     /// the forged certificate; only a TLS alert from the visitor is a refusal.
