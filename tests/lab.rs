@@ -158,3 +158,27 @@ fn lab_up_without_root_changes_nothing() {
 fn nix_is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
+
+/// `lab status` shows what nobody will stop but `lab down`: a role whose starter is gone,
+/// and interception rules with no proxy behind them.
+#[test]
+fn status_reports_orphans_and_stale_rules() {
+    if !common::need_root("the lab status test") {
+        return;
+    }
+    const LAB: &str = "pstest-st";
+    let _ = ps(&["lab", "down", "--name", LAB]);
+    assert!(ps(&["lab", "up", "--name", LAB]).status.success());
+    assert!(Command::new("ip").args(["netns", "exec", &format!("{LAB}-intruder"), "nft", "add", "table", "ip", "plainsight_inject"]).status().unwrap().success());
+    // A sniffer whose starter exits at once: it is reparented to init.
+    let starter = format!("{} sniff --lab {LAB} --duration 60 >/dev/null 2>&1 &", env!("CARGO_BIN_EXE_plainsight"));
+    assert!(Command::new("sh").args(["-c", &starter]).status().unwrap().success());
+    let status = || String::from_utf8_lossy(&ps(&["lab", "status", "--name", LAB]).stdout).into_owned();
+    common::wait_until("the orphaned sniffer to show", || status().contains("sniff (orphaned"));
+    let s = status();
+    assert!(s.contains("stale interception rules"), "{s}");
+    assert!(s.contains("running: site") && !s.contains("site (orphaned"), "the detached site is not an orphan: {s}");
+    assert!(ps(&["lab", "down", "--name", LAB]).status.success());
+    let left = String::from_utf8_lossy(&Command::new("pgrep").args(["-af", &format!("--lab {LAB}")]).output().unwrap().stdout).into_owned();
+    assert!(!left.lines().any(|l| l.contains("sniff")), "lab down left {left}");
+}

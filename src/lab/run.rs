@@ -45,6 +45,13 @@ fn cmdline(pid: i32) -> String {
         .unwrap_or_default()
 }
 
+/// The parent of a process, from /proc.
+fn parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: fields after its closing parenthesis.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Whether the lab is complete and its site is serving.
 pub fn is_up(lab: &Lab) -> bool {
     existing(lab).len() == Host::ALL.len() && lab.state_dir().join("site.ready").exists() && !pids(&lab.ns(Host::Site)).is_empty()
@@ -178,12 +185,21 @@ pub fn status(lab: &Lab) -> String {
         let addrs: Vec<String> = Lab::addresses(h).iter().map(|(i, a, p)| format!("{i} {a}/{p}")).collect();
         let roles: Vec<String> = pids(&name)
             .into_iter()
-            .map(cmdline)
-            .filter(|c| c.contains("plainsight") || !c.is_empty())
-            .map(|c| c.split_whitespace().skip_while(|w| !w.ends_with("plainsight")).skip(1).take(1).collect::<String>())
-            .filter(|r| !r.is_empty())
+            .filter_map(|pid| {
+                let c = cmdline(pid);
+                let role = c.split_whitespace().skip_while(|w| !w.ends_with("plainsight")).nth(1)?.to_string();
+                // A role whose starter is gone was reparented to init: nobody will stop it
+                // but `lab down`. The site runs detached by design.
+                Some(if role != "site" && parent(pid) == Some(1) { format!("{role} (orphaned: what started it is gone)") } else { role })
+            })
             .collect();
         s += &format!("  {:<9} {:<40} {}\n", h.as_str(), addrs.join(", "), if roles.is_empty() { String::new() } else { format!("running: {}", roles.join(", ")) });
+        if h == Host::Intruder && !roles.iter().any(|r| r.starts_with("inject")) {
+            let tables = Command::new("ip").args(["netns", "exec", &name, "nft", "list", "tables"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+            if tables.contains("plainsight_inject") {
+                s += "            stale interception rules: table plainsight_inject with no inject running (`lab down` removes them)\n";
+            }
+        }
     }
     s += &format!("  lab CA: {}\n", lab.ca_pem().display());
     s
