@@ -134,6 +134,9 @@ pub enum LabAction {
         /// Session cookie without Secure/HttpOnly.
         #[arg(long)]
         insecure_cookies: bool,
+        /// The site closes a connection that sends or takes nothing for this many seconds.
+        #[arg(long, value_parser = seconds, default_value = "60")]
+        idle_timeout: std::time::Duration,
     },
     /// Remove everything `up` made, also after a crash.
     Down,

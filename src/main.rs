@@ -88,8 +88,8 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Usage);
     }
     match &args.action {
-        LabAction::Up { no_redirect, no_hsts, insecure_cookies } => {
-            let mut site = Vec::new();
+        LabAction::Up { no_redirect, no_hsts, insecure_cookies, idle_timeout } => {
+            let mut site = vec!["--idle-timeout".to_string(), idle_timeout.as_secs_f64().to_string()];
             for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies")] {
                 if on {
                     site.push(flag.to_string());

@@ -29,6 +29,31 @@ pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpList
     s.listen(BACKLOG)
 }
 
+/// The longest a client may take to send a request's head (hyper's timer also covers the
+/// wait for the first byte and for the next request on a kept-alive connection): nginx's
+/// `client_header_timeout` is 60 s; this is 10 s, or three quarters of a shorter idle
+/// limit (so that hyper's timer, which leads to a 408, fires before the idle limit's, which
+/// only closes).
+pub fn header_timeout(idle: Duration) -> Duration {
+    (idle * 3 / 4).min(Duration::from_secs(10))
+}
+
+/// What a server says when it gives up waiting for a request (RFC 9110 §15.5.9).
+pub const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
+/// Whether `e`, or what caused it, is a time limit running out (hyper's header timer, or an
+/// [`idle_limited`] read or write).
+pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout) || e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 /// How long a closing connection keeps reading the client's leftovers.
 const LINGER: Duration = Duration::from_secs(2);
 /// How much of them it reads at most.
@@ -44,6 +69,26 @@ pub fn idle_limited(stream: tokio::net::TcpStream, idle: Duration) -> std::pin::
     Box::pin(s)
 }
 
+/// After a failed accept (out of descriptors or memory, say): log it at most once a second,
+/// and wait 100 ms instead of retrying at once (a spin that starves the connections
+/// already open, and the ones that would free descriptors).
+pub async fn backoff(what: &str, e: &std::io::Error) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let now = std::time::Instant::now();
+    let say = {
+        let mut last = LAST.lock().expect("no panics while held");
+        let due = last.is_none_or(|t| now.duration_since(t) > Duration::from_secs(1));
+        if due {
+            *last = Some(now);
+        }
+        due
+    };
+    if say {
+        eprintln!("{what}: {e}; backing off");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
 /// A second handle on a connection's socket, kept while the HTTP layer owns the first.
 pub struct Linger(Option<OwnedFd>);
 
@@ -55,13 +100,23 @@ impl Linger {
 
     /// Call once the HTTP layer dropped its side: FIN after what was sent, then drain.
     pub async fn close(self) {
+        self.close_after(&[]).await
+    }
+
+    /// [`close`](Self::close), sending `last` first: a 408 when the HTTP layer gave up
+    /// waiting for a request head (plain HTTP only: on TLS these bytes would be garbage).
+    pub async fn close_after(self, last: &[u8]) {
+        use tokio::io::AsyncWriteExt;
         let Some(fd) = self.0 else { return };
         let std = std::net::TcpStream::from(fd);
-        let _ = std.shutdown(std::net::Shutdown::Write);
         if std.set_nonblocking(true).is_err() {
             return;
         }
         let Ok(mut s) = tokio::net::TcpStream::from_std(std) else { return };
+        if !last.is_empty() {
+            let _ = tokio::time::timeout(LINGER, s.write_all(last)).await;
+        }
+        let _ = s.shutdown().await;
         let deadline = tokio::time::Instant::now() + LINGER;
         // On the heap: this future lives inside every connection's task, idle ones too.
         let mut buf = vec![0u8; 4096];

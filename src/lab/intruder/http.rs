@@ -2,17 +2,24 @@
 //! get the advertisement injected while they stream, and in `strip` mode the visitor is
 //! kept on plain HTTP while the intruder talks HTTPS to the site.
 //!
-//! Hardening follows hyper's: a header-read timeout, header count and size limits;
+//! Connections to the site are pooled ([`Pool`]): a visitor connection takes one, returns
+//! it when done, and the next visitor connection reuses it, as browsers and nginx's
+//! `keepalive` upstreams do. Opening and closing one per visitor connection leaves a
+//! TIME_WAIT socket behind each, and a busy lab runs out of local ports.
+//!
+//! Hardening follows hyper's: a header-read timeout (answered with 408), header count and
+//! size limits;
 //! malformed framing (`Content-Length: +3`, overflowing chunk sizes) is refused by hyper's
 //! parser, and a request with both `Content-Length` and `Transfer-Encoding` is never
 //! forwarded as is (the length is dropped; hyper re-frames the body).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -34,6 +41,50 @@ const READ_FORMS: u64 = 64 << 10;
 /// and those of unknown length, stream through.
 const WHOLE_PAGE: u64 = 256 << 10;
 
+/// A site connection's identity: where it goes, and the server name when it is TLS.
+type SiteKey = (SocketAddr, Option<String>);
+type Sender = hyper::client::conn::http1::SendRequest<Out>;
+/// Idle connections kept per site, at most.
+const POOL_PER_SITE: usize = 256;
+/// An idle connection older than this is not reused (sites close idle ones after 60 s or
+/// more: nginx 75 s, the lab's site 60 s; reusing one the site is closing fails the request).
+const POOL_IDLE: Duration = Duration::from_secs(15);
+
+/// Idle connections to sites, newest last.
+#[derive(Default)]
+pub struct Pool(std::sync::Mutex<HashMap<SiteKey, Vec<(Instant, Sender)>>>);
+
+impl Pool {
+    fn take(&self, key: &SiteKey) -> Option<Sender> {
+        let mut map = self.0.lock().expect("no panics while held");
+        let idle = map.get_mut(key)?;
+        while let Some((since, s)) = idle.pop() {
+            if since.elapsed() < POOL_IDLE && s.is_ready() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put(&self, key: SiteKey, s: Sender) {
+        if s.is_closed() {
+            return;
+        }
+        let mut map = self.0.lock().expect("no panics while held");
+        let idle = map.entry(key).or_default();
+        idle.retain(|(since, s)| since.elapsed() < POOL_IDLE && !s.is_closed());
+        if idle.len() < POOL_PER_SITE {
+            idle.push((Instant::now(), s));
+        }
+    }
+
+    /// Idle connections kept, over all sites.
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.0.lock().expect("no panics while held").values().map(Vec::len).sum()
+    }
+}
+
 /// How the intruder reaches the site.
 #[derive(Clone)]
 pub enum Upstream {
@@ -45,6 +96,11 @@ pub enum Upstream {
 /// Handles one intercepted plain-HTTP connection.
 pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstream>) {
     let Some((peer, dst)) = super::intercepted(&client) else { return };
+    visitor(client, peer, dst, ctx, upstream).await
+}
+
+/// Serves one visitor connection that was going to `dst`, from its first byte to its close.
+async fn visitor(client: TcpStream, peer: String, dst: SocketAddr, ctx: Arc<Ctx>, upstream: Option<Upstream>) {
     // A page that grew past one segment with the ad must not wait for an ACK (Nagle).
     let _ = client.set_nodelay(true);
     // An idle connection costs only its socket until the first byte arrives: hyper's
@@ -52,7 +108,8 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
     // not `readable()`: a new socket starts out marked ready, and only a read that finds
     // nothing clears that.
     let mut first = [0u8; 1];
-    if !matches!(tokio::time::timeout(Duration::from_secs(300), client.peek(&mut first)).await, Ok(Ok(_))) {
+    let idle = ctx.opts.idle_timeout;
+    if !matches!(tokio::time::timeout(crate::lab::conn::header_timeout(idle), client.peek(&mut first)).await, Ok(Ok(_))) {
         return;
     }
     // sslstrip: the visitor speaks HTTP to us, we speak HTTPS to the site.
@@ -65,18 +122,21 @@ pub async fn connection(client: TcpStream, ctx: Arc<Ctx>, upstream: Option<Upstr
     // future: it is allocated only now that the connection talks.
     // Kept only now that it talks: an idle connection costs one descriptor, not two.
     let linger = crate::lab::conn::Linger::keep(&client);
-    let client = crate::lab::conn::idle_limited(client, ctx.opts.idle_timeout);
-    let talk: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
-    talk.await;
-    linger.close().await;
+    let client = crate::lab::conn::idle_limited(client, idle);
+    let talk: Pin<Box<dyn std::future::Future<Output = bool> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
+    let gave_up = talk.await;
+    linger.close_after(if gave_up { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
 }
 
-/// Serves HTTP to the visitor on `io`, forwarding to `dst`.
-pub async fn serve<I>(io: I, peer: String, dst: SocketAddr, upstream: Upstream, ctx: Arc<Ctx>)
+/// Serves HTTP to the visitor on `io`, forwarding to `dst`. True when it gave up waiting
+/// for a request head (the caller answers 408 where it can).
+pub async fn serve<I>(io: I, peer: String, dst: SocketAddr, upstream: Upstream, ctx: Arc<Ctx>) -> bool
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Out>>>> = Arc::new(Mutex::new(None));
+    let sender: Arc<Mutex<Option<(SiteKey, Sender)>>> = Arc::new(Mutex::new(None));
+    let header_timeout = crate::lab::conn::header_timeout(ctx.opts.idle_timeout);
+    let (pool_ctx, kept) = (ctx.clone(), sender.clone());
     let svc = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
         let sender = sender.clone();
@@ -85,13 +145,33 @@ where
         async move { Ok::<_, Infallible>(proxy(req, sender, ctx, peer, dst, upstream).await) }
     });
     let mut b = hyper::server::conn::http1::Builder::new();
-    b.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).max_headers(64).max_buf_size(16 * 1024);
-    if let Err(e) = b.serve_connection(io, svc).await {
-        eprintln!("inject: client connection: {e}");
+    b.timer(TokioTimer::new()).header_read_timeout(header_timeout).max_headers(64).max_buf_size(16 * 1024);
+    let result = b.serve_connection(io, svc).await;
+    if let Some((key, s)) = kept.lock().await.take() {
+        pool_ctx.pool.put(key, s);
+    }
+    match result {
+        Ok(()) => false,
+        Err(e) if e.is_timeout() => true,
+        Err(e) => {
+            eprintln!("inject: client connection: {e}");
+            false
+        }
     }
 }
 
-async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) -> Result<hyper::client::conn::http1::SendRequest<Out>, ProxyError> {
+/// The site connection a request to `dst` (with `Host: host`) goes over.
+fn site_key(dst: SocketAddr, upstream: &Upstream, host: &str) -> SiteKey {
+    let name = match upstream {
+        Upstream::Plain => None,
+        Upstream::Tls(name) if name.is_empty() => Some(host.split(':').next().unwrap_or(host).to_string()),
+        Upstream::Tls(name) => Some(name.clone()),
+    };
+    (dst, name)
+}
+
+async fn connect(key: &SiteKey, ctx: &Ctx) -> Result<Sender, ProxyError> {
+    let dst = key.0;
     let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dst))
         .await
         .map_err(|_| ProxyError::ConnectTimeout(dst))?
@@ -106,11 +186,10 @@ async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) ->
             s
         }};
     }
-    Ok(match upstream {
-        Upstream::Plain => handshake!(tcp),
-        Upstream::Tls(name) => {
-            let name = if name.is_empty() { host.split(':').next().unwrap_or(host).to_string() } else { name.clone() };
-            let sn = rustls_pki_types::ServerName::try_from(name.clone()).map_err(|e| ProxyError::ServerName(name, e.to_string()))?;
+    Ok(match &key.1 {
+        None => handshake!(tcp),
+        Some(name) => {
+            let sn = rustls_pki_types::ServerName::try_from(name.clone()).map_err(|e| ProxyError::ServerName(name.clone(), e.to_string()))?;
             let tls = ctx.upstream_tls.connect(sn, tcp).await.map_err(ProxyError::UpstreamTls)?;
             handshake!(tls)
         }
@@ -120,6 +199,9 @@ async fn connect(dst: SocketAddr, upstream: &Upstream, host: &str, ctx: &Ctx) ->
 fn error(status: StatusCode, msg: &str) -> Response<Out> {
     let mut r = Response::new(http_body_util::Full::new(Bytes::from(msg.to_string())).map_err(|e| match e {}).boxed_unsync());
     *r.status_mut() = status;
+    if status == StatusCode::REQUEST_TIMEOUT {
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     r
 }
 
@@ -127,7 +209,7 @@ const HOP_BY_HOP: [&str; 7] = ["connection", "keep-alive", "proxy-connection", "
 
 async fn proxy(
     req: Request<Incoming>,
-    sender: Arc<Mutex<Option<hyper::client::conn::http1::SendRequest<Out>>>>,
+    sender: Arc<Mutex<Option<(SiteKey, Sender)>>>,
     ctx: Arc<Ctx>,
     peer: String,
     dst: SocketAddr,
@@ -155,6 +237,7 @@ async fn proxy(
                 let b = b.to_bytes();
                 (http_body_util::Full::new(b.clone()).map_err(|e| match e {}).boxed_unsync(), b.to_vec())
             }
+            Err(e) if crate::lab::conn::timed_out(&*e) => return error(StatusCode::REQUEST_TIMEOUT, "the request body stalled"),
             Err(_) => return error(StatusCode::BAD_REQUEST, "bad request body"),
         }
     } else {
@@ -163,19 +246,31 @@ async fn proxy(
     outcome.learned = learned(&parts, &form, &outcome, ctx.opts.reveal);
     let req = Request::from_parts(parts, body);
     let resp = {
+        let key = site_key(dst, &upstream, &host);
         let mut guard = sender.lock().await;
-        if guard.as_ref().is_none_or(|s| s.is_closed()) {
-            match connect(dst, &upstream, &host, &ctx).await {
-                Ok(s) => *guard = Some(s),
-                Err(e) => {
-                    outcome.outcome = "failed".into();
-                    outcome.detail = format!("cannot reach the site: {e}");
-                    ctx.record(outcome);
-                    return error(StatusCode::BAD_GATEWAY, "bad gateway");
-                }
-            }
+        // This visitor connection's site connection, if it goes where this request goes;
+        // else one from the pool; else a new one.
+        match guard.take() {
+            Some((k, s)) if k == key && !s.is_closed() => *guard = Some((k, s)),
+            Some((k, s)) => ctx.pool.put(k, s),
+            None => {}
         }
-        let s = guard.as_mut().expect("connected above");
+        if guard.is_none() {
+            let s = match ctx.pool.take(&key) {
+                Some(s) => s,
+                None => match connect(&key, &ctx).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        outcome.outcome = "failed".into();
+                        outcome.detail = format!("cannot reach the site: {e}");
+                        ctx.record(outcome);
+                        return error(StatusCode::BAD_GATEWAY, "bad gateway");
+                    }
+                },
+            };
+            *guard = Some((key, s));
+        }
+        let s = &mut guard.as_mut().expect("connected above").1;
         if s.ready().await.is_err() {
             *guard = None;
             return error(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -194,6 +289,13 @@ async fn proxy(
     };
     let resp = match resp {
         Ok(r) => r,
+        // The visitor's streamed body stalled on its way to the site.
+        Err(e) if crate::lab::conn::timed_out(&e) => {
+            outcome.outcome = "failed".into();
+            outcome.detail = "the visitor's request body stalled".into();
+            ctx.record(outcome);
+            return error(StatusCode::REQUEST_TIMEOUT, "the request body stalled");
+        }
         Err(e) => {
             outcome.outcome = "failed".into();
             outcome.detail = format!("the site's response was unreadable: {e}");
@@ -599,7 +701,106 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
         };
         let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
-        Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls })
+        Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls, pool: Pool::default() })
+    }
+
+    /// A site that answers every request on every connection with a small page, and
+    /// counts the connections it accepted.
+    async fn keep_alive_site() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        while let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                            req.drain(..end + 4);
+                            let page = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+                            if s.write_all(page.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        match s.read(&mut buf).await {
+                            Ok(n) if n > 0 => req.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    /// A visitor connection as `connection` serves it (idle limit, 408, linger), without
+    /// the interception: the proxy listens on loopback and forwards to `dst`.
+    async fn proxy_for(ctx: Arc<Ctx>, dst: SocketAddr) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (s, peer) = l.accept().await.unwrap();
+                tokio::spawn(visitor(s, peer.to_string(), dst, ctx.clone(), Some(Upstream::Plain)));
+            }
+        });
+        addr
+    }
+
+    /// Writes `request` and reads the answer until the proxy closes (at most 10 s).
+    async fn ask(proxy: SocketAddr, request: &[u8]) -> (Vec<u8>, Duration) {
+        let started = std::time::Instant::now();
+        let mut c = TcpStream::connect(proxy).await.unwrap();
+        c.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut answer)).await;
+        (answer, started.elapsed())
+    }
+
+    #[test]
+    fn site_connections_are_reused_by_the_next_visitor_connection() {
+        rt().block_on(async {
+            let (dst, accepted) = keep_alive_site().await;
+            let ctx = context(TlsMode::Passthrough, plain());
+            let proxy = proxy_for(ctx.clone(), dst).await;
+            for i in 0..20 {
+                let (answer, _) = ask(proxy, GET).await;
+                assert!(answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(b"ok"), "visit {i}: {:?}", String::from_utf8_lossy(&answer));
+            }
+            assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "twenty visitor connections, one site connection");
+            assert_eq!(ctx.pool.idle(), 1);
+        });
+    }
+
+    #[test]
+    fn a_stalled_request_is_answered_408_within_the_idle_limit() {
+        rt().block_on(async {
+            let (dst, _) = keep_alive_site().await;
+            let mut ctx = context(TlsMode::Passthrough, plain());
+            Arc::get_mut(&mut ctx).unwrap().opts.idle_timeout = Duration::from_millis(700);
+            let proxy = proxy_for(ctx, dst).await;
+            // A head, a form (read whole by the proxy), a chunked body (streamed to the
+            // site, which answers this one without reading it).
+            let stalls: [(&[u8], &str); 3] = [
+                (b"GET / HTTP/1.1\r\nHost: clinic.test\r\nX-Slow: ", "HTTP/1.1 408"),
+                (b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1000\r\n\r\nusername=", "HTTP/1.1 408"),
+                (b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000", "HTTP/1.1 200"),
+            ];
+            for (request, status) in stalls {
+                let (answer, took) = ask(proxy, request).await;
+                let text = String::from_utf8_lossy(&answer);
+                assert!(text.starts_with(status), "{:?}: {text:?}", String::from_utf8_lossy(request));
+                // The limit, and the linger after the answer, at most.
+                assert!(took < Duration::from_secs(4), "{:?} took {took:?}", String::from_utf8_lossy(request));
+            }
+            // Silence from the start: closed, no request to answer.
+            let (answer, took) = ask(proxy, b"").await;
+            assert!(answer.is_empty() && took < Duration::from_secs(4), "{answer:?} after {took:?}");
+        });
     }
 
     /// Sends `request` to the proxy in `writes` pieces; returns everything it answered.

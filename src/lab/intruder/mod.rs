@@ -22,7 +22,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -155,6 +155,8 @@ pub struct Ctx {
     pub opts: Options,
     pub intruder_ca: crate::lab::pki::Ca,
     pub upstream_tls: tokio_rustls::TlsConnector,
+    /// Connections to sites, kept for the next visitor connection.
+    pub pool: http::Pool,
 }
 
 impl Ctx {
@@ -254,25 +256,6 @@ pub fn intercepted(client: &TcpStream) -> Option<(String, SocketAddr)> {
     }
 }
 
-/// After a failed accept (out of descriptors or memory): say so, at most once a second,
-/// and wait 100 ms instead of spinning.
-async fn backoff(side: &str, e: &std::io::Error) {
-    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
-    let now = std::time::Instant::now();
-    let say = {
-        let mut last = LAST.lock().expect("no panics while held");
-        let due = last.is_none_or(|t| now.duration_since(t) > std::time::Duration::from_secs(1));
-        if due {
-            *last = Some(now);
-        }
-        due
-    };
-    if say {
-        eprintln!("inject: accepting {side} connections: {e}; backing off");
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-}
-
 /// Runs the proxy until `shutdown`; rules are removed on the way out.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let intruder_ca = crate::lab::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;
@@ -286,7 +269,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     let _rules = if opts.redirect { Some(Rules::install(&opts)?) } else { None };
     eprintln!("inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})", opts.http_port, opts.tls_port, opts.tls);
     crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;
-    let ctx = Arc::new(Ctx { opts, intruder_ca, upstream_tls });
+    let ctx = Arc::new(Ctx { opts, intruder_ca, upstream_tls, pool: http::Pool::default() });
     let c1 = ctx.clone();
     let http_loop = async move {
         loop {
@@ -295,7 +278,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
                     tokio::spawn(http::connection(s, c1.clone(), None));
                 }
                 // Out of descriptors, say: back off instead of spinning on accept.
-                Err(e) => backoff("HTTP", &e).await,
+                Err(e) => crate::lab::conn::backoff("inject: accepting HTTP connections", &e).await,
             }
         }
     };
@@ -306,7 +289,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
                 Ok((s, _)) => {
                     tokio::spawn(tls::connection(s, c2.clone()));
                 }
-                Err(e) => backoff("HTTPS", &e).await,
+                Err(e) => crate::lab::conn::backoff("inject: accepting HTTPS connections", &e).await,
             }
         }
     };

@@ -104,7 +104,7 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
     let seen = format!("ClientHello: server name {}, ALPN {}", sni.as_deref().unwrap_or("(none)"), if alpn.is_empty() { "(none)".into() } else { alpn.join(",") });
     match mode {
         TlsMode::Passthrough | TlsMode::Strip => {
-            let (up, down, _) = relay(client, hello, dst, false).await;
+            let (up, down, _) = relay(client, hello, dst, false, ctx.opts.idle_timeout).await;
             o.bytes_to_server = up;
             o.bytes_to_client = down;
             o.outcome = "relayed".into();
@@ -116,7 +116,7 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
             ctx.record(o);
         }
         TlsMode::Tamper => {
-            let (up, down, tampered) = relay(client, hello, dst, true).await;
+            let (up, down, tampered) = relay(client, hello, dst, true, ctx.opts.idle_timeout).await;
             o.bytes_to_server = up;
             o.bytes_to_client = down;
             o.records_tampered = tampered;
@@ -132,8 +132,9 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
 
 /// Relays both ways after sending the held ClientHello; with `tamper`, flips the first
 /// payload byte of every server application-data record once the client has started
-/// sending encrypted data. Returns bytes each way and records tampered.
-async fn relay(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, tamper: bool) -> (u64, u64, u64) {
+/// sending encrypted data. Returns bytes each way and records tampered. A side that sends
+/// nothing for `idle` ends the relay.
+async fn relay(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, tamper: bool, idle: Duration) -> (u64, u64, u64) {
     let Ok(Ok(mut server)) = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(dst)).await else {
         return (0, 0, 0);
     };
@@ -149,7 +150,7 @@ async fn relay(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, tamper: bool)
         let mut rec = RecordScanner::default();
         let mut buf = vec![0u8; 16 << 10];
         loop {
-            let n = match tokio::time::timeout(Duration::from_secs(30), cr.read(&mut buf)).await {
+            let n = match tokio::time::timeout(idle, cr.read(&mut buf)).await {
                 Ok(Ok(n)) if n > 0 => n,
                 _ => break,
             };
@@ -173,7 +174,7 @@ async fn relay(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, tamper: bool)
         let mut rec = RecordScanner::default();
         let mut buf = vec![0u8; 16 << 10];
         loop {
-            let n = match tokio::time::timeout(Duration::from_secs(30), sr.read(&mut buf)).await {
+            let n = match tokio::time::timeout(idle, sr.read(&mut buf)).await {
                 Ok(Ok(n)) if n > 0 => n,
                 _ => break,
             };
@@ -327,7 +328,9 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
         }
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-    let stream = Prefixed { prefix: hello, pos: 0, inner: client };
+    // After the handshake as before it: a visitor that goes silent, or stalls a body, is
+    // closed after the idle limit (hyper's header timer covers the wait for a request).
+    let stream = Prefixed { prefix: hello, pos: 0, inner: crate::lab::conn::idle_limited(client, ctx.opts.idle_timeout) };
     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             o.outcome = "read".into();

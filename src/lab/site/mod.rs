@@ -117,8 +117,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
         let (stream, _peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("site: accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                crate::lab::conn::backoff("site: accepting connections", &e).await;
                 continue;
             }
         };
@@ -130,7 +129,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
+                .header_read_timeout(crate::lab::conn::header_timeout(ctx_idle))
                 .max_headers(64)
                 .max_buf_size(16 * 1024);
             builder.http2().timer(TokioTimer::new()).max_header_list_size(16 * 1024);
@@ -138,6 +137,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             let svc = hyper::service::service_fn(move |req| handle(req, ctx.clone(), scheme));
             let linger = crate::lab::conn::Linger::keep(&stream);
             let stream = crate::lab::conn::idle_limited(stream, ctx_idle);
+            let plain = tls.is_none();
             let result = match tls {
                 None => builder.serve_connection(TokioIo::new(stream), svc).await,
                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
@@ -149,10 +149,12 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
                     Err(_) => return,
                 },
             };
+            // Gave up waiting for a request head: say so (408) where the bytes can be read.
+            let gave_up = result.as_ref().is_err_and(|e| e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout));
             if let Err(e) = result {
                 eprintln!("site: connection: {e}");
             }
-            linger.close().await;
+            linger.close_after(if gave_up && plain { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
         });
     }
 }
@@ -243,6 +245,11 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
         (Method::POST, "/login") => {
             let body = match http_body_util::Limited::new(req.into_body(), 16 * 1024).collect().await {
                 Ok(b) => b.to_bytes(),
+                Err(e) if crate::lab::conn::timed_out(&*e) => {
+                    let mut r = html(StatusCode::REQUEST_TIMEOUT, content::login_form(Some("The form took too long to arrive.")), false);
+                    r.headers_mut().insert(header::CONNECTION, "close".parse().expect("static"));
+                    return r;
+                }
                 Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, content::login_form(Some("Request too large.")), false),
             };
             let mut user = String::new();
