@@ -37,6 +37,8 @@ cargo build --release --locked
 cargo test --release --locked -- --test-threads=2
 # The README's workshop steps, run as a participant would paste them.
 bash scripts/test-workshop.sh
+# The servers under hostile clients, load and descriptor exhaustion (a lab of its own).
+bash scripts/test-hostile.sh
 # The container lab, built offline and compared with the namespace demo.
 bash scripts/test-compose.sh
 

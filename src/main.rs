@@ -247,3 +247,11 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
     let summary = demo::run(&opts, &hosts)?;
     Ok(demo_outcome(summary, &opts.out, args.quiet))
 }
+
+#[cfg(feature = "alloc-mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "alloc-jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -295,6 +295,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     };
     tokio::select! {
         _ = shutdown => {}
+        _ = crate::lab::conn::trim_after_bursts() => {}
         _ = http_loop => {}
         _ = tls_loop => {}
     }

@@ -88,6 +88,7 @@ pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<Str
 }
 
 pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
+    let _open = crate::lab::conn::Open::count();
     let Some((peer, dst)) = super::intercepted(&client) else { return };
     let mode = ctx.opts.tls;
     let mut o = Outcome { kind: super::Kind::Tls, client: peer.clone(), server: dst.to_string(), mode: Some(mode), ..Outcome::default() };

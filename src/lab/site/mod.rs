@@ -107,6 +107,7 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
     eprintln!("site: serving (http {:?}, https {:?}, dns {:?})", opts.http, opts.https, opts.dns);
     tokio::select! {
         _ = shutdown => {}
+        _ = crate::lab::conn::trim_after_bursts() => {}
         Some(r) = tasks.join_next() => { r??; }
     }
     Ok(())
@@ -125,6 +126,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
         let ctx_idle = ctx.opts.idle_timeout;
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _open = crate::lab::conn::Open::count();
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()
