@@ -1,6 +1,6 @@
 //! The shared corpus of real captures, checked against tshark's ground truth beside each
 //! file: every HTTP request line, Host, Cookie and Authorization that tshark finds must be
-//! found, and every TLS server name. `malformed/` must be read without a panic or a hang.
+//! found, and every TLS server name (over TCP, and in QUIC Initials with their ALPN). `malformed/` must be read without a panic or a hang.
 //!
 //! Where plainsight is right and tshark is not (or the two read a capture differently for
 //! a stated reason), the file is listed in `KNOWN` with that reason.
@@ -58,10 +58,16 @@ fn check_file(capture: &Path) -> Vec<String> {
     };
     let mut reqs: HashMap<(String, String), Vec<&plainsight::analysis::dissect::http::Request>> = HashMap::new();
     let mut snis: Vec<String> = Vec::new();
+    let mut quic: Vec<(String, String)> = Vec::new();
     for e in &run.events {
         match &e.record {
             Record::HttpRequest(r) => reqs.entry((r.method.clone(), r.uri.clone())).or_default().push(r),
-            Record::TlsClientHello(c) => snis.extend(c.sni.clone()),
+            Record::TlsClientHello(c) => {
+                snis.extend(c.sni.clone());
+                if c.quic.is_some() {
+                    quic.push((c.sni.clone().unwrap_or_default(), c.alpn.join("|")));
+                }
+            }
             _ => {}
         }
     }
@@ -101,13 +107,19 @@ fn check_file(capture: &Path) -> Vec<String> {
     }
     let gt_sni = capture.with_file_name(format!("{name}.sni.tsv"));
     for row in rows(&gt_sni) {
-        // QUIC Initial ClientHellos (UDP) are counted by tshark but are not TLS over TCP.
-        if row.len() < 12 || !row[8].is_empty() {
+        if row.len() < 12 {
             continue;
         }
         for sni in row[11].split('|').filter(|s| !s.is_empty()) {
             if !snis.iter().any(|s| s == sni) {
                 problems.push(format!("{name}: frame {}: SNI {sni} not found", row[0]));
+            }
+        }
+        // A ClientHello over UDP is a QUIC Initial's: read from QUIC, with its ALPN.
+        if !row[8].is_empty() && !row[11].is_empty() {
+            let alpn = row.get(12).cloned().unwrap_or_default();
+            if !quic.iter().any(|(s, a)| *s == row[11] && *a == alpn) {
+                problems.push(format!("{name}: frame {}: QUIC ClientHello for {} with ALPN {alpn:?} not found (have {quic:?})", row[0], row[11]));
             }
         }
     }
@@ -129,7 +141,7 @@ fn corpus_matches_tshark_ground_truth() {
     let Some(corpus) = common::corpus() else { return };
     let mut problems = Vec::new();
     let mut checked = 0;
-    for folder in ["http", "tls", "pcapng", "other"] {
+    for folder in ["http", "tls", "quic", "pcapng", "other"] {
         for capture in captures(&corpus.join(folder)) {
             let name = capture.file_name().unwrap().to_string_lossy().to_string();
             if !capture.with_file_name(format!("{name}.http.tsv")).exists() && !capture.with_file_name(format!("{name}.sni.tsv")).exists() {

@@ -328,11 +328,13 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
         }
         Record::TlsClientHello(ch) => {
             let host = ch.sni.clone().unwrap_or_else(|| host_of_dst.clone());
+            // In a QUIC Initial, under keys anyone on the path derives from the packet.
+            let carrier = ch.quic.as_ref().map(|v| format!(" (QUIC {v} Initial)")).unwrap_or_default();
             if let Some(sni) = &ch.sni {
-                push(Class::ServerName, format!("TLS server name {sni}"), None, &host);
+                push(Class::ServerName, format!("TLS server name {sni}{carrier}"), None, &host);
             }
             let alpn = if ch.alpn.is_empty() { String::new() } else { format!(", ALPN {}", ch.alpn.join(",")) };
-            push(Class::Metadata, format!("TLS ClientHello{alpn}, JA4 {}", ch.ja4), None, &host);
+            push(Class::Metadata, format!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4), None, &host);
         }
         Record::TlsServerHello(sh) => {
             let host = sh.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
@@ -358,6 +360,18 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
                 ),
                 None,
                 &t.server_name.clone().unwrap_or(host_of_dst),
+            );
+        }
+        Record::Quic(q) => {
+            let over = if q.alpn.iter().any(|a| a == "doq") { "DNS over QUIC" } else if q.alpn.iter().any(|a| a.starts_with("h3")) { "HTTP/3" } else { "QUIC" };
+            push(
+                Class::Metadata,
+                format!(
+                    "{over} ({}): only the Initials are readable; encrypted: {} packets / {} bytes to server, {} packets / {} bytes to client",
+                    q.version, q.packets_to_server, q.bytes_to_server, q.packets_to_client, q.bytes_to_client
+                ),
+                None,
+                &q.server_name.clone().unwrap_or(host_of_dst),
             );
         }
         Record::Dns(m) => {

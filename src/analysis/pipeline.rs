@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::analysis::capture::Frame;
 use crate::analysis::capture::live::BpfFilter;
 use crate::analysis::decode::{Decoder, Skip, Transport};
-use crate::analysis::dissect::{ConnApp, Event, Record, dns};
+use crate::analysis::dissect::{ConnApp, Event, Record, dns, quic};
 use crate::analysis::findings::{self, Finding};
 use crate::analysis::reassembly::{self, Limits, Reassembler};
 
@@ -20,6 +20,8 @@ pub struct Counters {
     pub tcp_segments: u64,
     pub udp_datagrams: u64,
     pub dns_messages: u64,
+    pub quic_datagrams: u64,
+    pub quic_flows_evicted: u64,
     pub not_tcp_udp: u64,
     pub malformed: u64,
     pub unknown_linktype: u64,
@@ -32,6 +34,7 @@ pub struct Counters {
 pub struct Analyzer {
     decoder: Decoder,
     tcp: Reassembler<ConnApp>,
+    quic: quic::Quic,
     filter: Option<BpfFilter>,
     events: Vec<Event>,
     counters: Counters,
@@ -42,7 +45,7 @@ impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
     pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, crate::analysis::capture::live::LiveError> {
         let filter = filter.map(BpfFilter::new).transpose()?;
-        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), filter, events: Vec::new(), counters: Counters::default(), findings: true })
+        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true })
     }
 
     /// Records only, no findings (for field extraction, where nothing reads them).
@@ -75,6 +78,8 @@ impl Analyzer {
                             self.counters.dns_messages += 1;
                             self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record: Record::Dns(m) });
                         }
+                    } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
+                        self.counters.quic_datagrams += 1;
                     }
                 }
             },
@@ -89,6 +94,8 @@ impl Analyzer {
     /// Ends every open connection and returns the counters.
     pub fn finish(&mut self, out: &mut dyn FnMut(&Event, &[Finding])) -> Counters {
         self.tcp.finish_all(&mut self.events);
+        self.quic.finish(&mut self.events);
+        self.counters.quic_flows_evicted = self.quic.evicted;
         self.flush(out);
         self.counters.tcp = self.tcp.stats;
         self.counters.clone()

@@ -1,5 +1,5 @@
-//! Dissectors: what the reassembled bytes say. HTTP/1.x ([`http`]), TLS ([`tls`]) and DNS
-//! ([`dns`]), each recognised by content rather than by port (DNS over TCP excepted, whose
+//! Dissectors: what the reassembled bytes say. HTTP/1.x ([`http`]), TLS ([`tls`]), DNS
+//! ([`dns`]) and QUIC's Initials ([`quic`], over UDP), each recognised by content rather than by port (DNS over TCP excepted, whose
 //! messages carry no signature).
 //!
 //! Each dissector turns bytes into [`Record`]s: plain owned data, the unit that crosses
@@ -8,6 +8,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ pub enum Record {
     /// Totals of a TLS connection: what the encrypted part still shows (counts, sizes).
     TlsTraffic(tls::Traffic),
     Dns(dns::Message),
+    /// Totals of a QUIC connection: its IDs, and packets and bytes each way (all but the
+    /// Initials encrypted).
+    Quic(quic::Summary),
     /// Something the dissector could not follow (oversized header, lost sync, ...).
     Notice { protocol: &'static str, message: String },
 }

@@ -38,6 +38,10 @@ pub struct ClientHello {
     /// The ClientHello carries an Encrypted Client Hello extension: the real name is hidden.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ech: bool,
+    /// Carried in QUIC Initial packets of this version (`v1`, `v2`, `draft-29`), not in TLS
+    /// records over TCP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -233,30 +237,13 @@ impl TlsConn {
                 vec![Record::TlsClientHello(ch)]
             }
             TlsMessageHandshake::ServerHello(sh) => {
-                let mut version = sh.version.0;
-                let mut alpn = None;
-                if let Some(ext) = sh.ext {
-                    if let Ok((_, exts)) = tls_parser::parse_tls_server_hello_extensions(ext) {
-                        for e in exts {
-                            match e {
-                                TlsExtension::SupportedVersions(v) if !v.is_empty() => version = v[0].0,
-                                TlsExtension::ALPN(p) if !p.is_empty() => alpn = Some(String::from_utf8_lossy(p[0]).into_owned()),
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-                if version == 0x0304 || version & 0xff00 == 0x7f00 {
+                let (hello, tls13) = server_hello(&sh, self.sni.clone());
+                if tls13 {
                     // TLS 1.3: everything after the ServerHello is encrypted, both ways.
                     self.tls13 = true;
                     self.halves[dir as usize].encrypted = true;
                 }
-                vec![Record::TlsServerHello(ServerHello {
-                    server_name: self.sni.clone(),
-                    version: version_name(version),
-                    cipher: cipher_name(sh.cipher.0),
-                    alpn,
-                })]
+                vec![Record::TlsServerHello(hello)]
             }
             TlsMessageHandshake::Certificate(c) => c
                 .cert_chain
@@ -302,6 +289,35 @@ impl TlsConn {
             stopped: self.stopped.clone(),
         };
         out.push(Event::on(info, Dir::ToServer, info.first_frame, 0, Record::TlsTraffic(t)));
+    }
+}
+
+/// A ServerHello's record, and whether it chose TLS 1.3.
+fn server_hello(sh: &tls_parser::TlsServerHelloContents<'_>, server_name: Option<String>) -> (ServerHello, bool) {
+    let mut version = sh.version.0;
+    let mut alpn = None;
+    if let Some(ext) = sh.ext {
+        if let Ok((_, exts)) = tls_parser::parse_tls_server_hello_extensions(ext) {
+            for e in exts {
+                match e {
+                    TlsExtension::SupportedVersions(v) if !v.is_empty() => version = v[0].0,
+                    TlsExtension::ALPN(p) if !p.is_empty() => alpn = Some(String::from_utf8_lossy(p[0]).into_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let tls13 = version == 0x0304 || version & 0xff00 == 0x7f00;
+    (ServerHello { server_name, version: version_name(version), cipher: cipher_name(sh.cipher.0), alpn }, tls13)
+}
+
+/// One whole handshake message (type, 3-byte length, body) read on its own, as QUIC
+/// carries them in CRYPTO frames: a ClientHello or a ServerHello, or `None`.
+pub fn hello(msg: &[u8], server_name: Option<String>) -> Option<Record> {
+    match tls_parser::parse_tls_message_handshake(msg) {
+        Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) => Some(Record::TlsClientHello(client_hello(&ch, msg))),
+        Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => Some(Record::TlsServerHello(server_hello(&sh, server_name).0)),
+        _ => None,
     }
 }
 
