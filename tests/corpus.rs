@@ -16,14 +16,8 @@ use plainsight::analysis::dissect::Record;
 /// Files whose ground truth plainsight does not (and should not) match, with why.
 const KNOWN: &[(&str, &str)] = &[
     ("arkime__sctp-www.pcap", "HTTP over SCTP, not TCP: out of scope for an on-path web demo"),
-    ("tcpdump__eapon1.pcap", "SSDP (HTTP-formatted UDP multicast), not a web exchange"),
     ("tcpdump__arcnet-rfc1051-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
     ("tcpdump__arcnet-rfc1201-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
-    ("zeek__http_methods.pcap", "request lines without an HTTP version or URI (\"GET /HTTP/1.1\", \"OPTIONS \") and the non-token method CCM_POST: invalid HTTP/1.x that httparse rejects; tshark guesses"),
-    ("zeek__http_no-uri.pcap", "\"GET HTTP/1.1\" has no request target; tshark reads the version as the URI"),
-    ("zeek__http_http-09-content-length-confusion.pcap", "HTTP/0.9 request line (no version), deliberately not parsed"),
-    ("zeek__http_connect-with-smtp.pcap", "\"CONNECT host:25 / HTTP/1.0\" has two targets: invalid, rejected by httparse"),
-    ("arkime__gre-erspan-vxlan.pcap", "\"GET /Hello Arkime HTTP/1.0\" has a space inside the target: invalid; the tunnels (GRE, ERSPAN, VXLAN) themselves are decoded"),
 ];
 
 fn rows(path: &Path) -> Vec<Vec<String>> {

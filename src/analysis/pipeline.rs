@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::analysis::capture::Frame;
 use crate::analysis::capture::live::BpfFilter;
 use crate::analysis::decode::{Decoder, Skip, Transport};
-use crate::analysis::dissect::{ConnApp, Event, Record, dns, quic};
+use crate::analysis::dissect::{ConnApp, Event, Record, dns, http, looks_like_any_request, quic};
 use crate::analysis::findings::{self, Finding};
 use crate::analysis::reassembly::{self, Limits, Reassembler};
 
@@ -80,6 +80,11 @@ impl Analyzer {
                         }
                     } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
                         self.counters.quic_datagrams += 1;
+                    } else if looks_like_any_request(&p.payload) || p.payload.starts_with(b"HTTP/1.") {
+                        // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
+                        if let Some(record) = http::datagram(&p.payload) {
+                            self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record });
+                        }
                     }
                 }
             },

@@ -112,16 +112,36 @@ pub fn looks_like_request(b: &[u8]) -> bool {
     METHODS.iter().any(|m| b.starts_with(m))
 }
 
+/// Whether `b` starts like a request line of any method, as devices write them: a known
+/// method in any case (`OPTIONS` alone on its line too), or a token (`CCM_POST`) whose
+/// line goes on to name an HTTP version. For the start of a stream or a datagram.
+pub fn looks_like_any_request(b: &[u8]) -> bool {
+    if looks_like_request(b) {
+        return true;
+    }
+    let token = b.iter().take(25).take_while(|c| c.is_ascii_alphabetic() || **c == b'_' || **c == b'-').count();
+    let after = b.get(token).copied();
+    if token == 0 || !matches!(after, Some(b' ' | b'\r' | b'\n')) {
+        return false;
+    }
+    if looks_like_request(&[&b[..token].to_ascii_uppercase()[..], b" "].concat()) {
+        return true;
+    }
+    let line = &b[..b.len().min(1024)];
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    after == Some(b' ') && b[..token].iter().all(|c| c.is_ascii_uppercase() || *c == b'_' || *c == b'-') && memchr::memmem::find(line, b"HTTP/").is_some()
+}
+
 /// Whether a prefix (possibly short) could still become a request line.
 fn could_be_request(b: &[u8]) -> bool {
-    b.len() < 10 && b.iter().all(|c| c.is_ascii_uppercase() || *c == b'-')
+    b.len() < 10 && b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'-' || *c == b'_')
 }
 
 impl ConnApp {
     fn decide(&mut self, info: &ConnInfo, dir: Dir) -> bool {
         let b = &self.pending[dir as usize];
         let port53 = info.server.port() == 53 || info.client.port() == 53;
-        self.proto = if looks_like_request(b) {
+        self.proto = if looks_like_any_request(b) {
             Proto::Http(Box::new(http::HttpConn::new(dir)))
         } else if b.starts_with(b"HTTP/1.") {
             Proto::Http(Box::new(http::HttpConn::new(dir.flip())))

@@ -125,6 +125,9 @@ struct Half {
 pub struct TlsConn {
     halves: [Half; 2],
     tls13: bool,
+    /// The server asked for another ClientHello (a HelloRetryRequest): the next
+    /// ClientHello and ServerHello still travel in clear, whatever ChangeCipherSpec says.
+    retry: bool,
     encrypted_alerts: u64,
     stopped: Option<String>,
     seen: bool,
@@ -193,8 +196,12 @@ impl TlsConn {
                 }
                 20 => {
                     // ChangeCipherSpec: from here on this side's handshake is encrypted
-                    // (in TLS 1.3 it is a compatibility no-op, and encryption began already).
-                    h.encrypted = true;
+                    // (in TLS 1.3 it is a compatibility no-op, and encryption began already;
+                    // after a HelloRetryRequest the client's second ClientHello follows it
+                    // in clear).
+                    if !self.retry {
+                        h.encrypted = true;
+                    }
                 }
                 _ => {}
             }
@@ -238,7 +245,8 @@ impl TlsConn {
             }
             TlsMessageHandshake::ServerHello(sh) => {
                 let (hello, tls13) = server_hello(&sh, self.sni.clone());
-                if tls13 {
+                self.retry = sh.random == HELLO_RETRY_REQUEST;
+                if tls13 && !self.retry {
                     // TLS 1.3: everything after the ServerHello is encrypted, both ways.
                     self.tls13 = true;
                     self.halves[dir as usize].encrypted = true;
@@ -291,6 +299,11 @@ impl TlsConn {
         out.push(Event::on(info, Dir::ToServer, info.first_frame, 0, Record::TlsTraffic(t)));
     }
 }
+
+/// The `random` of a ServerHello that is a HelloRetryRequest (RFC 8446 §4.1.3).
+const HELLO_RETRY_REQUEST: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
 
 /// A ServerHello's record, and whether it chose TLS 1.3.
 fn server_hello(sh: &tls_parser::TlsServerHelloContents<'_>, server_name: Option<String>) -> (ServerHello, bool) {
@@ -522,6 +535,36 @@ mod tests {
         assert_eq!(ch.supported_versions, vec!["0x0304", "0x0303"]);
         assert!(ch.ja4.starts_with("t13d0204h2_"), "{}", ch.ja4);
         assert_eq!(out[0].frame, 1);
+    }
+
+    /// A HelloRetryRequest, the client's compatibility ChangeCipherSpec, its second
+    /// ClientHello, then the real ServerHello: both ClientHellos and both ServerHellos read.
+    #[test]
+    fn every_client_hello_after_a_hello_retry_request() {
+        let ch = crate::analysis::synth::client_hello("clinic.test");
+        let server_hello = |random: [u8; 32]| {
+            let mut body = vec![0x03, 0x03];
+            body.extend_from_slice(&random);
+            body.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0x00, 0x2b, 0, 2, 0x03, 0x04]);
+            let mut msg = vec![2, 0, 0, body.len() as u8];
+            msg.extend_from_slice(&body);
+            let mut rec = vec![22, 3, 3, 0, msg.len() as u8];
+            rec.extend_from_slice(&msg);
+            rec
+        };
+        let ccs = [20u8, 3, 3, 0, 1, 1];
+        let mut t = TlsConn::default();
+        let mut out = Vec::new();
+        t.data(&info(), Dir::ToServer, &ch, 1, 0, &mut out);
+        t.data(&info(), Dir::ToClient, &[server_hello(HELLO_RETRY_REQUEST), ccs.to_vec()].concat(), 2, 0, &mut out);
+        t.data(&info(), Dir::ToServer, &[ccs.to_vec(), ch.clone()].concat(), 3, 0, &mut out);
+        t.data(&info(), Dir::ToClient, &server_hello([7; 32]), 4, 0, &mut out);
+        let kinds: Vec<&str> = out.iter().map(|e| match e.record {
+            Record::TlsClientHello(_) => "client",
+            Record::TlsServerHello(_) => "server",
+            _ => "other",
+        }).collect();
+        assert_eq!(kinds, ["client", "server", "client", "server"]);
     }
 
     #[test]

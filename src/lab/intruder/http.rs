@@ -390,6 +390,7 @@ pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, re
         body_len: body.len() as u64,
         fields,
         incomplete: false,
+        non_conforming: None,
         uri,
     };
     let any: SocketAddr = "0.0.0.0:0".parse().expect("literal");

@@ -16,6 +16,7 @@ use super::{Event, Record, looks_like_request};
 
 pub mod content;
 pub mod fields;
+mod lenient;
 
 pub use content::{MAX_DECODED, decode_body};
 pub use fields::{authorization, body_fields, html_title, query_fields};
@@ -59,6 +60,10 @@ pub struct Request {
     /// Part of the body was lost from the capture.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
+    /// How the head departs from RFC 9112, when it does (it was read leniently, as the
+    /// device meant it and as tshark reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub non_conforming: Option<String>,
 }
 
 /// The `Authorization` header.
@@ -117,6 +122,9 @@ pub struct Response {
     pub body_preview: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
+    /// How the head departs from RFC 9112, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub non_conforming: Option<String>,
 }
 
 /// Whether the connection stays HTTP.
@@ -593,30 +601,44 @@ fn parse_request(b: &[u8]) -> Parsed {
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_multiple_spaces_in_request_line_delimiters(true);
     cfg.ignore_invalid_headers_in_requests(true);
-    let len = match cfg.parse_request(&mut req, b) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(format!("not an HTTP request head: {e}")),
-    };
-    let uri = req.path.unwrap_or("").to_string();
-    let mut fields = query_fields(&uri);
-    let content_type = header(req.headers, "content-type");
+    match cfg.parse_request(&mut req, b) {
+        Ok(httparse::Status::Complete(n)) => {
+            let version = format!("HTTP/1.{}", req.version.unwrap_or(1));
+            let r = request(req.method.unwrap_or(""), req.path.unwrap_or(""), version, req.headers, None);
+            Ok(Some((n, Record::HttpRequest(r), body_info(req.headers))))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => match lenient::head(b, true) {
+            Ok(None) => Ok(None),
+            Ok(Some(h)) => {
+                let headers: Vec<httparse::Header<'_>> = h.headers.iter().map(|(n, v)| httparse::Header { name: n, value: v }).collect();
+                let [method, uri, version] = h.parts;
+                let r = request(&method, &uri, version, &headers, Some(h.non_conforming.join("; ")));
+                Ok(Some((h.len, Record::HttpRequest(r), body_info(&headers))))
+            }
+            Err(()) => Err(format!("not an HTTP request head: {e}")),
+        },
+    }
+}
+
+fn request(method: &str, uri: &str, version: String, headers: &[httparse::Header<'_>], non_conforming: Option<String>) -> Request {
+    let mut fields = query_fields(uri);
     fields.retain(|f| !f.name.is_empty());
-    let r = Request {
-        method: req.method.unwrap_or("").to_string(),
-        version: format!("HTTP/1.{}", req.version.unwrap_or(1)),
-        host: header(req.headers, "host"),
-        user_agent: header(req.headers, "user-agent"),
-        referer: header(req.headers, "referer"),
-        cookies: all_headers(req.headers, "cookie"),
-        authorization: header(req.headers, "authorization").map(|a| authorization(&a)),
-        content_type,
+    Request {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        version,
+        host: header(headers, "host"),
+        user_agent: header(headers, "user-agent"),
+        referer: header(headers, "referer"),
+        cookies: all_headers(headers, "cookie"),
+        authorization: header(headers, "authorization").map(|a| authorization(&a)),
+        content_type: header(headers, "content-type"),
         body_len: 0,
         fields,
         incomplete: false,
-        uri,
-    };
-    Ok(Some((len, Record::HttpRequest(r), body_info(req.headers))))
+        non_conforming,
+    }
 }
 
 /// Parses a response head. `Ok(None)`: incomplete.
@@ -627,24 +649,50 @@ fn parse_response(b: &[u8]) -> Parsed {
     cfg.allow_obsolete_multiline_headers_in_responses(true);
     cfg.allow_spaces_after_header_name_in_responses(true);
     cfg.allow_multiple_spaces_in_response_status_delimiters(true);
-    let len = match cfg.parse_response(&mut resp, b) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(format!("not an HTTP response head: {e}")),
-    };
-    let r = Response {
-        status: resp.code.unwrap_or(0),
-        reason: resp.reason.unwrap_or("").to_string(),
-        version: format!("HTTP/1.{}", resp.version.unwrap_or(1)),
-        content_type: header(resp.headers, "content-type"),
-        content_encoding: header(resp.headers, "content-encoding"),
-        transfer_encoding: header(resp.headers, "transfer-encoding"),
-        set_cookies: all_headers(resp.headers, "set-cookie"),
-        location: header(resp.headers, "location"),
-        hsts: header(resp.headers, "strict-transport-security"),
+    match cfg.parse_response(&mut resp, b) {
+        Ok(httparse::Status::Complete(n)) => {
+            let version = format!("HTTP/1.{}", resp.version.unwrap_or(1));
+            let r = response(resp.code.unwrap_or(0), resp.reason.unwrap_or(""), version, resp.headers, None);
+            Ok(Some((n, Record::HttpResponse(r), body_info(resp.headers))))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => match lenient::head(b, false) {
+            Ok(None) => Ok(None),
+            Ok(Some(h)) => {
+                let headers: Vec<httparse::Header<'_>> = h.headers.iter().map(|(n, v)| httparse::Header { name: n, value: v }).collect();
+                let [version, code, reason] = h.parts;
+                let r = response(code.parse().unwrap_or(0), &reason, version, &headers, Some(h.non_conforming.join("; ")));
+                Ok(Some((h.len, Record::HttpResponse(r), body_info(&headers))))
+            }
+            Err(()) => Err(format!("not an HTTP response head: {e}")),
+        },
+    }
+}
+
+fn response(status: u16, reason: &str, version: String, headers: &[httparse::Header<'_>], non_conforming: Option<String>) -> Response {
+    Response {
+        status,
+        reason: reason.to_string(),
+        version,
+        content_type: header(headers, "content-type"),
+        content_encoding: header(headers, "content-encoding"),
+        transfer_encoding: header(headers, "transfer-encoding"),
+        set_cookies: all_headers(headers, "set-cookie"),
+        location: header(headers, "location"),
+        hsts: header(headers, "strict-transport-security"),
+        non_conforming,
         ..Response::default()
-    };
-    Ok(Some((len, Record::HttpResponse(r), body_info(resp.headers))))
+    }
+}
+
+/// An HTTP message that is a whole UDP datagram (SSDP, UPnP: `M-SEARCH * HTTP/1.1`,
+/// `NOTIFY`, and their `HTTP/1.1 200 OK` answers).
+pub fn datagram(b: &[u8]) -> Option<Record> {
+    let parsed = if b.starts_with(b"HTTP/1.") { parse_response(b) } else { parse_request(b) };
+    match parsed {
+        Ok(Some((_, record, _))) => Some(record),
+        _ => None,
+    }
 }
 
 /// Parses a chunk-size in hex; `None` when empty, not hex or larger than 2^60.
@@ -785,6 +833,24 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
         let a = authorization(r#"Digest username="bob", realm="x", response="abc""#);
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(a.password, None);
+    }
+
+    /// A weather station's upload (a real device's version `HTTP/1.0.8`): read as it was
+    /// meant, its password found, and flagged non-conforming; its answer matched to it.
+    #[test]
+    fn a_device_that_gets_the_version_wrong_still_leaks() {
+        let req = b"GET /weatherstation/updateweatherstation.php?ID=KXX1&PASSWORD=hunter22&tempf=50 HTTP/1.0.8\r\nHost: rtupdate.example\r\n\r\n";
+        let resp = b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\nsuccess";
+        for step in [1, 7, req.len()] {
+            let recs = run(req, resp, step);
+            let Record::HttpRequest(r) = &recs[0] else { panic!("{recs:?}") };
+            assert_eq!((r.method.as_str(), r.version.as_str()), ("GET", "HTTP/1.0.8"));
+            assert_eq!(r.host.as_deref(), Some("rtupdate.example"));
+            assert!(r.fields.iter().any(|f| f.name == "PASSWORD" && f.value == "hunter22"), "{r:?}");
+            assert_eq!(r.non_conforming.as_deref(), Some("an HTTP version that does not exist"));
+            let Record::HttpResponse(a) = &recs[1] else { panic!("{recs:?}") };
+            assert_eq!((a.status, a.for_uri.as_deref()), (200, Some(r.uri.as_str())));
+        }
     }
 
     #[test]
