@@ -171,3 +171,74 @@ fn malformed_captures_never_panic_or_hang() {
     assert!(n > 50, "only {n} malformed captures found");
     assert!(slow.is_empty(), "these took too long (a hang?):\n{}", slow.join("\n"));
 }
+
+/// Captures whose flows tshark's `communityid` names differently, with why.
+const COMMUNITY_ID_KNOWN: &[(&str, &str)] = &[
+    ("zeek__tunnels_Teredo.pcap", "Teredo (IPv6 in UDP): tshark names a tunnelled packet by its inner IPv6 addresses, plainsight by the outer UDP flow that carried it (the TCP connections inside match)"),
+    ("tcpdump__arcnet-rfc1051-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
+    ("tcpdump__arcnet-rfc1201-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
+];
+
+/// tshark's Community IDs of a capture: of every TCP or UDP packet, and of those that
+/// carried data (not ICMP errors quoting a header).
+fn tshark_community_ids(capture: &Path) -> (std::collections::HashSet<String>, std::collections::HashSet<String>) {
+    let ids = |filter: &str| {
+        let out = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(capture)
+            .args(["--enable-protocol", "communityid", "-Y", filter, "-T", "fields", "-e", "communityid"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("tshark runs");
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+    };
+    (ids("tcp or udp"), ids("(tcp.len > 0 or udp) and not icmp and not icmpv6"))
+}
+
+/// Every flow plainsight reports (TCP connections, UDP flows, QUIC connections) carries the
+/// Community ID tshark computes for it, and every flow that carried data has one.
+#[test]
+fn community_ids_match_tshark() {
+    let Some(corpus) = common::corpus() else { return };
+    if !common::have_tool("tshark", "Community IDs against tshark") {
+        return;
+    }
+    let files: Vec<_> = ["http", "tls", "quic"].iter().flat_map(|f| captures(&corpus.join(f))).collect();
+    let problems = std::sync::Mutex::new(Vec::new());
+    let checked = std::sync::atomic::AtomicUsize::new(0);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while let Some(capture) = files.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)) {
+                    let name = capture.file_name().unwrap().to_string_lossy().to_string();
+                    let Ok(run) = common::run(capture) else { continue };
+                    let ours: std::collections::HashSet<String> = run
+                        .events
+                        .iter()
+                        .filter_map(|e| match &e.record {
+                            Record::Connection(c) => Some(c.community_id.clone()),
+                            Record::UdpFlow(u) => Some(u.community_id.clone()),
+                            Record::Quic(q) => Some(q.community_id.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    let (all, with_data) = tshark_community_ids(capture);
+                    let mut p: Vec<String> = ours.difference(&all).map(|id| format!("{name}: {id} is not one of tshark's")).collect();
+                    p.extend(with_data.difference(&ours).map(|id| format!("{name}: tshark's {id} (a flow with data) not reported")));
+                    checked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if COMMUNITY_ID_KNOWN.iter().any(|(k, _)| *k == name) {
+                        if p.is_empty() {
+                            problems.lock().unwrap().push(format!("{name} is listed in COMMUNITY_ID_KNOWN but now matches: remove it"));
+                        }
+                        continue;
+                    }
+                    problems.lock().unwrap().extend(p);
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap();
+    assert!(checked.into_inner() > 100, "too few captures checked");
+    assert!(problems.is_empty(), "{} Community ID mismatches:\n{}", problems.len(), problems.join("\n"));
+}

@@ -385,7 +385,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
                 }
             }
         }
-        Record::Notice { .. } => {}
+        Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.

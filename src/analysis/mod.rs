@@ -2,17 +2,21 @@
 //! no stage imports a later one:
 //!
 //! ```text
-//! capture  ->  decode  ->  reassembly  ->  dissect (http, tls, dns)  ->  findings  ->  report
+//! capture  ->  decode  ->  reassembly  ->  dissect (http, tls, dns, quic)  ->  findings  ->  report
+//!                               flow (Community ID, a record per TCP connection and UDP flow)
 //! ```
 //!
 //! - [`capture`]: frames from a pcap/pcapng file ([`capture::file`]) or a live interface
 //!   ([`capture::live`], libpcap; also compiles BPF filters); writing pcapng with comments.
 //! - [`decode`]: link layer, IP (with defragmentation), TCP/UDP headers, by etherparse.
 //! - [`reassembly`]: TCP streams from segments: order, overlaps, gaps, bounded memory.
-//! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams.
+//! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams; QUIC Initials and HTTP
+//!   over UDP from datagrams.
+//! - [`flow`]: the Community ID, and a record per TCP connection and per UDP flow, so that
+//!   other tools (Zeek, Arkime, Elastic) can join them.
 //! - [`findings`]: what was learned, classed by sensitivity, with secrets kept apart and
 //!   masked (in URLs too).
-//! - [`report`]: text, JSON lines, JSON and tab-separated fields.
+//! - [`report`]: text, JSON lines, JSON, tab-separated fields and Zeek-style logs.
 //! - [`pipeline`]: the one place that chains the stages, for files and live captures.
 //! - [`analyze`]: `plainsight analyze`, the pipeline over a file; [`compare`]: two captures
 //!   of the same exchanges side by side; [`synth`]: captures with known content (tests,
@@ -24,6 +28,7 @@ pub mod compare;
 pub mod decode;
 pub mod dissect;
 pub mod findings;
+pub mod flow;
 pub mod pipeline;
 pub mod reassembly;
 pub mod report;

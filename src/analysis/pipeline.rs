@@ -35,6 +35,7 @@ pub struct Analyzer {
     decoder: Decoder,
     tcp: Reassembler<ConnApp>,
     quic: quic::Quic,
+    udp: crate::analysis::flow::UdpFlows,
     filter: Option<BpfFilter>,
     events: Vec<Event>,
     counters: Counters,
@@ -45,7 +46,7 @@ impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
     pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, crate::analysis::capture::live::LiveError> {
         let filter = filter.map(BpfFilter::new).transpose()?;
-        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true })
+        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), udp: Default::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true })
     }
 
     /// Records only, no findings (for field extraction, where nothing reads them).
@@ -73,19 +74,24 @@ impl Analyzer {
                 Transport::Udp => {
                     self.counters.udp_datagrams += 1;
                     let dns_port = |port: u16| matches!(port, 53 | 5353 | 5355);
+                    let mut service = None;
                     if dns_port(p.src.port()) || dns_port(p.dst.port()) {
                         if let Some(m) = dns::parse(&p.payload) {
                             self.counters.dns_messages += 1;
+                            service = Some("dns");
                             self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record: Record::Dns(m) });
                         }
                     } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
                         self.counters.quic_datagrams += 1;
+                        service = Some("quic");
                     } else if looks_like_any_request(&p.payload) || p.payload.starts_with(b"HTTP/1.") {
                         // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
                         if let Some(record) = http::datagram(&p.payload) {
+                            service = Some("http");
                             self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record });
                         }
                     }
+                    self.udp.datagram(p.src, p.dst, p.payload.len(), f.number, f.ts_micros, service, &mut self.events);
                 }
             },
             Err(Skip::NotTcpUdp) => self.counters.not_tcp_udp += 1,
@@ -100,6 +106,7 @@ impl Analyzer {
     pub fn finish(&mut self, out: &mut dyn FnMut(&Event, &[Finding])) -> Counters {
         self.tcp.finish_all(&mut self.events);
         self.quic.finish(&mut self.events);
+        self.udp.finish(&mut self.events);
         self.counters.quic_flows_evicted = self.quic.evicted;
         self.flush(out);
         self.counters.tcp = self.tcp.stats;

@@ -56,6 +56,8 @@ pub struct ConnInfo {
     pub server: SocketAddr,
     /// Frame number of the first packet seen.
     pub first_frame: u64,
+    /// Its capture time, microseconds since the Unix epoch.
+    pub first_ts: i64,
 }
 
 /// Why a connection's streams ended.
@@ -216,7 +218,7 @@ impl<A: StreamApp> Reassembler<A> {
                 !(src.port() < dst.port() && src.port() < 1024 || src.port() == 80 || src.port() == 443)
             };
             let (client, server) = if src_is_client { (src, dst) } else { (dst, src) };
-            let info = ConnInfo { id: self.next_id, client, server, first_frame: frame };
+            let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
             self.next_id += 1;
             self.stats.connections += 1;
             let app = A::new(&info);

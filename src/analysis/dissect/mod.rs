@@ -33,6 +33,10 @@ pub enum Record {
     /// Totals of a QUIC connection: its IDs, and packets and bytes each way (all but the
     /// Initials encrypted).
     Quic(quic::Summary),
+    /// A TCP connection, when it ends (every one, whatever it carried).
+    Connection(crate::analysis::flow::Connection),
+    /// A UDP flow, at the capture's end.
+    UdpFlow(crate::analysis::flow::UdpFlow),
     /// Something the dissector could not follow (oversized header, lost sync, ...).
     Notice { protocol: &'static str, message: String },
 }
@@ -100,6 +104,9 @@ pub struct ConnApp {
     proto: Proto,
     pending: [Vec<u8>; 2],
     pending_frame: [u64; 2],
+    /// Payload bytes each way, and the time of the last.
+    bytes: [u64; 2],
+    last_ts: i64,
 }
 
 /// Whether `b` starts like an HTTP request line (a known method and a space).
@@ -162,10 +169,12 @@ impl StreamApp for ConnApp {
     type Out = Vec<Event>;
 
     fn new(_: &ConnInfo) -> Self {
-        ConnApp { proto: Proto::Undecided, pending: Default::default(), pending_frame: [0; 2] }
+        ConnApp { proto: Proto::Undecided, pending: Default::default(), pending_frame: [0; 2], bytes: [0; 2], last_ts: 0 }
     }
 
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
+        self.bytes[dir as usize] += data.len() as u64;
+        self.last_ts = self.last_ts.max(ts);
         if let Proto::Undecided = self.proto {
             let p = &mut self.pending[dir as usize];
             if p.is_empty() {
@@ -198,12 +207,35 @@ impl StreamApp for ConnApp {
         }
     }
 
-    fn end(&mut self, info: &ConnInfo, _why: End, out: &mut Vec<Event>) {
-        match &mut self.proto {
-            Proto::Http(h) => h.end(info, out),
-            Proto::Tls(t) => t.end(info, out),
-            _ => {}
-        }
+    fn end(&mut self, info: &ConnInfo, why: End, out: &mut Vec<Event>) {
+        let service = match &mut self.proto {
+            Proto::Http(h) => {
+                h.end(info, out);
+                Some("http")
+            }
+            Proto::Tls(t) => {
+                t.end(info, out);
+                Some("ssl")
+            }
+            Proto::Dns(_) => Some("dns"),
+            _ => None,
+        };
+        let end = match why {
+            End::Closed => "closed",
+            End::Reset => "reset",
+            End::Idle => "idle",
+            End::Evicted => "evicted",
+            End::EndOfCapture => "open",
+        };
+        let c = crate::analysis::flow::Connection {
+            community_id: crate::analysis::flow::community_id(crate::analysis::flow::TCP, info.client, info.server),
+            service,
+            bytes_to_server: self.bytes[Dir::ToServer as usize],
+            bytes_to_client: self.bytes[Dir::ToClient as usize],
+            duration_us: (self.last_ts - info.first_ts).max(0),
+            end,
+        };
+        out.push(Event { frame: info.first_frame, ts: info.first_ts, conn: Some(info.id), src: info.client, dst: info.server, record: Record::Connection(c) });
     }
 }
 

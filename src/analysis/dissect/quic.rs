@@ -35,6 +35,7 @@ const DRAFT29: u32 = 0xff00_001d;
 /// What a QUIC connection showed, emitted when it ends (the capture ends, or it is evicted).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Summary {
+    pub community_id: String,
     /// QUIC version of the client's Initials (`v1`, `v2`, `draft-29`).
     pub version: String,
     /// Connection IDs in hex: the client's first destination (the one keys derive from),
@@ -403,7 +404,7 @@ impl Quic {
                     self.end_flow(old, out);
                 }
             }
-            let summary = Summary { version: version_name(h.version), client_dcid: hex::encode(h.dcid), client_scid: hex::encode(h.scid), ..Summary::default() };
+            let summary = Summary { community_id: crate::analysis::flow::community_id(crate::analysis::flow::UDP, src, dst), version: version_name(h.version), client_dcid: hex::encode(h.dcid), client_scid: hex::encode(h.scid), ..Summary::default() };
             let flow = Flow { keys: Some(keys), crypto: Default::default(), largest: [None; 2], summary, first_frame: frame, first_ts: ts, reported: [false; 2] };
             self.flows.insert((src, dst), flow);
             self.order.push_back((src, dst));

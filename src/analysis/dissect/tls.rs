@@ -517,7 +517,7 @@ mod tests {
     use super::*;
 
     fn info() -> ConnInfo {
-        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:443".parse().unwrap(), first_frame: 1 }
+        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:443".parse().unwrap(), first_frame: 1, first_ts: 0 }
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 /// Reads until a whole ClientHello is in; returns the bytes and its server name and ALPN.
 /// `Err` when the stream is not TLS or stalls.
 pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<String>, Vec<String>), ProxyError> {
-    let info = ConnInfo { id: 0, client: "0.0.0.0:0".parse().expect("literal"), server: "0.0.0.0:0".parse().expect("literal"), first_frame: 0 };
+    let info = ConnInfo { id: 0, client: "0.0.0.0:0".parse().expect("literal"), server: "0.0.0.0:0".parse().expect("literal"), first_frame: 0, first_ts: 0 };
     let mut parser = TlsConn::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];

@@ -731,7 +731,7 @@ mod tests {
     use std::io::Write;
 
     fn info() -> ConnInfo {
-        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:80".parse().unwrap(), first_frame: 1 }
+        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:80".parse().unwrap(), first_frame: 1, first_ts: 0 }
     }
 
     fn run(req: &[u8], resp: &[u8], step: usize) -> Vec<Record> {
