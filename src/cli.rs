@@ -76,6 +76,9 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// The directory for `--format zeek` (conn.log, http.log, ssl.log, dns.log, quic.log).
+    #[arg(long, short = 'o', required_if_eq("format", "zeek"))]
+    pub out: Option<PathBuf>,
     /// Show secrets (passwords, cookie values, tokens) instead of masking them.
     #[arg(long)]
     pub reveal: bool,
@@ -103,6 +106,7 @@ impl AnalyzeArgs {
         crate::analysis::analyze::Options {
             file: self.file.clone(),
             format: self.format,
+            out: self.out.clone(),
             reveal: self.reveal,
             filter: self.filter.clone(),
             strict: self.strict,

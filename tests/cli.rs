@@ -18,6 +18,7 @@ fn bad_arguments_get_a_clear_error_and_status_2() {
         &["lab", "up", "--name", "UPPER"],
         &["sniff", "--lab", "a b"],
         &["analyze", "/nonexistent/capture.pcap"],
+        &["analyze", "--format", "zeek", "capture.pcap"],
     ];
     for args in cases {
         let out = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(*args).output().unwrap();

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal};
+
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::capture::file::{CaptureFile, Fault, OpenError};
@@ -19,6 +21,8 @@ use crate::analysis::report::{Format, JsonReport, JsonlReport, Report, Summary, 
 pub struct Options {
     pub file: PathBuf,
     pub format: Format,
+    /// Where `--format zeek` writes its logs.
+    pub out: Option<PathBuf>,
     pub reveal: bool,
     pub filter: Option<String>,
     pub strict: bool,
@@ -100,6 +104,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         Format::Jsonl => Box::new(JsonlReport::new(stdout, opts.reveal)),
         Format::Json => Box::new(JsonReport::new(stdout, opts.reveal)),
         Format::Fields => Box::new(crate::analysis::report::FieldsReport::new(stdout, opts.reveal)),
+        Format::Zeek => {
+            let Some(dir) = &opts.out else { anyhow::bail!("--format zeek writes its logs into a directory: give it with --out DIR") };
+            let r = crate::analysis::report::ZeekReport::new(dir, opts.reveal).with_context(|| format!("creating the logs in {}", dir.display()))?;
+            Box::new(r)
+        }
     };
     let size = std::fs::metadata(&opts.file).map(|m| m.len()).unwrap_or(0);
     let bar = (opts.progress && size > 64 << 20 && io::stderr().is_terminal()).then(|| {

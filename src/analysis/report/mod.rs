@@ -1,12 +1,14 @@
 //! Reports: how findings reach the user. `text` (a readable summary per host, most
 //! sensitive first), `jsonl` (one event per line, streamed; schema in `docs/events.md`) and
-//! `json` (one summary document).
+//! `json` (one summary document), `fields` (like `tshark -T fields`) and `zeek` (Zeek-style
+//! logs in a directory).
 //!
 //! Text and JSON aggregate through [`Digest`], which keeps memory bounded however large
 //! the capture: identical findings are counted once, and each host keeps at most
 //! [`PER_CLASS`] distinct findings per class (the rest are counted).
 
 mod text;
+mod zeek;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -19,6 +21,7 @@ use crate::analysis::findings::{Class, Finding};
 use crate::analysis::pipeline::Counters;
 
 pub use text::TextReport;
+pub use zeek::{SCHEMA as ZEEK_SCHEMA, ZeekReport};
 
 /// Distinct findings kept per host and class.
 pub const PER_CLASS: usize = 20;
@@ -34,6 +37,8 @@ pub enum Format {
     /// Tab-separated fields, one line per HTTP request (`http host method uri cookie
     /// authorization`) and per ClientHello (`tls sni alpn`): like `tshark -T fields`.
     Fields,
+    /// Zeek-style JSON logs (conn, http, ssl, dns, quic) written into `--out DIR`.
+    Zeek,
 }
 
 /// What the whole run saw, for the end of every report.

@@ -1,0 +1,352 @@
+//! `--format zeek --out DIR`: Zeek-style JSON logs (`conn.log`, `http.log`, `ssl.log`,
+//! `dns.log`, `quic.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
+//! Elastic and OpenSearch through Filebeat's Zeek module, Security Onion, Malcolm) ingest
+//! what plainsight found unchanged. Field names are Zeek's where a field has a Zeek
+//! equivalent; every line carries `uid` (the same for all records of one connection or
+//! UDP flow) and conn.log the `community_id`. The fields of each log are listed in
+//! `docs/events.md` ([`SCHEMA`], checked by a test). Secrets stay masked unless `--reveal`.
+//!
+//! HTTP requests wait for their response (one http.log line per transaction), TLS and
+//! QUIC ClientHellos for their ServerHello (one ssl.log line per handshake), DNS queries
+//! for their answer; whatever is still waiting when its connection ends, or the capture
+//! does, is written as it is. At most [`MAX_WAITING`] of each wait; beyond, the oldest are
+//! written.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+use sha1::{Digest, Sha1};
+
+use super::{Report, Summary, masked_record};
+use crate::analysis::dissect::{Event, Record};
+use crate::analysis::findings::Finding;
+use crate::analysis::flow::{TCP, UDP, community_id};
+
+/// The logs written, and the fields each line may carry.
+pub const SCHEMA: &[(&str, &[&str])] = &[
+    ("conn", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "orig_pkts", "resp_pkts", "community_id"]),
+    (
+        "http",
+        &[
+            "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent", "request_body_len",
+            "response_body_len", "status_code", "status_msg", "resp_mime_types", "username", "password", "cookie", "non_conforming",
+        ],
+    ),
+    ("ssl", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher", "server_name", "next_protocol", "established", "ja4", "client_alpn", "quic"]),
+    ("dns", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "trans_id", "query", "qtype_name", "rcode_name", "answers"]),
+    ("quic", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "client_initial_dcid", "client_scid", "server_scid", "server_name", "client_protocol", "community_id"]),
+];
+
+/// Transactions waiting for their other half, per kind, at most.
+pub const MAX_WAITING: usize = 65_536;
+
+/// A uid as Zeek writes them (`C` and base62), the same for every record of one flow: from
+/// the flow's Community ID, and for TCP also the connection number (a port pair reused
+/// later is another connection).
+fn uid(e: &Event) -> String {
+    let proto = if e.conn.is_some() { TCP } else { UDP };
+    let mut h = Sha1::new();
+    h.update(community_id(proto, e.src, e.dst).as_bytes());
+    h.update(e.conn.unwrap_or(u64::MAX).to_be_bytes());
+    let mut n = u128::from_be_bytes(h.finalize()[..16].try_into().expect("20 bytes"));
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut s = String::from("C");
+    for _ in 0..17 {
+        s.push(DIGITS[(n % 62) as usize] as char);
+        n /= 62;
+    }
+    s
+}
+
+/// `ts`, `uid` and the `id.*` fields, with the originator first.
+fn base(e: &Event, orig: SocketAddr, resp: SocketAddr) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("ts".into(), json!(e.ts as f64 / 1e6));
+    m.insert("uid".into(), json!(uid(e)));
+    m.insert("id.orig_h".into(), json!(orig.ip().to_string()));
+    m.insert("id.orig_p".into(), json!(orig.port()));
+    m.insert("id.resp_h".into(), json!(resp.ip().to_string()));
+    m.insert("id.resp_p".into(), json!(resp.port()));
+    m
+}
+
+/// Sets `key` unless `v` is null or an empty string.
+fn put(m: &mut Map<String, Value>, key: &str, v: Value) {
+    if !(v.is_null() || v.as_str() == Some("")) {
+        m.insert(key.into(), v);
+    }
+}
+
+/// Zeek's name for a TLS version (`TLSv13`).
+fn zeek_version(v: &str) -> String {
+    match v {
+        "SSL 3.0" => "SSLv3".into(),
+        v if v.starts_with("TLS 1.") && v.len() == 7 => format!("TLSv1{}", &v[6..]),
+        v => v.to_string(),
+    }
+}
+
+/// Lines waiting for their other half, by uid, oldest first.
+#[derive(Default)]
+struct Waiting {
+    by_uid: HashMap<String, VecDeque<Map<String, Value>>>,
+    order: VecDeque<String>,
+    len: usize,
+}
+
+impl Waiting {
+    fn push(&mut self, uid: String, line: Map<String, Value>, out: &mut impl Write) -> io::Result<()> {
+        if self.len >= MAX_WAITING {
+            while let Some(old) = self.order.pop_front() {
+                if let Some(q) = self.by_uid.get_mut(&old) {
+                    if let Some(l) = q.pop_front() {
+                        self.len -= 1;
+                        write_line(out, &l)?;
+                        break;
+                    }
+                }
+            }
+        }
+        self.order.push_back(uid.clone());
+        self.by_uid.entry(uid).or_default().push_back(line);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn take(&mut self, uid: &str) -> Option<Map<String, Value>> {
+        let q = self.by_uid.get_mut(uid)?;
+        let l = q.pop_front();
+        if q.is_empty() {
+            self.by_uid.remove(uid);
+        }
+        if l.is_some() {
+            self.len -= 1;
+        }
+        l
+    }
+
+    fn flush(&mut self, uid: &str, out: &mut impl Write) -> io::Result<()> {
+        if let Some(q) = self.by_uid.remove(uid) {
+            self.len -= q.len();
+            for l in q {
+                write_line(out, &l)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self, out: &mut impl Write) -> io::Result<()> {
+        for uid in std::mem::take(&mut self.order) {
+            self.flush(&uid, out)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_line(out: &mut impl Write, m: &Map<String, Value>) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, m)?;
+    out.write_all(b"\n")
+}
+
+/// Writes the five logs into a directory.
+pub struct ZeekReport {
+    conn: BufWriter<File>,
+    http: BufWriter<File>,
+    ssl: BufWriter<File>,
+    dns: BufWriter<File>,
+    quic: BufWriter<File>,
+    reveal: bool,
+    http_waiting: Waiting,
+    ssl_waiting: Waiting,
+    dns_waiting: Waiting,
+    depth: HashMap<String, u64>,
+}
+
+impl ZeekReport {
+    /// Creates `dir` if needed and the logs in it (replacing earlier ones).
+    pub fn new(dir: &Path, reveal: bool) -> io::Result<ZeekReport> {
+        std::fs::create_dir_all(dir)?;
+        let open = |name: &str| File::create(dir.join(format!("{name}.log"))).map(|f| BufWriter::with_capacity(1 << 16, f));
+        Ok(ZeekReport {
+            conn: open("conn")?,
+            http: open("http")?,
+            ssl: open("ssl")?,
+            dns: open("dns")?,
+            quic: open("quic")?,
+            reveal,
+            http_waiting: Waiting::default(),
+            ssl_waiting: Waiting::default(),
+            dns_waiting: Waiting::default(),
+            depth: HashMap::new(),
+        })
+    }
+}
+
+impl Report for ZeekReport {
+    fn event(&mut self, e: &Event, _: &[Finding]) -> io::Result<()> {
+        let masked;
+        let r = if self.reveal {
+            &e.record
+        } else {
+            masked = masked_record(&e.record);
+            &masked
+        };
+        let uid = uid(e);
+        match r {
+            Record::Connection(c) => {
+                let mut m = base(e, e.src, e.dst);
+                m.insert("proto".into(), json!("tcp"));
+                put(&mut m, "service", json!(c.service));
+                m.insert("duration".into(), json!(c.duration_us as f64 / 1e6));
+                m.insert("orig_bytes".into(), json!(c.bytes_to_server));
+                m.insert("resp_bytes".into(), json!(c.bytes_to_client));
+                let state = match c.end {
+                    "closed" => "SF",
+                    "reset" => "RSTO",
+                    _ => "S1",
+                };
+                m.insert("conn_state".into(), json!(state));
+                m.insert("community_id".into(), json!(c.community_id));
+                write_line(&mut self.conn, &m)?;
+                // The connection is over: what still waits on it is written as it is.
+                self.http_waiting.flush(&uid, &mut self.http)?;
+                self.ssl_waiting.flush(&uid, &mut self.ssl)?;
+                self.depth.remove(&uid);
+            }
+            Record::UdpFlow(u) => {
+                let mut m = base(e, e.src, e.dst);
+                m.insert("proto".into(), json!("udp"));
+                put(&mut m, "service", json!(u.service));
+                m.insert("duration".into(), json!(u.duration_us as f64 / 1e6));
+                m.insert("orig_bytes".into(), json!(u.bytes_to_server));
+                m.insert("resp_bytes".into(), json!(u.bytes_to_client));
+                m.insert("conn_state".into(), json!(if u.packets_to_client > 0 { "SF" } else { "S0" }));
+                m.insert("orig_pkts".into(), json!(u.packets_to_server));
+                m.insert("resp_pkts".into(), json!(u.packets_to_client));
+                m.insert("community_id".into(), json!(u.community_id));
+                write_line(&mut self.conn, &m)?;
+                self.ssl_waiting.flush(&uid, &mut self.ssl)?;
+            }
+            Record::HttpRequest(q) => {
+                let mut m = base(e, e.src, e.dst);
+                let depth = self.depth.entry(uid.clone()).or_insert(0);
+                *depth += 1;
+                m.insert("trans_depth".into(), json!(*depth));
+                m.insert("method".into(), json!(q.method));
+                put(&mut m, "host", json!(q.host));
+                m.insert("uri".into(), json!(q.uri));
+                put(&mut m, "referrer", json!(q.referer));
+                put(&mut m, "version", json!(q.version.strip_prefix("HTTP/").unwrap_or(&q.version)));
+                put(&mut m, "user_agent", json!(q.user_agent));
+                m.insert("request_body_len".into(), json!(q.body_len));
+                if let Some(a) = &q.authorization {
+                    put(&mut m, "username", json!(a.user));
+                    put(&mut m, "password", json!(a.password));
+                }
+                put(&mut m, "cookie", json!(q.cookies.join("; ")));
+                put(&mut m, "non_conforming", json!(q.non_conforming));
+                if e.conn.is_some() {
+                    self.http_waiting.push(uid, m, &mut self.http)?;
+                } else {
+                    write_line(&mut self.http, &m)?; // over UDP: no answer to wait for
+                }
+            }
+            Record::HttpResponse(a) => {
+                let mut m = self.http_waiting.take(&uid).unwrap_or_else(|| {
+                    let mut m = base(e, e.dst, e.src);
+                    put(&mut m, "method", json!(a.for_method));
+                    put(&mut m, "uri", json!(a.for_uri));
+                    m
+                });
+                m.insert("status_code".into(), json!(a.status));
+                put(&mut m, "status_msg", json!(a.reason));
+                m.insert("response_body_len".into(), json!(a.body_len));
+                if let Some(ct) = &a.content_type {
+                    m.insert("resp_mime_types".into(), json!([ct.split(';').next().unwrap_or(ct).trim()]));
+                }
+                if a.non_conforming.is_some() && !m.contains_key("non_conforming") {
+                    put(&mut m, "non_conforming", json!(a.non_conforming));
+                }
+                write_line(&mut self.http, &m)?;
+            }
+            Record::TlsClientHello(ch) => {
+                let mut m = base(e, e.src, e.dst);
+                put(&mut m, "server_name", json!(ch.sni));
+                m.insert("ja4".into(), json!(ch.ja4));
+                if !ch.alpn.is_empty() {
+                    m.insert("client_alpn".into(), json!(ch.alpn));
+                }
+                m.insert("quic".into(), json!(ch.quic.is_some()));
+                m.insert("established".into(), json!(false));
+                self.ssl_waiting.push(uid, m, &mut self.ssl)?;
+            }
+            Record::TlsServerHello(sh) => {
+                let mut m = self.ssl_waiting.take(&uid).unwrap_or_else(|| base(e, e.dst, e.src));
+                m.insert("version".into(), json!(zeek_version(&sh.version)));
+                m.insert("cipher".into(), json!(sh.cipher));
+                put(&mut m, "next_protocol", json!(sh.alpn));
+                m.insert("established".into(), json!(true));
+                write_line(&mut self.ssl, &m)?;
+            }
+            Record::Dns(d) => {
+                let query = |m: &mut Map<String, Value>| {
+                    if let Some(q) = d.questions.first() {
+                        let mut parts = q.split(' ');
+                        put(m, "query", json!(parts.next()));
+                        put(m, "qtype_name", json!(parts.next()));
+                    }
+                };
+                if !d.response {
+                    let mut m = base(e, e.src, e.dst);
+                    m.insert("proto".into(), json!(if e.conn.is_some() { "tcp" } else { "udp" }));
+                    m.insert("trans_id".into(), json!(d.id));
+                    query(&mut m);
+                    self.dns_waiting.push(format!("{uid}/{}", d.id), m, &mut self.dns)?;
+                } else {
+                    let mut m = self.dns_waiting.take(&format!("{uid}/{}", d.id)).unwrap_or_else(|| {
+                        let mut m = base(e, e.dst, e.src);
+                        m.insert("proto".into(), json!(if e.conn.is_some() { "tcp" } else { "udp" }));
+                        m.insert("trans_id".into(), json!(d.id));
+                        query(&mut m);
+                        m
+                    });
+                    put(&mut m, "rcode_name", json!(d.rcode));
+                    let answers: Vec<&str> = d.answers.iter().map(|a| a.splitn(3, ' ').nth(2).unwrap_or(a)).collect();
+                    if !answers.is_empty() {
+                        m.insert("answers".into(), json!(answers));
+                    }
+                    write_line(&mut self.dns, &m)?;
+                }
+            }
+            Record::Quic(q) => {
+                let mut m = base(e, e.src, e.dst);
+                m.insert("version".into(), json!(q.version));
+                m.insert("client_initial_dcid".into(), json!(q.client_dcid));
+                put(&mut m, "client_scid", json!(q.client_scid));
+                put(&mut m, "server_scid", json!(q.server_scid));
+                put(&mut m, "server_name", json!(q.server_name));
+                put(&mut m, "client_protocol", json!(q.alpn.first()));
+                m.insert("community_id".into(), json!(q.community_id));
+                write_line(&mut self.quic, &m)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &Summary) -> io::Result<()> {
+        self.http_waiting.flush_all(&mut self.http)?;
+        self.ssl_waiting.flush_all(&mut self.ssl)?;
+        // Queries never answered.
+        let mut dns = std::mem::take(&mut self.dns_waiting);
+        dns.flush_all(&mut self.dns)?;
+        for w in [&mut self.conn, &mut self.http, &mut self.ssl, &mut self.dns, &mut self.quic] {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}

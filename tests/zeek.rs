@@ -1,0 +1,145 @@
+//! `analyze --format zeek --out DIR`: the logs hold one conn.log line per connection, HTTP
+//! requests in http.log under their connection's uid, only the fields `docs/events.md`
+//! documents (and the code's schema lists), and secrets only with `--reveal`.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn plainsight(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The documented fields of each log, from the table in docs/events.md.
+fn documented() -> HashMap<String, HashSet<String>> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/events.md")).unwrap();
+    let mut logs = HashMap::new();
+    for line in doc.lines().filter(|l| l.starts_with("| `") && l.contains(".log` |")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let log = cells[0].trim_start_matches("| `").trim_end_matches(".log`").to_string();
+        // Field names are the backticked words outside parentheses (which hold values).
+        let mut depth = 0;
+        let bare: String = cells[1]
+            .chars()
+            .filter(|c| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => return depth == 0,
+                }
+                false
+            })
+            .collect();
+        let fields = bare.split(", ").filter_map(|f| f.split('`').nth(1)).map(str::to_string).collect();
+        logs.insert(log, fields);
+    }
+    logs
+}
+
+fn lines(dir: &Path, log: &str) -> Vec<serde_json::Map<String, Value>> {
+    std::fs::read_to_string(dir.join(format!("{log}.log")))
+        .unwrap()
+        .lines()
+        .map(|l| match serde_json::from_str(l).unwrap() {
+            Value::Object(m) => m,
+            other => panic!("{log}.log: not an object: {other}"),
+        })
+        .collect()
+}
+
+#[test]
+fn documented_schema_is_the_code_schema() {
+    let doc = documented();
+    assert_eq!(doc.len(), 5, "{doc:?}");
+    for (log, fields) in plainsight::analysis::report::ZEEK_SCHEMA {
+        let code: HashSet<String> = fields.iter().map(|f| f.to_string()).collect();
+        assert_eq!(doc.get(*log), Some(&code), "{log}.log: docs/events.md and report::zeek::SCHEMA differ");
+    }
+}
+
+/// Checks every line of every log against the documented fields; returns the logs.
+fn checked(dir: &Path) -> HashMap<String, Vec<serde_json::Map<String, Value>>> {
+    let doc = documented();
+    let mut all = HashMap::new();
+    for (log, fields) in &doc {
+        let ls = lines(dir, log);
+        for l in &ls {
+            for k in l.keys() {
+                assert!(fields.contains(k), "{log}.log has undocumented field {k}: {l:?}");
+            }
+            for k in ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p"] {
+                assert!(l.contains_key(k), "{log}.log line without {k}: {l:?}");
+            }
+        }
+        all.insert(log.clone(), ls);
+    }
+    all
+}
+
+#[test]
+fn logs_join_on_uid_one_connection_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("bench.pcap");
+    let out = dir.path().join("logs");
+    plainsight(&["synth", "--out", pcap.to_str().unwrap(), "--transactions", "40", "--tls", "6", "--body", "600"]);
+    plainsight(&["analyze", "--format", "zeek", "--out", out.to_str().unwrap(), pcap.to_str().unwrap()]);
+    let jsonl = plainsight(&["analyze", "--format", "jsonl", pcap.to_str().unwrap()]);
+    let count = |t: &str| jsonl.lines().filter(|l| l.contains(&format!("\"type\":\"{t}\""))).count();
+    let logs = checked(&out);
+    let conn = &logs["conn"];
+    let tcp: Vec<_> = conn.iter().filter(|l| l["proto"] == "tcp").collect();
+    assert_eq!(tcp.len(), count("connection"), "one conn.log line per TCP connection");
+    assert_eq!(tcp.iter().map(|l| l["uid"].as_str().unwrap()).collect::<HashSet<_>>().len(), tcp.len(), "uids are distinct");
+    let uids: HashSet<&str> = conn.iter().map(|l| l["uid"].as_str().unwrap()).collect();
+    let http = &logs["http"];
+    assert_eq!(http.len(), count("http_request"));
+    assert!(http.iter().all(|l| uids.contains(l["uid"].as_str().unwrap()) && l.contains_key("status_code")), "every request under its connection's uid, with its answer");
+    let ssl = &logs["ssl"];
+    assert_eq!(ssl.len(), count("tls_client_hello"));
+    assert!(ssl.iter().all(|l| uids.contains(l["uid"].as_str().unwrap()) && l["established"] == true));
+    assert!(conn.iter().all(|l| l["community_id"].as_str().is_some_and(|c| c.starts_with("1:"))));
+}
+
+#[test]
+fn secrets_only_with_reveal() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("sample.pcap");
+    plainsight(&["synth", "--out", pcap.to_str().unwrap(), "--sample"]);
+    let revealed = plainsight(&["analyze", "--format", "jsonl", "--reveal", pcap.to_str().unwrap()]);
+    let cookie = revealed
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| (v["type"] == "finding" && v["class"] == "session-cookie").then(|| v["secret"].as_str().unwrap().to_string()))
+        .expect("the sample carries a session cookie");
+    for (reveal, shown) in [(false, false), (true, true)] {
+        let out = dir.path().join(format!("logs-{reveal}"));
+        let mut args = vec!["analyze", "--format", "zeek", "--out", out.to_str().unwrap(), pcap.to_str().unwrap()];
+        if reveal {
+            args.push("--reveal");
+        }
+        plainsight(&args);
+        let all: String = ["conn", "http", "ssl", "dns", "quic"].iter().map(|l| std::fs::read_to_string(out.join(format!("{l}.log"))).unwrap()).collect();
+        assert_eq!(all.contains(&cookie), shown, "reveal {reveal}: the cookie value {}", if shown { "missing" } else { "leaked" });
+    }
+}
+
+#[test]
+fn quic_connections_in_quic_log() {
+    let Some(corpus) = common::corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let capture = corpus.join("quic/zeek__quic_chromium-115.0.5790.110-google-de-fragmented.pcap");
+    plainsight(&["analyze", "--format", "zeek", "--out", dir.path().to_str().unwrap(), capture.to_str().unwrap()]);
+    let logs = checked(dir.path());
+    let quic = &logs["quic"];
+    assert_eq!(quic.len(), 1, "{quic:?}");
+    assert_eq!(quic[0]["server_name"], "www.google.de");
+    let conn_uids: HashSet<&str> = logs["conn"].iter().map(|l| l["uid"].as_str().unwrap()).collect();
+    assert!(conn_uids.contains(quic[0]["uid"].as_str().unwrap()), "the QUIC connection's UDP flow is in conn.log under the same uid");
+    assert!(logs["ssl"].iter().any(|l| l["quic"] == true && l["server_name"] == "www.google.de"));
+}
