@@ -67,6 +67,10 @@ pub struct SynthArgs {
     /// Spread addresses over the whole IPv4 space (default: two /16s).
     #[arg(long)]
     pub spread: bool,
+    /// Keep this many connections open at once, their packets interleaved (default: one
+    /// after another).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub interleave: u32,
 }
 
 #[derive(Debug, clap::Args)]

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::analysis::synth::write_sample(f).map(|_| 0),
-                false => plainsight::analysis::synth::benchmark_capture_with(f, s.transactions, s.tls, s.body, plainsight::analysis::synth::Shape { one_byte: s.one_byte, spread: s.spread }),
+                false => plainsight::analysis::synth::benchmark_capture_with(f, s.transactions, s.tls, s.body, plainsight::analysis::synth::Shape { one_byte: s.one_byte, spread: s.spread, interleave: s.interleave }),
             })
             .map(|frames| {
                 if !s.sample {

@@ -80,9 +80,12 @@ pub struct Finding {
     pub frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
     pub src: SocketAddr,
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
     pub dst: SocketAddr,
     /// The server side of the exchange (the destination of requests).
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
     pub server: SocketAddr,
     /// The summary with the secrets inside its URL in clear (shown only with `--reveal`);
     /// `None` when the summary hides nothing.
@@ -126,6 +129,40 @@ impl Finding {
     pub fn shown(&self, reveal: bool) -> Finding {
         Finding { summary: self.shown_summary(reveal).to_string(), secret: self.shown_secret(reveal), clear_summary: None, ..self.clone() }
     }
+
+    /// [`shown`](Self::shown) without copying: what a report serialises, borrowed.
+    pub fn view(&self, reveal: bool) -> View<'_> {
+        View {
+            class: self.class,
+            summary: self.shown_summary(reveal),
+            secret: self.secret.as_deref().map(|s| if reveal { std::borrow::Cow::Borrowed(s) } else { std::borrow::Cow::Owned(mask(s)) }),
+            host: &self.host,
+            frame: self.frame,
+            conn: self.conn,
+            src: self.src,
+            dst: self.dst,
+            server: self.server,
+        }
+    }
+}
+
+/// A [`Finding`] as shown, borrowed from it; serialises as the finding does.
+#[derive(Debug, Serialize)]
+pub struct View<'a> {
+    pub class: Class,
+    pub summary: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<std::borrow::Cow<'a, str>>,
+    pub host: &'a str,
+    pub frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
+    pub src: SocketAddr,
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
+    pub dst: SocketAddr,
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
+    pub server: SocketAddr,
 }
 
 /// Masks a secret: `p******d (8 chars)`. A short one shows less: its first character

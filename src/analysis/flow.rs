@@ -37,6 +37,34 @@ pub fn community_id(proto: u8, a: SocketAddr, b: SocketAddr) -> String {
     format!("1:{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, h.finalize()))
 }
 
+/// Serialises an address as `ip:port`, as `Display` does, without the formatting
+/// machinery for IPv4 (a report writes several per event: a tenth of its time otherwise).
+pub fn serialize_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    match a {
+        SocketAddr::V4(v) => {
+            let mut buf = [0u8; 21];
+            let mut n = 0;
+            let mut num = itoa::Buffer::new();
+            for (i, o) in v.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                let d = num.format(*o).as_bytes();
+                buf[n..n + d.len()].copy_from_slice(d);
+                n += d.len();
+            }
+            buf[n] = b':';
+            n += 1;
+            let d = num.format(v.port()).as_bytes();
+            buf[n..n + d.len()].copy_from_slice(d);
+            n += d.len();
+            s.serialize_str(std::str::from_utf8(&buf[..n]).expect("ASCII digits and dots"))
+        }
+        SocketAddr::V6(_) => s.collect_str(a),
+    }
+}
+
 /// A TCP connection, when it ends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Connection {
@@ -137,6 +165,16 @@ mod tests {
     use super::*;
 
     /// The Community ID specification's own examples (its baseline outputs, seed 0).
+    #[test]
+    fn addresses_serialise_as_display_does() {
+        for a in ["0.0.0.0:0", "255.255.255.255:65535", "192.0.2.10:8080", "[2001:db8::1]:443"] {
+            let a: SocketAddr = a.parse().unwrap();
+            let mut out = Vec::new();
+            serialize_addr(&a, &mut serde_json::Serializer::new(&mut out)).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), format!("\"{a}\""));
+        }
+    }
+
     #[test]
     fn community_ids_match_the_specification() {
         let a: SocketAddr = "128.232.110.120:34855".parse().unwrap();

@@ -49,9 +49,10 @@ impl Analyzer {
         Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), udp: Default::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true })
     }
 
-    /// Records only, no findings (for field extraction, where nothing reads them).
+    /// Records only, no findings, no bodies (for field extraction, where nothing reads them).
     pub fn without_findings(mut self) -> Analyzer {
         self.findings = false;
+        self.tcp.keep_bodies(false);
         self
     }
 

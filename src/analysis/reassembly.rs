@@ -73,7 +73,7 @@ pub enum End {
 /// What the reassembler drives: one instance per connection.
 pub trait StreamApp {
     type Out;
-    fn new(info: &ConnInfo) -> Self;
+    fn new(info: &ConnInfo, limits: &Limits) -> Self;
     /// In-order bytes of one direction; `frame` carried (the start of) them.
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Self::Out);
     /// `len` bytes of `dir` were never seen; data continues after them.
@@ -89,11 +89,14 @@ pub struct Limits {
     pub global_ooo: usize,
     pub max_conns: usize,
     pub idle_micros: i64,
+    /// Whether dissectors keep the start of message bodies (for titles, previews and
+    /// forms); field extraction, which reads none of them, turns it off.
+    pub keep_bodies: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { per_conn_ooo: 256 << 10, global_ooo: 16 << 20, max_conns: 32_768, idle_micros: 300_000_000 }
+        Limits { per_conn_ooo: 256 << 10, global_ooo: 16 << 20, max_conns: 32_768, idle_micros: 300_000_000, keep_bodies: true }
     }
 }
 
@@ -182,6 +185,11 @@ impl<A: StreamApp> Reassembler<A> {
         }
     }
 
+    /// Whether dissectors keep the start of bodies (see [`Limits::keep_bodies`]).
+    pub fn keep_bodies(&mut self, keep: bool) {
+        self.limits.keep_bodies = keep;
+    }
+
     /// Connections currently tracked.
     pub fn live(&self) -> usize {
         self.conns.len()
@@ -203,29 +211,33 @@ impl<A: StreamApp> Reassembler<A> {
         self.stats.segments += 1;
         self.maybe_sweep(ts, out);
         let k = key(src, dst);
-        if !self.conns.contains_key(&k) {
-            if payload.is_empty() && !tcp.syn {
-                return; // a bare ACK or RST of a connection we never saw: nothing to learn
-            }
-            if self.conns.len() >= self.limits.max_conns {
-                self.evict_oldest(out);
-            }
-            // The client is the SYN sender (a SYN-ACK comes from the server); without a
-            // handshake, the side on the lower, well-known-looking port is the server.
-            let src_is_client = if tcp.syn {
-                tcp.ack.is_none()
-            } else {
-                !(src.port() < dst.port() && src.port() < 1024 || src.port() == 80 || src.port() == 443)
-            };
-            let (client, server) = if src_is_client { (src, dst) } else { (dst, src) };
-            let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
-            self.next_id += 1;
-            self.stats.connections += 1;
-            let app = A::new(&info);
-            self.conns.insert(k, Box::new(Conn { info, halves: Default::default(), app, last_seen: 0, last_ts: ts }));
+        let creates = !payload.is_empty() || tcp.syn;
+        if creates && self.conns.len() >= self.limits.max_conns && !self.conns.contains_key(&k) {
+            self.evict_oldest(out);
         }
         let limits = self.limits;
-        let conn = self.conns.get_mut(&k).expect("inserted above");
+        // One lookup per segment: the connection, or a new one.
+        let conn = match self.conns.entry(k) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                if !creates {
+                    return; // a bare ACK or RST of a connection we never saw: nothing to learn
+                }
+                // The client is the SYN sender (a SYN-ACK comes from the server); without a
+                // handshake, the side on the lower, well-known-looking port is the server.
+                let src_is_client = if tcp.syn {
+                    tcp.ack.is_none()
+                } else {
+                    !(src.port() < dst.port() && src.port() < 1024 || src.port() == 80 || src.port() == 443)
+                };
+                let (client, server) = if src_is_client { (src, dst) } else { (dst, src) };
+                let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
+                self.next_id += 1;
+                self.stats.connections += 1;
+                let app = A::new(&info, &limits);
+                v.insert(Box::new(Conn { info, halves: Default::default(), app, last_seen: 0, last_ts: ts }))
+            }
+        };
         conn.last_seen = self.tick;
         conn.last_ts = ts;
         let dir = if src == conn.info.client { Dir::ToServer } else { Dir::ToClient };
@@ -477,7 +489,7 @@ mod tests {
     struct Log(Vec<String>);
     impl StreamApp for Rec {
         type Out = Log;
-        fn new(_: &ConnInfo) -> Self {
+        fn new(_: &ConnInfo, _: &Limits) -> Self {
             Rec
         }
         fn data(&mut self, _: &ConnInfo, dir: Dir, data: &[u8], _: u64, _: i64, out: &mut Log) {

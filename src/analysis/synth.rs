@@ -190,6 +190,9 @@ pub struct Shape {
     pub one_byte: bool,
     /// Addresses spread over the whole IPv4 space instead of two /16s.
     pub spread: bool,
+    /// Connections open at once, their packets interleaved (as at a gateway); 0 or 1: one
+    /// connection after another.
+    pub interleave: u32,
 }
 
 fn spread_addr(n: u32) -> Ipv4Addr {
@@ -227,42 +230,56 @@ pub fn benchmark_capture_with<W: Write>(out: W, transactions: u32, tls: u32, bod
     let conns = transactions.div_ceil(10);
     let tls_every = (conns / tls.max(1)).max(1);
     let mut tls_left = tls;
-    for c in 0..conns {
-        let (cip, sip) = if shape.spread { (spread_addr(c), spread_addr(c ^ 0x8000_0000)) } else { (Ipv4Addr::from(0xc000_0200u32 + (c % 200)), Ipv4Addr::from(0xc633_6400u32 + (c % 50))) };
-        let client = SocketAddrV4::new(cip, 1024 + (c % 60_000) as u16);
-        let server = SocketAddrV4::new(sip, 80);
-        let mut conv = Conversation::new(client, server, c.wrapping_mul(2_654_435_761), c, 1448);
-        conv.handshake();
-        for t in 0..10.min(transactions - c * 10) {
-            let req = format!(
-                "GET /articles/{c}/{t}?q={t} HTTP/1.1\r\nHost: site{}.test\r\nUser-Agent: bench/1.0\r\nCookie: session={c:08x}{t}; theme=dark\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n",
-                c % 50
-            );
-            conv.send(true, req.as_bytes());
-            let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
-            conv.send(false, resp.as_bytes());
+    // Conversations open at once, each with the segments it has still to send.
+    let width = shape.interleave.max(1) as usize;
+    let mut open: std::collections::VecDeque<(Conversation, std::vec::IntoIter<Segment>)> = std::collections::VecDeque::new();
+    let mut next = 0u32;
+    loop {
+        while open.len() < width && next < conns {
+            let c = next;
+            next += 1;
+            let (cip, sip) = if shape.spread { (spread_addr(c), spread_addr(c ^ 0x8000_0000)) } else { (Ipv4Addr::from(0xc000_0200u32 + (c % 200)), Ipv4Addr::from(0xc633_6400u32 + (c % 50))) };
+            let client = SocketAddrV4::new(cip, 1024 + (c % 60_000) as u16);
+            let server = SocketAddrV4::new(sip, 80);
+            let mut conv = Conversation::new(client, server, c.wrapping_mul(2_654_435_761), c, 1448);
+            conv.handshake();
+            for t in 0..10.min(transactions - c * 10) {
+                let req = format!(
+                    "GET /articles/{c}/{t}?q={t} HTTP/1.1\r\nHost: site{}.test\r\nUser-Agent: bench/1.0\r\nCookie: session={c:08x}{t}; theme=dark\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n",
+                    c % 50
+                );
+                conv.send(true, req.as_bytes());
+                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+                conv.send(false, resp.as_bytes());
+            }
+            conv.close();
+            let segs = shaped(&conv.segments, shape.one_byte).into_iter();
+            open.push_back((conv, segs));
+            if c % tls_every == 0 && tls_left > 0 {
+                tls_left -= 1;
+                let client = SocketAddrV4::new(*client.ip(), 1024 + ((c + 30_000) % 60_000) as u16);
+                let server = SocketAddrV4::new(*server.ip(), 443);
+                let mut t = Conversation::new(client, server, c, c ^ 0x5555, 1448);
+                t.handshake();
+                t.send(true, &client_hello(&format!("tls{}.site.test", c % 1000)));
+                t.send(false, &server_hello());
+                t.send(true, &app_data(200));
+                t.send(false, &app_data(4000));
+                t.close();
+                let segs = shaped(&t.segments, shape.one_byte).into_iter();
+                open.push_back((t, segs));
+            }
         }
-        conv.close();
-        for s in shaped(&conv.segments, shape.one_byte) {
+        // One segment from each open conversation in turn.
+        let Some((conv, mut segs)) = open.pop_front() else { break };
+        if let Some(s) = segs.next() {
             ts += 20;
             w.packet(ts, &conv.frame(&s))?;
             frames += 1;
-        }
-        if c % tls_every == 0 && tls_left > 0 {
-            tls_left -= 1;
-            let client = SocketAddrV4::new(*client.ip(), 1024 + ((c + 30_000) % 60_000) as u16);
-            let server = SocketAddrV4::new(*server.ip(), 443);
-            let mut t = Conversation::new(client, server, c, c ^ 0x5555, 1448);
-            t.handshake();
-            t.send(true, &client_hello(&format!("tls{}.site.test", c % 1000)));
-            t.send(false, &server_hello());
-            t.send(true, &app_data(200));
-            t.send(false, &app_data(4000));
-            t.close();
-            for s in shaped(&t.segments, shape.one_byte) {
-                ts += 20;
-                w.packet(ts, &t.frame(&s))?;
-                frames += 1;
+            if width == 1 {
+                open.push_front((conv, segs));
+            } else {
+                open.push_back((conv, segs));
             }
         }
     }

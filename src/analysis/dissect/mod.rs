@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::analysis::reassembly::{ConnInfo, Dir, End, StreamApp};
+use crate::analysis::reassembly::{ConnInfo, Dir, End, Limits, StreamApp};
 
 /// One thing a dissector read off the wire.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,7 +52,9 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,
     /// Sender and receiver of the message.
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
     pub src: SocketAddr,
+    #[serde(serialize_with = "crate::analysis::flow::serialize_addr")]
     pub dst: SocketAddr,
     #[serde(flatten)]
     pub record: Record,
@@ -107,6 +109,7 @@ pub struct ConnApp {
     /// Payload bytes each way, and the time of the last.
     bytes: [u64; 2],
     last_ts: i64,
+    keep_bodies: bool,
 }
 
 /// Whether `b` starts like an HTTP request line (a known method and a space).
@@ -149,9 +152,9 @@ impl ConnApp {
         let b = &self.pending[dir as usize];
         let port53 = info.server.port() == 53 || info.client.port() == 53;
         self.proto = if looks_like_any_request(b) {
-            Proto::Http(Box::new(http::HttpConn::new(dir)))
+            Proto::Http(Box::new(http::HttpConn::new(dir).keep_bodies(self.keep_bodies)))
         } else if b.starts_with(b"HTTP/1.") {
-            Proto::Http(Box::new(http::HttpConn::new(dir.flip())))
+            Proto::Http(Box::new(http::HttpConn::new(dir.flip()).keep_bodies(self.keep_bodies)))
         } else if tls::looks_like_tls(b) {
             Proto::Tls(Box::default())
         } else if port53 {
@@ -168,8 +171,8 @@ impl ConnApp {
 impl StreamApp for ConnApp {
     type Out = Vec<Event>;
 
-    fn new(_: &ConnInfo) -> Self {
-        ConnApp { proto: Proto::Undecided, pending: Default::default(), pending_frame: [0; 2], bytes: [0; 2], last_ts: 0 }
+    fn new(_: &ConnInfo, limits: &Limits) -> Self {
+        ConnApp { proto: Proto::Undecided, pending: Default::default(), pending_frame: [0; 2], bytes: [0; 2], last_ts: 0, keep_bodies: limits.keep_bodies }
     }
 
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
@@ -257,7 +260,7 @@ impl ConnApp {
                     // What the other side sent so far belongs to the proxy handshake.
                     let rest = buf.split_off(at);
                     self.proto = if is_http {
-                        Proto::Http(Box::new(http::HttpConn::new(dir)))
+                        Proto::Http(Box::new(http::HttpConn::new(dir).keep_bodies(self.keep_bodies)))
                     } else {
                         Proto::Tls(Box::default())
                     };

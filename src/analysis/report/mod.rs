@@ -158,7 +158,7 @@ struct FindingLine<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     #[serde(flatten)]
-    finding: &'a Finding,
+    finding: &'a crate::analysis::findings::View<'a>,
 }
 
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
@@ -204,8 +204,7 @@ impl<W: Write> Report for JsonlReport<W> {
         }
         self.out.write_all(b"\n")?;
         for f in findings {
-            let shown = f.shown(self.reveal);
-            serde_json::to_writer(&mut self.out, &FindingLine { kind: "finding", finding: &shown })?;
+            serde_json::to_writer(&mut self.out, &FindingLine { kind: "finding", finding: &f.view(self.reveal) })?;
             self.out.write_all(b"\n")?;
         }
         Ok(())
