@@ -6,13 +6,16 @@
 # prints CPU time, peak memory and the ratios; also the full reports (jsonl, json with
 # findings), which do more than tshark is asked to.
 # Usage: scripts/bench-analyze.sh [TRANSACTIONS] [TLS] [DIR]
+#   INTERLEAVE=5000 SPREAD=1 scripts/bench-analyze.sh   a busy gateway's capture: 5,000
+#   keep-alive connections open at once, addresses spread over the IPv4 space
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; T=${2:-10000}; DIR=${3:-$(mktemp -d)}
 BIN=target/release/plainsight
 cargo build --release --quiet
-FILE=$DIR/bench-$N.pcap
-[ -f "$FILE" ] || $BIN synth --out "$FILE" --transactions "$N" --tls "$T"
+SHAPE=(--interleave "${INTERLEAVE:-1}"); [ -z "${SPREAD:-}" ] || SHAPE+=(--spread)
+FILE=$DIR/bench-$N-${INTERLEAVE:-1}${SPREAD:+-spread}.pcap
+[ -f "$FILE" ] || $BIN synth --out "$FILE" --transactions "$N" --tls "$T" "${SHAPE[@]}"
 SIZE=$(stat -c %s "$FILE")
 echo "capture: $FILE ($((SIZE / 1048576)) MiB), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
@@ -57,6 +60,7 @@ PY
 cpu() { read -r u s _ _ < "$DIR/time.$1"; echo "$u + $s" | bc; }
 echo "field extraction: tshark/plainsight cpu $(echo "$(cpu tshark) / $(cpu plainsight)" | bc -l | cut -c1-6)x, plainsight/tcpdump $(echo "$(cpu plainsight) / $(cpu tcpdump)" | bc -l | cut -c1-6)x"
 echo "full report (findings, --format json): tshark/plainsight $(echo "$(cpu tshark) / $(cpu findings)" | bc -l | cut -c1-6)x, plainsight/tcpdump $(echo "$(cpu findings) / $(cpu tcpdump)" | bc -l | cut -c1-6)x"
+echo "every record and finding (--format jsonl --reveal) against field extraction: $(echo "$(cpu jsonl) / $(cpu plainsight)" | bc -l | cut -c1-6)x"
 
 # Shapes that must not cost much more per byte: 1-byte segments (at most 3x the time of the
 # same transactions in normal segments), addresses spread over the whole IPv4 space versus

@@ -133,6 +133,7 @@ impl Finding {
     /// [`shown`](Self::shown) without copying: what a report serialises, borrowed.
     pub fn view(&self, reveal: bool) -> View<'_> {
         View {
+            kind: "finding",
             class: self.class,
             summary: self.shown_summary(reveal),
             secret: self.secret.as_deref().map(|s| if reveal { std::borrow::Cow::Borrowed(s) } else { std::borrow::Cow::Owned(mask(s)) }),
@@ -149,6 +150,9 @@ impl Finding {
 /// A [`Finding`] as shown, borrowed from it; serialises as the finding does.
 #[derive(Debug, Serialize)]
 pub struct View<'a> {
+    /// Always `finding`: the line's type in `--format jsonl`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     pub class: Class,
     pub summary: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,7 +252,7 @@ pub fn mask_url(url: &str) -> String {
         let parts: Vec<String> = q
             .split('&')
             .map(|p| match p.split_once('=') {
-                Some((k, v)) if secret_param(&percent_decode(k)) => format!("{k}={}", mask(&percent_decode(v))),
+                Some((k, v)) if secret_param(&decoded(k)) => format!("{k}={}", mask(&percent_decode(v))),
                 _ => p.to_string(),
             })
             .collect();
@@ -276,6 +280,22 @@ fn userinfo(base: &str) -> Option<(usize, usize, &str, Option<&str>)> {
 pub fn url_credentials(url: &str) -> Option<(String, String)> {
     let (_, _, user, pass) = userinfo(url.split(['?', '#']).next().unwrap_or(url))?;
     Some((percent_decode(user), percent_decode(pass?)))
+}
+
+/// [`percent_decode`] without a copy when there is nothing to decode.
+fn decoded(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['%', '+']) { std::borrow::Cow::Owned(percent_decode(s)) } else { std::borrow::Cow::Borrowed(s) }
+}
+
+/// Whether [`mask_url`] would change `url`: a password in its userinfo, or a secret
+/// query parameter.
+fn url_has_secret(url: &str) -> bool {
+    let before_frag = url.split('#').next().unwrap_or(url);
+    let (base, query) = match before_frag.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (before_frag, None),
+    };
+    matches!(userinfo(base), Some((_, _, _, Some(_)))) || query.is_some_and(|q| q.split('&').any(|p| p.split_once('=').is_some_and(|(k, _)| secret_param(&decoded(k)))))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -427,8 +447,7 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.
     for f in &mut out {
-        let masked = mask_urls_in(&f.summary);
-        if masked != f.summary {
+        if let Some(masked) = masked_urls_in(&f.summary) {
             f.clear_summary = Some(std::mem::replace(&mut f.summary, masked));
         }
     }
@@ -437,7 +456,30 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
 
 /// `text` with every URL-like word masked by [`mask_url`] (URLs hold no spaces).
 pub fn mask_urls_in(text: &str) -> String {
-    text.split(' ').map(|w| if w.contains(['?', '@']) { mask_url(w) } else { w.to_string() }).collect::<Vec<_>>().join(" ")
+    masked_urls_in(text).unwrap_or_else(|| text.to_string())
+}
+
+/// [`mask_urls_in`], or `None` when nothing in `text` needs masking (the usual case: no
+/// copy is made then).
+pub fn masked_urls_in(text: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    // Bytes of `text` already in `out`, and where the current word starts.
+    let (mut copied, mut pos) = (0, 0);
+    for w in text.split(' ') {
+        if w.contains(['?', '@']) && url_has_secret(w) {
+            let m = mask_url(w);
+            if m != w {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+                o.push_str(&text[copied..pos]);
+                o.push_str(&m);
+                copied = pos + w.len();
+            }
+        }
+        pos += w.len() + 1;
+    }
+    let mut o = out?;
+    o.push_str(&text[copied..]);
+    Some(o)
 }
 
 #[cfg(test)]
@@ -451,6 +493,12 @@ mod tests {
         assert_eq!(mask_url("/x?api_key=abcd&q=w#f"), "/x?api_key=a*** (4 chars)&q=w#f");
         assert_eq!(mask_url("/x?PHPSESSID=abcd&Password=p%20w"), "/x?PHPSESSID=a*** (4 chars)&Password=*** (3 chars)");
         assert_eq!(mask_url("http://h/plain?q=1"), "http://h/plain?q=1");
+        assert_eq!(masked_urls_in("GET http://h/plain?q=1"), None);
+        for t in ["POST /a?password=hunter2 and http://u:pw@h/ x", " lead?token=abc  double http://h/?q=1 ", "a?b=c", "plain words"] {
+            let word_by_word = t.split(' ').map(|w| if w.contains(['?', '@']) { mask_url(w) } else { w.to_string() }).collect::<Vec<_>>().join(" ");
+            assert_eq!(mask_urls_in(t), word_by_word, "{t:?}");
+        }
+        assert_eq!(mask_urls_in("POST /a?password=hunter2"), "POST /a?password=h****** (7 chars)");
         assert_eq!(url_credentials("http://u%40x:p%3Aw@h/"), Some(("u@x".into(), "p:w".into())));
         assert_eq!(url_credentials("http://u@h/"), None);
     }

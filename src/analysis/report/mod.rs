@@ -153,14 +153,6 @@ impl<W: Write> JsonlReport<W> {
     }
 }
 
-#[derive(Serialize)]
-struct FindingLine<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(flatten)]
-    finding: &'a crate::analysis::findings::View<'a>,
-}
-
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
 pub fn masked_record(r: &Record) -> Record {
     use crate::analysis::findings::{mask, mask_cookie_header, mask_set_cookie, mask_url, secret_param};
@@ -204,7 +196,7 @@ impl<W: Write> Report for JsonlReport<W> {
         }
         self.out.write_all(b"\n")?;
         for f in findings {
-            serde_json::to_writer(&mut self.out, &FindingLine { kind: "finding", finding: &f.view(self.reveal) })?;
+            serde_json::to_writer(&mut self.out, &f.view(self.reveal))?;
             self.out.write_all(b"\n")?;
         }
         Ok(())
