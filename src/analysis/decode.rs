@@ -73,6 +73,11 @@ const MAX_PENDING_FRAGMENTS: usize = 4096;
 
 impl Decoder {
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
+        if frame.linktype.0 == 1 && frame.data.get(12..14) == Some(&[0x08, 0x00]) {
+            if let Some(p) = plain_ipv4(&frame.data[14..]) {
+                return Ok(p);
+            }
+        }
         let sliced = slice_link(frame.linktype, frame.data)?;
         self.from_sliced(sliced, frame, 0)
     }
@@ -171,6 +176,38 @@ impl Decoder {
             _ => return Err(Skip::NotTcpUdp),
         };
         Ok(packet)
+    }
+}
+
+/// The common case, without the general slicer: IPv4, whole and unfragmented, carrying TCP
+/// or UDP that is not a tunnel. Anything else (or anything odd) is `None`, and goes the
+/// general way, which gives the same packet for what this accepts.
+fn plain_ipv4(d: &[u8]) -> Option<Packet<'_>> {
+    let ip = etherparse::Ipv4Slice::from_slice(d).ok()?;
+    if ip.is_payload_fragmented() {
+        return None;
+    }
+    let h = ip.header();
+    let (src, dst) = (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()));
+    let pl = ip.payload();
+    match pl.ip_number {
+        etherparse::IpNumber::TCP => {
+            let t = TcpSlice::from_slice(pl.payload).ok()?;
+            Some(tcp_packet(src, dst, &t, Cow::Borrowed(t.payload())))
+        }
+        etherparse::IpNumber::UDP => {
+            let u = UdpSlice::from_slice(pl.payload).ok()?;
+            if u.source_port() == 4789 || u.destination_port() == 4789 {
+                return None; // VXLAN
+            }
+            Some(Packet {
+                src: SocketAddr::new(src, u.source_port()),
+                dst: SocketAddr::new(dst, u.destination_port()),
+                transport: Transport::Udp,
+                payload: Cow::Borrowed(u.payload()),
+            })
+        }
+        _ => None,
     }
 }
 

@@ -184,11 +184,15 @@ pub fn mask(s: &str) -> String {
 
 /// Whether a form or JSON field name suggests a credential.
 pub fn credential_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    let leaf = n.rsplit(['.', '[']).next().unwrap_or(&n);
+    let leaf = name.rsplit(['.', '[']).next().unwrap_or(name).as_bytes();
     ["user", "login", "email", "mail", "pass", "pwd", "token", "secret", "card", "cvv", "cvc", "ccnum", "pin", "otp", "ssn", "apikey", "api_key", "auth"]
         .iter()
-        .any(|k| leaf.contains(k))
+        .any(|k| contains_ignore_case(leaf, k.as_bytes()))
+}
+
+/// Whether `hay` contains `needle` (lower case), ignoring ASCII case; no copy.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len() && hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// The `name=value` pairs of a `Cookie` header (names never empty).
@@ -219,8 +223,9 @@ pub fn mask_set_cookie(header: &str) -> String {
 /// Whether a URL query parameter's name says its value is a secret: every credential
 /// name, plus keys, session ids and signatures (`api_key`, `X-Api-Key`, `PHPSESSID`, `sig`).
 pub fn secret_param(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    credential_name(&n) || n.ends_with("key") || n.ends_with("sid") || n.contains("session") || n == "sig" || n.contains("signature") || n == "code"
+    let n = name.as_bytes();
+    let ends = |s: &str| n.len() >= s.len() && n[n.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes());
+    credential_name(name) || ends("key") || ends("sid") || contains_ignore_case(n, b"session") || name.eq_ignore_ascii_case("sig") || contains_ignore_case(n, b"signature") || name.eq_ignore_ascii_case("code")
 }
 
 /// `url` as it may be shown: the password of its userinfo (`http://user:pw@host/`) and
@@ -302,20 +307,27 @@ fn percent_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n).collect();
-        t.push('…');
-        t
+fn clip(s: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(n) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..end])),
     }
 }
 
 /// Derives the findings of one event.
+/// `format!` into a string sized for a finding's summary, so that it rarely grows.
+macro_rules! text {
+    ($($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(128);
+        let _ = write!(s, $($arg)*);
+        s
+    }};
+}
+
 pub fn from_event(e: &Event) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let host_of_dst = e.dst.ip().to_string();
+    let mut out = Vec::with_capacity(4);
+    let host_of_dst = || e.dst.ip().to_string();
     let from_server = matches!(
         &e.record,
         Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_)
@@ -326,119 +338,119 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
     };
     match &e.record {
         Record::HttpRequest(r) => {
-            let host = r.host.clone().unwrap_or_else(|| host_of_dst.clone());
-            let url = if r.uri.starts_with('/') { format!("http://{host}{}", r.uri) } else { r.uri.clone() };
-            push(Class::Url, format!("{} {}", r.method, clip(&url, 300)), None, &host);
+            let host: std::borrow::Cow<str> = r.host.as_deref().map_or_else(|| host_of_dst().into(), Into::into);
+            let url = if r.uri.starts_with('/') { text!("http://{host}{}", r.uri) } else { r.uri.clone() };
+            push(Class::Url, text!("{} {}", r.method, clip(&url, 300)), None, &host);
             if let Some((user, pass)) = url_credentials(&r.uri) {
-                push(Class::Credential, format!("password of user {user:?} in the URL"), Some(pass), &host);
+                push(Class::Credential, text!("password of user {user:?} in the URL"), Some(pass), &host);
             }
             if let Some(a) = &r.authorization {
                 let scheme = a.scheme.to_ascii_lowercase();
                 if let Some(p) = &a.password {
                     let user = a.user.clone().unwrap_or_default();
-                    push(Class::Credential, format!("HTTP Basic password of user {user:?}"), Some(p.clone()), &host);
+                    push(Class::Credential, text!("HTTP Basic password of user {user:?}"), Some(p.clone()), &host);
                 } else if scheme == "digest" {
                     let user = a.user.clone().unwrap_or_default();
-                    push(Class::Credential, format!("HTTP Digest authorization of user {user:?} (password not sent in clear)"), None, &host);
+                    push(Class::Credential, text!("HTTP Digest authorization of user {user:?} (password not sent in clear)"), None, &host);
                 } else {
                     let token = a.raw.split_once(' ').map_or(a.raw.clone(), |(_, t)| t.trim().to_string());
-                    push(Class::Credential, format!("Authorization {} token", a.scheme), Some(token), &host);
+                    push(Class::Credential, text!("Authorization {} token", a.scheme), Some(token), &host);
                 }
             }
             for c in &r.cookies {
                 for (name, value) in cookie_pairs(c) {
-                    push(Class::SessionCookie, format!("cookie {name} sent to {host}"), Some(value.to_string()), &host);
+                    push(Class::SessionCookie, text!("cookie {name} sent to {host}"), Some(value.to_string()), &host);
                 }
             }
             for f in &r.fields {
-                let what = format!("{} field {:?} in {} {}", f.source, f.name, r.method, clip(r.uri.split('?').next().unwrap_or(""), 80));
+                let what = text!("{} field {:?} in {} {}", f.source, f.name, r.method, clip(r.uri.split('?').next().unwrap_or(""), 80));
                 if secret_param(&f.name) {
                     push(Class::Credential, what, Some(f.value.clone()), &host);
                 } else {
-                    push(Class::PageContent, format!("{what} = {:?}", clip(&f.value, 80)), None, &host);
+                    push(Class::PageContent, text!("{what} = {:?}", clip(&f.value, 80)), None, &host);
                 }
             }
             if let Some(ua) = &r.user_agent {
-                push(Class::Metadata, format!("user agent {}", clip(ua, 120)), None, &host);
+                push(Class::Metadata, text!("user agent {}", clip(ua, 120)), None, &host);
             }
         }
         Record::HttpResponse(r) => {
-            let host = r.for_host.clone().unwrap_or_else(|| e.src.ip().to_string());
-            let uri = r.for_uri.clone().unwrap_or_else(|| "(to a request not seen)".into());
+            let host: std::borrow::Cow<str> = r.for_host.as_deref().map_or_else(|| e.src.ip().to_string().into(), Into::into);
+            let uri = r.for_uri.as_deref().unwrap_or("(to a request not seen)");
             for c in &r.set_cookies {
                 let (name, value) = set_cookie_pair(c);
                 let flags: Vec<&str> = c.split(';').skip(1).map(|a| a.trim()).filter(|a| {
                     let a = a.to_ascii_lowercase();
                     a == "secure" || a == "httponly"
                 }).collect();
-                let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
-                push(Class::SessionCookie, format!("Set-Cookie {name}{flags} from {host}"), Some(value.to_string()), &host);
+                let flags = if flags.is_empty() { String::new() } else { text!(" ({})", flags.join(", ")) };
+                push(Class::SessionCookie, text!("Set-Cookie {name}{flags} from {host}"), Some(value.to_string()), &host);
             }
             if r.body_len > 0 || r.title.is_some() {
-                let ct = r.content_type.clone().unwrap_or_else(|| "unknown type".into());
-                let title = r.title.as_ref().map(|t| format!(", title {t:?}")).unwrap_or_default();
-                push(Class::PageContent, format!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(&uri, 120), ct, r.body_len), None, &host);
+                let ct = r.content_type.as_deref().unwrap_or("unknown type");
+                let title = r.title.as_ref().map(|t| text!(", title {t:?}")).unwrap_or_default();
+                push(Class::PageContent, text!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(uri, 120), ct, r.body_len), None, &host);
             }
             if let Some(l) = &r.location {
-                push(Class::Url, format!("redirect from {} to {}", clip(&uri, 120), clip(l, 200)), None, &host);
+                push(Class::Url, text!("redirect from {} to {}", clip(uri, 120), clip(l, 200)), None, &host);
             }
         }
         Record::TlsClientHello(ch) => {
-            let host = ch.sni.clone().unwrap_or_else(|| host_of_dst.clone());
+            let host = ch.sni.clone().unwrap_or_else(host_of_dst);
             // In a QUIC Initial, under keys anyone on the path derives from the packet.
-            let carrier = ch.quic.as_ref().map(|v| format!(" (QUIC {v} Initial)")).unwrap_or_default();
+            let carrier = ch.quic.as_ref().map(|v| text!(" (QUIC {v} Initial)")).unwrap_or_default();
             if let Some(sni) = &ch.sni {
-                push(Class::ServerName, format!("TLS server name {sni}{carrier}"), None, &host);
+                push(Class::ServerName, text!("TLS server name {sni}{carrier}"), None, &host);
             }
-            let alpn = if ch.alpn.is_empty() { String::new() } else { format!(", ALPN {}", ch.alpn.join(",")) };
-            push(Class::Metadata, format!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4), None, &host);
+            let alpn = if ch.alpn.is_empty() { String::new() } else { text!(", ALPN {}", ch.alpn.join(",")) };
+            push(Class::Metadata, text!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4), None, &host);
         }
         Record::TlsServerHello(sh) => {
             let host = sh.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
-            push(Class::Metadata, format!("TLS ServerHello {} {}", sh.version, sh.cipher), None, &host);
+            push(Class::Metadata, text!("TLS ServerHello {} {}", sh.version, sh.cipher), None, &host);
         }
         Record::TlsCertificate(c) => {
-            let names = if c.names.is_empty() { String::new() } else { format!(" for {}", c.names.join(", ")) };
+            let names = if c.names.is_empty() { String::new() } else { text!(" for {}", c.names.join(", ")) };
             let class = if c.position == 0 { Class::ServerName } else { Class::Metadata };
             let host = c.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
-            push(class, format!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer), None, &host);
+            push(class, text!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer), None, &host);
         }
         Record::TlsAlert(a) => {
             let host = a.server_name.clone().unwrap_or_else(|| e.src.ip().min(e.dst.ip()).to_string());
-            let from = if e.conn.is_some() { format!(" from {}", e.src) } else { String::new() };
-            push(Class::Metadata, format!("TLS alert {} (level {}){from}", a.name, a.level), None, &host);
+            let from = if e.conn.is_some() { text!(" from {}", e.src) } else { String::new() };
+            push(Class::Metadata, text!("TLS alert {} (level {}){from}", a.name, a.level), None, &host);
         }
         Record::TlsTraffic(t) => {
             push(
                 Class::Metadata,
-                format!(
+                text!(
                     "encrypted: {} records / {} bytes to server, {} records / {} bytes to client",
                     t.records_to_server, t.bytes_to_server, t.records_to_client, t.bytes_to_client
                 ),
                 None,
-                &t.server_name.clone().unwrap_or(host_of_dst),
+                &t.server_name.clone().unwrap_or_else(host_of_dst),
             );
         }
         Record::Quic(q) => {
             let over = if q.alpn.iter().any(|a| a == "doq") { "DNS over QUIC" } else if q.alpn.iter().any(|a| a.starts_with("h3")) { "HTTP/3" } else { "QUIC" };
             push(
                 Class::Metadata,
-                format!(
+                text!(
                     "{over} ({}): only the Initials are readable; encrypted: {} packets / {} bytes to server, {} packets / {} bytes to client",
                     q.version, q.packets_to_server, q.bytes_to_server, q.packets_to_client, q.bytes_to_client
                 ),
                 None,
-                &q.server_name.clone().unwrap_or(host_of_dst),
+                &q.server_name.clone().unwrap_or_else(host_of_dst),
             );
         }
         Record::Dns(m) => {
             if m.response {
                 for a in &m.answers {
-                    push(Class::DnsName, format!("DNS answer {a}"), None, a.split(' ').next().unwrap_or(""));
+                    push(Class::DnsName, text!("DNS answer {a}"), None, a.split(' ').next().unwrap_or(""));
                 }
             } else {
                 for q in &m.questions {
-                    push(Class::DnsName, format!("DNS lookup {q}"), None, q.split(' ').next().unwrap_or(""));
+                    push(Class::DnsName, text!("DNS lookup {q}"), None, q.split(' ').next().unwrap_or(""));
                 }
             }
         }
@@ -462,6 +474,7 @@ pub fn mask_urls_in(text: &str) -> String {
 /// [`mask_urls_in`], or `None` when nothing in `text` needs masking (the usual case: no
 /// copy is made then).
 pub fn masked_urls_in(text: &str) -> Option<String> {
+    memchr::memchr2(b'?', b'@', text.as_bytes())?;
     let mut out: Option<String> = None;
     // Bytes of `text` already in `out`, and where the current word starts.
     let (mut copied, mut pos) = (0, 0);

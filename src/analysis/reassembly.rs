@@ -156,14 +156,28 @@ struct Conn<A> {
     last_ts: i64,
 }
 
-/// Key with the lower endpoint first, so both directions find the same entry.
-fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    if a <= b { (a, b) } else { (b, a) }
+/// A connection's key: both endpoints, the lower first so both directions find the same
+/// entry. IPv4 pairs pack into one integer (cheap to hash and compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Key {
+    V4(u128),
+    Other(SocketAddr, SocketAddr),
+}
+
+fn key(a: SocketAddr, b: SocketAddr) -> Key {
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    match (a, b) {
+        (SocketAddr::V4(x), SocketAddr::V4(y)) => {
+            let end = |e: std::net::SocketAddrV4| (u64::from(e.ip().to_bits()) << 16) | u64::from(e.port());
+            Key::V4((u128::from(end(x)) << 64) | u128::from(end(y)))
+        }
+        _ => Key::Other(a, b),
+    }
 }
 
 /// The reassembler for all connections of a capture.
 pub struct Reassembler<A: StreamApp> {
-    conns: HashMap<(SocketAddr, SocketAddr), Box<Conn<A>>, Hasher>,
+    conns: HashMap<Key, Box<Conn<A>>, Hasher>,
     limits: Limits,
     ooo_total: usize,
     tick: u64,
@@ -308,7 +322,7 @@ impl<A: StreamApp> Reassembler<A> {
         }
     }
 
-    fn finish(&mut self, k: (SocketAddr, SocketAddr), why: End, out: &mut A::Out) {
+    fn finish(&mut self, k: Key, why: End, out: &mut A::Out) {
         if let Some(mut conn) = self.conns.remove(&k) {
             for dir in [Dir::ToServer, Dir::ToClient] {
                 skip_holes(&mut conn, dir, u64::MAX, &mut self.stats, &mut self.ooo_total, out);

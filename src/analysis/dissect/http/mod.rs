@@ -464,7 +464,9 @@ fn add_body(open: &mut Option<Box<Open>>, data: &[u8]) {
         if open.plain && open.body.len() >= PREVIEW {
             let from = if before < PREVIEW + 8 { 0 } else { before - 8 };
             let tail = &open.body[from..];
-            if memchr::memmem::find(tail, b"</title").is_some() || memchr::memmem::find(tail, b"</TITLE").is_some() {
+            static END: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+                std::sync::LazyLock::new(|| [memchr::memmem::Finder::new(b"</title"), memchr::memmem::Finder::new(b"</TITLE")]);
+            if END.iter().any(|f| f.find(tail).is_some()) {
                 open.keep = open.body.len();
             }
         }
@@ -570,10 +572,9 @@ impl Half {
                 if is_html || looks_like_html(&body) {
                     resp.title = html_title(&body);
                 }
-                resp.body_preview = String::from_utf8_lossy(&body[..body.len().min(PREVIEW)])
-                    .chars()
-                    .take(120)
-                    .collect();
+                let text = String::from_utf8_lossy(&body[..body.len().min(PREVIEW)]);
+                let end = text.char_indices().nth(120).map_or(text.len(), |(i, _)| i);
+                resp.body_preview = text[..end].to_string();
             }
             _ => {}
         }
