@@ -142,6 +142,9 @@ pub enum LabAction {
         /// Session cookie without Secure/HttpOnly.
         #[arg(long)]
         insecure_cookies: bool,
+        /// The site offers only TLS 1.2 (its certificate then crosses the network in clear).
+        #[arg(long)]
+        tls12_only: bool,
         /// The site closes a connection that sends or takes nothing for this many seconds.
         #[arg(long, value_parser = seconds, default_value = "60")]
         idle_timeout: std::time::Duration,
@@ -199,6 +202,9 @@ pub struct SiteArgs {
     pub no_hsts: bool,
     #[arg(long)]
     pub insecure_cookies: bool,
+    /// Offer only TLS 1.2 over HTTPS (the certificate then travels in clear).
+    #[arg(long)]
+    pub tls12_only: bool,
     /// The address the resolver gives for clinic.test.
     #[arg(long, default_value = "198.51.100.10")]
     pub site_ip: std::net::Ipv4Addr,
@@ -233,6 +239,7 @@ impl SiteArgs {
             site_ip: self.site_ip,
             latency: std::time::Duration::from_millis(self.latency_ms.min(10_000)),
             idle_timeout: self.idle_timeout,
+            tls12_only: self.tls12_only,
         })
     }
 }

@@ -88,9 +88,9 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Usage);
     }
     match &args.action {
-        LabAction::Up { no_redirect, no_hsts, insecure_cookies, idle_timeout } => {
+        LabAction::Up { no_redirect, no_hsts, insecure_cookies, tls12_only, idle_timeout } => {
             let mut site = vec!["--idle-timeout".to_string(), idle_timeout.as_secs_f64().to_string()];
-            for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies")] {
+            for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies"), (*tls12_only, "--tls12-only")] {
                 if on {
                     site.push(flag.to_string());
                 }
@@ -99,10 +99,11 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
             print!("{}", run::status(&lab));
             let on = |b: bool| if b { "yes" } else { "no" };
             println!(
-                "  site: http redirects to https: {}, HSTS: {}, Secure/HttpOnly cookie: {}",
+                "  site: http redirects to https: {}, HSTS: {}, Secure/HttpOnly cookie: {}, TLS: {}",
                 on(!*no_redirect),
                 on(!*no_hsts),
-                on(!*insecure_cookies)
+                on(!*insecure_cookies),
+                if *tls12_only { "1.2 only" } else { "1.3 and 1.2" }
             );
         }
         LabAction::Down => {

@@ -49,6 +49,28 @@ fn demo_end_to_end_and_report_renders() {
     }
     assert_eq!(https["visitor"], "intact");
     assert_eq!(https["replay"]["state"], "not-possible");
+    // TLS 1.2 against 1.3: the same protection of the pages, but the certificate crosses the
+    // gateway in clear; in TLS 1.3 it does not.
+    assert!(!yes(&https, "certificate"), "https: {}", https["intruder"]["certificate"]);
+    let tls12 = sc("https-tls12");
+    assert!(yes(&tls12, "certificate"));
+    assert_eq!(tls12["visitor"], "intact");
+    let cert = tls12["intruder"]["certificate"]["evidence"].as_str().unwrap().to_string();
+    assert!(cert.contains("CN=clinic.test") && cert.contains("issued by CN=plainsight lab CA"), "{cert}");
+    if common::have_tool("tshark", "demo: the TLS 1.2 certificate and its packet, as tshark reads them") {
+        let t = |dir: &str| {
+            let o = Command::new("tshark").arg("-r").arg(out.join(dir).join("intruder.pcapng")).args(["-Y", "tls.handshake.type == 11", "-T", "fields", "-e", "frame.number", "-e", "x509sat.uTF8String", "-e", "x509sat.printableString"]).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let seen = t("https-tls12");
+        let first = seen.lines().next().unwrap_or_else(|| panic!("tshark found no certificate in https-tls12"));
+        let (frame, names) = first.split_once('\t').unwrap();
+        assert!(cert.starts_with(&format!("packet {frame}: certificate #0")), "tshark: frame {frame}; plainsight: {cert}");
+        for name in names.split([',', '\t']).filter(|n| !n.is_empty()) {
+            assert!(cert.contains(name), "tshark reads {name:?} in the certificate; plainsight: {cert}");
+        }
+        assert_eq!(t("https").trim(), "", "tshark sees no certificate in clear under TLS 1.3");
+    }
     // Refused means no page at all: the attacker broke the connection, nothing more.
     for name in ["https-mitm", "https-tamper", "race-https"] {
         let o = sc(name);
@@ -112,7 +134,7 @@ fn demo_end_to_end_and_report_renders() {
     let url = format!("file://{}", out.join("report.html").display());
     let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches(">as expected<").count(), 9, "a verdict per scenario");
+    assert_eq!(dom.matches(">as expected<").count(), 10, "a verdict per scenario");
     assert!(dom.contains("The intruder got the password: <mark>c**********e (28 chars)</mark>"), "the key secret, masked");
     assert!(dom.contains("The injected advertisement is in the page the visitor received"));
     for name in ["http", "https-mitm", "sslstrip-hsts", "trusted-mitm"] {

@@ -107,6 +107,13 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         Some(f) => Cell::yes(evidence(f)),
         None => Cell::no("no TLS crossed the gateway (plain HTTP: the Host header says it anyway)"),
     };
+    // The certificate the site sent, as it crossed the gateway (in clear only before TLS 1.3).
+    let certificate = match first(&|f| f.summary.starts_with("certificate #0 ") && f.src == f.server) {
+        Some(f) => Cell::yes(evidence(f)),
+        None if o.events.iter().any(|e| e["type"] == "tls_server_hello" && e["version"] == "TLS 1.3") => Cell::no("no: TLS 1.3 encrypts the certificate (the ServerHello says TLS 1.3)"),
+        None if o.events.iter().any(|e| e["type"] == "tls_server_hello") => Cell::no("no certificate crossed the gateway"),
+        None => Cell::no("no TLS handshake crossed the gateway"),
+    };
     let s = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or("").to_string();
     let addrs: std::collections::BTreeSet<String> = o.events.iter().filter(|e| e["type"] != "finding" && e["src"].is_string()).flat_map(|e| [s(e, "src"), s(e, "dst")]).map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a)).collect();
     let addresses = if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) };
@@ -121,7 +128,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     } else {
         Cell::no("nothing")
     };
-    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, addresses, requests_and_sizes };
+    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes };
 
     // What reached the visitor.
     let v = &o.visit;

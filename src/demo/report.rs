@@ -78,13 +78,13 @@ pub fn clip_line(line: &str, width: usize) -> String {
 }
 
 /// Widths of the terminal table's columns after the scenario's title.
-const COLUMNS: [(&str, usize); 12] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Addr", 4), ("Sizes", 5), ("Visitor got", 11), ("Site page", 9), ("Replay", 12), ("OK", 3)];
+const COLUMNS: [(&str, usize); 13] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Cert", 4), ("Addr", 4), ("Sizes", 5), ("Visitor", 8), ("Site page", 9), ("Replay", 12), ("OK", 3)];
 const TITLE: usize = 34;
 
 /// The side-by-side table for the terminal: one scenario a row, at most 120 columns.
 pub fn table(s: &Summary) -> String {
     let mut t = String::new();
-    let row = |t: &mut String, title: &str, cells: [&str; 12]| {
+    let row = |t: &mut String, title: &str, cells: [&str; 13]| {
         let mut line = format!("{title:<TITLE$}");
         for ((_, w), c) in COLUMNS.iter().zip(cells) {
             line.push(' ');
@@ -97,12 +97,13 @@ pub fn table(s: &Summary) -> String {
     row(&mut t, "Scenario", COLUMNS.map(|(h, _)| h));
     for o in &s.scenarios {
         let leaks = o.intruder.rows().map(|(_, _, _, c)| yn(c.yes));
-        let cells = [leaks[0], leaks[1], leaks[2], leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], o.visitor.as_str(), yn(o.site_pages.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
+        let cells = [leaks[0], leaks[1], leaks[2], leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], leaks[8], o.visitor.as_str(), yn(o.site_pages.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
         row(&mut t, &o.title, cells);
     }
     t.push_str("Pwd password, Cookie session cookie, Article which article was read (URL, title), Pages page contents,\n");
-    t.push_str("SNI TLS server name, Addr addresses, Sizes number and sizes of requests; Site page: the site's own\n");
-    t.push_str("pages reached the visitor; OK: every cell as the scenario expects (evidence: summary.json, report.html).\n");
+    t.push_str("SNI TLS server name, Cert the site's certificate, Addr addresses, Sizes number and sizes of requests;\n");
+    t.push_str("Visitor: what reached the visitor; Site page: the site's own pages reached it; OK: every cell as the\n");
+    t.push_str("scenario expects (evidence: summary.json, report.html).\n");
     if s.scenarios.iter().any(|o| o.browser.is_some()) {
         for o in s.scenarios.iter().filter(|o| o.browser.is_some()) {
             let (v, d) = browser_cell(o);
@@ -154,6 +155,10 @@ pub fn closing(s: &Summary) -> String {
             }
         }
         out.push(format!("HTTPS kept them secret and the pages intact; it did NOT hide {}.", hidden_not.join(", ")));
+    }
+    if find(s, "https-tls12").is_some_and(|o| o.intruder.certificate.yes && o.visitor == Got::Intact) {
+        let tls13 = if find(s, "https").is_some_and(|o| !o.intruder.certificate.yes) { " (TLS 1.3 encrypts it)" } else { "" };
+        out.push(format!("With the site on TLS 1.2 only, the pages stayed just as protected, but its certificate crossed the gateway in clear{tls13}."));
     }
     let refused: Vec<&str> = s.scenarios.iter().filter(|o| o.visitor == Got::Refused && !o.intruder.password.yes).map(|o| o.title.as_str()).collect();
     if !refused.is_empty() {

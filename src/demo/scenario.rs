@@ -10,6 +10,8 @@ use crate::lab::intruder::TlsMode;
 pub enum Scenario {
     Http,
     Https,
+    /// The site speaks only TLS 1.2: its certificate crosses the gateway in clear.
+    HttpsTls12,
     HttpsMitm,
     HttpsTamper,
     Sslstrip,
@@ -84,13 +86,16 @@ pub struct Leaks<T> {
     pub page_contents: T,
     pub dns_name: T,
     pub tls_server_name: T,
+    /// The site's certificate (subject, issuer), read from the handshake: in clear up to
+    /// TLS 1.2, encrypted in TLS 1.3.
+    pub certificate: T,
     pub addresses: T,
     pub requests_and_sizes: T,
 }
 
 impl<T> Leaks<T> {
     /// (key, label, short label, value) of every row, in the table's order.
-    pub fn rows(&self) -> [(&'static str, &'static str, &'static str, &T); 8] {
+    pub fn rows(&self) -> [(&'static str, &'static str, &'static str, &T); 9] {
         [
             ("password", "Password", "Pwd", &self.password),
             ("session_cookie", "Session cookie", "Cookie", &self.session_cookie),
@@ -98,16 +103,17 @@ impl<T> Leaks<T> {
             ("page_contents", "Page contents", "Pages", &self.page_contents),
             ("dns_name", "DNS name", "DNS", &self.dns_name),
             ("tls_server_name", "TLS server name", "SNI", &self.tls_server_name),
+            ("certificate", "Certificate seen by the intruder", "Cert", &self.certificate),
             ("addresses", "Addresses", "Addr", &self.addresses),
             ("requests_and_sizes", "Number and sizes of requests", "Sizes", &self.requests_and_sizes),
         ]
     }
 }
 
-/// `Leaks<bool>` from the eight rows in the table's order.
+/// `Leaks<bool>` from the nine rows in the table's order.
 #[allow(clippy::too_many_arguments)]
-const fn leaks(password: bool, session_cookie: bool, sensitive_article: bool, page_contents: bool, dns_name: bool, tls_server_name: bool, addresses: bool, requests_and_sizes: bool) -> Leaks<bool> {
-    Leaks { password, session_cookie, sensitive_article, page_contents, dns_name, tls_server_name, addresses, requests_and_sizes }
+const fn leaks(password: bool, session_cookie: bool, sensitive_article: bool, page_contents: bool, dns_name: bool, tls_server_name: bool, certificate: bool, addresses: bool, requests_and_sizes: bool) -> Leaks<bool> {
+    Leaks { password, session_cookie, sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes }
 }
 
 /// The expected outcome of every row, checked after the run.
@@ -166,9 +172,10 @@ impl clap::ValueEnum for Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Http,
         Scenario::Https,
+        Scenario::HttpsTls12,
         Scenario::HttpsMitm,
         Scenario::HttpsTamper,
         Scenario::Sslstrip,
@@ -182,6 +189,7 @@ impl Scenario {
         match self {
             Scenario::Http => "http",
             Scenario::Https => "https",
+            Scenario::HttpsTls12 => "https-tls12",
             Scenario::HttpsMitm => "https-mitm",
             Scenario::HttpsTamper => "https-tamper",
             Scenario::Sslstrip => "sslstrip",
@@ -196,6 +204,7 @@ impl Scenario {
         match self {
             Scenario::Http => "Plain HTTP",
             Scenario::Https => "HTTPS, intruder relays",
+            Scenario::HttpsTls12 => "HTTPS, TLS 1.2 only",
             Scenario::HttpsMitm => "HTTPS, forged certificate",
             Scenario::HttpsTamper => "HTTPS, tampered records",
             Scenario::Sslstrip => "sslstrip, no HSTS",
@@ -211,6 +220,7 @@ impl Scenario {
         match self {
             Scenario::Http => "Alice reads a health article and signs in over plain HTTP, on hotel Wi-Fi. Everything crosses the gateway in clear: watch the intruder read her password and her diagnosis, inject an advert into every page, and replay her cookie to open her account. Integrity and privacy are both gone.",
             Scenario::Https => "The same visit over HTTPS. The intruder still relays every packet, but sees only what TLS does not hide: the DNS lookup, the server name, addresses, sizes and timing. Pages arrive exactly as the site sent them.",
+            Scenario::HttpsTls12 => "The same visit, but the site speaks only TLS 1.2. The pages are just as protected, yet the handshake shows more: the site's certificate (who it is, who vouched for it, until when) crosses the gateway in clear. TLS 1.3 encrypts it; here the intruder reads it off the wire.",
             Scenario::HttpsMitm => "The intruder answers with its own certificate for clinic.test. Alice's browser checks who signed it, finds an authority it does not trust, and refuses to talk: the attacker gets nothing but the ClientHello.",
             Scenario::HttpsTamper => "The intruder flips bytes inside the encrypted records. TLS authenticates every record, so Alice's browser notices at once and drops the connection instead of showing altered content.",
             Scenario::Sslstrip => "Alice types 'clinic.test' without https://. Her first request goes out in clear; the intruder answers it and keeps her on HTTP while talking HTTPS to the site itself. Without HSTS, HTTPS never gets a chance.",
@@ -224,8 +234,8 @@ impl Scenario {
     pub fn plan(self) -> Plan {
         let proxy = |tls| Attack::Proxy { tls, trusted_mitm: false };
         // What HTTPS leaves visible in every HTTPS scenario: DNS, server name, addresses, sizes.
-        let metadata_only = leaks(false, false, false, false, true, true, true, true);
-        let everything_over_http = leaks(true, true, true, true, true, false, true, true);
+        let metadata_only = leaks(false, false, false, false, true, true, false, true, true);
+        let everything_over_http = leaks(true, true, true, true, true, false, false, true, true);
         let refused = |attack| Plan {
             site_flags: vec![],
             attack,
@@ -248,6 +258,13 @@ impl Scenario {
                 visitor_flags: vec![],
                 expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
             },
+            Scenario::HttpsTls12 => Plan {
+                site_flags: vec!["--tls12-only"],
+                attack: proxy(TlsMode::Passthrough),
+                start: "https://clinic.test/",
+                visitor_flags: vec![],
+                expect: Expect { intruder: Leaks { certificate: true, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
+            },
             Scenario::HttpsMitm => refused(proxy(TlsMode::Mitm)),
             Scenario::HttpsTamper => refused(proxy(TlsMode::Tamper)),
             Scenario::Sslstrip => Plan {
@@ -269,7 +286,7 @@ impl Scenario {
                 attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true },
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
-                expect: Expect { intruder: leaks(true, true, true, true, true, true, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
+                expect: Expect { intruder: leaks(true, true, true, true, true, true, false, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
             },
             // The forged sign-in form takes the password; the site's own pages never reach
             // the visitor, who therefore never signs in to the site nor reads the article.
@@ -279,7 +296,7 @@ impl Scenario {
                 attack: Attack::Race,
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: leaks(true, false, false, true, true, false, true, true), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried },
+                expect: Expect { intruder: leaks(true, false, false, true, true, false, false, true, true), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried },
             },
             Scenario::RaceHttps => Plan { site_flags: vec!["--latency-ms", "20"], ..refused(Attack::Race) },
         }

@@ -67,8 +67,9 @@ pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), PkiError
     f.write_all(contents.as_bytes()).map_err(err)
 }
 
-/// A rustls server configuration from PEM files (HTTP/2 and HTTP/1.1 offered by ALPN).
-pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+/// A rustls server configuration from PEM files (HTTP/2 and HTTP/1.1 offered by ALPN):
+/// TLS 1.3 and 1.2, or TLS 1.2 alone when `tls12_only`.
+pub fn server_config(cert: &Path, key: &Path, tls12_only: bool) -> anyhow::Result<rustls::ServerConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
@@ -76,8 +77,9 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerCo
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only { &[&rustls::version::TLS12] } else { rustls::DEFAULT_VERSIONS };
     let mut cfg = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
-        .with_safe_default_protocol_versions()?
+        .with_protocol_versions(versions)?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

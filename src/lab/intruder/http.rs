@@ -943,7 +943,7 @@ mod tests {
         for (name, pem) in [("ca.pem", &ca.cert_pem), ("site.pem", &leaf.cert_pem), ("site.key", &leaf.key_pem)] {
             std::fs::write(dir.join(name), pem).unwrap();
         }
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(crate::lab::pki::server_config(&dir.join("site.pem"), &dir.join("site.key")).unwrap()));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(crate::lab::pki::server_config(&dir.join("site.pem"), &dir.join("site.key"), false).unwrap()));
         let pieces: [&[u8]; 3] = [b"<html><body><p>x</p><a href=\"htt", b"ps://clinic.test/caf\xc3", b"\xa9\">https://</a></body></html>"];
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nStrict-Transport-Security: max-age=31536000\r\nSet-Cookie: session=abc; Secure; HttpOnly\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
         let answer = rt().block_on(async {

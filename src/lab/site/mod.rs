@@ -45,6 +45,8 @@ pub struct Options {
     pub latency: Duration,
     /// A connection with no byte in or out for this long is closed.
     pub idle_timeout: Duration,
+    /// Offer only TLS 1.2 (the certificate then crosses the network in clear).
+    pub tls12_only: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -90,7 +92,7 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
         tasks.spawn(accept(l, None, ctx.clone()));
     }
     if let Some(addr) = opts.https {
-        let cfg = crate::lab::pki::server_config(&opts.cert, &opts.key)?;
+        let cfg = crate::lab::pki::server_config(&opts.cert, &opts.key, opts.tls12_only)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
         let l = crate::lab::conn::listen(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
         tasks.spawn(accept(l, Some(acceptor), ctx.clone()));
