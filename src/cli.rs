@@ -205,6 +205,9 @@ pub struct SiteArgs {
     /// Offer only TLS 1.2 over HTTPS (the certificate then travels in clear).
     #[arg(long)]
     pub tls12_only: bool,
+    /// The home page also loads a script and an image over plain http:// (mixed content).
+    #[arg(long)]
+    pub mixed_content: bool,
     /// The address the resolver gives for clinic.test.
     #[arg(long, default_value = "198.51.100.10")]
     pub site_ip: std::net::Ipv4Addr,
@@ -240,6 +243,7 @@ impl SiteArgs {
             latency: std::time::Duration::from_millis(self.latency_ms.min(10_000)),
             idle_timeout: self.idle_timeout,
             tls12_only: self.tls12_only,
+            mixed_content: self.mixed_content,
         })
     }
 }
@@ -277,6 +281,14 @@ pub struct VisitArgs {
     /// Save every HTML page received into this directory.
     #[arg(long)]
     pub save: Option<PathBuf>,
+    /// Load plain-HTTP scripts and images into HTTPS pages, as an old or careless client
+    /// does (browsers block the scripts and upgrade the images).
+    #[arg(long)]
+    pub no_mixed_content_blocking: bool,
+    /// Also download the app the site offers and check it against the SHA-256 its
+    /// download page prints.
+    #[arg(long)]
+    pub download: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -358,6 +370,10 @@ pub struct InjectArgs {
     /// Relay HTTP without injecting anything (a baseline for benchmarks).
     #[arg(long, conflicts_with = "ad")]
     pub pass_through: bool,
+    /// Also tamper with every other resource it can read: append to scripts, replace
+    /// images, swap downloads for a harmless stand-in.
+    #[arg(long, conflicts_with = "pass_through")]
+    pub resources: bool,
     #[arg(long, default_value_t = 8080)]
     pub http_port: u16,
     #[arg(long, default_value_t = 8443)]
@@ -402,6 +418,7 @@ impl InjectArgs {
             reveal: self.reveal,
             ready_file: self.ready_file.clone(),
             idle_timeout: self.idle_timeout,
+            resources: self.resources,
         }
     }
 }
@@ -421,6 +438,8 @@ impl VisitArgs {
             password: self.password.clone().unwrap_or_else(|| content::PASSWORD.to_string()),
             save: self.save.clone(),
             live: true,
+            block_mixed_content: !self.no_mixed_content_blocking,
+            download: self.download,
         }
     }
 }

@@ -29,7 +29,7 @@ pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Bro
     let spki = site_spki(lab)?;
     let run = |extra: &str| -> anyhow::Result<std::process::Output> {
         Command::new("ip")
-            .args(["netns", "exec", &lab.ns(Host::Visitor), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000"])
+            .args(["netns", "exec", &lab.ns(Host::Visitor), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0"])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
             .arg(extra)
@@ -49,7 +49,33 @@ pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Bro
         let rest = &dom_text[i..];
         rest[..rest.find('<').unwrap_or(rest.len())].trim().to_string()
     });
+    let mut mixed_content: Vec<String> = Vec::new();
+    for m in stderr.lines().filter_map(mixed_content_message) {
+        if !mixed_content.contains(&m) {
+            mixed_content.push(m);
+        }
+    }
     let loaded = error.is_none() && png.metadata().is_ok_and(|m| m.len() > 0);
     let _ = std::fs::remove_dir_all(&profile);
-    Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()) })
+    Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()), mixed_content })
+}
+
+/// The message of a console line Chromium logs about mixed content:
+/// `[...:INFO:CONSOLE:0] "Mixed Content: The page at ... This request has been blocked; ...", source: ...`.
+fn mixed_content_message(line: &str) -> Option<String> {
+    let start = line.find("\"Mixed Content:")? + 1;
+    let rest = &line[start..];
+    let end = rest.find("\", source:").unwrap_or(rest.len());
+    Some(rest[..end].trim_end_matches('"').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_chromium_mixed_content_messages() {
+        let line = "[1:1:1124/152805.97:INFO:CONSOLE:0] \"Mixed Content: The page at 'https://clinic.test/' was loaded over HTTPS, but requested an insecure script 'http://clinic.test/widget.js'. This request has been blocked; the content must be served over HTTPS.\", source: https://clinic.test/ (0)";
+        let m = super::mixed_content_message(line).unwrap();
+        assert!(m.starts_with("Mixed Content: The page at") && m.ends_with("must be served over HTTPS."), "{m}");
+        assert_eq!(super::mixed_content_message("[x:INFO:CONSOLE:0] \"hello\", source: x"), None);
+    }
 }

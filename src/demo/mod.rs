@@ -100,6 +100,10 @@ pub struct Outcome {
     /// Whether the site's own pages reached the visitor at all (availability).
     pub site_pages: Cell,
     pub replay: Replay,
+    /// A plain-HTTP script or image got into the visitor's HTTPS page (mixed content).
+    pub mixed_content: Cell,
+    /// The download arrived swapped: its SHA-256 is not the one its page printed.
+    pub download_swapped: Cell,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_secret: Option<KeySecret>,
     pub expected: Expect,
@@ -128,6 +132,10 @@ pub struct Browser {
     pub ad_visible: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<String>,
+    /// Chromium's own console messages about mixed content ("Mixed Content: ... This
+    /// request has been blocked ..."), as it logged them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mixed_content: Vec<String>,
 }
 
 /// The whole run, as `summary.json`.

@@ -159,6 +159,31 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
             (None, None) => "none".into(),
         }),
     };
+    // Mixed content: what the visitor loaded over plain HTTP into its HTTPS page.
+    let mixed: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.mixed && s.status.is_some()).collect();
+    let rewritten = |url: &str| o.injector.iter().find(|i| i.url.as_deref() == Some(url) && matches!(i.outcome.as_str(), "injected" | "replaced")).map(|i| format!("; the intruder's proxy: {} {}", i.outcome, i.detail));
+    let mixed_content = match mixed.first() {
+        Some(_) => Cell::yes(
+            mixed
+                .iter()
+                .map(|s| format!("loaded {} over plain HTTP into the HTTPS page: {} (sha256 {}){}", s.url, s.integrity.as_str(), s.sha256.as_deref().map_or("none", |h| &h[..12.min(h.len())]), rewritten(&s.url).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        None if !v.mixed_blocked.is_empty() => Cell::no(format!("the visitor blocked the plain-HTTP {} (mixed content), as browsers do", v.mixed_blocked.join(", "))),
+        None => Cell::no("no plain-HTTP resource in an HTTPS page"),
+    };
+    let download_swapped = match &v.download {
+        Some(d) if !d.matches => Cell::yes(format!(
+            "{}: SHA-256 {} is not the {} its page printed; running it would have done: {}",
+            d.url,
+            d.sha256,
+            d.expected_sha256,
+            d.head.lines().find(|l| !l.starts_with('#')).unwrap_or("")
+        )),
+        Some(d) => Cell::no(format!("{} arrived intact: SHA-256 {} as its page printed", d.url, d.sha256)),
+        None => Cell::no("no download in this visit"),
+    };
     Outcome {
         scenario: sc.name().into(),
         title: sc.title().into(),
@@ -167,6 +192,8 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         visitor_detail: detail,
         site_pages,
         replay: Replay { state: ReplayState::NotTried, evidence: String::new() },
+        mixed_content,
+        download_swapped,
         key_secret,
         expected: sc.plan().expect,
         as_expected: false,
@@ -208,6 +235,12 @@ pub(super) fn check(o: &mut Outcome) {
     }
     if o.site_pages.yes != e.site_pages {
         bad.push(format!("site's pages arrived: expected {}, got {} ({})", yn(e.site_pages), yn(o.site_pages.yes), o.site_pages.evidence));
+    }
+    if o.mixed_content.yes != e.mixed_content {
+        bad.push(format!("mixed content in the HTTPS page: expected {}, got {} ({})", yn(e.mixed_content), yn(o.mixed_content.yes), o.mixed_content.evidence));
+    }
+    if o.download_swapped.yes != e.download_swapped {
+        bad.push(format!("download swapped: expected {}, got {} ({})", yn(e.download_swapped), yn(o.download_swapped.yes), o.download_swapped.evidence));
     }
     if o.replay.state != e.replay {
         bad.push(format!("stolen cookie replayed: expected {}, got {} ({})", e.replay.as_str(), o.replay.state.as_str(), o.replay.evidence));

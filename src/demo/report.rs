@@ -78,13 +78,13 @@ pub fn clip_line(line: &str, width: usize) -> String {
 }
 
 /// Widths of the terminal table's columns after the scenario's title.
-const COLUMNS: [(&str, usize); 13] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Cert", 4), ("Addr", 4), ("Sizes", 5), ("Visitor", 8), ("Site page", 9), ("Replay", 12), ("OK", 3)];
-const TITLE: usize = 34;
+const COLUMNS: [(&str, usize); 15] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Cert", 4), ("Addr", 4), ("Sizes", 5), ("Visitor", 8), ("Site", 4), ("Mixed", 5), ("Swap", 4), ("Replay", 12), ("OK", 3)];
+const TITLE: usize = 30;
 
 /// The side-by-side table for the terminal: one scenario a row, at most 120 columns.
 pub fn table(s: &Summary) -> String {
     let mut t = String::new();
-    let row = |t: &mut String, title: &str, cells: [&str; 13]| {
+    let row = |t: &mut String, title: &str, cells: [&str; 15]| {
         let mut line = format!("{title:<TITLE$}");
         for ((_, w), c) in COLUMNS.iter().zip(cells) {
             line.push(' ');
@@ -97,18 +97,23 @@ pub fn table(s: &Summary) -> String {
     row(&mut t, "Scenario", COLUMNS.map(|(h, _)| h));
     for o in &s.scenarios {
         let leaks = o.intruder.rows().map(|(_, _, _, c)| yn(c.yes));
-        let cells = [leaks[0], leaks[1], leaks[2], leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], leaks[8], o.visitor.as_str(), yn(o.site_pages.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
+        let cells = [leaks[0], leaks[1], leaks[2], leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], leaks[8], o.visitor.as_str(), yn(o.site_pages.yes), yn(o.mixed_content.yes), yn(o.download_swapped.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
         row(&mut t, &o.title, cells);
     }
     t.push_str("Pwd password, Cookie session cookie, Article which article was read (URL, title), Pages page contents,\n");
     t.push_str("SNI TLS server name, Cert the site's certificate, Addr addresses, Sizes number and sizes of requests;\n");
-    t.push_str("Visitor: what reached the visitor; Site page: the site's own pages reached it; OK: every cell as the\n");
-    t.push_str("scenario expects (evidence: summary.json, report.html).\n");
+    t.push_str("Visitor: what reached the visitor; Site: the site's own pages reached it; Mixed: a plain-HTTP script\n");
+    t.push_str("or image got into its HTTPS page; Swap: its download arrived swapped; OK: every cell as the scenario\n");
+    t.push_str("expects (evidence: summary.json, report.html).\n");
     if s.scenarios.iter().any(|o| o.browser.is_some()) {
         for o in s.scenarios.iter().filter(|o| o.browser.is_some()) {
             let (v, d) = browser_cell(o);
             t.push_str(&clip_line(&format!("Chromium, {}: secure context {v} ({d})", o.title), 120));
             t.push('\n');
+            for m in o.browser.iter().flat_map(|b| &b.mixed_content) {
+                t.push_str(&wrap(&format!("Chromium, {}: {m}", o.title), 120));
+                t.push('\n');
+            }
         }
     }
     for o in s.scenarios.iter().filter(|o| !o.as_expected) {
@@ -170,6 +175,13 @@ pub fn closing(s: &Summary) -> String {
     if find(s, "race").is_some_and(|o| o.visitor == Got::Forged && o.intruder.password.yes) {
         out.push("A guest who cannot block anything still won the race over HTTP, and its look-alike sign-in form took the password.".into());
     }
+    if find(s, "https-mixed").is_some_and(|o| o.mixed_content.yes && o.visitor == Got::Modified) {
+        out.push("A single script loaded over plain HTTP handed an HTTPS page to the intruder, which is why browsers block it.".into());
+    }
+    if find(s, "http-download").is_some_and(|o| o.download_swapped.yes) {
+        let https = if find(s, "https-download").is_some_and(|o| !o.download_swapped.yes && o.visitor == Got::Intact) { "; over HTTPS it arrived intact" } else { "" };
+        out.push(format!("Over HTTP the intruder also swapped the download, rewrote a script and replaced an image: every resource is at stake, not only the page{https}."));
+    }
     if find(s, "trusted-mitm").is_some_and(|o| o.visitor == Got::Modified) {
         out.push("And HTTPS falls entirely when a device trusts the attacker's certificate authority.".into());
     }
@@ -211,6 +223,13 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
     h.push_str("</tr><tr><th>The site's own pages reached the visitor</th>");
     for o in &s.scenarios {
         let _ = write!(h, "<td class=\"{}\">{}<small>{}</small></td>", if o.site_pages.yes { "no" } else { "yes" }, yn(o.site_pages.yes), esc(&o.site_pages.evidence));
+    }
+    for (label, cell) in [("Mixed content: a plain-HTTP script or image in the HTTPS page", (|o: &Outcome| &o.mixed_content) as fn(&Outcome) -> &super::Cell), ("Download swapped (SHA-256 against the one its page printed)", |o: &Outcome| &o.download_swapped)] {
+        let _ = write!(h, "</tr><tr><th>{label}</th>");
+        for o in &s.scenarios {
+            let c = cell(o);
+            let _ = write!(h, "<td class=\"{0}\">{0}<small>{1}</small></td>", yn(c.yes), esc(&c.evidence));
+        }
     }
     if s.scenarios.iter().any(|o| o.browser.is_some()) {
         h.push_str("</tr><tr><th>Chromium: secure context and powerful features</th>");

@@ -64,7 +64,7 @@ mod tests {
         let (host, v) = Request::Sniff { host: Host::Site, pcap: "/o/site.pcapng".into(), ready: "/o/r".into() }.command(&lab);
         assert_eq!(host, Host::Site);
         assert_eq!(v.join(" "), "plainsight sniff --lab t --host site --format jsonl --reveal --ready-file /o/r -w /o/site.pcapng -i eth0");
-        let (host, v) = Request::Inject { attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true }, ready: "/o/r".into() }.command(&lab);
+        let (host, v) = Request::Inject { attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false }, ready: "/o/r".into() }.command(&lab);
         assert_eq!((host, v.join(" ").as_str()), (Host::Intruder, "plainsight inject --lab t --reveal --ready-file /o/r --tls mitm --trusted-mitm"));
         let (host, _) = Request::Inject { attack: Attack::Race, ready: "/o/r".into() }.command(&lab);
         assert_eq!(host, Lab::race_host());

@@ -21,6 +21,11 @@ pub enum Scenario {
     Race,
     /// The same race against HTTPS.
     RaceHttps,
+    /// An HTTPS page that loads a script and an image over plain HTTP.
+    HttpsMixed,
+    /// The site's software download, over HTTP and over HTTPS.
+    HttpDownload,
+    HttpsDownload,
 }
 
 /// What reached the visitor.
@@ -124,13 +129,18 @@ pub struct Expect {
     /// The site's own pages reached the visitor.
     pub site_pages: bool,
     pub replay: ReplayState,
+    /// A plain-HTTP script or image got into the visitor's HTTPS page.
+    pub mixed_content: bool,
+    /// The download arrived swapped (its SHA-256 differs from the one its page printed).
+    pub download_swapped: bool,
 }
 
 /// What the intruder does in a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attack {
-    /// The injecting proxy on the gateway, with what it does to HTTPS.
-    Proxy { tls: TlsMode, trusted_mitm: bool },
+    /// The injecting proxy on the gateway, with what it does to HTTPS, and whether it
+    /// also tampers with scripts, images and downloads (`inject --resources`).
+    Proxy { tls: TlsMode, trusted_mitm: bool, resources: bool },
     /// A fellow guest races forged answers from the guest LAN.
     Race,
 }
@@ -139,11 +149,14 @@ impl Attack {
     /// The `plainsight inject` arguments for this attack (after `--lab NAME`).
     pub fn inject_args(self) -> Vec<String> {
         match self {
-            Attack::Proxy { tls, trusted_mitm } => {
+            Attack::Proxy { tls, trusted_mitm, resources } => {
                 let mode = clap::ValueEnum::to_possible_value(&tls).expect("no skipped variants");
                 let mut v = vec!["--tls".to_string(), mode.get_name().to_string()];
                 if trusted_mitm {
                     v.push("--trusted-mitm".into());
+                }
+                if resources {
+                    v.push("--resources".into());
                 }
                 v
             }
@@ -172,7 +185,7 @@ impl clap::ValueEnum for Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Http,
         Scenario::Https,
         Scenario::HttpsTls12,
@@ -183,6 +196,9 @@ impl Scenario {
         Scenario::TrustedMitm,
         Scenario::Race,
         Scenario::RaceHttps,
+        Scenario::HttpsMixed,
+        Scenario::HttpDownload,
+        Scenario::HttpsDownload,
     ];
 
     pub fn name(self) -> &'static str {
@@ -197,6 +213,9 @@ impl Scenario {
             Scenario::TrustedMitm => "trusted-mitm",
             Scenario::Race => "race",
             Scenario::RaceHttps => "race-https",
+            Scenario::HttpsMixed => "https-mixed",
+            Scenario::HttpDownload => "http-download",
+            Scenario::HttpsDownload => "https-download",
         }
     }
 
@@ -210,8 +229,11 @@ impl Scenario {
             Scenario::Sslstrip => "sslstrip, no HSTS",
             Scenario::SslstripHsts => "sslstrip vs HSTS",
             Scenario::TrustedMitm => "Visitor trusts intruder CA",
-            Scenario::Race => "Guest races forged answers (HTTP)",
-            Scenario::RaceHttps => "Guest races forged answers (HTTPS)",
+            Scenario::Race => "Guest races forgeries (HTTP)",
+            Scenario::RaceHttps => "Guest races forgeries (HTTPS)",
+            Scenario::HttpsMixed => "HTTPS page, plain-HTTP script",
+            Scenario::HttpDownload => "Download over HTTP",
+            Scenario::HttpsDownload => "Download over HTTPS",
         }
     }
 
@@ -227,12 +249,16 @@ impl Scenario {
             Scenario::SslstripHsts => "The same attack, but Alice's browser already knows the site's HSTS policy (an earlier visit, or the preload list). It never sends that first plain request, so there is nothing to strip.",
             Scenario::TrustedMitm => "The one way HTTPS falls: Alice's device was made to trust the intruder's certificate authority (malware, a 'security' app, a corporate middlebox). Then the forged certificate is accepted and the intruder reads and changes everything. Guard what your devices trust.",
             Scenario::Race => "Now the attacker is just another guest on the Wi-Fi: it can see every frame but cannot stop any. It forges the site's answer and sends it first (the site is far away, 20 ms). Alice's browser takes the first answer it gets: the attacker's page.",
+            Scenario::HttpsMixed => "The page comes over HTTPS, but it loads a chat widget script and a photo over plain http://. The intruder cannot touch the page, so it rewrites the script on its way, and a script runs with the page's full powers: the whole HTTPS page is now the intruder's. That is why browsers block plain-HTTP scripts in HTTPS pages (and upgrade images); this visitor stands for an old or careless client that does not.",
+            Scenario::HttpDownload => "Alice downloads the clinic's app over plain HTTP. The intruder swaps the file on its way (here for a harmless stand-in that says so; a real attacker sends malware), rewrites the site's script and replaces its logo: every resource without HTTPS is the intruder's. The checksum on the download page catches it only because this intruder left the page alone.",
+            Scenario::HttpsDownload => "The same download over HTTPS: the intruder can neither read nor change the file, the script or the image. The file's SHA-256 matches the one its page printed.",
             Scenario::RaceHttps => "The same race against HTTPS. The forged bytes arrive first again, but they are not a valid TLS record: Alice's browser rejects them and aborts. An attacker who cannot block can, at most, break the connection.",
         }
     }
 
     pub fn plan(self) -> Plan {
-        let proxy = |tls| Attack::Proxy { tls, trusted_mitm: false };
+        let proxy = |tls| Attack::Proxy { tls, trusted_mitm: false, resources: false };
+        let tampering = |tls| Attack::Proxy { tls, trusted_mitm: false, resources: true };
         // What HTTPS leaves visible in every HTTPS scenario: DNS, server name, addresses, sizes.
         let metadata_only = leaks(false, false, false, false, true, true, false, true, true);
         let everything_over_http = leaks(true, true, true, true, true, false, false, true, true);
@@ -241,7 +267,7 @@ impl Scenario {
             attack,
             start: "https://clinic.test/",
             visitor_flags: vec![],
-            expect: Expect { intruder: metadata_only.clone(), visitor: Got::Refused, site_pages: false, replay: ReplayState::NotTried },
+            expect: Expect { intruder: metadata_only.clone(), visitor: Got::Refused, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
         };
         match self {
             Scenario::Http => Plan {
@@ -249,21 +275,21 @@ impl Scenario {
                 attack: proxy(TlsMode::Passthrough),
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
+                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
             },
             Scenario::Https => Plan {
                 site_flags: vec![],
                 attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
+                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
             },
             Scenario::HttpsTls12 => Plan {
                 site_flags: vec!["--tls12-only"],
                 attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: Leaks { certificate: true, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
+                expect: Expect { intruder: Leaks { certificate: true, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
             },
             Scenario::HttpsMitm => refused(proxy(TlsMode::Mitm)),
             Scenario::HttpsTamper => refused(proxy(TlsMode::Tamper)),
@@ -272,21 +298,21 @@ impl Scenario {
                 attack: proxy(TlsMode::Strip),
                 start: "clinic.test",
                 visitor_flags: vec![],
-                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
+                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
             },
             Scenario::SslstripHsts => Plan {
                 site_flags: vec![],
                 attack: proxy(TlsMode::Strip),
                 start: "clinic.test",
                 visitor_flags: vec!["--hsts-preload"],
-                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible },
+                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
             },
             Scenario::TrustedMitm => Plan {
                 site_flags: vec![],
-                attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true },
+                attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false },
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
-                expect: Expect { intruder: leaks(true, true, true, true, true, true, false, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead },
+                expect: Expect { intruder: leaks(true, true, true, true, true, true, false, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
             },
             // The forged sign-in form takes the password; the site's own pages never reach
             // the visitor, who therefore never signs in to the site nor reads the article.
@@ -296,9 +322,38 @@ impl Scenario {
                 attack: Attack::Race,
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: leaks(true, false, false, true, true, false, false, true, true), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried },
+                expect: Expect { intruder: leaks(true, false, false, true, true, false, false, true, true), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
             },
             Scenario::RaceHttps => Plan { site_flags: vec!["--latency-ms", "20"], ..refused(Attack::Race) },
+            // The scripts it loads over plain HTTP are the intruder's to read and rewrite.
+            Scenario::HttpsMixed => Plan {
+                site_flags: vec!["--mixed-content", "--no-redirect", "--no-hsts"],
+                attack: tampering(TlsMode::Passthrough),
+                start: "https://clinic.test/",
+                visitor_flags: vec!["--no-mixed-content-blocking"],
+                expect: Expect {
+                    intruder: Leaks { page_contents: true, ..metadata_only.clone() },
+                    visitor: Got::Modified,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: true,
+                    download_swapped: false,
+                },
+            },
+            Scenario::HttpDownload => Plan {
+                site_flags: vec!["--no-https"],
+                attack: tampering(TlsMode::Passthrough),
+                start: "http://clinic.test/",
+                visitor_flags: vec!["--download"],
+                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: true },
+            },
+            Scenario::HttpsDownload => Plan {
+                site_flags: vec![],
+                attack: tampering(TlsMode::Passthrough),
+                start: "https://clinic.test/",
+                visitor_flags: vec!["--download"],
+                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+            },
         }
     }
 }

@@ -30,7 +30,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use super::inject::{Injector, csp_blocks_inline};
+use super::inject::{Injector, Tamper, csp_blocks_inline, tamper, tamper_kind};
 use super::{Ctx, Outcome, ProxyError, TlsMode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -221,6 +221,7 @@ async fn proxy(
     upstream: Upstream,
 ) -> Response<Out> {
     let (mut parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
     let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
     let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
@@ -328,6 +329,11 @@ async fn proxy(
     let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let enc = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").trim().to_ascii_lowercase();
     let csp = parts.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let has_body = !(head_request || parts.status != StatusCode::OK);
+    let disposition = parts.headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
+    if let Some(kind) = tamper_kind(&ct, &path, disposition).filter(|_| ctx.opts.resources && has_body) {
+        return tamper_resource(kind, parts, body, &enc, outcome, &ctx).await;
+    }
     let skip = if ctx.opts.ad.is_empty() {
         Some("injection off (--pass-through)".to_string())
     } else if !ct.contains("text/html") {
@@ -596,6 +602,43 @@ fn rewrite_whole(page: &[u8], mut rw: Rewrite) -> Option<Bytes> {
     }
 }
 
+/// Resources past this size go on unchanged (the intruder holds a resource whole).
+const WHOLE_RESOURCE: usize = 8 << 20;
+
+/// `--resources`: reads a script, image or download whole, decoded, and sends the
+/// tampered version in its place (uncompressed, with its own length).
+async fn tamper_resource(kind: Tamper, mut parts: http::response::Parts, body: Incoming, enc: &str, mut outcome: Outcome, ctx: &Ctx) -> Response<Out> {
+    let full = |b: Vec<u8>| http_body_util::Full::new(Bytes::from(b)).map_err(|e| match e {}).boxed_unsync();
+    let original = match http_body_util::Limited::new(body, WHOLE_RESOURCE).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            outcome.outcome = "failed".into();
+            outcome.detail = format!("site's body broke off or exceeded {} MB: {e}", WHOLE_RESOURCE >> 20);
+            ctx.record(outcome);
+            return error(StatusCode::BAD_GATEWAY, "bad gateway");
+        }
+    };
+    let decoded = crate::analysis::dissect::http::decode_body(&original, Some(enc));
+    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let (new, ct, what) = tamper(kind, &decoded, &ct);
+    drop_body_framing(&mut parts.headers);
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    if let Ok(v) = HeaderValue::from_str(&ct) {
+        parts.headers.insert(header::CONTENT_TYPE, v);
+    }
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+    outcome.outcome = match kind {
+        Tamper::Script => "injected",
+        Tamper::Image => "replaced",
+        Tamper::Download => "swapped",
+    }
+    .into();
+    outcome.detail = format!("{what} ({} bytes in place of {})", new.len(), decoded.len());
+    outcome.bytes_to_client = new.len() as u64;
+    ctx.record(outcome);
+    Response::from_parts(parts, full(new))
+}
+
 /// A request body that says when it has all been sent (its end, or an error).
 struct Sent {
     inner: Out,
@@ -744,6 +787,7 @@ mod tests {
             reveal: false,
             ready_file: None,
             idle_timeout: Duration::from_secs(60),
+            resources: false,
         };
         let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
         Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls, pool: Pool::default() })
@@ -931,6 +975,50 @@ mod tests {
             let b = String::from_utf8(b).expect("whole characters");
             assert!(b.contains(&format!("<body class=\"x\">{AD}")), "{enc}: {b}");
             assert!(b.contains("hello caf\u{e9}"), "{enc}: {b}");
+        }
+    }
+
+    #[test]
+    fn with_resources_scripts_images_and_downloads_are_tampered_with() {
+        let rt = rt();
+        let with_resources = |on: bool| {
+            let c = context(TlsMode::Passthrough, plain());
+            let mut opts = c.opts.clone();
+            opts.resources = on;
+            Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls: c.upstream_tls.clone(), pool: Pool::default() })
+        };
+        let gz = |b: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(b).unwrap();
+            e.finish().unwrap()
+        };
+        let cases: [(&str, &str, Vec<u8>, &[u8]); 3] = [
+            ("application/javascript\r\nContent-Encoding: gzip", "/app.js", gz(b"var a=1;"), b"var a=1;"),
+            ("image/png", "/logo.png", b"\x89PNG....".to_vec(), b""),
+            ("application/octet-stream", "/download/app.sh", b"#!/bin/sh\necho real\n".to_vec(), b""),
+        ];
+        for (ct, path, sent, starts) in cases {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n", sent.len());
+            let request = format!("GET {path} HTTP/1.1\r\nHost: clinic.test\r\nConnection: close\r\n\r\n");
+            for on in [false, true] {
+                let answer = rt.block_on(async {
+                    let dst = site(None, head.clone(), vec![sent.clone()]).await;
+                    through(with_resources(on), Upstream::Plain, dst, request.as_bytes(), 1).await
+                });
+                let (h, b) = body(&answer);
+                assert!(h.starts_with("http/1.1 200"), "{path}: {h}");
+                if !on {
+                    assert_eq!(b, sent, "{path}: untouched without --resources");
+                    continue;
+                }
+                assert!(!h.contains("content-encoding"), "{path}: {h}");
+                assert!(h.contains(&format!("content-length: {}", b.len())), "{path}: {h}");
+                match path {
+                    "/app.js" => assert!(b.starts_with(starts) && b.ends_with(super::super::inject::SCRIPT_PAYLOAD.as_bytes()), "{}", String::from_utf8_lossy(&b)),
+                    "/logo.png" => assert!(b == super::super::inject::INTRUDER_IMAGE.as_bytes() && h.contains("content-type: image/svg+xml"), "{h}"),
+                    _ => assert_eq!(b, super::super::inject::STAND_IN.as_bytes()),
+                }
+            }
         }
     }
 

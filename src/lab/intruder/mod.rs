@@ -63,6 +63,8 @@ pub struct Options {
     pub ready_file: Option<PathBuf>,
     /// A visitor connection with no byte in or out for this long is closed.
     pub idle_timeout: std::time::Duration,
+    /// Tamper with scripts, images and downloads too, not only HTML pages.
+    pub resources: bool,
 }
 
 /// Which part of the intruder an outcome comes from.
@@ -326,6 +328,7 @@ mod tests {
             reveal: false,
             ready_file: None,
             idle_timeout: std::time::Duration::from_secs(60),
+            resources: false,
         };
         let r = rules(&opts);
         assert_eq!(r[2], "add rule ip plainsight_inject pre iifname \"lan0\" tcp dport 80 redirect to :8080");

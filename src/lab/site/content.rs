@@ -17,6 +17,13 @@ pub const SENSITIVE_ARTICLE: &str = "/articles/living-with-hiv";
 pub const SENSITIVE_TITLE: &str = "Living with HIV: your first year of treatment";
 /// The page served with chunked transfer encoding.
 pub const CHUNKED_PAGE: &str = "/articles/flu-season";
+/// The download page (it prints the file's SHA-256) and the software it offers.
+pub const DOWNLOAD_PAGE: &str = "/download";
+pub const DOWNLOAD_FILE: &str = "/download/clinic-app.sh";
+/// What `--mixed-content` adds to the HTTPS home page over plain `http://`: a script
+/// (a chat widget) and an image, as a careless page embeds them.
+pub const MIXED_SCRIPT: &str = "/widget.js";
+pub const MIXED_IMAGE: &str = "/photo.svg";
 
 /// A response body and how to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,16 +67,53 @@ fn article(title: &str, paragraphs: &[&str]) -> Vec<u8> {
     page(title, &format!("<article><h1>{title}</h1>{body}</article>"))
 }
 
+/// The software offered for download: a harmless script.
+const APP: &str = "#!/bin/sh\n# The clinic app (plainsight lab): prints your next appointment.\necho \"clinic.test: your next appointment is on 14 December, 09:30.\"\n";
+
+/// A chat widget, the kind of third-party script pages embed.
+const WIDGET: &str = "document.addEventListener('DOMContentLoaded',function(){var e=document.getElementById('chat');if(e)e.textContent='Chat with a nurse: online';});\n";
+
+const PHOTO: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 120 60\"><rect width=\"120\" height=\"60\" fill=\"#def\"/><circle cx=\"30\" cy=\"30\" r=\"18\" fill=\"#2a7\"/><text x=\"55\" y=\"36\" font-size=\"14\">Our team</text></svg>\n";
+
+/// The home page; with `mixed`, it also loads a script and an image over plain HTTP.
+pub fn home(mixed: bool) -> Vec<u8> {
+    let extra = if mixed {
+        format!("<p id=\"chat\">Chat with a nurse: loading…</p><img src=\"http://{SITE}{MIXED_IMAGE}\" alt=\"Our team\" width=\"120\"><script src=\"http://{SITE}{MIXED_SCRIPT}\"></script>", SITE = crate::lab::SITE_NAME)
+    } else {
+        String::new()
+    };
+    page(
+        "Clinic — health information you can trust",
+        &format!(
+            "<h1>Welcome to the clinic</h1><p>Read our articles, or <a href=\"/login\">sign in</a> to see your records.</p>\
+<ul><li><a href=\"/articles/living-with-hiv\">Living with HIV</a></li><li><a href=\"/articles/healthy-sleep\">Healthy sleep</a></li>\
+<li><a href=\"/articles/flu-season\">Flu season</a></li><li><a href=\"{DOWNLOAD_PAGE}\">Get the clinic app</a></li></ul>{extra}"
+        ),
+    )
+}
+
+/// The SHA-256 of the downloadable app, as its download page prints it.
+pub fn app_sha256() -> String {
+    hex::encode(Sha256::digest(APP.as_bytes()))
+}
+
 /// A static resource by path (everything except the login and account pages).
 pub fn resource(path: &str) -> Option<Resource> {
     let html = |body| Some(Resource { content_type: "text/html; charset=utf-8", body, compressible: true });
     match path {
-        "/" => html(page(
-            "Clinic — health information you can trust",
-            "<h1>Welcome to the clinic</h1><p>Read our articles, or <a href=\"/login\">sign in</a> to see your records.</p>\
-<ul><li><a href=\"/articles/living-with-hiv\">Living with HIV</a></li><li><a href=\"/articles/healthy-sleep\">Healthy sleep</a></li>\
-<li><a href=\"/articles/flu-season\">Flu season</a></li></ul>",
+        "/" => html(home(false)),
+        DOWNLOAD_PAGE => html(page(
+            "Get the clinic app",
+            &format!(
+                "<h1>Get the clinic app</h1><p><a href=\"{DOWNLOAD_FILE}\">clinic-app.sh</a> ({} bytes)</p>\
+<p>Check it before you run it. SHA-256: <code id=\"sha256\">{}</code></p>",
+                APP.len(),
+                app_sha256()
+            ),
         )),
+        DOWNLOAD_FILE => Some(Resource { content_type: "application/octet-stream", body: APP.into(), compressible: false }),
+        MIXED_SCRIPT => Some(Resource { content_type: "application/javascript", body: WIDGET.into(), compressible: true }),
+        MIXED_IMAGE => Some(Resource { content_type: "image/svg+xml", body: PHOTO.into(), compressible: false }),
         SENSITIVE_ARTICLE => html(article(
             SENSITIVE_TITLE,
             &[
@@ -111,7 +155,7 @@ pub fn account_page() -> Vec<u8> {
     )
 }
 
-pub const PATHS: [&str; 8] = ["/", SENSITIVE_ARTICLE, "/articles/healthy-sleep", CHUNKED_PAGE, "/login", "/style.css", "/app.js", "/logo.svg"];
+pub const PATHS: [&str; 12] = ["/", SENSITIVE_ARTICLE, "/articles/healthy-sleep", CHUNKED_PAGE, "/login", "/style.css", "/app.js", "/logo.svg", DOWNLOAD_PAGE, DOWNLOAD_FILE, MIXED_SCRIPT, MIXED_IMAGE];
 
 /// What the site serves at one path: the SHA-256 of the decoded body, and the page's
 /// title (so a visitor can tell the site's page, even altered on the way, from another).
@@ -128,9 +172,11 @@ impl Entry {
     }
 }
 
-/// Every resource the site serves (decoded bodies), by path.
-pub fn manifest() -> BTreeMap<String, Entry> {
+/// Every resource the site serves (decoded bodies), by path; `mixed` as the site's
+/// `--mixed-content`.
+pub fn manifest(mixed: bool) -> BTreeMap<String, Entry> {
     let mut m: BTreeMap<String, Entry> = PATHS.iter().map(|p| (p.to_string(), Entry::of(&resource(p).expect("listed").body))).collect();
+    m.insert("/".into(), Entry::of(&home(mixed)));
     m.insert("/account".into(), Entry::of(&account_page()));
     m
 }
@@ -148,7 +194,10 @@ mod tests {
         for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, "/login"] {
             assert!(home.contains(&format!("\"{link}\"")), "{link}");
         }
-        assert_eq!(manifest().len(), PATHS.len() + 1);
+        assert_eq!(manifest(false).len(), PATHS.len() + 1);
+        assert_ne!(manifest(true)["/"], manifest(false)["/"]);
+        let download = String::from_utf8(resource(DOWNLOAD_PAGE).unwrap().body).unwrap();
+        assert!(download.contains(&app_sha256()) && download.contains(DOWNLOAD_FILE));
         assert!(String::from_utf8(account_page()).unwrap().contains(DIAGNOSIS));
     }
 }

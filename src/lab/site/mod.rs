@@ -47,6 +47,8 @@ pub struct Options {
     pub idle_timeout: Duration,
     /// Offer only TLS 1.2 (the certificate then crosses the network in clear).
     pub tls12_only: bool,
+    /// The home page also loads a script and an image over plain `http://`.
+    pub mixed_content: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,7 +104,7 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
         tasks.spawn(resolver(sock, opts.site_ip));
     }
     if let Some(dir) = &opts.state {
-        let manifest = serde_json::to_string_pretty(&content::manifest())?;
+        let manifest = serde_json::to_string_pretty(&content::manifest(opts.mixed_content))?;
         std::fs::write(dir.join("manifest.json"), manifest)?;
         std::fs::write(dir.join("site.ready"), "")?;
     }
@@ -243,7 +245,7 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
             }
         }
         (Method::GET | Method::HEAD, "/.well-known/plainsight-manifest.json") => {
-            let m = serde_json::to_vec_pretty(&content::manifest()).expect("strings serialise");
+            let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content)).expect("strings serialise");
             send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, false, false)
         }
         (Method::POST, "/login") => {
@@ -282,6 +284,7 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
                 html(StatusCode::UNAUTHORIZED, content::login_form(Some("Wrong username or password.")), gzip_ok)
             }
         }
+        (Method::GET | Method::HEAD, "/") if ctx.opts.mixed_content => html(StatusCode::OK, content::home(true), gzip_ok),
         (Method::GET | Method::HEAD, p) => match content::resource(p) {
             Some(res) => send(StatusCode::OK, res, gzip_ok, p == content::CHUNKED_PAGE),
             None => html(StatusCode::NOT_FOUND, b"<!doctype html><title>Not found</title><h1>Not found</h1>".to_vec(), false),

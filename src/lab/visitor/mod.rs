@@ -46,6 +46,11 @@ pub struct Options {
     pub save: Option<PathBuf>,
     /// Print each step to standard output as soon as it is done.
     pub live: bool,
+    /// Block plain-HTTP scripts and stylesheets in HTTPS pages and upgrade plain-HTTP
+    /// images to HTTPS, as browsers do.
+    pub block_mixed_content: bool,
+    /// Download the app the site offers and check its SHA-256.
+    pub download: bool,
 }
 
 /// What the person was doing when a request went out.
@@ -65,6 +70,8 @@ pub enum Action {
     ReadArticle,
     /// Following the link to the account page.
     Account,
+    /// Following the link to the download page, and downloading the file.
+    Download,
 }
 
 impl Action {
@@ -76,6 +83,7 @@ impl Action {
             Action::LogIn => "log in",
             Action::ReadArticle => "read article",
             Action::Account => "account",
+            Action::Download => "download",
         }
     }
 }
@@ -139,6 +147,24 @@ pub struct Step {
     /// Why a step was not taken (the page offered no way to do it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// A plain-HTTP subresource of an HTTPS page (mixed content), loaded over HTTP.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mixed: bool,
+}
+
+/// The app downloaded and checked against the SHA-256 its download page printed.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default, PartialEq)]
+#[serde(default)]
+pub struct Download {
+    pub url: String,
+    /// The SHA-256 the download page showed (as received).
+    pub expected_sha256: String,
+    /// The SHA-256 of the file that arrived.
+    pub sha256: String,
+    pub matches: bool,
+    pub bytes: usize,
+    /// The file's first lines: what running it would have done.
+    pub head: String,
 }
 
 /// The whole visit.
@@ -160,6 +186,12 @@ pub struct Visit {
     pub errors: usize,
     /// The visitor holds a cookie the site set (a session an intruder could steal).
     pub session: bool,
+    /// Plain-HTTP scripts and stylesheets of HTTPS pages it refused to load (mixed
+    /// content), as `kind url`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mixed_blocked: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download: Option<Download>,
 }
 
 struct Browser {
@@ -270,6 +302,12 @@ fn fill(form: &page::Form, username: &str, password: &str) -> String {
     out.finish()
 }
 
+/// The SHA-256 a page prints: the first run of 64 hex digits after "SHA-256".
+fn printed_sha256(text: &str) -> Option<String> {
+    let rest = &text[text.find("SHA-256")? + "SHA-256".len()..];
+    rest.split(|c: char| !c.is_ascii_hexdigit()).find(|w| w.len() == 64).map(str::to_ascii_lowercase)
+}
+
 /// What a person typing into the address bar gets: a bare name means http://name/.
 fn typed_url(s: &str) -> Uri {
     let s = if s.contains("://") { s.to_string() } else { format!("http://{s}/") };
@@ -290,8 +328,8 @@ impl Browser {
         let Some(home) = self.navigate(Action::Open, Method::GET, start, None).await else { return };
         let mut seen = vec![self.seen(&home)];
         let subs = seen[0].page.subresources.clone();
-        for p in subs {
-            self.navigate(Action::Subresource, Method::GET, join(&origin(&home.final_url), &p), None).await;
+        for sub in subs {
+            self.subresource(&home.final_url, &sub).await;
         }
         // Sign in through a form a page shows, or the page a "Sign in" link leads to.
         let mut form = seen.iter().find_map(|s| s.page.sign_in_form().map(|f| (s.url.clone(), f.clone())));
@@ -338,6 +376,61 @@ impl Browser {
                 seen.push(self.seen(&p));
             }
         }
+        if self.opts.download {
+            self.download(&seen).await;
+        }
+    }
+
+    /// Loads a script, image or stylesheet of the page at `base`, as a browser would: only
+    /// from the page's own host; a plain-HTTP one in an HTTPS page (mixed content) is
+    /// blocked (scripts, stylesheets) or upgraded to HTTPS (images), unless told not to.
+    async fn subresource(&mut self, base: &Uri, sub: &page::Sub) {
+        let Some(mut url) = resolve_href(base, &sub.href) else { return };
+        if url.host() != base.host() {
+            return;
+        }
+        let mixed = base.scheme_str() == Some("https") && url.scheme_str() == Some("http");
+        if mixed && self.opts.block_mixed_content {
+            if sub.kind == page::SubKind::Image {
+                url = join(&format!("https://{}", url.host().unwrap_or("")), url.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            } else {
+                let kind = if sub.kind == page::SubKind::Script { "script" } else { "stylesheet" };
+                self.visit.mixed_blocked.push(format!("{kind} {url}"));
+                let why = format!("blocked: a plain-HTTP {kind} ({url}) in an HTTPS page (mixed content)");
+                self.push_step(Step { action: Action::Subresource, method: "GET".into(), url: url.to_string(), skipped: Some(why), ..Step::default() });
+                return;
+            }
+        }
+        let before = self.visit.steps.len();
+        self.navigate(Action::Subresource, Method::GET, url, None).await;
+        if mixed && !self.opts.block_mixed_content {
+            for st in &mut self.visit.steps[before..] {
+                st.mixed = true;
+            }
+        }
+    }
+
+    /// Follows the link to the download page, downloads the file it offers and checks it
+    /// against the SHA-256 that page prints, as a careful person would.
+    async fn download(&mut self, seen: &[Seen]) {
+        let link = seen.iter().find_map(|s| s.page.link_to(content::DOWNLOAD_PAGE).and_then(|l| resolve_href(&s.url, &l.href)));
+        let Some(url) = link else {
+            self.skip(Action::Download, &format!("no link to {} on the pages received", content::DOWNLOAD_PAGE));
+            return;
+        };
+        let Some(p) = self.navigate(Action::Download, Method::GET, url, None).await else { return };
+        let text = String::from_utf8_lossy(&p.body).into_owned();
+        let expected = printed_sha256(&text);
+        let page = self.seen(&p);
+        let file = page.page.links.iter().find(|l| l.href.contains("/download/")).and_then(|l| resolve_href(&page.url, &l.href));
+        let (Some(expected), Some(file)) = (expected, file) else {
+            self.skip(Action::Download, "the download page shows no file with its SHA-256");
+            return;
+        };
+        let Some(f) = self.navigate(Action::Download, Method::GET, file.clone(), None).await else { return };
+        let sha256 = hex::encode(Sha256::digest(&f.body));
+        let head: String = String::from_utf8_lossy(&f.body).lines().take(3).collect::<Vec<_>>().join("\n");
+        self.visit.download = Some(Download { url: file.to_string(), matches: sha256 == expected, expected_sha256: expected, sha256, bytes: f.body.len(), head });
     }
 
     fn seen(&self, f: &Fetched) -> Seen {
@@ -614,8 +707,18 @@ mod tests {
     #[test]
     fn finds_same_origin_subresources() {
         let home = String::from_utf8(content::resource("/").unwrap().body).unwrap();
-        assert_eq!(page::Page::read(&home).subresources, vec!["/style.css", "/app.js", "/logo.svg"]);
-        assert!(page::Page::read("<img src=\"//evil.test/x.png\"><img src=\"http://x/y\">").subresources.is_empty());
+        let hrefs = |html: &str| page::Page::read(html).subresources.into_iter().map(|s| s.href).collect::<Vec<_>>();
+        assert_eq!(hrefs(&home), vec!["/style.css", "/app.js", "/logo.svg"]);
+        assert!(hrefs("<img src=\"//evil.test/x.png\"><img src=\"data:x\">").is_empty());
+        let mixed = String::from_utf8(content::home(true)).unwrap();
+        assert_eq!(hrefs(&mixed)[3..], ["http://clinic.test/photo.svg", "http://clinic.test/widget.js"]);
+    }
+
+    #[test]
+    fn the_printed_checksum_is_read_from_the_download_page() {
+        let page = String::from_utf8(content::resource(content::DOWNLOAD_PAGE).unwrap().body).unwrap();
+        assert_eq!(printed_sha256(&page), Some(content::app_sha256()));
+        assert_eq!(printed_sha256("SHA-256: <code>abc</code>"), None);
     }
 
     #[test]

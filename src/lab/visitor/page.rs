@@ -39,25 +39,43 @@ impl Form {
     }
 }
 
+/// What a subresource is: browsers block a plain-HTTP script or stylesheet in an HTTPS
+/// page, and upgrade a plain-HTTP image to HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    Script,
+    Stylesheet,
+    Image,
+}
+
+/// A script, image or stylesheet a page references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sub {
+    /// As written: a path (`/style.css`) or an absolute `http(s)://` URL.
+    pub href: String,
+    pub kind: SubKind,
+}
+
 /// What a page offers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Page {
     pub links: Vec<Link>,
     pub forms: Vec<Form>,
-    /// Same-origin paths of scripts, images and stylesheets, in document order.
-    pub subresources: Vec<String>,
+    /// Scripts, images and stylesheets, in document order: paths, and absolute http(s)
+    /// URLs (the visitor loads those of its page's own host only).
+    pub subresources: Vec<Sub>,
 }
 
 impl Page {
     /// Reads a page; markup lol_html cannot follow yields what was read up to there.
     pub fn read(html: &str) -> Page {
         let page = RefCell::new(Page::default());
-        let same_origin = |p: &str| p.starts_with('/') && !p.starts_with("//");
-        let add_sub = |p: Option<String>| {
-            if let Some(p) = p.filter(|p| same_origin(p)) {
+        let loadable = |p: &str| (p.starts_with('/') && !p.starts_with("//")) || p.starts_with("http://") || p.starts_with("https://");
+        let add_sub = |p: Option<String>, kind: SubKind| {
+            if let Some(href) = p.filter(|p| loadable(p)) {
                 let mut pg = page.borrow_mut();
-                if !pg.subresources.contains(&p) {
-                    pg.subresources.push(p);
+                if !pg.subresources.iter().any(|s| s.href == href) {
+                    pg.subresources.push(Sub { href, kind });
                 }
             }
         };
@@ -88,12 +106,16 @@ impl Page {
                 }
                 Ok(())
             }),
-            element!("script[src], img[src]", |el| {
-                add_sub(el.get_attribute("src"));
+            element!("script[src]", |el| {
+                add_sub(el.get_attribute("src"), SubKind::Script);
+                Ok(())
+            }),
+            element!("img[src]", |el| {
+                add_sub(el.get_attribute("src"), SubKind::Image);
                 Ok(())
             }),
             element!("link[rel=stylesheet][href]", |el| {
-                add_sub(el.get_attribute("href"));
+                add_sub(el.get_attribute("href"), SubKind::Stylesheet);
                 Ok(())
             }),
         ];
@@ -138,7 +160,8 @@ mod tests {
 <a href=\"/login\"> Sign\n in </a><a href=\"/articles/x\">X</a><img src=\"//cdn.test/i.png\"><img src=\"/i.png\">\
 <form method=\"post\" action=\"http://192.0.2.20/collect\"><input name=\"u\"><input name=\"p\" type=\"PASSWORD\"><button>Go</button></form></body></html>",
         );
-        assert_eq!(p.subresources, vec!["/s.css", "/a.js", "/i.png"]);
+        let subs: Vec<(&str, SubKind)> = p.subresources.iter().map(|s| (s.href.as_str(), s.kind)).collect();
+        assert_eq!(subs, vec![("/s.css", SubKind::Stylesheet), ("/a.js", SubKind::Script), ("/i.png", SubKind::Image)]);
         assert_eq!(p.sign_in_link().map(|l| l.text.as_str()), Some("Sign in"));
         let f = p.sign_in_form().expect("a password form");
         assert_eq!((f.method.as_str(), f.action.as_str()), ("POST", "http://192.0.2.20/collect"));
