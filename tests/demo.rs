@@ -49,6 +49,27 @@ fn demo_end_to_end_and_report_renders() {
     }
     assert_eq!(https["visitor"], "intact");
     assert_eq!(https["replay"]["state"], "not-possible");
+    // Every resource at stake. Mixed content: the careless visitor loaded the script over
+    // plain HTTP into its HTTPS page, and got the intruder's version of it.
+    let mixed = sc("https-mixed");
+    assert_eq!(mixed["mixed_content"]["yes"], true, "{}", mixed["mixed_content"]);
+    assert_eq!(mixed["visitor"], "modified");
+    let widget = visit("https-mixed")["steps"].as_array().unwrap().iter().find(|st| st["url"] == "http://clinic.test/widget.js").cloned().expect("the widget loaded over http");
+    assert_eq!((widget["mixed"].as_bool(), widget["integrity"].as_str()), (Some(true), Some("modified")), "{widget}");
+    assert!(mixed["injector"].as_array().unwrap().iter().any(|i| i["url"] == "http://clinic.test/widget.js" && i["outcome"] == "injected"));
+    for row in ["password", "session_cookie", "sensitive_article"] {
+        assert!(!yes(&mixed, row), "https-mixed: {row}");
+    }
+    // The download: swapped over HTTP (both hashes shown), intact over HTTPS.
+    let dl = sc("http-download");
+    let ev = dl["download_swapped"]["evidence"].as_str().unwrap();
+    assert_eq!(dl["download_swapped"]["yes"], true, "{ev}");
+    assert!(ev.contains(&plainsight::lab::site::content::app_sha256()) && ev.contains("swapped"), "{ev}");
+    assert!(dl["injector"].as_array().unwrap().iter().any(|i| i["outcome"] == "replaced") && dl["injector"].as_array().unwrap().iter().any(|i| i["outcome"] == "injected" && i["url"] == "http://clinic.test/app.js"), "the image and the script too");
+    let sdl = sc("https-download");
+    assert_eq!(sdl["download_swapped"]["yes"], false);
+    assert!(sdl["download_swapped"]["evidence"].as_str().unwrap().contains("arrived intact"), "{}", sdl["download_swapped"]);
+    assert_eq!(sdl["visitor"], "intact");
     // TLS 1.2 against 1.3: the same protection of the pages, but the certificate crosses the
     // gateway in clear; in TLS 1.3 it does not.
     assert!(!yes(&https, "certificate"), "https: {}", https["intruder"]["certificate"]);
@@ -109,7 +130,7 @@ fn demo_end_to_end_and_report_renders() {
     for row in ["page_contents", "sensitive_article"] {
         assert!(!yes(&sc("race-https"), row), "race-https: {row}: {}", sc("race-https")["intruder"][row]);
     }
-    assert!(table.contains("Guest races forged answers (HTTP)"));
+    assert!(table.contains("Guest races forgeries (HTTP)"));
     // No secret in clear anywhere the demo wrote for people, without --reveal.
     let password = plainsight::lab::site::content::PASSWORD;
     for f in ["summary.json", "report.html"] {
@@ -134,7 +155,7 @@ fn demo_end_to_end_and_report_renders() {
     let url = format!("file://{}", out.join("report.html").display());
     let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches(">as expected<").count(), 10, "a verdict per scenario");
+    assert_eq!(dom.matches(">as expected<").count(), 13, "a verdict per scenario");
     assert!(dom.contains("The intruder got the password: <mark>c**********e (28 chars)</mark>"), "the key secret, masked");
     assert!(dom.contains("The injected advertisement is in the page the visitor received"));
     for name in ["http", "https-mitm", "sslstrip-hsts", "trusted-mitm"] {
@@ -189,7 +210,7 @@ fn demo_end_to_end_and_report_renders() {
     let out2 = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo-browser");
     let _ = std::fs::remove_dir_all(&out2);
     let run = Command::new(env!("CARGO_BIN_EXE_plainsight"))
-        .args(["demo", "--quiet", "--lab", "pstest-demo", "--browser", "chromium", "--scenario", "http", "--scenario", "https", "--scenario", "https-mitm", "--out"])
+        .args(["demo", "--quiet", "--lab", "pstest-demo", "--browser", "chromium", "--scenario", "http", "--scenario", "https", "--scenario", "https-mitm", "--scenario", "https-mixed", "--out"])
         .arg(&out2)
         .output()
         .unwrap();
@@ -202,6 +223,20 @@ fn demo_end_to_end_and_report_renders() {
     assert!(b(1)["secure_context"].as_str().unwrap().contains("service workers"));
     assert_eq!(b(2)["error"], "net::ERR_CERT_AUTHORITY_INVALID");
     assert!(out2.join("http").join("browser.png").metadata().is_ok_and(|m| m.len() > 5_000));
+    // Mixed content: Chromium blocked the plain-HTTP script (its own message), so the
+    // intruder's rewritten script never ran there; the scripted visitor that does not block
+    // got it. report.html shows both.
+    let said = b(3)["mixed_content"].as_array().map(|a| a.iter().filter_map(|m| m.as_str()).collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    assert!(said.contains("insecure script 'http://clinic.test/widget.js'. This request has been blocked"), "{}", b(3));
+    assert_eq!(b(3)["ad_visible"], false, "{}", b(3));
+    assert_eq!(s["scenarios"][3]["mixed_content"]["yes"], true);
+    {
+        let profile = tempdir();
+        let dom = Command::new(chromium).args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(format!("file://{}", out2.join("report.html").display())).output().unwrap();
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        assert!(dom.contains("Chromium said: Mixed Content:") && dom.contains("This request has been blocked"), "report.html lacks Chromium's message");
+        assert!(dom.contains("loaded http://clinic.test/widget.js over plain HTTP into the HTTPS page: modified"), "report.html lacks the careless visitor's script");
+    }
 }
 
 /// Debian's Chromium, or a recorded skip (a failure in CI).

@@ -79,7 +79,7 @@ pub fn clip_line(line: &str, width: usize) -> String {
 
 /// Widths of the terminal table's columns after the scenario's title.
 const COLUMNS: [(&str, usize); 15] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Cert", 4), ("Addr", 4), ("Sizes", 5), ("Visitor", 8), ("Site", 4), ("Mixed", 5), ("Swap", 4), ("Replay", 12), ("OK", 3)];
-const TITLE: usize = 30;
+const TITLE: usize = 29;
 
 /// The side-by-side table for the terminal: one scenario a row, at most 120 columns.
 pub fn table(s: &Summary) -> String {
@@ -235,7 +235,8 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
         h.push_str("</tr><tr><th>Chromium: secure context and powerful features</th>");
         for o in &s.scenarios {
             let (v, d) = browser_cell(o);
-            let _ = write!(h, "<td>{}<small>{}</small></td>", esc(&v), esc(&d));
+            let said: String = o.browser.iter().flat_map(|b| &b.mixed_content).map(|m| format!("<small>Chromium said: {}</small>", esc(m))).collect();
+            let _ = write!(h, "<td>{}<small>{}</small>{said}</td>", esc(&v), esc(&d));
         }
     }
     h.push_str("</tr><tr><th>Stolen cookie replayed</th>");
