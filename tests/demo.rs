@@ -91,6 +91,28 @@ fn demo_end_to_end_and_report_renders() {
             assert!(cert.contains(name), "tshark reads {name:?} in the certificate; plainsight: {cert}");
         }
         assert_eq!(t("https").trim(), "", "tshark sees no certificate in clear under TLS 1.3");
+        // The handshake timeline cites the packets tshark finds for each step.
+        for name in ["https", "https-tls12"] {
+            let pcap = out.join(name).join("intruder.pcapng");
+            let first = |filter: &str| -> u64 {
+                let o = Command::new("tshark").arg("-r").arg(&pcap).args(["-Y", filter, "-T", "fields", "-e", "frame.number"]).output().unwrap();
+                String::from_utf8_lossy(&o.stdout).lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{name}: tshark finds no {filter}"))
+            };
+            let steps = sc(name)["handshake"].as_array().cloned().unwrap_or_default();
+            let step = |what: &str| steps.iter().find(|s| s["what"] == what).cloned().unwrap_or_else(|| panic!("{name}: no {what} step in {steps:?}"));
+            assert_eq!(step("ClientHello")["packet"].as_u64(), Some(first("tls.handshake.type == 1")), "{name}");
+            assert_eq!(step("ServerHello")["packet"].as_u64(), Some(first("tls.handshake.type == 2")), "{name}");
+            let cert = step("Certificate");
+            if name == "https-tls12" {
+                assert_eq!((cert["clear"].as_bool(), cert["packet"].as_u64()), (Some(true), Some(first("tls.handshake.type == 11"))), "{name}");
+            } else {
+                assert_eq!(cert["clear"], false, "{name}: {cert}");
+            }
+            let enc = step("encrypted records")["packet"].as_u64().unwrap();
+            let v = Command::new("tshark").arg("-r").arg(&pcap).args(["-Y", &format!("frame.number == {enc}"), "-V"]).output().unwrap();
+            let v = String::from_utf8_lossy(&v.stdout);
+            assert!(v.contains("Encrypted Handshake Message") || v.contains("Encrypted Application Data"), "{name}: packet {enc} holds no encrypted record for tshark");
+        }
     }
     // Refused means no page at all: the attacker broke the connection, nothing more.
     for name in ["https-mitm", "https-tamper", "race-https"] {
@@ -158,6 +180,9 @@ fn demo_end_to_end_and_report_renders() {
     assert_eq!(dom.matches(">as expected<").count(), 13, "a verdict per scenario");
     assert!(dom.contains("The intruder got the password: <mark>c**********e (28 chars)</mark>"), "the key secret, masked");
     assert!(dom.contains("The injected advertisement is in the page the visitor received"));
+    assert!(dom.contains("The TLS handshake, as the intruder's capture shows it") && dom.contains("Certificate · in clear"), "the handshake timeline");
+    assert!(dom.contains("signed by the intruder's own CA, which the visitor does not trust: it refused (TLS: invalid peer certificate: UnknownIssuer)"), "the chain of trust of the forged certificate");
+    assert!(dom.contains("is signed by the lab CA, the one authority the visitor trusts: accepted, and the intruder read the whole chain"), "the chain of trust under TLS 1.2");
     for name in ["http", "https-mitm", "sslstrip-hsts", "trusted-mitm"] {
         assert!(dom.contains(&format!("<th>{name}<br>")), "{name}");
     }

@@ -113,9 +113,27 @@ pub struct Outcome {
     pub injector: Vec<crate::lab::intruder::Outcome>,
     /// `plainsight compare site.pcapng visitor.pcapng`, and the visitor's own check.
     pub compare: String,
+    /// The first TLS handshake to the site, step by step from the intruder's capture.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handshake: Vec<HandshakeStep>,
     /// What Chromium showed, with `--browser chromium`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub browser: Option<Browser>,
+}
+
+/// One step of a TLS handshake as the intruder's capture shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandshakeStep {
+    /// The packet of the intruder's capture that carried it.
+    pub packet: u64,
+    /// `ClientHello`, `ServerHello`, `Certificate`, `encrypted records`.
+    pub what: String,
+    /// Whether it crossed the gateway in clear.
+    pub clear: bool,
+    /// What it contained, as far as the intruder could read it.
+    pub seen: String,
+    /// What it is for and what the intruder learns from it, in plain words.
+    pub meaning: String,
 }
 
 /// Chromium's view of the start page.

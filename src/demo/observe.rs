@@ -184,6 +184,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         Some(d) => Cell::no(format!("{} arrived intact: SHA-256 {} as its page printed", d.url, d.sha256)),
         None => Cell::no("no download in this visit"),
     };
+    let handshake = handshake(&o.events);
     Outcome {
         scenario: sc.name().into(),
         title: sc.title().into(),
@@ -194,6 +195,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         replay: Replay { state: ReplayState::NotTried, evidence: String::new() },
         mixed_content,
         download_swapped,
+        handshake,
         key_secret,
         expected: sc.plan().expect,
         as_expected: false,
@@ -203,6 +205,79 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         compare: String::new(),
         browser: None,
     }
+}
+
+/// The first TLS handshake of the capture, from the sniffer's records: each step with its
+/// packet, what crossed in clear, and what it means for the intruder.
+fn handshake(events: &[serde_json::Value]) -> Vec<super::HandshakeStep> {
+    use super::HandshakeStep;
+    let Some(ch) = events.iter().find(|e| e["type"] == "tls_client_hello" && e["conn"].is_u64()) else { return Vec::new() };
+    let conn = &ch["conn"];
+    let of = |t: &str| events.iter().find(|e| e["type"] == t && &e["conn"] == conn);
+    let frame = |e: &serde_json::Value| e["frame"].as_u64().unwrap_or(0);
+    let list = |v: &serde_json::Value| v.as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    let version = |v: &str| match v {
+        "0x0304" => "1.3".to_string(),
+        "0x0303" => "1.2".to_string(),
+        other => other.to_string(),
+    };
+    let versions: Vec<String> = ch["supported_versions"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(version).collect()).unwrap_or_default();
+    let mut steps = vec![HandshakeStep {
+        packet: frame(ch),
+        what: "ClientHello".into(),
+        clear: true,
+        seen: format!(
+            "server name {}; TLS versions {}; {} cipher suites; key shares {}; ALPN {}",
+            ch["sni"].as_str().unwrap_or("(none)"),
+            if versions.is_empty() { version(ch["version"].as_str().unwrap_or("?")) } else { versions.join(", ") },
+            ch["cipher_suites"],
+            if list(&ch["key_shares"]).is_empty() { "none".into() } else { list(&ch["key_shares"]) },
+            if list(&ch["alpn"]).is_empty() { "none".into() } else { list(&ch["alpn"]) }
+        ),
+        meaning: "The visitor proposes how to talk (versions, ciphers) and sends its half of a key exchange. It travels in clear: the intruder reads which site is wanted (the server name) and fingerprints the client.".into(),
+    }];
+    let Some(sh) = of("tls_server_hello") else { return steps };
+    let tls13 = sh["version"] == "TLS 1.3";
+    steps.push(HandshakeStep {
+        packet: frame(sh),
+        what: "ServerHello".into(),
+        clear: true,
+        seen: format!("{} {}", sh["version"].as_str().unwrap_or("?"), sh["cipher"].as_str().unwrap_or("?")),
+        meaning: "The server picks the version and cipher and sends its half of the key exchange. From the two halves, visitor and server compute the same secret keys; the intruder, who saw both halves, cannot (that is what Diffie-Hellman is for).".into(),
+    });
+    let traffic = of("tls_traffic");
+    let first_down = traffic.and_then(|t| t["first_encrypted_to_client"].as_u64());
+    let cert = events.iter().find(|e| e["type"] == "tls_certificate" && &e["conn"] == conn && e["position"] == 0);
+    match (cert, tls13) {
+        (Some(c), _) => steps.push(HandshakeStep {
+            packet: frame(c),
+            what: "Certificate".into(),
+            clear: true,
+            seen: format!("{}, issued by {}", c["subject"].as_str().unwrap_or("?"), c["issuer"].as_str().unwrap_or("?")),
+            meaning: "The server proves who it is: its certificate, signed by an authority the visitor trusts (the chain of trust: site certificate, then the CA that signed it, then the visitor's trust in that CA). Before TLS 1.3 it travels in clear: the intruder reads who the site is, who vouched for it and until when.".into(),
+        }),
+        (None, true) => steps.push(HandshakeStep {
+            packet: first_down.unwrap_or(frame(sh)),
+            what: "Certificate".into(),
+            clear: false,
+            seen: "encrypted (TLS 1.3)".into(),
+            meaning: "In TLS 1.3 everything after the ServerHello is encrypted, the certificate included: the intruder does not see it. The visitor still checks it against the CAs it trusts; a forged one is refused here.".into(),
+        }),
+        (None, false) => {}
+    }
+    if let Some(t) = traffic {
+        let first = [t["first_encrypted_to_server"].as_u64(), t["first_encrypted_to_client"].as_u64()].into_iter().flatten().min();
+        if let Some(p) = first {
+            steps.push(HandshakeStep {
+                packet: p,
+                what: "encrypted records".into(),
+                clear: false,
+                seen: format!("{} records / {} bytes to the server, {} records / {} bytes to the visitor", t["records_to_server"], t["bytes_to_server"], t["records_to_client"], t["bytes_to_client"]),
+                meaning: "The rest of the handshake and then the page, the cookies and the password travel here, encrypted and authenticated: the intruder sees only how many records, how big, and when.".into(),
+            });
+        }
+    }
+    steps
 }
 
 /// One of the injector's outcome lines (written with `--reveal`) as the report shows it:

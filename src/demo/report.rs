@@ -195,7 +195,7 @@ pub fn html(s: &Summary) -> String {
 body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;margin:1em 0}\
 th,td{border:1px solid #999;padding:.4em .6em;vertical-align:top;font-size:14px}th{background:#eee}\
 td.yes{background:#fdd}td.no{background:#dfd}td.intact{background:#dfd}td.modified,td.forged{background:#fdd}\
-td.refused{background:#ffe9b3}small{color:#444;display:block;max-width:22em}mark{background:#ff0;font-weight:bold}\
+td.refused{background:#ffe9b3}small{color:#444;display:block;max-width:22em}ol.handshake small{max-width:60em}mark{background:#ff0;font-weight:bold}\
 .pair{display:flex;gap:1em}.pair div{flex:1}iframe{width:100%;height:340px;border:1px solid #999;background:#fff}\
 .secret{font-size:1.1em;border:2px solid #c00;padding:.5em;display:inline-block}\
 section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{white-space:pre-wrap;font-size:12px}\
@@ -312,6 +312,30 @@ fn as_sent() -> String {
     page
 }
 
+/// Who vouched for the certificate the visitor was shown, and whether the visitor trusts
+/// that authority: from the capture (a certificate in clear), or from the intruder's own
+/// account of a forged one and the visitor's verdict.
+fn chain_of_trust(o: &Outcome) -> Option<String> {
+    use crate::lab::intruder::{Kind, TlsMode};
+    let forged = o.injector.iter().find(|i| i.kind == Kind::Tls && i.mode == Some(TlsMode::Mitm));
+    if let Some(f) = forged {
+        return Some(match o.visitor {
+            Got::Refused => format!(
+                "the forged certificate for {} is signed by the intruder's own CA, which the visitor does not trust: it refused ({})",
+                f.sni.as_deref().unwrap_or("the site"),
+                o.visitor_detail.split(". ").next().unwrap_or("")
+            ),
+            _ => format!("the forged certificate for {} is signed by the intruder's own CA, which this visitor was made to trust (--also-trust intruder-ca.pem): accepted", f.sni.as_deref().unwrap_or("the site")),
+        });
+    }
+    let cert = o.handshake.iter().find(|s| s.what == "Certificate")?;
+    Some(if cert.clear {
+        format!("the site's certificate ({}, packet {}) is signed by the lab CA, the one authority the visitor trusts: accepted, and the intruder read the whole chain", cert.seen, cert.packet)
+    } else {
+        "the site's certificate is signed by the lab CA, the one authority the visitor trusts: accepted; under TLS 1.3 the intruder did not see it".to_string()
+    })
+}
+
 fn section(h: &mut String, o: &Outcome, revealed: bool) {
     let dir = Path::new(&o.dir);
     let _ = write!(h, "<section id=\"{0}\"><h2>{0}: {1}</h2>", esc(&o.scenario), esc(&o.title));
@@ -323,6 +347,24 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
         None => {
             let _ = write!(h, "<p class=\"secret\">The intruder did not get the password<br><small>{}</small></p>", esc(&o.intruder.password.evidence));
         }
+    }
+    if !o.handshake.is_empty() {
+        h.push_str("<h3>The TLS handshake, as the intruder's capture shows it</h3><ol class=\"handshake\">");
+        for st in &o.handshake {
+            let _ = write!(
+                h,
+                "<li><b>packet {} · {} · {}</b>: {}<small>{}</small></li>",
+                st.packet,
+                esc(&st.what),
+                if st.clear { "in clear" } else { "encrypted" },
+                esc(&st.seen),
+                esc(&st.meaning)
+            );
+        }
+        h.push_str("</ol>");
+    }
+    if let Some(chain) = chain_of_trust(o) {
+        let _ = write!(h, "<p><b>Chain of trust:</b> {}</p>", esc(&chain));
     }
     h.push_str("<div class=\"pair\"><div><h3>The intruder's view</h3><ul>");
     let mut findings: Vec<Finding> = std::fs::read_to_string(dir.join("findings.jsonl"))

@@ -34,6 +34,10 @@ pub struct ClientHello {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supported_versions: Vec<String>,
     pub cipher_suites: usize,
+    /// Groups of the key shares offered (TLS 1.3), GREASE removed: `x25519`,
+    /// `X25519MLKEM768`, ...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_shares: Vec<String>,
     pub ja4: String,
     /// The ClientHello carries an Encrypted Client Hello extension: the real name is hidden.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -90,6 +94,11 @@ pub struct Traffic {
     pub bytes_to_client: u64,
     /// Alerts sent after encryption started (their content is hidden).
     pub encrypted_alerts: u64,
+    /// The frames that carried the first encrypted record each way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_encrypted_to_server: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_encrypted_to_client: Option<u64>,
     /// Parsing stopped early (not TLS after all, or data lost).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -117,6 +126,8 @@ struct Half {
     encrypted: bool,
     records: u64,
     bytes: u64,
+    /// The frame of the first encrypted record's header.
+    first_encrypted: Option<u64>,
     stopped: bool,
 }
 
@@ -165,6 +176,7 @@ impl TlsConn {
                 if hdr[0] == 23 || (h.encrypted && hdr[0] != 20) {
                     h.records += 1;
                     h.bytes += len as u64;
+                    h.first_encrypted.get_or_insert(h.header_frame);
                 }
                 if hdr[0] == 21 && h.encrypted {
                     self.encrypted_alerts += 1;
@@ -294,6 +306,8 @@ impl TlsConn {
             records_to_client: s.records,
             bytes_to_client: s.bytes,
             encrypted_alerts: self.encrypted_alerts,
+            first_encrypted_to_server: c.first_encrypted,
+            first_encrypted_to_client: s.first_encrypted,
             stopped: self.stopped.clone(),
         };
         out.push(Event::on(info, Dir::ToServer, info.first_frame, 0, Record::TlsTraffic(t)));
@@ -357,6 +371,7 @@ fn client_hello(ch: &tls_parser::TlsClientHelloContents<'_>, _raw: &[u8]) -> Cli
                         out.supported_versions = v.iter().map(|v| v.0).filter(|v| !is_grease(*v)).map(|v| format!("0x{v:04x}")).collect();
                     }
                     TlsExtension::SignatureAlgorithms(s) => sig_algs = s,
+                    TlsExtension::KeyShare(b) => out.key_shares = key_share_groups(b),
                     _ => {}
                 }
             }
@@ -365,6 +380,38 @@ fn client_hello(ch: &tls_parser::TlsClientHelloContents<'_>, _raw: &[u8]) -> Cli
     out.ech = ext_types.contains(&0xfe0d);
     out.ja4 = ja4(ch.version.0, &ciphers, &ext_types, &sig_algs, out.sni.is_some(), &out.alpn, &out.supported_versions);
     out
+}
+
+/// The groups of a ClientHello's key_share extension (a list of group, key pairs).
+fn key_share_groups(b: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = b.get(2..).unwrap_or(&[]);
+    while rest.len() >= 4 {
+        let group = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+        if !is_grease(group) {
+            out.push(group_name(group));
+        }
+        rest = rest.get(4 + len..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// A named group's name (RFC 8446, RFC 7919 and the hybrid post-quantum ones).
+fn group_name(g: u16) -> String {
+    match g {
+        0x0017 => "secp256r1".into(),
+        0x0018 => "secp384r1".into(),
+        0x0019 => "secp521r1".into(),
+        0x001d => "x25519".into(),
+        0x001e => "x448".into(),
+        0x0100..=0x0104 => format!("ffdhe{}", [2048, 3072, 4096, 6144, 8192][(g - 0x0100) as usize]),
+        0x11eb => "SecP256r1MLKEM768".into(),
+        0x11ec => "X25519MLKEM768".into(),
+        0x11ed => "SecP384r1MLKEM1024".into(),
+        0x6399 => "X25519Kyber768Draft00".into(),
+        _ => format!("0x{g:04x}"),
+    }
 }
 
 /// Extension type codes in order, read straight from the extensions block.
