@@ -166,22 +166,22 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         Some(_) => Cell::yes(
             mixed
                 .iter()
-                .map(|s| format!("loaded {} over plain HTTP into the HTTPS page: {} (sha256 {}){}", s.url, s.integrity.as_str(), s.sha256.as_deref().map_or("none", |h| &h[..12.min(h.len())]), rewritten(&s.url).unwrap_or_default()))
+                .map(|s| format!("loaded {} over plain HTTP into the HTTPS page: {} (sha256 {}){}", crate::analysis::findings::mask_url(&s.url), s.integrity.as_str(), s.sha256.as_deref().map_or("none", |h| &h[..12.min(h.len())]), rewritten(&s.url).unwrap_or_default()))
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        None if !v.mixed_blocked.is_empty() => Cell::no(format!("the visitor blocked the plain-HTTP {} (mixed content), as browsers do", v.mixed_blocked.join(", "))),
+        None if !v.mixed_blocked.is_empty() => Cell::no(format!("the visitor blocked the plain-HTTP {} (mixed content), as browsers do", crate::analysis::findings::mask_urls_in(&v.mixed_blocked.join(", ")))),
         None => Cell::no("no plain-HTTP resource in an HTTPS page"),
     };
     let download_swapped = match &v.download {
         Some(d) if !d.matches => Cell::yes(format!(
             "{}: SHA-256 {} is not the {} its page printed; running it would have done: {}",
-            d.url,
+            crate::analysis::findings::mask_url(&d.url),
             d.sha256,
             d.expected_sha256,
             d.head.lines().find(|l| !l.starts_with('#')).unwrap_or("")
         )),
-        Some(d) => Cell::no(format!("{} arrived intact: SHA-256 {} as its page printed", d.url, d.sha256)),
+        Some(d) => Cell::no(format!("{} arrived intact: SHA-256 {} as its page printed", crate::analysis::findings::mask_url(&d.url), d.sha256)),
         None => Cell::no("no download in this visit"),
     };
     let handshake = handshake(&o.events);
