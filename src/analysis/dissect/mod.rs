@@ -79,7 +79,7 @@ const SCAN: usize = 1024;
 
 enum Proto {
     Undecided,
-    Http(Box<http::HttpConn>),
+    Http(http::HttpConn),
     Tls(Box<tls::TlsConn>),
     Dns(Box<dns::DnsTcp>),
     /// Not recognised at the start: the first bytes of each way are searched.
@@ -152,9 +152,9 @@ impl ConnApp {
         let b = &self.pending[dir as usize];
         let port53 = info.server.port() == 53 || info.client.port() == 53;
         self.proto = if looks_like_any_request(b) {
-            Proto::Http(Box::new(http::HttpConn::new(dir).keep_bodies(self.keep_bodies)))
+            Proto::Http(http::HttpConn::new(dir).keep_bodies(self.keep_bodies))
         } else if b.starts_with(b"HTTP/1.") {
-            Proto::Http(Box::new(http::HttpConn::new(dir.flip()).keep_bodies(self.keep_bodies)))
+            Proto::Http(http::HttpConn::new(dir.flip()).keep_bodies(self.keep_bodies))
         } else if tls::looks_like_tls(b) {
             Proto::Tls(Box::default())
         } else if port53 {
@@ -260,7 +260,7 @@ impl ConnApp {
                     // What the other side sent so far belongs to the proxy handshake.
                     let rest = buf.split_off(at);
                     self.proto = if is_http {
-                        Proto::Http(Box::new(http::HttpConn::new(dir).keep_bodies(self.keep_bodies)))
+                        Proto::Http(http::HttpConn::new(dir).keep_bodies(self.keep_bodies))
                     } else {
                         Proto::Tls(Box::default())
                     };
