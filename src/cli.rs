@@ -328,6 +328,10 @@ pub struct SniffArgs {
     /// Create this (empty) file once the capture is open: a ready signal for scripts.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// An answer-key capture: write the lab site's TLS keys into the pcapng (Decryption
+    /// Secrets Blocks), so that Wireshark and tshark decrypt its HTTPS from the file alone.
+    #[arg(long, requires = "write", conflicts_with = "outside_lab")]
+    pub with_keys: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -337,7 +341,8 @@ pub enum SniffFormat {
 }
 
 impl SniffArgs {
-    pub fn options(&self) -> anyhow::Result<crate::lab::intruder::sniff::Options> {
+    /// The capture's checked options; `keylog` is the lab site's key log (`--with-keys`).
+    pub fn options(&self, keylog: Option<PathBuf>) -> anyhow::Result<crate::lab::intruder::sniff::Options> {
         let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() });
         Ok(crate::lab::intruder::sniff::Options {
             interface,
@@ -349,6 +354,7 @@ impl SniffArgs {
             duration: self.duration,
             drop_privileges: !self.keep_privileges,
             ready_file: self.ready_file.clone(),
+            keylog,
         })
     }
 }

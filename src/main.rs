@@ -170,7 +170,8 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
 }
 
 fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
-    let opts = args.options()?;
+    let keylog = args.with_keys.then(|| plainsight::lab::Lab::new(&args.lab).map(|lab| lab.state_dir().join(plainsight::lab::site::KEYLOG))).transpose()?;
+    let opts = args.options(keylog)?;
     if args.outside_lab {
         eprintln!(
             "plainsight: WARNING: sniffing outside the lab. Capturing other people's traffic without their consent is illegal in most places; do this only on a network you own, with everyone's agreement."

@@ -217,3 +217,50 @@ fn killed_proxy_leaves_no_redirect() {
     let page = String::from_utf8_lossy(&page.stdout);
     assert!(page.contains("Welcome to the clinic") && !page.contains("plainsight-ad"), "the visitor reaches the site directly again: {page}");
 }
+
+/// `sniff --with-keys`: the capture carries the lab site's TLS keys (Decryption Secrets
+/// Blocks), so tshark reads the HTTPS requests from that file alone, and nothing of them
+/// from the same capture with the secrets taken out.
+#[test]
+fn answer_key_capture_decrypts_the_sites_https() {
+    if !common::need_root("the answer-key capture test") {
+        return;
+    }
+    const LAB: &str = "pstest-keys";
+    let _ = ps(&["lab", "down", "--name", LAB]);
+    assert!(ps(&["lab", "up", "--name", LAB]).status.success());
+    let _down = Down(LAB);
+    let (cap, ready) = (tmp("keys.pcapng"), tmp("keys.ready"));
+    let _ = std::fs::remove_file(&ready);
+    let mut sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["sniff", "--lab", LAB, "--with-keys", "-w"])
+        .arg(&cap)
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("the sniffer", || ready.exists());
+    let visit = ps(&["visit", "--lab", LAB, "https://clinic.test/"]);
+    assert!(visit.status.success(), "{}", String::from_utf8_lossy(&visit.stdout));
+    nix_kill(sniff.id()).unwrap();
+    assert!(sniff.wait().unwrap().success());
+    // The key log is the site's, readable by root only.
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(format!("/run/plainsight/{LAB}/site-keys.log")).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "the key log is readable by others: {mode:o}");
+    if !common::have_tool("tshark", "sniff --with-keys: tshark decrypts the capture") || !common::have_tool("editcap", "sniff --with-keys: the capture without its secrets") {
+        return;
+    }
+    let requests = |file: &std::path::Path| {
+        let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http.request", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let with = requests(&cap);
+    for want in ["GET\t/\n", "POST\t/login\n", "GET\t/account\n"] {
+        assert!(with.contains(want), "tshark does not decrypt {want:?} with the keys: {with}");
+    }
+    let stripped = tmp("keys-stripped.pcapng");
+    assert!(Command::new("editcap").arg("--discard-all-secrets").arg(&cap).arg(&stripped).status().unwrap().success());
+    assert_eq!(requests(&stripped), "", "without the keys tshark reads no request");
+}

@@ -86,6 +86,32 @@ pub fn server_config(cert: &Path, key: &Path, tls12_only: bool) -> anyhow::Resul
     Ok(cfg)
 }
 
+/// A TLS key log written as rustls derives the secrets (NSS key log format), appended to
+/// a file readable by root only: the lab site's, for answer-key captures.
+#[derive(Debug)]
+pub struct KeyLogFile(std::sync::Mutex<std::fs::File>);
+
+impl KeyLogFile {
+    pub fn create(path: &Path) -> anyhow::Result<KeyLogFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(KeyLogFile(std::sync::Mutex::new(f)))
+    }
+}
+
+impl rustls::KeyLog for KeyLogFile {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        use std::io::Write;
+        let line = format!("{label} {} {}\n", hex::encode(client_random), hex::encode(secret));
+        // One write per line, so a reader never sees half of one.
+        let _ = self.0.lock().expect("no panics while held").write_all(line.as_bytes());
+    }
+
+    fn will_log(&self, _label: &str) -> bool {
+        true
+    }
+}
+
 /// A rustls client configuration trusting only the CA certificates in these PEM files.
 pub fn client_config(cas: &[&Path]) -> anyhow::Result<rustls::ClientConfig> {
     use rustls_pki_types::CertificateDer;

@@ -94,6 +94,22 @@ impl<W: Write> PcapngWriter<W> {
         self.out.write_all(&b)
     }
 
+    /// A Decryption Secrets Block holding TLS key log lines (NSS format: `CLIENT_RANDOM`,
+    /// `CLIENT_TRAFFIC_SECRET_0`, ...): Wireshark and tshark decrypt the TLS packets that
+    /// follow it with these keys, from the file alone.
+    pub fn tls_secrets(&mut self, keylog: &[u8]) -> io::Result<()> {
+        let len = 12 + 4 + pad4(keylog.len()) + 4;
+        let mut b = Vec::with_capacity(len);
+        b.extend_from_slice(&0x0000_000au32.to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b.extend_from_slice(&0x544c_534bu32.to_le_bytes()); // "TLSK": a TLS key log
+        b.extend_from_slice(&(keylog.len() as u32).to_le_bytes());
+        b.extend_from_slice(keylog);
+        b.resize(16 + pad4(keylog.len()), 0);
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        self.out.write_all(&b)
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -153,6 +169,12 @@ impl<W: Write> Annotated<W> {
         self.out.flush()
     }
 
+    /// TLS key log lines, written at once: ahead of every packet still held, so that the
+    /// encrypted packets they open come after them in the file.
+    pub fn tls_secrets(&mut self, keylog: &[u8]) -> io::Result<()> {
+        self.out.tls_secrets(keylog)
+    }
+
     /// Packets written so far.
     pub fn written(&self) -> u64 {
         self.written
@@ -162,6 +184,24 @@ impl<W: Write> Annotated<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_secrets_are_a_decryption_secrets_block() {
+        let mut w = PcapngWriter { out: Vec::new() };
+        let keys = b"CLIENT_RANDOM 00 11\nCLIENT_TRAFFIC_SECRET_0 aa bbb\n";
+        w.tls_secrets(keys).unwrap();
+        let bytes = w.into_inner();
+        assert_eq!(bytes.len() % 4, 0);
+        match pcap_parser::pcapng::parse_block_le(&bytes) {
+            Ok((rest, pcap_parser::pcapng::Block::DecryptionSecrets(b))) => {
+                assert!(rest.is_empty());
+                assert_eq!(b.secrets_type, pcap_parser::pcapng::SecretsType::TlsKeyLog);
+                assert_eq!(b.secrets_len as usize, keys.len());
+                assert_eq!(&b.data[..keys.len()], keys, "the data, then its padding to 4 bytes");
+            }
+            other => panic!("not a DSB: {other:?}"),
+        }
+    }
 
     #[test]
     fn comments_reach_the_packet_they_name() {

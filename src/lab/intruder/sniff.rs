@@ -34,6 +34,33 @@ pub struct Options {
     pub drop_privileges: bool,
     /// Created once the capture is open (the ready signal).
     pub ready_file: Option<PathBuf>,
+    /// The lab site's TLS key log: its new lines go into the capture as Decryption
+    /// Secrets Blocks (`--with-keys`).
+    pub keylog: Option<PathBuf>,
+}
+
+/// Follows a TLS key log as it grows: whole new lines, each time some arrived.
+struct KeyLog {
+    file: std::fs::File,
+    partial: Vec<u8>,
+}
+
+impl KeyLog {
+    fn open(path: &std::path::Path) -> anyhow::Result<KeyLog> {
+        let file = std::fs::File::open(path).with_context(|| format!("opening the site's TLS key log {} (is the lab's site running?)", path.display()))?;
+        Ok(KeyLog { file, partial: Vec::new() })
+    }
+
+    /// The complete lines written since the last call, if any.
+    fn new_lines(&mut self) -> io::Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        self.file.read_to_end(&mut buf)?;
+        self.partial.extend_from_slice(&buf);
+        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else { return Ok(None) };
+        let lines: Vec<u8> = self.partial.drain(..=end).collect();
+        Ok(Some(lines))
+    }
 }
 
 /// What the capture saw.
@@ -70,6 +97,8 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
         }
         None => None,
     };
+    // Opened as root: the key log is readable by root only.
+    let mut keylog = opts.keylog.as_deref().map(KeyLog::open).transpose()?;
     // Capturing from here on: the ready signal, while it can still be written as root.
     crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;
     if opts.drop_privileges {
@@ -106,6 +135,13 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
     let start = Instant::now();
     while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
         if let Some(frame) = cap.next(stop)? {
+            // Keys first: a handshake's keys are logged by the site before its encrypted
+            // records can reach the wire, so they land ahead of those packets in the file.
+            if let (Some(k), Some(p)) = (keylog.as_mut(), pending.as_mut()) {
+                if let Some(lines) = k.new_lines()? {
+                    p.tls_secrets(&lines)?;
+                }
+            }
             if let Some(p) = pending.as_mut() {
                 p.hold(frame.number, frame.ts_micros, frame.data, frame.orig_len);
             }

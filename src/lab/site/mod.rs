@@ -24,6 +24,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, UdpSocket};
 
+/// The site's TLS key log in its state directory (NSS format, readable by root only):
+/// what `sniff --with-keys` puts into answer-key captures.
+pub const KEYLOG: &str = "site-keys.log";
+
 /// Checked options of the site.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -94,7 +98,10 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
         tasks.spawn(accept(l, None, ctx.clone()));
     }
     if let Some(addr) = opts.https {
-        let cfg = crate::lab::pki::server_config(&opts.cert, &opts.key, opts.tls12_only)?;
+        let mut cfg = crate::lab::pki::server_config(&opts.cert, &opts.key, opts.tls12_only)?;
+        if let Some(dir) = &opts.state {
+            cfg.key_log = Arc::new(crate::lab::pki::KeyLogFile::create(&dir.join(KEYLOG))?);
+        }
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
         let l = crate::lab::conn::listen(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
         tasks.spawn(accept(l, Some(acceptor), ctx.clone()));
