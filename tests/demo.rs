@@ -91,6 +91,13 @@ fn demo_end_to_end_and_report_renders() {
             assert!(cert.contains(name), "tshark reads {name:?} in the certificate; plainsight: {cert}");
         }
         assert_eq!(t("https").trim(), "", "tshark sees no certificate in clear under TLS 1.3");
+        // The answer key: the same capture with the site's TLS keys, which tshark decrypts.
+        let requests = |file: PathBuf| {
+            let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http.request", "-T", "fields", "-e", "http.request.uri"]).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        assert!(requests(out.join("https").join("intruder-keys.pcapng")).contains("/account"), "the answer-key capture does not decrypt");
+        assert_eq!(requests(out.join("https").join("intruder.pcapng")), "", "the intruder's own capture decrypts");
         // The handshake timeline cites the packets tshark finds for each step.
         for name in ["https", "https-tls12"] {
             let pcap = out.join(name).join("intruder.pcapng");

@@ -227,6 +227,14 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
         let (host, argv) = roles::Request::EndConnections { host }.command(lab);
         hosts.run(host, &argv, null, null, Duration::from_secs(10), opts.stop)?;
     }
+    // The answer key for the debrief: the intruder's capture with the site's TLS keys in it
+    // (Wireshark decrypts the HTTPS from that file alone); intruder.pcapng stays as the
+    // intruder has it.
+    if let (Ok(keys), Ok(cap)) = (std::fs::read(lab.state_dir().join(crate::lab::site::KEYLOG)), std::fs::read(dir.join("intruder.pcapng"))) {
+        if let Some(keyed) = crate::analysis::capture::write::with_tls_secrets(&cap, &keys) {
+            std::fs::write(dir.join("intruder-keys.pcapng"), keyed)?;
+        }
+    }
     let seen = observe::Observed::read(dir)?;
     let mut outcome = observe::observe(sc, dir, &seen, opts.reveal);
     outcome.replay = replay::replay(hosts, &seen, dir, opts.stop)?;

@@ -432,7 +432,7 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
         }
     }
     let _ = write!(h, "<h3>Site versus visitor (plainsight compare)</h3><pre>{}</pre>", esc(&o.compare));
-    h.push_str("<p><small>Files: intruder.pcapng (packet comments mark the leaks), visitor.pcapng, site.pcapng, findings.jsonl, injector.jsonl, visitor.json.</small></p></section>");
+    h.push_str("<p><small>Files: intruder.pcapng (packet comments mark the leaks), intruder-keys.pcapng (the same with the site's TLS keys: the answer key, which Wireshark decrypts), visitor.pcapng, site.pcapng, findings.jsonl, injector.jsonl, visitor.json.</small></p></section>");
 }
 
 #[cfg(test)]

@@ -119,6 +119,33 @@ impl<W: Write> PcapngWriter<W> {
     }
 }
 
+/// A copy of a little-endian pcapng file with a Decryption Secrets Block of TLS key log
+/// lines placed before its first packet (after the section and interface headers): the
+/// same capture as an answer key. `None` when the file is not such a pcapng.
+pub fn with_tls_secrets(pcapng: &[u8], keylog: &[u8]) -> Option<Vec<u8>> {
+    let u32_at = |at: usize| pcapng.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    if u32_at(0)? != 0x0a0d_0d0a || u32_at(8)? != 0x1a2b_3c4d {
+        return None;
+    }
+    let mut at = 0;
+    while let (Some(kind), Some(len)) = (u32_at(at), u32_at(at + 4)) {
+        if !matches!(kind, 0x0a0d_0d0a | 1) {
+            break;
+        }
+        if len < 12 || len % 4 != 0 || at + len as usize > pcapng.len() {
+            return None;
+        }
+        at += len as usize;
+    }
+    let mut dsb = PcapngWriter { out: Vec::new() };
+    dsb.tls_secrets(keylog).ok()?;
+    let mut out = Vec::with_capacity(pcapng.len() + dsb.out.len());
+    out.extend_from_slice(&pcapng[..at]);
+    out.extend_from_slice(&dsb.out);
+    out.extend_from_slice(&pcapng[at..]);
+    Some(out)
+}
+
 struct Held {
     number: u64,
     ts: i64,
@@ -201,6 +228,23 @@ mod tests {
             }
             other => panic!("not a DSB: {other:?}"),
         }
+    }
+
+    #[test]
+    fn secrets_go_before_the_first_packet() {
+        let mut w = PcapngWriter::new(Vec::new(), 1, 65535).unwrap();
+        w.packet(1, b"packet", 6, None).unwrap();
+        let plain = w.into_inner();
+        let keyed = with_tls_secrets(&plain, b"CLIENT_RANDOM 00 11\n").unwrap();
+        let mut kinds = Vec::new();
+        let mut rest = &keyed[..];
+        while !rest.is_empty() {
+            let (r, b) = pcap_parser::pcapng::parse_block_le(rest).unwrap();
+            kinds.push(b.magic());
+            rest = r;
+        }
+        assert_eq!(kinds, [0x0a0d_0d0a, 1, 0x0000_000a, 6]);
+        assert!(with_tls_secrets(b"not a capture", b"x").is_none());
     }
 
     #[test]
