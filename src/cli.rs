@@ -289,6 +289,10 @@ pub struct VisitArgs {
     /// download page prints.
     #[arg(long)]
     pub download: bool,
+    /// Resolve names over DNS over HTTPS (RFC 8484) at the resolver's address
+    /// (https://clinic.test/dns-query) instead of plain DNS.
+    #[arg(long)]
+    pub doh: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -446,6 +450,7 @@ impl VisitArgs {
             live: true,
             block_mixed_content: !self.no_mixed_content_blocking,
             download: self.download,
+            doh: self.doh,
         }
     }
 }

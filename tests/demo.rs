@@ -60,6 +60,12 @@ fn demo_end_to_end_and_report_renders() {
     for row in ["password", "session_cookie", "sensitive_article"] {
         assert!(!yes(&mixed, row), "https-mixed: {row}");
     }
+    // DNS over HTTPS: no DNS query in clear, while the server name still shows.
+    let doh = sc("https-doh");
+    assert!(!yes(&doh, "dns_name") && yes(&doh, "tls_server_name") && yes(&doh, "addresses"), "{}", doh["intruder"]);
+    assert_eq!(doh["visitor"], "intact");
+    assert!(std::fs::read_to_string(out.join("https-doh").join("visitor.log")).unwrap().contains("over DNS over HTTPS"));
+    assert!(table.split_whitespace().collect::<Vec<_>>().join(" ").contains("Encrypted Client Hello would hide it too"), "the closing words on ECH");
     // The download: swapped over HTTP (both hashes shown), intact over HTTPS.
     let dl = sc("http-download");
     let ev = dl["download_swapped"]["evidence"].as_str().unwrap();
@@ -184,7 +190,7 @@ fn demo_end_to_end_and_report_renders() {
     let url = format!("file://{}", out.join("report.html").display());
     let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches(">as expected<").count(), 13, "a verdict per scenario");
+    assert_eq!(dom.matches(">as expected<").count(), 14, "a verdict per scenario");
     assert!(dom.contains("The intruder got the password: <mark>c**********e (28 chars)</mark>"), "the key secret, masked");
     assert!(dom.contains("The injected advertisement is in the page the visitor received"));
     assert!(dom.contains("The TLS handshake, as the intruder's capture shows it") && dom.contains("Certificate · in clear"), "the handshake timeline");

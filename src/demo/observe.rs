@@ -101,7 +101,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     };
     let dns_name = match first(&|f| f.class == Class::DnsName) {
         Some(f) => Cell::yes(evidence(f)),
-        None => Cell::no("no DNS seen"),
+        None => Cell::no("no: no DNS query crossed the gateway in clear"),
     };
     let tls_server_name = match first(&|f| f.class == Class::ServerName) {
         Some(f) => Cell::yes(evidence(f)),

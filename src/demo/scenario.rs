@@ -26,6 +26,8 @@ pub enum Scenario {
     /// The site's software download, over HTTP and over HTTPS.
     HttpDownload,
     HttpsDownload,
+    /// HTTPS with the name resolved over DNS over HTTPS.
+    HttpsDoh,
 }
 
 /// What reached the visitor.
@@ -185,7 +187,7 @@ impl clap::ValueEnum for Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::Http,
         Scenario::Https,
         Scenario::HttpsTls12,
@@ -199,6 +201,7 @@ impl Scenario {
         Scenario::HttpsMixed,
         Scenario::HttpDownload,
         Scenario::HttpsDownload,
+        Scenario::HttpsDoh,
     ];
 
     pub fn name(self) -> &'static str {
@@ -216,6 +219,7 @@ impl Scenario {
             Scenario::HttpsMixed => "https-mixed",
             Scenario::HttpDownload => "http-download",
             Scenario::HttpsDownload => "https-download",
+            Scenario::HttpsDoh => "https-doh",
         }
     }
 
@@ -234,6 +238,7 @@ impl Scenario {
             Scenario::HttpsMixed => "HTTPS page, plain-HTTP script",
             Scenario::HttpDownload => "Download over HTTP",
             Scenario::HttpsDownload => "Download over HTTPS",
+            Scenario::HttpsDoh => "HTTPS, DNS over HTTPS",
         }
     }
 
@@ -252,6 +257,7 @@ impl Scenario {
             Scenario::HttpsMixed => "The page comes over HTTPS, but it loads a chat widget script and a photo over plain http://. The intruder cannot touch the page, so it rewrites the script on its way, and a script runs with the page's full powers: the whole HTTPS page is now the intruder's. That is why browsers block plain-HTTP scripts in HTTPS pages (and upgrade images); this visitor stands for an old or careless client that does not.",
             Scenario::HttpDownload => "Alice downloads the clinic's app over plain HTTP. The intruder swaps the file on its way (here for a harmless stand-in that says so; a real attacker sends malware), rewrites the site's script and replaces its logo: every resource without HTTPS is the intruder's. The checksum on the download page catches it only because this intruder left the page alone.",
             Scenario::HttpsDownload => "The same download over HTTPS: the intruder can neither read nor change the file, the script or the image. The file's SHA-256 matches the one its page printed.",
+            Scenario::HttpsDoh => "The HTTPS visit again, but Alice's device asks for the site's address over DNS over HTTPS instead of plain DNS. The DNS question no longer crosses the gateway in clear; the server name in the ClientHello, the addresses and the sizes still do.",
             Scenario::RaceHttps => "The same race against HTTPS. The forged bytes arrive first again, but they are not a valid TLS record: Alice's browser rejects them and aborts. An attacker who cannot block can, at most, break the connection.",
         }
     }
@@ -346,6 +352,13 @@ impl Scenario {
                 start: "http://clinic.test/",
                 visitor_flags: vec!["--download"],
                 expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: true },
+            },
+            Scenario::HttpsDoh => Plan {
+                site_flags: vec![],
+                attack: proxy(TlsMode::Passthrough),
+                start: "https://clinic.test/",
+                visitor_flags: vec!["--doh"],
+                expect: Expect { intruder: Leaks { dns_name: false, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
             },
             Scenario::HttpsDownload => Plan {
                 site_flags: vec![],

@@ -255,6 +255,18 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
             let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content)).expect("strings serialise");
             send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, false, false)
         }
+        // The lab's resolver over DNS over HTTPS (RFC 8484): the same answers as on port 53,
+        // inside TLS.
+        (Method::POST, "/dns-query") => {
+            let query = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, b"<!doctype html><title>Too large</title>".to_vec(), false),
+            };
+            match dns_answer(&query, ctx.opts.site_ip) {
+                Some(answer) => send(StatusCode::OK, content::Resource { content_type: "application/dns-message", body: answer, compressible: false }, false, false),
+                None => html(StatusCode::BAD_REQUEST, b"<!doctype html><title>Not a DNS query</title>".to_vec(), false),
+            }
+        }
         (Method::POST, "/login") => {
             let body = match http_body_util::Limited::new(req.into_body(), 16 * 1024).collect().await {
                 Ok(b) => b.to_bytes(),

@@ -51,6 +51,9 @@ pub struct Options {
     pub block_mixed_content: bool,
     /// Download the app the site offers and check its SHA-256.
     pub download: bool,
+    /// Resolve names over DNS over HTTPS (RFC 8484) at the resolver's address, as
+    /// `https://clinic.test/dns-query`, instead of plain DNS.
+    pub doh: bool,
 }
 
 /// What the person was doing when a request went out.
@@ -192,6 +195,9 @@ pub struct Visit {
     pub mixed_blocked: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub download: Option<Download>,
+    /// Names were resolved over DNS over HTTPS.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub doh: bool,
 }
 
 struct Browser {
@@ -229,7 +235,7 @@ pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
         dns: HashMap::new(),
         hsts: HashSet::new(),
         cookies: HashMap::new(),
-        visit: Visit { start: opts.start.clone(), ..Visit::default() },
+        visit: Visit { start: opts.start.clone(), doh: opts.doh, ..Visit::default() },
         opts,
     };
     let start = typed_url(&b.opts.start);
@@ -242,7 +248,7 @@ pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
         b.visit.resolved = b.resolve(h).await;
     }
     if b.opts.live {
-        println!("visit {} (resolved to {})", b.opts.start, b.visit.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into()));
+        println!("{}", first_line(&b.visit));
     }
     b.browse(start).await;
     let v = &mut b.visit;
@@ -458,15 +464,41 @@ impl Browser {
         if let Some(ip) = self.dns.get(host) {
             return Some(*ip);
         }
-        let sock = tokio::net::UdpSocket::bind("0.0.0.0:0").await.ok()?;
         let q = crate::analysis::dissect::dns::query(0x5053, host)?;
-        sock.send_to(&q, self.opts.resolver).await.ok()?;
-        let mut buf = vec![0u8; 1500];
-        let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf)).await.ok()?.ok()?;
-        let m = crate::analysis::dissect::dns::parse(&buf[..n])?;
+        let answer = if self.opts.doh {
+            self.doh(q).await?
+        } else {
+            let sock = tokio::net::UdpSocket::bind("0.0.0.0:0").await.ok()?;
+            sock.send_to(&q, self.opts.resolver).await.ok()?;
+            let mut buf = vec![0u8; 1500];
+            let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf)).await.ok()?.ok()?;
+            buf.truncate(n);
+            buf
+        };
+        let m = crate::analysis::dissect::dns::parse(&answer)?;
         let ip: IpAddr = m.answers.iter().find_map(|a| a.rsplit(' ').next()?.parse().ok())?;
         self.dns.insert(host.to_string(), ip);
         Some(ip)
+    }
+
+    /// One DNS query over HTTPS (RFC 8484: POST, `application/dns-message`) to the lab's
+    /// resolver, whose address the visitor was configured with, as a browser is with its
+    /// DoH provider's.
+    async fn doh(&self, query: Vec<u8>) -> Option<Vec<u8>> {
+        let host = crate::lab::SITE_NAME;
+        let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((self.opts.resolver.ip(), 443))).await.ok()?.ok()?;
+        let name = rustls_pki_types::ServerName::try_from(host.to_string()).ok()?;
+        let tls = tokio::time::timeout(Duration::from_secs(5), self.tls.connect(name, tcp)).await.ok()?.ok()?;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/dns-query")
+            .header(header::HOST, host)
+            .header(header::CONTENT_TYPE, "application/dns-message")
+            .header(header::ACCEPT, "application/dns-message")
+            .body(Full::new(Bytes::from(query)))
+            .ok()?;
+        let (parts, body) = send(TokioIo::new(tls), req).await.ok()?;
+        (parts.status == 200).then_some(body)
     }
 
     /// One navigation with redirects followed; returns the final response.
@@ -682,9 +714,15 @@ pub fn outcome_line(v: &Visit) -> String {
     )
 }
 
+/// The log's first line: where the visit starts and what the name resolved to, and how.
+fn first_line(v: &Visit) -> String {
+    let how = if v.doh { " over DNS over HTTPS" } else { "" };
+    format!("visit {} (resolved to {}{how})", v.start, v.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into()))
+}
+
 /// The visit as a readable log, one line per step.
 pub fn log(v: &Visit) -> String {
-    let mut s = format!("visit {} (resolved to {})\n", v.start, v.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into()));
+    let mut s = format!("{}\n", first_line(v));
     for st in &v.steps {
         s += &step_line(st);
         s.push('\n');
