@@ -32,6 +32,9 @@ pub enum Command {
     Inject(InjectArgs),
     /// Run the visit over HTTP and HTTPS under attack, side by side, with a report.
     Demo(DemoArgs),
+    /// A classroom: one lab per participant, a visitor bot in each, exercises checked
+    /// from evidence, progress kept in SQLite.
+    Workshop(WorkshopArgs),
     /// Compare what the site sent with what the visitor received (two captures).
     Compare {
         /// Capture taken at the site.
@@ -177,6 +180,86 @@ pub enum LabAction {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct WorkshopArgs {
+    /// Workshop name: its labs are NAME-01, NAME-02, ...
+    #[arg(long, default_value = "workshop", global = true, value_parser = workshop_name)]
+    pub name: String,
+    #[command(subcommand)]
+    pub action: WorkshopAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkshopAction {
+    /// Create a lab and a visitor bot for each participant (harmless when already up).
+    Up {
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=99))]
+        participants: u16,
+        /// The workshop key every persona, password and flag derives from (default: a
+        /// random one, kept readable by root only in /run/plainsight/NAME/key).
+        #[arg(long, env = "PLAINSIGHT_WORKSHOP_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// Seconds between two visits of a bot, as LOW-HIGH (each pause drawn between).
+        #[arg(long, default_value = "10-20", value_parser = interval)]
+        bot_interval: (f64, f64),
+    },
+    /// Remove every participant's lab and bot, and the key (progress is kept).
+    Down,
+    /// Labs, bots, what each is set up for, each bot's last visit.
+    Status,
+    /// Open a shell in a participant's intruder host (or another host of their lab).
+    Shell {
+        participant: u16,
+        #[arg(long, value_enum, default_value = "intruder")]
+        host: crate::lab::Host,
+    },
+    /// List the exercises, one a line, id first.
+    Exercises,
+    /// Print an exercise for a participant and set their lab and bot up for it.
+    Show {
+        id: String,
+        #[arg(long)]
+        participant: u16,
+    },
+    /// Check a participant's checkpoint: exit 0 when it passes, 1 when not.
+    Check {
+        id: String,
+        #[arg(long)]
+        participant: u16,
+        #[arg(long)]
+        answer: Option<String>,
+    },
+    /// Participants by exercises: passed, attempts.
+    Progress {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Be a participant's visitor bot (`workshop up` starts one in each lab).
+    #[command(hide = true)]
+    Bot {
+        #[arg(long)]
+        participant: u16,
+        #[arg(long, default_value = "10-20", value_parser = interval)]
+        interval: (f64, f64),
+    },
+}
+
+/// A workshop's name (checked by [`crate::workshop::Workshop::new`]).
+pub fn workshop_name(s: &str) -> Result<String, String> {
+    crate::workshop::Workshop::new(s).map(|w| w.name).map_err(|e| e.to_string())
+}
+
+/// `LOW-HIGH` seconds, 0.2 <= LOW <= HIGH <= 3600 (`10-20`); one number means both.
+pub fn interval(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let lo = seconds(a)?.as_secs_f64();
+    let hi = seconds(b)?.as_secs_f64();
+    if lo < 0.2 || hi < lo || hi > 3600.0 {
+        return Err(format!("{s:?}: give LOW-HIGH seconds with 0.2 <= LOW <= HIGH <= 3600"));
+    }
+    Ok((lo, hi))
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SiteArgs {
     /// The lab state directory holding site.pem and site.key (written by `lab up`).
     #[arg(long)]
@@ -244,6 +327,7 @@ impl SiteArgs {
             idle_timeout: self.idle_timeout,
             tls12_only: self.tls12_only,
             mixed_content: self.mixed_content,
+            persona: self.state.as_deref().map(crate::lab::site::content::Persona::of_lab).unwrap_or_default(),
         })
     }
 }
@@ -273,7 +357,7 @@ pub struct VisitArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Lab whose CA and manifest to use by default.
-    #[arg(long, default_value = "plainsight", value_parser = lab_name)]
+    #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
     pub lab: String,
     /// Password to type (default: the persona's).
     #[arg(long)]
@@ -298,7 +382,7 @@ pub struct VisitArgs {
 #[derive(Debug, clap::Args)]
 pub struct SniffArgs {
     /// Lab to sniff in.
-    #[arg(long, default_value = "plainsight", value_parser = lab_name)]
+    #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
     pub lab: String,
     /// Lab host to sniff from: the gateway (intruder) or a fellow guest on the Wi-Fi.
     #[arg(long, value_enum, default_value = "intruder")]
@@ -366,7 +450,7 @@ impl SniffArgs {
 #[derive(Debug, clap::Args)]
 pub struct InjectArgs {
     /// Lab whose gateway to run on.
-    #[arg(long, default_value = "plainsight", value_parser = lab_name)]
+    #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
     pub lab: String,
     /// What to do with HTTPS.
     #[arg(long, value_enum, default_value = "passthrough")]
@@ -436,7 +520,7 @@ impl InjectArgs {
 impl VisitArgs {
     /// The visit's checked options in `lab` (its CA and manifest unless others are given).
     pub fn options(&self, lab: &crate::lab::Lab) -> crate::lab::visitor::Options {
-        use crate::lab::site::content;
+        let persona = crate::lab::site::content::Persona::of_lab(&lab.state_dir());
         crate::lab::visitor::Options {
             start: self.start.clone(),
             ca: self.ca.clone().unwrap_or_else(|| lab.ca_pem()),
@@ -444,8 +528,8 @@ impl VisitArgs {
             manifest: self.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
             resolver: self.resolver,
             hsts_preload: self.hsts_preload,
-            username: content::USERNAME.to_string(),
-            password: self.password.clone().unwrap_or_else(|| content::PASSWORD.to_string()),
+            password: self.password.clone().unwrap_or_else(|| persona.password.clone()),
+            persona,
             save: self.save.clone(),
             live: true,
             block_mixed_content: !self.no_mixed_content_blocking,
@@ -577,6 +661,11 @@ mod tests {
         assert_eq!(seconds("2.5").unwrap(), std::time::Duration::from_millis(2500));
         for bad in ["ftp://clinic.test/", "file:///etc/passwd", "http:///x", "javascript:alert(1)", "a b", ""] {
             assert!(start_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(interval("10-20").unwrap(), (10.0, 20.0));
+        assert_eq!(interval("2").unwrap(), (2.0, 2.0));
+        for bad in ["20-10", "0-1", "x", "1-99999"] {
+            assert!(interval(bad).is_err(), "{bad}");
         }
         for good in ["clinic.test", "http://clinic.test/", "https://clinic.test:8443/x?y=1", "HTTP://clinic.test/"] {
             assert!(start_url(good).is_ok(), "{good}");

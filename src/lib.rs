@@ -9,6 +9,7 @@
 //! analysis/  capture -> decode -> reassembly -> dissect (http, tls, dns) -> findings -> report
 //! lab/       the network (namespaces or containers), its roles: site, visitor, intruder (sniff + inject)
 //! demo/      every role, scenario by scenario, side by side; the table and report.html
+//! workshop/  one lab per participant, visitor bots, exercises checked from evidence, progress
 //! ```
 //!
 //! - [`analysis`]: captures in, findings out. Data flows one way; each stage is a module
@@ -22,6 +23,9 @@
 //!   [`lab::visitor`] (the scripted browser) and [`lab::intruder`] (sniff, the injecting
 //!   proxy, the racing guest); [`lab::pki`] makes the lab's certificates.
 //! - [`demo`]: runs the scenarios through the lab and the analysis, and writes the report.
+//! - [`workshop`]: a classroom of labs: [`workshop::bot`] (a persona visiting in a loop),
+//!   [`workshop::exercise`] (`lab/exercises/*.md`), [`workshop::check`] (checkpoints from
+//!   evidence), [`workshop::progress`] (SQLite).
 //!
 //! `main.rs` only parses arguments ([`cli`]: clap structs and the checks of their values)
 //! and maps outcomes to exit codes ([`cli::Exit`]).
@@ -30,3 +34,4 @@ pub mod analysis;
 pub mod cli;
 pub mod demo;
 pub mod lab;
+pub mod workshop;

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Sniff(s) => sniff(s),
         Command::Inject(i) => inject(i),
         Command::Demo(d) => demo(d),
+        Command::Workshop(w) => workshop(w),
         Command::Compare { site, visitor } => plainsight::analysis::compare::compare(site, visitor).map(|t| {
             print!("{t}");
             Exit::Ok
@@ -248,6 +249,108 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
     let hosts = demo::Hosts::Namespaces(plainsight::lab::Lab::new(&args.lab)?);
     let summary = demo::run(&opts, &hosts)?;
     Ok(demo_outcome(summary, &opts.out, args.quiet))
+}
+
+fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
+    use plainsight::cli::WorkshopAction as A;
+    use plainsight::workshop::{self as ws, Workshop, exercise};
+    let w = Workshop::new(&args.name)?;
+    if let A::Exercises = args.action {
+        for e in exercise::all() {
+            println!("{:<10} {}", e.id, e.title);
+        }
+        return Ok(Exit::Ok);
+    }
+    if !plainsight::lab::run::privileged() {
+        eprintln!("plainsight: a workshop builds labs and reads its key: run it as root");
+        return Ok(Exit::Usage);
+    }
+    match &args.action {
+        A::Up { participants, key, bot_interval } => {
+            ws::up(&w, *participants, key.as_deref(), *bot_interval)?;
+            println!("workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)", w.name, w.name, w.dir().join("key").display());
+        }
+        A::Down => {
+            let removed = ws::down(&w)?;
+            println!("workshop {} removed ({} labs); progress kept in {}", w.name, removed.len(), w.data_dir().join(ws::progress::FILE).display());
+        }
+        A::Status => print!("{}", ws::status(&w)?),
+        A::Shell { participant, host } => {
+            use std::os::unix::process::CommandExt;
+            let lab = w.participant(*participant)?;
+            if !plainsight::lab::run::existing(&lab).contains(&lab.ns(*host)) {
+                anyhow::bail!("lab {} is not up (plainsight workshop up --name {})", lab.name, w.name);
+            }
+            let shell = std::env::var("SHELL").ok().filter(|s| std::path::Path::new(s).exists()).unwrap_or_else(|| "/bin/bash".into());
+            eprintln!("plainsight: a shell in {} of lab {}; plainsight commands here use this lab (PLAINSIGHT_LAB={}). `exit` leaves.", host.as_str(), lab.name, lab.name);
+            let err = std::process::Command::new("ip")
+                .args(["netns", "exec", &lab.ns(*host), &shell])
+                .env("PLAINSIGHT_LAB", &lab.name)
+                .env("PS1", format!("[{} {}] \\w# ", lab.name, host.as_str()))
+                .exec();
+            return Err(anyhow::anyhow!("running ip netns exec: {err}"));
+        }
+        A::Show { id, participant } => {
+            let ex = exercise::find(id)?;
+            let lab = w.participant(*participant)?;
+            ws::set_exercise(&w, &w.key()?, *participant, Some(&ex))?;
+            println!("# {} — {}\n", ex.id, ex.title);
+            println!("{}", ex.render(&lab.name, *participant, &ws::handout_path(&lab)));
+            let name = if w.name == "workshop" { String::new() } else { format!(" --name {}", w.name) };
+            println!("\nCheck: plainsight workshop check {}{name} --participant {participant}{}", ex.id, if ex.check.needs_answer() { " --answer '...'" } else { "" });
+        }
+        A::Check { id, participant, answer } => {
+            let ex = exercise::find(id)?;
+            let key = w.key()?;
+            let db = ws::progress::Progress::open(&w)?;
+            let v = ws::check::run_check(&w, &key, *participant, &ex, answer.as_deref())?;
+            db.record(*participant, &ex.id, v.passed, &v.reason)?;
+            if v.passed {
+                println!("PASSED {}: {}", ex.id, v.reason);
+                return Ok(Exit::Ok);
+            }
+            println!("NOT YET {}: {}", ex.id, v.reason);
+            let failures = db.failures(*participant, &ex.id)?;
+            let hint = &ex.hints[(failures.max(1) as usize - 1).min(1)];
+            println!("hint {}: {hint}", (failures.max(1)).min(2));
+            return Ok(Exit::Failed);
+        }
+        A::Progress { json } => {
+            let rec = w.recorded().ok();
+            let table = ws::progress::Progress::open(&w)?.table()?;
+            let exercises = exercise::all();
+            let n = rec.map(|r| r.participants).unwrap_or_else(|| table.keys().copied().max().unwrap_or(0));
+            if *json {
+                let rows: Vec<serde_json::Value> = (1..=n).map(|p| serde_json::json!({"participant": p, "lab": w.lab(p).name, "exercises": table.get(&p).cloned().unwrap_or_default()})).collect();
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"workshop": w.name, "exercises": exercises.iter().map(|e| &e.id).collect::<Vec<_>>(), "participants": rows}))?);
+            } else {
+                print!("{:<12}", "participant");
+                for e in &exercises {
+                    print!(" {:>9}", e.id);
+                }
+                println!();
+                for p in 1..=n {
+                    print!("{:<12}", w.lab(p).name);
+                    for e in &exercises {
+                        let cell = table.get(&p).and_then(|r| r.get(&e.id));
+                        let s = match cell {
+                            Some(c) if c.passed => "done".to_string(),
+                            Some(c) => format!("{} tries", c.attempts),
+                            None => "-".into(),
+                        };
+                        print!(" {s:>9}");
+                    }
+                    println!();
+                }
+            }
+        }
+        A::Bot { participant, interval } => {
+            let lab = w.lab(*participant);
+            ws::bot::run(&lab, *interval, plainsight::lab::proc::stop_on_signals())?;
+        }
+        A::Exercises => unreachable!("handled above"),
+    }
+    Ok(Exit::Ok)
 }
 
 #[cfg(feature = "alloc-mimalloc")]

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-/// The lab's persona: what the visitor types and what the account page shows.
+/// The demo's persona: what the visitor types and what the account page shows. A
+/// workshop gives each lab its own ([`Persona`], in the lab's `persona.json`).
 pub const USERNAME: &str = "alice";
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const FULL_NAME: &str = "Alice Martin";
@@ -24,6 +25,36 @@ pub const DOWNLOAD_FILE: &str = "/download/clinic-app.sh";
 /// (a chat widget) and an image, as a careless page embeds them.
 pub const MIXED_SCRIPT: &str = "/widget.js";
 pub const MIXED_IMAGE: &str = "/photo.svg";
+
+/// Who signs in: the demo's Alice, or a workshop participant's own persona.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Persona {
+    pub username: String,
+    pub password: String,
+    pub full_name: String,
+    pub insurance_no: String,
+    pub diagnosis: String,
+    /// A workshop's flag, shown on the account page (exercise: replay the session cookie).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl Default for Persona {
+    fn default() -> Persona {
+        Persona { username: USERNAME.into(), password: PASSWORD.into(), full_name: FULL_NAME.into(), insurance_no: INSURANCE_NO.into(), diagnosis: DIAGNOSIS.into(), secret: None }
+    }
+}
+
+/// The file in a lab's state directory that holds its persona (a workshop writes it).
+pub const PERSONA_FILE: &str = "persona.json";
+
+impl Persona {
+    /// The persona of the lab whose state directory is `state`: its `persona.json`, or
+    /// Alice when there is none (or it cannot be read).
+    pub fn of_lab(state: &std::path::Path) -> Persona {
+        std::fs::read(state.join(PERSONA_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+}
 
 /// A response body and how to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,12 +176,14 @@ pub fn login_form(error: Option<&str>) -> Vec<u8> {
 }
 
 /// The persona's account page.
-pub fn account_page() -> Vec<u8> {
+pub fn account_page(p: &Persona) -> Vec<u8> {
+    let secret = p.secret.as_deref().map(|s| format!("<dt>Private note</dt><dd id=\"secret\">{s}</dd>")).unwrap_or_default();
     page(
         "My account",
         &format!(
-            "<h1>My account</h1><dl><dt>Name</dt><dd>{FULL_NAME}</dd><dt>Health insurance number</dt><dd>{INSURANCE_NO}</dd>\
-<dt>Diagnosis</dt><dd>{DIAGNOSIS}</dd><dt>Next appointment</dt><dd>14 December, 09:30, Dr. Okafor</dd></dl>"
+            "<h1>My account</h1><dl><dt>Name</dt><dd>{}</dd><dt>Health insurance number</dt><dd>{}</dd>\
+<dt>Diagnosis</dt><dd>{}</dd><dt>Next appointment</dt><dd>14 December, 09:30, Dr. Okafor</dd>{secret}</dl>",
+            p.full_name, p.insurance_no, p.diagnosis
         ),
     )
 }
@@ -173,11 +206,11 @@ impl Entry {
 }
 
 /// Every resource the site serves (decoded bodies), by path; `mixed` as the site's
-/// `--mixed-content`.
-pub fn manifest(mixed: bool) -> BTreeMap<String, Entry> {
+/// `--mixed-content`, the account page as `persona` sees it.
+pub fn manifest(mixed: bool, persona: &Persona) -> BTreeMap<String, Entry> {
     let mut m: BTreeMap<String, Entry> = PATHS.iter().map(|p| (p.to_string(), Entry::of(&resource(p).expect("listed").body))).collect();
     m.insert("/".into(), Entry::of(&home(mixed)));
-    m.insert("/account".into(), Entry::of(&account_page()));
+    m.insert("/account".into(), Entry::of(&account_page(persona)));
     m
 }
 
@@ -194,10 +227,13 @@ mod tests {
         for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, "/login"] {
             assert!(home.contains(&format!("\"{link}\"")), "{link}");
         }
-        assert_eq!(manifest(false).len(), PATHS.len() + 1);
-        assert_ne!(manifest(true)["/"], manifest(false)["/"]);
+        let alice = Persona::default();
+        assert_eq!(manifest(false, &alice).len(), PATHS.len() + 1);
+        assert_ne!(manifest(true, &alice)["/"], manifest(false, &alice)["/"]);
         let download = String::from_utf8(resource(DOWNLOAD_PAGE).unwrap().body).unwrap();
         assert!(download.contains(&app_sha256()) && download.contains(DOWNLOAD_FILE));
-        assert!(String::from_utf8(account_page()).unwrap().contains(DIAGNOSIS));
+        assert!(String::from_utf8(account_page(&alice)).unwrap().contains(DIAGNOSIS));
+        let flagged = Persona { secret: Some("FLAG-1".into()), ..Persona::default() };
+        assert!(String::from_utf8(account_page(&flagged)).unwrap().contains("FLAG-1"));
     }
 }

@@ -53,6 +53,8 @@ pub struct Options {
     pub tls12_only: bool,
     /// The home page also loads a script and an image over plain `http://`.
     pub mixed_content: bool,
+    /// Who can sign in, and what the account page shows.
+    pub persona: content::Persona,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,7 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
         tasks.spawn(resolver(sock, opts.site_ip));
     }
     if let Some(dir) = &opts.state {
-        let manifest = serde_json::to_string_pretty(&content::manifest(opts.mixed_content))?;
+        let manifest = serde_json::to_string_pretty(&content::manifest(opts.mixed_content, &opts.persona))?;
         std::fs::write(dir.join("manifest.json"), manifest)?;
         std::fs::write(dir.join("site.ready"), "")?;
     }
@@ -246,13 +248,13 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
     match (req.method().clone(), path) {
         (Method::GET | Method::HEAD, "/account") => {
             if logged_in {
-                html(StatusCode::OK, content::account_page(), gzip_ok)
+                html(StatusCode::OK, content::account_page(&ctx.opts.persona), gzip_ok)
             } else {
                 redirect(StatusCode::FOUND, "/login")
             }
         }
         (Method::GET | Method::HEAD, "/.well-known/plainsight-manifest.json") => {
-            let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content)).expect("strings serialise");
+            let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content, &ctx.opts.persona)).expect("strings serialise");
             send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, false, false)
         }
         // The lab's resolver over DNS over HTTPS (RFC 8484): the same answers as on port 53,
@@ -286,7 +288,7 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
                     _ => {}
                 }
             }
-            if user == content::USERNAME && pass == content::PASSWORD {
+            if user == ctx.opts.persona.username && pass == ctx.opts.persona.password {
                 let t = token();
                 ctx.sessions.lock().expect("no panics while held").insert(t.clone());
                 let mut r = redirect(StatusCode::SEE_OTHER, "/account");

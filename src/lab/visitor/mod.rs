@@ -39,7 +39,9 @@ pub struct Options {
     pub manifest: Option<PathBuf>,
     pub resolver: SocketAddr,
     pub hsts_preload: bool,
-    pub username: String,
+    /// Who signs in (the username typed, the name the account page must show).
+    pub persona: content::Persona,
+    /// The password typed (the persona's, unless told otherwise).
     pub password: String,
     /// Save every HTML page received here (`index.html`, `articles_x.html`, ...), and the
     /// subresources beside them (`style.css`, `logo.svg`), as received.
@@ -352,7 +354,7 @@ impl Browser {
         match form.and_then(|(at, f)| Some((resolve_href(&at, &f.action)?, f))) {
             None => self.skip(Action::LogIn, "no sign-in form on the pages received"),
             Some((target, f)) => {
-                let body = fill(&f, &self.opts.username.clone(), &self.opts.password.clone());
+                let body = fill(&f, &self.opts.persona.username.clone(), &self.opts.password.clone());
                 let result = if f.method == "GET" {
                     let url = join(&origin(&target), &format!("{}?{body}", target.path()));
                     self.navigate(Action::LogIn, Method::GET, url, None).await
@@ -360,7 +362,7 @@ impl Browser {
                     self.navigate(Action::LogIn, Method::POST, target, Some(body)).await
                 };
                 if let Some(p) = result {
-                    self.visit.logged_in = p.site_page && p.final_url.path() == "/account" && String::from_utf8_lossy(&p.body).contains(content::FULL_NAME);
+                    self.visit.logged_in = p.site_page && p.final_url.path() == "/account" && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
                     seen.push(self.seen(&p));
                 }
             }
@@ -375,7 +377,7 @@ impl Browser {
             if let Some(p) = self.navigate(action, Method::GET, url, None).await {
                 let done = p.site_page && p.final_url.path() == path;
                 if path == "/account" {
-                    self.visit.saw_account = done && String::from_utf8_lossy(&p.body).contains(content::FULL_NAME);
+                    self.visit.saw_account = done && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
                 } else {
                     self.visit.read_article = done;
                 }

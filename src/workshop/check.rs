@@ -1,0 +1,204 @@
+//! Checkpoints from evidence: an answer compared (in constant time) with what only this
+//! participant's lab holds, or what their bot actually received, or what runs in their
+//! intruder host. A check reads only the participant's own lab.
+
+use super::bot::{self, BotVisit, Start};
+use super::exercise::Exercise;
+use super::{Key, Workshop};
+use crate::lab::{Host, SITE_NAME, run};
+
+/// What a checkpoint looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The answer is the password the bot typed in this exercise.
+    Password,
+    /// The answer is the private note on the bot's account page.
+    Secret,
+    /// The answer is the server name an intruder still reads from HTTPS.
+    ServerName,
+    /// The bot received a page altered to carry the answer (the participant's text).
+    Injected,
+    /// The bot refused a certificate over HTTPS (its own error).
+    RefusedCertificate,
+    /// An sslstrip runs in the intruder host, and the bot's visits since went over
+    /// HTTPS only, intact (HSTS).
+    Hsts,
+    /// The answer is the HTTPS site named in the participant's handed-out capture.
+    Capture,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "password" => Kind::Password,
+            "secret" => Kind::Secret,
+            "server-name" => Kind::ServerName,
+            "injected" => Kind::Injected,
+            "refused-certificate" => Kind::RefusedCertificate,
+            "hsts" => Kind::Hsts,
+            "capture" => Kind::Capture,
+            _ => return None,
+        })
+    }
+
+    /// Whether the check compares an answer (`--answer`).
+    pub fn needs_answer(self) -> bool {
+        !matches!(self, Kind::RefusedCertificate | Kind::Hsts)
+    }
+}
+
+/// A check's result: passed or not, and why in one line.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub passed: bool,
+    pub reason: String,
+}
+
+fn pass(reason: String) -> Verdict {
+    Verdict { passed: true, reason }
+}
+
+fn fail(reason: String) -> Verdict {
+    Verdict { passed: false, reason }
+}
+
+/// Runs participant `p`'s checkpoint of `ex`.
+pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option<&str>) -> anyhow::Result<Verdict> {
+    let lab = ws.participant(p)?;
+    let mode = bot::Mode::of(&lab);
+    if mode.exercise != ex.id {
+        anyhow::bail!("lab {} is not set up for exercise {}: run `plainsight workshop show {} --participant {p}` first", lab.name, ex.id, ex.id);
+    }
+    let answer = answer.map(str::trim).unwrap_or("");
+    if ex.check.needs_answer() && answer.is_empty() {
+        return Ok(fail("this checkpoint needs your answer: --answer TEXT".into()));
+    }
+    let persona = key.persona(p, &ex.id);
+    let since: Vec<BotVisit> = bot::visits(&lab).into_iter().filter(|v| v.exercise == ex.id && v.at_ms >= mode.since_ms).collect();
+    let interval = ws.recorded().map(|r| r.bot_interval.1).unwrap_or(20.0);
+    let no_visit = || fail(format!("the bot has not visited since you opened this exercise: it visits every {interval} s or less, check again after its next visit"));
+    Ok(match ex.check {
+        Kind::Password => {
+            if key.same(answer, &persona.password) {
+                pass(format!("that is the password {} typed", persona.username))
+            } else {
+                fail(format!("that is not the password {} typed in this exercise", persona.username))
+            }
+        }
+        Kind::Secret => {
+            if key.same(answer, persona.secret.as_deref().unwrap_or("")) {
+                pass(format!("that is the private note on {}'s account page", persona.full_name))
+            } else {
+                fail(format!("that is not the private note on {}'s account page", persona.full_name))
+            }
+        }
+        Kind::ServerName => {
+            let a = answer.trim_end_matches('.').to_ascii_lowercase();
+            if key.same(&a, SITE_NAME) {
+                pass(format!("{SITE_NAME} crosses the network in clear in the ClientHello (SNI), and in the DNS query before it"))
+            } else {
+                fail("that is not the name the intruder reads from the bot's HTTPS connections".into())
+            }
+        }
+        Kind::Capture => {
+            let a = answer.trim_end_matches('.').to_ascii_lowercase();
+            if key.same(&a, &key.handout_site(p)) {
+                pass("that is the server name in the capture's ClientHello".into())
+            } else {
+                fail("that is not the server name of the HTTPS connection in your capture".into())
+            }
+        }
+        Kind::Injected => {
+            if answer.chars().count() < 6 {
+                return Ok(fail("give the text you injected (at least 6 characters) as --answer".into()));
+            }
+            if site_text().contains(answer) {
+                return Ok(fail(format!("{answer:?} is on the site's own pages: inject a text of your own")));
+            }
+            if since.is_empty() {
+                return Ok(no_visit());
+            }
+            match since.iter().rev().find_map(|v| v.altered.iter().find(|a| a.text.contains(answer)).map(|a| (v, a))) {
+                Some((v, a)) => pass(format!("the bot received {} with your text ({} s ago)", a.file, bot::now_ms().saturating_sub(v.at_ms) / 1000)),
+                None if since.iter().any(|v| !v.altered.is_empty()) => fail("the bot received altered pages, but none with your text".into()),
+                None => fail(format!("the bot's {} visit(s) since you opened the exercise received the site's pages unaltered", since.len())),
+            }
+        }
+        Kind::RefusedCertificate => {
+            if since.is_empty() {
+                return Ok(no_visit());
+            }
+            let refused = since.iter().rev().find_map(|v| v.errors.iter().find(|e| e.to_ascii_lowercase().contains("certificate")).map(|e| (v, e)));
+            match refused {
+                Some((v, e)) if v.start == Start::Https => pass(format!("the bot refused the certificate it was shown: \"{e}\"")),
+                _ => fail(format!("the bot's {} visit(s) since you opened the exercise met no certificate it refused; last: {}", since.len(), since.last().map(BotVisit::summary).unwrap_or_default())),
+            }
+        }
+        Kind::Hsts => {
+            let Some(started_ms) = strip_started_ms(&lab) else {
+                return Ok(fail("no `plainsight inject --tls strip` runs in your intruder host: start it, then check after the bot's next visit".into()));
+            };
+            let after: Vec<&BotVisit> = since.iter().filter(|v| v.at_ms > started_ms + 1000 && v.start == Start::BareHsts).collect();
+            let Some(v) = after.last() else {
+                return Ok(fail(format!("the bot has not visited since your sslstrip started: it visits every {interval} s or less")));
+            };
+            let plain: Vec<&String> = v.urls.iter().filter(|u| u.starts_with("http://")).collect();
+            if !plain.is_empty() || !v.altered.is_empty() || !v.errors.is_empty() || !v.logged_in {
+                fail(format!("the bot's last visit was not protected: {}", v.summary()))
+            } else {
+                pass(format!("with your sslstrip running, the bot knew {SITE_NAME} from HSTS and sent all {} requests over HTTPS, signed in, every page intact", v.urls.len()))
+            }
+        }
+    })
+}
+
+/// The visible text of every page the site serves (an injected text must not be on them).
+fn site_text() -> String {
+    use crate::lab::site::content;
+    let mut t: String = content::PATHS.iter().filter_map(|p| content::resource(p)).filter(|r| r.content_type.contains("html")).map(|r| bot::visible_text(&String::from_utf8_lossy(&r.body))).collect::<Vec<_>>().join(" ");
+    t.push_str(&bot::visible_text(&String::from_utf8_lossy(&content::account_page(&content::Persona::default()))));
+    t
+}
+
+/// When the `inject --tls strip` in the lab's intruder host started (ms since the epoch).
+fn strip_started_ms(lab: &crate::lab::Lab) -> Option<u64> {
+    run::pids(&lab.ns(Host::Intruder)).into_iter().filter_map(|pid| {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let strip = args.windows(2).any(|w| w[0] == "--tls" && w[1] == "strip") || args.iter().any(|a| a == "--tls=strip");
+        (args.iter().any(|a| a == "inject") && strip).then(|| start_ms(pid)).flatten()
+    }).max()
+}
+
+/// A process's start time (ms since the epoch), from /proc.
+fn start_ms(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let ticks: u64 = after.split(' ').nth(19)?.parse().ok()?;
+    let btime: u64 = std::fs::read_to_string("/proc/stat").ok()?.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(btime * 1000 + ticks * 1000 / hz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_started_in_the_past() {
+        let s = start_ms(std::process::id() as i32).unwrap();
+        assert!(s <= bot::now_ms() + 1000 && s + 3_600_000 > bot::now_ms(), "{s}");
+    }
+
+    #[test]
+    fn answers_compare_exactly() {
+        let k = Key::new("test key 1234");
+        let p1 = k.persona(1, "password");
+        assert!(k.same(&p1.password, &k.persona(1, "password").password));
+        assert_ne!(p1.password, k.persona(2, "password").password);
+        assert_ne!(p1.password, k.persona(1, "sslstrip").password);
+        assert_eq!(p1.username, k.persona(1, "sslstrip").username);
+        assert!(!k.same("wrong", &p1.password));
+        assert!(!k.same(&p1.password[..p1.password.len() - 1], &p1.password));
+    }
+}

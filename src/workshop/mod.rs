@@ -1,0 +1,280 @@
+//! `plainsight workshop`: a classroom on one machine. One lab per participant
+//! (`W-01` … `W-NN`), each with a *visitor bot* whose persona (name, passwords, flags) is
+//! derived from the workshop key and the participant number, so every participant's
+//! answers differ; exercises as data ([`exercise`], from `lab/exercises/`); checks from
+//! evidence ([`check`]); every check kept in SQLite ([`progress`]).
+//!
+//! Where things live: the key and `workshop.json` under `/run/plainsight/W/` (root only);
+//! each lab's state (persona, bot mode, bot visits) in its own lab state directory;
+//! progress under `/var/lib/plainsight/W/`, which survives a reboot and `workshop down`.
+
+pub mod bot;
+pub mod check;
+pub mod exercise;
+pub mod progress;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use ring::hmac;
+
+use crate::lab::site::content::Persona;
+use crate::lab::{Host, Lab, run};
+
+/// The most participants one machine hosts (lab names end in two digits).
+pub const MAX_PARTICIPANTS: u16 = 99;
+
+/// A workshop, by name.
+#[derive(Debug, Clone)]
+pub struct Workshop {
+    pub name: String,
+}
+
+/// What `workshop up` recorded.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Recorded {
+    pub participants: u16,
+    /// Seconds between two visits of each bot (lowest, highest).
+    pub bot_interval: (f64, f64),
+}
+
+impl Workshop {
+    /// A workshop name: a lab name short enough to take `-NN`.
+    pub fn new(name: &str) -> anyhow::Result<Workshop> {
+        if name.len() > 17 {
+            bail!("workshop name {name:?} is too long: at most 17 characters (its labs are named {name}-01 and so on)");
+        }
+        Lab::new(name)?;
+        Ok(Workshop { name: name.to_string() })
+    }
+
+    /// The lab of participant `p` (1-based).
+    pub fn lab(&self, p: u16) -> Lab {
+        Lab::new(&format!("{}-{p:02}", self.name)).expect("checked by Workshop::new")
+    }
+
+    /// Root-only: the key and `workshop.json`.
+    pub fn dir(&self) -> PathBuf {
+        PathBuf::from("/run/plainsight").join(&self.name)
+    }
+
+    /// The progress database's folder (kept across reboots and `workshop down`).
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from("/var/lib/plainsight").join(&self.name)
+    }
+
+    pub fn recorded(&self) -> anyhow::Result<Recorded> {
+        let p = self.dir().join("workshop.json");
+        let b = std::fs::read(&p).map_err(|_| anyhow::anyhow!("workshop {} is not up (no {}); start it with `plainsight workshop up --name {}`", self.name, p.display(), self.name))?;
+        serde_json::from_slice(&b).with_context(|| format!("reading {}", p.display()))
+    }
+
+    /// Participant `p` checked against the workshop's size.
+    pub fn participant(&self, p: u16) -> anyhow::Result<Lab> {
+        let n = self.recorded()?.participants;
+        if p == 0 || p > n {
+            bail!("workshop {} has participants 1 to {n}, not {p}", self.name);
+        }
+        Ok(self.lab(p))
+    }
+
+    pub fn key(&self) -> anyhow::Result<Key> {
+        let p = self.dir().join("key");
+        let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("reading the workshop key {}: {e} (is workshop {} up? are you root?)", p.display(), self.name))?;
+        Ok(Key::new(text.trim()))
+    }
+}
+
+/// The workshop key: every persona, password and flag is an HMAC of it.
+pub struct Key(hmac::Key);
+
+const FIRST: [&str; 16] = ["alice", "bruno", "chloe", "dmitri", "elena", "farid", "grace", "hugo", "ines", "jonas", "karin", "leila", "marco", "nadia", "oscar", "priya"];
+const LAST: [&str; 16] = ["Martin", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Haddad", "Novak", "Silva", "Keller", "Rossi", "Nguyen", "Dubois", "Kowalski", "Ortega", "Berg", "Mensah"];
+const WORDS: [&str; 32] = [
+    "amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "island", "juniper", "kettle", "lantern", "meadow", "nectar", "orbit", "pepper", "quartz", "raven", "saffron", "timber", "umber", "velvet", "willow", "xenon", "yarrow", "zephyr", "acorn", "breeze", "canyon", "dune", "echo", "falcon",
+];
+const CONDITIONS: [&str; 8] = ["type 1 diabetes", "HIV, under treatment", "epilepsy", "bipolar disorder", "hepatitis C", "multiple sclerosis", "Crohn's disease", "depression, under treatment"];
+/// Sites a handed-out capture's visitor opens over HTTPS: the name alone tells a lot.
+const SITES: [&str; 8] = ["debt-advice", "fertility-clinic", "addiction-help", "divorce-lawyers", "job-search", "therapy-online", "payday-loans", "immigration-aid"];
+
+impl Key {
+    pub fn new(text: &str) -> Key {
+        Key(hmac::Key::new(hmac::HMAC_SHA256, text.as_bytes()))
+    }
+
+    /// A fresh random key (hex), for `workshop up` without `--key`.
+    pub fn generate() -> String {
+        let mut b = [0u8; 24];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("system randomness");
+        hex::encode(b)
+    }
+
+    fn tag(&self, what: &str) -> [u8; 32] {
+        let t = hmac::sign(&self.0, what.as_bytes());
+        t.as_ref().try_into().expect("SHA-256 tags are 32 bytes")
+    }
+
+    /// Participant `p`'s persona while doing `exercise` (empty: before any): the same
+    /// person throughout, with a password and a flag of their own for each exercise, so an
+    /// answer found in one exercise does not pass another.
+    pub fn persona(&self, p: u16, exercise: &str) -> Persona {
+        let who = self.tag(&format!("persona/{p}"));
+        let first = FIRST[who[0] as usize % FIRST.len()];
+        let last = LAST[who[1] as usize % LAST.len()];
+        let pw = self.tag(&format!("password/{p}/{exercise}"));
+        let password = format!("{} {} {} {}", WORDS[pw[0] as usize % 32], WORDS[pw[1] as usize % 32], WORDS[pw[2] as usize % 32], 10 + pw[3] as u16 % 90);
+        let flag = self.tag(&format!("flag/{p}/{exercise}"));
+        let mut first_cap = first.to_string();
+        first_cap[..1].make_ascii_uppercase();
+        Persona {
+            username: format!("{first}{:02}", who[2] % 100),
+            password,
+            full_name: format!("{first_cap} {last}"),
+            insurance_no: format!("FR-{} {:02} {:02} {:02} {:03}", 1 + who[3] % 2, who[4] % 100, who[5] % 12 + 1, who[6] % 95 + 1, u16::from(who[7]) * 3),
+            diagnosis: CONDITIONS[who[8] as usize % CONDITIONS.len()].to_string(),
+            secret: Some(format!("FLAG-{}", hex::encode(&flag[..6]))),
+        }
+    }
+
+    /// The site participant `p`'s handed-out capture shows a visit to over HTTPS.
+    pub fn handout_site(&self, p: u16) -> String {
+        let t = self.tag(&format!("handout/{p}"));
+        format!("{}-{}.test", SITES[t[0] as usize % SITES.len()], 10 + t[1] % 90)
+    }
+
+    /// Whether `answer` equals `expected`, in constant time (HMACs of both compared).
+    pub fn same(&self, answer: &str, expected: &str) -> bool {
+        let tag = hmac::sign(&self.0, expected.as_bytes());
+        hmac::verify(&self.0, answer.as_bytes(), tag.as_ref()).is_ok()
+    }
+}
+
+/// `workshop up`: the key, every participant's lab, persona and bot.
+pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f64, f64)) -> anyhow::Result<()> {
+    if participants == 0 || participants > MAX_PARTICIPANTS {
+        bail!("--participants must be 1 to {MAX_PARTICIPANTS}");
+    }
+    let dir = ws.dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    let key_file = dir.join("key");
+    let key_text = match (std::fs::read_to_string(&key_file).ok(), key) {
+        (Some(old), Some(new)) if old.trim() != new => bail!("workshop {} is up with another key: `plainsight workshop down --name {}` first", ws.name, ws.name),
+        (Some(old), _) => old.trim().to_string(),
+        (None, Some(k)) => k.to_string(),
+        (None, None) => Key::generate(),
+    };
+    if key_text.len() < 8 {
+        bail!("--key must be at least 8 characters");
+    }
+    crate::lab::pki::write_file(&key_file, &key_text, 0o600)?;
+    crate::lab::pki::write_file(&dir.join("workshop.json"), &serde_json::to_string_pretty(&Recorded { participants, bot_interval })?, 0o600)?;
+    let db = progress::Progress::open(ws)?;
+    drop(db);
+    let key = Key::new(&key_text);
+    for p in 1..=participants {
+        let lab = ws.lab(p);
+        run::up(&lab, &[])?;
+        set_exercise(ws, &key, p, None)?;
+        if bot::pid(&lab).is_none() {
+            let (lo, hi) = bot_interval;
+            let args: Vec<String> = ["workshop", "bot", "--name", &ws.name, "--participant", &p.to_string(), "--interval", &format!("{lo}-{hi}")].iter().map(|s| s.to_string()).collect();
+            run::spawn_role(&lab, Host::Visitor, "bot", &args)?;
+        }
+        println!("{}: lab up, bot {} visiting", lab.name, key.persona(p, "").full_name);
+    }
+    Ok(())
+}
+
+/// Sets participant `p`'s lab up for `exercise` (None: the start): the persona's password
+/// and flag for it, the site's settings, the bot's behaviour.
+pub fn set_exercise(ws: &Workshop, key: &Key, p: u16, ex: Option<&exercise::Exercise>) -> anyhow::Result<()> {
+    let lab = ws.lab(p);
+    let state = lab.state_dir();
+    let id = ex.map(|e| e.id.as_str()).unwrap_or("");
+    let persona = key.persona(p, id);
+    crate::lab::pki::write_file(&state.join(crate::lab::site::content::PERSONA_FILE), &serde_json::to_string_pretty(&persona)?, 0o600)?;
+    let site_flags: Vec<String> = ex.map(|e| e.site.clone()).unwrap_or_default();
+    run::restart_site(&lab, &site_flags)?;
+    if let Some(e) = ex.filter(|e| e.check == check::Kind::Capture) {
+        let _ = e;
+        write_handout(&handout_path(&lab), &persona, &key.handout_site(p))?;
+    }
+    let mode = bot::Mode { exercise: id.to_string(), start: ex.map(|e| e.bot).unwrap_or(bot::Start::Bare), since_ms: bot::now_ms() };
+    crate::lab::pki::write_file(&state.join(bot::MODE_FILE), &serde_json::to_string(&mode)?, 0o600)?;
+    Ok(())
+}
+
+/// The capture handed out to participant `p` (exercise kind `capture`).
+pub fn handout_path(lab: &Lab) -> PathBuf {
+    lab.state_dir().join("handout.pcap")
+}
+
+/// A capture of someone else's evening on a hotel Wi-Fi: a sign-in to clinic.test over
+/// plain HTTP and a visit over HTTPS to a site whose name alone tells a lot.
+fn write_handout(path: &std::path::Path, persona: &Persona, site: &str) -> anyhow::Result<()> {
+    use crate::analysis::synth::{Conversation, client_hello, dns_query, server_hello, app_data, udp_frame};
+    let a = |s: &str| s.parse::<std::net::SocketAddrV4>().expect("literal");
+    let mut frames = vec![udp_frame(a("192.0.2.10:5353"), a("198.51.100.10:53"), &dns_query(1, crate::lab::SITE_NAME)), udp_frame(a("192.0.2.10:5354"), a("198.51.100.10:53"), &dns_query(2, site))];
+    let mut c = Conversation::new(a("192.0.2.10:40000"), a("198.51.100.10:80"), 1000, 50_000, 1400);
+    c.handshake();
+    let form = form_urlencoded::Serializer::new(String::new()).append_pair("username", &persona.username).append_pair("password", "(not this one)").finish();
+    c.send(true, format!("POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}", crate::lab::SITE_NAME, form.len()).as_bytes());
+    c.send(false, b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/html\r\nContent-Length: 27\r\n\r\n<title>Wrong password</title>");
+    c.close();
+    let mut t = Conversation::new(a("192.0.2.10:40001"), a("198.51.100.77:443"), 7, 9, 1400);
+    t.handshake();
+    t.send(true, &client_hello(site));
+    t.send(false, &server_hello());
+    t.send(true, &app_data(420));
+    t.send(false, &app_data(9000));
+    t.close();
+    for conv in [&c, &t] {
+        frames.extend(conv.segments.iter().map(|s| conv.frame(s)));
+    }
+    let f = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut w = crate::analysis::capture::write::PcapWriter::new(std::io::BufWriter::new(f))?;
+    let mut ts = 1_790_000_000_000_000i64;
+    for fr in &frames {
+        ts += 1500;
+        w.packet(ts, fr)?;
+    }
+    std::io::Write::flush(&mut w.into_inner())?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    Ok(())
+}
+
+/// `workshop down`: every participant's lab and bot, and the key. Progress stays.
+pub fn down(ws: &Workshop) -> anyhow::Result<Vec<String>> {
+    let n = ws.recorded().map(|r| r.participants).unwrap_or(MAX_PARTICIPANTS);
+    let mut removed = Vec::new();
+    for p in 1..=n {
+        let lab = ws.lab(p);
+        if !run::existing(&lab).is_empty() || lab.state_dir().exists() {
+            run::down(&lab)?;
+            removed.push(lab.name);
+        }
+    }
+    let _ = std::fs::remove_dir_all(ws.dir());
+    Ok(removed)
+}
+
+/// `workshop status`: each lab, its bot, what it is set up for, its last visit.
+pub fn status(ws: &Workshop) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let rec = ws.recorded()?;
+    let mut out = format!("workshop {}: {} participants, progress in {}\n", ws.name, rec.participants, ws.data_dir().join(progress::FILE).display());
+    for p in 1..=rec.participants {
+        let lab = ws.lab(p);
+        let up = if run::is_up(&lab) { "up" } else { "DOWN" };
+        let bot = match bot::pid(&lab) {
+            Some(pid) => format!("bot running (pid {pid})"),
+            None => "bot NOT running".into(),
+        };
+        let mode = bot::Mode::of(&lab);
+        let exercise = if mode.exercise.is_empty() { "(no exercise yet)".to_string() } else { format!("exercise {}", mode.exercise) };
+        let last = bot::visits(&lab).last().map(|v| format!("last visit {} s ago: {}", (bot::now_ms().saturating_sub(v.at_ms)) / 1000, v.summary())).unwrap_or_else(|| "no visit yet".into());
+        let _ = writeln!(out, "  {:>2}  {}  lab {up}, {bot}, {exercise}, {last}", p, lab.name);
+    }
+    Ok(out)
+}
