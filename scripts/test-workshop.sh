@@ -15,15 +15,18 @@ skip() {
 # The participant's lab is named `plainsight`: never touch one that is in use.
 [ ! -e /run/netns/plainsight-visitor ] || skip "a lab named plainsight is up on this machine (plainsight lab down)"
 
-# The README shows the script itself, line for line.
-body=$(grep -v -E '^(#!|# )' scripts/workshop-explore.sh)
-python3 - "$body" <<'PY'
+# The README shows each script itself, line for line.
+shown_in_readme() {
+  python3 - "$(grep -v -E '^(#!|# )' "$1")" "$1" <<'PY'
 import sys
 want = [l.strip() for l in sys.argv[1].strip().splitlines()]
 have = [l.strip() for l in open("README.md").read().splitlines()]
 found = any(have[i:i + len(want)] == want for i in range(len(have)))
-assert found, "README.md does not show scripts/workshop-explore.sh as it is"
+assert found, "README.md does not show %s as it is" % sys.argv[2]
 PY
+}
+shown_in_readme scripts/workshop-explore.sh
+shown_in_readme scripts/workshop-session.sh
 
 cargo build --release --locked --quiet
 out=$(mktemp)
@@ -40,3 +43,23 @@ grep -q 'lab plainsight removed' "$out" || fail "lab down did not run"
 [ ! -e /run/netns/plainsight-visitor ] || fail "the lab is still up"
 rm -f "$out"
 echo "test-workshop: the README's workshop steps show what they say (ad over HTTP, intact over HTTPS, the password read)"
+
+# The trainer's session: a workshop named `workshop` (the default). Never touch one in use,
+# nor the progress of a real one; what this run creates it removes.
+[ ! -e /run/plainsight/workshop ] || skip "a workshop named workshop is up on this machine (plainsight workshop down)"
+[ ! -e /var/lib/plainsight/workshop ] || skip "a workshop named workshop has progress on this machine (/var/lib/plainsight/workshop)"
+out=$(mktemp)
+PATH="$PWD/target/release:$PATH" timeout 300 bash scripts/workshop-session.sh >"$out" 2>&1 || true
+rm -rf /var/lib/plainsight/workshop
+grep -q '^workshop-01: lab up, bot .* visiting$' "$out" || fail "workshop up did not start participant 1's lab and bot"
+[ "$(grep -c -E '^(password|cookie|inject|https|forged|sslstrip|hsts|capture) ' "$out")" -eq 8 ] || fail "workshop exercises did not list the eight exercises"
+grep -q '^# password — Sniff the password sent over plain HTTP$' "$out" || fail "workshop show did not print the exercise"
+grep -q 'credential     form field "password" in POST /login: ' "$out" || fail "the participant's sniffer did not read the bot's password"
+grep -q '^PASSED password: that is the password .* typed$' "$out" || fail "the right answer did not pass"
+grep -q '^NOT YET password: that is not the password .* typed in this exercise$' "$out" || fail "another participant's answer passed"
+grep -q -E '^workshop-01 +done ' "$out" || fail "progress does not show participant 1 done"
+grep -q -E '^workshop-02 +1 tries ' "$out" || fail "progress does not show participant 2's failed try"
+grep -q 'workshop workshop removed (2 labs)' "$out" || fail "workshop down did not run"
+! ip netns list | grep -q '^workshop-' || fail "namespaces left after workshop down"
+rm -f "$out"
+echo "test-workshop: the README's trainer session works as written (exercise shown, password sniffed, checked, progress, down)"

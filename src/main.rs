@@ -8,6 +8,18 @@ use plainsight::cli::{Cli, Command, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that only print: a closed pipe (`| head`) ends them quietly, as it does any
+    // Unix tool. The long-running roles keep ignoring SIGPIPE and end cleanly on the error.
+    let prints_only = match &cli.command {
+        Command::Workshop(w) => !matches!(w.action, plainsight::cli::WorkshopAction::Bot { .. } | plainsight::cli::WorkshopAction::Up { .. }),
+        Command::Lab(l) => matches!(l.action, plainsight::cli::LabAction::Status | plainsight::cli::LabAction::Doctor),
+        Command::Compare { .. } => true,
+        _ => false,
+    };
+    if prints_only {
+        // SAFETY: called before any thread starts; restores the default disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match &cli.command {
         Command::Analyze(a) => plainsight::analysis::analyze::run(&a.options()).map(Exit::from),
         Command::Lab(l) => lab(l),

@@ -130,7 +130,9 @@ fn alive(pid: i32) -> bool {
     match waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
         Ok(WaitStatus::StillAlive) => true,
         Ok(_) => false,
-        Err(_) => Path::new(&format!("/proc/{pid}")).exists(),
+        // Not ours: alive while /proc has it and it is not a zombie (a zombie has exited;
+        // reaping it is its parent's business, and some init processes are slow at it).
+        Err(_) => std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))),
     }
 }
 

@@ -119,12 +119,18 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
                 p.annotate(x.frame, format!("{}: {}", x.class, x.summary));
             }
         }
+        // A reader that went away (`| grep -m1`, `| head`) ends the capture cleanly, as
+        // Ctrl-C does: the pcapng is still completed.
         if use_jsonl {
-            let _ = jsonl.event(e, f);
+            if jsonl.event(e, f).is_err() {
+                stop.store(true, Ordering::SeqCst);
+            }
         } else {
             for x in f {
                 if !printed.iter().any(|p| p.class == x.class && p.summary == x.summary && p.secret == x.secret) {
-                    println!("[frame {:>5}] {:<14} {}", x.frame, x.class.as_str(), x.line(reveal));
+                    if writeln!(io::stdout(), "[frame {:>5}] {:<14} {}", x.frame, x.class.as_str(), x.line(reveal)).is_err() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
                     if printed.len() < 4096 {
                         printed.push(x.clone());
                     }
