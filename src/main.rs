@@ -290,10 +290,17 @@ fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
         A::Shell { participant, host } => {
             use std::os::unix::process::CommandExt;
             let lab = w.participant(*participant)?;
+            let shell = std::env::var("SHELL").ok().filter(|s| std::path::Path::new(s).exists()).unwrap_or_else(|| "/bin/bash".into());
+            if let Some(here) = plainsight::lab::container::this_host() {
+                if here != *host {
+                    anyhow::bail!("this is the lab's {} container: run it in the {}'s (docker compose -f lab/compose.yaml exec {} plainsight workshop shell 1)", here.as_str(), host.as_str(), host.as_str());
+                }
+                let err = std::process::Command::new(&shell).env("PLAINSIGHT_LAB", &lab.name).env("PS1", format!("[{} {}] \\w# ", lab.name, host.as_str())).exec();
+                return Err(anyhow::anyhow!("running {shell}: {err}"));
+            }
             if !plainsight::lab::run::existing(&lab).contains(&lab.ns(*host)) {
                 anyhow::bail!("lab {} is not up (plainsight workshop up --name {})", lab.name, w.name);
             }
-            let shell = std::env::var("SHELL").ok().filter(|s| std::path::Path::new(s).exists()).unwrap_or_else(|| "/bin/bash".into());
             eprintln!("plainsight: a shell in {} of lab {}; plainsight commands here use this lab (PLAINSIGHT_LAB={}). `exit` leaves.", host.as_str(), lab.name, lab.name);
             let err = std::process::Command::new("ip")
                 .args(["netns", "exec", &lab.ns(*host), &shell])

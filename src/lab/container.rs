@@ -96,6 +96,13 @@ pub struct Job {
     n: u32,
 }
 
+impl Job {
+    /// Its number in the run.
+    pub fn number(&self) -> u32 {
+        self.n
+    }
+}
+
 impl Conductor {
     /// Starts a new run and waits (up to `timeout`) until every host follows it.
     pub fn begin(state: &Path, timeout: Duration) -> anyhow::Result<Conductor> {
@@ -124,6 +131,27 @@ impl Conductor {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Takes over the run now in charge (another process began it): new jobs get numbers
+    /// after every job it has. For commands that act on a lab left up for exercises.
+    pub fn resume(state: &Path) -> anyhow::Result<Conductor> {
+        let id = std::fs::read_to_string(state.join("current")).map_err(|_| anyhow::anyhow!("no run of the container lab in {} (start it with PLAINSIGHT_KEEP=1 docker compose -f lab/compose.yaml up -d)", state.display()))?.trim().to_string();
+        if run_dir(state, &id).join("shutdown").exists() {
+            bail!("the container lab's run {id} is over: start the lab again (PLAINSIGHT_KEEP=1 docker compose -f lab/compose.yaml up -d)");
+        }
+        let last = HOSTS
+            .iter()
+            .filter_map(|&h| std::fs::read_dir(jobs_dir(state, &id, h)).ok())
+            .flat_map(|d| d.flatten().filter_map(|e| e.file_name().to_string_lossy().split('.').next()?.parse::<u32>().ok()))
+            .max()
+            .unwrap_or(0);
+        Ok(Conductor { state: state.to_path_buf(), id, next: AtomicU32::new(last + 1) })
+    }
+
+    /// A job of this run, by host and number (one recorded by an earlier command).
+    pub fn job(&self, host: Host, n: u32) -> Job {
+        Job { host, n }
     }
 
     fn file(&self, job: &Job, ext: &str) -> PathBuf {
@@ -372,6 +400,15 @@ mod tests {
         assert_eq!(c.exited(&slow), Some(-1), "stopped by SIGTERM");
         let missing = c.start(Host::Visitor, &JobSpec { argv: vec!["/nonexistent/program".into()], ..spec("", "missing") }).unwrap();
         assert_eq!(c.wait(&missing, Duration::from_secs(10)).unwrap(), -1);
+        // Another process takes the run over: it numbers its jobs after the others, and
+        // stops one it did not start.
+        let running = c.start(Host::Visitor, &spec("sleep 30", "running")).unwrap();
+        let resumed = Conductor::resume(&dir).unwrap();
+        let next = resumed.start(Host::Site, &spec("exit 0", "next")).unwrap();
+        assert!(next.number() > running.number());
+        assert_eq!(resumed.wait(&next, Duration::from_secs(10)).unwrap(), 0);
+        resumed.stop(&resumed.job(Host::Visitor, running.number()));
+        assert_eq!(c.exited(&running), Some(-1));
         let left = c.start(Host::Visitor, &spec("sleep 30", "left")).unwrap();
         std::thread::sleep(Duration::from_millis(100));
         c.finish();
@@ -379,6 +416,7 @@ mod tests {
             a.join().unwrap().unwrap();
         }
         assert_eq!(c.exited(&left), None, "killed at shutdown, without an exit file");
+        assert!(Conductor::resume(&dir).is_err(), "a run that is over cannot be taken over");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

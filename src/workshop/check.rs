@@ -162,7 +162,13 @@ fn site_text() -> String {
 
 /// When the `inject --tls strip` in the lab's intruder host started (ms since the epoch).
 fn strip_started_ms(lab: &crate::lab::Lab) -> Option<u64> {
-    run::pids(&lab.ns(Host::Intruder)).into_iter().filter_map(|pid| {
+    // In the lab's containers the check runs in the intruder's: every process it sees.
+    let pids: Vec<i32> = if super::in_containers() {
+        std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()
+    } else {
+        run::pids(&lab.ns(Host::Intruder))
+    };
+    pids.into_iter().filter_map(|pid| {
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let args: Vec<String> = cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         let strip = args.windows(2).any(|w| w[0] == "--tls" && w[1] == "strip") || args.iter().any(|a| a == "--tls=strip");

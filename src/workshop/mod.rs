@@ -7,6 +7,11 @@
 //! Where things live: the key and `workshop.json` under `/run/plainsight/W/` (root only);
 //! each lab's state (persona, bot mode, bot visits) in its own lab state directory;
 //! progress under `/var/lib/plainsight/W/`, which survives a reboot and `workshop down`.
+//!
+//! In the lab's containers (`lab/compose.yaml`, a participant's own laptop) a workshop
+//! has one participant, whose lab is the containers': the site and the bot run as jobs
+//! on the site and visitor containers ([`crate::lab::container`]), and the commands run
+//! in the intruder's.
 
 pub mod bot;
 pub mod check;
@@ -48,8 +53,11 @@ impl Workshop {
         Ok(Workshop { name: name.to_string() })
     }
 
-    /// The lab of participant `p` (1-based).
+    /// The lab of participant `p` (1-based); in the lab's containers, theirs.
     pub fn lab(&self, p: u16) -> Lab {
+        if in_containers() {
+            return Lab::new("plainsight").expect("a valid name");
+        }
         Lab::new(&format!("{}-{p:02}", self.name)).expect("checked by Workshop::new")
     }
 
@@ -83,6 +91,76 @@ impl Workshop {
         let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("reading the workshop key {}: {e} (is workshop {} up? are you root?)", p.display(), self.name))?;
         Ok(Key::new(text.trim()))
     }
+}
+
+/// Whether this runs in one of the lab's containers (one participant, the containers' lab).
+pub fn in_containers() -> bool {
+    crate::lab::container::this_host().is_some()
+}
+
+/// The site and bot jobs of a workshop in the lab's containers (`workshop.json`'s sibling).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Jobs {
+    site: Option<u32>,
+    bot: Option<u32>,
+}
+
+impl Jobs {
+    fn path(ws: &Workshop) -> PathBuf {
+        ws.dir().join("jobs.json")
+    }
+    fn load(ws: &Workshop) -> Jobs {
+        std::fs::read(Jobs::path(ws)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+    fn save(&self, ws: &Workshop) -> anyhow::Result<()> {
+        crate::lab::pki::write_file(&Jobs::path(ws), &serde_json::to_string(self)?, 0o600)?;
+        Ok(())
+    }
+}
+
+/// (Re)starts the lab's site with `flags`: in namespaces, as `lab up` does; in the
+/// containers, as a job on the site's container.
+fn restart_site(ws: &Workshop, lab: &Lab, flags: &[String]) -> anyhow::Result<()> {
+    if !in_containers() {
+        return run::restart_site(lab, flags);
+    }
+    let conductor = crate::lab::container::Conductor::resume(&lab.state_dir())?;
+    let mut jobs = Jobs::load(ws);
+    let old = jobs.site.map(|n| conductor.job(Host::Site, n));
+    let hosts = crate::demo::Hosts::Containers { lab: lab.clone(), conductor, site: std::sync::Mutex::new(old) };
+    hosts.restart_site(flags)?;
+    if let crate::demo::Hosts::Containers { site, .. } = &hosts {
+        jobs.site = site.lock().expect("site job").as_ref().map(|j| j.number());
+    }
+    jobs.save(ws)
+}
+
+/// Starts participant `p`'s bot in their lab's visitor host.
+fn start_bot(ws: &Workshop, lab: &Lab, p: u16, (lo, hi): (f64, f64)) -> anyhow::Result<()> {
+    let args: Vec<String> = ["workshop", "bot", "--name", &ws.name, "--participant", &p.to_string(), "--interval", &format!("{lo}-{hi}")].iter().map(|s| s.to_string()).collect();
+    if !in_containers() {
+        run::spawn_role(lab, Host::Visitor, "bot", &args)?;
+        return Ok(());
+    }
+    let conductor = crate::lab::container::Conductor::resume(&lab.state_dir())?;
+    let mut jobs = Jobs::load(ws);
+    if let Some(n) = jobs.bot {
+        conductor.stop(&conductor.job(Host::Visitor, n));
+    }
+    let log = lab.state_dir().join("bot.log");
+    let mut argv = vec!["plainsight".to_string()];
+    argv.extend(args);
+    jobs.bot = Some(conductor.start(Host::Visitor, &crate::lab::container::JobSpec { argv, stdout: log.clone(), stderr: log })?.number());
+    jobs.save(ws)
+}
+
+/// Whether participant `p`'s bot runs: its pid (namespaces), its job (containers).
+pub fn bot_running(ws: &Workshop, lab: &Lab) -> bool {
+    if !in_containers() {
+        return bot::pid(lab).is_some();
+    }
+    let Ok(conductor) = crate::lab::container::Conductor::resume(&lab.state_dir()) else { return false };
+    Jobs::load(ws).bot.is_some_and(|n| conductor.exited(&conductor.job(Host::Visitor, n)).is_none())
 }
 
 /// The workshop key: every persona, password and flag is an HMAC of it.
@@ -172,14 +250,28 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
     let db = progress::Progress::open(ws)?;
     drop(db);
     let key = Key::new(&key_text);
+    if in_containers() {
+        if participants != 1 {
+            bail!("in the lab's containers a workshop has one participant: --participants 1");
+        }
+        let lab = ws.lab(1);
+        // A run of its own: the hosts drop what the demo left running and follow it.
+        crate::lab::container::Conductor::begin(&lab.state_dir(), std::time::Duration::from_secs(60))?;
+        std::fs::remove_file(Jobs::path(ws)).ok();
+        if !lab.ca_pem().exists() {
+            run::write_pki(&lab)?;
+        }
+        set_exercise(ws, &key, 1, None)?;
+        start_bot(ws, &lab, 1, bot_interval)?;
+        println!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name);
+        return Ok(());
+    }
     for p in 1..=participants {
         let lab = ws.lab(p);
         run::up(&lab, &[])?;
         set_exercise(ws, &key, p, None)?;
         if bot::pid(&lab).is_none() {
-            let (lo, hi) = bot_interval;
-            let args: Vec<String> = ["workshop", "bot", "--name", &ws.name, "--participant", &p.to_string(), "--interval", &format!("{lo}-{hi}")].iter().map(|s| s.to_string()).collect();
-            run::spawn_role(&lab, Host::Visitor, "bot", &args)?;
+            start_bot(ws, &lab, p, bot_interval)?;
         }
         println!("{}: lab up, bot {} visiting", lab.name, key.persona(p, "").full_name);
     }
@@ -195,7 +287,7 @@ pub fn set_exercise(ws: &Workshop, key: &Key, p: u16, ex: Option<&exercise::Exer
     let persona = key.persona(p, id);
     crate::lab::pki::write_file(&state.join(crate::lab::site::content::PERSONA_FILE), &serde_json::to_string_pretty(&persona)?, 0o600)?;
     let site_flags: Vec<String> = ex.map(|e| e.site.clone()).unwrap_or_default();
-    run::restart_site(&lab, &site_flags)?;
+    restart_site(ws, &lab, &site_flags)?;
     if let Some(e) = ex.filter(|e| e.check == check::Kind::Capture) {
         let _ = e;
         write_handout(&handout_path(&lab), &persona, &key.handout_site(p))?;
@@ -244,10 +336,25 @@ fn write_handout(path: &std::path::Path, persona: &Persona, site: &str) -> anyho
     Ok(())
 }
 
-/// `workshop down`: every participant's lab and bot, and the key. Progress stays.
+/// `workshop down`: every participant's lab and bot, and the key. Progress stays. In the
+/// lab's containers, the site and bot jobs (`docker compose down -v` removes the rest).
 pub fn down(ws: &Workshop) -> anyhow::Result<Vec<String>> {
-    let n = ws.recorded().map(|r| r.participants).unwrap_or(MAX_PARTICIPANTS);
     let mut removed = Vec::new();
+    if in_containers() {
+        let lab = ws.lab(1);
+        if let Ok(conductor) = crate::lab::container::Conductor::resume(&lab.state_dir()) {
+            let jobs = Jobs::load(ws);
+            for (host, n) in [(Host::Visitor, jobs.bot), (Host::Site, jobs.site)] {
+                if let Some(n) = n {
+                    conductor.stop(&conductor.job(host, n));
+                }
+            }
+            removed.push(lab.name);
+        }
+        let _ = std::fs::remove_dir_all(ws.dir());
+        return Ok(removed);
+    }
+    let n = ws.recorded().map(|r| r.participants).unwrap_or(MAX_PARTICIPANTS);
     for p in 1..=n {
         let lab = ws.lab(p);
         if !run::existing(&lab).is_empty() || lab.state_dir().exists() {
@@ -266,11 +373,8 @@ pub fn status(ws: &Workshop) -> anyhow::Result<String> {
     let mut out = format!("workshop {}: {} participants, progress in {}\n", ws.name, rec.participants, ws.data_dir().join(progress::FILE).display());
     for p in 1..=rec.participants {
         let lab = ws.lab(p);
-        let up = if run::is_up(&lab) { "up" } else { "DOWN" };
-        let bot = match bot::pid(&lab) {
-            Some(pid) => format!("bot running (pid {pid})"),
-            None => "bot NOT running".into(),
-        };
+        let up = if in_containers() { "in containers" } else if run::is_up(&lab) { "up" } else { "DOWN" };
+        let bot = if bot_running(ws, &lab) { "bot running" } else { "bot NOT running" };
         let mode = bot::Mode::of(&lab);
         let exercise = if mode.exercise.is_empty() { "(no exercise yet)".to_string() } else { format!("exercise {}", mode.exercise) };
         let last = bot::visits(&lab).last().map(|v| format!("last visit {} s ago: {}", (bot::now_ms().saturating_sub(v.at_ms)) / 1000, v.summary())).unwrap_or_else(|| "no visit yet".into());
