@@ -233,6 +233,20 @@ pub enum WorkshopAction {
         #[arg(long)]
         json: bool,
     },
+    /// The trainer's live view (read-only): the room's progress, and each lab as the
+    /// projector shows it.
+    Serve {
+        /// Where to listen; any address but loopback needs the token on every request.
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        listen: std::net::SocketAddr,
+        /// The token (default: none on loopback, a random one elsewhere, printed).
+        #[arg(long, env = "PLAINSIGHT_VIEW_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Show secrets (what the intruder reads, the answers on the bots' pages) instead
+        /// of masking them.
+        #[arg(long)]
+        reveal: bool,
+    },
     /// Be a participant's visitor bot (`workshop up` starts one in each lab).
     #[command(hide = true)]
     Bot {

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     // Commands that only print: a closed pipe (`| head`) ends them quietly, as it does any
     // Unix tool. The long-running roles keep ignoring SIGPIPE and end cleanly on the error.
     let prints_only = match &cli.command {
-        Command::Workshop(w) => !matches!(w.action, plainsight::cli::WorkshopAction::Bot { .. } | plainsight::cli::WorkshopAction::Up { .. }),
+        Command::Workshop(w) => !matches!(w.action, plainsight::cli::WorkshopAction::Bot { .. } | plainsight::cli::WorkshopAction::Up { .. } | plainsight::cli::WorkshopAction::Serve { .. }),
         Command::Lab(l) => matches!(l.action, plainsight::cli::LabAction::Status | plainsight::cli::LabAction::Doctor),
         Command::Compare { .. } => true,
         _ => false,
@@ -313,6 +313,7 @@ fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
             let ex = exercise::find(id)?;
             let lab = w.participant(*participant)?;
             ws::set_exercise(&w, &w.key()?, *participant, Some(&ex))?;
+            ws::progress::Progress::open(&w)?.shown(*participant, &ex.id)?;
             println!("# {} — {}\n", ex.id, ex.title);
             println!("{}", ex.render(&lab.name, *participant, &ws::handout_path(&lab)));
             let name = if w.name == "workshop" { String::new() } else { format!(" --name {}", w.name) };
@@ -362,6 +363,27 @@ fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
                     println!();
                 }
             }
+        }
+        A::Serve { listen, token, reveal } => {
+            w.recorded()?;
+            let token = match token {
+                Some(t) if t.len() < 16 => anyhow::bail!("--token must be at least 16 characters"),
+                Some(t) => Some(t.clone()),
+                None if listen.ip().is_loopback() => None,
+                None => Some(ws::Key::generate()),
+            };
+            let opts = ws::serve::Options { listen: *listen, token: token.clone(), reveal: *reveal };
+            runtime()?.block_on(ws::serve::serve(
+                w.clone(),
+                opts,
+                |addr| {
+                    use std::io::Write;
+                    let q = token.as_deref().map(|t| format!("?token={t}")).unwrap_or_default();
+                    println!("view: http://{addr}/{q} (read-only; the progress grid; /lab/NAME for one lab)");
+                    let _ = std::io::stdout().flush();
+                },
+                shutdown_signal(),
+            ))?;
         }
         A::Bot { participant, interval } => {
             let lab = w.lab(*participant);

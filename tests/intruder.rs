@@ -41,7 +41,7 @@ fn guest_sniffer_proxy_and_real_clients() {
     let pcap = tmp("guest.pcapng");
     let _ = std::fs::remove_file(&pcap);
     let sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
-        .args(["sniff", "--lab", LAB, "--host", "guest", "--format", "jsonl", "--reveal", "--duration", "4", "-w"])
+        .args(["sniff", "--lab", LAB, "--host", "guest", "--format", "jsonl", "--reveal", "-w"])
         .arg(&pcap)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -50,6 +50,8 @@ fn guest_sniffer_proxy_and_real_clients() {
     // Ready once the capture is open: the pcapng header is written then.
     common::wait_until("the guest's sniffer", || std::fs::metadata(&pcap).is_ok_and(|m| m.len() > 0));
     assert!(ps(&["visit", "--lab", LAB, "http://clinic.test/"]).status.success());
+    // Stopped once the visit is over: it still reads every packet captured before.
+    nix_kill(sniff.id()).unwrap();
     let out = sniff.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("correct horse battery staple"), "the guest read the password");

@@ -82,7 +82,13 @@ pub struct BotVisit {
     /// The errors the visitor met, in its own words.
     pub errors: Vec<String>,
     pub altered: Vec<Altered>,
+    /// The last page it received (a file in `bot-pages/`), as the trainer's view shows it.
+    #[serde(default)]
+    pub last_page: Option<String>,
 }
+
+/// In the lab's state directory: the pages of the bot's last finished visit.
+pub const PAGES_DIR: &str = "bot-pages";
 
 impl BotVisit {
     fn of(v: &Visit, mode: &Mode, altered: Vec<Altered>) -> BotVisit {
@@ -95,6 +101,10 @@ impl BotVisit {
             urls: v.steps.iter().filter(|s| s.skipped.is_none() && !s.hsts_upgrade).map(|s| s.url.clone()).collect(),
             errors: v.steps.iter().filter_map(|s| s.error.clone()).collect(),
             altered,
+            last_page: v.steps.iter().rev().filter(|s| s.status == Some(200) && s.content_type.as_deref().is_some_and(|c| c.contains("html"))).find_map(|s| {
+                let path = s.url.parse::<http::Uri>().ok()?.path().trim_matches('/').replace('/', "_");
+                Some(format!("{}.html", if path.is_empty() { "index" } else { &path }))
+            }),
         }
     }
 
@@ -186,7 +196,8 @@ fn altered_pages(dir: &Path, manifest: &Path) -> Vec<Altered> {
 /// between its bounds), cut short when the mode changes.
 pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result<()> {
     let state = lab.state_dir();
-    let pages: PathBuf = state.join("bot-pages");
+    // Each visit saves into a folder of its own, which then replaces the last one whole.
+    let pages: PathBuf = state.join(format!("{PAGES_DIR}.next"));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut rng = now_ms();
     eprintln!("bot: visiting {SITE_NAME} in lab {} every {}-{} s", lab.name, interval.0, interval.1);
@@ -216,6 +227,8 @@ pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result
             Err(_) => BotVisit { errors: vec!["the visit took longer than 30 s".into()], ..BotVisit::of(&Visit::default(), &mode, vec![]) },
         };
         eprintln!("bot: {} ({})", rec.summary(), if mode.exercise.is_empty() { "no exercise" } else { &mode.exercise });
+        let _ = std::fs::remove_dir_all(state.join(PAGES_DIR));
+        let _ = std::fs::rename(&pages, state.join(PAGES_DIR));
         record(&state, &rec)?;
         // xorshift: spread the bots' visits over the interval.
         rng ^= rng << 13;

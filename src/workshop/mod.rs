@@ -17,6 +17,7 @@ pub mod bot;
 pub mod check;
 pub mod exercise;
 pub mod progress;
+pub mod serve;
 
 use std::path::PathBuf;
 

@@ -48,7 +48,13 @@ impl Progress {
                 passed INTEGER NOT NULL,
                 reason TEXT NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS checks_by_who ON checks (participant, exercise);",
+            CREATE INDEX IF NOT EXISTS checks_by_who ON checks (participant, exercise);
+            CREATE TABLE IF NOT EXISTS shown (
+                id INTEGER PRIMARY KEY,
+                participant INTEGER NOT NULL,
+                exercise TEXT NOT NULL,
+                at_ms INTEGER NOT NULL
+            );",
         )?;
         Ok(Progress { db })
     }
@@ -57,6 +63,31 @@ impl Progress {
     pub fn record(&self, participant: u16, exercise: &str, passed: bool, reason: &str) -> anyhow::Result<()> {
         self.db.execute("INSERT INTO checks (participant, exercise, at_ms, passed, reason) VALUES (?1, ?2, ?3, ?4, ?5)", params![participant, exercise, super::bot::now_ms() as i64, passed, reason])?;
         Ok(())
+    }
+
+    /// Records that a participant was shown an exercise (their lab set up for it).
+    pub fn shown(&self, participant: u16, exercise: &str) -> anyhow::Result<()> {
+        self.db.execute("INSERT INTO shown (participant, exercise, at_ms) VALUES (?1, ?2, ?3)", params![participant, exercise, super::bot::now_ms() as i64])?;
+        Ok(())
+    }
+
+    /// Each participant's latest exercise shown and when: participant -> (exercise, ms).
+    pub fn current(&self) -> anyhow::Result<BTreeMap<u16, (String, u64)>> {
+        let mut q = self.db.prepare("SELECT participant, exercise, at_ms FROM shown WHERE id IN (SELECT MAX(id) FROM shown GROUP BY participant)")?;
+        let rows = q.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (p, ex, at) = row?;
+            out.insert(p, (ex, at));
+        }
+        Ok(out)
+    }
+
+    /// When each participant was first shown each exercise: (participant, exercise) -> ms.
+    pub fn first_shown(&self) -> anyhow::Result<BTreeMap<(u16, String), u64>> {
+        let mut q = self.db.prepare("SELECT participant, exercise, MIN(at_ms) FROM shown GROUP BY participant, exercise")?;
+        let rows = q.query_map([], |r| Ok(((r.get::<_, u16>(0)?, r.get::<_, String>(1)?), r.get::<_, i64>(2)? as u64)))?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
     /// Failed checks of one participant on one exercise (for the next hint).

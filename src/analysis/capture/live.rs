@@ -24,6 +24,9 @@ pub enum LiveError {
 
 /// Frames from a live interface: promiscuous, delivered at once (immediate mode), read
 /// without blocking past a stop request.
+/// The capture ring: 256 frames at the default snap length (256 KiB each).
+pub const BUFFER_BYTES: i32 = 64 << 20;
+
 pub struct LiveCapture {
     cap: pcap::Capture<pcap::Active>,
     interface: String,
@@ -49,6 +52,11 @@ impl LiveCapture {
             .snaplen(snaplen)
             .immediate_mode(true)
             .timeout(200)
+            // The kernel's ring holds frames until they are read. Its slots are sized for
+            // the snap length (on veth, with offloads, not for the MTU): libpcap's default
+            // 2 MB held 8 frames of 256 KB, and a sniffer that lost the CPU for a
+            // millisecond lost packets (a whole TLS connection, seen in a test under load).
+            .buffer_size(BUFFER_BYTES)
             .open()
             .map_err(open)?
             // Non-blocking, with our own poll: in immediate mode libpcap may ignore the read
@@ -92,6 +100,20 @@ impl LiveCapture {
     }
 
     /// Frames delivered so far.
+    /// The next frame already captured, without waiting: `None` once the capture buffer
+    /// is empty. After a stop, this drains what the kernel captured before it.
+    pub fn drain_next(&mut self) -> Result<Option<Frame<'_>>, LiveError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.number += 1;
+                let ts_micros = p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec;
+                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len }))
+            }
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => Ok(None),
+            Err(source) => Err(LiveError::Read { interface: self.interface.clone(), source }),
+        }
+    }
+
     pub fn frames(&self) -> u64 {
         self.number
     }

@@ -139,8 +139,25 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
         }
     };
     let start = Instant::now();
-    while !stop.load(Ordering::SeqCst) && opts.duration.is_none_or(|d| start.elapsed() < d) {
-        if let Some(frame) = cap.next(stop)? {
+    // Once stopped (the duration, Ctrl-C, SIGTERM), what the kernel already captured is
+    // still read: a script that stops the sniffer after its visit loses none of it.
+    let mut drained: Option<u32> = None;
+    loop {
+        if drained.is_none() && (stop.load(Ordering::SeqCst) || opts.duration.is_some_and(|d| start.elapsed() >= d)) {
+            drained = Some(0);
+        }
+        let next = match drained.as_mut() {
+            None => cap.next(stop)?,
+            Some(n) if *n < 100_000 => {
+                *n += 1;
+                match cap.drain_next()? {
+                    Some(f) => Some(f),
+                    None => break,
+                }
+            }
+            Some(_) => break,
+        };
+        if let Some(frame) = next {
             // Keys first: a handshake's keys are logged by the site before its encrypted
             // records can reach the wire, so they land ahead of those packets in the file.
             if let (Some(k), Some(p)) = (keylog.as_mut(), pending.as_mut()) {

@@ -1,0 +1,522 @@
+//! `plainsight workshop serve`: the trainer's live view, read-only by design.
+//!
+//! - `/`: participants × exercises; cells turn to done as checkpoints pass (server-sent
+//!   events from the progress database), with the time each took and who is stuck.
+//! - `/lab/NAME`: the projector view of one lab: the page its bot last received (in a
+//!   sandboxed frame, under a policy that loads nothing), what the intruder learns now
+//!   (a sniffer on that lab's intruder host, secrets masked), and the bot's visits, HTTP
+//!   and HTTPS side by side.
+//!
+//! Safe by default: loopback unless `--listen` says otherwise, and then a token on every
+//! request; every method but GET and HEAD gets 405; a Content-Security-Policy that allows
+//! nothing from elsewhere; bounded connections and event streams.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::{Workshop, bot, exercise, progress};
+use crate::lab::{Host, Lab};
+
+/// Connections served at once; event streams open at once.
+const MAX_CONNECTIONS: usize = 256;
+const MAX_STREAMS: usize = 64;
+/// Findings kept per lab for a view that opens later.
+const RECENT: usize = 60;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+/// The bot's page: nothing loads, nothing runs, and it cannot reach its parent.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// Required on every request (`?token=` or `Authorization: Bearer`); always set when
+    /// the listener is not loopback.
+    pub token: Option<String>,
+    /// Show the secrets the intruder reads and the answers on the bot's pages (the flag,
+    /// the password), instead of masking them.
+    pub reveal: bool,
+}
+
+struct Feed {
+    tx: broadcast::Sender<String>,
+    recent: Mutex<VecDeque<String>>,
+    _sniffer: tokio::process::Child,
+}
+
+struct View {
+    ws: Workshop,
+    opts: Options,
+    check: Option<super::Key>,
+    progress: watch::Receiver<String>,
+    feeds: Mutex<HashMap<String, Arc<Feed>>>,
+    streams: AtomicUsize,
+}
+
+/// An event stream's body: frames as they come from a channel.
+struct Stream {
+    rx: mpsc::Receiver<Bytes>,
+    _slot: StreamSlot,
+}
+
+/// Frees its place among the event streams when the stream ends.
+struct StreamSlot(Arc<View>);
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Body for Stream {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+type Out = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+fn full(b: impl Into<Bytes>) -> Out {
+    http_body_util::Full::new(b.into()).boxed()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn respond(status: StatusCode, ctype: &str, body: Out, csp: &str) -> Response<Out> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, ctype.parse().expect("static"));
+    h.insert(header::CONTENT_SECURITY_POLICY, csp.parse().expect("static"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, "nosniff".parse().expect("static"));
+    h.insert(header::REFERRER_POLICY, "no-referrer".parse().expect("static"));
+    h.insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    r
+}
+
+fn text(status: StatusCode, msg: &str) -> Response<Out> {
+    respond(status, "text/plain; charset=utf-8", full(format!("{msg}\n")), CSP)
+}
+
+/// Runs the view until `shutdown`.
+pub async fn serve(ws: Workshop, opts: Options, ready: impl FnOnce(&SocketAddr), shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(String::new());
+    let poll_ws = ws.clone();
+    std::thread::spawn(move || poll_progress(&poll_ws, &tx));
+    let check = opts.token.as_deref().map(super::Key::new);
+    let view = Arc::new(View { ws, opts, check, progress: rx, feeds: Mutex::new(HashMap::new()), streams: AtomicUsize::new(0) });
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    ready(&addr);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            a = listener.accept() => match a {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::lab::conn::backoff("view: accepting connections", &e).await;
+                    continue;
+                }
+            },
+        };
+        // Over the bound, a connection waits for a free place (the kernel's backlog holds
+        // the rest).
+        let Ok(slot) = slots.clone().acquire_owned().await else { return Ok(()) };
+        let view = view.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let svc = hyper::service::service_fn(move |req| {
+                let view = view.clone();
+                async move { Ok::<_, Infallible>(handle(req, view).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).max_buf_size(16 * 1024).serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}
+
+/// Reads the progress database every 250 ms; publishes it (JSON) when it changed.
+fn poll_progress(ws: &Workshop, tx: &watch::Sender<String>) {
+    let Ok(db) = progress::Progress::open(ws) else { return };
+    loop {
+        if let Ok(json) = progress_json(ws, &db) {
+            tx.send_if_modified(|old| {
+                let changed = *old != json;
+                if changed {
+                    *old = json.clone();
+                }
+                changed
+            });
+        }
+        if tx.is_closed() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The grid as JSON: each participant's cells, when each exercise was first shown to
+/// them, their current exercise.
+fn progress_json(ws: &Workshop, db: &progress::Progress) -> anyhow::Result<String> {
+    let n = ws.recorded().map(|r| r.participants).unwrap_or(0);
+    let table = db.table()?;
+    let current = db.current()?;
+    let first = db.first_shown()?;
+    let rows: Vec<serde_json::Value> = (1..=n)
+        .map(|p| {
+            let cells: BTreeMap<String, serde_json::Value> = table
+                .get(&p)
+                .map(|r| r.iter().map(|(ex, c)| (ex.clone(), serde_json::json!({"passed": c.passed, "attempts": c.attempts, "at_ms": c.at_ms, "shown_ms": first.get(&(p, ex.clone()))}))).collect())
+                .unwrap_or_default();
+            serde_json::json!({"participant": p, "lab": ws.lab(p).name, "cells": cells, "current": current.get(&p).map(|(ex, at)| serde_json::json!({"exercise": ex, "since_ms": at}))})
+        })
+        .collect();
+    Ok(serde_json::to_string(&serde_json::json!({"participants": rows}))?)
+}
+
+fn token_ok(view: &View, req: &Request<hyper::body::Incoming>) -> bool {
+    let Some(key) = &view.check else { return true };
+    let expected = view.opts.token.as_deref().unwrap_or("");
+    let from_query = req.uri().query().and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned()));
+    let from_header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string);
+    from_query.or(from_header).is_some_and(|t| key.same(&t, expected))
+}
+
+async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Response<Out> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "read-only: the view changes nothing");
+        r.headers_mut().insert(header::ALLOW, "GET, HEAD".parse().expect("static"));
+        return r;
+    }
+    if !token_ok(&view, &req) {
+        return text(StatusCode::UNAUTHORIZED, "this view needs its token: ?token=... (printed when it started)");
+    }
+    let path = req.uri().path().to_string();
+    let q = view.opts.token.as_deref().map(|t| format!("?token={}", esc(t))).unwrap_or_default();
+    match path.as_str() {
+        "/" => respond(StatusCode::OK, "text/html; charset=utf-8", full(grid_page(&view, &q)), CSP),
+        "/view.css" => respond(StatusCode::OK, "text/css", full(STYLE), CSP),
+        "/grid.js" => respond(StatusCode::OK, "application/javascript", full(GRID_JS), CSP),
+        "/lab.js" => respond(StatusCode::OK, "application/javascript", full(LAB_JS), CSP),
+        "/events" => {
+            let mut rx = view.progress.clone();
+            event_stream(&view, move |tx| async move {
+                loop {
+                    let data = rx.borrow_and_update().clone();
+                    if tx.send(Bytes::from(format!("event: progress\ndata: {data}\n\n"))).await.is_err() {
+                        return;
+                    }
+                    tokio::select! {
+                        r = rx.changed() => if r.is_err() { return },
+                        _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                    }
+                }
+            })
+        }
+        p => match p.strip_prefix("/lab/").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) {
+            Some((name, sub)) => match lab_of(&view.ws, name) {
+                None => text(StatusCode::NOT_FOUND, "no such lab in this workshop"),
+                Some(lab) => match sub {
+                    "" => {
+                        let feed = feed(&view, &lab);
+                        respond(StatusCode::OK, "text/html; charset=utf-8", full(lab_page(&lab, &feed, &q)), CSP)
+                    }
+                    "page" => {
+                        let visits = bot::visits(&lab);
+                        let page = visits.last().and_then(|v| v.last_page.clone()).and_then(|f| std::fs::read(lab.state_dir().join(bot::PAGES_DIR).join(f)).ok());
+                        match page {
+                            Some(body) => {
+                                let body = if view.opts.reveal { body } else { masked_answers(&lab, body) };
+                                respond(StatusCode::OK, "text/html; charset=utf-8", full(body), PAGE_CSP)
+                            }
+                            None => respond(StatusCode::OK, "text/html; charset=utf-8", full("<p>The bot has not finished a visit yet.</p>"), PAGE_CSP),
+                        }
+                    }
+                    "events" => {
+                        let feed = feed(&view, &lab);
+                        let mut rx = feed.tx.subscribe();
+                        event_stream(&view, move |tx| async move {
+                            let mut seen_visit = 0;
+                            let mut tick = tokio::time::interval(Duration::from_millis(500));
+                            loop {
+                                tokio::select! {
+                                    f = rx.recv() => match f {
+                                        Ok(line) => if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() { return },
+                                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                                        Err(_) => return,
+                                    },
+                                    _ = tick.tick() => {
+                                        let visits = bot::visits(&lab);
+                                        let last = visits.last().map(|v| v.at_ms).unwrap_or(0);
+                                        if last != seen_visit {
+                                            seen_visit = last;
+                                            let rows = timeline_rows(&visits);
+                                            let data = serde_json::json!({"at_ms": last, "rows": rows}).to_string();
+                                            if tx.send(Bytes::from(format!("event: visits\ndata: {data}\n\n"))).await.is_err() { return }
+                                        } else if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                        })
+                    }
+                    _ => text(StatusCode::NOT_FOUND, "not found"),
+                },
+            },
+            None => text(StatusCode::NOT_FOUND, "not found"),
+        },
+    }
+}
+
+/// An event stream fed by `feed` (which ends when the client is gone), within the bound.
+fn event_stream<F, Fut>(view: &Arc<View>, feed: F) -> Response<Out>
+where
+    F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if view.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
+        view.streams.fetch_sub(1, Ordering::SeqCst);
+        return text(StatusCode::SERVICE_UNAVAILABLE, "too many open views");
+    }
+    let slot = StreamSlot(view.clone());
+    let (tx, rx) = mpsc::channel(32);
+    tokio::spawn(feed(tx));
+    eprintln!("view: an event stream opened ({} open)", view.streams.load(Ordering::SeqCst));
+    let mut r = respond(StatusCode::OK, "text/event-stream", Stream { rx, _slot: slot }.boxed(), CSP);
+    r.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    r
+}
+
+/// The bot's page with the lab's answers in it (its flag, its password) masked, so that a
+/// projected page gives no participant's answer away.
+fn masked_answers(lab: &Lab, body: Vec<u8>) -> Vec<u8> {
+    let persona = crate::lab::site::content::Persona::of_lab(&lab.state_dir());
+    let mut page = String::from_utf8_lossy(&body).into_owned();
+    for secret in [persona.secret.as_deref(), Some(persona.password.as_str())].into_iter().flatten().filter(|s| !s.is_empty()) {
+        page = page.replace(secret, &esc(&crate::analysis::findings::mask(secret)));
+    }
+    page.into_bytes()
+}
+
+fn lab_of(ws: &Workshop, name: &str) -> Option<Lab> {
+    let n = ws.recorded().ok()?.participants;
+    (1..=n).map(|p| ws.lab(p)).find(|l| l.name == name)
+}
+
+/// The lab's sniffer (started on the first view of it): findings, masked, as JSON lines.
+fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
+    let mut feeds = view.feeds.lock().expect("no panics while held");
+    if let Some(f) = feeds.get(&lab.name) {
+        return f.clone();
+    }
+    let (tx, _) = broadcast::channel(256);
+    let mut cmd = if super::in_containers() {
+        tokio::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()))
+    } else {
+        let mut c = tokio::process::Command::new("ip");
+        c.args(["netns", "exec", &lab.ns(Host::Intruder)]).arg(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()));
+        c
+    };
+    cmd.args(["sniff", "--lab", &lab.name, "--format", "jsonl"]);
+    if view.opts.reveal {
+        cmd.arg("--reveal");
+    }
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).kill_on_drop(true);
+    // SAFETY: only an async-signal-safe prctl between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("view: cannot start the sniffer of {}: {e}", lab.name);
+            let (tx, _) = broadcast::channel(1);
+            return Arc::new(Feed { tx, recent: Mutex::new(VecDeque::new()), _sniffer: tokio::process::Command::new("true").spawn().expect("true runs") });
+        }
+    };
+    let stdout = child.stdout.take().expect("piped");
+    let feed = Arc::new(Feed { tx: tx.clone(), recent: Mutex::new(VecDeque::new()), _sniffer: child });
+    let weak = Arc::downgrade(&feed);
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if v["type"] != "finding" {
+                continue;
+            }
+            let shown = serde_json::json!({"class": v["class"], "summary": v["summary"], "secret": v["secret"], "at_ms": bot::now_ms()}).to_string();
+            let Some(feed) = weak.upgrade() else { return };
+            let mut recent = feed.recent.lock().expect("no panics while held");
+            recent.push_back(shown.clone());
+            if recent.len() > RECENT {
+                recent.pop_front();
+            }
+            drop(recent);
+            let _ = tx.send(shown);
+        }
+    });
+    feeds.insert(lab.name.clone(), feed.clone());
+    feed
+}
+
+fn grid_page(view: &View, q: &str) -> String {
+    let exercises = exercise::all();
+    let mut h = String::with_capacity(8192);
+    let _ = write!(h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Workshop {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>Workshop <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><table id=\"grid\"><thead><tr><th>participant</th>", name = esc(&view.ws.name));
+    for e in &exercises {
+        let _ = write!(h, "<th title=\"{}\">{}</th>", esc(&e.title), esc(&e.id));
+    }
+    h.push_str("</tr></thead><tbody>");
+    let n = view.ws.recorded().map(|r| r.participants).unwrap_or(0);
+    let table = progress::Progress::open(&view.ws).and_then(|db| db.table()).unwrap_or_default();
+    for p in 1..=n {
+        let lab = view.ws.lab(p).name;
+        let _ = write!(h, "<tr><th><a href=\"/lab/{lab}{q}\">{lab}</a></th>");
+        for e in &exercises {
+            let c = table.get(&p).and_then(|r| r.get(&e.id));
+            let (class, label) = match c {
+                Some(c) if c.passed => ("done", "done".to_string()),
+                Some(c) => ("tried", format!("{} tries", c.attempts)),
+                None => ("none", "–".to_string()),
+            };
+            let _ = write!(h, "<td id=\"c-{p}-{id}\" class=\"{class}\" data-passed=\"{}\">{label}</td>", c.is_some_and(|c| c.passed), id = esc(&e.id));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table><h2>Stuck longest</h2><ol id=\"stuck\"></ol><p id=\"latency\"></p>");
+    let _ = write!(h, "<script src=\"/grid.js{q}\"></script></body></html>");
+    h
+}
+
+/// The timeline rows: each visit, in the HTTP or the HTTPS column.
+fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<serde_json::Value> {
+    visits
+        .iter()
+        .rev()
+        .take(12)
+        .map(|v| {
+            let plain = v.urls.iter().filter(|u| u.starts_with("http://")).count();
+            let column = if plain > 0 { "http" } else { "https" };
+            let mut what = format!("{} requests, signed in: {}", v.urls.len(), if v.logged_in { "yes" } else { "no" });
+            if !v.altered.is_empty() {
+                let _ = write!(what, ", {} page(s) ALTERED", v.altered.len());
+            }
+            if let Some(e) = v.errors.first() {
+                let _ = write!(what, ", refused: {e}");
+            }
+            serde_json::json!({"at_ms": v.at_ms, "column": column, "what": what, "exercise": v.exercise})
+        })
+        .collect()
+}
+
+fn lab_page(lab: &Lab, feed: &Feed, q: &str) -> String {
+    let mut h = String::with_capacity(8192);
+    let name = esc(&lab.name);
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Lab {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\" data-lab=\"{name}\">\
+<h1>Lab <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><div class=\"cols\"><section><h2>What the visitor received</h2>\
+<iframe id=\"page\" sandbox=\"\" referrerpolicy=\"no-referrer\" src=\"/lab/{name}/page{q}\" title=\"the page the bot last received\"></iframe></section>\
+<section><h2>What the intruder learns now</h2><ol id=\"findings\" reversed>"
+    );
+    for line in feed.recent.lock().expect("no panics while held").iter().rev() {
+        h.push_str(&finding_li(line));
+    }
+    h.push_str("</ol></section></div><h2>The bot's visits</h2><table id=\"timeline\"><thead><tr><th>when</th><th>over HTTP</th><th>over HTTPS</th></tr></thead><tbody>");
+    for r in timeline_rows(&bot::visits(lab)) {
+        let (http, https) = if r["column"] == "http" { (r["what"].as_str().unwrap_or(""), "") } else { ("", r["what"].as_str().unwrap_or("")) };
+        let _ = write!(h, "<tr><td class=\"t\" data-ms=\"{}\"></td><td>{}</td><td>{}</td></tr>", r["at_ms"], esc(http), esc(https));
+    }
+    let _ = write!(h, "</tbody></table><script src=\"/lab.js{q}\"></script></body></html>");
+    h
+}
+
+/// One finding as a list item (the same markup the script adds live).
+fn finding_li(json: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let secret = v["secret"].as_str().map(|s| format!(": <b>{}</b>", esc(s))).unwrap_or_default();
+    format!("<li class=\"{}\"><span class=\"class\">{}</span> {}{secret}</li>", esc(v["class"].as_str().unwrap_or("")), esc(v["class"].as_str().unwrap_or("")), esc(v["summary"].as_str().unwrap_or("")))
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}\
+td.done{background:#cfc}td.tried{background:#fec}.cols{display:flex;gap:2em}.cols section{flex:1;min-width:0}iframe{width:100%;height:28em;border:2px solid #888}\
+#findings{font-family:monospace;font-size:.9em;max-height:28em;overflow:auto}#findings .class{color:#555}#findings li.credential,#findings li.session-cookie{color:#a00}\
+#status{color:#555;font-size:.9em}\n";
+
+const GRID_JS: &str = r#"(function(){
+var q=document.body.dataset.query||'';var firstRender={};
+document.querySelectorAll('td[data-passed="true"]').forEach(function(td){firstRender[td.id]=true;});
+function took(ms){var s=Math.round(ms/1000);return s<60?s+' s':Math.floor(s/60)+' min '+(s%60)+' s';}
+var es=new EventSource('/events'+q);
+es.addEventListener('progress',function(ev){
+ var d=JSON.parse(ev.data),now=Date.now(),stuck=[];
+ document.getElementById('status').textContent='Live: updated '+new Date().toLocaleTimeString();
+ d.participants.forEach(function(p){
+  Object.keys(p.cells).forEach(function(ex){
+   var c=p.cells[ex],td=document.getElementById('c-'+p.participant+'-'+ex);if(!td)return;
+   if(c.passed){
+    if(td.dataset.passed!=='true'&&!firstRender[td.id]){var lat=now-c.at_ms;td.dataset.latencyMs=lat;
+     document.getElementById('latency').textContent='Last checkpoint shown '+lat+' ms after it passed.';}
+    td.dataset.passed='true';td.className='done';
+    td.textContent=c.shown_ms?'done in '+took(c.at_ms-c.shown_ms):'done';
+   }else{td.className='tried';td.textContent=c.attempts+' tries';}
+  });
+  if(p.current){var c=p.cells[p.current.exercise];if(!c||!c.passed)stuck.push([now-p.current.since_ms,p.lab,p.current.exercise,c?c.attempts:0]);}
+ });
+ stuck.sort(function(a,b){return b[0]-a[0];});
+ var ol=document.getElementById('stuck');ol.textContent='';
+ stuck.slice(0,5).forEach(function(s){var li=document.createElement('li');li.textContent=s[1]+' on '+s[2]+' for '+took(s[0])+' ('+s[3]+' tries)';ol.appendChild(li);});
+});
+es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
+})();
+"#;
+
+const LAB_JS: &str = r#"(function(){
+var b=document.body,q=b.dataset.query||'',lab=b.dataset.lab;
+function when(ms){return new Date(ms).toLocaleTimeString();}
+document.querySelectorAll('td.t').forEach(function(td){td.textContent=when(+td.dataset.ms);});
+var es=new EventSource('/lab/'+lab+'/events'+q);
+es.onopen=function(){document.getElementById('status').textContent='Live';};
+var frame=document.getElementById('page');b.dataset.pageLoads='0';
+frame.addEventListener('load',function(){b.dataset.pageLoads=String(+b.dataset.pageLoads+1);});
+es.addEventListener('finding',function(ev){
+ var f=JSON.parse(ev.data),li=document.createElement('li'),c=document.createElement('span');
+ li.className=f['class'];c.className='class';c.textContent=f['class'];li.appendChild(c);
+ li.appendChild(document.createTextNode(' '+f.summary));
+ if(f.secret){li.appendChild(document.createTextNode(': '));var s=document.createElement('b');s.textContent=f.secret;li.appendChild(s);}
+ var ol=document.getElementById('findings');ol.insertBefore(li,ol.firstChild);
+ while(ol.children.length>60)ol.removeChild(ol.lastChild);
+});
+es.addEventListener('visits',function(ev){
+ var d=JSON.parse(ev.data),tb=document.querySelector('#timeline tbody');tb.textContent='';
+ d.rows.forEach(function(r){var tr=document.createElement('tr');
+  [when(r.at_ms),r.column==='http'?r.what:'',r.column==='https'?r.what:''].forEach(function(t){var td=document.createElement('td');td.textContent=t;tr.appendChild(td);});
+  tb.appendChild(tr);});
+ document.getElementById('page').src='/lab/'+lab+'/page'+(q?q+'&':'?')+'v='+d.at_ms;
+});
+es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
+})();
+"#;

@@ -1,0 +1,265 @@
+//! The trainer's live view (root, Chromium): `workshop serve` opened in Debian's headless
+//! Chromium, driven through the DevTools protocol. The grid lists every participant and
+//! shows a checkpoint passing within 2 s, without a reload; the lab view shows the bot's
+//! password masked after an HTTP sign-in, and only names and sizes after an HTTPS one;
+//! the bot's page is shown without loading anything it references. Requests without the
+//! token on a non-loopback listener get 401, other methods 405. Screenshots are kept in
+//! the target directory (`view-*.png`).
+
+mod common;
+
+use std::io::{BufRead, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const W: &str = "pstest-view";
+
+fn ps(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
+}
+
+fn artefact(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// Processes killed, the workshop removed, when the test ends however it ends.
+struct Cleanup(Vec<Child>);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = ps(&["workshop", "down", "--name", W]);
+        let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
+    }
+}
+
+/// Waits for a line of `child`'s output that `pick` accepts (a ready line).
+fn ready_line(out: impl Read + Send + 'static, pick: impl Fn(&str) -> Option<String> + Send + 'static) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(v) = pick(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).expect("no ready line within 30 s")
+}
+
+/// `plainsight workshop serve` (in a lab host with `netns`): its URL once it listens.
+fn serve(netns: Option<&str>, listen: &str, cleanup: &mut Cleanup) -> String {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_plainsight")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_plainsight")),
+    };
+    let mut child = cmd.args(["workshop", "serve", "--name", W, "--listen", listen]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    cleanup.0.push(child);
+    ready_line(out, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+}
+
+/// A plain HTTP/1.1 request: status code and body.
+fn http(addr: &str, method: &str, target: &str, netns: Option<&str>) -> (u16, String) {
+    let mut args = vec!["curl", "-s", "-o", "/dev/stderr", "-w", "%{http_code}", "-X", method];
+    let url = format!("http://{addr}{target}");
+    args.push(&url);
+    let o = match netns {
+        Some(ns) => Command::new("ip").args(["netns", "exec", ns]).args(&args).output().unwrap(),
+        None => Command::new(args[0]).args(&args[1..]).output().unwrap(),
+    };
+    (String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(0), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// One page in Chromium, over the DevTools protocol.
+struct Page {
+    ws: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    next: u64,
+}
+
+impl Page {
+    fn open(devtools: &str, url: &str) -> Page {
+        let (status, body) = http(devtools, "PUT", &format!("/json/new?{url}"), None);
+        assert_eq!(status, 200, "DevTools /json/new: {body}");
+        let target: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let (ws, _) = tungstenite::connect(target["webSocketDebuggerUrl"].as_str().unwrap()).unwrap();
+        Page { ws, next: 1 }
+    }
+
+    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next;
+        self.next += 1;
+        self.ws.send(tungstenite::Message::text(serde_json::json!({"id": id, "method": method, "params": params}).to_string())).unwrap();
+        loop {
+            let m = self.ws.read().unwrap();
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(m.to_text().unwrap_or("")) {
+                if v["id"] == id {
+                    return v["result"].clone();
+                }
+            }
+        }
+    }
+
+    /// A JavaScript expression's value in the page.
+    fn eval(&mut self, expr: &str) -> serde_json::Value {
+        self.call("Runtime.evaluate", serde_json::json!({"expression": expr, "returnByValue": true}))["result"]["value"].clone()
+    }
+
+    /// Waits until `expr` is true in the page (what it waits for is the page's own state).
+    fn wait_for(&mut self, what: &str, expr: &str) {
+        let start = Instant::now();
+        while self.eval(expr) != serde_json::Value::Bool(true) {
+            assert!(start.elapsed() < Duration::from_secs(40), "{what}: never true in the page: {expr}\n{}", self.eval("document.body.innerText"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&mut self, name: &str) {
+        use base64::Engine;
+        let shot = self.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
+        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+        assert!(png.len() > 1000);
+        std::fs::write(artefact(name), png).unwrap();
+    }
+}
+
+fn persona_password(lab: &str) -> String {
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{lab}/persona.json")).unwrap()).unwrap();
+    j["password"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_trainer_sees_the_room_and_each_lab_live() {
+    if !common::need_root("the trainer's view test") {
+        return;
+    }
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())) else {
+        common::skipped("the trainer's view in Chromium", "chromium is not installed");
+        return;
+    };
+    let _ = ps(&["workshop", "down", "--name", W]);
+    let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
+    let mut cleanup = Cleanup(Vec::new());
+    let o = ps(&["workshop", "up", "--name", W, "--participants", "2", "--bot-interval", "0.5-1", "--key", "trainer view test key"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (p, ex) in [("1", "password"), ("2", "https")] {
+        assert!(ps(&["workshop", "show", ex, "--name", W, "--participant", p]).status.success());
+    }
+    let url = serve(None, "127.0.0.1:0", &mut cleanup);
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+
+    // Read-only: every method but GET and HEAD gets 405.
+    for m in ["POST", "PUT", "DELETE"] {
+        assert_eq!(http(&addr, m, "/", None).0, 405, "{m}");
+    }
+
+    let profile = artefact("view-chromium-profile");
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut browser = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0", "--window-size=1280,900"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = browser.stderr.take().unwrap();
+    cleanup.0.push(browser);
+    let devtools = ready_line(err, |l| l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string()));
+
+    // The grid: every participant; a checkpoint passing shows within 2 s, no reload.
+    let mut grid = Page::open(&devtools, &format!("{url}"));
+    grid.wait_for("the grid's event stream", "document.getElementById('status').textContent.startsWith('Live: updated')");
+    let rows = grid.eval("Array.from(document.querySelectorAll('#grid tbody tr th')).map(e => e.textContent).join(' ')");
+    assert_eq!(rows, serde_json::json!(format!("{W}-01 {W}-02")));
+    let answer = persona_password(&format!("{W}-01"));
+    let o = ps(&["workshop", "check", "password", "--name", W, "--participant", "1", "--answer", &answer]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    grid.wait_for("the passed checkpoint in the grid", "document.getElementById('c-1-password').dataset.latencyMs !== undefined");
+    let latency: u64 = grid.eval("document.getElementById('c-1-password').dataset.latencyMs").as_str().unwrap().parse().unwrap();
+    assert!(latency < 2000, "the grid showed the checkpoint {latency} ms after it passed");
+    assert!(grid.eval("document.getElementById('c-1-password').textContent").as_str().unwrap().starts_with("done"));
+    grid.screenshot("view-grid.png");
+
+    // The HTTP lab: the bot's password, masked.
+    let mut lab1 = Page::open(&devtools, &format!("{url}lab/{W}-01"));
+    lab1.wait_for("the password in the HTTP lab's findings", "Array.from(document.querySelectorAll('#findings li.credential')).some(li => li.textContent.includes('\"password\"'))");
+    let creds = lab1.eval("Array.from(document.querySelectorAll('#findings li.credential')).map(li => li.textContent).join('\\n')");
+    let creds = creds.as_str().unwrap();
+    assert!(creds.contains('*'), "the password is not masked: {creds}");
+    assert!(!creds.contains(&answer), "the password is shown in clear: {creds}");
+    lab1.wait_for("the HTTP visit in the timeline", "Array.from(document.querySelectorAll('#timeline tbody tr')).some(tr => tr.children[1].textContent.includes('signed in: yes'))");
+    lab1.screenshot("view-lab-http.png");
+    // The account page the bot received, as the view shows it: its flag masked.
+    let persona: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{W}-01/persona.json")).unwrap()).unwrap();
+    let flag = persona["secret"].as_str().unwrap();
+    let (_, shown) = http(&addr, "GET", &format!("/lab/{W}-01/page"), None);
+    assert!(shown.contains("Private note") && !shown.contains(flag) && !shown.contains(&answer), "the bot's page shows an answer: {shown}");
+
+    // The HTTPS lab: the server name and sizes, nothing of the requests.
+    let mut lab2 = Page::open(&devtools, &format!("{url}lab/{W}-02"));
+    lab2.wait_for("the server name in the HTTPS lab's findings", "document.getElementById('findings').textContent.includes('TLS server name clinic.test')");
+    lab2.wait_for("the sizes in the HTTPS lab's findings", "document.getElementById('findings').textContent.includes('encrypted:')");
+    let classes = lab2.eval("Array.from(document.querySelectorAll('#findings li')).map(li => li.className).join(' ')");
+    for leak in ["credential", "session-cookie", "url", "page-content"] {
+        assert!(!classes.as_str().unwrap().split(' ').any(|c| c == leak), "the HTTPS lab shows {leak}: {classes}");
+    }
+    lab2.screenshot("view-lab-https.png");
+
+    // The bot's page is shown without loading what it references: an injected image and
+    // script pointing at a listener of this test never reach it.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let trap_addr = trap.local_addr().unwrap();
+    assert!(ps(&["workshop", "show", "inject", "--name", W, "--participant", "1"]).status.success());
+    let ad = artefact("view-ad.html");
+    std::fs::write(&ad, format!("<p class=\"plainsight-ad\">Tracked by the hotel</p><img src=\"http://{trap_addr}/pixel.png\"><script src=\"http://{trap_addr}/track.js\"></script>")).unwrap();
+    let ready = artefact("view-inject.ready");
+    let _ = std::fs::remove_file(&ready);
+    let inject = Command::new("ip")
+        .args(["netns", "exec", &format!("{W}-01-intruder"), env!("CARGO_BIN_EXE_plainsight"), "inject", "--lab", &format!("{W}-01"), "--ad"])
+        .arg(&ad)
+        .arg("--ready-file")
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    cleanup.0.push(inject);
+    common::wait_until("the injecting proxy", || ready.exists());
+    let start = Instant::now();
+    loop {
+        let (_, page) = http(&addr, "GET", &format!("/lab/{W}-01/page"), None);
+        if page.contains("Tracked by the hotel") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the bot never received the page with the ad");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let loads: u64 = lab1.eval("document.body.dataset.pageLoads").as_str().unwrap().parse().unwrap();
+    lab1.wait_for("the frame showing the page with the ad", &format!("+document.body.dataset.pageLoads > {loads}"));
+    // The frame's load event waits for its images and scripts: whatever it would fetch,
+    // it has tried by now.
+    assert!(trap.accept().is_err(), "the view loaded something the bot's page references");
+    let sandbox = lab1.eval("document.getElementById('page').getAttribute('sandbox')");
+    assert_eq!(sandbox, serde_json::json!(""), "the frame runs no script");
+    lab1.screenshot("view-lab-injected.png");
+
+    // Elsewhere than loopback, every request needs the token.
+    let ns = format!("{W}-01-intruder");
+    let remote = serve(Some(&ns), "192.0.2.1:0", &mut cleanup);
+    let (host, query) = remote.trim_start_matches("http://").split_once('/').unwrap();
+    assert!(query.starts_with("?token="), "{remote}");
+    assert_eq!(http(host, "GET", "/", Some(&ns)).0, 401);
+    assert_eq!(http(host, "GET", "/?token=wrong-token-wrong-token", Some(&ns)).0, 401);
+    assert_eq!(http(host, "GET", &format!("/{query}"), Some(&ns)).0, 200);
+    assert_eq!(http(host, "POST", &format!("/{query}"), Some(&ns)).0, 405);
+    let _ = std::io::stdout().flush();
+}
