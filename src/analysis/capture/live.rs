@@ -24,8 +24,8 @@ pub enum LiveError {
 
 /// Frames from a live interface: promiscuous, delivered at once (immediate mode), read
 /// without blocking past a stop request.
-/// The capture ring: 256 frames at the default snap length (256 KiB each).
-pub const BUFFER_BYTES: i32 = 64 << 20;
+/// The capture ring's size (see [`LiveCapture::open`]).
+pub const BUFFER_BYTES: i32 = 16 << 20;
 
 pub struct LiveCapture {
     cap: pcap::Capture<pcap::Active>,
@@ -52,10 +52,11 @@ impl LiveCapture {
             .snaplen(snaplen)
             .immediate_mode(true)
             .timeout(200)
-            // The kernel's ring holds frames until they are read. Its slots are sized for
-            // the snap length (on veth, with offloads, not for the MTU): libpcap's default
-            // 2 MB held 8 frames of 256 KB, and a sniffer that lost the CPU for a
-            // millisecond lost packets (a whole TLS connection, seen in a test under load).
+            // The kernel's ring holds frames until they are read. In immediate mode its
+            // slots have a fixed size (on veth, with offloads, 64 KiB, each in a 128 KiB
+            // block): libpcap's default 2 MB held 32 frames, and a sniffer that lost the CPU
+            // for a moment lost packets (a whole TLS connection, in a test under load).
+            // 16 MB holds 256 frames (a whole visit) and maps 32 MB.
             .buffer_size(BUFFER_BYTES)
             .open()
             .map_err(open)?

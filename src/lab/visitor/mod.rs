@@ -599,7 +599,7 @@ impl Browser {
             .method(method.clone())
             .uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
             .header(header::HOST, url.authority().map(|a| a.as_str()).unwrap_or(&host))
-            .header(header::USER_AGENT, "plainsight-visitor/1.0 (alice's laptop)")
+            .header(header::USER_AGENT, format!("plainsight-visitor/1.0 ({}'s laptop)", self.opts.persona.username))
             .header(header::ACCEPT_ENCODING, "gzip")
             .header(header::ACCEPT, "text/html,*/*");
         if let Some(c) = cookie {
