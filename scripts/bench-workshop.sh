@@ -44,4 +44,5 @@ echo "workshop down: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - 
 left_ns=$(ip netns list | grep -c "^$w-" || true)
 left_state=$(find /run/plainsight -maxdepth 1 -name "$w*" | wc -l)
 left_proc=$(pgrep -fc "workshop bot --name $w" || true)
+rm -rf "/var/lib/plainsight/$w"     # this benchmark's own progress
 echo "left after down: $left_ns namespaces, $left_state state folders, $left_proc bots"

@@ -196,7 +196,7 @@ pub enum WorkshopAction {
         participants: u16,
         /// The workshop key every persona, password and flag derives from (default: a
         /// random one, kept readable by root only in /run/plainsight/NAME/key).
-        #[arg(long, env = "PLAINSIGHT_WORKSHOP_KEY", hide_env_values = true)]
+        #[arg(long, env = "PLAINSIGHT_WORKSHOP_KEY", hide_env_values = true, value_parser = at_least_8)]
         key: Option<String>,
         /// Seconds between two visits of a bot, as LOW-HIGH (each pause drawn between).
         #[arg(long, default_value = "10-20", value_parser = interval)]
@@ -240,7 +240,7 @@ pub enum WorkshopAction {
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: std::net::SocketAddr,
         /// The token (default: none on loopback, a random one elsewhere, printed).
-        #[arg(long, env = "PLAINSIGHT_VIEW_TOKEN", hide_env_values = true)]
+        #[arg(long, env = "PLAINSIGHT_VIEW_TOKEN", hide_env_values = true, value_parser = at_least_16)]
         token: Option<String>,
         /// Show secrets (what the intruder reads, the answers on the bots' pages) instead
         /// of masking them.
@@ -255,6 +255,19 @@ pub enum WorkshopAction {
         #[arg(long, default_value = "10-20", value_parser = interval)]
         interval: (f64, f64),
     },
+}
+
+/// A secret given on the command line: long enough to be one.
+fn secret_of(s: &str, min: usize) -> Result<String, String> {
+    if s.chars().count() < min { Err(format!("must be at least {min} characters")) } else { Ok(s.to_string()) }
+}
+
+fn at_least_8(s: &str) -> Result<String, String> {
+    secret_of(s, 8)
+}
+
+fn at_least_16(s: &str) -> Result<String, String> {
+    secret_of(s, 16)
 }
 
 /// A workshop's name (checked by [`crate::workshop::Workshop::new`]).

@@ -266,4 +266,6 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
     let left: Vec<String> = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).lines().filter(|l| l.starts_with(W)).map(str::to_string).collect();
     assert!(left.is_empty(), "namespaces left after workshop down: {left:?}");
     assert!(std::path::Path::new(&format!("/var/lib/plainsight/{W}/progress.db")).exists(), "workshop down removed the progress");
+    // What this test made, it removes.
+    std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}")).unwrap();
 }

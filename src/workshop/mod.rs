@@ -233,6 +233,9 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
     if participants == 0 || participants > MAX_PARTICIPANTS {
         bail!("--participants must be 1 to {MAX_PARTICIPANTS}");
     }
+    if key.is_some_and(|k| k.len() < 8) {
+        bail!("--key must be at least 8 characters");
+    }
     let dir = ws.dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;

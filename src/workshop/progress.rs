@@ -34,6 +34,15 @@ impl Progress {
         Progress::at(&dir.join(FILE))
     }
 
+    /// The progress of a workshop that has some (to read it: never creates one).
+    pub fn existing(ws: &Workshop) -> anyhow::Result<Progress> {
+        let path = ws.data_dir().join(FILE);
+        if !path.exists() {
+            anyhow::bail!("workshop {} has no progress yet ({} does not exist; `plainsight workshop up --name {}` creates it)", ws.name, path.display(), ws.name);
+        }
+        Progress::at(&path)
+    }
+
     pub fn at(path: &Path) -> anyhow::Result<Progress> {
         let db = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         db.busy_timeout(Duration::from_secs(30))?;

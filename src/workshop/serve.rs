@@ -155,7 +155,7 @@ pub async fn serve(ws: Workshop, opts: Options, ready: impl FnOnce(&SocketAddr),
 
 /// Reads the progress database every 250 ms; publishes it (JSON) when it changed.
 fn poll_progress(ws: &Workshop, tx: &watch::Sender<String>) {
-    let Ok(db) = progress::Progress::open(ws) else { return };
+    let Ok(db) = progress::Progress::existing(ws) else { return };
     loop {
         if let Ok(json) = progress_json(ws, &db) {
             tx.send_if_modified(|old| {
@@ -391,7 +391,7 @@ fn grid_page(view: &View, q: &str) -> String {
     }
     h.push_str("</tr></thead><tbody>");
     let n = view.ws.recorded().map(|r| r.participants).unwrap_or(0);
-    let table = progress::Progress::open(&view.ws).and_then(|db| db.table()).unwrap_or_default();
+    let table = progress::Progress::existing(&view.ws).and_then(|db| db.table()).unwrap_or_default();
     for p in 1..=n {
         let lab = view.ws.lab(p).name;
         let _ = write!(h, "<tr><th><a href=\"/lab/{lab}{q}\">{lab}</a></th>");
