@@ -330,9 +330,9 @@ fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
                 return Ok(Exit::Ok);
             }
             println!("NOT YET {}: {}", ex.id, v.reason);
-            let failures = db.failures(*participant, &ex.id)?;
-            let hint = &ex.hints[(failures.max(1) as usize - 1).min(1)];
-            println!("hint {}: {hint}", (failures.max(1)).min(2));
+            // The first failure gives the first hint; every later one, the second.
+            let n = db.failures(*participant, &ex.id)?.clamp(1, 2);
+            println!("hint {n}: {}", ex.hints[n as usize - 1]);
             return Ok(Exit::Failed);
         }
         A::Progress { json } => {
