@@ -593,6 +593,11 @@ pub struct DemoArgs {
     /// the report, instead of masking them.
     #[arg(long)]
     pub reveal: bool,
+    /// Also serve the live view of the scenarios as they run (read-only; loopback unless
+    /// another address is given, which then needs the token it prints); it stays up after
+    /// the demo until Ctrl-C.
+    #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8088", value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 impl DemoArgs {

@@ -259,8 +259,44 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
     }
     let opts = args.options(plainsight::lab::proc::stop_on_signals());
     let hosts = demo::Hosts::Namespaces(plainsight::lab::Lab::new(&args.lab)?);
+    if let Some(listen) = args.serve {
+        serve_demo(&opts, listen, args.reveal)?;
+    }
     let summary = demo::run(&opts, &hosts)?;
-    Ok(demo_outcome(summary, &opts.out, args.quiet))
+    let code = demo_outcome(summary, &opts.out, args.quiet);
+    if args.serve.is_some() {
+        eprintln!("demo: done; the live view stays up until Ctrl-C");
+        while !opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    Ok(code)
+}
+
+/// `demo --serve`: the live view of the scenarios as they run, in a thread of its own
+/// (it ends with the process).
+fn serve_demo(opts: &plainsight::demo::Options, listen: std::net::SocketAddr, reveal: bool) -> anyhow::Result<()> {
+    use plainsight::workshop::serve;
+    std::fs::create_dir_all(&opts.out)?;
+    let run = serve::DemoRun { out: opts.out.clone(), scenarios: opts.scenarios.iter().map(|s| (s.name(), s.title(), s.over_https())).collect() };
+    let token = (!listen.ip().is_loopback()).then(plainsight::workshop::Key::generate);
+    let view = serve::Options { listen, token: token.clone(), reveal };
+    let rt = runtime()?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ready = |addr: &std::net::SocketAddr| {
+            let q = token.as_deref().map(|t| format!("?token={t}")).unwrap_or_default();
+            let _ = ready_tx.send(format!("view: http://{addr}/{q} (read-only; the scenarios as they run)"));
+        };
+        if let Err(e) = rt.block_on(serve::serve(serve::Source::Demo(run), view, ready, std::future::pending())) {
+            eprintln!("plainsight: the live view stopped: {e:#}");
+        }
+    });
+    let line = ready_rx.recv().map_err(|_| anyhow::anyhow!("the live view did not start (is {listen} free?)"))?;
+    println!("{line}");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    Ok(())
 }
 
 fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
@@ -373,7 +409,7 @@ fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
             };
             let opts = ws::serve::Options { listen: *listen, token: token.clone(), reveal: *reveal };
             runtime()?.block_on(ws::serve::serve(
-                w.clone(),
+                ws::serve::Source::Workshop(w.clone()),
                 opts,
                 |addr| {
                     use std::io::Write;

@@ -24,16 +24,19 @@ fn artefact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
-/// Processes killed, the workshop removed, when the test ends however it ends.
-struct Cleanup(Vec<Child>);
+/// Processes killed, and the workshop (if any) removed, when the test ends however it
+/// ends.
+struct Cleanup(Vec<Child>, Option<&'static str>);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for c in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = ps(&["workshop", "down", "--name", W]);
-        let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
+        if let Some(w) = self.1 {
+            let _ = ps(&["workshop", "down", "--name", w]);
+            let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{w}"));
+        }
     }
 }
 
@@ -146,7 +149,7 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     };
     let _ = ps(&["workshop", "down", "--name", W]);
     let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
-    let mut cleanup = Cleanup(Vec::new());
+    let mut cleanup = Cleanup(Vec::new(), Some(W));
     let o = ps(&["workshop", "up", "--name", W, "--participants", "2", "--bot-interval", "0.5-1", "--key", "trainer view test key"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (p, ex) in [("1", "password"), ("2", "https")] {
@@ -262,4 +265,85 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     assert_eq!(http(host, "GET", &format!("/{query}"), Some(&ns)).0, 200);
     assert_eq!(http(host, "POST", &format!("/{query}"), Some(&ns)).0, 405);
     let _ = std::io::stdout().flush();
+}
+
+/// `demo --serve`: the same view shows the demo's scenarios as they run: their state
+/// changes live (no reload), and each scenario shows what the intruder read, masked.
+#[test]
+fn the_demo_view_shows_the_scenarios_as_they_run() {
+    if !common::need_root("the demo's live view test") {
+        return;
+    }
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())) else {
+        common::skipped("the demo's live view in Chromium", "chromium is not installed");
+        return;
+    };
+    const LAB: &str = "pstest-dview";
+    let _ = ps(&["lab", "down", "--name", LAB]);
+    let out = artefact("demo-view");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["demo", "--quiet", "--lab", LAB, "--scenario", "http", "--scenario", "https", "--serve", "127.0.0.1:0", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = demo.stdout.take().unwrap();
+    let demo_pid = demo.id();
+    let mut cleanup = Cleanup(vec![demo], None);
+    let url = ready_line(stdout, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()));
+    let profile = artefact("demo-view-chromium-profile");
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut browser = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0", "--window-size=1280,700"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = browser.stderr.take().unwrap();
+    cleanup.0.push(browser);
+    let devtools = ready_line(err, |l| l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string()));
+
+    let mut index = Page::open(&devtools, &url);
+    index.wait_for("the view's event stream", "document.getElementById('status').textContent.startsWith('Live: updated')");
+    index.eval("window.sameDocument = true");
+    index.wait_for("both scenarios done, live", "document.getElementById('s-http').textContent === 'done' && document.getElementById('s-https').textContent === 'done' && window.sameDocument === true");
+    let learned = index.eval("document.getElementById('l-http').textContent + ' | ' + document.getElementById('l-https').textContent");
+    let learned = learned.as_str().unwrap();
+    let (http, https) = learned.split_once(" | ").unwrap();
+    assert!(http.contains("credential") && !https.contains("credential"), "{learned}");
+    index.screenshot("demo-view.png");
+
+    let password = plainsight::lab::site::content::PASSWORD;
+    let mut http_view = Page::open(&devtools, &format!("{url}scenario/http"));
+    http_view.wait_for("the password, masked", "Array.from(document.querySelectorAll('#findings li.credential')).some(li => li.textContent.includes('\"password\"'))");
+    let text = http_view.eval("document.body.innerText");
+    assert!(!text.as_str().unwrap().contains(password), "the password is shown in clear");
+    let mut https_view = Page::open(&devtools, &format!("{url}scenario/https"));
+    https_view.wait_for("the server name", "document.getElementById('findings').textContent.includes('TLS server name clinic.test')");
+    let classes = https_view.eval("Array.from(document.querySelectorAll('#findings li')).map(li => li.className).join(' ')");
+    assert!(!classes.as_str().unwrap().split(' ').any(|c| ["credential", "url", "session-cookie"].contains(&c)), "{classes}");
+
+    // Ctrl-C ends it, and the lab is gone.
+    assert!(Command::new("kill").args(["-INT", &demo_pid.to_string()]).status().unwrap().success());
+    let demo = cleanup.0.remove(0);
+    let status = wait_exit(demo);
+    assert_eq!(status, Some(0), "the demo's exit status");
+    let ns = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned();
+    assert!(!ns.contains(LAB), "{ns}");
+}
+
+/// Waits for a child to exit (at most 30 s) and returns its status code.
+fn wait_exit(mut child: Child) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the demo did not exit after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

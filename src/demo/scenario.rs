@@ -223,6 +223,12 @@ impl Scenario {
         }
     }
 
+    /// Whether the visit it shows runs over HTTPS (where the page comes from; sslstrip
+    /// keeps the visitor on plain HTTP, HSTS keeps it on HTTPS).
+    pub fn over_https(self) -> bool {
+        !matches!(self, Scenario::Http | Scenario::Sslstrip | Scenario::Race | Scenario::HttpDownload)
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Scenario::Http => "Plain HTTP",

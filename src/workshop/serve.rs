@@ -7,6 +7,9 @@
 //!   (a sniffer on that lab's intruder host, secrets masked), and the bot's visits, HTTP
 //!   and HTTPS side by side.
 //!
+//! `plainsight demo --serve` shows the demo's scenarios the same way as they run: `/` the
+//! scenarios, plain HTTP and HTTPS side by side, and `/scenario/NAME` like a lab.
+//!
 //! Safe by default: loopback unless `--listen` says otherwise, and then a token on every
 //! request; every method but GET and HEAD gets 405; a Content-Security-Policy that allows
 //! nothing from elsewhere; bounded connections and event streams.
@@ -58,8 +61,20 @@ struct Feed {
     _sniffer: tokio::process::Child,
 }
 
+/// What the view shows: a workshop's labs, or a demo's scenarios as they run.
+pub enum Source {
+    Workshop(Workshop),
+    Demo(DemoRun),
+}
+
+/// A demo run: its report folder and its scenarios (name, title, over HTTPS).
+pub struct DemoRun {
+    pub out: std::path::PathBuf,
+    pub scenarios: Vec<(&'static str, &'static str, bool)>,
+}
+
 struct View {
-    ws: Workshop,
+    source: Source,
     opts: Options,
     check: Option<super::Key>,
     progress: watch::Receiver<String>,
@@ -116,14 +131,22 @@ fn text(status: StatusCode, msg: &str) -> Response<Out> {
 }
 
 /// Runs the view until `shutdown`.
-pub async fn serve(ws: Workshop, opts: Options, ready: impl FnOnce(&SocketAddr), shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn serve(source: Source, opts: Options, ready: impl FnOnce(&SocketAddr), shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(String::new());
-    let poll_ws = ws.clone();
-    std::thread::spawn(move || poll_progress(&poll_ws, &tx));
+    match &source {
+        Source::Workshop(ws) => {
+            let ws = ws.clone();
+            std::thread::spawn(move || poll_progress(&ws, &tx));
+        }
+        Source::Demo(run) => {
+            let (out, scenarios) = (run.out.clone(), run.scenarios.clone());
+            std::thread::spawn(move || poll_demo(&out, &scenarios, &tx));
+        }
+    }
     let check = opts.token.as_deref().map(super::Key::new);
-    let view = Arc::new(View { ws, opts, check, progress: rx, feeds: Mutex::new(HashMap::new()), streams: AtomicUsize::new(0) });
+    let view = Arc::new(View { source, opts, check, progress: rx, feeds: Mutex::new(HashMap::new()), streams: AtomicUsize::new(0) });
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     ready(&addr);
     tokio::pin!(shutdown);
@@ -173,6 +196,46 @@ fn poll_progress(ws: &Workshop, tx: &watch::Sender<String>) {
     }
 }
 
+/// Publishes the demo's scenarios (JSON) when their state changed: waiting, running
+/// (its folder exists), done (its comparison is written), and what the intruder read.
+fn poll_demo(out: &std::path::Path, scenarios: &[(&'static str, &'static str, bool)], tx: &watch::Sender<String>) {
+    loop {
+        let rows: Vec<serde_json::Value> = scenarios
+            .iter()
+            .map(|(name, title, https)| {
+                let dir = out.join(name);
+                let state = if dir.join("compare.txt").exists() { "done" } else if dir.exists() { "running" } else { "waiting" };
+                serde_json::json!({"name": name, "title": title, "https": https, "state": state, "learned": learned(&dir.join("findings.jsonl"))})
+            })
+            .collect();
+        let json = serde_json::json!({"scenarios": rows}).to_string();
+        tx.send_if_modified(|old| {
+            let changed = *old != json;
+            if changed {
+                *old = json.clone();
+            }
+            changed
+        });
+        if tx.is_closed() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// What an intruder's findings file holds, class by class: `credential 2, url 9, ...`.
+fn learned(findings: &std::path::Path) -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for line in std::fs::read_to_string(findings).unwrap_or_default().lines() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            if v["type"] == "finding" {
+                *counts.entry(v["class"].as_str().unwrap_or("").to_string()).or_default() += 1;
+            }
+        }
+    }
+    counts.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// The grid as JSON: each participant's cells, when each exercise was first shown to
 /// them, their current exercise.
 fn progress_json(ws: &Workshop, db: &progress::Progress) -> anyhow::Result<String> {
@@ -211,28 +274,17 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
     }
     let path = req.uri().path().to_string();
     let q = view.opts.token.as_deref().map(|t| format!("?token={}", esc(t))).unwrap_or_default();
+    let ws = match &view.source {
+        Source::Workshop(ws) => ws,
+        Source::Demo(run) => return demo_route(&view, run, &path, &q),
+    };
     match path.as_str() {
-        "/" => respond(StatusCode::OK, "text/html; charset=utf-8", full(grid_page(&view, &q)), CSP),
-        "/view.css" => respond(StatusCode::OK, "text/css", full(STYLE), CSP),
-        "/grid.js" => respond(StatusCode::OK, "application/javascript", full(GRID_JS), CSP),
-        "/lab.js" => respond(StatusCode::OK, "application/javascript", full(LAB_JS), CSP),
-        "/events" => {
-            let mut rx = view.progress.clone();
-            event_stream(&view, move |tx| async move {
-                loop {
-                    let data = rx.borrow_and_update().clone();
-                    if tx.send(Bytes::from(format!("event: progress\ndata: {data}\n\n"))).await.is_err() {
-                        return;
-                    }
-                    tokio::select! {
-                        r = rx.changed() => if r.is_err() { return },
-                        _ = tokio::time::sleep(Duration::from_secs(15)) => {}
-                    }
-                }
-            })
-        }
+        "/" => respond(StatusCode::OK, "text/html; charset=utf-8", full(grid_page(ws, &q)), CSP),
+        "/view.css" | "/grid.js" | "/lab.js" => asset(&path),
+        "/events" => progress_stream(&view),
         p => match p.strip_prefix("/lab/").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) {
-            Some((name, sub)) => match lab_of(&view.ws, name) {
+            Some((name, sub)) => match lab_of(ws, name) {
+
                 None => text(StatusCode::NOT_FOUND, "no such lab in this workshop"),
                 Some(lab) => match sub {
                     "" => {
@@ -287,6 +339,135 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
     }
 }
 
+/// The stylesheet and scripts.
+fn asset(path: &str) -> Response<Out> {
+    match path {
+        "/view.css" => respond(StatusCode::OK, "text/css", full(STYLE), CSP),
+        "/grid.js" => respond(StatusCode::OK, "application/javascript", full(GRID_JS), CSP),
+        "/demo.js" => respond(StatusCode::OK, "application/javascript", full(DEMO_JS), CSP),
+        _ => respond(StatusCode::OK, "application/javascript", full(LAB_JS), CSP),
+    }
+}
+
+/// The grid's (or the demo's) state, pushed whenever it changes.
+fn progress_stream(view: &Arc<View>) -> Response<Out> {
+    let mut rx = view.progress.clone();
+    event_stream(view, move |tx| async move {
+        loop {
+            let data = rx.borrow_and_update().clone();
+            if tx.send(Bytes::from(format!("event: progress\ndata: {data}\n\n"))).await.is_err() {
+                return;
+            }
+            tokio::select! {
+                r = rx.changed() => if r.is_err() { return },
+                _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+            }
+        }
+    })
+}
+
+/// The demo's routes: `/` its scenarios, `/scenario/NAME` (its page, its events) one of
+/// them as the intruder and the visitor saw it.
+fn demo_route(view: &Arc<View>, run: &DemoRun, path: &str, q: &str) -> Response<Out> {
+    match path {
+        "/" => respond(StatusCode::OK, "text/html; charset=utf-8", full(demo_page(run, q)), CSP),
+        "/view.css" | "/demo.js" | "/lab.js" => asset(path),
+        "/events" => progress_stream(view),
+        p => {
+            let Some((name, sub)) = p.strip_prefix("/scenario/").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) else {
+                return text(StatusCode::NOT_FOUND, "not found");
+            };
+            let Some(&(name, title, _)) = run.scenarios.iter().find(|(n, _, _)| *n == name) else {
+                return text(StatusCode::NOT_FOUND, "no such scenario in this demo");
+            };
+            let dir = run.out.join(name);
+            match sub {
+                "" => respond(StatusCode::OK, "text/html; charset=utf-8", full(scenario_page(name, title, &dir, view.opts.reveal, q)), CSP),
+                "page" => {
+                    let body = last_page(&dir.join("pages")).and_then(|f| std::fs::read(f).ok());
+                    let body = match body {
+                        Some(b) if view.opts.reveal => b,
+                        Some(b) => mask_in(b, &crate::lab::site::content::Persona::default()),
+                        None => b"<p>The visitor has not received a page yet.</p>".to_vec(),
+                    };
+                    respond(StatusCode::OK, "text/html; charset=utf-8", full(body), PAGE_CSP)
+                }
+                "events" => {
+                    let (reveal, dir) = (view.opts.reveal, dir.clone());
+                    event_stream(view, move |tx| async move {
+                        let mut sent = 0usize;
+                        let mut page_seen = None;
+                        let mut tick = tokio::time::interval(Duration::from_millis(250));
+                        loop {
+                            tick.tick().await;
+                            let text = std::fs::read_to_string(dir.join("findings.jsonl")).unwrap_or_default();
+                            let end = text.rfind('\n').map(|e| e + 1).unwrap_or(0);
+                            if end > sent {
+                                for line in text[sent..end].lines() {
+                                    if let Some(f) = shown_finding(line, reveal) {
+                                        if tx.send(Bytes::from(format!("event: finding\ndata: {f}\n\n"))).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                }
+                                sent = end;
+                            }
+                            let page = last_page(&dir.join("pages")).and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+                            if page.is_some() && page != page_seen {
+                                page_seen = page;
+                                let visit = std::fs::read(dir.join("visitor.json")).ok().and_then(|b| serde_json::from_slice::<crate::lab::visitor::Visit>(&b).ok());
+                                let rows: Vec<serde_json::Value> = visit.iter().map(|v| serde_json::json!({"at_ms": bot::now_ms(), "column": if v.steps.iter().any(|s| s.url.starts_with("http://") && !s.hsts_upgrade) { "http" } else { "https" }, "what": crate::lab::visitor::outcome_line(v)})).collect();
+                                if tx.send(Bytes::from(format!("event: visits\ndata: {}\n\n", serde_json::json!({"at_ms": bot::now_ms(), "rows": rows})))).await.is_err() {
+                                    return;
+                                }
+                            } else if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                                return;
+                            }
+                        }
+                    })
+                }
+                _ => text(StatusCode::NOT_FOUND, "not found"),
+            }
+        }
+    }
+}
+
+/// The last HTML page a visit saved (its folder of pages), by time.
+fn last_page(pages: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(pages).ok()?.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".html")).max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok()).map(|e| e.path())
+}
+
+/// A finding line of an intruder's `findings.jsonl` as the view shows it (masked unless
+/// `reveal`), or `None` for other lines.
+fn shown_finding(line: &str, reveal: bool) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["type"] != "finding" {
+        return None;
+    }
+    let f: crate::analysis::findings::Finding = serde_json::from_value(v).ok()?;
+    let f = f.remasked().shown(reveal);
+    Some(serde_json::json!({"class": f.class.as_str(), "summary": f.summary, "secret": f.secret, "at_ms": bot::now_ms()}).to_string())
+}
+
+fn demo_page(run: &DemoRun, q: &str) -> String {
+    let mut h = String::with_capacity(4096);
+    let _ = write!(h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>plainsight demo</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>The demo, as it runs</h1><p id=\"status\">Live: connecting…</p><div class=\"cols\">");
+    for (https, heading) in [(false, "Plain HTTP"), (true, "HTTPS")] {
+        let _ = write!(h, "<section><h2>{heading}</h2><table><thead><tr><th>scenario</th><th>state</th><th>what the intruder read</th></tr></thead><tbody>");
+        for (name, title, _) in run.scenarios.iter().filter(|s| s.2 == https) {
+            let _ = write!(h, "<tr><th><a href=\"/scenario/{name}{q}\">{}</a></th><td id=\"s-{name}\" class=\"waiting\">waiting</td><td id=\"l-{name}\"></td></tr>", esc(title));
+        }
+        h.push_str("</tbody></table></section>");
+    }
+    let _ = write!(h, "</div><script src=\"/demo.js{q}\"></script></body></html>");
+    h
+}
+
+fn scenario_page(name: &str, title: &str, dir: &std::path::Path, reveal: bool, q: &str) -> String {
+    let recent: Vec<String> = std::fs::read_to_string(dir.join("findings.jsonl")).unwrap_or_default().lines().filter_map(|l| shown_finding(l, reveal)).collect();
+    page_with_frame(&format!("Scenario: {title}"), &format!("/scenario/{name}"), recent.iter().rev().take(RECENT), &[], q)
+}
+
 /// An event stream fed by `feed` (which ends when the client is gone), within the bound.
 fn event_stream<F, Fut>(view: &Arc<View>, feed: F) -> Response<Out>
 where
@@ -309,7 +490,11 @@ where
 /// The bot's page with the lab's answers in it (its flag, its password) masked, so that a
 /// projected page gives no participant's answer away.
 fn masked_answers(lab: &Lab, body: Vec<u8>) -> Vec<u8> {
-    let persona = crate::lab::site::content::Persona::of_lab(&lab.state_dir());
+    mask_in(body, &crate::lab::site::content::Persona::of_lab(&lab.state_dir()))
+}
+
+/// `body` with the persona's flag and password masked.
+fn mask_in(body: Vec<u8>, persona: &crate::lab::site::content::Persona) -> Vec<u8> {
     let mut page = String::from_utf8_lossy(&body).into_owned();
     for secret in [persona.secret.as_deref(), Some(persona.password.as_str())].into_iter().flatten().filter(|s| !s.is_empty()) {
         page = page.replace(secret, &esc(&crate::analysis::findings::mask(secret)));
@@ -382,18 +567,18 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
     feed
 }
 
-fn grid_page(view: &View, q: &str) -> String {
+fn grid_page(ws: &Workshop, q: &str) -> String {
     let exercises = exercise::all();
     let mut h = String::with_capacity(8192);
-    let _ = write!(h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Workshop {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>Workshop <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><table id=\"grid\"><thead><tr><th>participant</th>", name = esc(&view.ws.name));
+    let _ = write!(h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Workshop {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>Workshop <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><table id=\"grid\"><thead><tr><th>participant</th>", name = esc(&ws.name));
     for e in &exercises {
         let _ = write!(h, "<th title=\"{}\">{}</th>", esc(&e.title), esc(&e.id));
     }
     h.push_str("</tr></thead><tbody>");
-    let n = view.ws.recorded().map(|r| r.participants).unwrap_or(0);
-    let table = progress::Progress::existing(&view.ws).and_then(|db| db.table()).unwrap_or_default();
+    let n = ws.recorded().map(|r| r.participants).unwrap_or(0);
+    let table = progress::Progress::existing(ws).and_then(|db| db.table()).unwrap_or_default();
     for p in 1..=n {
-        let lab = view.ws.lab(p).name;
+        let lab = ws.lab(p).name;
         let _ = write!(h, "<tr><th><a href=\"/lab/{lab}{q}\">{lab}</a></th>");
         for e in &exercises {
             let c = table.get(&p).and_then(|r| r.get(&e.id));
@@ -433,20 +618,28 @@ fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<serde_json::Value> {
 }
 
 fn lab_page(lab: &Lab, feed: &Feed, q: &str) -> String {
+    let recent: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
+    page_with_frame(&format!("Lab {}", lab.name), &format!("/lab/{}", lab.name), recent.iter(), &timeline_rows(&bot::visits(lab)), q)
+}
+
+/// A lab's (or a scenario's) page: what the visitor received in a sandboxed frame, what
+/// the intruder learns (newest first), the visits, HTTP and HTTPS side by side; `base`
+/// is where its frame and events are.
+fn page_with_frame<'a>(title: &str, base: &str, findings: impl Iterator<Item = &'a String>, visits: &[serde_json::Value], q: &str) -> String {
     let mut h = String::with_capacity(8192);
-    let name = esc(&lab.name);
+    let (title, base) = (esc(title), esc(base));
     let _ = write!(
         h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Lab {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\" data-lab=\"{name}\">\
-<h1>Lab <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><div class=\"cols\"><section><h2>What the visitor received</h2>\
-<iframe id=\"page\" sandbox=\"\" referrerpolicy=\"no-referrer\" src=\"/lab/{name}/page{q}\" title=\"the page the bot last received\"></iframe></section>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\" data-base=\"{base}\">\
+<h1>{title}</h1><p id=\"status\">Live: connecting…</p><div class=\"cols\"><section><h2>What the visitor received</h2>\
+<iframe id=\"page\" sandbox=\"\" referrerpolicy=\"no-referrer\" src=\"{base}/page{q}\" title=\"the page the visitor last received\"></iframe></section>\
 <section><h2>What the intruder learns now</h2><ol id=\"findings\" reversed>"
     );
-    for line in feed.recent.lock().expect("no panics while held").iter().rev() {
+    for line in findings {
         h.push_str(&finding_li(line));
     }
-    h.push_str("</ol></section></div><h2>The bot's visits</h2><table id=\"timeline\"><thead><tr><th>when</th><th>over HTTP</th><th>over HTTPS</th></tr></thead><tbody>");
-    for r in timeline_rows(&bot::visits(lab)) {
+    h.push_str("</ol></section></div><h2>The visits</h2><table id=\"timeline\"><thead><tr><th>when</th><th>over HTTP</th><th>over HTTPS</th></tr></thead><tbody>");
+    for r in visits {
         let (http, https) = if r["column"] == "http" { (r["what"].as_str().unwrap_or(""), "") } else { ("", r["what"].as_str().unwrap_or("")) };
         let _ = write!(h, "<tr><td class=\"t\" data-ms=\"{}\"></td><td>{}</td><td>{}</td></tr>", r["at_ms"], esc(http), esc(https));
     }
@@ -494,11 +687,26 @@ es.onerror=function(){document.getElementById('status').textContent='Live: recon
 })();
 "#;
 
+const DEMO_JS: &str = r#"(function(){
+var q=document.body.dataset.query||'';
+var es=new EventSource('/events'+q);
+es.addEventListener('progress',function(ev){
+ var d=JSON.parse(ev.data);
+ document.getElementById('status').textContent='Live: updated '+new Date().toLocaleTimeString();
+ d.scenarios.forEach(function(s){
+  var st=document.getElementById('s-'+s.name),l=document.getElementById('l-'+s.name);if(!st)return;
+  st.textContent=s.state;st.className=s.state==='done'?'done':s.state==='running'?'tried':'waiting';l.textContent=s.learned;
+ });
+});
+es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
+})();
+"#;
+
 const LAB_JS: &str = r#"(function(){
-var b=document.body,q=b.dataset.query||'',lab=b.dataset.lab;
+var b=document.body,q=b.dataset.query||'',base=b.dataset.base;
 function when(ms){return new Date(ms).toLocaleTimeString();}
 document.querySelectorAll('td.t').forEach(function(td){td.textContent=when(+td.dataset.ms);});
-var es=new EventSource('/lab/'+lab+'/events'+q);
+var es=new EventSource(base+'/events'+q);
 es.onopen=function(){document.getElementById('status').textContent='Live';};
 var frame=document.getElementById('page');b.dataset.pageLoads='0';
 frame.addEventListener('load',function(){b.dataset.pageLoads=String(+b.dataset.pageLoads+1);});
@@ -515,7 +723,7 @@ es.addEventListener('visits',function(ev){
  d.rows.forEach(function(r){var tr=document.createElement('tr');
   [when(r.at_ms),r.column==='http'?r.what:'',r.column==='https'?r.what:''].forEach(function(t){var td=document.createElement('td');td.textContent=t;tr.appendChild(td);});
   tb.appendChild(tr);});
- document.getElementById('page').src='/lab/'+lab+'/page'+(q?q+'&':'?')+'v='+d.at_ms;
+ document.getElementById('page').src=base+'/page'+(q?q+'&':'?')+'v='+d.at_ms;
 });
 es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
 })();
