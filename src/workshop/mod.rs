@@ -249,6 +249,11 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
     if key_text.len() < 8 {
         bail!("--key must be at least 8 characters");
     }
+    if let Ok(rec) = ws.recorded() {
+        if rec.participants != participants {
+            bail!("workshop {} is up with {} participants: `plainsight workshop down --name {}` first to change that", ws.name, rec.participants, ws.name);
+        }
+    }
     crate::lab::pki::write_file(&key_file, &key_text, 0o600)?;
     crate::lab::pki::write_file(&dir.join("workshop.json"), &serde_json::to_string_pretty(&Recorded { participants, bot_interval })?, 0o600)?;
     let db = progress::Progress::open(ws)?;
@@ -272,6 +277,14 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
     }
     for p in 1..=participants {
         let lab = ws.lab(p);
+        // Already up: the lab keeps the exercise it is set up for.
+        if run::is_up(&lab) && lab.state_dir().join(bot::MODE_FILE).exists() {
+            if bot::pid(&lab).is_none() {
+                start_bot(ws, &lab, p, bot_interval)?;
+            }
+            println!("{}: already up", lab.name);
+            continue;
+        }
         run::up(&lab, &[])?;
         set_exercise(ws, &key, p, None)?;
         if bot::pid(&lab).is_none() {
