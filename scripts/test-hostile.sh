@@ -81,7 +81,7 @@ start_proxy
 for round in 1 2 3; do
   r=$(client visitor slow $SITE:80 --count 5000)
   peak=$(peak_mb $proxy)
-  [ "$(field "$r" 'r["answered"]')" = 5000 ] || fail "5,000 slow requests, round $round: $r"
+  [ "$(field "$r" 'r["answered"]')" = 5000 ] || fail "5,000 slow requests, round $round: $r; the proxy says: $(grep -o '"detail":"[^"]*"' "$WORK/inject.jsonl" | grep -v advertisement | sort | uniq -c | head -5 | tr '\n' ' ')"
   settled=
   for _ in $(seq 30); do sleep 0.1; [ "$(rss_mb $proxy)" -lt 64 ] && settled=yes && break; done
   echo "proxy: 5,000 concurrent slow requests, round $round: $(field "$r" 'r["answered"]') answered in $(field "$r" 'r["seconds"]') s; memory at most $peak MB (VmHWM), $(rss_mb $proxy) MB after"

@@ -275,23 +275,58 @@ async fn proxy(
                     }
                 },
             };
-            *guard = Some((key, s));
+            *guard = Some((key.clone(), s));
         }
-        let s = &mut guard.as_mut().expect("connected above").1;
-        if s.ready().await.is_err() {
-            *guard = None;
-            return error(StatusCode::BAD_GATEWAY, "bad gateway");
-        }
-        // The site gets as long to answer as a visitor gets to say something, counted
-        // once the request is all sent: while the visitor's body is still coming, its own
-        // idle limit applies (a stalled body is the visitor's 408, not the site's 504).
-        let answer = s.send_request(req);
-        tokio::pin!(answer);
+        // A kept site connection can close just as it is taken (the site ended it): the
+        // request then never left, and goes once more on a fresh connection, as a browser
+        // retries on a closed keep-alive connection. A request that did leave is not
+        // sent twice.
+        let mut req = Some(req);
+        let mut fresh = false;
         let waited = loop {
-            match tokio::time::timeout(ctx.opts.idle_timeout, &mut answer).await {
-                Ok(r) => break Ok(r),
-                Err(_) if !sent.load(std::sync::atomic::Ordering::Relaxed) => continue,
-                Err(e) => break Err(e),
+            let s = &mut guard.as_mut().expect("connected above").1;
+            let usable = s.ready().await.is_ok();
+            let outcome_of = if usable {
+                // The site gets as long to answer as a visitor gets to say something,
+                // counted once the request is all sent: while the visitor's body is still
+                // coming, its own idle limit applies (a stalled body is the visitor's 408,
+                // not the site's 504).
+                let answer = s.try_send_request(req.take().expect("a request to send"));
+                tokio::pin!(answer);
+                loop {
+                    match tokio::time::timeout(ctx.opts.idle_timeout, &mut answer).await {
+                        Ok(r) => break Some(Ok(r)),
+                        Err(_) if !sent.load(std::sync::atomic::Ordering::Relaxed) => continue,
+                        Err(e) => break Some(Err(e)),
+                    }
+                }
+            } else {
+                None
+            };
+            let unsent = match outcome_of {
+                Some(Ok(Err(mut e))) => match e.take_message() {
+                    Some(r) => Some(r),
+                    None => break Ok(Err(e.into_error())),
+                },
+                Some(Ok(Ok(r))) => break Ok(Ok(r)),
+                Some(Err(e)) => break Err(e),
+                None => req.take(),
+            };
+            let Some(r) = unsent.filter(|_| !fresh) else {
+                *guard = None;
+                return error(StatusCode::BAD_GATEWAY, "bad gateway");
+            };
+            req = Some(r);
+            fresh = true;
+            match connect(&key, &ctx).await {
+                Ok(n) => *guard = Some((key.clone(), n)),
+                Err(e) => {
+                    *guard = None;
+                    outcome.outcome = "failed".into();
+                    outcome.detail = format!("cannot reach the site: {e}");
+                    ctx.record(outcome);
+                    return error(StatusCode::BAD_GATEWAY, "bad gateway");
+                }
             }
         };
         match waited {
