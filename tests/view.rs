@@ -133,6 +133,34 @@ impl Page {
     }
 }
 
+/// Debian's Chromium, or the check recorded as skipped.
+fn chromium(what: &str) -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        common::skipped(what, "chromium is not installed");
+    }
+    found
+}
+
+/// Headless Chromium with a fresh profile (killed with `cleanup`): its DevTools address
+/// once it listens.
+fn devtools(chromium: &str, profile: &str, size: &str, cleanup: &mut Cleanup) -> String {
+    let profile = artefact(profile);
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut browser = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0"])
+        .arg(format!("--window-size={size}"))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = browser.stderr.take().unwrap();
+    cleanup.0.push(browser);
+    ready_line(err, |l| l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string()))
+}
+
 fn persona_password(lab: &str) -> String {
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{lab}/persona.json")).unwrap()).unwrap();
     j["password"].as_str().unwrap().to_string()
@@ -143,10 +171,7 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     if !common::need_root("the trainer's view test") {
         return;
     }
-    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())) else {
-        common::skipped("the trainer's view in Chromium", "chromium is not installed");
-        return;
-    };
+    let Some(chromium) = chromium("the trainer's view in Chromium") else { return };
     let _ = ps(&["workshop", "down", "--name", W]);
     let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
     let mut cleanup = Cleanup(Vec::new(), Some(W));
@@ -163,19 +188,7 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
         assert_eq!(http(&addr, m, "/", None).0, 405, "{m}");
     }
 
-    let profile = artefact("view-chromium-profile");
-    let _ = std::fs::remove_dir_all(&profile);
-    let mut browser = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0", "--window-size=1280,900"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("about:blank")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = browser.stderr.take().unwrap();
-    cleanup.0.push(browser);
-    let devtools = ready_line(err, |l| l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string()));
+    let devtools = devtools(chromium, "view-chromium-profile", "1280,900", &mut cleanup);
 
     // The grid: every participant; a checkpoint passing shows within 2 s, no reload.
     let mut grid = Page::open(&devtools, &format!("{url}"));
@@ -274,10 +287,7 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
     if !common::need_root("the demo's live view test") {
         return;
     }
-    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success())) else {
-        common::skipped("the demo's live view in Chromium", "chromium is not installed");
-        return;
-    };
+    let Some(chromium) = chromium("the demo's live view in Chromium") else { return };
     const LAB: &str = "pstest-dview";
     let _ = ps(&["lab", "down", "--name", LAB]);
     let out = artefact("demo-view");
@@ -293,19 +303,7 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
     let demo_pid = demo.id();
     let mut cleanup = Cleanup(vec![demo], None);
     let url = ready_line(stdout, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()));
-    let profile = artefact("demo-view-chromium-profile");
-    let _ = std::fs::remove_dir_all(&profile);
-    let mut browser = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0", "--window-size=1280,700"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("about:blank")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = browser.stderr.take().unwrap();
-    cleanup.0.push(browser);
-    let devtools = ready_line(err, |l| l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string()));
+    let devtools = devtools(chromium, "demo-view-chromium-profile", "1280,700", &mut cleanup);
 
     let mut index = Page::open(&devtools, &url);
     index.wait_for("the view's event stream", "document.getElementById('status').textContent.startsWith('Live: updated')");

@@ -179,8 +179,14 @@ pub async fn serve(source: Source, opts: Options, ready: impl FnOnce(&SocketAddr
 /// Reads the progress database every 250 ms; publishes it (JSON) when it changed.
 fn poll_progress(ws: &Workshop, tx: &watch::Sender<String>) {
     let Ok(db) = progress::Progress::existing(ws) else { return };
+    publish_changes(tx, || progress_json(ws, &db).ok());
+}
+
+/// Every 250 ms, makes the state (JSON) and publishes it when it changed; ends when no
+/// one can listen any more.
+fn publish_changes(tx: &watch::Sender<String>, mut state: impl FnMut() -> Option<String>) {
     loop {
-        if let Ok(json) = progress_json(ws, &db) {
+        if let Some(json) = state() {
             tx.send_if_modified(|old| {
                 let changed = *old != json;
                 if changed {
@@ -199,7 +205,7 @@ fn poll_progress(ws: &Workshop, tx: &watch::Sender<String>) {
 /// Publishes the demo's scenarios (JSON) when their state changed: waiting, running
 /// (its folder exists), done (its comparison is written), and what the intruder read.
 fn poll_demo(out: &std::path::Path, scenarios: &[(&'static str, &'static str, bool)], tx: &watch::Sender<String>) {
-    loop {
+    publish_changes(tx, || {
         let rows: Vec<serde_json::Value> = scenarios
             .iter()
             .map(|(name, title, https)| {
@@ -208,19 +214,8 @@ fn poll_demo(out: &std::path::Path, scenarios: &[(&'static str, &'static str, bo
                 serde_json::json!({"name": name, "title": title, "https": https, "state": state, "learned": learned(&dir.join("findings.jsonl"))})
             })
             .collect();
-        let json = serde_json::json!({"scenarios": rows}).to_string();
-        tx.send_if_modified(|old| {
-            let changed = *old != json;
-            if changed {
-                *old = json.clone();
-            }
-            changed
-        });
-        if tx.is_closed() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+        Some(serde_json::json!({"scenarios": rows}).to_string())
+    });
 }
 
 /// What an intruder's findings file holds, class by class: `credential 2, url 9, ...`.
