@@ -7,7 +7,7 @@ target, bounded in count and time; each prints one JSON line with what it measur
   clte   TARGET  a request with both Content-Length and Transfer-Encoding, written in
                  twelve pieces, COUNT times: how many got an answer (never an empty reply)
   stall  TARGET  a stalled head, a stalled body, a stalled chunk-size line, a silent
-                 connection: what each got and when it was closed
+                 connection, an idle kept-alive one: what each got and when it was closed
   slow   TARGET  COUNT connections open at once, each sending its request slowly: how
                  many got their answer
   many   TARGET  COUNT connections one after another (PARALLEL at a time), each with one
@@ -94,6 +94,9 @@ async def stall(args):
         "body": b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nusername=",
         "chunk": b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000",
         "silent": b"",
+        # A whole request, then idle on the kept-alive connection: one answer, then a
+        # close without a 408 (which would meet the next request sent on it).
+        "kept": b"GET / HTTP/1.1\r\nHost: clinic.test\r\n\r\n",
     }
 
     async def one(name, data):
@@ -105,7 +108,8 @@ async def stall(args):
         took = time.monotonic() - started
         writer.close()
         status = answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/1.") else None
-        return {"case": name, "status": status, "closed_after_s": round(took, 2)}
+        statuses = [line.split(b" ", 2)[1].decode() for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.") and len(line.split(b" ")) > 1]
+        return {"case": name, "status": status, "statuses": statuses, "closed_after_s": round(took, 2)}
 
     out = await asyncio.gather(*(one(n, d) for n, d in cases.items()))
     return {"check": "stall", "target": args.target, "cases": out}

@@ -6,6 +6,7 @@
 #     a CL+TE request written in twelve pieces, 300 times: 300 answers;
 #     a stalled head, body and chunk-size line: 408 within the idle limit (4 s here);
 #     a silent connection: closed within the idle limit;
+#     an idle kept-alive connection: closed within the idle limit, without a 408;
 #   the proxy: 3 rounds of 5,000 concurrent slow requests, all answered, and its memory
 #     back under 64 MB within 3 s; 60,000 connections one after another, none refused for
 #     want of a local port; with its descriptor limit reached, under 5% of a core, a log
@@ -69,6 +70,7 @@ framing() {
   # The idle limit, plus a second of slack for a busy machine.
   [ "$(field "$r" 'all(c["closed_after_s"] <= '$IDLE' + 1 for c in r["cases"])')" = True ] || fail "$who: a stalled connection outlived the ${IDLE} s limit: $r"
   [ "$(field "$r" 'all(c["status"] == "408" for c in r["cases"] if c["case"] in ("head", "body", "chunk"))')" = True ] || fail "$who: a stalled request got no 408: $r"
+  [ "$(field "$r" '[c["statuses"] for c in r["cases"] if c["case"] == "kept"] == [["200"]]')" = True ] || fail "$who: an idle kept-alive connection got more than its one answer: $r"
 }
 
 framing "site alone" intruder

@@ -54,6 +54,76 @@ pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether part of a request arrived since the last answer went out: what tells a client
+/// that stalled in the middle of a request (it gets a 408) from a kept-alive connection
+/// that simply stayed idle (it is closed without a word, as nginx closes it). A 408 sent on
+/// an idle connection meets the next request that the client (a proxy's pool, a browser)
+/// sends on it just then, and answers that request instead.
+#[derive(Clone, Default)]
+pub struct Heard(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Heard {
+    /// True when bytes came in after the last bytes went out. (Bytes of a pipelined
+    /// request read before the previous answer left count as answered: such a connection
+    /// is closed without a 408.)
+    pub fn mid_request(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `inner`, noting in [`Heard`] whether it was last read from or written to.
+pub struct Watched<S> {
+    inner: S,
+    heard: Heard,
+}
+
+/// `inner` watched: see [`Heard`].
+pub fn watched<S>(inner: S) -> (Watched<S>, Heard) {
+    let heard = Heard::default();
+    (Watched { inner, heard: heard.clone() }, heard)
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
+    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.heard.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
+    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.heard.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn poll_write_vectored(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.heard.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// How long a closing connection keeps reading the client's leftovers.
 const LINGER: Duration = Duration::from_secs(2);
 /// How much of them it reads at most.
@@ -148,7 +218,8 @@ impl Linger {
     }
 
     /// [`close`](Self::close), sending `last` first: a 408 when the HTTP layer gave up
-    /// waiting for a request head (plain HTTP only: on TLS these bytes would be garbage).
+    /// waiting for the rest of a request head (plain HTTP only: on TLS these bytes would be
+    /// garbage; and not on an idle kept-alive connection, see [`Heard`]).
     pub async fn close_after(self, last: &[u8]) {
         use tokio::io::AsyncWriteExt;
         let Some(fd) = self.0 else { return };

@@ -123,10 +123,10 @@ async fn visitor(client: TcpStream, peer: String, dst: SocketAddr, ctx: Arc<Ctx>
     // future: it is allocated only now that the connection talks.
     // Kept only now that it talks: an idle connection costs one descriptor, not two.
     let linger = crate::lab::conn::Linger::keep(&client);
-    let client = crate::lab::conn::idle_limited(client, idle);
+    let (client, heard) = crate::lab::conn::watched(crate::lab::conn::idle_limited(client, idle));
     let talk: Pin<Box<dyn std::future::Future<Output = bool> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
     let gave_up = talk.await;
-    linger.close_after(if gave_up { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
+    linger.close_after(if gave_up && heard.mid_request() { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
 }
 
 /// Serves HTTP to the visitor on `io`, forwarding to `dst`. True when it gave up waiting
@@ -251,6 +251,9 @@ async fn proxy(
     };
     outcome.learned = learned(&parts, &form, &outcome, ctx.opts.reveal);
     let sent = Arc::new(std::sync::atomic::AtomicBool::new(body.is_end_stream()));
+    // What it takes to send an idempotent request again (its head, and its body when there
+    // is none or it was read whole).
+    let replay = (parts.method.is_idempotent() && (body.is_end_stream() || small)).then(|| (parts.clone(), Bytes::from(form)));
     let req = Request::from_parts(parts, Sent { inner: body, sent: sent.clone() }.boxed_unsync());
     let resp = {
         let key = site_key(dst, &upstream, &host);
@@ -262,8 +265,11 @@ async fn proxy(
             Some((k, s)) => ctx.pool.put(k, s),
             None => {}
         }
+        let mut reused = true;
         if guard.is_none() {
-            let s = match ctx.pool.take(&key) {
+            let kept = ctx.pool.take(&key);
+            reused = kept.is_some();
+            let s = match kept {
                 Some(s) => s,
                 None => match connect(&key, &ctx).await {
                     Ok(s) => s,
@@ -279,9 +285,12 @@ async fn proxy(
         }
         // A kept site connection can close just as it is taken (the site ended it): the
         // request then never left, and goes once more on a fresh connection, as a browser
-        // retries on a closed keep-alive connection. A request that did leave is not
-        // sent twice.
+        // retries on a closed keep-alive connection. A request that did leave goes again
+        // only when it is idempotent (RFC 9110 §9.2.2), its body is at hand, and the kept
+        // connection closed without an answer or answered 408 (the site gave up on the
+        // idle connection as the request arrived), as browsers do.
         let mut req = Some(req);
+        let again = |why: &dyn Fn() -> bool| reused && replay.is_some() && why();
         let mut fresh = false;
         let waited = loop {
             let s = &mut guard.as_mut().expect("connected above").1;
@@ -303,12 +312,20 @@ async fn proxy(
             } else {
                 None
             };
+            let resend = || replay.clone().map(|(p, b)| Request::from_parts(p, http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync()));
             let unsent = match outcome_of {
                 Some(Ok(Err(mut e))) => match e.take_message() {
                     Some(r) => Some(r),
-                    None => break Ok(Err(e.into_error())),
+                    None => {
+                        let e = e.into_error();
+                        if fresh || !again(&|| e.is_incomplete_message()) {
+                            break Ok(Err(e));
+                        }
+                        resend()
+                    }
                 },
-                Some(Ok(Ok(r))) => break Ok(Ok(r)),
+                Some(Ok(Ok(r))) if fresh || !again(&|| r.status() == StatusCode::REQUEST_TIMEOUT) => break Ok(Ok(r)),
+                Some(Ok(Ok(_))) => resend(),
                 Some(Err(e)) => break Err(e),
                 None => req.take(),
             };
@@ -831,6 +848,13 @@ mod tests {
     /// A site that answers every request on every connection with a small page, and
     /// counts the connections it accepted.
     async fn keep_alive_site() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        keep_alive_site_ending(None).await
+    }
+
+    /// A site that keeps connections alive; with `last`, each connection's second request
+    /// gets `last` (a 408, or nothing) and the connection closes: a site giving up on an
+    /// idle kept connection just as a request arrives on it.
+    async fn keep_alive_site_ending(last: Option<&'static [u8]>) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -842,9 +866,15 @@ mod tests {
                 tokio::spawn(async move {
                     let mut req = Vec::new();
                     let mut buf = [0u8; 4096];
+                    let mut answered = 0;
                     loop {
                         while let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
                             req.drain(..end + 4);
+                            if let Some(last) = last.filter(|_| answered == 1) {
+                                let _ = s.write_all(last).await;
+                                return;
+                            }
+                            answered += 1;
                             let page = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
                             if s.write_all(page.as_bytes()).await.is_err() {
                                 return;
@@ -901,6 +931,33 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_site_connection_that_ends_as_it_is_taken_costs_the_visitor_nothing() {
+        rt().block_on(async {
+            let get = b"GET / HTTP/1.1\r\nHost: clinic.test\r\nConnection: close\r\n\r\n";
+            let post = b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx";
+            for last in [&crate::lab::conn::REQUEST_TIMEOUT[..], b""] {
+                let (dst, accepted) = keep_alive_site_ending(Some(last)).await;
+                let ctx = context(TlsMode::Passthrough, plain());
+                let proxy = proxy_for(ctx.clone(), dst).await;
+                // The first visit leaves the site connection in the pool; the second takes
+                // it, the site ends it, and the request goes again on a fresh one.
+                for visit in 0..2 {
+                    let (answer, _) = ask(proxy, get).await;
+                    let text = String::from_utf8_lossy(&answer);
+                    assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("ok"), "site ends with {:?}, visit {visit}: {text:?}", String::from_utf8_lossy(last));
+                }
+                assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "the request went again once");
+                // A request that is not idempotent is never sent twice.
+                let _ = ask(proxy, get).await;
+                let (answer, _) = ask(proxy, post).await;
+                let text = String::from_utf8_lossy(&answer);
+                let expected = if last.is_empty() { "HTTP/1.1 502" } else { "HTTP/1.1 408" };
+                assert!(text.starts_with(expected), "POST after the site ended with {:?}: {text:?}", String::from_utf8_lossy(last));
+            }
+        });
+    }
+
+    #[test]
     fn a_stalled_request_is_answered_408_within_the_idle_limit() {
         rt().block_on(async {
             let (dst, _) = keep_alive_site().await;
@@ -924,6 +981,12 @@ mod tests {
             // Silence from the start: closed, no request to answer.
             let (answer, took) = ask(proxy, b"").await;
             assert!(answer.is_empty() && took < Duration::from_secs(4), "{answer:?} after {took:?}");
+            // Idle after an answered request (kept alive): closed without a 408, which
+            // would answer the next request the visitor sent on it just then.
+            let (answer, took) = ask(proxy, b"GET / HTTP/1.1\r\nHost: clinic.test\r\n\r\n").await;
+            let text = String::from_utf8_lossy(&answer);
+            assert!(text.starts_with("HTTP/1.1 200") && text.matches("HTTP/1.1").count() == 1, "{text:?}");
+            assert!(took < Duration::from_secs(4), "kept-alive connection open for {took:?}");
         });
     }
 

@@ -151,7 +151,7 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
             let svc = hyper::service::service_fn(move |req| handle(req, ctx.clone(), scheme));
             let linger = crate::lab::conn::Linger::keep(&stream);
-            let stream = crate::lab::conn::idle_limited(stream, ctx_idle);
+            let (stream, heard) = crate::lab::conn::watched(crate::lab::conn::idle_limited(stream, ctx_idle));
             let plain = tls.is_none();
             let result = match tls {
                 None => builder.serve_connection(TokioIo::new(stream), svc).await,
@@ -164,12 +164,13 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
                     Err(_) => return,
                 },
             };
-            // Gave up waiting for a request head: say so (408) where the bytes can be read.
+            // Gave up waiting for the rest of a request head: say so (408) where the bytes
+            // can be read; an idle kept-alive connection is closed without a word.
             let gave_up = result.as_ref().is_err_and(|e| e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout));
             if let Err(e) = result {
                 eprintln!("site: connection: {e}");
             }
-            linger.close_after(if gave_up && plain { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
+            linger.close_after(if gave_up && plain && heard.mid_request() { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
         });
     }
 }
