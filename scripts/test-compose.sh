@@ -118,9 +118,11 @@ echo "test-compose: a workshop for one participant in the containers" >&2
 "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1
 PLAINSIGHT_KEEP=1 timeout 120 "${compose[@]}" up -d --no-build >"$work/keep.log" 2>&1 \
   || { cat "$work/keep.log" >&2; echo "test-compose: docker-compose up -d failed" >&2; exit 1; }
-for _ in $(seq 1200); do "${compose[@]}" logs visitor 2>/dev/null | grep -q 'the lab stays up for exercises' && break; sleep 0.5; done
-"${compose[@]}" logs visitor 2>/dev/null | grep -q 'the lab stays up for exercises' \
-  || { "${compose[@]}" logs 2>&1 | tail -30 >&2; echo "test-compose: the kept lab did not come up" >&2; exit 1; }
+# Each output is read whole before it is searched: under pipefail, `cmd | grep -q` fails
+# when grep stops reading at its match while cmd is still writing (SIGPIPE).
+kept_up() { "${compose[@]}" logs visitor >"$work/visitor.log" 2>/dev/null; grep -q 'the lab stays up for exercises' "$work/visitor.log"; }
+for _ in $(seq 600); do kept_up && break; sleep 0.5; done
+kept_up || { "${compose[@]}" logs 2>&1 | tail -30 >&2; echo "test-compose: the kept lab did not come up" >&2; exit 1; }
 in_intruder() { "${compose[@]}" exec -T intruder "$@"; }
 ws_fail() { echo "test-compose: workshop in containers: $1" >&2; "${compose[@]}" logs 2>&1 | tail -20 >&2; exit 1; }
 in_intruder plainsight workshop up --participants 1 --bot-interval 1-2 >"$work/ws.log" 2>&1 || { cat "$work/ws.log" >&2; ws_fail "workshop up failed"; }
@@ -128,9 +130,9 @@ in_intruder plainsight workshop show password --participant 1 >/dev/null || ws_f
 line=$(in_intruder sh -c "plainsight sniff --reveal --duration 40 | grep -m1 'form field \"password\"'" 2>/dev/null || true)
 [ -n "$line" ] || ws_fail "the participant's sniffer did not read the bot's password"
 answer=${line##*POST /login: }
-in_intruder plainsight workshop check password --participant 1 --answer "$answer" | grep -q '^PASSED password' || ws_fail "the sniffed password did not pass"
+grep -q '^PASSED password' <<<"$(in_intruder plainsight workshop check password --participant 1 --answer "$answer")" || ws_fail "the sniffed password did not pass"
 if in_intruder plainsight workshop check password --participant 1 --answer 'not it' >/dev/null; then ws_fail "a wrong answer passed"; fi
-in_intruder plainsight workshop status | grep -q 'bot running' || ws_fail "workshop status does not show the bot"
-in_intruder plainsight workshop progress | grep -q -E '^plainsight +done ' || ws_fail "progress does not show the exercise done"
+grep -q 'bot running' <<<"$(in_intruder plainsight workshop status)" || ws_fail "workshop status does not show the bot"
+grep -q -E '^plainsight +done ' <<<"$(in_intruder plainsight workshop progress)" || ws_fail "progress does not show the exercise done"
 in_intruder plainsight workshop down >/dev/null || ws_fail "workshop down failed"
 echo "test-compose: one participant's workshop in the containers: password sniffed from the bot, checked, progress kept"

@@ -60,6 +60,6 @@ grep -q '^NOT YET password: that is not the password .* typed in this exercise$'
 grep -q -E '^workshop-01 +done ' "$out" || fail "progress does not show participant 1 done"
 grep -q -E '^workshop-02 +1 tries ' "$out" || fail "progress does not show participant 2's failed try"
 grep -q 'workshop workshop removed (2 labs)' "$out" || fail "workshop down did not run"
-! ip netns list | grep -q '^workshop-' || fail "namespaces left after workshop down"
+! grep -q '^workshop-' <<<"$(ip netns list)" || fail "namespaces left after workshop down"
 rm -f "$out"
 echo "test-workshop: the README's trainer session works as written (exercise shown, password sniffed, checked, progress, down)"

@@ -35,6 +35,9 @@ pub enum Command {
     /// A classroom: one lab per participant, a visitor bot in each, exercises checked
     /// from evidence, progress kept in SQLite.
     Workshop(WorkshopArgs),
+    /// Which article was read over HTTPS? Guess it from the sizes an on-path observer
+    /// sees: learn the site's pages, guess a capture, measure the accuracy.
+    Fingerprint(FingerprintArgs),
     /// Compare what the site sent with what the visitor received (two captures).
     Compare {
         /// Capture taken at the site.
@@ -45,6 +48,52 @@ pub enum Command {
     /// Write a synthetic benchmark capture (for scripts/bench-analyze.sh).
     #[command(hide = true)]
     Synth(SynthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FingerprintArgs {
+    #[command(subcommand)]
+    pub action: FingerprintAction,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FingerprintAction {
+    /// Browse every article from the intruder host over HTTPS, capturing, and keep the
+    /// sizes of each page load (the site is public: the attacker can read it too).
+    Learn {
+        #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
+        lab: String,
+        /// Page loads of each article to learn.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=20))]
+        loads: u16,
+    },
+    /// Name the article behind each HTTPS page load of a capture (pcap or pcapng).
+    Guess {
+        capture: PathBuf,
+        /// The lab whose learned model to use.
+        #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
+        lab: String,
+        /// A model file instead (written by `learn`).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// A page load ends when no new connection starts for this many seconds.
+        #[arg(long, value_parser = seconds, default_value = "1")]
+        gap: std::time::Duration,
+    },
+    /// The visitor reads N articles chosen at random over HTTPS while the intruder
+    /// captures; each page load is guessed from the capture: accuracy, chance, confusion.
+    Eval {
+        #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
+        lab: String,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        visits: u16,
+        /// Seed of the random choice of articles (default: the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the result as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,6 +197,10 @@ pub enum LabAction {
         /// The site offers only TLS 1.2 (its certificate then crosses the network in clear).
         #[arg(long)]
         tls12_only: bool,
+        /// The site pads every response to a few size buckets (the defence against
+        /// guessing the article read over HTTPS from its sizes; see `site --pad`).
+        #[arg(long)]
+        pad: bool,
         /// The site closes a connection that sends or takes nothing for this many seconds.
         #[arg(long, value_parser = seconds, default_value = "60")]
         idle_timeout: std::time::Duration,
@@ -328,6 +381,11 @@ pub struct SiteArgs {
     /// client, a stalled body, an idle keep-alive).
     #[arg(long, value_parser = seconds, default_value = "60")]
     pub idle_timeout: std::time::Duration,
+    /// Pad every response body to the next power of two (at least 16 KiB), uncompressed,
+    /// so that page loads fall into a few size buckets: the defence against guessing
+    /// which article was read from the sizes of its HTTPS traffic.
+    #[arg(long)]
+    pub pad: bool,
 }
 
 impl SiteArgs {
@@ -355,6 +413,7 @@ impl SiteArgs {
             tls12_only: self.tls12_only,
             mixed_content: self.mixed_content,
             persona: self.state.as_deref().map(crate::lab::site::content::Persona::of_lab).unwrap_or_default(),
+            pad: self.pad,
         })
     }
 }
@@ -404,6 +463,10 @@ pub struct VisitArgs {
     /// (https://clinic.test/dns-query) instead of plain DNS.
     #[arg(long)]
     pub doh: bool,
+    /// Load the start page and what it references, and nothing more (no sign-in, no other
+    /// page): a person opening a link to read one article.
+    #[arg(long)]
+    pub page_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -562,6 +625,7 @@ impl VisitArgs {
             block_mixed_content: !self.no_mixed_content_blocking,
             download: self.download,
             doh: self.doh,
+            page_only: self.page_only,
         }
     }
 }

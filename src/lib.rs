@@ -10,6 +10,7 @@
 //! lab/       the network (namespaces or containers), its roles: site, visitor, intruder (sniff + inject)
 //! demo/      every role, scenario by scenario, side by side; the table and report.html
 //! workshop/  one lab per participant, visitor bots, exercises checked from evidence, progress
+//! fingerprint/ which article was read over HTTPS, guessed from sizes: learn, guess, eval
 //! ```
 //!
 //! - [`analysis`]: captures in, findings out. Data flows one way; each stage is a module
@@ -33,5 +34,6 @@
 pub mod analysis;
 pub mod cli;
 pub mod demo;
+pub mod fingerprint;
 pub mod lab;
 pub mod workshop;

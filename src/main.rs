@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Inject(i) => inject(i),
         Command::Demo(d) => demo(d),
         Command::Workshop(w) => workshop(w),
+        Command::Fingerprint(f) => fingerprint(f),
         Command::Compare { site, visitor } => plainsight::analysis::compare::compare(site, visitor).map(|t| {
             print!("{t}");
             Exit::Ok
@@ -101,9 +102,9 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Usage);
     }
     match &args.action {
-        LabAction::Up { no_redirect, no_hsts, insecure_cookies, tls12_only, idle_timeout } => {
+        LabAction::Up { no_redirect, no_hsts, insecure_cookies, tls12_only, pad, idle_timeout } => {
             let mut site = vec!["--idle-timeout".to_string(), idle_timeout.as_secs_f64().to_string()];
-            for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies"), (*tls12_only, "--tls12-only")] {
+            for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies"), (*tls12_only, "--tls12-only"), (*pad, "--pad")] {
                 if on {
                     site.push(flag.to_string());
                 }
@@ -112,11 +113,12 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
             print!("{}", run::status(&lab));
             let on = |b: bool| if b { "yes" } else { "no" };
             println!(
-                "  site: http redirects to https: {}, HSTS: {}, Secure/HttpOnly cookie: {}, TLS: {}",
+                "  site: http redirects to https: {}, HSTS: {}, Secure/HttpOnly cookie: {}, TLS: {}, padding: {}",
                 on(!*no_redirect),
                 on(!*no_hsts),
                 on(!*insecure_cookies),
-                if *tls12_only { "1.2 only" } else { "1.3 and 1.2" }
+                if *tls12_only { "1.2 only" } else { "1.3 and 1.2" },
+                if *pad { "every body to the next power of two" } else { "no" }
             );
         }
         LabAction::Down => {
@@ -297,6 +299,42 @@ fn serve_demo(opts: &plainsight::demo::Options, listen: std::net::SocketAddr, re
     use std::io::Write;
     std::io::stdout().flush()?;
     Ok(())
+}
+
+fn fingerprint(args: &plainsight::cli::FingerprintArgs) -> anyhow::Result<Exit> {
+    use plainsight::cli::FingerprintAction;
+    use plainsight::fingerprint::{Model, run};
+    let needs_root = !matches!(args.action, FingerprintAction::Guess { model: Some(_), .. });
+    if needs_root && !plainsight::lab::run::privileged() {
+        eprintln!("plainsight: fingerprint uses the lab (network namespaces): run it as root");
+        return Ok(Exit::Usage);
+    }
+    match &args.action {
+        FingerprintAction::Learn { lab, loads } => {
+            let lab = plainsight::lab::Lab::new(lab)?;
+            let stop = plainsight::lab::proc::stop_on_signals();
+            let model = run::learn(&lab, *loads as usize, stop)?;
+            print!("{}", run::learned_text(&model, &run::model_path(&lab)));
+        }
+        FingerprintAction::Guess { capture, lab, model, gap } => {
+            let path = match model {
+                Some(m) => m.clone(),
+                None => run::model_path(&plainsight::lab::Lab::new(lab)?),
+            };
+            print!("{}", run::guess_text(&Model::load(&path)?, capture, *gap)?);
+        }
+        FingerprintAction::Eval { lab, visits, seed, json } => {
+            let lab = plainsight::lab::Lab::new(lab)?;
+            let stop = plainsight::lab::proc::stop_on_signals();
+            let seed = seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+            let e = run::eval(&lab, *visits as usize, seed, stop)?;
+            print!("{}", run::eval_text(&e));
+            if let Some(p) = json {
+                std::fs::write(p, serde_json::to_vec_pretty(&e)?)?;
+            }
+        }
+    }
+    Ok(Exit::Ok)
 }
 
 fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {

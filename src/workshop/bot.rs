@@ -219,6 +219,7 @@ pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result
             block_mixed_content: true,
             download: false,
             doh: false,
+            page_only: false,
         };
         let visit = rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), visitor::visit(opts)).await });
         let rec = match visit {

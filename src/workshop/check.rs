@@ -155,7 +155,7 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
 /// The visible text of every page the site serves (an injected text must not be on them).
 fn site_text() -> String {
     use crate::lab::site::content;
-    let mut t: String = content::PATHS.iter().filter_map(|p| content::resource(p)).filter(|r| r.content_type.contains("html")).map(|r| bot::visible_text(&String::from_utf8_lossy(&r.body))).collect::<Vec<_>>().join(" ");
+    let mut t: String = content::paths().iter().filter_map(|p| content::resource(p)).filter(|r| r.content_type.contains("html")).map(|r| bot::visible_text(&String::from_utf8_lossy(&r.body))).collect::<Vec<_>>().join(" ");
     t.push_str(&bot::visible_text(&String::from_utf8_lossy(&content::account_page(&content::Persona::default()))));
     t
 }

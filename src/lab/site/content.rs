@@ -93,11 +93,6 @@ if(e)e.textContent=(s?'Secure context: yes':'Secure context: NO')+' | powerful f
 
 const LOGO: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 40 40\"><rect width=\"40\" height=\"40\" rx=\"8\" fill=\"#2a7\"/><path d=\"M16 8h8v8h8v8h-8v8h-8v-8H8v-8h8z\" fill=\"#fff\"/></svg>\n";
 
-fn article(title: &str, paragraphs: &[&str]) -> Vec<u8> {
-    let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
-    page(title, &format!("<article><h1>{title}</h1>{body}</article>"))
-}
-
 /// The software offered for download: a harmless script.
 const APP: &str = "#!/bin/sh\n# The clinic app (plainsight lab): prints your next appointment.\necho \"clinic.test: your next appointment is on 14 December, 09:30.\"\n";
 
@@ -113,14 +108,21 @@ pub fn home(mixed: bool) -> Vec<u8> {
     } else {
         String::new()
     };
+    let list: String = super::articles::ARTICLES.iter().map(|a| format!("<li><a href=\"{}\">{}</a></li>", a.path(), a.title)).collect();
     page(
         "Clinic — health information you can trust",
         &format!(
             "<h1>Welcome to the clinic</h1><p>Read our articles, or <a href=\"/login\">sign in</a> to see your records.</p>\
-<ul><li><a href=\"/articles/living-with-hiv\">Living with HIV</a></li><li><a href=\"/articles/healthy-sleep\">Healthy sleep</a></li>\
-<li><a href=\"/articles/flu-season\">Flu season</a></li><li><a href=\"{DOWNLOAD_PAGE}\">Get the clinic app</a></li></ul>{extra}"
+<ul>{list}<li><a href=\"{DOWNLOAD_PAGE}\">Get the clinic app</a></li></ul>{extra}"
         ),
     )
+}
+
+/// `body` gzipped as the site sends it to a client that accepts gzip.
+pub fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, body).expect("writing to a Vec");
+    e.finish().expect("writing to a Vec")
 }
 
 /// The SHA-256 of the downloadable app, as its download page prints it.
@@ -145,21 +147,12 @@ pub fn resource(path: &str) -> Option<Resource> {
         DOWNLOAD_FILE => Some(Resource { content_type: "application/octet-stream", body: APP.into(), compressible: false }),
         MIXED_SCRIPT => Some(Resource { content_type: "application/javascript", body: WIDGET.into(), compressible: true }),
         MIXED_IMAGE => Some(Resource { content_type: "image/svg+xml", body: PHOTO.into(), compressible: false }),
-        SENSITIVE_ARTICLE => html(article(
-            SENSITIVE_TITLE,
-            &[
-                "Starting antiretroviral treatment is a big step. This guide walks you through the first twelve months.",
-                "Take your medication at the same time every day; most people reach an undetectable viral load within six months.",
-                "Undetectable means untransmittable: with a sustained undetectable viral load, HIV is not passed on to partners.",
-            ],
-        )),
-        "/articles/healthy-sleep" => html(article("Healthy sleep", &["Adults need seven to nine hours of sleep.", "Keep a regular schedule."])),
-        CHUNKED_PAGE => html(article("Flu season is here", &["Get vaccinated in autumn.", "Wash your hands often.", "Stay home when you are ill."])),
         "/login" => html(login_form(None)),
         "/style.css" => Some(Resource { content_type: "text/css", body: STYLE.into(), compressible: true }),
         "/app.js" => Some(Resource { content_type: "application/javascript", body: SCRIPT.into(), compressible: true }),
         "/logo.svg" => Some(Resource { content_type: "image/svg+xml", body: LOGO.into(), compressible: false }),
-        _ => None,
+        p if p.starts_with("/articles/") => super::articles::by_path(p).and_then(|a| html(page(a.title, &a.body()))),
+        p => super::articles::picture(p).map(|b| Resource { content_type: "image/png", body: b.to_vec(), compressible: false }),
     }
 }
 
@@ -188,7 +181,12 @@ pub fn account_page(p: &Persona) -> Vec<u8> {
     )
 }
 
-pub const PATHS: [&str; 12] = ["/", SENSITIVE_ARTICLE, "/articles/healthy-sleep", CHUNKED_PAGE, "/login", "/style.css", "/app.js", "/logo.svg", DOWNLOAD_PAGE, DOWNLOAD_FILE, MIXED_SCRIPT, MIXED_IMAGE];
+/// Every path the site serves the same to everyone (not the account page).
+pub fn paths() -> Vec<String> {
+    let fixed = ["/", "/login", "/style.css", "/app.js", "/logo.svg", DOWNLOAD_PAGE, DOWNLOAD_FILE, MIXED_SCRIPT, MIXED_IMAGE];
+    let articles = super::articles::ARTICLES.iter().map(|a| a.path());
+    fixed.iter().map(|p| p.to_string()).chain(articles).chain(super::articles::picture_paths()).collect()
+}
 
 /// What the site serves at one path: the SHA-256 of the decoded body, and the page's
 /// title (so a visitor can tell the site's page, even altered on the way, from another).
@@ -206,11 +204,18 @@ impl Entry {
 }
 
 /// Every resource the site serves (decoded bodies), by path; `mixed` as the site's
-/// `--mixed-content`, the account page as `persona` sees it.
-pub fn manifest(mixed: bool, persona: &Persona) -> BTreeMap<String, Entry> {
-    let mut m: BTreeMap<String, Entry> = PATHS.iter().map(|p| (p.to_string(), Entry::of(&resource(p).expect("listed").body))).collect();
-    m.insert("/".into(), Entry::of(&home(mixed)));
-    m.insert("/account".into(), Entry::of(&account_page(persona)));
+/// `--mixed-content`, `pad` as its `--pad`, the account page as `persona` sees it.
+pub fn manifest(mixed: bool, pad: bool, persona: &Persona) -> BTreeMap<String, Entry> {
+    let sent = |content_type: &str, body: Vec<u8>| Entry::of(&if pad { super::articles::pad(content_type, body) } else { body });
+    let mut m: BTreeMap<String, Entry> = paths()
+        .into_iter()
+        .map(|p| {
+            let r = resource(&p).expect("listed");
+            (p, sent(r.content_type, r.body))
+        })
+        .collect();
+    m.insert("/".into(), sent("text/html", home(mixed)));
+    m.insert("/account".into(), sent("text/html", account_page(persona)));
     m
 }
 
@@ -220,16 +225,19 @@ mod tests {
 
     #[test]
     fn every_listed_path_exists_and_links_resolve() {
-        for p in PATHS {
-            assert!(resource(p).is_some(), "{p}");
+        for p in paths() {
+            assert!(resource(&p).is_some(), "{p}");
         }
         let home = String::from_utf8(resource("/").unwrap().body).unwrap();
-        for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, "/login"] {
+        let articles = crate::lab::site::articles::ARTICLES.iter().map(|a| a.path());
+        for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, CHUNKED_PAGE, "/login"].map(String::from).into_iter().chain(articles) {
             assert!(home.contains(&format!("\"{link}\"")), "{link}");
         }
         let alice = Persona::default();
-        assert_eq!(manifest(false, &alice).len(), PATHS.len() + 1);
-        assert_ne!(manifest(true, &alice)["/"], manifest(false, &alice)["/"]);
+        assert_eq!(manifest(false, false, &alice).len(), paths().len() + 1);
+        assert_ne!(manifest(true, false, &alice)["/"], manifest(false, false, &alice)["/"]);
+        assert_ne!(manifest(false, true, &alice)[SENSITIVE_ARTICLE], manifest(false, false, &alice)[SENSITIVE_ARTICLE]);
+        assert_eq!(manifest(false, true, &alice)[DOWNLOAD_FILE], manifest(false, false, &alice)[DOWNLOAD_FILE]);
         let download = String::from_utf8(resource(DOWNLOAD_PAGE).unwrap().body).unwrap();
         assert!(download.contains(&app_sha256()) && download.contains(DOWNLOAD_FILE));
         assert!(String::from_utf8(account_page(&alice)).unwrap().contains(DIAGNOSIS));

@@ -4,11 +4,11 @@
 //! Hardened as hyper allows: a header-read timeout (slow clients are cut off), limits on
 //! header count and size (oversized headers get 431), bounded request bodies.
 
+pub mod articles;
 pub mod content;
 
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -55,6 +55,21 @@ pub struct Options {
     pub mixed_content: bool,
     /// Who can sign in, and what the account page shows.
     pub persona: content::Persona,
+    /// Pad every body to the next power of two, uncompressed ([`articles::pad`]): the
+    /// defence against guessing pages from their sizes.
+    pub pad: bool,
+}
+
+/// How a body goes out: gzipped (when the client accepts it and the site does not pad),
+/// padded.
+#[derive(Clone, Copy)]
+struct Encode {
+    gzip: bool,
+    pad: bool,
+}
+
+impl Encode {
+    const PLAIN: Encode = Encode { gzip: false, pad: false };
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -113,7 +128,7 @@ pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()
         tasks.spawn(resolver(sock, opts.site_ip));
     }
     if let Some(dir) = &opts.state {
-        let manifest = serde_json::to_string_pretty(&content::manifest(opts.mixed_content, &opts.persona))?;
+        let manifest = serde_json::to_string_pretty(&content::manifest(opts.mixed_content, opts.pad, &opts.persona))?;
         std::fs::write(dir.join("manifest.json"), manifest)?;
         std::fs::write(dir.join("site.ready"), "")?;
     }
@@ -188,12 +203,13 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>, scheme: Scheme) -> Result
     }
     let path = req.uri().path().to_string();
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(content_host()).to_string();
-    let gzip_ok = req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    let gzip = !ctx.opts.pad && req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    let enc = Encode { gzip, pad: ctx.opts.pad };
     let mut resp = if scheme == Scheme::Http && ctx.opts.redirect_https {
         let q = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
         redirect(StatusCode::MOVED_PERMANENTLY, &format!("https://{host}{path}{q}"))
     } else {
-        route(req, &ctx, scheme, &path, gzip_ok).await
+        route(req, &ctx, scheme, &path, enc).await
     };
     if scheme == Scheme::Https && ctx.opts.hsts {
         resp.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000".parse().expect("static"));
@@ -215,15 +231,16 @@ fn redirect(status: StatusCode, to: &str) -> Response<Out> {
     r
 }
 
-fn html(status: StatusCode, body: Vec<u8>, gzip_ok: bool) -> Response<Out> {
-    send(status, content::Resource { content_type: "text/html; charset=utf-8", body, compressible: true }, gzip_ok, false)
+fn html(status: StatusCode, body: Vec<u8>, enc: Encode) -> Response<Out> {
+    send(status, content::Resource { content_type: "text/html; charset=utf-8", body, compressible: true }, enc, false)
 }
 
-fn send(status: StatusCode, res: content::Resource, gzip_ok: bool, chunked: bool) -> Response<Out> {
-    let (body, gz) = if gzip_ok && res.compressible {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(&res.body).expect("writing to a Vec");
-        (e.finish().expect("writing to a Vec"), true)
+fn send(status: StatusCode, mut res: content::Resource, enc: Encode, chunked: bool) -> Response<Out> {
+    if enc.pad {
+        res.body = articles::pad(res.content_type, res.body);
+    }
+    let (body, gz) = if enc.gzip && res.compressible {
+        (content::gzip(&res.body), true)
     } else {
         (res.body, false)
     };
@@ -244,41 +261,41 @@ fn send(status: StatusCode, res: content::Resource, gzip_ok: bool, chunked: bool
     r
 }
 
-async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gzip_ok: bool) -> Response<Out> {
+async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, enc: Encode) -> Response<Out> {
     let logged_in = session_of(&req, ctx);
     match (req.method().clone(), path) {
         (Method::GET | Method::HEAD, "/account") => {
             if logged_in {
-                html(StatusCode::OK, content::account_page(&ctx.opts.persona), gzip_ok)
+                html(StatusCode::OK, content::account_page(&ctx.opts.persona), enc)
             } else {
                 redirect(StatusCode::FOUND, "/login")
             }
         }
         (Method::GET | Method::HEAD, "/.well-known/plainsight-manifest.json") => {
-            let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content, &ctx.opts.persona)).expect("strings serialise");
-            send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, false, false)
+            let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content, ctx.opts.pad, &ctx.opts.persona)).expect("strings serialise");
+            send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, Encode::PLAIN, false)
         }
         // The lab's resolver over DNS over HTTPS (RFC 8484): the same answers as on port 53,
         // inside TLS.
         (Method::POST, "/dns-query") => {
             let query = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
                 Ok(b) => b.to_bytes(),
-                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, b"<!doctype html><title>Too large</title>".to_vec(), false),
+                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, b"<!doctype html><title>Too large</title>".to_vec(), Encode::PLAIN),
             };
             match dns_answer(&query, ctx.opts.site_ip) {
-                Some(answer) => send(StatusCode::OK, content::Resource { content_type: "application/dns-message", body: answer, compressible: false }, false, false),
-                None => html(StatusCode::BAD_REQUEST, b"<!doctype html><title>Not a DNS query</title>".to_vec(), false),
+                Some(answer) => send(StatusCode::OK, content::Resource { content_type: "application/dns-message", body: answer, compressible: false }, Encode::PLAIN, false),
+                None => html(StatusCode::BAD_REQUEST, b"<!doctype html><title>Not a DNS query</title>".to_vec(), Encode::PLAIN),
             }
         }
         (Method::POST, "/login") => {
             let body = match http_body_util::Limited::new(req.into_body(), 16 * 1024).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(e) if crate::lab::conn::timed_out(&*e) => {
-                    let mut r = html(StatusCode::REQUEST_TIMEOUT, content::login_form(Some("The form took too long to arrive.")), false);
+                    let mut r = html(StatusCode::REQUEST_TIMEOUT, content::login_form(Some("The form took too long to arrive.")), Encode::PLAIN);
                     r.headers_mut().insert(header::CONNECTION, "close".parse().expect("static"));
                     return r;
                 }
-                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, content::login_form(Some("Request too large.")), false),
+                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, content::login_form(Some("Request too large.")), Encode::PLAIN),
             };
             let mut user = String::new();
             let mut pass = String::new();
@@ -303,16 +320,16 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, gz
                 r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("token is hex"));
                 r
             } else {
-                html(StatusCode::UNAUTHORIZED, content::login_form(Some("Wrong username or password.")), gzip_ok)
+                html(StatusCode::UNAUTHORIZED, content::login_form(Some("Wrong username or password.")), enc)
             }
         }
-        (Method::GET | Method::HEAD, "/") if ctx.opts.mixed_content => html(StatusCode::OK, content::home(true), gzip_ok),
+        (Method::GET | Method::HEAD, "/") if ctx.opts.mixed_content => html(StatusCode::OK, content::home(true), enc),
         (Method::GET | Method::HEAD, p) => match content::resource(p) {
-            Some(res) => send(StatusCode::OK, res, gzip_ok, p == content::CHUNKED_PAGE),
-            None => html(StatusCode::NOT_FOUND, b"<!doctype html><title>Not found</title><h1>Not found</h1>".to_vec(), false),
+            Some(res) => send(StatusCode::OK, res, enc, p == content::CHUNKED_PAGE),
+            None => html(StatusCode::NOT_FOUND, b"<!doctype html><title>Not found</title><h1>Not found</h1>".to_vec(), Encode::PLAIN),
         },
         _ => {
-            let mut r = html(StatusCode::METHOD_NOT_ALLOWED, b"<!doctype html><title>Method not allowed</title>".to_vec(), false);
+            let mut r = html(StatusCode::METHOD_NOT_ALLOWED, b"<!doctype html><title>Method not allowed</title>".to_vec(), Encode::PLAIN);
             r.headers_mut().insert(header::ALLOW, "GET, HEAD, POST".parse().expect("static"));
             r
         }

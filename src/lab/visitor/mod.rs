@@ -56,6 +56,9 @@ pub struct Options {
     /// Resolve names over DNS over HTTPS (RFC 8484) at the resolver's address, as
     /// `https://clinic.test/dns-query`, instead of plain DNS.
     pub doh: bool,
+    /// Load the start page and what it references, and nothing more: a person opening a
+    /// link to read one page.
+    pub page_only: bool,
 }
 
 /// What the person was doing when a request went out.
@@ -135,6 +138,9 @@ pub struct Step {
     pub integrity: Integrity,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    /// `HTTP/2` when the server offered it over TLS (absent: HTTP/1.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,6 +211,9 @@ pub struct Visit {
 struct Browser {
     opts: Options,
     tls: tokio_rustls::TlsConnector,
+    /// HTTP/2 connections kept open, one per `host:port`, with their TLS version: a page's
+    /// subresources share its connection, as in a browser.
+    h2: HashMap<String, (hyper::client::conn::http2::SendRequest<Full<Bytes>>, Option<String>)>,
     manifest: BTreeMap<String, content::Entry>,
     dns: HashMap<String, IpAddr>,
     hsts: HashSet<String>,
@@ -226,13 +235,15 @@ struct Fetched {
 pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
     let mut cas = vec![opts.ca.as_path()];
     cas.extend(opts.also_trust.iter().map(PathBuf::as_path));
-    let cfg = crate::lab::pki::client_config(&cas)?;
+    let mut cfg = crate::lab::pki::client_config(&cas)?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let manifest = match &opts.manifest {
         Some(p) => serde_json::from_slice(&std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)?,
         None => BTreeMap::new(),
     };
     let mut b = Browser {
         tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+        h2: HashMap::new(),
         manifest,
         dns: HashMap::new(),
         hsts: HashSet::new(),
@@ -339,6 +350,9 @@ impl Browser {
         for sub in subs {
             self.subresource(&home.final_url, &sub).await;
         }
+        if self.opts.page_only {
+            return;
+        }
         // Sign in through a form a page shows, or the page a "Sign in" link leads to.
         let mut form = seen.iter().find_map(|s| s.page.sign_in_form().map(|f| (s.url.clone(), f.clone())));
         if form.is_none() {
@@ -376,12 +390,17 @@ impl Browser {
             };
             if let Some(p) = self.navigate(action, Method::GET, url, None).await {
                 let done = p.site_page && p.final_url.path() == path;
+                let page = self.seen(&p);
                 if path == "/account" {
                     self.visit.saw_account = done && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
                 } else {
                     self.visit.read_article = done;
+                    // The article's pictures, as a browser shows them.
+                    for sub in page.page.subresources.iter().filter(|s| s.kind == page::SubKind::Image) {
+                        self.subresource(&p.final_url, sub).await;
+                    }
                 }
-                seen.push(self.seen(&p));
+                seen.push(page);
             }
         }
         if self.opts.download {
@@ -589,16 +608,10 @@ impl Browser {
         let host = url.host().ok_or("URL without a host")?.to_string();
         let https = url.scheme_str() == Some("https");
         let port = url.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let ip = self.resolve(&host).await.ok_or_else(|| format!("cannot resolve {host}"))?;
-        let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((ip, port)))
-            .await
-            .map_err(|_| format!("connecting to {ip}:{port} timed out"))?
-            .map_err(|e| format!("connecting to {ip}:{port}: {e}"))?;
         let cookie = self.cookie_header(&host, https);
+        let authority = url.authority().map(|a| a.as_str().to_string()).unwrap_or_else(|| host.clone());
         let mut req = Request::builder()
             .method(method.clone())
-            .uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-            .header(header::HOST, url.authority().map(|a| a.as_str()).unwrap_or(&host))
             .header(header::USER_AGENT, format!("plainsight-visitor/1.0 ({}'s laptop)", self.opts.persona.username))
             .header(header::ACCEPT_ENCODING, "gzip")
             .header(header::ACCEPT, "text/html,*/*");
@@ -608,7 +621,24 @@ impl Browser {
         if body.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         }
-        let req = req.body(Full::new(Bytes::from(body.unwrap_or("").to_string()))).map_err(|e| e.to_string())?;
+        let body = Full::new(Bytes::from(body.unwrap_or("").to_string()));
+        let origin_key = format!("{host}:{port}");
+        // HTTP/2: the whole URL goes in the request (:scheme, :authority, :path).
+        let h2_request = |req: http::request::Builder, body| req.uri(format!("https://{authority}{}", url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))).body(body).map_err(|e| e.to_string());
+        if let Some((mut sender, version)) = self.h2.remove(&origin_key) {
+            if sender.ready().await.is_ok() {
+                step.tls = version.clone();
+                step.http = Some("HTTP/2".into());
+                let resp = exchange(sender.send_request(h2_request(req, body)?)).await;
+                self.h2.insert(origin_key, (sender, version));
+                return self.received(url, &host, https, resp?);
+            }
+        }
+        let ip = self.resolve(&host).await.ok_or_else(|| format!("cannot resolve {host}"))?;
+        let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((ip, port)))
+            .await
+            .map_err(|_| format!("connecting to {ip}:{port} timed out"))?
+            .map_err(|e| format!("connecting to {ip}:{port}: {e}"))?;
         let resp = if https {
             let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
             let tls = tokio::time::timeout(Duration::from_secs(5), self.tls.connect(name, tcp))
@@ -616,10 +646,29 @@ impl Browser {
                 .map_err(|_| "TLS handshake timed out".to_string())?
                 .map_err(|e| format!("TLS: {e}"))?;
             step.tls = tls.get_ref().1.protocol_version().map(|v| format!("{v:?}"));
+            // HTTP/2 when the server offers it (ALPN), as browsers do.
+            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                step.http = Some("HTTP/2".into());
+                let (mut sender, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(tls)).await.map_err(|e| format!("HTTP/2: {}", chain(&e)))?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                let resp = exchange(sender.send_request(h2_request(req, body)?)).await;
+                self.h2.insert(origin_key, (sender, step.tls.clone()));
+                return self.received(url, &host, https, resp?);
+            }
+            let req = req.uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/")).header(header::HOST, &authority).body(body).map_err(|e| e.to_string())?;
             send(TokioIo::new(tls), req).await?
         } else {
+            let req = req.uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/")).header(header::HOST, &authority).body(body).map_err(|e| e.to_string())?;
             send(TokioIo::new(tcp), req).await?
         };
+        self.received(url, &host, https, resp)
+    }
+
+    /// Takes in a response: its cookies, HSTS, and its body decoded.
+    fn received(&mut self, url: &Uri, host: &str, https: bool, resp: (http::response::Parts, Vec<u8>)) -> Result<Fetched, String> {
+        let host = host.to_string();
         let (parts, body) = resp;
         for sc in parts.headers.get_all(header::SET_COOKIE) {
             if let Ok(sc) = sc.to_str() {
@@ -677,8 +726,13 @@ where
     tokio::spawn(async move {
         let _ = conn.await;
     });
+    exchange(sender.send_request(req)).await
+}
+
+/// A response to a request sent, read whole (at most 16 MiB, within 10 s).
+async fn exchange(sent: impl std::future::Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>) -> Result<(http::response::Parts, Vec<u8>), String> {
     let fut = async {
-        let resp = sender.send_request(req).await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
+        let resp = sent.await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
         let (parts, body) = resp.into_parts();
         let body = http_body_util::Limited::new(body, 16 << 20).collect().await.map_err(|e| format!("reading the body: {}", chain(e.as_ref())))?;
         Ok((parts, body.to_bytes().to_vec()))
@@ -697,7 +751,7 @@ pub fn step_line(st: &Step) -> String {
     let what = match (&st.status, &st.error) {
         (_, Some(e)) => format!("FAILED: {e}"),
         (Some(code), None) => {
-            let tls = st.tls.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default();
+            let tls = st.tls.as_ref().map(|t| format!(" [{t}{}]", st.http.as_deref().map(|h| format!(", {h}")).unwrap_or_default())).unwrap_or_default();
             let hash = st.sha256.as_ref().map(|h| format!(" sha256 {}…", &h[..12])).unwrap_or_default();
             let ad = if st.ad { " AD INJECTED" } else { "" };
             let whose = if st.integrity == Integrity::Modified && !st.site_page { " NOT THE SITE'S PAGE" } else { "" };

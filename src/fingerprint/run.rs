@@ -1,0 +1,278 @@
+//! `plainsight fingerprint learn | guess | eval` in a lab. Learning and evaluating both
+//! visit the site while the intruder host captures (libpcap, `sniff -w`), and both read
+//! their page loads from that capture with [`connections`]: the model sees exactly what a
+//! passive observer sees, never what the visitor knows.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Conn, Load, Model, Sample, connections};
+use crate::lab::site::articles::{self, ARTICLES};
+use crate::lab::{Host, Lab, SITE_NAME, run};
+
+/// Where a lab keeps what the attacker learned.
+pub fn model_path(lab: &Lab) -> PathBuf {
+    lab.state_dir().join("fingerprint").join("model.json")
+}
+
+/// One page load the harness made, with the time it ran (to find it in the capture).
+struct Visited {
+    page: String,
+    from_us: i64,
+    to_us: i64,
+    padded: Option<bool>,
+    error: Option<String>,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// Visits `pages` from `host` (one page load each, as a person opening a link) while the
+/// intruder captures on `interface`; returns each visit and the capture's connections.
+fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], pause: Duration, stop: &AtomicBool) -> anyhow::Result<(Vec<Visited>, Vec<Conn>)> {
+    if !run::is_up(lab) {
+        anyhow::bail!("lab {} is not up (run `plainsight lab up --name {}`)", lab.name, lab.name);
+    }
+    let dir = lab.state_dir().join("fingerprint");
+    std::fs::create_dir_all(&dir)?;
+    let pcap = dir.join(format!("{}.pcapng", host.as_str()));
+    let ready = dir.join("sniff.ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["sniff", "--lab", &lab.name, "--host", "intruder", "-i", interface, "-f", "tcp port 443", "--format", "jsonl", "--ready-file"]).arg(&ready).arg("-w").arg(&pcap);
+    let sniffer = crate::lab::proc::Role::spawn(cmd, "sniff", &dir.join("sniff.jsonl"), &dir.join("sniff.log"))?;
+    crate::lab::proc::wait_ready("the capture", Duration::from_secs(10), stop, || ready.exists())?;
+    // This thread now browses from `host`; the capture runs in the intruder.
+    run::enter(lab, host)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut visited = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        // A person reads a page before opening the next: the pause that tells page loads
+        // apart in a capture (`guess --gap`).
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::lab::proc::Interrupted.into());
+        }
+        let opts = crate::lab::visitor::Options {
+            start: format!("https://{SITE_NAME}{page}"),
+            ca: lab.ca_pem(),
+            also_trust: vec![],
+            manifest: None,
+            resolver: std::net::SocketAddr::from((crate::lab::SITE, 53)),
+            hsts_preload: false,
+            persona: Default::default(),
+            password: String::new(),
+            save: None,
+            live: false,
+            block_mixed_content: true,
+            download: false,
+            doh: false,
+            page_only: true,
+        };
+        let from_us = now_us();
+        let v = rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), crate::lab::visitor::visit(opts)).await });
+        let to_us = now_us();
+        let (padded, error) = match v {
+            Ok(Ok(v)) => {
+                let ok: Vec<_> = v.steps.iter().filter(|s| s.status == Some(200)).collect();
+                let error = v.steps.iter().find_map(|s| s.error.clone()).or_else(|| ok.is_empty().then(|| "no page arrived".to_string()));
+                (Some(!ok.is_empty() && ok.iter().all(|s| s.bytes.is_power_of_two() && s.bytes >= articles::PAD_FLOOR)), error)
+            }
+            Ok(Err(e)) => (None, Some(format!("{e:#}"))),
+            Err(_) => (None, Some("the visit took longer than 30 s".into())),
+        };
+        visited.push(Visited { page: page.clone(), from_us, to_us, padded, error });
+    }
+    // Let the last packets reach the capture, then stop it (it drains what it holds).
+    std::thread::sleep(Duration::from_millis(200));
+    sniffer.stop();
+    let conns = connections(&pcap)?;
+    Ok((visited, conns))
+}
+
+/// The page load a visit made: the connections `client` opened to the site during it.
+fn load_of(v: &Visited, conns: &[Conn], client: std::net::IpAddr) -> Option<Load> {
+    let cs: Vec<&Conn> = conns.iter().filter(|c| c.client == client && c.server_name.as_deref() == Some(SITE_NAME) && c.start_us >= v.from_us && c.start_us <= v.to_us).collect();
+    Load::of(&cs)
+}
+
+/// Whether the visits saw a padded site (every response a power of two), if they agree.
+fn padding(visited: &[Visited]) -> anyhow::Result<bool> {
+    let seen: Vec<bool> = visited.iter().filter_map(|v| v.padded).collect();
+    match (seen.iter().all(|p| *p), seen.iter().any(|p| *p)) {
+        _ if seen.is_empty() => anyhow::bail!("no visit reached the site: {}", visited.iter().find_map(|v| v.error.clone()).unwrap_or_default()),
+        (true, _) => Ok(true),
+        (false, false) => Ok(false),
+        _ => anyhow::bail!("the site padded some responses and not others: was it restarted during the run?"),
+    }
+}
+
+/// `fingerprint learn`: the attacker browses every article `loads` times from the
+/// intruder host over HTTPS and keeps the sizes its own capture shows.
+pub fn learn(lab: &Lab, loads: usize, stop: &AtomicBool) -> anyhow::Result<Model> {
+    let pages: Vec<String> = (0..loads).flat_map(|_| ARTICLES.iter().map(|a| a.path())).collect();
+    let (visited, conns) = visit_captured(lab, Host::Intruder, "wan0", &pages, Duration::ZERO, stop)?;
+    let padded = padding(&visited)?;
+    let me = std::net::IpAddr::V4(crate::lab::GATEWAY_WAN);
+    let samples: Vec<Sample> = visited.iter().filter(|v| v.error.is_none()).filter_map(|v| Some(Sample { page: v.page.clone(), load: load_of(v, &conns, me)? })).collect();
+    let missing: Vec<&str> = ARTICLES.iter().filter(|a| !samples.iter().any(|s| s.page == a.path())).map(|a| a.slug).collect();
+    if !missing.is_empty() {
+        anyhow::bail!("no page load captured for {}: {}", missing.join(", "), visited.iter().find_map(|v| v.error.clone()).unwrap_or_else(|| "see the capture's log in the lab's fingerprint folder".into()));
+    }
+    let model = Model { server_name: SITE_NAME.into(), padded, samples };
+    let path = model_path(lab);
+    std::fs::write(&path, serde_json::to_vec_pretty(&model)?)?;
+    Ok(model)
+}
+
+/// What `learn` prints.
+pub fn learned_text(model: &Model, path: &Path) -> String {
+    let mut out = format!(
+        "learned {} page loads of {} articles on {} over HTTPS, from the intruder host (site padding: {})\n",
+        model.samples.len(),
+        model.pages().len(),
+        model.server_name,
+        if model.padded { "yes" } else { "no" }
+    );
+    for page in model.pages() {
+        let loads: Vec<String> = model.samples.iter().filter(|s| s.page == page).map(|s| s.load.describe()).collect();
+        out.push_str(&format!("  {page:<36} {}\n", loads.join(", ")));
+    }
+    out.push_str(&format!("model: {}\n", path.display()));
+    out
+}
+
+/// `fingerprint guess`: the HTTPS page loads of a capture, each named after the nearest
+/// learned page.
+pub fn guess_text(model: &Model, capture: &Path, gap: Duration) -> anyhow::Result<String> {
+    let conns = connections(capture)?;
+    let loads = super::page_loads(&conns, &model.server_name, gap.as_micros() as i64);
+    let mut out = format!("{} HTTPS page load(s) to {} in {}\n", loads.len(), model.server_name, capture.display());
+    let first = loads.first().map(|l| l.start_us).unwrap_or(0);
+    for l in &loads {
+        let Some(g) = model.guess(l) else { continue };
+        let others: Vec<String> = g.runners_up.iter().map(|(p, s)| format!("{p} {s:.3}")).collect();
+        out.push_str(&format!(
+            "+{:.1} s {}: read {} (score {:.3}; then {})\n    why: {}\n",
+            (l.start_us - first) as f64 / 1e6,
+            l.client,
+            g.page,
+            g.score,
+            if others.is_empty() { "nothing else learned".into() } else { others.join(", ") },
+            g.why
+        ));
+    }
+    Ok(out)
+}
+
+/// How long the evaluated visitor reads each article before opening the next (a capture
+/// of an evaluation reads as page loads with `guess --gap` under this).
+pub const READING: Duration = Duration::from_millis(500);
+
+/// `fingerprint eval`'s result (`--json`).
+#[derive(Debug, Serialize)]
+pub struct Evaluation {
+    pub visits: usize,
+    pub correct: usize,
+    pub articles: usize,
+    pub chance: f64,
+    /// `none`, or how the site padded.
+    pub padding: String,
+    /// Bytes the padding added to an average page load's bodies, and as a share of them.
+    pub overhead_bytes: u64,
+    pub overhead_percent: f64,
+    /// Visits whose page load was not in the capture (not counted as guesses).
+    pub unseen: usize,
+    /// Article read -> article guessed -> visits.
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+/// `fingerprint eval`: the visitor reads `visits` articles chosen at random over HTTPS
+/// while the intruder captures; each page load is guessed from the capture alone.
+pub fn eval(lab: &Lab, visits: usize, seed: u64, stop: &AtomicBool) -> anyhow::Result<Evaluation> {
+    let model = Model::load(&model_path(lab))?;
+    let mut rng = seed | 1;
+    let pages: Vec<String> = (0..visits)
+        .map(|_| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            ARTICLES[(rng % ARTICLES.len() as u64) as usize].path()
+        })
+        .collect();
+    let (visited, conns) = visit_captured(lab, Host::Visitor, &Lab::lan_interface(), &pages, READING, stop)?;
+    let padded = padding(&visited)?;
+    if padded != model.padded {
+        anyhow::bail!(
+            "the model was learned {} padding and the site now {}: run `plainsight fingerprint learn --lab {}` again (an attacker re-learns a site that changed)",
+            if model.padded { "with" } else { "without" },
+            if padded { "pads" } else { "does not pad" },
+            lab.name
+        );
+    }
+    let visitor = std::net::IpAddr::V4(crate::lab::VISITOR);
+    let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let (mut correct, mut unseen) = (0, 0);
+    for v in &visited {
+        let Some(g) = load_of(v, &conns, visitor).filter(|_| v.error.is_none()).and_then(|l| model.guess(&l)) else {
+            unseen += 1;
+            continue;
+        };
+        correct += usize::from(g.page == v.page);
+        *confusion.entry(v.page.clone()).or_default().entry(g.page).or_default() += 1;
+    }
+    let (mut plain, mut sent) = (0u64, 0u64);
+    for v in &visited {
+        plain += articles::load_bytes(&v.page, false);
+        sent += articles::load_bytes(&v.page, padded);
+    }
+    let n = visited.len().max(1) as u64;
+    Ok(Evaluation {
+        visits: visited.len() - unseen,
+        correct,
+        articles: model.pages().len(),
+        chance: 1.0 / model.pages().len().max(1) as f64,
+        padding: if padded { "every body to the next power of two, at least 16 KiB, uncompressed (HTTP body padding)".into() } else { "none".into() },
+        overhead_bytes: sent.saturating_sub(plain) / n,
+        overhead_percent: if plain == 0 { 0.0 } else { (sent as f64 - plain as f64) * 100.0 / plain as f64 },
+        unseen,
+        confusion,
+    })
+}
+
+/// What `eval` prints: accuracy, chance, cost, and the confusion table as one line per
+/// article read.
+pub fn eval_text(e: &Evaluation) -> String {
+    let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 };
+    let mut out = format!(
+        "fingerprint eval: {} HTTPS page loads of {SITE_NAME}, each guessed from the intruder's capture alone\n  first guess right: {} of {} ({:.0}%); chance: 1 in {} ({:.1}%)\n  padding: {}\n",
+        e.visits,
+        e.correct,
+        e.visits,
+        pct(e.correct, e.visits),
+        e.articles,
+        e.chance * 100.0,
+        e.padding
+    );
+    if e.overhead_bytes > 0 {
+        out.push_str(&format!("  cost: {} more bytes per page load ({:.0}% more)\n", e.overhead_bytes, e.overhead_percent));
+    }
+    if e.unseen > 0 {
+        out.push_str(&format!("  {} visit(s) left no page load in the capture (not counted)\n", e.unseen));
+    }
+    out.push_str("  read -> guessed:\n");
+    for (read, guessed) in &e.confusion {
+        let total: usize = guessed.values().sum();
+        let right = guessed.get(read).copied().unwrap_or(0);
+        let wrong: Vec<String> = guessed.iter().filter(|(g, _)| *g != read).map(|(g, n)| format!("{n} as {}", g.trim_start_matches("/articles/"))).collect();
+        out.push_str(&format!("    {:<28} {right} of {total} right{}\n", read.trim_start_matches("/articles/"), if wrong.is_empty() { String::new() } else { format!(" ({})", wrong.join(", ")) }));
+    }
+    out
+}

@@ -1,0 +1,79 @@
+//! "Which article did she read?" in a lab (root): the attacker learns the site from the
+//! intruder host, then guesses the visitor's HTTPS page loads from the intruder's capture
+//! of the visitor (captures it did not learn from); with the site padding, no better than
+//! a few times chance.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn ps(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = ps(args);
+    assert!(out.status.success(), "plainsight {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Down(&'static str);
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = ps(&["lab", "down", "--name", self.0]);
+    }
+}
+
+/// Learns, evaluates 50 visits; returns the evaluation's JSON and its printed report.
+fn learn_and_eval(lab: &str, json: &std::path::Path) -> (serde_json::Value, String) {
+    let learned = ok(&["fingerprint", "learn", "--lab", lab, "--loads", "2"]);
+    assert!(learned.contains("learned 24 page loads of 12 articles"), "{learned}");
+    let report = ok(&["fingerprint", "eval", "--lab", lab, "--visits", "50", "--json", json.to_str().unwrap()]);
+    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(e["visits"], 50, "{report}");
+    assert_eq!(e["articles"], 12);
+    assert!((e["chance"].as_f64().unwrap() - 1.0 / 12.0).abs() < 1e-9);
+    (e, report)
+}
+
+#[test]
+fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
+    if !common::need_root("fingerprint (lab)") {
+        return;
+    }
+    const LAB: &str = "pstest-fp";
+    let _down = Down(LAB);
+    let dir = tempfile::tempdir().unwrap();
+    let _ = ps(&["lab", "down", "--name", LAB]);
+    // Before learning, guessing says what is missing.
+    ok(&["lab", "up", "--name", LAB]);
+    let out = ps(&["fingerprint", "eval", "--lab", LAB, "--visits", "3"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("fingerprint learn"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (e, report) = learn_and_eval(LAB, &dir.path().join("plain.json"));
+    let correct = e["correct"].as_u64().unwrap();
+    assert!(correct >= 40, "unpadded: only {correct} of 50 right (80% wanted):\n{report}");
+    assert_eq!(e["padding"], "none");
+    assert_eq!(e["overhead_bytes"], 0);
+    // `guess` on the capture of the visitor's page loads (kept by eval; it reads each
+    // article for 0.5 s): one load per visit, each named with a score and why.
+    let capture = format!("/run/plainsight/{LAB}/fingerprint/visitor.pcapng");
+    let guessed = ok(&["fingerprint", "guess", "--lab", LAB, "--gap", "0.3", &capture]);
+    assert!(guessed.starts_with("50 HTTPS page load(s) to clinic.test"), "{guessed}");
+    assert_eq!(guessed.matches("    why: saw ").count(), 50, "{guessed}");
+    assert!(guessed.contains("192.0.2.10: read /articles/"), "{guessed}");
+
+    // The defence: the site pads; the attacker re-learns it, and does no better than a
+    // few times chance (1 in 12).
+    let out = ps(&["lab", "down", "--name", LAB]);
+    assert!(out.status.success());
+    let up = ok(&["lab", "up", "--name", LAB, "--pad"]);
+    assert!(up.contains("padding: every body to the next power of two"), "{up}");
+    let (e, report) = learn_and_eval(LAB, &dir.path().join("padded.json"));
+    let correct = e["correct"].as_u64().unwrap();
+    assert!(correct <= 15, "padded: {correct} of 50 right (30% at most wanted):\n{report}");
+    assert!(e["padding"].as_str().unwrap().contains("power of two"));
+    let overhead = e["overhead_percent"].as_f64().unwrap();
+    assert!(e["overhead_bytes"].as_u64().unwrap() > 0 && overhead > 0.0, "{e}");
+    assert!(report.contains("cost: ") && report.contains("more bytes per page load"), "{report}");
+}
