@@ -99,7 +99,8 @@ fn demo_end_to_end_and_report_renders() {
         assert_eq!(t("https").trim(), "", "tshark sees no certificate in clear under TLS 1.3");
         // The answer key: the same capture with the site's TLS keys, which tshark decrypts.
         let requests = |file: PathBuf| {
-            let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http.request", "-T", "fields", "-e", "http.request.uri"]).output().unwrap();
+            // The visitor speaks HTTP/2 to the site (as browsers do), HTTP/1.1 elsewhere.
+            let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http.request || http2.headers.path", "-T", "fields", "-e", "http.request.uri", "-e", "http2.headers.path"]).output().unwrap();
             String::from_utf8_lossy(&o.stdout).into_owned()
         };
         assert!(requests(out.join("https").join("intruder-keys.pcapng")).contains("/account"), "the answer-key capture does not decrypt");

@@ -255,7 +255,8 @@ fn answer_key_capture_decrypts_the_sites_https() {
         return;
     }
     let requests = |file: &std::path::Path| {
-        let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http.request", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri"]).output().unwrap();
+        // The visitor speaks HTTP/2 to the site: each request as "METHOD\tPATH".
+        let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http2.headers.method", "-T", "fields", "-E", "occurrence=f", "-e", "http2.headers.method", "-e", "http2.headers.path"]).output().unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     let with = requests(&cap);
