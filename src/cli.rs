@@ -66,6 +66,9 @@ pub enum FingerprintAction {
         /// Page loads of each article to learn.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=20))]
         loads: u16,
+        /// Browse with Debian's headless Chromium instead of the scripted visitor.
+        #[arg(long, value_parser = ["chromium"])]
+        browser: Option<String>,
     },
     /// Name the article behind each HTTPS page load of a capture (pcap or pcapng).
     Guess {
@@ -90,6 +93,10 @@ pub enum FingerprintAction {
         /// Seed of the random choice of articles (default: the clock).
         #[arg(long)]
         seed: Option<u64>,
+        /// The visitor browses with Debian's headless Chromium instead of the scripted
+        /// visitor (learn with the same browser: an attacker tells browsers apart by JA4).
+        #[arg(long, value_parser = ["chromium"])]
+        browser: Option<String>,
         /// Also write the result as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,

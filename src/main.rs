@@ -310,10 +310,10 @@ fn fingerprint(args: &plainsight::cli::FingerprintArgs) -> anyhow::Result<Exit> 
         return Ok(Exit::Usage);
     }
     match &args.action {
-        FingerprintAction::Learn { lab, loads } => {
+        FingerprintAction::Learn { lab, loads, browser } => {
             let lab = plainsight::lab::Lab::new(lab)?;
             let stop = plainsight::lab::proc::stop_on_signals();
-            let model = run::learn(&lab, *loads as usize, stop)?;
+            let model = run::learn(&lab, *loads as usize, browser.is_some(), stop)?;
             print!("{}", run::learned_text(&model, &run::model_path(&lab)));
         }
         FingerprintAction::Guess { capture, lab, model, gap } => {
@@ -323,11 +323,11 @@ fn fingerprint(args: &plainsight::cli::FingerprintArgs) -> anyhow::Result<Exit> 
             };
             print!("{}", run::guess_text(&Model::load(&path)?, capture, *gap)?);
         }
-        FingerprintAction::Eval { lab, visits, seed, json } => {
+        FingerprintAction::Eval { lab, visits, seed, browser, json } => {
             let lab = plainsight::lab::Lab::new(lab)?;
             let stop = plainsight::lab::proc::stop_on_signals();
             let seed = seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
-            let e = run::eval(&lab, *visits as usize, seed, stop)?;
+            let e = run::eval(&lab, *visits as usize, seed, browser.is_some(), stop)?;
             print!("{}", run::eval_text(&e));
             if let Some(p) = json {
                 std::fs::write(p, serde_json::to_vec_pretty(&e)?)?;

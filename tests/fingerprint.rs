@@ -63,6 +63,17 @@ fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
     assert_eq!(guessed.matches("    why: saw ").count(), 50, "{guessed}");
     assert!(guessed.contains("192.0.2.10: read /articles/"), "{guessed}");
 
+    // A real browser: Debian's Chromium reads the articles (the attacker learns with it too).
+    if common::have_tool("chromium", "fingerprint eval --browser chromium") {
+        let learned = ok(&["fingerprint", "learn", "--lab", LAB, "--loads", "1", "--browser", "chromium"]);
+        assert!(learned.contains("learned 12 page loads of 12 articles on clinic.test over HTTPS, from the intruder host with Chromium"), "{learned}");
+        let json = dir.path().join("chromium.json");
+        let report = ok(&["fingerprint", "eval", "--lab", LAB, "--visits", "12", "--browser", "chromium", "--json", json.to_str().unwrap()]);
+        let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!((e["visits"].as_u64(), e["browser"].as_str()), (Some(12), Some("chromium")), "{report}");
+        assert!(e["correct"].as_u64().unwrap() >= 10, "Chromium: {} of 12 right (80% wanted):\n{report}", e["correct"]);
+    }
+
     // The defence: the site pads; the attacker re-learns it, and does no better than a
     // few times chance (1 in 12).
     let out = ps(&["lab", "down", "--name", LAB]);

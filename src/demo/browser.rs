@@ -13,7 +13,7 @@ use crate::lab::{Host, Lab};
 
 /// SHA-256 of the site certificate's public key, base64: Chromium trusts the lab site by
 /// this pin only, so a certificate forged by another CA is still refused.
-fn site_spki(lab: &Lab) -> anyhow::Result<String> {
+pub(crate) fn site_spki(lab: &Lab) -> anyhow::Result<String> {
     use base64::Engine;
     use rustls_pki_types::pem::PemObject;
     use sha2::Digest;
@@ -22,22 +22,23 @@ fn site_spki(lab: &Lab) -> anyhow::Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(cert.public_key().raw)))
 }
 
+/// Headless Chromium in a lab host with a profile of its own, trusting the lab site by its
+/// key's pin `spki`; add what to do and the URL.
+pub(crate) fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &lab.ns(host), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
+        .stdin(Stdio::null());
+    c
+}
+
 /// Runs headless Chromium in the visitor host on the scenario's start page.
 pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Browser> {
     let url = if plan.start.contains("://") { plan.start.to_string() } else { format!("http://{}/", plan.start) };
     let profile = dir.join("chromium-profile");
     let spki = site_spki(lab)?;
-    let run = |extra: &str| -> anyhow::Result<std::process::Output> {
-        Command::new("ip")
-            .args(["netns", "exec", &lab.ns(Host::Visitor), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0"])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
-            .arg(extra)
-            .arg(&url)
-            .stdin(Stdio::null())
-            .output()
-            .context("running chromium (apt-get install chromium)")
-    };
+    let run = |extra: &str| -> anyhow::Result<std::process::Output> { headless(lab, Host::Visitor, &profile, &spki).arg(extra).arg(&url).output().context("running chromium (apt-get install chromium)") };
     let png = dir.join("browser.png");
     let shot = run(&format!("--screenshot={}", png.display()))?;
     let dom = run("--dump-dom")?;

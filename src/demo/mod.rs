@@ -13,7 +13,7 @@
 //! cookie, used), `browser` (Chromium in the visitor host), `live` (`--step`), and
 //! [`report`] (the terminal table and report.html).
 
-mod browser;
+pub(crate) mod browser;
 pub mod hosts;
 mod live;
 mod observe;

@@ -136,7 +136,14 @@ pub struct Model {
     pub server_name: String,
     /// Whether the site padded its responses while learning.
     pub padded: bool,
+    /// What the attacker browsed with: `visitor` (the scripted one) or `chromium`.
+    #[serde(default = "scripted")]
+    pub browser: String,
     pub samples: Vec<Sample>,
+}
+
+fn scripted() -> String {
+    "visitor".into()
 }
 
 /// A guess and why.
@@ -226,6 +233,7 @@ mod tests {
         let model = Model {
             server_name: "clinic.test".into(),
             padded: false,
+            browser: scripted(),
             samples: vec![
                 Sample { page: "/a".into(), load: l(&[100_000, 40_000]) },
                 Sample { page: "/b".into(), load: l(&[120_000, 40_000]) },

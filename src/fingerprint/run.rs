@@ -34,7 +34,7 @@ fn now_us() -> i64 {
 
 /// Visits `pages` from `host` (one page load each, as a person opening a link) while the
 /// intruder captures on `interface`; returns each visit and the capture's connections.
-fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], pause: Duration, stop: &AtomicBool) -> anyhow::Result<(Vec<Visited>, Vec<Conn>)> {
+fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], pause: Duration, chromium: bool, stop: &AtomicBool) -> anyhow::Result<(Vec<Visited>, Vec<Conn>)> {
     if !run::is_up(lab) {
         anyhow::bail!("lab {} is not up (run `plainsight lab up --name {}`)", lab.name, lab.name);
     }
@@ -47,7 +47,10 @@ fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], paus
     cmd.args(["sniff", "--lab", &lab.name, "--host", "intruder", "-i", interface, "-f", "tcp port 443", "--format", "jsonl", "--ready-file"]).arg(&ready).arg("-w").arg(&pcap);
     let sniffer = crate::lab::proc::Role::spawn(cmd, "sniff", &dir.join("sniff.jsonl"), &dir.join("sniff.log"))?;
     crate::lab::proc::wait_ready("the capture", Duration::from_secs(10), stop, || ready.exists())?;
-    // This thread now browses from `host`; the capture runs in the intruder.
+    let spki = if chromium { crate::demo::browser::site_spki(lab)? } else { String::new() };
+    let profile = dir.join("chromium-profile");
+    // This thread now browses from `host` (Chromium is started there by name); the capture
+    // runs in the intruder.
     run::enter(lab, host)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut visited = Vec::new();
@@ -76,14 +79,29 @@ fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], paus
             doh: false,
             page_only: true,
         };
+        if chromium {
+            // A fresh profile each time: nothing cached, as on a first visit. Chromium shows
+            // no sizes: whether the site pads is read from one scripted load before it.
+            let padded = if i == 0 { rt.block_on(crate::lab::visitor::visit(opts.clone())).ok().map(|v| padded_visit(&v)) } else { None };
+            let _ = std::fs::remove_dir_all(&profile);
+            let from_us = now_us();
+            let out = crate::demo::browser::headless(lab, host, &profile, &spki).arg("--dump-dom").arg(&opts.start).output();
+            let to_us = now_us();
+            let error = match out {
+                Ok(o) if String::from_utf8_lossy(&o.stdout).contains("<article>") => None,
+                Ok(o) => Some(String::from_utf8_lossy(&o.stderr).split_whitespace().find(|w| w.contains("net::ERR_")).unwrap_or("Chromium showed no article").to_string()),
+                Err(e) => Some(format!("running chromium (apt-get install chromium): {e}")),
+            };
+            visited.push(Visited { page: page.clone(), from_us, to_us, padded, error });
+            continue;
+        }
         let from_us = now_us();
         let v = rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), crate::lab::visitor::visit(opts)).await });
         let to_us = now_us();
         let (padded, error) = match v {
             Ok(Ok(v)) => {
-                let ok: Vec<_> = v.steps.iter().filter(|s| s.status == Some(200)).collect();
-                let error = v.steps.iter().find_map(|s| s.error.clone()).or_else(|| ok.is_empty().then(|| "no page arrived".to_string()));
-                (Some(!ok.is_empty() && ok.iter().all(|s| s.bytes.is_power_of_two() && s.bytes >= articles::PAD_FLOOR)), error)
+                let error = v.steps.iter().find_map(|s| s.error.clone()).or_else(|| (!v.steps.iter().any(|s| s.status == Some(200))).then(|| "no page arrived".to_string()));
+                (Some(padded_visit(&v)), error)
             }
             Ok(Err(e)) => (None, Some(format!("{e:#}"))),
             Err(_) => (None, Some("the visit took longer than 30 s".into())),
@@ -95,6 +113,12 @@ fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], paus
     sniffer.stop();
     let conns = connections(&pcap)?;
     Ok((visited, conns))
+}
+
+/// Whether every response of a visit was padded (a power of two, at least the floor).
+fn padded_visit(v: &crate::lab::visitor::Visit) -> bool {
+    let ok: Vec<_> = v.steps.iter().filter(|s| s.status == Some(200)).collect();
+    !ok.is_empty() && ok.iter().all(|s| s.bytes.is_power_of_two() && s.bytes >= articles::PAD_FLOOR)
 }
 
 /// The page load a visit made: the connections `client` opened to the site during it.
@@ -116,9 +140,9 @@ fn padding(visited: &[Visited]) -> anyhow::Result<bool> {
 
 /// `fingerprint learn`: the attacker browses every article `loads` times from the
 /// intruder host over HTTPS and keeps the sizes its own capture shows.
-pub fn learn(lab: &Lab, loads: usize, stop: &AtomicBool) -> anyhow::Result<Model> {
+pub fn learn(lab: &Lab, loads: usize, chromium: bool, stop: &AtomicBool) -> anyhow::Result<Model> {
     let pages: Vec<String> = (0..loads).flat_map(|_| ARTICLES.iter().map(|a| a.path())).collect();
-    let (visited, conns) = visit_captured(lab, Host::Intruder, "wan0", &pages, Duration::ZERO, stop)?;
+    let (visited, conns) = visit_captured(lab, Host::Intruder, "wan0", &pages, Duration::ZERO, chromium, stop)?;
     let padded = padding(&visited)?;
     let me = std::net::IpAddr::V4(crate::lab::GATEWAY_WAN);
     let samples: Vec<Sample> = visited.iter().filter(|v| v.error.is_none()).filter_map(|v| Some(Sample { page: v.page.clone(), load: load_of(v, &conns, me)? })).collect();
@@ -126,19 +150,28 @@ pub fn learn(lab: &Lab, loads: usize, stop: &AtomicBool) -> anyhow::Result<Model
     if !missing.is_empty() {
         anyhow::bail!("no page load captured for {}: {}", missing.join(", "), visited.iter().find_map(|v| v.error.clone()).unwrap_or_else(|| "see the capture's log in the lab's fingerprint folder".into()));
     }
-    let model = Model { server_name: SITE_NAME.into(), padded, samples };
+    let model = Model { server_name: SITE_NAME.into(), padded, browser: browser_name(chromium).into(), samples };
     let path = model_path(lab);
     std::fs::write(&path, serde_json::to_vec_pretty(&model)?)?;
     Ok(model)
 }
 
+fn shown(browser: &str) -> &'static str {
+    if browser == "chromium" { "Chromium" } else { "the scripted visitor" }
+}
+
+fn browser_name(chromium: bool) -> &'static str {
+    if chromium { "chromium" } else { "visitor" }
+}
+
 /// What `learn` prints.
 pub fn learned_text(model: &Model, path: &Path) -> String {
     let mut out = format!(
-        "learned {} page loads of {} articles on {} over HTTPS, from the intruder host (site padding: {})\n",
+        "learned {} page loads of {} articles on {} over HTTPS, from the intruder host with {} (site padding: {})\n",
         model.samples.len(),
         model.pages().len(),
         model.server_name,
+        shown(&model.browser),
         if model.padded { "yes" } else { "no" }
     );
     for page in model.pages() {
@@ -181,6 +214,9 @@ pub const READING: Duration = Duration::from_millis(500);
 pub struct Evaluation {
     pub visits: usize,
     pub correct: usize,
+    /// What the visitor browsed with, and what the attacker learned with.
+    pub browser: String,
+    pub learned_with: String,
     pub articles: usize,
     pub chance: f64,
     /// `none`, or how the site padded.
@@ -196,18 +232,21 @@ pub struct Evaluation {
 
 /// `fingerprint eval`: the visitor reads `visits` articles chosen at random over HTTPS
 /// while the intruder captures; each page load is guessed from the capture alone.
-pub fn eval(lab: &Lab, visits: usize, seed: u64, stop: &AtomicBool) -> anyhow::Result<Evaluation> {
+pub fn eval(lab: &Lab, visits: usize, seed: u64, chromium: bool, stop: &AtomicBool) -> anyhow::Result<Evaluation> {
     let model = Model::load(&model_path(lab))?;
-    let mut rng = seed | 1;
+    // splitmix64: every seed, small ones too, spreads over the articles.
+    let mut rng = seed;
     let pages: Vec<String> = (0..visits)
         .map(|_| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            ARTICLES[(rng % ARTICLES.len() as u64) as usize].path()
+            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = rng;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            ARTICLES[(z % ARTICLES.len() as u64) as usize].path()
         })
         .collect();
-    let (visited, conns) = visit_captured(lab, Host::Visitor, &Lab::lan_interface(), &pages, READING, stop)?;
+    let (visited, conns) = visit_captured(lab, Host::Visitor, &Lab::lan_interface(), &pages, READING, chromium, stop)?;
     let padded = padding(&visited)?;
     if padded != model.padded {
         anyhow::bail!(
@@ -237,6 +276,8 @@ pub fn eval(lab: &Lab, visits: usize, seed: u64, stop: &AtomicBool) -> anyhow::R
     Ok(Evaluation {
         visits: visited.len() - unseen,
         correct,
+        browser: browser_name(chromium).into(),
+        learned_with: model.browser.clone(),
         articles: model.pages().len(),
         chance: 1.0 / model.pages().len().max(1) as f64,
         padding: if padded { "every body to the next power of two, at least 16 KiB, uncompressed (HTTP body padding)".into() } else { "none".into() },
@@ -252,8 +293,10 @@ pub fn eval(lab: &Lab, visits: usize, seed: u64, stop: &AtomicBool) -> anyhow::R
 pub fn eval_text(e: &Evaluation) -> String {
     let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 };
     let mut out = format!(
-        "fingerprint eval: {} HTTPS page loads of {SITE_NAME}, each guessed from the intruder's capture alone\n  first guess right: {} of {} ({:.0}%); chance: 1 in {} ({:.1}%)\n  padding: {}\n",
+        "fingerprint eval: {} HTTPS page loads of {SITE_NAME} by {}, each guessed from the intruder's capture alone (learned with {})\n  first guess right: {} of {} ({:.0}%); chance: 1 in {} ({:.1}%)\n  padding: {}\n",
         e.visits,
+        shown(&e.browser),
+        shown(&e.learned_with),
         e.correct,
         e.visits,
         pct(e.correct, e.visits),
