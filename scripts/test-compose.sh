@@ -106,7 +106,7 @@ assert c["all_as_expected"], [(o["scenario"], o["mismatches"]) for o in c["scena
 def view(s):
     return {o["scenario"]: (o["visitor"], {k: v["yes"] for k, v in o["intruder"].items()}, o["site_pages"]["yes"], o["replay"]["state"]) for o in s["scenarios"]}
 cv, nv = view(c), view(n)
-assert len(cv) == 14, sorted(cv)
+assert len(cv) == 15, sorted(cv)
 bad = [(k, cv[k], nv.get(k)) for k in cv if cv[k] != nv.get(k)]
 assert not bad, f"containers and namespaces differ: {bad}"
 print(f"test-compose: {len(cv)} scenarios in containers, all as expected, same outcomes as in namespaces")

@@ -49,6 +49,16 @@ fn demo_end_to_end_and_report_renders() {
     }
     assert_eq!(https["visitor"], "intact");
     assert_eq!(https["replay"]["state"], "not-possible");
+    // Which article: read in the URL over HTTP; over HTTPS named from the sizes of the
+    // article's page load alone; with the site padding, no better than chance, at a cost.
+    let inferred = |o: &serde_json::Value| o["intruder"]["article_inferred"]["evidence"].as_str().unwrap().to_string();
+    assert!(yes(&http, "article_inferred") && inferred(&http).starts_with("read directly: packet "), "{}", inferred(&http));
+    assert!(yes(&https, "article_inferred") && inferred(&https).starts_with("guessed from sizes alone: living-with-hiv (learned 24 page loads"), "{}", inferred(&https));
+    let padded = sc("https-padded");
+    assert!(!yes(&padded, "article_inferred") && inferred(&padded).starts_with("no better than chance: ") && inferred(&padded).contains("the padding cost "), "{}", inferred(&padded));
+    assert_eq!(padded["visitor"], "intact", "padded pages arrive intact: {}", padded["visitor_detail"]);
+    assert!(!yes(&sc("https-mitm"), "article_inferred"), "a refused visit leaves nothing to guess");
+    assert!(table.contains("HTTPS, intruder relays        no  no     sizes "), "{table}");
     // Every resource at stake. Mixed content: the careless visitor loaded the script over
     // plain HTTP into its HTTPS page, and got the intruder's version of it.
     let mixed = sc("https-mixed");
@@ -64,6 +74,7 @@ fn demo_end_to_end_and_report_renders() {
     let doh = sc("https-doh");
     assert!(!yes(&doh, "dns_name") && yes(&doh, "tls_server_name") && yes(&doh, "addresses"), "{}", doh["intruder"]);
     assert_eq!(doh["visitor"], "intact");
+    assert!(yes(&doh, "article_inferred"), "with DoH the article is still guessed: {}", doh["intruder"]["article_inferred"]);
     assert!(std::fs::read_to_string(out.join("https-doh").join("visitor.log")).unwrap().contains("over DNS over HTTPS"));
     assert!(table.split_whitespace().collect::<Vec<_>>().join(" ").contains("Encrypted Client Hello would hide it too"), "the closing words on ECH");
     // The download: swapped over HTTP (both hashes shown), intact over HTTPS.
@@ -191,7 +202,7 @@ fn demo_end_to_end_and_report_renders() {
     let url = format!("file://{}", out.join("report.html").display());
     let dom = Command::new(chromium).args(flags).arg(format!("--user-data-dir={}", profile.display())).arg("--dump-dom").arg(&url).output().unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches(">as expected<").count(), 14, "a verdict per scenario");
+    assert_eq!(dom.matches(">as expected<").count(), 15, "a verdict per scenario");
     assert!(dom.contains("The intruder got the password: <mark>c**********e (28 chars)</mark>"), "the key secret, masked");
     assert!(dom.contains("The injected advertisement is in the page the visitor received"));
     assert!(dom.contains("The TLS handshake, as the intruder's capture shows it") && dom.contains("Certificate · in clear"), "the handshake timeline");

@@ -178,6 +178,15 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     let lab = hosts.lab();
     let plan = sc.plan();
     hosts.restart_site(&strings(&plan.site_flags))?;
+    // Over HTTPS the intruder learns every article's page load first, as the site is now
+    // (before the captures start: its own browsing is not the visitor's).
+    let null = Path::new("/dev/null");
+    let learned = if sc.over_https() {
+        let (host, argv) = roles::Request::Learn.command(lab);
+        Some(hosts.run(host, &argv, &dir.join("learn.log"), &dir.join("learn-errors.log"), Duration::from_secs(120), opts.stop)? == 0)
+    } else {
+        None
+    };
     let mut roles = Vec::new();
     // Each role says when it is ready by creating its ready file; every one started is
     // stopped when its handle is dropped, also when an error ends the scenario early.
@@ -202,13 +211,24 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     // The visitor, followed live with --step.
     let (_, v) = roles::Request::Visit { start: plan.start, flags: plan.visitor_flags.clone(), json: dir.join("visitor.json"), pages: dir.join("pages") }.command(lab);
     let done = std::sync::atomic::AtomicBool::new(false);
+    let mut reader_window = None;
     let visited = std::thread::scope(|scope| {
         if opts.step {
             let files = [(dir.join("visitor.log"), "visitor"), (dir.join("findings.jsonl"), "intruder")];
             let done = &done;
             scope.spawn(move || live::follow(&files, done, opts.reveal));
         }
-        let r = hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60), opts.stop);
+        let mut r = hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60), opts.stop);
+        // Then Alice opens a link to the article: a page load of its own, which the
+        // intruder tries to name from its sizes.
+        if learned.is_some() && r.is_ok() {
+            let mut flags = plan.visitor_flags.clone();
+            flags.push("--page-only");
+            let (_, argv) = roles::Request::Visit { start: crate::lab::site::content::SENSITIVE_URL, flags, json: dir.join("reader.json"), pages: dir.join("reader-pages") }.command(lab);
+            let from_us = now_us();
+            r = hosts.run(Host::Visitor, &argv, &dir.join("reader.log"), &dir.join("reader-errors.log"), Duration::from_secs(60), opts.stop);
+            reader_window = Some((from_us, now_us()));
+        }
         // Let the last packets reach the sniffers before the follower's last look.
         std::thread::sleep(Duration::from_millis(300));
         done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -222,7 +242,6 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     }
     // A race leaves connections whose two ends disagree, retransmitting for seconds: end
     // them, so the next scenario's captures hold only its own traffic.
-    let null = Path::new("/dev/null");
     for host in [Host::Visitor, Host::Site] {
         let (host, argv) = roles::Request::EndConnections { host }.command(lab);
         hosts.run(host, &argv, null, null, Duration::from_secs(10), opts.stop)?;
@@ -235,7 +254,13 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
             std::fs::write(dir.join("intruder-keys.pcapng"), keyed)?;
         }
     }
-    let seen = observe::Observed::read(dir)?;
+    let mut seen = observe::Observed::read(dir)?;
+    seen.guessed = match (learned, reader_window) {
+        (None, _) => None,
+        (Some(false), _) => Some(Err("the intruder could not learn the site (learn-errors.log)".into())),
+        (Some(true), None) => Some(Err("the visitor did not open the article".into())),
+        (Some(true), Some((from_us, to_us))) => Some(article_guess(lab, dir, from_us, to_us)),
+    };
     let mut outcome = observe::observe(sc, dir, &seen, opts.reveal);
     outcome.replay = replay::replay(hosts, &seen, dir, opts.stop)?;
     outcome.browser = chromium;
@@ -244,6 +269,22 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
     observe::check(&mut outcome);
     Ok(outcome)
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// The intruder's guess of the article the visitor opened between `from_us` and `to_us`,
+/// from its capture alone; an error when there was no page load to guess from.
+fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) -> Result<observe::Guessed, String> {
+    let reader: Option<crate::lab::visitor::Visit> = std::fs::read(dir.join("reader.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if !reader.is_some_and(|v| v.steps.iter().any(|s| s.status == Some(200))) {
+        return Err("the visitor got no page of the article: nothing to guess from".into());
+    }
+    let visitor = std::net::IpAddr::V4(crate::lab::VISITOR);
+    let (guess, model) = crate::fingerprint::run::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us).map_err(|e| format!("{e:#}"))?;
+    Ok(observe::Guessed { guess, padded: model.padded, learned: model.samples.len() })
 }
 
 /// Runs the demo; returns the summary (also written to `out`).

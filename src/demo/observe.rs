@@ -39,6 +39,17 @@ pub(super) struct Observed {
     pub(super) learned: Vec<(Class, String, Option<String>)>,
     pub(super) injector: Vec<intruder::Outcome>,
     pub(super) visit: crate::lab::visitor::Visit,
+    /// Over HTTPS: the intruder's guess of the article the visitor opened from a link.
+    pub(super) guessed: Option<Result<Guessed, String>>,
+}
+
+/// The intruder's guess of an article from its page load's sizes.
+pub(super) struct Guessed {
+    pub(super) guess: crate::fingerprint::Guess,
+    /// The site padded its responses (the intruder learned it padded).
+    pub(super) padded: bool,
+    /// Page loads the intruder learned.
+    pub(super) learned: usize,
 }
 
 impl Observed {
@@ -48,7 +59,38 @@ impl Observed {
         let injector: Vec<intruder::Outcome> = read_jsonl(&dir.join("injector.jsonl")).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
         let learned = injector.iter().flat_map(|o| &o.learned).map(|l| (l.class, l.summary.clone(), l.secret.clone())).collect();
         let visit = serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
-        Ok(Observed { events, findings, learned, injector, visit })
+        Ok(Observed { events, findings, learned, injector, visit, guessed: None })
+    }
+}
+
+/// Which article the intruder inferred: read in the URL, or named from the sizes of the
+/// page load of the article the visitor opened (right, and no other article as near).
+fn article_inferred(read: &Cell, guessed: Option<&Result<Guessed, String>>) -> Cell {
+    if read.yes {
+        return Cell::yes(format!("read directly: {}", read.evidence));
+    }
+    let short = |p: &str| p.trim_start_matches("/articles/").to_string();
+    match guessed {
+        None => Cell::no("no: the URL never crossed the gateway in clear, and no HTTPS page load was guessed here"),
+        Some(Err(e)) => Cell::no(format!("no: {e}")),
+        Some(Ok(g)) => {
+            let runners: Vec<String> = g.guess.runners_up.iter().map(|(p, s)| format!("{} {s:.3}", short(p))).collect();
+            let basis = format!("learned {} page loads of every article from the intruder host; {}; score {:.3}, then {}", g.learned, g.guess.why, g.guess.score, runners.join(", "));
+            let cost = if g.padded {
+                let load = |pad| crate::lab::site::articles::load_bytes(content::SENSITIVE_ARTICLE, pad);
+                let (a, b) = (load(false), load(true));
+                format!("; the padding cost {} more bytes on this page load ({:.0}% more)", b.saturating_sub(a), (b as f64 - a as f64) * 100.0 / a.max(1) as f64)
+            } else {
+                String::new()
+            };
+            if g.guess.page == content::SENSITIVE_ARTICLE && g.guess.tied == 0 {
+                Cell::yes(format!("guessed from sizes alone: {} ({basis}){cost}", short(&g.guess.page)))
+            } else if g.guess.tied > 0 {
+                Cell::no(format!("no better than chance: {} pages as near as the best ({basis}){cost}", g.guess.tied + 1))
+            } else {
+                Cell::no(format!("guessed wrong: {} ({basis}){cost}", short(&g.guess.page)))
+            }
+        }
     }
 }
 
@@ -128,7 +170,8 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     } else {
         Cell::no("nothing")
     };
-    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes };
+    let article_inferred = article_inferred(&sensitive_article, o.guessed.as_ref());
+    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes, article_inferred };
 
     // What reached the visitor.
     let v = &o.visit;

@@ -97,11 +97,18 @@ pub fn table(s: &Summary) -> String {
     row(&mut t, "Scenario", COLUMNS.map(|(h, _)| h));
     for o in &s.scenarios {
         let leaks = o.intruder.rows().map(|(_, _, _, c)| yn(c.yes));
-        let cells = [leaks[0], leaks[1], leaks[2], leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], leaks[8], o.visitor.as_str(), yn(o.site_pages.yes), yn(o.mixed_content.yes), yn(o.download_swapped.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
+        // The article: read (the URL), guessed from the sizes over HTTPS, or neither.
+        let article = match (o.intruder.sensitive_article.yes, o.intruder.article_inferred.yes) {
+            (true, _) => "yes",
+            (false, true) => "sizes",
+            _ => "no",
+        };
+        let cells = [leaks[0], leaks[1], article, leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], leaks[8], o.visitor.as_str(), yn(o.site_pages.yes), yn(o.mixed_content.yes), yn(o.download_swapped.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
         row(&mut t, &o.title, cells);
     }
-    t.push_str("Pwd password, Cookie session cookie, Article which article was read (URL, title), Pages page contents,\n");
-    t.push_str("SNI TLS server name, Cert the site's certificate, Addr addresses, Sizes number and sizes of requests;\n");
+    t.push_str("Pwd password, Cookie session cookie, Article which article was read (yes: its URL and title;\n");
+    t.push_str("sizes: guessed from the sizes of its HTTPS page load), Pages page contents, SNI TLS server name,\n");
+    t.push_str("Cert the site's certificate, Addr addresses, Sizes number and sizes of requests;\n");
     t.push_str("Visitor: what reached the visitor; Site: the site's own pages reached it; Mixed: a plain-HTTP script\n");
     t.push_str("or image got into its HTTPS page; Swap: its download arrived swapped; OK: every cell as the scenario\n");
     t.push_str("expects (evidence: summary.json, report.html).\n");
@@ -160,6 +167,14 @@ pub fn closing(s: &Summary) -> String {
             }
         }
         out.push(format!("HTTPS kept them secret and the pages intact; it did NOT hide {}.", hidden_not.join(", ")));
+    }
+    if find(s, "https").is_some_and(|o| !o.intruder.sensitive_article.yes && o.intruder.article_inferred.yes) {
+        let padded = if find(s, "https-padded").is_some_and(|o| !o.intruder.article_inferred.yes && o.visitor == Got::Intact) {
+            " When the site padded every response to a few sizes, the guess was no better than chance, at a price in bytes (and one site's twelve pages are the attacker's best case: such guesses do not scale to the open web)."
+        } else {
+            ""
+        };
+        out.push(format!("Yet the intruder, having read the public site itself, named the article Alice opened over HTTPS from the sizes of its page load alone.{padded}"));
     }
     if find(s, "https-tls12").is_some_and(|o| o.intruder.certificate.yes && o.visitor == Got::Intact) {
         let tls13 = if find(s, "https").is_some_and(|o| !o.intruder.certificate.yes) { " (TLS 1.3 encrypts it)" } else { "" };

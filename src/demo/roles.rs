@@ -17,6 +17,8 @@ pub enum Request {
     Visit { start: &'static str, flags: Vec<&'static str>, json: PathBuf, pages: PathBuf },
     /// End every TCP connection of a host (after a race, so they leak into no capture).
     EndConnections { host: Host },
+    /// The intruder learns every article's HTTPS page load (`fingerprint learn`).
+    Learn,
 }
 
 impl Request {
@@ -49,6 +51,7 @@ impl Request {
                 (Host::Visitor, v)
             }
             Request::EndConnections { host } => (*host, s(&["ss", "-K", "-tn", "state", "connected"])),
+            Request::Learn => (Host::Intruder, s(&["plainsight", "fingerprint", "learn", "--lab", name, "--loads", "2"])),
         }
     }
 }

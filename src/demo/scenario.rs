@@ -28,6 +28,8 @@ pub enum Scenario {
     HttpsDownload,
     /// HTTPS with the name resolved over DNS over HTTPS.
     HttpsDoh,
+    /// HTTPS with the site padding every response to a few size buckets.
+    HttpsPadded,
 }
 
 /// What reached the visitor.
@@ -98,11 +100,14 @@ pub struct Leaks<T> {
     pub certificate: T,
     pub addresses: T,
     pub requests_and_sizes: T,
+    /// Which article the visitor read: from the URL, or guessed from the sizes of its
+    /// HTTPS page load against what the intruder learned of every article.
+    pub article_inferred: T,
 }
 
 impl<T> Leaks<T> {
     /// (key, label, short label, value) of every row, in the table's order.
-    pub fn rows(&self) -> [(&'static str, &'static str, &'static str, &T); 9] {
+    pub fn rows(&self) -> [(&'static str, &'static str, &'static str, &T); 10] {
         [
             ("password", "Password", "Pwd", &self.password),
             ("session_cookie", "Session cookie", "Cookie", &self.session_cookie),
@@ -113,14 +118,15 @@ impl<T> Leaks<T> {
             ("certificate", "Certificate seen by the intruder", "Cert", &self.certificate),
             ("addresses", "Addresses", "Addr", &self.addresses),
             ("requests_and_sizes", "Number and sizes of requests", "Sizes", &self.requests_and_sizes),
+            ("article_inferred", "Which article the intruder inferred (URL, or sizes)", "Guess", &self.article_inferred),
         ]
     }
 }
 
-/// `Leaks<bool>` from the nine rows in the table's order.
+/// `Leaks<bool>` from the ten rows in the table's order.
 #[allow(clippy::too_many_arguments)]
-const fn leaks(password: bool, session_cookie: bool, sensitive_article: bool, page_contents: bool, dns_name: bool, tls_server_name: bool, certificate: bool, addresses: bool, requests_and_sizes: bool) -> Leaks<bool> {
-    Leaks { password, session_cookie, sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes }
+const fn leaks(password: bool, session_cookie: bool, sensitive_article: bool, page_contents: bool, dns_name: bool, tls_server_name: bool, certificate: bool, addresses: bool, requests_and_sizes: bool, article_inferred: bool) -> Leaks<bool> {
+    Leaks { password, session_cookie, sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes, article_inferred }
 }
 
 /// The expected outcome of every row, checked after the run.
@@ -187,7 +193,7 @@ impl clap::ValueEnum for Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 14] = [
+    pub const ALL: [Scenario; 15] = [
         Scenario::Http,
         Scenario::Https,
         Scenario::HttpsTls12,
@@ -202,6 +208,7 @@ impl Scenario {
         Scenario::HttpDownload,
         Scenario::HttpsDownload,
         Scenario::HttpsDoh,
+        Scenario::HttpsPadded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -220,6 +227,7 @@ impl Scenario {
             Scenario::HttpDownload => "http-download",
             Scenario::HttpsDownload => "https-download",
             Scenario::HttpsDoh => "https-doh",
+            Scenario::HttpsPadded => "https-padded",
         }
     }
 
@@ -245,6 +253,7 @@ impl Scenario {
             Scenario::HttpDownload => "Download over HTTP",
             Scenario::HttpsDownload => "Download over HTTPS",
             Scenario::HttpsDoh => "HTTPS, DNS over HTTPS",
+            Scenario::HttpsPadded => "HTTPS, site pads its sizes",
         }
     }
 
@@ -264,6 +273,7 @@ impl Scenario {
             Scenario::HttpDownload => "Alice downloads the clinic's app over plain HTTP. The intruder swaps the file on its way (here for a harmless stand-in that says so; a real attacker sends malware), rewrites the site's script and replaces its logo: every resource without HTTPS is the intruder's. The checksum on the download page catches it only because this intruder left the page alone.",
             Scenario::HttpsDownload => "The same download over HTTPS: the intruder can neither read nor change the file, the script or the image. The file's SHA-256 matches the one its page printed.",
             Scenario::HttpsDoh => "The HTTPS visit again, but Alice's device asks for the site's address over DNS over HTTPS instead of plain DNS. The DNS question no longer crosses the gateway in clear; the server name in the ClientHello, the addresses and the sizes still do.",
+            Scenario::HttpsPadded => "The HTTPS visit again, but the site pads every response up to a power of two, so that every article's page load weighs the same. The intruder learns the padded site as before, but its guess of the article Alice opened is now no better than chance; the price is paid in bytes.",
             Scenario::RaceHttps => "The same race against HTTPS. The forged bytes arrive first again, but they are not a valid TLS record: Alice's browser rejects them and aborts. An attacker who cannot block can, at most, break the connection.",
         }
     }
@@ -272,14 +282,17 @@ impl Scenario {
         let proxy = |tls| Attack::Proxy { tls, trusted_mitm: false, resources: false };
         let tampering = |tls| Attack::Proxy { tls, trusted_mitm: false, resources: true };
         // What HTTPS leaves visible in every HTTPS scenario: DNS, server name, addresses, sizes.
-        let metadata_only = leaks(false, false, false, false, true, true, false, true, true);
-        let everything_over_http = leaks(true, true, true, true, true, false, false, true, true);
+        // The article: read in the URL over HTTP; over HTTPS guessed from the sizes of the
+        // page load of the article Alice opens from a link (the intruder learned every
+        // article's beforehand).
+        let metadata_only = leaks(false, false, false, false, true, true, false, true, true, true);
+        let everything_over_http = leaks(true, true, true, true, true, false, false, true, true, true);
         let refused = |attack| Plan {
             site_flags: vec![],
             attack,
             start: "https://clinic.test/",
             visitor_flags: vec![],
-            expect: Expect { intruder: metadata_only.clone(), visitor: Got::Refused, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
+            expect: Expect { intruder: Leaks { article_inferred: false, ..metadata_only.clone() }, visitor: Got::Refused, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
         };
         match self {
             Scenario::Http => Plan {
@@ -324,7 +337,7 @@ impl Scenario {
                 attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false },
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
-                expect: Expect { intruder: leaks(true, true, true, true, true, true, false, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
+                expect: Expect { intruder: leaks(true, true, true, true, true, true, false, true, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
             },
             // The forged sign-in form takes the password; the site's own pages never reach
             // the visitor, who therefore never signs in to the site nor reads the article.
@@ -334,7 +347,7 @@ impl Scenario {
                 attack: Attack::Race,
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: leaks(true, false, false, true, true, false, false, true, true), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
+                expect: Expect { intruder: leaks(true, false, false, true, true, false, false, true, true, false), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
             },
             Scenario::RaceHttps => Plan { site_flags: vec!["--latency-ms", "20"], ..refused(Attack::Race) },
             // The scripts it loads over plain HTTP are the intruder's to read and rewrite.
@@ -365,6 +378,13 @@ impl Scenario {
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--doh"],
                 expect: Expect { intruder: Leaks { dns_name: false, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+            },
+            Scenario::HttpsPadded => Plan {
+                site_flags: vec!["--pad"],
+                attack: proxy(TlsMode::Passthrough),
+                start: "https://clinic.test/",
+                visitor_flags: vec![],
+                expect: Expect { intruder: Leaks { article_inferred: false, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
             },
             Scenario::HttpsDownload => Plan {
                 site_flags: vec![],

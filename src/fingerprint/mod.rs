@@ -146,6 +146,10 @@ fn scripted() -> String {
     "visitor".into()
 }
 
+/// Loads nearer than this share of their size cannot be told apart: a few bytes of
+/// header (a date, a cookie) move a page load that much from one visit to the next.
+pub const TIE: f64 = 0.005;
+
 /// A guess and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Guess {
@@ -154,8 +158,8 @@ pub struct Guess {
     pub score: f64,
     /// The next two pages, with their scores.
     pub runners_up: Vec<(String, f64)>,
-    /// Other pages whose nearest load is exactly as near (then the sizes cannot tell them
-    /// apart, and the guess among them is arbitrary).
+    /// Other pages whose nearest load is within [`TIE`] of the best (then the sizes cannot
+    /// tell them apart, and the guess among them is arbitrary).
     pub tied: usize,
     pub why: String,
 }
@@ -188,12 +192,12 @@ impl Model {
         let mut ranked: Vec<(&str, f64, &Load)> = best.into_iter().map(|(p, (d, l))| (p, d, l)).collect();
         ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
         let (page, d, nearest) = *ranked.first()?;
-        let tied = ranked[1..].iter().filter(|r| r.1 == d).count();
+        let tied = ranked[1..].iter().filter(|r| r.1 - d < TIE).count();
         let score = (1.0 - d).max(0.0);
         let mut why = format!("saw {}; {page} loaded as {} when learned ({:.1}% apart)", load.describe(), nearest.describe(), d * 100.0);
         match ranked.get(1) {
             Some(&(p2, d2, _)) if tied == 0 => why.push_str(&format!("; next nearest {p2} ({:.1}% apart)", d2 * 100.0)),
-            _ if tied > 0 => why.push_str(&format!("; {tied} other pages load exactly the same: the sizes cannot tell them apart")),
+            _ if tied > 0 => why.push_str(&format!("; {tied} other pages load within {:.1}% of that: the sizes cannot tell them apart", TIE * 100.0)),
             _ => {}
         }
         Some(Guess { page: page.to_string(), score, runners_up: ranked[1..].iter().take(2).map(|r| (r.0.to_string(), (1.0 - r.1).max(0.0))).collect(), tied, why })

@@ -35,7 +35,8 @@ fn now_us() -> i64 {
 /// Visits `pages` from `host` (one page load each, as a person opening a link) while the
 /// intruder captures on `interface`; returns each visit and the capture's connections.
 fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], pause: Duration, chromium: bool, stop: &AtomicBool) -> anyhow::Result<(Vec<Visited>, Vec<Conn>)> {
-    if !run::is_up(lab) {
+    let in_containers = crate::lab::container::this_host().is_some();
+    if !in_containers && !run::is_up(lab) {
         anyhow::bail!("lab {} is not up (run `plainsight lab up --name {}`)", lab.name, lab.name);
     }
     let dir = lab.state_dir().join("fingerprint");
@@ -50,8 +51,8 @@ fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], paus
     let spki = if chromium { crate::demo::browser::site_spki(lab)? } else { String::new() };
     let profile = dir.join("chromium-profile");
     // This thread now browses from `host` (Chromium is started there by name); the capture
-    // runs in the intruder.
-    run::enter(lab, host)?;
+    // runs in the intruder. In the lab's containers, this must be that host's container.
+    run::be_in(lab, host)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut visited = Vec::new();
     for (i, page) in pages.iter().enumerate() {
@@ -142,7 +143,7 @@ fn padding(visited: &[Visited]) -> anyhow::Result<bool> {
 /// intruder host over HTTPS and keeps the sizes its own capture shows.
 pub fn learn(lab: &Lab, loads: usize, chromium: bool, stop: &AtomicBool) -> anyhow::Result<Model> {
     let pages: Vec<String> = (0..loads).flat_map(|_| ARTICLES.iter().map(|a| a.path())).collect();
-    let (visited, conns) = visit_captured(lab, Host::Intruder, "wan0", &pages, Duration::ZERO, chromium, stop)?;
+    let (visited, conns) = visit_captured(lab, Host::Intruder, &Lab::wan_interface(), &pages, Duration::ZERO, chromium, stop)?;
     let padded = padding(&visited)?;
     let me = std::net::IpAddr::V4(crate::lab::GATEWAY_WAN);
     let samples: Vec<Sample> = visited.iter().filter(|v| v.error.is_none()).filter_map(|v| Some(Sample { page: v.page.clone(), load: load_of(v, &conns, me)? })).collect();
@@ -162,6 +163,17 @@ fn shown(browser: &str) -> &'static str {
 
 fn browser_name(chromium: bool) -> &'static str {
     if chromium { "chromium" } else { "visitor" }
+}
+
+/// What the intruder guesses of the page load `client` made between `from_us` and
+/// `to_us` in `capture`, with the model `learn` left in the lab (the demo's article row).
+pub fn guess_window(lab: &Lab, capture: &Path, client: std::net::IpAddr, from_us: i64, to_us: i64) -> anyhow::Result<(super::Guess, Model)> {
+    let model = Model::load(&model_path(lab))?;
+    let conns = connections(capture)?;
+    let v = Visited { page: String::new(), from_us, to_us, padded: None, error: None };
+    let load = load_of(&v, &conns, client).ok_or_else(|| anyhow::anyhow!("no HTTPS page load of the visitor in {}", capture.display()))?;
+    let g = model.guess(&load).ok_or_else(|| anyhow::anyhow!("the model holds no page"))?;
+    Ok((g, model))
 }
 
 /// What `learn` prints.

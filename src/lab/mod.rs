@@ -114,6 +114,14 @@ impl Lab {
         }
     }
 
+    /// The intruder's interface on the site's side (`fingerprint learn` captures there).
+    pub fn wan_interface() -> String {
+        match container::this_host() {
+            Some(_) => container::interface_with(GATEWAY_WAN).unwrap_or_else(|| "eth1".into()),
+            None => "wan0".into(),
+        }
+    }
+
     /// The lab CA certificate, for real clients (`curl --cacert`).
     pub fn ca_pem(&self) -> PathBuf {
         self.state_dir().join("ca.pem")

@@ -15,6 +15,8 @@ pub const INSURANCE_NO: &str = "FR-2 84 05 75 112 031 44";
 pub const DIAGNOSIS: &str = "HIV, under treatment since 2021";
 /// The sensitive article the visitor reads.
 pub const SENSITIVE_ARTICLE: &str = "/articles/living-with-hiv";
+/// The same article as a link gives it (`visit --page-only` opens it in the demo).
+pub const SENSITIVE_URL: &str = "https://clinic.test/articles/living-with-hiv";
 pub const SENSITIVE_TITLE: &str = "Living with HIV: your first year of treatment";
 /// The page served with chunked transfer encoding.
 pub const CHUNKED_PAGE: &str = "/articles/flu-season";
