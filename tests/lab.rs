@@ -73,13 +73,20 @@ fn lab_lifecycle_visits_and_real_tools() {
 
     // Real tools: curl in the visitor host with the lab CA; tcpdump on the intruder sees it.
     let ca = "/run/plainsight/pstest-a/ca.pem";
-    let dump = Command::new(env!("CARGO_BIN_EXE_plainsight"))
-        .args(["lab", "exec", "--name", "pstest-a", "intruder", "--", "tcpdump", "-i", "lan0", "-nn", "-c", "3", "tcp port 443"])
+    // tcpdump says "listening on lan0" once its capture is open: curl starts only then (a
+    // sleep is outrun by a busy machine, and tcpdump then waits for packets that passed).
+    let mut dump = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["lab", "exec", "--name", "pstest-a", "intruder", "--", "timeout", "20", "tcpdump", "-i", "lan0", "-nn", "-c", "3", "tcp port 443"])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut said = std::io::BufReader::new(dump.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut said, &mut line).unwrap() > 0, "tcpdump ended before it listened");
+    }
     let curl = ps(&["lab", "exec", "--name", "pstest-a", "visitor", "--", "curl", "-sS", "--cacert", ca, "https://clinic.test/articles/living-with-hiv"]);
     assert!(String::from_utf8_lossy(&curl.stdout).contains("Living with HIV"), "{}", String::from_utf8_lossy(&curl.stderr));
     let seen = dump.wait_with_output().unwrap();
