@@ -517,6 +517,10 @@ pub struct SniffArgs {
     /// Secrets Blocks), so that Wireshark and tshark decrypt its HTTPS from the file alone.
     #[arg(long, requires = "write", conflicts_with = "outside_lab")]
     pub with_keys: bool,
+    /// Name the article behind each HTTPS page load to the lab's site as it ends, from
+    /// what `plainsight fingerprint learn` learned in this lab.
+    #[arg(long, conflicts_with = "outside_lab")]
+    pub guess_articles: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -540,6 +544,7 @@ impl SniffArgs {
             drop_privileges: !self.keep_privileges,
             ready_file: self.ready_file.clone(),
             keylog,
+            guess: None,
         })
     }
 }

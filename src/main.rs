@@ -186,7 +186,11 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
 
 fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
     let keylog = args.with_keys.then(|| plainsight::lab::Lab::new(&args.lab).map(|lab| lab.state_dir().join(plainsight::lab::site::KEYLOG))).transpose()?;
-    let opts = args.options(keylog)?;
+    let mut opts = args.options(keylog)?;
+    if args.guess_articles {
+        let lab = plainsight::lab::Lab::new(&args.lab)?;
+        opts.guess = Some(plainsight::fingerprint::Model::load(&plainsight::fingerprint::run::model_path(&lab))?);
+    }
     if args.outside_lab {
         eprintln!(
             "plainsight: WARNING: sniffing outside the lab. Capturing other people's traffic without their consent is illegal in most places; do this only on a network you own, with everyone's agreement."

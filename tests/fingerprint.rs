@@ -17,6 +17,11 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
 struct Down(&'static str);
 impl Drop for Down {
     fn drop(&mut self) {
@@ -62,6 +67,27 @@ fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
     assert!(guessed.starts_with("50 HTTPS page load(s) to clinic.test"), "{guessed}");
     assert_eq!(guessed.matches("    why: saw ").count(), 50, "{guessed}");
     assert!(guessed.contains("192.0.2.10: read /articles/"), "{guessed}");
+
+    // Live, inside sniff: each page load is named as it ends (after a pause of a second
+    // with no new connection: the reader reading), the last one when the capture stops.
+    let ready = dir.path().join("sniff.ready");
+    let mut sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["sniff", "--lab", LAB, "--guess-articles", "--ready-file", ready.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("the sniffer", || ready.exists());
+    ok(&["visit", "--lab", LAB, "--page-only", "https://clinic.test/articles/migraine"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500)); // reading: the pause that ends a page load
+    ok(&["visit", "--lab", LAB, "--page-only", "https://clinic.test/articles/depression"]);
+    unsafe { libc_kill(sniff.id() as i32, 15) };
+    let out = sniff.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let guesses: Vec<&str> = text.lines().filter(|l| l.starts_with("[guess]")).collect();
+    assert_eq!(guesses.len(), 2, "{text}");
+    assert!(guesses[0].contains("192.0.2.10 read /articles/migraine over HTTPS? score"), "{text}");
+    assert!(guesses[1].contains("read /articles/depression over HTTPS?"), "{text}");
 
     // A real browser: Debian's Chromium reads the articles (the attacker learns with it too).
     if common::have_tool("chromium", "fingerprint eval --browser chromium") {

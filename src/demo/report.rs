@@ -170,7 +170,7 @@ pub fn closing(s: &Summary) -> String {
     }
     if find(s, "https").is_some_and(|o| !o.intruder.sensitive_article.yes && o.intruder.article_inferred.yes) {
         let padded = if find(s, "https-padded").is_some_and(|o| !o.intruder.article_inferred.yes && o.visitor == Got::Intact) {
-            " When the site padded every response to a few sizes, the guess was no better than chance, at a price in bytes (and one site's twelve pages are the attacker's best case: such guesses do not scale to the open web)."
+            " When the site padded every response to a few sizes, the guess was no better than chance, at a price in bytes. One site's twelve pages are the attacker's best case: such guesses do not scale to the open web (Panchenko et al., NDSS 2016)."
         } else {
             ""
         };

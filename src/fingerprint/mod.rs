@@ -28,10 +28,12 @@ pub struct Conn {
     pub server: SocketAddr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
-    /// Encrypted bytes each way (TLS record payloads after the handshake went dark).
+    /// Encrypted bytes and records each way (after the handshake went dark).
     pub bytes_down: u64,
     pub bytes_up: u64,
     pub records_up: u64,
+    #[serde(default)]
+    pub records_down: u64,
 }
 
 /// The TLS connections of one capture, in the order they started.
@@ -41,13 +43,14 @@ pub fn connections(capture: &Path) -> anyhow::Result<Vec<Conn>> {
         let Some(id) = e.conn else { return };
         match &e.record {
             Record::TlsClientHello(ch) => {
-                by_id.entry(id).or_insert(Conn { start_us: e.ts, client: e.src.ip(), server: e.dst, server_name: ch.sni.clone(), bytes_down: 0, bytes_up: 0, records_up: 0 });
+                by_id.entry(id).or_insert(Conn { start_us: e.ts, client: e.src.ip(), server: e.dst, server_name: ch.sni.clone(), bytes_down: 0, bytes_up: 0, records_up: 0, records_down: 0 });
             }
             Record::TlsTraffic(t) => {
                 if let Some(c) = by_id.get_mut(&id) {
                     c.bytes_down = t.bytes_to_client;
                     c.bytes_up = t.bytes_to_server;
                     c.records_up = t.records_to_server;
+                    c.records_down = t.records_to_client;
                 }
             }
             _ => {}
@@ -67,6 +70,11 @@ pub struct Load {
     /// Bytes back on each connection, largest first.
     pub down: Vec<u64>,
     pub up: u64,
+    /// Encrypted records each way (up: about one per request), over all its connections.
+    #[serde(default)]
+    pub records_up: u64,
+    #[serde(default)]
+    pub records_down: u64,
 }
 
 impl Load {
@@ -74,7 +82,14 @@ impl Load {
         let first = conns.first()?;
         let mut down: Vec<u64> = conns.iter().map(|c| c.bytes_down).collect();
         down.sort_unstable_by(|a, b| b.cmp(a));
-        Some(Load { start_us: first.start_us, client: first.client, down, up: conns.iter().map(|c| c.bytes_up).sum() })
+        Some(Load {
+            start_us: first.start_us,
+            client: first.client,
+            down,
+            up: conns.iter().map(|c| c.bytes_up).sum(),
+            records_up: conns.iter().map(|c| c.records_up).sum(),
+            records_down: conns.iter().map(|c| c.records_down).sum(),
+        })
     }
 
     pub fn total(&self) -> u64 {
@@ -204,6 +219,73 @@ impl Model {
     }
 }
 
+/// Guesses page loads as a capture goes (`sniff --guess-articles`): a client's
+/// connections to the model's site make one page load until none is open and none has
+/// started for `gap`; then the load is named.
+pub struct Live {
+    model: Model,
+    gap_us: i64,
+    /// Connections to the site whose ClientHello passed, by connection id, until they end.
+    open: std::collections::HashMap<u64, Conn>,
+    /// Per client, the ended connections of its current page load.
+    ended: BTreeMap<IpAddr, Vec<Conn>>,
+}
+
+impl Live {
+    pub fn new(model: Model, gap: std::time::Duration) -> Live {
+        Live { model, gap_us: gap.as_micros() as i64, open: Default::default(), ended: BTreeMap::new() }
+    }
+
+    /// Takes in one event of the pipeline; returns the page loads it completed.
+    pub fn event(&mut self, e: &crate::analysis::dissect::Event) -> Vec<(Load, Guess)> {
+        let Some(id) = e.conn else { return Vec::new() };
+        let mut done = Vec::new();
+        match &e.record {
+            Record::TlsClientHello(ch) if ch.sni.as_deref() == Some(self.model.server_name.as_str()) => {
+                done.extend(self.complete(e.src.ip(), e.ts));
+                // At most this many connections followed at once (a flood costs no memory).
+                if self.open.len() < 65_536 {
+                    self.open.insert(id, Conn { start_us: e.ts, client: e.src.ip(), server: e.dst, server_name: ch.sni.clone(), bytes_down: 0, bytes_up: 0, records_up: 0, records_down: 0 });
+                }
+            }
+            Record::TlsTraffic(t) => {
+                if let Some(mut c) = self.open.remove(&id) {
+                    (c.bytes_down, c.bytes_up, c.records_up, c.records_down) = (t.bytes_to_client, t.bytes_to_server, t.records_to_server, t.records_to_client);
+                    let group = self.ended.entry(c.client).or_default();
+                    if group.len() < 1024 {
+                        group.push(c);
+                    }
+                }
+            }
+            _ => {}
+        }
+        done
+    }
+
+    /// The page loads over by `now_us` (microseconds since the epoch).
+    pub fn tick(&mut self, now_us: i64) -> Vec<(Load, Guess)> {
+        let clients: Vec<IpAddr> = self.ended.keys().copied().collect();
+        clients.into_iter().filter_map(|c| self.complete(c, now_us)).collect()
+    }
+
+    /// Every page load left, at the capture's end.
+    pub fn finish(&mut self) -> Vec<(Load, Guess)> {
+        self.tick(i64::MAX)
+    }
+
+    fn complete(&mut self, client: IpAddr, now_us: i64) -> Option<(Load, Guess)> {
+        let open_here = self.open.values().filter(|c| c.client == client);
+        let last_start = open_here.clone().map(|c| c.start_us).chain(self.ended.get(&client)?.iter().map(|c| c.start_us)).max()?;
+        if open_here.count() > 0 && now_us != i64::MAX || now_us.saturating_sub(last_start) <= self.gap_us {
+            return None;
+        }
+        let group = self.ended.remove(&client)?;
+        let load = Load::of(&group.iter().collect::<Vec<_>>())?;
+        let guess = self.model.guess(&load)?;
+        Some((load, guess))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +299,7 @@ mod tests {
             bytes_down: down,
             bytes_up: 500,
             records_up: 2,
+            records_down: 9,
         }
     }
 
@@ -232,8 +315,33 @@ mod tests {
     }
 
     #[test]
+    fn live_loads_end_when_their_connections_closed_and_a_pause_passed() {
+        use crate::analysis::dissect::{Event, tls};
+        let l = |v: &[u64]| Load { start_us: 0, client: IpAddr::from([192, 0, 2, 1]), down: v.to_vec(), up: 0, records_up: 0, records_down: 0 };
+        let model = Model { server_name: "clinic.test".into(), padded: false, browser: scripted(), samples: vec![Sample { page: "/a".into(), load: l(&[100_000]) }, Sample { page: "/b".into(), load: l(&[50_000]) }] };
+        let mut live = Live::new(model, std::time::Duration::from_secs(1));
+        let (client, server): (SocketAddr, SocketAddr) = ("192.0.2.10:40000".parse().unwrap(), "198.51.100.10:443".parse().unwrap());
+        let hello = |id, ts, sni: &str| Event { frame: 1, ts, conn: Some(id), src: client, dst: server, record: Record::TlsClientHello(tls::ClientHello { sni: Some(sni.into()), ..Default::default() }) };
+        let end = |id, ts, down| Event { frame: 2, ts, conn: Some(id), src: server, dst: client, record: Record::TlsTraffic(tls::Traffic { bytes_to_client: down, ..Default::default() }) };
+        assert!(live.event(&hello(1, 0, "clinic.test")).is_empty());
+        assert!(live.event(&hello(9, 0, "elsewhere.test")).is_empty(), "another site is not followed");
+        assert!(live.tick(5_000_000).is_empty(), "a connection still open: the load goes on");
+        assert!(live.event(&end(1, 100_000, 100_300)).is_empty());
+        assert!(live.tick(900_000).is_empty(), "no pause yet");
+        let done = live.tick(1_200_000);
+        assert_eq!(done.len(), 1);
+        assert_eq!((done[0].0.down.clone(), done[0].1.page.as_str()), (vec![100_300], "/a"));
+        // The next load: its connection ends at the capture's end.
+        assert!(live.event(&hello(2, 3_000_000, "clinic.test")).is_empty());
+        assert!(live.event(&end(2, 3_100_000, 49_900)).is_empty());
+        let done = live.finish();
+        assert_eq!((done.len(), done[0].1.page.as_str()), (1, "/b"));
+        assert!(live.finish().is_empty());
+    }
+
+    #[test]
     fn nearest_page_wins_and_ties_are_said() {
-        let l = |v: &[u64]| Load { start_us: 0, client: IpAddr::from([192, 0, 2, 1]), down: v.to_vec(), up: 0 };
+        let l = |v: &[u64]| Load { start_us: 0, client: IpAddr::from([192, 0, 2, 1]), down: v.to_vec(), up: 0, records_up: 0, records_down: 0 };
         let model = Model {
             server_name: "clinic.test".into(),
             padded: false,

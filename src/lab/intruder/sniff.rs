@@ -37,6 +37,20 @@ pub struct Options {
     /// The lab site's TLS key log: its new lines go into the capture as Decryption
     /// Secrets Blocks (`--with-keys`).
     pub keylog: Option<PathBuf>,
+    /// Name the article behind each HTTPS page load as it ends, with what
+    /// `fingerprint learn` learned (`--guess-articles`).
+    pub guess: Option<crate::fingerprint::Model>,
+}
+
+/// Prints a guessed page load (a line of text, or a JSON line `article_guess`).
+fn print_guess(jsonl: bool, load: &crate::fingerprint::Load, g: &crate::fingerprint::Guess) -> io::Result<()> {
+    if jsonl {
+        let line = serde_json::json!({"type": "article_guess", "ts": load.start_us, "client": load.client, "page": g.page, "score": g.score, "runners_up": g.runners_up, "tied": g.tied, "why": g.why});
+        writeln!(io::stdout(), "{line}")
+    } else {
+        let others: Vec<String> = g.runners_up.iter().map(|(p, s)| format!("{p} {s:.3}")).collect();
+        writeln!(io::stdout(), "[guess]       {} read {} over HTTPS? score {:.3}; then {}\n              why: {}", load.client, g.page, g.score, others.join(", "), g.why)
+    }
 }
 
 /// Follows a TLS key log as it grows: whole new lines, each time some arrived.
@@ -138,6 +152,18 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
             }
         }
     };
+    let mut live = opts.guess.clone().map(|m| crate::fingerprint::Live::new(m, Duration::from_secs(1)));
+    let guessed = |events: &[(Event, Vec<Finding>)], live: &mut Option<crate::fingerprint::Live>, end: bool| {
+        let Some(l) = live.as_mut() else { return };
+        let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+        done.extend(if end { l.finish() } else { l.tick(now) });
+        for (load, g) in done {
+            if print_guess(use_jsonl, &load, &g).is_err() {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    };
     let start = Instant::now();
     // Once stopped (the duration, Ctrl-C, SIGTERM), what the kernel already captured is
     // still read: a script that stops the sniffer after its visit loses none of it.
@@ -173,6 +199,9 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
             for (e, f) in &batch {
                 emit(e, f, &mut pending);
             }
+            guessed(&batch, &mut live, false);
+        } else {
+            guessed(&[], &mut live, false);
         }
         if let Some(p) = pending.as_mut() {
             p.flush(false)?;
@@ -183,6 +212,7 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
     for (e, f) in &batch {
         emit(e, f, &mut pending);
     }
+    guessed(&batch, &mut live, true);
     if let Some(p) = pending.as_mut() {
         p.flush(true)?;
     }
