@@ -52,7 +52,7 @@ out=$(mktemp)
 PATH="$PWD/target/release:$PATH" timeout 300 bash scripts/workshop-session.sh >"$out" 2>&1 || true
 rm -rf /var/lib/plainsight/workshop
 grep -q '^workshop-01: lab up, bot .* visiting$' "$out" || fail "workshop up did not start participant 1's lab and bot"
-[ "$(grep -c -E '^(password|cookie|inject|https|forged|sslstrip|hsts|capture) ' "$out")" -eq 8 ] || fail "workshop exercises did not list the eight exercises"
+[ "$(grep -c -E '^(password|cookie|inject|https|forged|sslstrip|hsts|capture|article) ' "$out")" -eq 9 ] || fail "workshop exercises did not list the nine exercises"
 grep -q '^# password — Sniff the password sent over plain HTTP$' "$out" || fail "workshop show did not print the exercise"
 grep -q 'credential     form field "password" in POST /login: ' "$out" || fail "the participant's sniffer did not read the bot's password"
 grep -q '^PASSED password: that is the password .* typed$' "$out" || fail "the right answer did not pass"

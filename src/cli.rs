@@ -521,6 +521,10 @@ pub struct SniffArgs {
     /// what `plainsight fingerprint learn` learned in this lab.
     #[arg(long, conflicts_with = "outside_lab")]
     pub guess_articles: bool,
+    /// With --guess-articles: a page load ends when its connections closed and none
+    /// started for this many seconds.
+    #[arg(long, value_parser = seconds, default_value = "1", requires = "guess_articles")]
+    pub guess_gap: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -189,7 +189,7 @@ fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
     let mut opts = args.options(keylog)?;
     if args.guess_articles {
         let lab = plainsight::lab::Lab::new(&args.lab)?;
-        opts.guess = Some(plainsight::fingerprint::Model::load(&plainsight::fingerprint::run::model_path(&lab))?);
+        opts.guess = Some((plainsight::fingerprint::Model::load(&plainsight::fingerprint::run::model_path(&lab))?, args.guess_gap));
     }
     if args.outside_lab {
         eprintln!(

@@ -77,12 +77,9 @@ fn check_until(p: u16, id: &str, answer: Option<&str>) -> String {
 
 /// Sniffs in participant `p`'s intruder host until `pick` finds what it wants in a line;
 /// returns it and every line seen.
-fn sniff_until(p: u16, reveal: bool, pick: impl Fn(&str) -> Option<String>) -> (String, Vec<String>) {
+fn sniff_until(p: u16, args: &[&str], pick: impl Fn(&str) -> Option<String>) -> (String, Vec<String>) {
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "sniff", "--lab", &lab(p)]);
-    if reveal {
-        cmd.arg("--reveal");
-    }
+    cmd.args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "sniff", "--lab", &lab(p)]).args(args);
     let mut child = Bg(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
     let out = child.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -140,7 +137,7 @@ fn solve(p: u16) -> Solved {
     let mut sniffed = Vec::new();
 
     show(p, "password");
-    let (pw, lines) = sniff_until(p, true, |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
+    let (pw, lines) = sniff_until(p, &["--reveal"], |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
     sniffed.extend(lines);
     let (ok, out) = check(p, "password", Some("not the password"));
     assert!(!ok && out.contains("NOT YET") && out.contains("hint 1"), "{out}");
@@ -148,7 +145,7 @@ fn solve(p: u16) -> Solved {
     answers.insert("password", pw);
 
     show(p, "cookie");
-    let (cookie, lines) = sniff_until(p, true, |l| after(l, "cookie session sent to clinic.test:").map(str::to_string));
+    let (cookie, lines) = sniff_until(p, &["--reveal"], |l| after(l, "cookie session sent to clinic.test:").map(str::to_string));
     sniffed.extend(lines);
     let page = Command::new("ip").args(["netns", "exec", &format!("{}-intruder", lab(p)), "curl", "-s", "-H", &format!("Cookie: session={cookie}"), "http://clinic.test/account"]).output().unwrap();
     let page = String::from_utf8_lossy(&page.stdout).into_owned();
@@ -169,7 +166,7 @@ fn solve(p: u16) -> Solved {
     answers.insert("inject", text);
 
     show(p, "https");
-    let (name, lines) = sniff_until(p, false, |l| after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string()));
+    let (name, lines) = sniff_until(p, &[], |l| after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string()));
     sniffed.extend(lines);
     assert!(check(p, "https", Some(&name)).0, "participant {p}: server name {name:?} did not pass");
     answers.insert("https", name);
@@ -184,7 +181,7 @@ fn solve(p: u16) -> Solved {
     show(p, "sslstrip");
     {
         let _proxy = inject(p, &["--tls", "strip"]);
-        let (pw, lines) = sniff_until(p, true, |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
+        let (pw, lines) = sniff_until(p, &["--reveal"], |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
         sniffed.extend(lines);
         assert_ne!(Some(&pw), answers.get("password"), "the password must change between exercises");
         let (ok, _) = check(p, "sslstrip", Some(&answers["password"]));
@@ -208,6 +205,19 @@ fn solve(p: u16) -> Solved {
     let site = report.lines().filter_map(|l| after(l, "TLS server name")).map(|s| s.split_whitespace().next().unwrap_or("").to_string()).find(|s| s != "clinic.test").unwrap_or_else(|| panic!("analyze shows no other server name: {report}"));
     assert!(check(p, "capture", Some(&site)).0, "participant {p}: {site} did not pass");
     answers.insert("capture", site);
+
+    // Which article over HTTPS: learn the site from the participant's own host, then let
+    // the sniffer name the bot's page load from its sizes (this bot pauses 0.5-1 s between
+    // visits: a load ends after 0.3 s without a new connection).
+    show(p, "article");
+    let learned = Command::new("ip").args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "fingerprint", "learn", "--lab", &lab(p)]).output().unwrap();
+    assert!(learned.status.success(), "participant {p}: fingerprint learn: {}", String::from_utf8_lossy(&learned.stderr));
+    let (article, lines) = sniff_until(p, &["--guess-articles", "--guess-gap", "0.3"], |l| after(l, "read /articles/").and_then(|s| s.split_whitespace().next()).map(str::to_string));
+    sniffed.extend(lines);
+    let (ok, out) = check(p, "article", Some(if article == "migraine" { "healthy-sleep" } else { "migraine" }));
+    assert!(!ok && out.contains("not the article"), "{out}");
+    assert!(check(p, "article", Some(&article)).0, "participant {p}: the guessed article {article:?} did not pass");
+    answers.insert("article", article);
     Solved { answers, sniffed }
 }
 

@@ -33,14 +33,18 @@ pub enum Start {
     Bare,
     /// The bare name, with the site's HSTS entry preloaded (a browser that knows it).
     BareHsts,
+    /// `https://clinic.test/articles/...`, the persona's article, opened from a link: that
+    /// page load alone.
+    Article,
 }
 
 impl Start {
-    fn url(self) -> String {
+    fn url(self, persona: &Persona) -> String {
         match self {
             Start::Http => format!("http://{SITE_NAME}/"),
             Start::Https => format!("https://{SITE_NAME}/"),
             Start::Bare | Start::BareHsts => SITE_NAME.to_string(),
+            Start::Article => format!("https://{SITE_NAME}/articles/{}", persona.article.as_deref().unwrap_or("living-with-hiv")),
         }
     }
 }
@@ -206,7 +210,7 @@ pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result
         let persona = Persona::of_lab(&state);
         let _ = std::fs::remove_dir_all(&pages);
         let opts = visitor::Options {
-            start: mode.start.url(),
+            start: mode.start.url(&persona),
             ca: lab.ca_pem(),
             also_trust: vec![],
             manifest: Some(state.join("manifest.json")),
@@ -219,7 +223,7 @@ pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result
             block_mixed_content: true,
             download: false,
             doh: false,
-            page_only: false,
+            page_only: mode.start == Start::Article,
         };
         let visit = rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), visitor::visit(opts)).await });
         let rec = match visit {

@@ -25,6 +25,8 @@ pub enum Kind {
     Hsts,
     /// The answer is the HTTPS site named in the participant's handed-out capture.
     Capture,
+    /// The answer is the article the bot read over HTTPS in this exercise.
+    Article,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             "refused-certificate" => Kind::RefusedCertificate,
             "hsts" => Kind::Hsts,
             "capture" => Kind::Capture,
+            "article" => Kind::Article,
             _ => return None,
         })
     }
@@ -106,6 +109,16 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
                 pass("that is the server name in the capture's ClientHello".into())
             } else {
                 fail("that is not the server name of the HTTPS connection in your capture".into())
+            }
+        }
+        Kind::Article => {
+            // The article's path, its last part, or a URL to it.
+            let a = answer.to_ascii_lowercase();
+            let a = a.rsplit("/articles/").next().unwrap_or(&a).trim_matches('/');
+            if key.same(a, persona.article.as_deref().unwrap_or("")) {
+                pass(format!("that is the article {} read over HTTPS: the sizes gave it away", persona.username))
+            } else {
+                fail(format!("that is not the article {} read over HTTPS in this exercise", persona.username))
             }
         }
         Kind::Injected => {

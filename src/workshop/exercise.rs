@@ -12,7 +12,7 @@ use super::bot::Start;
 use super::check::Kind;
 
 /// The exercise files, in order (`lab/exercises/`).
-const FILES: [(&str, &str); 8] = [
+const FILES: [(&str, &str); 9] = [
     ("01-password.md", include_str!("../../lab/exercises/01-password.md")),
     ("02-cookie.md", include_str!("../../lab/exercises/02-cookie.md")),
     ("03-inject.md", include_str!("../../lab/exercises/03-inject.md")),
@@ -21,6 +21,7 @@ const FILES: [(&str, &str); 8] = [
     ("06-sslstrip.md", include_str!("../../lab/exercises/06-sslstrip.md")),
     ("07-hsts.md", include_str!("../../lab/exercises/07-hsts.md")),
     ("08-capture.md", include_str!("../../lab/exercises/08-capture.md")),
+    ("09-article.md", include_str!("../../lab/exercises/09-article.md")),
 ];
 
 #[derive(Debug, Clone)]
@@ -58,6 +59,7 @@ pub fn parse(name: &str, text: &str) -> anyhow::Result<Exercise> {
         "https" => Start::Https,
         "bare" => Start::Bare,
         "bare-hsts" => Start::BareHsts,
+        "article" => Start::Article,
         other => bail!("{name}: unknown bot {other:?}"),
     };
     let check = Kind::parse(get("check")?).with_context(|| format!("{name}: unknown check {:?}", field.get("check")))?;

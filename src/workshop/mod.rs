@@ -212,6 +212,7 @@ impl Key {
             insurance_no: format!("FR-{} {:02} {:02} {:02} {:03}", 1 + who[3] % 2, who[4] % 100, who[5] % 12 + 1, who[6] % 95 + 1, u16::from(who[7]) * 3),
             diagnosis: CONDITIONS[who[8] as usize % CONDITIONS.len()].to_string(),
             secret: Some(format!("FLAG-{}", hex::encode(&flag[..6]))),
+            article: Some(crate::lab::site::articles::ARTICLES[self.tag(&format!("article/{p}/{exercise}"))[0] as usize % crate::lab::site::articles::ARTICLES.len()].slug.to_string()),
         }
     }
 

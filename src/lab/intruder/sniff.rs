@@ -37,9 +37,10 @@ pub struct Options {
     /// The lab site's TLS key log: its new lines go into the capture as Decryption
     /// Secrets Blocks (`--with-keys`).
     pub keylog: Option<PathBuf>,
-    /// Name the article behind each HTTPS page load as it ends, with what
-    /// `fingerprint learn` learned (`--guess-articles`).
-    pub guess: Option<crate::fingerprint::Model>,
+    /// Name the article behind each HTTPS page load as it ends (no connection open, and
+    /// none started for the gap), with what `fingerprint learn` learned
+    /// (`--guess-articles`, `--guess-gap`).
+    pub guess: Option<(crate::fingerprint::Model, Duration)>,
 }
 
 /// Prints a guessed page load (a line of text, or a JSON line `article_guess`).
@@ -152,7 +153,7 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
             }
         }
     };
-    let mut live = opts.guess.clone().map(|m| crate::fingerprint::Live::new(m, Duration::from_secs(1)));
+    let mut live = opts.guess.clone().map(|(m, gap)| crate::fingerprint::Live::new(m, gap));
     let guessed = |events: &[(Event, Vec<Finding>)], live: &mut Option<crate::fingerprint::Live>, end: bool| {
         let Some(l) = live.as_mut() else { return };
         let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();

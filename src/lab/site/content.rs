@@ -39,11 +39,15 @@ pub struct Persona {
     /// A workshop's flag, shown on the account page (exercise: replay the session cookie).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// A workshop's article (its path's last part) the bot reads over HTTPS (exercise:
+    /// guess which article).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
 }
 
 impl Default for Persona {
     fn default() -> Persona {
-        Persona { username: USERNAME.into(), password: PASSWORD.into(), full_name: FULL_NAME.into(), insurance_no: INSURANCE_NO.into(), diagnosis: DIAGNOSIS.into(), secret: None }
+        Persona { username: USERNAME.into(), password: PASSWORD.into(), full_name: FULL_NAME.into(), insurance_no: INSURANCE_NO.into(), diagnosis: DIAGNOSIS.into(), secret: None, article: None }
     }
 }
 
