@@ -212,7 +212,12 @@ fn solve(p: u16) -> Solved {
     show(p, "article");
     let learned = Command::new("ip").args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "fingerprint", "learn", "--lab", &lab(p)]).output().unwrap();
     assert!(learned.status.success(), "participant {p}: fingerprint learn: {}", String::from_utf8_lossy(&learned.stderr));
-    let (article, lines) = sniff_until(p, &["--guess-articles", "--guess-gap", "0.3"], |l| after(l, "read /articles/").and_then(|s| s.split_whitespace().next()).map(str::to_string));
+    // The bot reads the same article at every visit: two guesses in a row that agree.
+    let last = std::cell::RefCell::new(String::new());
+    let (article, lines) = sniff_until(p, &["--guess-articles", "--guess-gap", "0.3"], |l| {
+        let a = after(l, "read /articles/").and_then(|s| s.split_whitespace().next())?.to_string();
+        (last.replace(a.clone()) == a).then_some(a)
+    });
     sniffed.extend(lines);
     let (ok, out) = check(p, "article", Some(if article == "migraine" { "healthy-sleep" } else { "migraine" }));
     assert!(!ok && out.contains("not the article"), "{out}");

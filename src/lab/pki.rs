@@ -63,8 +63,18 @@ pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), PkiError
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let err = |source| PkiError::Io { path: path.display().to_string(), source };
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).map_err(err)?;
-    f.write_all(contents.as_bytes()).map_err(err)
+    // Whole or not at all: written beside it, then renamed over it. A reader (the bot
+    // reading its persona, say) never sees the file empty or half written.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp).map_err(err)?;
+    f.write_all(contents.as_bytes()).map_err(err)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
 }
 
 /// A rustls server configuration from PEM files (HTTP/2 and HTTP/1.1 offered by ALPN):
