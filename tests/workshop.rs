@@ -244,6 +244,19 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
 
+    // The trainer's view does not project the page the bot read in the article exercise:
+    // that page is the answer.
+    {
+        let mut serve = Bg(Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["workshop", "serve", "--name", W, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+        let mut first = String::new();
+        std::io::BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let base = first.strip_prefix("view: ").and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no view line: {first:?}")).to_string();
+        let page = Command::new("curl").args(["-s", &format!("{base}lab/{}/page", lab(1))]).output().unwrap();
+        let page = String::from_utf8_lossy(&page.stdout);
+        let title = plainsight::lab::site::articles::by_path(&format!("/articles/{}", solved[0].answers["article"])).unwrap().title;
+        assert!(page.contains("stays hidden") && !page.contains(title), "{page}");
+    }
+
     // Every participant passed every exercise, as the progress database says.
     let json: serde_json::Value = serde_json::from_slice(&ps(&["workshop", "progress", "--name", W, "--json"]).stdout).unwrap();
     let ids: Vec<String> = json["exercises"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();

@@ -290,6 +290,10 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
                         let visits = bot::visits(&lab);
                         let page = visits.last().and_then(|v| v.last_page.clone()).and_then(|f| std::fs::read(lab.state_dir().join(bot::PAGES_DIR).join(f)).ok());
                         match page {
+                            // In the article exercise the page itself is the answer.
+                            Some(_) if !view.opts.reveal && visits.last().is_some_and(|v| v.start == bot::Start::Article) => {
+                                respond(StatusCode::OK, "text/html; charset=utf-8", full(ARTICLE_HIDDEN), PAGE_CSP)
+                            }
                             Some(body) => {
                                 let body = if view.opts.reveal { body } else { masked_answers(&lab, body) };
                                 respond(StatusCode::OK, "text/html; charset=utf-8", full(body), PAGE_CSP)
@@ -481,6 +485,9 @@ where
     r.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
     r
 }
+
+/// What the view shows for the bot's page in the article exercise, unless `--reveal`.
+const ARTICLE_HIDDEN: &str = "<p>The bot read one of the clinic's articles over HTTPS. Which one is this exercise's answer: the page stays hidden (<code>workshop serve --reveal</code> shows it).</p>";
 
 /// The bot's page with the lab's answers in it (its flag, its password) masked, so that a
 /// projected page gives no participant's answer away.
