@@ -24,6 +24,9 @@
 //!   [`lab::visitor`] (the scripted browser) and [`lab::intruder`] (sniff, the injecting
 //!   proxy, the racing guest); [`lab::pki`] makes the lab's certificates.
 //! - [`demo`]: runs the scenarios through the lab and the analysis, and writes the report.
+//! - [`fingerprint`]: which article was read over HTTPS, from the sizes of its page load:
+//!   [`fingerprint::run`] learns the site from the intruder host, guesses a capture's page
+//!   loads, and measures the accuracy; [`fingerprint::Live`] guesses inside `sniff`.
 //! - [`workshop`]: a classroom of labs: [`workshop::bot`] (a persona visiting in a loop),
 //!   [`workshop::exercise`] (`lab/exercises/*.md`), [`workshop::check`] (checkpoints from
 //!   evidence), [`workshop::progress`] (SQLite).
