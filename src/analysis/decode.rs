@@ -182,6 +182,24 @@ impl Decoder {
 /// The common case, without the general slicer: IPv4, whole and unfragmented, carrying TCP
 /// or UDP that is not a tunnel. Anything else (or anything odd) is `None`, and goes the
 /// general way, which gives the same packet for what this accepts.
+/// The endpoints of an Ethernet + IPv4 + TCP frame, read from fixed offsets and checked only
+/// enough not to read past the end: a hint for prefetching the connection's state ahead of
+/// its frame, never a decoding (nothing is concluded from it).
+pub fn tcp_endpoints_hint(linktype: Linktype, data: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    if linktype.0 != 1 || data.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = data.get(14..34)?;
+    if ip[9] != 6 {
+        return None;
+    }
+    let ports = data.get(14 + usize::from(ip[0] & 0x0f) * 4..)?.get(..4)?;
+    let addr = |a: &[u8], p: &[u8]| {
+        SocketAddr::new(IpAddr::from([a[0], a[1], a[2], a[3]]), u16::from_be_bytes([p[0], p[1]]))
+    };
+    Some((addr(&ip[12..16], &ports[0..2]), addr(&ip[16..20], &ports[2..4])))
+}
+
 fn plain_ipv4(d: &[u8]) -> Option<Packet<'_>> {
     let ip = etherparse::Ipv4Slice::from_slice(d).ok()?;
     if ip.is_payload_fragmented() {
@@ -393,7 +411,7 @@ mod tests {
     use etherparse::PacketBuilder;
 
     fn frame(lt: u32, data: &[u8]) -> Frame<'_> {
-        Frame { number: 1, ts_micros: 0, linktype: Linktype(lt), data, orig_len: data.len() as u32 }
+        Frame { number: 1, ts_micros: 0, linktype: Linktype(lt), data, orig_len: data.len() as u32, ahead: [&[]; 2] }
     }
 
     fn tcp_eth(payload: &[u8]) -> Vec<u8> {
@@ -414,6 +432,27 @@ mod tests {
         assert_eq!(p.dst, "198.51.100.10:80".parse().unwrap());
         assert_eq!(p.transport, Transport::Tcp(TcpMeta { seq: 1000, ack: Some(77), syn: false, fin: false, rst: false }));
         assert_eq!(&p.payload[..], b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn endpoints_hint_agrees_with_the_decoder_and_never_reads_past_the_end() {
+        let v = tcp_eth(b"GET / HTTP/1.1\r\n");
+        let p = Decoder::default().decode(&frame(1, &v)).unwrap();
+        assert_eq!(tcp_endpoints_hint(Linktype(1), &v), Some((p.src, p.dst)));
+        // Options in the IP header move the ports.
+        let mut opts = etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [192, 0, 2, 10], [198, 51, 100, 10]).unwrap();
+        opts.options = [1, 1, 1, 1][..].try_into().unwrap();
+        let mut w = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6]).ip(etherparse::IpHeaders::Ipv4(opts, Default::default())).tcp(40001, 443, 1, 9).write(&mut w, b"x").unwrap();
+        assert_eq!(tcp_endpoints_hint(Linktype(1), &w), Some(("192.0.2.10:40001".parse().unwrap(), "198.51.100.10:443".parse().unwrap())));
+        for cut in 0..v.len().min(40) {
+            let got = tcp_endpoints_hint(Linktype(1), &v[..cut]);
+            assert!(got.is_none() || cut >= 38, "a {cut}-byte frame gave {got:?}");
+        }
+        let mut udp = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([192, 0, 2, 10], [198, 51, 100, 10], 64).udp(5, 53).write(&mut udp, b"x").unwrap();
+        assert_eq!(tcp_endpoints_hint(Linktype(1), &udp), None);
+        assert_eq!(tcp_endpoints_hint(Linktype(101), &v), None);
     }
 
     #[test]

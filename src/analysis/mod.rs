@@ -17,7 +17,8 @@
 //! - [`findings`]: what was learned, classed by sensitivity, with secrets kept apart and
 //!   masked (in URLs too).
 //! - [`report`]: text, JSON lines, JSON, tab-separated fields and Zeek-style logs.
-//! - [`pipeline`]: the one place that chains the stages, for files and live captures.
+//! - [`pipeline`]: the one place that chains the stages, for files and live captures;
+//!   [`prefetch`]: the cache hints it gives a frame or two ahead.
 //! - [`analyze`]: `plainsight analyze`, the pipeline over a file; [`compare`]: two captures
 //!   of the same exchanges side by side; [`synth`]: captures with known content (tests,
 //!   fuzz seeds, benchmarks).
@@ -30,6 +31,7 @@ pub mod dissect;
 pub mod findings;
 pub mod flow;
 pub mod pipeline;
+pub mod prefetch;
 pub mod reassembly;
 pub mod report;
 pub mod synth;

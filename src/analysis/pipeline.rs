@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::analysis::capture::Frame;
 use crate::analysis::capture::live::BpfFilter;
-use crate::analysis::decode::{Decoder, Skip, Transport};
+use crate::analysis::decode::{Decoder, Skip, Transport, tcp_endpoints_hint};
 use crate::analysis::dissect::{ConnApp, Event, Record, dns, http, looks_like_any_request, quic};
 use crate::analysis::findings::{self, Finding};
 use crate::analysis::reassembly::{self, Limits, Reassembler};
@@ -65,6 +65,14 @@ impl Analyzer {
                 self.counters.filtered_out += 1;
                 return;
             }
+        }
+        // While this frame is handled, the CPU loads the connection of the frame after next,
+        // and what the next frame's connection (loaded by now) points to.
+        if let Some((a, b)) = tcp_endpoints_hint(f.linktype, f.ahead[1]) {
+            self.tcp.prefetch(a, b);
+        }
+        if let Some((a, b)) = tcp_endpoints_hint(f.linktype, f.ahead[0]) {
+            self.tcp.prefetch_app(a, b);
         }
         match self.decoder.decode(f) {
             Ok(p) => match p.transport {

@@ -87,7 +87,7 @@ impl LiveCapture {
             Ok(p) => {
                 self.number += 1;
                 let ts_micros = p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec;
-                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len }))
+                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len, ahead: [&[]; 2] }))
             }
             Err(pcap::Error::TimeoutExpired) => {
                 // SAFETY: the descriptor belongs to `cap`, which outlives this call.
@@ -108,7 +108,7 @@ impl LiveCapture {
             Ok(p) => {
                 self.number += 1;
                 let ts_micros = p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec;
-                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len }))
+                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len, ahead: [&[]; 2] }))
             }
             Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => Ok(None),
             Err(source) => Err(LiveError::Read { interface: self.interface.clone(), source }),

@@ -22,4 +22,7 @@ pub struct Frame<'a> {
     /// The captured bytes (may be shorter than `orig_len` when a snap length applied).
     pub data: &'a [u8],
     pub orig_len: u32,
+    /// The bytes of the two frames that follow, when the reader already holds them (a
+    /// memory-mapped file); empty otherwise. A hint that lets the pipeline prefetch, no more.
+    pub ahead: [&'a [u8]; 2],
 }

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::analysis::prefetch;
 use crate::analysis::reassembly::{ConnInfo, Dir, End, Limits, StreamApp};
 
 /// One thing a dissector read off the wire.
@@ -207,6 +208,14 @@ impl StreamApp for ConnApp {
             Proto::Dns(d) => d.gap(dir),
             Proto::Undecided => self.pending[dir as usize].clear(),
             Proto::Unknown(_) | Proto::Other => self.proto = Proto::Other,
+        }
+    }
+
+    fn prefetch(&self) {
+        match &self.proto {
+            Proto::Http(h) => h.prefetch(),
+            Proto::Tls(t) => prefetch::value(&**t),
+            _ => {}
         }
     }
 

@@ -21,6 +21,7 @@ mod lenient;
 pub use content::{MAX_DECODED, decode_body};
 pub use fields::{authorization, body_fields, html_title, query_fields};
 use fields::looks_like_html;
+use crate::analysis::prefetch;
 use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// Largest header block followed; larger ones are reported and skipped.
@@ -210,6 +211,22 @@ impl HttpConn {
 
     fn side(&self, dir: Dir) -> usize {
         if dir == self.req_dir { 0 } else { 1 }
+    }
+
+    /// Hints the CPU to load what the next bytes will touch: the messages being read, a
+    /// buffered remainder, the oldest request waiting for its response.
+    pub fn prefetch(&self) {
+        for half in &self.halves {
+            if let Some(open) = &half.open {
+                prefetch::value(&**open);
+            }
+            if !half.buf.is_empty() {
+                prefetch::bytes(half.buf.as_ptr(), 64);
+            }
+        }
+        if let Some(p) = self.pending.front() {
+            prefetch::value(p);
+        }
     }
 
     pub fn data(&mut self, info: &ConnInfo, dir: Dir, mut data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) -> Next {
