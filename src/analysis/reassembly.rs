@@ -180,23 +180,21 @@ fn key(a: SocketAddr, b: SocketAddr) -> Key {
     }
 }
 
-/// The live connections: a hash index of 4-byte slots into a slab of boxed connections.
+/// The live connections: a hash table of boxed connections.
 ///
 /// On a busy capture thousands of connections take turns, so the connection a segment
 /// belongs to is rarely in the CPU's cache, and waiting for it was a fifth of the time. The
-/// index stays small enough to stay cached (32,768 connections: about 200 KB), which lets
-/// [`Reassembler::prefetch`] find the next frame's connection cheaply and ask the CPU to load
-/// it while the current frame is handled.
+/// table holds only pointers (8 bytes a slot, 32,768 connections in about 300 KB), so
+/// [`Reassembler::prefetch`] can find the next frame's connection without touching it and
+/// ask the CPU to load it while the current frame is handled.
 struct Table<A> {
-    index: hashbrown::HashTable<u32>,
-    slab: Vec<Option<Box<Conn<A>>>>,
-    free: Vec<u32>,
+    index: hashbrown::HashTable<Box<Conn<A>>>,
     hasher: Hasher,
 }
 
 impl<A> Table<A> {
     fn new() -> Self {
-        Table { index: hashbrown::HashTable::new(), slab: Vec::new(), free: Vec::new(), hasher: Hasher::default() }
+        Table { index: hashbrown::HashTable::new(), hasher: Hasher::default() }
     }
 
     fn len(&self) -> usize {
@@ -207,58 +205,32 @@ impl<A> Table<A> {
         self.hasher.hash_one(k)
     }
 
-    fn conn(slab: &[Option<Box<Conn<A>>>], i: u32) -> &Conn<A> {
-        slab[i as usize].as_deref().expect("the index names only occupied slots")
+    fn get(&self, h: u64, k: &Key) -> Option<&Conn<A>> {
+        self.index.find(h, |c| c.key == *k).map(|c| &**c)
     }
 
-    /// The slot of the connection with key `k` (hash `h`).
-    fn find(&self, h: u64, k: &Key) -> Option<u32> {
-        let slab = &self.slab;
-        self.index.find(h, |&i| Self::conn(slab, i).key == *k).copied()
-    }
-
-    fn get_mut(&mut self, i: u32) -> &mut Conn<A> {
-        self.slab[i as usize].as_deref_mut().expect("the index names only occupied slots")
-    }
-
-    fn insert(&mut self, h: u64, conn: Box<Conn<A>>) -> u32 {
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.slab[i as usize] = Some(conn);
-                i
-            }
-            None => {
-                self.slab.push(Some(conn));
-                (self.slab.len() - 1) as u32
-            }
-        };
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.insert_unique(h, i, |&j| hasher.hash_one(Self::conn(slab, j).key));
-        i
+    /// The connection with key `k` (hash `h`), or a vacancy for it.
+    fn entry(&mut self, h: u64, k: &Key) -> hashbrown::hash_table::Entry<'_, Box<Conn<A>>> {
+        let hasher = &self.hasher;
+        self.index.entry(h, |c| c.key == *k, |c| hasher.hash_one(c.key))
     }
 
     fn remove(&mut self, k: &Key) -> Option<Box<Conn<A>>> {
         let h = self.hash(k);
-        let slab = &self.slab;
-        let (i, _) = self.index.find_entry(h, |&i| Self::conn(slab, i).key == *k).ok()?.remove();
-        self.free.push(i);
-        self.slab[i as usize].take()
+        Some(self.index.find_entry(h, |c| c.key == *k).ok()?.remove().0)
     }
 
     fn iter(&self) -> impl Iterator<Item = &Conn<A>> {
-        self.slab.iter().flatten().map(|c| &**c)
+        self.index.iter().map(|c| &**c)
     }
 
-    /// Asks the CPU to load the connection with key `k` (hash `h`) into its cache. Reads
-    /// only the index and the slab's pointers; never waits for the connection itself.
-    fn prefetch(&self, h: u64, _k: &Key) {
-        let slab = &self.slab;
+    /// Asks the CPU to load the connection with hash `h` into its cache. Reads only the
+    /// table's own slots; never waits for the connection itself.
+    fn prefetch(&self, h: u64) {
         // Every slot whose hash tag matches (almost always just the one) is loaded; `false`
         // keeps the lookup from comparing keys, which would wait for the load.
-        self.index.find(h, |&i| {
-            if let Some(c) = &slab[i as usize] {
-                prefetch::value(&**c);
-            }
+        self.index.find(h, |c| {
+            prefetch::value(&**c);
             false
         });
     }
@@ -303,15 +275,15 @@ impl<A: StreamApp> Reassembler<A> {
     /// before feeding the current one. Changes nothing.
     pub fn prefetch(&self, a: SocketAddr, b: SocketAddr) {
         let k = key(a, b);
-        self.conns.prefetch(self.conns.hash(&k), &k);
+        self.conns.prefetch(self.conns.hash(&k));
     }
 
     /// The second step, a frame later: the connection is cached by now, so its
     /// application's own allocations can be found and loaded in turn.
     pub fn prefetch_app(&self, a: SocketAddr, b: SocketAddr) {
         let k = key(a, b);
-        if let Some(i) = self.conns.find(self.conns.hash(&k), &k) {
-            Table::conn(&self.conns.slab, i).app.prefetch();
+        if let Some(c) = self.conns.get(self.conns.hash(&k), &k) {
+            c.app.prefetch();
         }
     }
 
@@ -333,15 +305,14 @@ impl<A: StreamApp> Reassembler<A> {
         let k = key(src, dst);
         let creates = !payload.is_empty() || tcp.syn;
         let h = self.conns.hash(&k);
-        let found = self.conns.find(h, &k);
-        if found.is_none() && creates && self.conns.len() >= self.limits.max_conns {
+        if creates && self.conns.len() >= self.limits.max_conns && self.conns.get(h, &k).is_none() {
             self.evict_oldest(out);
         }
         let limits = self.limits;
         // One lookup per segment: the connection, or a new one.
-        let slot = match found {
-            Some(i) => i,
-            None => {
+        let conn = match self.conns.entry(h, &k) {
+            hashbrown::hash_table::Entry::Occupied(o) => o.into_mut(),
+            hashbrown::hash_table::Entry::Vacant(v) => {
                 if !creates {
                     return; // a bare ACK or RST of a connection we never saw: nothing to learn
                 }
@@ -357,10 +328,9 @@ impl<A: StreamApp> Reassembler<A> {
                 self.next_id += 1;
                 self.stats.connections += 1;
                 let app = A::new(&info, &limits);
-                self.conns.insert(h, Box::new(Conn { key: k, info, halves: Default::default(), app, last_seen: 0, last_ts: ts }))
+                v.insert(Box::new(Conn { key: k, info, halves: Default::default(), app, last_seen: 0, last_ts: ts })).into_mut()
             }
         };
-        let conn = self.conns.get_mut(slot);
         conn.last_seen = self.tick;
         conn.last_ts = ts;
         let dir = if src == conn.info.client { Dir::ToServer } else { Dir::ToClient };
@@ -777,7 +747,7 @@ mod tests {
     }
 
     #[test]
-    fn slots_of_ended_connections_are_reused_without_mixing_streams() {
+    fn connections_ended_and_begun_in_turn_never_mix_streams() {
         let mut r = Reassembler::<ById>::new(Limits::default());
         let mut out = BTreeMap::new();
         let server: SocketAddr = S.parse().unwrap();
