@@ -443,7 +443,7 @@ pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, re
         user_agent: None,
         referer: h(header::REFERER),
         cookies: parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect(),
-        authorization: h(header::AUTHORIZATION).map(|a| dh::authorization(&a)),
+        authorization: h(header::AUTHORIZATION).map(dh::authorization),
         content_type,
         body_len: body.len() as u64,
         fields,

@@ -7,24 +7,32 @@ use base64::Engine;
 use super::{Authorization, Field};
 
 /// Decodes an `Authorization` value; Basic credentials are split into user and password.
-pub fn authorization(v: &str) -> Authorization {
-    let (scheme, rest) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
-    let mut a = Authorization { scheme: scheme.to_string(), raw: v.to_string(), user: None, password: None };
+pub fn authorization(raw: String) -> Authorization {
+    let v = raw.trim();
+    let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+    let (scheme, mut user, mut password) = (scheme.to_string(), None, None);
     if scheme.eq_ignore_ascii_case("basic") {
+        // Decoded in place: the user is the decoded string cut at its first colon.
         if let Ok(dec) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) {
-            let dec = String::from_utf8_lossy(&dec).into_owned();
-            let (u, p) = dec.split_once(':').unwrap_or((&dec, ""));
-            a.user = Some(u.to_string());
-            a.password = Some(p.to_string());
+            let mut dec = String::from_utf8(dec).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let pass = match dec.find(':') {
+                Some(i) => {
+                    let p = dec[i + 1..].to_string();
+                    dec.truncate(i);
+                    p
+                }
+                None => String::new(),
+            };
+            (user, password) = (Some(dec), Some(pass));
         }
     } else if scheme.eq_ignore_ascii_case("digest") {
-        a.user = rest
+        user = rest
             .split(',')
             .filter_map(|kv| kv.trim().split_once('='))
             .find(|(k, _)| k.trim().eq_ignore_ascii_case("username"))
             .map(|(_, v)| v.trim().trim_matches('"').to_string());
     }
-    a
+    Authorization { scheme, raw, user, password }
 }
 
 /// Fields of the query string of `uri`.

@@ -698,7 +698,7 @@ fn request(method: &str, uri: &str, version: String, headers: &[httparse::Header
         user_agent: header(headers, "user-agent"),
         referer: header(headers, "referer"),
         cookies: all_headers(headers, "cookie"),
-        authorization: header(headers, "authorization").map(|a| authorization(&a)),
+        authorization: header(headers, "authorization").map(authorization),
         content_type: header(headers, "content-type"),
         body_len: 0,
         fields,
@@ -896,9 +896,27 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
     fn json_and_digest() {
         let f = body_fields(Some("application/json"), br#"{"user":{"email":"a@b.c","password":"pw"},"n":3}"#);
         assert_eq!(f.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["n", "user.email", "user.password"]);
-        let a = authorization(r#"Digest username="bob", realm="x", response="abc""#);
+        let a = authorization(r#"Digest username="bob", realm="x", response="abc""#.to_string());
         assert_eq!(a.user.as_deref(), Some("bob"));
         assert_eq!(a.password, None);
+    }
+
+    #[test]
+    fn basic_credentials_split_at_the_first_colon_whatever_their_bytes() {
+        let basic = |raw: &str| {
+            let a = authorization(raw.to_string());
+            (a.scheme, a.raw, a.user.unwrap_or_default(), a.password.unwrap_or_default())
+        };
+        // "alice:pa:ss", with padding spaces kept in `raw`.
+        let (scheme, raw, user, pass) = basic(" Basic YWxpY2U6cGE6c3M= ");
+        assert_eq!((scheme.as_str(), raw.as_str(), user.as_str(), pass.as_str()), ("Basic", " Basic YWxpY2U6cGE6c3M= ", "alice", "pa:ss"));
+        // No colon: all of it is the user. Bytes that are not UTF-8 are replaced, not lost.
+        assert_eq!(basic("basic Ym9i").2, "bob");
+        assert_eq!(basic("basic Ym9i").3, "");
+        assert_eq!(basic("Basic /zpwdw==").2, "\u{fffd}");
+        assert_eq!(basic("Basic /zpwdw==").3, "pw");
+        // Not base64: no user.
+        assert_eq!(authorization("Basic !!".to_string()).user, None);
     }
 
     /// A weather station's upload (a real device's version `HTTP/1.0.8`): read as it was
