@@ -8,6 +8,8 @@
 # Usage: scripts/bench-analyze.sh [TRANSACTIONS] [TLS] [DIR]
 #   INTERLEAVE=5000 SPREAD=1 scripts/bench-analyze.sh   a busy gateway's capture: 5,000
 #   keep-alive connections open at once, addresses spread over the IPv4 space
+#   RUNS=5 TSHARK_RUNS=3   best of RUNS runs of each plainsight run and of tcpdump, best of
+#   TSHARK_RUNS of tshark (default 3 and 1): this machine's speed drifts between runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; T=${2:-10000}; DIR=${3:-$(mktemp -d)}
@@ -35,7 +37,7 @@ measure plainsight "$DIR/ps.tsv" $BIN analyze --format fields --reveal --no-prog
 measure jsonl /dev/null $BIN analyze --format jsonl --reveal --no-progress "$FILE"
 measure findings /dev/null $BIN analyze --format json --no-progress "$FILE"
 measure tcpdump /dev/null tcpdump -nn -r "$FILE" udp
-RUNS=1 measure tshark "$DIR/ts.tsv" tshark -n -r "$FILE" -Y 'http.request || tls.handshake.type == 1' -T fields \
+RUNS=${TSHARK_RUNS:-1} measure tshark "$DIR/ts.tsv" tshark -n -r "$FILE" -Y 'http.request || tls.handshake.type == 1' -T fields \
   -E separator=/t -e http.host -e http.request.method -e http.request.uri -e http.cookie \
   -e http.authorization -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str
 

@@ -5,28 +5,13 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::{LabDown as Down, ok, ps};
 
-fn ps(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = ps(args);
-    assert!(out.status.success(), "plainsight {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Command;
 
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
-}
-
-struct Down(&'static str);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = ps(&["lab", "down", "--name", self.0]);
-    }
 }
 
 /// Learns, evaluates 50 visits; returns the evaluation's JSON and its printed report.
@@ -71,7 +56,7 @@ fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
     // Live, inside sniff: each page load is named as it ends (after a pause of a second
     // with no new connection: the reader reading), the last one when the capture stops.
     let ready = dir.path().join("sniff.ready");
-    let mut sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+    let sniff = Command::new(env!("CARGO_BIN_EXE_plainsight"))
         .args(["sniff", "--lab", LAB, "--guess-articles", "--ready-file", ready.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

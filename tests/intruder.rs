@@ -5,20 +5,11 @@
 
 mod common;
 
+use common::{LabDown as Down, ps};
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn ps(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
-}
-
-struct Down(&'static str);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = ps(&["lab", "down", "--name", self.0]);
-    }
-}
 
 fn in_host(lab: &str, host: &str, script: &str) -> std::process::Output {
     Command::new("ip").args(["netns", "exec", &format!("{lab}-{host}"), "bash", "-c", script]).output().unwrap()

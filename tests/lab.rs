@@ -3,18 +3,10 @@
 
 mod common;
 
+use common::{LabDown as Down, ok, ps};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ps(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = ps(args);
-    assert!(out.status.success(), "plainsight {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Command;
 
 fn namespaces(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
@@ -22,13 +14,6 @@ fn namespaces(prefix: &str) -> Vec<String> {
 }
 
 /// Tears the lab down even when an assertion fails.
-struct Down(&'static str);
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = ps(&["lab", "down", "--name", self.0]);
-    }
-}
-
 fn visit_json(lab: &str, start: &str, extra: &[&str]) -> serde_json::Value {
     let path = std::env::temp_dir().join(format!("visit-{lab}-{}.json", std::process::id()));
     let mut args = vec!["visit", "--lab", lab, "--json", path.to_str().unwrap(), start];

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::ps;
+
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -15,10 +17,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const W: &str = "pstest-view";
-
-fn ps(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
-}
 
 fn artefact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::ps;
+
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -14,10 +16,6 @@ use std::time::{Duration, Instant};
 
 const W: &str = "pstest-ws";
 const PARTICIPANTS: u16 = 3;
-
-fn ps(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
-}
 
 fn lab(p: u16) -> String {
     format!("{W}-{p:02}")

@@ -1,4 +1,5 @@
-//! Shared test harness: where the shared corpus is, and running the pipeline on a file.
+//! Shared test harness: where the shared corpus is, running the pipeline on a file, and
+//! running the plainsight binary (with labs taken down when a test ends, even failing).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -93,5 +94,26 @@ pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     while !ready() {
         assert!(start.elapsed() < std::time::Duration::from_secs(20), "{what} did not become ready within 20 s");
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Runs the plainsight binary built for these tests.
+pub fn ps(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_plainsight")).args(args).output().unwrap()
+}
+
+/// Runs it and returns its standard output; a failure fails the test, with both outputs.
+pub fn ok(args: &[&str]) -> String {
+    let out = ps(args);
+    assert!(out.status.success(), "plainsight {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Takes the lab of that name down when dropped, so a failing test leaves nothing behind.
+pub struct LabDown(pub &'static str);
+
+impl Drop for LabDown {
+    fn drop(&mut self) {
+        let _ = ps(&["lab", "down", "--name", self.0]);
     }
 }
