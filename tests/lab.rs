@@ -85,13 +85,19 @@ fn lab_lifecycle_visits_and_real_tools() {
     assert_eq!(visit_json("pstest-a", "https://clinic.test/", &[])["errors"], 0);
 
     // kill -9 of everything in lab a, then `up` recovers.
-    for ns in namespaces("pstest-a-") {
-        let pids = Command::new("ip").args(["netns", "pids", &ns]).output().unwrap();
-        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
-            let _ = Command::new("kill").args(["-9", pid]).status();
-        }
+    let pids = || -> Vec<String> {
+        namespaces("pstest-a-")
+            .iter()
+            .flat_map(|ns| {
+                let out = Command::new("ip").args(["netns", "pids", ns]).output().unwrap();
+                String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    for pid in pids() {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    common::wait_until("the killed roles to be gone", || pids().is_empty());
     ok(&["lab", "up", "--name", "pstest-a"]);
     assert_eq!(visit_json("pstest-a", "https://clinic.test/", &[])["errors"], 0);
 
