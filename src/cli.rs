@@ -83,14 +83,15 @@ pub enum FingerprintAction {
         #[arg(long, value_parser = seconds, default_value = "1")]
         gap: std::time::Duration,
     },
-    /// The visitor reads N articles chosen at random over HTTPS while the intruder
-    /// captures; each page load is guessed from the capture: accuracy, chance, confusion.
+    /// The visitor reads N articles in a random order, each as often as the others (give
+    /// or take one), over HTTPS while the intruder captures; each page load is guessed
+    /// from the capture: accuracy, chance, confusion.
     Eval {
         #[arg(long, env = "PLAINSIGHT_LAB", default_value = "plainsight", value_parser = lab_name)]
         lab: String,
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
         visits: u16,
-        /// Seed of the random choice of articles (default: the clock).
+        /// Seed of the random order of articles (default: the clock).
         #[arg(long)]
         seed: Option<u64>,
         /// The visitor browses with Debian's headless Chromium instead of the scripted

@@ -242,22 +242,37 @@ pub struct Evaluation {
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
-/// `fingerprint eval`: the visitor reads `visits` articles chosen at random over HTTPS
-/// while the intruder captures; each page load is guessed from the capture alone.
+/// Which of `n` articles each of `visits` visits reads: rounds of all `n` in a shuffled
+/// order, so that every article is read as often as the others, give or take one. Drawn
+/// independently, one article could come up three times as often as another in 50 visits,
+/// and the accuracy would mostly say which articles happened to be drawn.
+fn visit_order(visits: usize, n: usize, seed: u64) -> Vec<usize> {
+    // splitmix64: every seed, small ones too, gives a well-spread sequence.
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut order = Vec::with_capacity(visits);
+    while order.len() < visits && n > 0 {
+        let mut round: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            round.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        order.extend(round.into_iter().take(visits - order.len()));
+    }
+    order
+}
+
+/// `fingerprint eval`: the visitor reads `visits` articles in a random order, each as often
+/// as the others (give or take one), over HTTPS while the intruder captures; each page load
+/// is guessed from the capture alone.
 pub fn eval(lab: &Lab, visits: usize, seed: u64, chromium: bool, stop: &AtomicBool) -> anyhow::Result<Evaluation> {
     let model = Model::load(&model_path(lab))?;
-    // splitmix64: every seed, small ones too, spreads over the articles.
-    let mut rng = seed;
-    let pages: Vec<String> = (0..visits)
-        .map(|_| {
-            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = rng;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            ARTICLES[(z % ARTICLES.len() as u64) as usize].path()
-        })
-        .collect();
+    let pages: Vec<String> = visit_order(visits, ARTICLES.len(), seed).into_iter().map(|a| ARTICLES[a].path()).collect();
     let (visited, conns) = visit_captured(lab, Host::Visitor, &Lab::lan_interface(), &pages, READING, chromium, stop)?;
     let padded = padding(&visited)?;
     if padded != model.padded {
@@ -330,4 +345,27 @@ pub fn eval_text(e: &Evaluation) -> String {
         out.push_str(&format!("    {:<28} {right} of {total} right{}\n", read.trim_start_matches("/articles/"), if wrong.is_empty() { String::new() } else { format!(" ({})", wrong.join(", ")) }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visit_order;
+
+    #[test]
+    fn every_article_is_read_as_often_as_the_others_in_a_seeded_random_order() {
+        for seed in [0, 1, 42, u64::MAX] {
+            let order = visit_order(50, 12, seed);
+            assert_eq!(order.len(), 50);
+            let mut counts = [0; 12];
+            for &a in &order {
+                counts[a] += 1;
+            }
+            assert!(counts.iter().all(|&c| c == 4 || c == 5), "seed {seed}: {counts:?}");
+            assert_eq!(counts.iter().filter(|&&c| c == 5).count(), 2);
+            assert_eq!(order, visit_order(50, 12, seed), "the same seed gives the same order");
+        }
+        assert_ne!(visit_order(50, 12, 1), visit_order(50, 12, 2));
+        assert_ne!(visit_order(12, 12, 7), (0..12).collect::<Vec<_>>(), "shuffled, not in order");
+        assert!(visit_order(5, 0, 1).is_empty());
+    }
 }
