@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -75,8 +76,9 @@ pub struct Finding {
     /// The sensitive value (password, cookie value, token), masked unless revealed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    /// The host it concerns: HTTP Host, TLS server name, or the server address.
-    pub host: String,
+    /// The host it concerns: HTTP Host, TLS server name, or the server address (shared by
+    /// the findings of one event).
+    pub host: Arc<str>,
     pub frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,
@@ -308,6 +310,10 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn clip(s: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= n {
+        // No more characters than bytes: nothing to count.
+        return std::borrow::Cow::Borrowed(s);
+    }
     match s.char_indices().nth(n) {
         None => std::borrow::Cow::Borrowed(s),
         Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..end])),
@@ -326,15 +332,21 @@ macro_rules! text {
 }
 
 pub fn from_event(e: &Event) -> Vec<Finding> {
-    let mut out = Vec::with_capacity(4);
+    // An HTTP request with a cookie and a query makes seven or eight.
+    let mut out = Vec::with_capacity(8);
     let host_of_dst = || e.dst.ip().to_string();
     let from_server = matches!(
         &e.record,
         Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_)
     ) || matches!(&e.record, Record::Dns(m) if m.response);
     let server = if from_server { e.src } else { e.dst };
+    let mut last_host: Option<Arc<str>> = None;
     let mut push = |class, summary: String, secret: Option<String>, host: &str| {
-        out.push(Finding { class, summary, secret, host: host.to_string(), frame: e.frame, conn: e.conn, src: e.src, dst: e.dst, server, clear_summary: None });
+        let host = match &last_host {
+            Some(h) if **h == *host => h.clone(),
+            _ => last_host.insert(host.into()).clone(),
+        };
+        out.push(Finding { class, summary, secret, host, frame: e.frame, conn: e.conn, src: e.src, dst: e.dst, server, clear_summary: None });
     };
     match &e.record {
         Record::HttpRequest(r) => {

@@ -41,28 +41,30 @@ pub fn community_id(proto: u8, a: SocketAddr, b: SocketAddr) -> String {
 /// machinery for IPv4 (a report writes several per event: a tenth of its time otherwise).
 pub fn serialize_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
     match a {
-        SocketAddr::V4(v) => {
-            let mut buf = [0u8; 21];
-            let mut n = 0;
-            let mut num = itoa::Buffer::new();
-            for (i, o) in v.ip().octets().iter().enumerate() {
-                if i > 0 {
-                    buf[n] = b'.';
-                    n += 1;
-                }
-                let d = num.format(*o).as_bytes();
-                buf[n..n + d.len()].copy_from_slice(d);
-                n += d.len();
-            }
-            buf[n] = b':';
-            n += 1;
-            let d = num.format(v.port()).as_bytes();
-            buf[n..n + d.len()].copy_from_slice(d);
-            n += d.len();
-            s.serialize_str(std::str::from_utf8(&buf[..n]).expect("ASCII digits and dots"))
-        }
+        SocketAddr::V4(v) => s.serialize_str(v4_text(v, &mut [0; 21])),
         SocketAddr::V6(_) => s.collect_str(a),
     }
+}
+
+/// `ip:port` of an IPv4 socket address as `Display` writes it, built in `buf`.
+pub fn v4_text<'b>(v: &std::net::SocketAddrV4, buf: &'b mut [u8; 21]) -> &'b str {
+    let mut n = 0;
+    let mut num = itoa::Buffer::new();
+    for (i, o) in v.ip().octets().iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        let d = num.format(*o).as_bytes();
+        buf[n..n + d.len()].copy_from_slice(d);
+        n += d.len();
+    }
+    buf[n] = b':';
+    n += 1;
+    let d = num.format(v.port()).as_bytes();
+    buf[n..n + d.len()].copy_from_slice(d);
+    n += d.len();
+    std::str::from_utf8(&buf[..n]).expect("ASCII digits and dots")
 }
 
 /// A TCP connection, when it ends.

@@ -7,6 +7,8 @@
 //! the capture: identical findings are counted once, and each host keeps at most
 //! [`PER_CLASS`] distinct findings per class (the rest are counted).
 
+mod json;
+mod jsonl;
 mod text;
 mod zeek;
 
@@ -20,6 +22,7 @@ use crate::analysis::dissect::{Event, Record};
 use crate::analysis::findings::{Class, Finding};
 use crate::analysis::pipeline::Counters;
 
+pub use jsonl::JsonlReport;
 pub use text::TextReport;
 pub use zeek::{SCHEMA as ZEEK_SCHEMA, ZeekReport};
 
@@ -93,11 +96,11 @@ pub struct Digest {
 impl Digest {
     pub fn add(&mut self, findings: &[Finding]) {
         for f in findings {
-            if !self.hosts.contains_key(&f.host) && self.hosts.len() >= MAX_HOSTS {
+            if !self.hosts.contains_key(&*f.host) && self.hosts.len() >= MAX_HOSTS {
                 self.other_hosts += 1;
                 continue;
             }
-            let host = self.hosts.entry(f.host.clone()).or_default();
+            let host = self.hosts.entry(f.host.to_string()).or_default();
             let server = if f.class == Class::DnsName { None } else { Some(f.server.ip().to_string()) };
             if let Some(a) = server {
                 if !host.addresses.contains(&a) && host.addresses.len() < 8 {
@@ -141,18 +144,6 @@ impl Digest {
     }
 }
 
-/// `--format jsonl`: one JSON object per line.
-pub struct JsonlReport<W: Write> {
-    out: W,
-    reveal: bool,
-}
-
-impl<W: Write> JsonlReport<W> {
-    pub fn new(out: W, reveal: bool) -> Self {
-        JsonlReport { out, reveal }
-    }
-}
-
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
 pub fn masked_record(r: &Record) -> Record {
     use crate::analysis::findings::{mask, mask_cookie_header, mask_set_cookie, mask_url, secret_param};
@@ -184,36 +175,6 @@ pub fn masked_record(r: &Record) -> Record {
         _ => {}
     }
     r
-}
-
-impl<W: Write> Report for JsonlReport<W> {
-    fn event(&mut self, e: &Event, findings: &[Finding]) -> io::Result<()> {
-        if self.reveal {
-            serde_json::to_writer(&mut self.out, e)?;
-        } else {
-            let masked = Event { record: masked_record(&e.record), ..e.clone() };
-            serde_json::to_writer(&mut self.out, &masked)?;
-        }
-        self.out.write_all(b"\n")?;
-        for f in findings {
-            serde_json::to_writer(&mut self.out, &f.view(self.reveal))?;
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
-        #[derive(Serialize)]
-        struct Line<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            #[serde(flatten)]
-            summary: &'a Summary,
-        }
-        serde_json::to_writer(&mut self.out, &Line { kind: "summary", summary })?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
-    }
 }
 
 /// `--format json`: one document with the summary and the per-host digest.
