@@ -332,8 +332,15 @@ macro_rules! text {
 }
 
 pub fn from_event(e: &Event) -> Vec<Finding> {
-    // An HTTP request with a cookie and a query makes seven or eight.
-    let mut out = Vec::with_capacity(8);
+    let mut out = Vec::new();
+    derive(e, &mut out);
+    out
+}
+
+/// [`from_event`], appending to `out`: a caller deriving many events reuses one vector
+/// (eight findings are an allocation large enough to make malloc sort its free lists).
+pub fn derive(e: &Event, out: &mut Vec<Finding>) {
+    let first = out.len();
     let host_of_dst = || e.dst.ip().to_string();
     let from_server = matches!(
         &e.record,
@@ -470,12 +477,11 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.
-    for f in &mut out {
+    for f in &mut out[first..] {
         if let Some(masked) = masked_urls_in(&f.summary) {
             f.clear_summary = Some(std::mem::replace(&mut f.summary, masked));
         }
     }
-    out
 }
 
 /// `text` with every URL-like word masked by [`mask_url`] (URLs hold no spaces).

@@ -40,13 +40,15 @@ pub struct Analyzer {
     events: Vec<Event>,
     counters: Counters,
     findings: bool,
+    /// The findings of the event being handed out (one vector, reused).
+    found: Vec<Finding>,
 }
 
 impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
     pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, crate::analysis::capture::live::LiveError> {
         let filter = filter.map(BpfFilter::new).transpose()?;
-        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), udp: Default::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true })
+        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), udp: Default::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true, found: Vec::new() })
     }
 
     /// Records only, no findings, no bodies (for field extraction, where nothing reads them).
@@ -132,8 +134,11 @@ impl Analyzer {
                     self.counters.dns_messages += 1;
                 }
             }
-            let f = if self.findings { findings::from_event(&e) } else { Vec::new() };
-            out(&e, &f);
+            self.found.clear();
+            if self.findings {
+                findings::derive(&e, &mut self.found);
+            }
+            out(&e, &self.found);
         }
     }
 }

@@ -18,6 +18,7 @@ pub fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), 
 /// Appends `s` as a JSON string, escaped as serde_json escapes it: `\"`, `\\`, the short
 /// forms `\b \t \n \f \r`, `\u00XX` (lower-case hex) for the other control characters,
 /// everything else (DEL and all of UTF-8 included) as it is.
+#[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     out.reserve(b.len() + 2);
@@ -25,8 +26,17 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     // Most strings need no escaping at all: one check, one copy.
     let clean = clean_prefix(b);
     out.extend_from_slice(&b[..clean]);
-    let mut start = clean;
-    for (i, &c) in b.iter().enumerate().skip(clean) {
+    if clean < b.len() {
+        escape(out, b, clean);
+    }
+    out.push(b'"');
+}
+
+/// The rest of `b` from `from`, escaped.
+#[cold]
+fn escape(out: &mut Vec<u8>, b: &[u8], from: usize) {
+    let mut start = from;
+    for (i, &c) in b.iter().enumerate().skip(from) {
         let short = match c {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -48,12 +58,12 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&b[start..]);
-    out.push(b'"');
 }
 
 /// How many bytes at the start of `b` need no escaping: all of them, or (roughly) up to
 /// the first that does. Eight bytes at a time; a string of eight bytes or more ends with
 /// its last eight, read again.
+#[inline]
 fn clean_prefix(b: &[u8]) -> usize {
     let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
     if b.len() < 8 {
