@@ -8,8 +8,8 @@
 # Usage: scripts/bench-analyze.sh [TRANSACTIONS] [TLS] [DIR]
 #   INTERLEAVE=5000 SPREAD=1 scripts/bench-analyze.sh   a busy gateway's capture: 5,000
 #   keep-alive connections open at once, addresses spread over the IPv4 space
-#   RUNS=5 TSHARK_RUNS=3   best of RUNS runs of each plainsight run and of tcpdump, best of
-#   TSHARK_RUNS of tshark (default 3 and 1): this machine's speed drifts between runs
+#   RUNS=5 TSHARK_RUNS=3   best of RUNS runs of each plainsight run and of tcpdump (taking
+#   turns), best of TSHARK_RUNS of tshark (default 3 and 1): this machine's speed drifts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}; T=${2:-10000}; DIR=${3:-$(mktemp -d)}
@@ -21,22 +21,34 @@ FILE=$DIR/bench-$N-${INTERLEAVE:-1}${SPREAD:+-spread}.pcap
 SIZE=$(stat -c %s "$FILE")
 echo "capture: $FILE ($((SIZE / 1048576)) MiB), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
-measure() { # label, output file, command...  (best of RUNS runs: the machine is shared)
+try_once() { # label, output file, command...: one run, kept if it is the label's best
   local label=$1 out=$2; shift 2
-  local best=""
-  for _ in $(seq "${RUNS:-3}"); do
-    /usr/bin/time -f "%U %S %M %e" -o "$DIR/time.try" "$@" > "$out"
-    read -r u s m e < "$DIR/time.try"
-    if [ -z "$best" ] || [ "$(echo "$u + $s < $best" | bc)" = 1 ]; then best=$(echo "$u + $s" | bc); cp "$DIR/time.try" "$DIR/time.$label"; fi
-  done
-  read -r u s m e < "$DIR/time.$label"
-  printf '%-10s cpu %7.2fs  wall %7.2fs  peak %6d MiB  %7.1f MB/s (cpu)\n' "$label" "$(echo "$u + $s" | bc)" "$e" $((m / 1024)) "$(echo "$(stat -c %s "${@: -1}" 2>/dev/null || echo 0) / ($u + $s + 0.001) / 1000000" | bc -l)"
+  /usr/bin/time -f "%U %S %M %e" -o "$DIR/time.try" "$@" > "$out"
+  read -r u s _ _ < "$DIR/time.try"
+  local now; now=$(echo "$u + $s" | bc)
+  if [ ! -f "$DIR/time.$label" ] || [ "$(echo "$now < $(cpu "$label")" | bc)" = 1 ]; then cp "$DIR/time.try" "$DIR/time.$label"; fi
+}
+show() { # label, the file the command read
+  local u s m e size; read -r u s m e < "$DIR/time.$1"; size=$(stat -c %s "$2" 2>/dev/null || echo 0)
+  printf '%-10s cpu %7.2fs  wall %7.2fs  peak %6d MiB  %7.1f MB/s (cpu)\n' "$1" "$(echo "$u + $s" | bc)" "$e" $((m / 1024)) "$(echo "$size / ($u + $s + 0.001) / 1000000" | bc -l)"
+}
+cpu() { read -r u s _ _ < "$DIR/time.$1"; echo "$u + $s" | bc; }
+measure() { # label, output file, command...  (best of RUNS runs: the machine is shared)
+  local label=$1; rm -f "$DIR/time.$label"
+  for _ in $(seq "${RUNS:-3}"); do try_once "$@"; done
+  show "$label" "${@: -1}"
 }
 
-measure plainsight "$DIR/ps.tsv" $BIN analyze --format fields --reveal --no-progress "$FILE"
-measure jsonl /dev/null $BIN analyze --format jsonl --reveal --no-progress "$FILE"
-measure findings /dev/null $BIN analyze --format json --no-progress "$FILE"
-measure tcpdump /dev/null tcpdump -nn -r "$FILE" udp
+# The runs compared with each other take turns, round after round, so that a slow spell of
+# the machine (or the capture's pages evicted from the cache) falls on all of them alike.
+rm -f "$DIR"/time.{plainsight,jsonl,findings,tcpdump}
+for _ in $(seq "${RUNS:-3}"); do
+  try_once plainsight "$DIR/ps.tsv" $BIN analyze --format fields --reveal --no-progress "$FILE"
+  try_once jsonl /dev/null $BIN analyze --format jsonl --reveal --no-progress "$FILE"
+  try_once findings /dev/null $BIN analyze --format json --no-progress "$FILE"
+  try_once tcpdump /dev/null tcpdump -nn -r "$FILE" udp 2>/dev/null
+done
+for label in plainsight jsonl findings tcpdump; do show $label "$FILE"; done
 RUNS=${TSHARK_RUNS:-1} measure tshark "$DIR/ts.tsv" tshark -n -r "$FILE" -Y 'http.request || tls.handshake.type == 1' -T fields \
   -E separator=/t -e http.host -e http.request.method -e http.request.uri -e http.cookie \
   -e http.authorization -e tls.handshake.extensions_server_name -e tls.handshake.extensions_alpn_str
@@ -59,7 +71,6 @@ print(f"records: plainsight {sum(ours.values())}, tshark {sum(theirs.values())},
 if ours != theirs:
     print("only plainsight:", list((ours - theirs).items())[:3]); print("only tshark:", list((theirs - ours).items())[:3]); sys.exit(1)
 PY
-cpu() { read -r u s _ _ < "$DIR/time.$1"; echo "$u + $s" | bc; }
 echo "field extraction: tshark/plainsight cpu $(echo "$(cpu tshark) / $(cpu plainsight)" | bc -l | cut -c1-6)x, plainsight/tcpdump $(echo "$(cpu plainsight) / $(cpu tcpdump)" | bc -l | cut -c1-6)x"
 echo "full report (findings, --format json): tshark/plainsight $(echo "$(cpu tshark) / $(cpu findings)" | bc -l | cut -c1-6)x, plainsight/tcpdump $(echo "$(cpu findings) / $(cpu tcpdump)" | bc -l | cut -c1-6)x"
 echo "every record and finding (--format jsonl --reveal) against field extraction: $(echo "$(cpu jsonl) / $(cpu plainsight)" | bc -l | cut -c1-6)x"

@@ -40,7 +40,8 @@ impl<W: Write> Report for JsonlReport<W> {
         if self.reveal {
             json::write(&mut self.lines, e)?;
         } else {
-            let masked = Event { record: masked_record(&e.record), ..e.clone() };
+            // Field by field: `..e.clone()` would copy the record only to drop it.
+            let masked = Event { frame: e.frame, ts: e.ts, conn: e.conn, src: e.src, dst: e.dst, record: masked_record(&e.record) };
             json::write(&mut self.lines, &masked)?;
         }
         self.lines.push(b'\n');
