@@ -221,20 +221,39 @@ impl<W: Write> Report for JsonReport<W> {
 pub struct FieldsReport<W: Write> {
     out: W,
     reveal: bool,
+    /// The line being written, reused.
+    line: Vec<u8>,
 }
 
 impl<W: Write> FieldsReport<W> {
     pub fn new(out: W, reveal: bool) -> Self {
-        FieldsReport { out, reveal }
+        FieldsReport { out, reveal, line: Vec::new() }
     }
 }
 
-fn field(s: &str) -> String {
-    s.replace(['\t', '\n', '\r'], " ")
+/// Appends a tab, then `parts` joined by `sep`, with tabs and line ends turned into spaces
+/// (they would break the line).
+fn field<'a>(line: &mut Vec<u8>, parts: impl IntoIterator<Item = &'a str>, sep: &str) {
+    line.push(b'\t');
+    let start = line.len();
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            line.extend_from_slice(sep.as_bytes());
+        }
+        line.extend_from_slice(p.as_bytes());
+    }
+    for b in &mut line[start..] {
+        if matches!(*b, b'\t' | b'\n' | b'\r') {
+            *b = b' ';
+        }
+    }
 }
 
 impl<W: Write> Report for FieldsReport<W> {
     fn event(&mut self, e: &Event, _: &[Finding]) -> io::Result<()> {
+        if !matches!(e.record, Record::HttpRequest(_) | Record::TlsClientHello(_)) {
+            return Ok(());
+        }
         let masked;
         let r = if self.reveal {
             &e.record
@@ -242,22 +261,72 @@ impl<W: Write> Report for FieldsReport<W> {
             masked = masked_record(&e.record);
             &masked
         };
+        let line = &mut self.line;
+        line.clear();
         match r {
-            Record::HttpRequest(q) => writeln!(
-                self.out,
-                "http\t{}\t{}\t{}\t{}\t{}",
-                field(q.host.as_deref().unwrap_or("")),
-                field(&q.method),
-                field(&q.uri),
-                field(&q.cookies.join("|")),
-                field(q.authorization.as_ref().map(|a| a.raw.as_str()).unwrap_or(""))
-            ),
-            Record::TlsClientHello(c) => writeln!(self.out, "tls\t{}\t{}", field(c.sni.as_deref().unwrap_or("")), field(&c.alpn.join(","))),
-            _ => Ok(()),
+            Record::HttpRequest(q) => {
+                line.extend_from_slice(b"http");
+                field(line, [q.host.as_deref().unwrap_or("")], "");
+                field(line, [q.method.as_str()], "");
+                field(line, [q.uri.as_str()], "");
+                field(line, q.cookies.iter().map(String::as_str), "|");
+                field(line, [q.authorization.as_ref().map_or("", |a| a.raw.as_str())], "");
+            }
+            Record::TlsClientHello(c) => {
+                line.extend_from_slice(b"tls");
+                field(line, [c.sni.as_deref().unwrap_or("")], "");
+                field(line, c.alpn.iter().map(String::as_str), ",");
+            }
+            _ => return Ok(()),
         }
+        line.push(b'\n');
+        self.out.write_all(line)
     }
 
     fn finish(&mut self, _: &Summary) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::dissect::{http, tls};
+
+    fn event(record: Record) -> Event {
+        let a = "192.0.2.10:49152".parse().unwrap();
+        let b = "198.51.100.80:80".parse().unwrap();
+        Event { frame: 1, ts: 0, conn: Some(0), src: a, dst: b, record }
+    }
+
+    fn fields(reveal: bool, records: Vec<Record>) -> String {
+        let mut r = FieldsReport::new(Vec::new(), reveal);
+        for rec in records {
+            r.event(&event(rec), &[]).unwrap();
+        }
+        String::from_utf8(r.out).unwrap()
+    }
+
+    #[test]
+    fn fields_are_one_line_per_request_and_client_hello_as_tshark_writes_them() {
+        let request = http::Request {
+            method: "GET".into(),
+            uri: "/a\tb?password=hunter22".into(),
+            host: Some("site.test".into()),
+            cookies: vec!["sid=abcdefgh".into(), "theme=dark\r\n".into()],
+            authorization: Some(http::Authorization { scheme: "Basic".into(), raw: "Basic dXNlcjpwYXNz".into(), user: Some("user".into()), password: Some("pass".into()) }),
+            ..Default::default()
+        };
+        let hello = tls::ClientHello { sni: Some("tls.site.test".into()), alpn: vec!["h2".into(), "http/1.1".into()], ..Default::default() };
+        let records = || vec![Record::HttpRequest(request.clone()), Record::HttpResponse(http::Response::default()), Record::TlsClientHello(hello.clone()), Record::TlsClientHello(Default::default())];
+        assert_eq!(
+            fields(true, records()),
+            "http\tsite.test\tGET\t/a b?password=hunter22\tsid=abcdefgh|theme=dark  \tBasic dXNlcjpwYXNz\ntls\ttls.site.test\th2,http/1.1\ntls\t\t\n"
+        );
+        let masked = fields(false, records());
+        let line = masked.lines().next().unwrap();
+        assert_eq!(line.split('\t').count(), 6, "{line:?}");
+        assert!(!masked.contains("hunter22") && !masked.contains("abcdefgh") && !masked.contains("dXNlcjpwYXNz"), "{masked}");
+        assert!(masked.ends_with("tls\ttls.site.test\th2,http/1.1\ntls\t\t\n"), "{masked}");
     }
 }
