@@ -84,6 +84,9 @@ pub struct Host {
     index: HashMap<u64, usize>,
     #[serde(skip)]
     conns: Vec<u64>,
+    /// `addresses`, unformatted (compared without making a string for every finding).
+    #[serde(skip)]
+    ips: Vec<std::net::IpAddr>,
 }
 
 /// Bounded aggregation of findings per host.
@@ -96,16 +99,20 @@ pub struct Digest {
 impl Digest {
     pub fn add(&mut self, findings: &[Finding]) {
         for f in findings {
-            if !self.hosts.contains_key(&*f.host) && self.hosts.len() >= MAX_HOSTS {
+            // Looked up by `&str`: a new `String` only for a new host.
+            let known = self.hosts.contains_key(&*f.host);
+            if !known && self.hosts.len() >= MAX_HOSTS {
                 self.other_hosts += 1;
                 continue;
             }
-            let host = self.hosts.entry(f.host.to_string()).or_default();
-            let server = if f.class == Class::DnsName { None } else { Some(f.server.ip().to_string()) };
-            if let Some(a) = server {
-                if !host.addresses.contains(&a) && host.addresses.len() < 8 {
-                    host.addresses.push(a);
-                }
+            let host = match self.hosts.get_mut(&*f.host) {
+                Some(h) => h,
+                None => self.hosts.entry(f.host.to_string()).or_default(),
+            };
+            let ip = f.server.ip();
+            if f.class != Class::DnsName && !host.ips.contains(&ip) && host.ips.len() < 8 {
+                host.ips.push(ip);
+                host.addresses.push(ip.to_string());
             }
             if let Some(c) = f.conn {
                 if !host.conns.contains(&c) && host.conns.len() < 1024 {
