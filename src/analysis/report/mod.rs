@@ -336,4 +336,30 @@ mod tests {
         assert!(!masked.contains("hunter22") && !masked.contains("abcdefgh") && !masked.contains("dXNlcjpwYXNz"), "{masked}");
         assert!(masked.ends_with("tls\ttls.site.test\th2,http/1.1\ntls\t\t\n"), "{masked}");
     }
+
+    #[test]
+    fn the_digest_keeps_hosts_addresses_and_repeats_bounded() {
+        let f = |host: &str, class, server: &str, summary: &str| {
+            let a: std::net::SocketAddr = "192.0.2.10:49152".parse().unwrap();
+            Finding { class, summary: summary.into(), secret: None, host: host.into(), frame: 1, conn: Some(1), src: a, dst: server.parse().unwrap(), server: server.parse().unwrap(), clear_summary: None }
+        };
+        let mut d = Digest::default();
+        for i in 0..MAX_HOSTS + 10 {
+            d.add(&[f(&format!("h{i}.test"), Class::Url, "198.51.100.1:80", "GET /")]);
+        }
+        assert_eq!((d.hosts.len(), d.other_hosts), (MAX_HOSTS, 10));
+        // A known host still gathers findings when the table is full.
+        for i in 0..10 {
+            d.add(&[f("h0.test", Class::Url, &format!("198.51.100.{i}:80"), "GET /")]);
+        }
+        d.add(&[f("h0.test", Class::DnsName, "192.0.2.53:53", "DNS answer h0.test")]);
+        let h = &d.hosts["h0.test"];
+        // In the order first seen (.1 came with the first finding), eight at most.
+        let expected: Vec<String> = [1, 0, 2, 3, 4, 5, 6, 7].iter().map(|i| format!("198.51.100.{i}")).collect();
+        assert_eq!(h.addresses, expected, "eight addresses at most, never the resolver's");
+        assert_eq!(h.findings[&Class::Url].len(), 1);
+        assert_eq!(h.findings[&Class::Url][0].count, 11, "the same finding is counted, not repeated");
+        assert_eq!(h.findings[&Class::DnsName].len(), 1);
+        assert_eq!(d.other_hosts, 10);
+    }
 }
