@@ -251,23 +251,48 @@ pub struct WorkshopArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum WorkshopAction {
-    /// Create a lab and a visitor bot for each participant (harmless when already up).
+    /// Create a lab, a visitor bot, a Unix account and a sandbox for each participant
+    /// (harmless when already up).
     Up {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=99))]
         participants: u16,
         /// The workshop key every persona, password and flag derives from (default: a
-        /// random one, kept readable by root only in /run/plainsight/NAME/key).
+        /// random one, kept readable by root only in /run/plainsight-workshop/NAME/key).
         #[arg(long, env = "PLAINSIGHT_WORKSHOP_KEY", hide_env_values = true, value_parser = at_least_8)]
         key: Option<String>,
         /// Seconds between two visits of a bot, as LOW-HIGH (each pause drawn between).
         #[arg(long, default_value = "10-20", value_parser = interval)]
         bot_interval: (f64, f64),
+        /// Participants log in over SSH, each straight into their sandbox (the workshop's
+        /// own sshd; the machine's is untouched).
+        #[arg(long)]
+        ssh: bool,
+        /// The port of the workshop's sshd.
+        #[arg(long, default_value_t = 2222, requires = "ssh")]
+        ssh_port: u16,
+        /// The address the workshop's sshd listens on.
+        #[arg(long, default_value = "0.0.0.0", requires = "ssh")]
+        ssh_listen: String,
+        /// Log in with keys instead of passwords: a folder of public keys named by
+        /// participant (1.pub, 01.pub or the account's name.pub).
+        #[arg(long, requires = "ssh")]
+        ssh_keys: Option<std::path::PathBuf>,
+        /// Memory of each participant's sandbox, in MiB.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..=65536))]
+        memory_mb: u64,
+        /// Processes in each participant's sandbox at most.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=65536))]
+        max_processes: u32,
+        /// CPU of each participant's sandbox at most, in percent of one core.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(5..=6400))]
+        cpu_percent: u32,
     },
-    /// Remove every participant's lab and bot, and the key (progress is kept).
+    /// Remove every participant's lab, bot, account and sandbox, the sshd, and the key
+    /// (progress is kept).
     Down,
-    /// Labs, bots, what each is set up for, each bot's last visit.
+    /// Labs, bots, what each is set up for, each bot's last visit; exit 1 if anything is down.
     Status,
-    /// Open a shell in a participant's intruder host (or another host of their lab).
+    /// Open a participant's sandboxed shell on their lab's intruder host (or the guest's).
     Shell {
         participant: u16,
         #[arg(long, value_enum, default_value = "intruder")]
@@ -275,29 +300,52 @@ pub enum WorkshopAction {
     },
     /// List the exercises, one a line, id first.
     Exercises,
-    /// Print an exercise for a participant and set their lab and bot up for it.
+    /// Print an exercise and set the lab and bot up for it (in a sandbox: your own).
     Show {
         id: String,
+        /// Whose lab (the trainer, as root); in a sandbox, always your own.
         #[arg(long)]
-        participant: u16,
+        participant: Option<u16>,
     },
-    /// Check a participant's checkpoint: exit 0 when it passes, 1 when not.
+    /// Check a checkpoint: exit 0 when it passes, 1 when not.
     Check {
         id: String,
+        /// Whose lab (the trainer, as root); in a sandbox, always your own.
         #[arg(long)]
-        participant: u16,
+        participant: Option<u16>,
         #[arg(long)]
         answer: Option<String>,
     },
-    /// Participants by exercises: passed, attempts.
+    /// The hints earned on an exercise (default: the one you are on).
+    Hint {
+        id: Option<String>,
+        #[arg(long)]
+        participant: Option<u16>,
+    },
+    /// Participants by exercises: passed, attempts (in a sandbox: your own row).
     Progress {
         #[arg(long)]
         json: bool,
     },
+    /// What each participant needs to join: host, port, account, password, page.
+    Handout {
+        /// A list of objects (participant, user, password, port, page) instead of cards.
+        #[arg(long)]
+        json: bool,
+        /// The address participants reach this machine at (default: its first global
+        /// IPv4 address).
+        #[arg(long)]
+        host: Option<String>,
+        /// Where `workshop serve` answers, as participants reach it (default:
+        /// http://HOST:8088).
+        #[arg(long)]
+        view: Option<String>,
+    },
     /// The trainer's live view (read-only): the room's progress, and each lab as the
-    /// projector shows it.
+    /// projector shows it; and each participant's own page.
     Serve {
-        /// Where to listen; any address but loopback needs the token on every request.
+        /// Where to listen; any address but loopback needs the token on every request
+        /// (but the participants' pages, whose address is their secret).
         #[arg(long, default_value = "127.0.0.1:8088")]
         listen: std::net::SocketAddr,
         /// The token (default: none on loopback, a random one elsewhere, printed).
@@ -316,6 +364,33 @@ pub enum WorkshopAction {
         #[arg(long, default_value = "10-20", value_parser = interval)]
         interval: (f64, f64),
     },
+    /// Be the workshop's gate: sandboxes and checker (`workshop up` starts it).
+    #[command(hide = true)]
+    Gate,
+    /// Make and hold one participant's sandbox (the gate starts one each).
+    #[command(hide = true)]
+    Holder {
+        #[arg(long)]
+        participant: u16,
+    },
+    /// One login into a sandbox, on this process's standard streams (the gate runs it).
+    #[command(hide = true)]
+    Session {
+        #[arg(long)]
+        participant: u16,
+        #[arg(long, value_enum)]
+        host: crate::lab::Host,
+        #[arg(long)]
+        holder: i32,
+        #[arg(long)]
+        command: Option<String>,
+        #[arg(long)]
+        term: Option<String>,
+    },
+    /// An SSH login: hands this terminal to the gate (the workshop's sshd runs it for
+    /// every login, as the participant).
+    #[command(hide = true)]
+    Enter,
 }
 
 /// A secret given on the command line: long enough to be one.

@@ -11,7 +11,10 @@ fn main() -> ExitCode {
     // Commands that only print: a closed pipe (`| head`) ends them quietly, as it does any
     // Unix tool. The long-running roles keep ignoring SIGPIPE and end cleanly on the error.
     let prints_only = match &cli.command {
-        Command::Workshop(w) => !matches!(w.action, plainsight::cli::WorkshopAction::Bot { .. } | plainsight::cli::WorkshopAction::Up { .. } | plainsight::cli::WorkshopAction::Serve { .. }),
+        Command::Workshop(w) => {
+            use plainsight::cli::WorkshopAction as A;
+            !matches!(w.action, A::Bot { .. } | A::Up { .. } | A::Serve { .. } | A::Gate | A::Holder { .. } | A::Session { .. } | A::Enter | A::Shell { .. })
+        }
         Command::Lab(l) => matches!(l.action, plainsight::cli::LabAction::Status | plainsight::cli::LabAction::Doctor),
         Command::Compare { .. } => true,
         _ => false,
@@ -28,7 +31,7 @@ fn main() -> ExitCode {
         Command::Sniff(s) => sniff(s),
         Command::Inject(i) => inject(i),
         Command::Demo(d) => demo(d),
-        Command::Workshop(w) => workshop(w),
+        Command::Workshop(w) => plainsight::workshop::command::run(w),
         Command::Fingerprint(f) => fingerprint(f),
         Command::Compare { site, visitor } => plainsight::analysis::compare::compare(site, visitor).map(|t| {
             print!("{t}");
@@ -79,14 +82,7 @@ fn proxy_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
+use plainsight::lab::proc::shutdown_signal;
 
 fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
     use plainsight::cli::LabAction;
@@ -309,7 +305,7 @@ fn fingerprint(args: &plainsight::cli::FingerprintArgs) -> anyhow::Result<Exit> 
     use plainsight::cli::FingerprintAction;
     use plainsight::fingerprint::{Model, run};
     let needs_root = !matches!(args.action, FingerprintAction::Guess { model: Some(_), .. });
-    if needs_root && !plainsight::lab::run::privileged() {
+    if needs_root && !plainsight::lab::run::privileged() && !plainsight::lab::run::in_sandbox() {
         eprintln!("plainsight: fingerprint uses the lab (network namespaces): run it as root");
         return Ok(Exit::Usage);
     }
@@ -337,136 +333,6 @@ fn fingerprint(args: &plainsight::cli::FingerprintArgs) -> anyhow::Result<Exit> 
                 std::fs::write(p, serde_json::to_vec_pretty(&e)?)?;
             }
         }
-    }
-    Ok(Exit::Ok)
-}
-
-fn workshop(args: &plainsight::cli::WorkshopArgs) -> anyhow::Result<Exit> {
-    use plainsight::cli::WorkshopAction as A;
-    use plainsight::workshop::{self as ws, Workshop, exercise};
-    let w = Workshop::new(&args.name)?;
-    if let A::Exercises = args.action {
-        for e in exercise::all() {
-            println!("{:<10} {}", e.id, e.title);
-        }
-        return Ok(Exit::Ok);
-    }
-    if !plainsight::lab::run::privileged() {
-        eprintln!("plainsight: a workshop builds labs and reads its key: run it as root");
-        return Ok(Exit::Usage);
-    }
-    match &args.action {
-        A::Up { participants, key, bot_interval } => {
-            ws::up(&w, *participants, key.as_deref(), *bot_interval)?;
-            println!("workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)", w.name, w.name, w.dir().join("key").display());
-        }
-        A::Down => {
-            let removed = ws::down(&w)?;
-            println!("workshop {} removed ({} labs); progress kept in {}", w.name, removed.len(), w.data_dir().join(ws::progress::FILE).display());
-        }
-        A::Status => print!("{}", ws::status(&w)?),
-        A::Shell { participant, host } => {
-            use std::os::unix::process::CommandExt;
-            let lab = w.participant(*participant)?;
-            let shell = std::env::var("SHELL").ok().filter(|s| std::path::Path::new(s).exists()).unwrap_or_else(|| "/bin/bash".into());
-            if let Some(here) = plainsight::lab::container::this_host() {
-                if here != *host {
-                    anyhow::bail!("this is the lab's {} container: run it in the {}'s (docker compose -f lab/compose.yaml exec {} plainsight workshop shell 1)", here.as_str(), host.as_str(), host.as_str());
-                }
-                let err = std::process::Command::new(&shell).env("PLAINSIGHT_LAB", &lab.name).env("PS1", format!("[{} {}] \\w# ", lab.name, host.as_str())).exec();
-                return Err(anyhow::anyhow!("running {shell}: {err}"));
-            }
-            if !plainsight::lab::run::existing(&lab).contains(&lab.ns(*host)) {
-                anyhow::bail!("lab {} is not up (plainsight workshop up --name {})", lab.name, w.name);
-            }
-            eprintln!("plainsight: a shell in {} of lab {}; plainsight commands here use this lab (PLAINSIGHT_LAB={}). `exit` leaves.", host.as_str(), lab.name, lab.name);
-            let err = std::process::Command::new("ip")
-                .args(["netns", "exec", &lab.ns(*host), &shell])
-                .env("PLAINSIGHT_LAB", &lab.name)
-                .env("PS1", format!("[{} {}] \\w# ", lab.name, host.as_str()))
-                .exec();
-            return Err(anyhow::anyhow!("running ip netns exec: {err}"));
-        }
-        A::Show { id, participant } => {
-            let ex = exercise::find(id)?;
-            let lab = w.participant(*participant)?;
-            ws::set_exercise(&w, &w.key()?, *participant, Some(&ex))?;
-            ws::progress::Progress::open(&w)?.shown(*participant, &ex.id)?;
-            println!("# {} — {}\n", ex.id, ex.title);
-            println!("{}", ex.render(&lab.name, *participant, &ws::handout_path(&lab)));
-            let name = if w.name == "workshop" { String::new() } else { format!(" --name {}", w.name) };
-            println!("\nCheck: plainsight workshop check {}{name} --participant {participant}{}", ex.id, if ex.check.needs_answer() { " --answer '...'" } else { "" });
-        }
-        A::Check { id, participant, answer } => {
-            let ex = exercise::find(id)?;
-            let key = w.key()?;
-            let db = ws::progress::Progress::open(&w)?;
-            let v = ws::check::run_check(&w, &key, *participant, &ex, answer.as_deref())?;
-            db.record(*participant, &ex.id, v.passed, &v.reason)?;
-            if v.passed {
-                println!("PASSED {}: {}", ex.id, v.reason);
-                return Ok(Exit::Ok);
-            }
-            println!("NOT YET {}: {}", ex.id, v.reason);
-            // The first failure gives the first hint; every later one, the second.
-            let n = db.failures(*participant, &ex.id)?.clamp(1, 2);
-            println!("hint {n}: {}", ex.hints[n as usize - 1]);
-            return Ok(Exit::Failed);
-        }
-        A::Progress { json } => {
-            let rec = w.recorded().ok();
-            let table = ws::progress::Progress::existing(&w)?.table()?;
-            let exercises = exercise::all();
-            let n = rec.map(|r| r.participants).unwrap_or_else(|| table.keys().copied().max().unwrap_or(0));
-            if *json {
-                let rows: Vec<serde_json::Value> = (1..=n).map(|p| serde_json::json!({"participant": p, "lab": w.lab(p).name, "exercises": table.get(&p).cloned().unwrap_or_default()})).collect();
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"workshop": w.name, "exercises": exercises.iter().map(|e| &e.id).collect::<Vec<_>>(), "participants": rows}))?);
-            } else {
-                print!("{:<12}", "participant");
-                for e in &exercises {
-                    print!(" {:>9}", e.id);
-                }
-                println!();
-                for p in 1..=n {
-                    print!("{:<12}", w.lab(p).name);
-                    for e in &exercises {
-                        let cell = table.get(&p).and_then(|r| r.get(&e.id));
-                        let s = match cell {
-                            Some(c) if c.passed => "done".to_string(),
-                            Some(c) => format!("{} tries", c.attempts),
-                            None => "-".into(),
-                        };
-                        print!(" {s:>9}");
-                    }
-                    println!();
-                }
-            }
-        }
-        A::Serve { listen, token, reveal } => {
-            w.recorded()?;
-            let token = match token {
-                Some(t) => Some(t.clone()),
-                None if listen.ip().is_loopback() => None,
-                None => Some(ws::Key::generate()),
-            };
-            let opts = ws::serve::Options { listen: *listen, token: token.clone(), reveal: *reveal };
-            runtime()?.block_on(ws::serve::serve(
-                ws::serve::Source::Workshop(w.clone()),
-                opts,
-                |addr| {
-                    use std::io::Write;
-                    let q = token.as_deref().map(|t| format!("?token={t}")).unwrap_or_default();
-                    println!("view: http://{addr}/{q} (read-only; the progress grid; /lab/NAME for one lab)");
-                    let _ = std::io::stdout().flush();
-                },
-                shutdown_signal(),
-            ))?;
-        }
-        A::Bot { participant, interval } => {
-            let lab = w.lab(*participant);
-            ws::bot::run(&lab, *interval, plainsight::lab::proc::stop_on_signals())?;
-        }
-        A::Exercises => unreachable!("handled above"),
     }
     Ok(Exit::Ok)
 }

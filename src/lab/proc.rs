@@ -25,6 +25,15 @@ extern "C" fn on_signal(_: nix::libc::c_int) {
 
 /// Makes Ctrl-C and SIGTERM set the returned token instead of killing the process, so that
 /// long-running commands end cleanly (captures flushed, rules and roles removed).
+/// Resolves on Ctrl-C or SIGTERM (a server's shutdown future).
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 pub fn stop_on_signals() -> &'static AtomicBool {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());

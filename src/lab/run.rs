@@ -52,6 +52,16 @@ fn parent(pid: i32) -> Option<i32> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Inside a workshop participant's sandbox, a root-owned file there says so
+/// (`crate::workshop::sandbox`): the lab's namespaces and processes are out of sight.
+pub const SANDBOX_MARKER: &str = "/run/plainsight/sandbox.json";
+
+/// Whether this process runs in a workshop participant's sandbox (not as root).
+pub fn in_sandbox() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    !privileged() && std::fs::symlink_metadata(SANDBOX_MARKER).is_ok_and(|m| m.is_file() && m.uid() == 0)
+}
+
 /// Whether the lab is complete and its site is serving.
 pub fn is_up(lab: &Lab) -> bool {
     existing(lab).len() == Host::ALL.len() && lab.state_dir().join("site.ready").exists() && !pids(&lab.ns(Host::Site)).is_empty()
@@ -254,6 +264,14 @@ pub fn enter(lab: &Lab, host: Host) -> anyhow::Result<bool> {
     let current = std::fs::metadata("/proc/self/ns/net")?;
     if (target.dev(), target.ino()) == (current.dev(), current.ino()) {
         return Ok(false);
+    }
+    if !privileged() {
+        // A participant's sandbox holds its network namespace for good: say where to go.
+        return Err(NotInLab(format!(
+            "this runs from the lab's {h} host, and this shell is on another one: log in to the {h} host (over SSH: `ssh -t USER@HOST @{h}`; from the trainer's machine: `plainsight workshop shell N --host {h}`)",
+            h = host.as_str()
+        ))
+        .into());
     }
     let f = std::fs::File::open(&path)?;
     nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).with_context(|| format!("entering {}", lab.ns(host)))?;

@@ -48,6 +48,13 @@ impl Kind {
     pub fn needs_answer(self) -> bool {
         !matches!(self, Kind::RefusedCertificate | Kind::Hsts)
     }
+
+    /// Whether the answer is a secret that could be guessed by trying (a password, a flag,
+    /// a name among a few): wrong answers slow down ([`super::desk::wait_after`]). Not the
+    /// injected text (the participant's own) nor the checks without an answer.
+    pub fn guessable(self) -> bool {
+        matches!(self, Kind::Password | Kind::Secret | Kind::ServerName | Kind::Capture | Kind::Article)
+    }
 }
 
 /// A check's result: passed or not, and why in one line.
@@ -70,7 +77,7 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
     let lab = ws.participant(p)?;
     let mode = bot::Mode::of(&lab);
     if mode.exercise != ex.id {
-        anyhow::bail!("lab {} is not set up for exercise {}: run `plainsight workshop show {} --participant {p}` first", lab.name, ex.id, ex.id);
+        anyhow::bail!("lab {} is not set up for exercise {}: open it first with `plainsight workshop show {}` (the trainer adds --participant {p}{})", lab.name, ex.id, ex.id, ws.name_flag());
     }
     let answer = answer.map(str::trim).unwrap_or("");
     if ex.check.needs_answer() && answer.is_empty() {

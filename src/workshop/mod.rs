@@ -15,9 +15,14 @@
 
 pub mod bot;
 pub mod check;
+pub mod command;
+pub mod desk;
 pub mod exercise;
+pub mod gate;
 pub mod progress;
+pub mod sandbox;
 pub mod serve;
+pub mod ssh;
 
 use std::path::PathBuf;
 
@@ -29,6 +34,9 @@ use crate::lab::{Host, Lab, run};
 
 /// The most participants one machine hosts (lab names end in two digits).
 pub const MAX_PARTICIPANTS: u16 = 99;
+
+/// Where workshops keep what is theirs (not a lab's).
+pub const WORKSHOPS_DIR: &str = "/run/plainsight-workshop";
 
 /// A workshop, by name.
 #[derive(Debug, Clone)]
@@ -42,6 +50,12 @@ pub struct Recorded {
     pub participants: u16,
     /// Seconds between two visits of each bot (lowest, highest).
     pub bot_interval: (f64, f64),
+    /// Each participant's sandbox limits.
+    #[serde(default)]
+    pub limits: sandbox::Limits,
+    /// The workshop's own sshd, when participants log in over SSH.
+    #[serde(default)]
+    pub ssh: Option<ssh::Settings>,
 }
 
 impl Workshop {
@@ -62,9 +76,23 @@ impl Workshop {
         Lab::new(&format!("{}-{p:02}", self.name)).expect("checked by Workshop::new")
     }
 
-    /// Root-only: the key and `workshop.json`.
+    /// Root-only: the key, `workshop.json`, the accounts, the gate's and sshd's files.
+    /// Not under `/run/plainsight/`, where the labs keep their state: a workshop named
+    /// `w-01` and lab 01 of workshop `w` must not share a folder.
     pub fn dir(&self) -> PathBuf {
-        PathBuf::from("/run/plainsight").join(&self.name)
+        PathBuf::from(WORKSHOPS_DIR).join(&self.name)
+    }
+
+    /// What participants' accounts may reach on the machine: the gate's socket, the
+    /// plainsight binary their SSH logins run, and the empty folder that is their login
+    /// home. Nothing secret.
+    pub fn public_dir(&self) -> PathBuf {
+        self.dir().join("pub")
+    }
+
+    /// ` --name NAME`, or nothing for the default workshop (for commands shown to people).
+    pub fn name_flag(&self) -> String {
+        if self.name == "workshop" { String::new() } else { format!(" --name {}", self.name) }
     }
 
     /// The progress database's folder (kept across reboots and `workshop down`).
@@ -216,6 +244,12 @@ impl Key {
         }
     }
 
+    /// The secret part of participant `p`'s page address (`/p/SECRET`): 128 bits only the
+    /// key gives.
+    pub fn page_secret(&self, p: u16) -> String {
+        hex::encode(&self.tag(&format!("page/{p}"))[..16])
+    }
+
     /// The site participant `p`'s handed-out capture shows a visit to over HTTPS.
     pub fn handout_site(&self, p: u16) -> String {
         let t = self.tag(&format!("handout/{p}"));
@@ -229,20 +263,36 @@ impl Key {
     }
 }
 
-/// `workshop up`: the key, every participant's lab, persona and bot.
-pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f64, f64)) -> anyhow::Result<()> {
+/// What `workshop up` is asked for.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub participants: u16,
+    pub key: Option<String>,
+    pub bot_interval: (f64, f64),
+    pub limits: sandbox::Limits,
+    /// Logins over SSH (`--ssh`).
+    pub ssh: Option<ssh::Settings>,
+}
+
+/// `workshop up`: the key, every participant's lab, persona and bot; then (in
+/// namespaces) every participant's account and sandbox, the gate, and the sshd if asked.
+pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
+    let (participants, bot_interval) = (o.participants, o.bot_interval);
     if participants == 0 || participants > MAX_PARTICIPANTS {
         bail!("--participants must be 1 to {MAX_PARTICIPANTS}");
     }
-    if key.is_some_and(|k| k.len() < 8) {
+    if o.key.as_ref().is_some_and(|k| k.len() < 8) {
         bail!("--key must be at least 8 characters");
     }
     let dir = ws.dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    // Accounts may reach the public folder inside, by its name only.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))?;
+    std::fs::create_dir_all(ws.public_dir())?;
+    std::fs::set_permissions(ws.public_dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let key_file = dir.join("key");
-    let key_text = match (std::fs::read_to_string(&key_file).ok(), key) {
-        (Some(old), Some(new)) if old.trim() != new => bail!("workshop {} is up with another key: `plainsight workshop down --name {}` first", ws.name, ws.name),
+    let key_text = match (std::fs::read_to_string(&key_file).ok(), o.key.as_deref()) {
+        (Some(old), Some(new)) if old.trim() != new => bail!("workshop {} is up with another key: `plainsight workshop down{}` first", ws.name, ws.name_flag()),
         (Some(old), _) => old.trim().to_string(),
         (None, Some(k)) => k.to_string(),
         (None, None) => Key::generate(),
@@ -252,17 +302,21 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
     }
     if let Ok(rec) = ws.recorded() {
         if rec.participants != participants {
-            bail!("workshop {} is up with {} participants: `plainsight workshop down --name {}` first to change that", ws.name, rec.participants, ws.name);
+            bail!("workshop {} is up with {} participants: `plainsight workshop down{}` first to change that", ws.name, rec.participants, ws.name_flag());
         }
     }
     crate::lab::pki::write_file(&key_file, &key_text, 0o600)?;
-    crate::lab::pki::write_file(&dir.join("workshop.json"), &serde_json::to_string_pretty(&Recorded { participants, bot_interval })?, 0o600)?;
+    let recorded = Recorded { participants, bot_interval, limits: o.limits, ssh: o.ssh.clone() };
+    crate::lab::pki::write_file(&dir.join("workshop.json"), &serde_json::to_string_pretty(&recorded)?, 0o600)?;
     let db = progress::Progress::open(ws)?;
     drop(db);
     let key = Key::new(&key_text);
     if in_containers() {
         if participants != 1 {
             bail!("in the lab's containers a workshop has one participant: --participants 1");
+        }
+        if o.ssh.is_some() {
+            bail!("in the lab's containers the participant's laptop is their lab: no --ssh");
         }
         let lab = ws.lab(1);
         // A run of its own: the hosts drop what the demo left running and follow it.
@@ -273,7 +327,7 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
         }
         set_exercise(ws, &key, 1, None)?;
         start_bot(ws, &lab, 1, bot_interval)?;
-        println!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name);
+        command::say(format_args!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name));
         return Ok(());
     }
     for p in 1..=participants {
@@ -283,17 +337,43 @@ pub fn up(ws: &Workshop, participants: u16, key: Option<&str>, bot_interval: (f6
             if bot::pid(&lab).is_none() {
                 start_bot(ws, &lab, p, bot_interval)?;
             }
-            println!("{}: already up", lab.name);
+            command::say(format_args!("{}: already up", lab.name));
             continue;
         }
         run::up(&lab, &[])?;
         set_exercise(ws, &key, p, None)?;
+        // The capture handed out in the capture exercise, there from the start: the
+        // sandbox gets its copy when it is made.
+        write_handout(&handout_path(&lab), &key.persona(p, "capture"), &key.handout_site(p))?;
         if bot::pid(&lab).is_none() {
             start_bot(ws, &lab, p, bot_interval)?;
         }
-        println!("{}: lab up, bot {} visiting", lab.name, key.persona(p, "").full_name);
+        command::say(format_args!("{}: lab up, bot {} visiting", lab.name, key.persona(p, "").full_name));
+    }
+    let accounts = sandbox::create_accounts(ws, participants, o.ssh.as_ref().is_some_and(|s| s.keys.is_none()))?;
+    // The plainsight that the participants' logins run: a copy they may execute, as the
+    // trainer's may live in a folder only root can enter.
+    let exe = ws.public_dir().join("plainsight");
+    let tmp = ws.public_dir().join("plainsight.tmp");
+    std::fs::copy(std::env::current_exe()?, &tmp).context("copying plainsight for the participants' logins")?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::rename(&tmp, &exe)?;
+    gate::start(ws)?;
+    command::say(format_args!("{} sandboxes ready (accounts {} ...)", accounts.len(), sandbox::user_name(ws, 1)));
+    if let Some(settings) = &o.ssh {
+        ssh::start(ws, settings, &accounts)?;
+        command::say(format_args!("sshd for the participants on port {} (`plainsight workshop handout{}` prints their cards)", settings.port, ws.name_flag()));
     }
     Ok(())
+}
+
+/// Starts participant `p`'s bot unless it runs.
+pub fn ensure_bot(ws: &Workshop, lab: &Lab, p: u16) -> anyhow::Result<()> {
+    if bot_running(ws, lab) {
+        return Ok(());
+    }
+    let interval = ws.recorded().map(|r| r.bot_interval).unwrap_or((10.0, 20.0));
+    start_bot(ws, lab, p, interval)
 }
 
 /// Sets participant `p`'s lab up for `exercise` (None: the start): the persona's password
@@ -306,8 +386,7 @@ pub fn set_exercise(ws: &Workshop, key: &Key, p: u16, ex: Option<&exercise::Exer
     crate::lab::pki::write_file(&state.join(crate::lab::site::content::PERSONA_FILE), &serde_json::to_string_pretty(&persona)?, 0o600)?;
     let site_flags: Vec<String> = ex.map(|e| e.site.clone()).unwrap_or_default();
     restart_site(ws, &lab, &site_flags)?;
-    if let Some(e) = ex.filter(|e| e.check == check::Kind::Capture) {
-        let _ = e;
+    if ex.is_some_and(|e| e.check == check::Kind::Capture) {
         write_handout(&handout_path(&lab), &persona, &key.handout_site(p))?;
     }
     let mode = bot::Mode { exercise: id.to_string(), start: ex.map(|e| e.bot).unwrap_or(bot::Start::Bare), since_ms: bot::now_ms() };
@@ -354,7 +433,8 @@ fn write_handout(path: &std::path::Path, persona: &Persona, site: &str) -> anyho
     Ok(())
 }
 
-/// `workshop down`: every participant's lab and bot, and the key. Progress stays. In the
+/// `workshop down`: the sshd, the gate and every sandbox, the accounts and their homes,
+/// the cgroups, every participant's lab and bot, and the key. Progress stays. In the
 /// lab's containers, the site and bot jobs (`docker compose down -v` removes the rest).
 pub fn down(ws: &Workshop) -> anyhow::Result<Vec<String>> {
     let mut removed = Vec::new();
@@ -373,6 +453,12 @@ pub fn down(ws: &Workshop) -> anyhow::Result<Vec<String>> {
         return Ok(removed);
     }
     let n = ws.recorded().map(|r| r.participants).unwrap_or(MAX_PARTICIPANTS);
+    ssh::stop(ws);
+    gate::stop(ws);
+    sandbox::remove_accounts(ws, n);
+    for p in 1..=n {
+        sandbox::Cgroup::of(ws, p).remove();
+    }
     for p in 1..=n {
         let lab = ws.lab(p);
         if !run::existing(&lab).is_empty() || lab.state_dir().exists() {
@@ -384,19 +470,55 @@ pub fn down(ws: &Workshop) -> anyhow::Result<Vec<String>> {
     Ok(removed)
 }
 
-/// `workshop status`: each lab, its bot, what it is set up for, its last visit.
-pub fn status(ws: &Workshop) -> anyhow::Result<String> {
+/// `workshop status`: each lab, its bot, what it is set up for, its last visit; the gate
+/// and the sshd. The flag says whether everything runs (`workshop status` exits 1 if not).
+pub fn status(ws: &Workshop) -> anyhow::Result<(String, bool)> {
     use std::fmt::Write;
     let rec = ws.recorded()?;
+    let mut healthy = true;
     let mut out = format!("workshop {}: {} participants, progress in {}\n", ws.name, rec.participants, ws.data_dir().join(progress::FILE).display());
+    if !in_containers() {
+        let gate = gate::running(ws).is_some();
+        healthy &= gate;
+        let _ = writeln!(out, "  gate (sandboxes, checker): {}", if gate { "running" } else { "NOT running (`plainsight workshop up` again starts it)" });
+        if let Some(s) = &rec.ssh {
+            let sshd = ssh::running(ws).is_some();
+            healthy &= sshd;
+            let _ = writeln!(out, "  sshd on port {}: {}", s.port, if sshd { "running" } else { "NOT running" });
+        }
+    }
     for p in 1..=rec.participants {
         let lab = ws.lab(p);
-        let up = if in_containers() { "in containers" } else if run::is_up(&lab) { "up" } else { "DOWN" };
-        let bot = if bot_running(ws, &lab) { "bot running" } else { "bot NOT running" };
+        let lab_up = in_containers() || run::is_up(&lab);
+        let bot_up = bot_running(ws, &lab);
+        healthy &= lab_up && bot_up;
+        let up = if in_containers() { "in containers" } else if lab_up { "up" } else { "DOWN" };
+        let bot = if bot_up { "bot running" } else { "bot NOT running" };
         let mode = bot::Mode::of(&lab);
         let exercise = if mode.exercise.is_empty() { "(no exercise yet)".to_string() } else { format!("exercise {}", mode.exercise) };
         let last = bot::visits(&lab).last().map(|v| format!("last visit {} s ago: {}", (bot::now_ms().saturating_sub(v.at_ms)) / 1000, v.summary())).unwrap_or_else(|| "no visit yet".into());
         let _ = writeln!(out, "  {:>2}  {}  lab {up}, {bot}, {exercise}, {last}", p, lab.name);
     }
-    Ok(out)
+    Ok((out, healthy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workshops_folder_is_never_a_labs() {
+        // Workshop `w-01` and lab 01 of workshop `w` once shared /run/plainsight/w-01:
+        // `workshop down --name w-01` deleted the other workshop's lab.
+        let w = Workshop::new("w").unwrap();
+        let w01 = Workshop::new("w-01").unwrap();
+        for p in 1..=MAX_PARTICIPANTS {
+            for ws in [&w, &w01] {
+                assert_ne!(ws.lab(p).state_dir(), w01.dir());
+                assert_ne!(ws.lab(p).state_dir(), w.dir());
+                assert!(!ws.lab(p).state_dir().starts_with(w01.dir()) && !ws.lab(p).state_dir().starts_with(w.dir()));
+            }
+        }
+        assert_ne!(w01.data_dir(), w.lab(1).state_dir());
+    }
 }

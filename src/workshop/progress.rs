@@ -104,6 +104,12 @@ impl Progress {
         Ok(self.db.query_row("SELECT COUNT(*) FROM checks WHERE participant = ?1 AND exercise = ?2 AND passed = 0", params![participant, exercise], |r| r.get(0))?)
     }
 
+    /// Failed checks of one participant on one exercise, and when the last one was (ms
+    /// since the epoch; 0 when none).
+    pub fn failures_and_last(&self, participant: u16, exercise: &str) -> anyhow::Result<(u32, u64)> {
+        Ok(self.db.query_row("SELECT COUNT(*), COALESCE(MAX(at_ms), 0) FROM checks WHERE participant = ?1 AND exercise = ?2 AND passed = 0", params![participant, exercise], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))?)
+    }
+
     /// participant -> exercise -> cell.
     pub fn table(&self) -> anyhow::Result<BTreeMap<u16, BTreeMap<String, Cell>>> {
         let mut q = self.db.prepare("SELECT participant, exercise, COUNT(*), MAX(passed), COALESCE(MIN(CASE WHEN passed = 1 THEN at_ms END), MAX(at_ms)) FROM checks GROUP BY participant, exercise")?;

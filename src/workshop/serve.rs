@@ -730,3 +730,15 @@ es.addEventListener('visits',function(ev){
 es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
 })();
 "#;
+
+/// The addresses a browser can open for a listener on `addr`: itself, or for an
+/// unspecified address (`0.0.0.0`) loopback and the machine's global addresses, never
+/// `0.0.0.0` itself.
+pub fn reachable(addr: &SocketAddr) -> Vec<SocketAddr> {
+    if !addr.ip().is_unspecified() {
+        return vec![*addr];
+    }
+    let mut out = vec![SocketAddr::from(([127, 0, 0, 1], addr.port()))];
+    out.extend(super::ssh::reachable_addresses().iter().filter_map(|a| a.parse::<std::net::IpAddr>().ok()).map(|ip| SocketAddr::new(ip, addr.port())));
+    out
+}

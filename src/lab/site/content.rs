@@ -174,9 +174,13 @@ pub fn login_form(error: Option<&str>) -> Vec<u8> {
     )
 }
 
-/// The persona's account page.
+/// Where a workshop's flag is shown: a page of the account that the visitor never opens,
+/// so that the flag never crosses the network unless someone replays the session.
+pub const ACCOUNT_NOTE: &str = "/account/note";
+
+/// The persona's account page: a link to the private note, not the note itself.
 pub fn account_page(p: &Persona) -> Vec<u8> {
-    let secret = p.secret.as_deref().map(|s| format!("<dt>Private note</dt><dd id=\"secret\">{s}</dd>")).unwrap_or_default();
+    let secret = p.secret.as_ref().map(|_| format!("<dt>Private note</dt><dd><a href=\"{ACCOUNT_NOTE}\">Open the private note</a></dd>")).unwrap_or_default();
     page(
         "My account",
         &format!(
@@ -185,6 +189,15 @@ pub fn account_page(p: &Persona) -> Vec<u8> {
             p.full_name, p.insurance_no, p.diagnosis
         ),
     )
+}
+
+/// The persona's private note (the workshop's flag), for a signed-in session only.
+pub fn note_page(p: &Persona) -> Vec<u8> {
+    let body = match &p.secret {
+        Some(s) => format!("<h1>Private note</h1><p id=\"secret\">{s}</p>"),
+        None => "<h1>Private note</h1><p>No note.</p>".to_string(),
+    };
+    page("Private note", &body)
 }
 
 /// Every path the site serves the same to everyone (not the account page).
@@ -248,6 +261,9 @@ mod tests {
         assert!(download.contains(&app_sha256()) && download.contains(DOWNLOAD_FILE));
         assert!(String::from_utf8(account_page(&alice)).unwrap().contains(DIAGNOSIS));
         let flagged = Persona { secret: Some("FLAG-1".into()), ..Persona::default() };
-        assert!(String::from_utf8(account_page(&flagged)).unwrap().contains("FLAG-1"));
+        // The flag is on a page the visitor never opens, not on the account page it does.
+        assert!(!String::from_utf8(account_page(&flagged)).unwrap().contains("FLAG-1"));
+        assert!(String::from_utf8(account_page(&flagged)).unwrap().contains(ACCOUNT_NOTE));
+        assert!(String::from_utf8(note_page(&flagged)).unwrap().contains("FLAG-1"));
     }
 }

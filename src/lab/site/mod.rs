@@ -271,6 +271,13 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, en
                 redirect(StatusCode::FOUND, "/login")
             }
         }
+        (Method::GET | Method::HEAD, content::ACCOUNT_NOTE) => {
+            if logged_in {
+                html(StatusCode::OK, content::note_page(&ctx.opts.persona), enc)
+            } else {
+                redirect(StatusCode::FOUND, "/login")
+            }
+        }
         (Method::GET | Method::HEAD, "/.well-known/plainsight-manifest.json") => {
             let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content, ctx.opts.pad, &ctx.opts.persona)).expect("strings serialise");
             send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, Encode::PLAIN, false)
