@@ -267,6 +267,10 @@ impl Cgroup {
         }
         write(&self.dirs[0], "pids.max", limits.processes.to_string())?;
         write(&self.dirs[1], "memory.limit_in_bytes", memory.to_string())?;
+        // Memory and swap together, where the kernel accounts swap: no way around the limit.
+        if self.dirs[1].join("memory.memsw.limit_in_bytes").exists() {
+            write(&self.dirs[1], "memory.memsw.limit_in_bytes", memory.to_string())?;
+        }
         write(&self.dirs[2], "cpu.cfs_period_us", "100000".into())?;
         write(&self.dirs[2], "cpu.cfs_quota_us", quota.to_string())?;
         write(&self.dirs[2], "cpu.shares", "1024".into())?;

@@ -2,6 +2,8 @@
 //! running the plainsight binary (with labs taken down when a test ends, even failing).
 #![allow(dead_code)]
 
+pub mod room;
+
 use std::path::{Path, PathBuf};
 
 use plainsight::analysis::analyze::{Scan, ScanError, scan};

@@ -1,0 +1,109 @@
+//! A room of attackers (root, sshd): participant 1 logs in over SSH, as a participant of
+//! a real class would, and tries to reach what is not theirs: the workshop's key, the
+//! progress database, participant 2's persona, lab and checks, the bots, the machine's
+//! own files, processes and network, a kernel module, a mount, and the limits. Every
+//! attempt is refused, and participant 2's exercise still passes afterwards.
+
+mod common;
+
+use common::room::Room;
+use std::time::Duration;
+
+const W: &str = "pstest-sb";
+
+/// Runs `cmd` as participant 1 and asserts that it fails (non-zero) and prints nothing
+/// that `leak` finds.
+fn refused(room: &Room, what: &str, cmd: &str, leak: &[&str]) {
+    let o = room.login(1).run(cmd);
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{what}: `{cmd}` succeeded:\n{out}");
+    for l in leak {
+        assert!(!out.contains(l), "{what}: `{cmd}` printed {l:?}:\n{out}");
+    }
+}
+
+#[test]
+fn a_participant_reaches_their_own_lab_and_nothing_else() {
+    if !common::room::available("the sandbox test") {
+        return;
+    }
+    let room = Room::up(W, 2, &["--key", "sandbox test key", "--bot-interval", "0.5-1", "--max-processes", "64", "--memory-mb", "128"]);
+    let key = std::fs::read_to_string(format!("/run/plainsight-workshop/{W}/key")).unwrap();
+    let persona2 = std::fs::read_to_string(format!("/run/plainsight/{W}-02/persona.json")).unwrap();
+    let p2: serde_json::Value = serde_json::from_str(&persona2).unwrap();
+    let password2 = p2["password"].as_str().unwrap().to_string();
+    let me = room.login(1);
+
+    // Who they are, with what.
+    let id = me.ok("id -u; grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status");
+    assert!(!id.lines().next().unwrap().trim().eq("0"), "{id}");
+    for cap in ["CapEff:\t0000000000003000", "CapBnd:\t0000000000003000", "CapAmb:\t0000000000003000", "NoNewPrivs:\t1"] {
+        assert!(id.contains(cap), "{cap} not in:\n{id}");
+    }
+
+    // The workshop's secrets and the trainer's grid.
+    refused(&room, "the workshop key", &format!("cat /run/plainsight-workshop/{W}/key"), &[key.trim()]);
+    refused(&room, "the workshop's folder", &format!("ls /run/plainsight-workshop/{W}"), &["key"]);
+    refused(&room, "the progress database", &format!("test -e /var/lib/plainsight/{W}/progress.db || exit 1; echo forged >> /var/lib/plainsight/{W}/progress.db"), &[]);
+    // Their own bot's persona and the site's private key and TLS key log are absent too.
+    for f in ["persona.json", "site.key", "ca.key", "site-keys.log", "bot-visits.jsonl"] {
+        refused(&room, "their own lab's secrets", &format!("cat /run/plainsight/{W}-01/{f}"), &["BEGIN", "password"]);
+    }
+    // Participant 2: persona, namespaces, sniffing, checks, injecting, signalling.
+    refused(&room, "participant 2's persona", &format!("cat /run/plainsight/{W}-02/persona.json"), &[&password2]);
+    refused(&room, "participant 2's lab folder", &format!("touch /run/plainsight/{W}-02/x"), &[]);
+    refused(&room, "ip netns exec into participant 2's lab", &format!("ip netns exec {W}-02-intruder ip link"), &["wan0"]);
+    refused(&room, "sniffing participant 2's lab", &format!("PLAINSIGHT_LAB={W}-02 timeout 10 plainsight sniff --reveal --duration 3"), &[&password2]);
+    refused(&room, "checking for participant 2", "plainsight workshop check password --participant 2 --answer x", &["PASSED"]);
+    refused(&room, "injecting into participant 2's lab", &format!("echo '<p>PWNED</p>' > /tmp/evil.html; PLAINSIGHT_LAB={W}-02 timeout 10 plainsight inject --ad /tmp/evil.html --duration 3"), &["intercepting"]);
+    refused(&room, "finding the bots and sites", "pgrep -f 'workshop bot|plainsight site'", &[]);
+    refused(&room, "signalling the sandbox's init", "kill -9 1", &[]);
+    let procs = me.ok("ls /proc | grep -c '^[0-9]'");
+    assert!(procs.trim().parse::<u32>().unwrap() < 10, "participant 1 sees {procs} processes");
+    // Setting foot in another namespace, by any path.
+    refused(&room, "setns by /run/netns", &format!("nsenter --net=/run/netns/{W}-02-intruder ip link"), &["wan0"]);
+    refused(&room, "setns into their own guest host", &format!("nsenter --net=/run/netns/{W}-01-guest ip link"), &[]);
+    refused(&room, "setns by /proc", "for n in /proc/[0-9]*/ns/net; do nsenter --net=$n true && exit 0; done; exit 1", &[]);
+    refused(&room, "a user namespace to lift the hiding", &format!("unshare -Urm sh -c 'umount -l /run/plainsight-workshop; cat /run/plainsight-workshop/{W}/key'"), &[key.trim()]);
+    // The machine's own files, network and kernel.
+    refused(&room, "the machine's shadow file", "head -2 /etc/shadow", &["root:"]);
+    // (No packet leaves: the lab's gateway has no route beyond its two documentation ranges.)
+    refused(&room, "the machine's network", "ip route get 1.1.1.1", &[]);
+    refused(&room, "the machine's sshd through loopback", &format!("curl -sS -m 3 telnet://127.0.0.1:{}", me.port), &["SSH-2.0"]);
+    refused(&room, "a kernel module", "modprobe dummy || insmod /lib/modules/$(uname -r)/kernel/drivers/net/dummy.ko", &[]);
+    refused(&room, "a mount", "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", &[]);
+    // The limits: processes and memory.
+    let forks = me.ok("python3 -c '\nimport os, time\nn = 0\nfor i in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)' 2>/dev/null | tail -1");
+    let forks: u32 = forks.trim().parse().unwrap_or_else(|_| panic!("{forks}"));
+    assert!(forks < 64, "participant 1 started {forks} processes with a limit of 64");
+    refused(&room, "more memory than the limit", "python3 -c 'b = bytearray(512 * 1024 * 1024); print(len(b))'", &["536870912"]);
+
+    // Their own lab works: they sniff their own bot.
+    me.ok("plainsight workshop show password > /dev/null");
+    let mut sniff = me.spawn("plainsight sniff --reveal");
+    let mine = sniff.until(Duration::from_secs(45), "participant 1's own bot's password", |l| l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string));
+    drop(sniff);
+    assert!(me.ok(&format!("plainsight workshop check password --answer '{mine}'")).contains("PASSED"));
+
+    // And participant 2, after all that, still solves their exercise.
+    let them = room.login(2);
+    them.ok("plainsight workshop show password > /dev/null");
+    let mut sniff = them.spawn("plainsight sniff --reveal");
+    let theirs = sniff.until(Duration::from_secs(45), "participant 2's bot's password", |l| l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string));
+    drop(sniff);
+    assert!(them.ok(&format!("plainsight workshop check password --answer '{theirs}'")).contains("PASSED"));
+    assert_ne!(mine, theirs);
+
+    // workshop down leaves no account, sshd, cgroup, sandbox or namespace.
+    drop(room);
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(!passwd.contains(&format!("ps-{W}-")), "accounts left");
+    let cgroups: Vec<String> = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"].iter().map(|d| format!("{d}/plainsight-{W}")).filter(|d| std::path::Path::new(d).exists()).collect();
+    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+    let procs = std::process::Command::new("pgrep").args(["-a", "-f", "--", &format!("--name {W}|plainsight-workshop/{W}/")]).output().unwrap();
+    assert!(procs.stdout.is_empty(), "processes left: {}", String::from_utf8_lossy(&procs.stdout));
+    let netns = String::from_utf8_lossy(&std::process::Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned();
+    assert!(!netns.contains(W), "namespaces left: {netns}");
+    assert!(!std::path::Path::new(&format!("/run/plainsight-workshop/{W}")).exists());
+    let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
+}
