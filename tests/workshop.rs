@@ -6,12 +6,11 @@
 mod common;
 
 use common::ps;
+use common::room::{Login, Remote, Room};
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const W: &str = "pstest-ws";
@@ -19,13 +18,6 @@ const PARTICIPANTS: u16 = 3;
 
 fn lab(p: u16) -> String {
     format!("{W}-{p:02}")
-}
-
-struct Down;
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = ps(&["workshop", "down", "--name", W]);
-    }
 }
 
 /// A background role, killed when dropped.
@@ -37,86 +29,59 @@ impl Drop for Bg {
     }
 }
 
-fn show(p: u16, id: &str) -> String {
-    let o = ps(&["workshop", "show", id, "--name", W, "--participant", &p.to_string()]);
-    assert!(o.status.success(), "show {id} for {p}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// A shell word: `s` in single quotes.
+fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Runs a check: passed, and what it printed.
-fn check(p: u16, id: &str, answer: Option<&str>) -> (bool, String) {
-    let ps_p = p.to_string();
-    let mut args = vec!["workshop", "check", id, "--name", W, "--participant", &ps_p];
-    if let Some(a) = answer {
-        args.extend(["--answer", a]);
-    }
-    let o = ps(&args);
+/// The trainer checks for participant `p` (root): passed, and what it printed.
+fn trainer_check(p: u16, id: &str, answer: &str) -> (bool, String) {
+    let o = ps(&["workshop", "check", id, "--name", W, "--participant", &p.to_string(), "--answer", answer]);
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+/// A participant checks from their sandbox: passed, and what it printed.
+fn check(me: &Login, id: &str, answer: Option<&str>) -> (bool, String) {
+    let cmd = match answer {
+        Some(a) => format!("plainsight workshop check {id} --answer {}", sq(a)),
+        None => format!("plainsight workshop check {id}"),
+    };
+    let o = me.run(&cmd);
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     match o.status.code() {
         Some(0) => (true, out),
         Some(1) => (false, out),
-        other => panic!("check {id} for {p} exited {other:?}: {out}"),
+        other => panic!("participant {}: check {id} exited {other:?}: {out}", me.participant),
     }
 }
 
 /// Checks until the checkpoint passes: lab checkpoints pass once the bot has visited
 /// after the participant acted (the evidence arrives with its next visit).
-fn check_until(p: u16, id: &str, answer: Option<&str>) -> String {
+fn check_until(me: &Login, id: &str, answer: Option<&str>) -> String {
     let start = Instant::now();
     loop {
-        let (ok, out) = check(p, id, answer);
+        let (ok, out) = check(me, id, answer);
         if ok {
             return out;
         }
-        assert!(start.elapsed() < Duration::from_secs(45), "participant {p}, {id}: never passed; last: {out}");
+        assert!(start.elapsed() < Duration::from_secs(45), "participant {}, {id}: never passed; last: {out}", me.participant);
         std::thread::sleep(Duration::from_millis(400));
     }
 }
 
-/// Sniffs in participant `p`'s intruder host until `pick` finds what it wants in a line;
+/// Sniffs in the participant's sandbox until `pick` finds what it wants in a line;
 /// returns it and every line seen.
-fn sniff_until(p: u16, args: &[&str], pick: impl Fn(&str) -> Option<String>) -> (String, Vec<String>) {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "sniff", "--lab", &lab(p)]).args(args);
-    let mut child = Bg(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
-    let out = child.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(45);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("participant {p}: the sniffer never showed what the exercise asks; it saw:\n{}", seen.join("\n")));
-        let found = pick(&line);
-        seen.push(line);
-        if let Some(v) = found {
-            return (v, seen);
-        }
-    }
+fn sniff_until(me: &Login, args: &str, pick: impl FnMut(&str) -> Option<String>) -> (String, Vec<String>) {
+    let mut sniff = me.spawn(&format!("plainsight sniff {args}"));
+    let found = sniff.until(Duration::from_secs(45), &format!("participant {}: what the exercise asks, in the sniffer", me.participant), pick);
+    (found, std::mem::take(&mut sniff.seen))
 }
 
-/// `plainsight inject ARGS` in participant `p`'s intruder host, once it intercepts.
-fn inject(p: u16, args: &[&str]) -> Bg {
-    let ready = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-inject-{p}.ready"));
-    let _ = std::fs::remove_file(&ready);
-    let log = std::fs::File::create(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-inject-{p}.log"))).unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "inject", "--lab", &lab(p), "--ready-file"])
-        .arg(&ready)
-        .args(args)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let bg = Bg(child);
-    common::wait_until("the participant's proxy", || ready.exists());
-    bg
+/// `plainsight inject ARGS` in the participant's sandbox, once it intercepts.
+fn inject(me: &Login, args: &str) -> Remote {
+    let mut proxy = me.spawn(&format!("plainsight inject {args}"));
+    proxy.until(Duration::from_secs(20), "the participant's proxy", |l| l.starts_with("inject: intercepting").then_some(()));
+    proxy
 }
 
 fn after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
@@ -129,116 +94,121 @@ struct Solved {
     sniffed: Vec<String>,
 }
 
-/// The reference solution of every exercise, as its text tells a participant.
-fn solve(p: u16) -> Solved {
+/// The reference solution of every exercise, as its text tells a participant, typed in
+/// their sandbox over SSH.
+fn solve(me: &Login) -> Solved {
+    let p = me.participant;
     let mut answers = BTreeMap::new();
     let mut sniffed = Vec::new();
 
-    show(p, "password");
-    let (pw, lines) = sniff_until(p, &["--reveal"], |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
+    me.ok("plainsight workshop show password");
+    let (pw, lines) = sniff_until(me, "--reveal", |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
     sniffed.extend(lines);
-    let (ok, out) = check(p, "password", Some("not the password"));
+    let (ok, out) = check(me, "password", Some("not the password"));
     assert!(!ok && out.contains("NOT YET") && out.contains("hint 1"), "{out}");
-    assert!(check(p, "password", Some(&pw)).0, "participant {p}: password {pw:?} did not pass");
+    assert!(check(me, "password", Some(&pw)).0, "participant {p}: password {pw:?} did not pass");
     answers.insert("password", pw);
 
-    show(p, "cookie");
-    let (cookie, lines) = sniff_until(p, &["--reveal"], |l| after(l, "cookie session sent to clinic.test:").map(str::to_string));
+    me.ok("plainsight workshop show cookie");
+    let (cookie, lines) = sniff_until(me, "--reveal", |l| after(l, "cookie session sent to clinic.test:").map(str::to_string));
     sniffed.extend(lines);
-    let page = Command::new("ip").args(["netns", "exec", &format!("{}-intruder", lab(p)), "curl", "-s", "-H", &format!("Cookie: session={cookie}"), "http://clinic.test/account"]).output().unwrap();
-    let page = String::from_utf8_lossy(&page.stdout).into_owned();
-    let flag = page.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).find(|w| w.starts_with("FLAG-")).unwrap_or_else(|| panic!("participant {p}: no flag on the account page: {page}")).to_string();
-    assert!(check(p, "cookie", Some(&flag)).0, "participant {p}: the flag did not pass");
+    let page = me.ok(&format!("curl -s -H {} http://clinic.test/account/note", sq(&format!("Cookie: session={cookie}"))));
+    let flag = page.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).find(|w| w.starts_with("FLAG-")).unwrap_or_else(|| panic!("participant {p}: no flag on the note page: {page}")).to_string();
+    // Only the replayed session read it: the bot's visits in this exercise never opened
+    // the note, and no page the bot received carried the flag (the lab's records, read as
+    // root).
+    let state = format!("/run/plainsight/{}", lab(p));
+    let visits = std::fs::read_to_string(format!("{state}/bot-visits.jsonl")).unwrap();
+    let cookie_visits: Vec<&str> = visits.lines().filter(|l| l.contains("\"exercise\":\"cookie\"")).collect();
+    assert!(!cookie_visits.is_empty(), "participant {p}: no bot visit recorded in the cookie exercise");
+    assert!(cookie_visits.iter().all(|v| !v.contains("/account/note") && !v.contains(flag.as_str())), "participant {p}'s bot opened the note");
+    for page in std::fs::read_dir(format!("{state}/bot-pages")).unwrap().flatten() {
+        assert!(!std::fs::read_to_string(page.path()).unwrap_or_default().contains(flag.as_str()), "participant {p}'s bot received the flag in {}", page.path().display());
+    }
+    assert!(check(me, "cookie", Some(&flag)).0, "participant {p}: the flag did not pass");
     answers.insert("cookie", flag);
 
     let text = format!("Participant {p} was on your Wi-Fi");
-    show(p, "inject");
-    let ad = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-ad-{p}.html"));
-    std::fs::write(&ad, format!("<p class=\"plainsight-ad\">{text}</p>")).unwrap();
+    me.ok("plainsight workshop show inject");
+    me.ok(&format!("echo {} > /tmp/my-ad.html", sq(&format!("<p class=\"plainsight-ad\">{text}</p>"))));
     {
-        let _proxy = inject(p, &["--ad", ad.to_str().unwrap()]);
-        let (ok, out) = check(p, "inject", Some("Welcome to the clinic"));
+        let _proxy = inject(me, "--ad /tmp/my-ad.html");
+        let (ok, out) = check(me, "inject", Some("Welcome to the clinic"));
         assert!(!ok && out.contains("site's own pages"), "{out}");
-        check_until(p, "inject", Some(&text));
+        check_until(me, "inject", Some(&text));
     }
     answers.insert("inject", text);
 
-    show(p, "https");
-    let (name, lines) = sniff_until(p, &[], |l| after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string()));
+    me.ok("plainsight workshop show https");
+    let (name, lines) = sniff_until(me, "", |l| after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string()));
     sniffed.extend(lines);
-    assert!(check(p, "https", Some(&name)).0, "participant {p}: server name {name:?} did not pass");
+    assert!(check(me, "https", Some(&name)).0, "participant {p}: server name {name:?} did not pass");
     answers.insert("https", name);
 
-    show(p, "forged");
+    me.ok("plainsight workshop show forged");
     {
-        let _proxy = inject(p, &["--tls", "mitm"]);
-        let out = check_until(p, "forged", None);
+        let _proxy = inject(me, "--tls mitm");
+        let out = check_until(me, "forged", None);
         assert!(out.contains("UnknownIssuer") || out.contains("certificate"), "{out}");
     }
 
-    show(p, "sslstrip");
+    me.ok("plainsight workshop show sslstrip");
     {
-        let _proxy = inject(p, &["--tls", "strip"]);
-        let (pw, lines) = sniff_until(p, &["--reveal"], |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
+        let _proxy = inject(me, "--tls strip");
+        let (pw, lines) = sniff_until(me, "--reveal", |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
         sniffed.extend(lines);
         assert_ne!(Some(&pw), answers.get("password"), "the password must change between exercises");
-        let (ok, _) = check(p, "sslstrip", Some(&answers["password"]));
+        let (ok, _) = check(me, "sslstrip", Some(&answers["password"]));
         assert!(!ok, "participant {p}: the first exercise's password passed sslstrip");
-        assert!(check(p, "sslstrip", Some(&pw)).0, "participant {p}: stripped password did not pass");
+        assert!(check(me, "sslstrip", Some(&pw)).0, "participant {p}: stripped password did not pass");
         answers.insert("sslstrip", pw);
     }
 
-    show(p, "hsts");
-    let (ok, out) = check(p, "hsts", None);
+    me.ok("plainsight workshop show hsts");
+    let (ok, out) = check(me, "hsts", None);
     assert!(!ok && out.contains("no `plainsight inject --tls strip` runs"), "{out}");
     {
-        let _proxy = inject(p, &["--tls", "strip"]);
-        check_until(p, "hsts", None);
+        let _proxy = inject(me, "--tls strip");
+        check_until(me, "hsts", None);
     }
 
-    let text = show(p, "capture");
+    let text = me.ok("plainsight workshop show capture");
     let handout = text.split('`').find(|s| s.ends_with("handout.pcap")).unwrap_or_else(|| panic!("no handout path in: {text}")).to_string();
-    let o = ps(&["analyze", &handout]);
-    let report = String::from_utf8_lossy(&o.stdout);
+    let report = me.ok(&format!("plainsight analyze {}", sq(&handout)));
     let site = report.lines().filter_map(|l| after(l, "TLS server name")).map(|s| s.split_whitespace().next().unwrap_or("").to_string()).find(|s| s != "clinic.test").unwrap_or_else(|| panic!("analyze shows no other server name: {report}"));
-    assert!(check(p, "capture", Some(&site)).0, "participant {p}: {site} did not pass");
+    assert!(check(me, "capture", Some(&site)).0, "participant {p}: {site} did not pass");
     answers.insert("capture", site);
 
     // Which article over HTTPS: learn the site from the participant's own host, then let
     // the sniffer name the bot's page load from its sizes (this bot pauses 0.5-1 s between
     // visits: a load ends after 0.3 s without a new connection).
-    show(p, "article");
-    let learned = Command::new("ip").args(["netns", "exec", &format!("{}-intruder", lab(p)), env!("CARGO_BIN_EXE_plainsight"), "fingerprint", "learn", "--lab", &lab(p)]).output().unwrap();
-    assert!(learned.status.success(), "participant {p}: fingerprint learn: {}", String::from_utf8_lossy(&learned.stderr));
+    me.ok("plainsight workshop show article");
+    me.ok("plainsight fingerprint learn");
     // The bot reads the same article at every visit: two guesses in a row that agree.
     let last = std::cell::RefCell::new(String::new());
-    let (article, lines) = sniff_until(p, &["--guess-articles", "--guess-gap", "0.3"], |l| {
+    let (article, lines) = sniff_until(me, "--guess-articles --guess-gap 0.3", |l| {
         let a = after(l, "read /articles/").and_then(|s| s.split_whitespace().next())?.to_string();
         (last.replace(a.clone()) == a).then_some(a)
     });
     sniffed.extend(lines);
-    let (ok, out) = check(p, "article", Some(if article == "migraine" { "healthy-sleep" } else { "migraine" }));
+    let (ok, out) = check(me, "article", Some(if article == "migraine" { "healthy-sleep" } else { "migraine" }));
     assert!(!ok && out.contains("not the article"), "{out}");
-    assert!(check(p, "article", Some(&article)).0, "participant {p}: the guessed article {article:?} did not pass");
+    assert!(check(me, "article", Some(&article)).0, "participant {p}: the guessed article {article:?} did not pass");
     answers.insert("article", article);
     Solved { answers, sniffed }
 }
 
 #[test]
 fn three_participants_solve_every_exercise_in_their_own_lab() {
-    if !common::need_root("the workshop test") {
+    if !common::room::available("the workshop test") {
         return;
     }
-    let _ = ps(&["workshop", "down", "--name", W]);
-    let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
-    let _down = Down;
-    let o = ps(&["workshop", "up", "--name", W, "--participants", &PARTICIPANTS.to_string(), "--key", "reference solution key", "--bot-interval", "0.5-1"]);
-    assert!(o.status.success(), "workshop up: {}", String::from_utf8_lossy(&o.stderr));
+    let room = Room::up(W, PARTICIPANTS, &["--key", "reference solution key", "--bot-interval", "0.5-1"]);
     let listed = String::from_utf8_lossy(&ps(&["workshop", "exercises"]).stdout).into_owned();
     assert!(listed.lines().count() >= 8, "{listed}");
 
     let solved: Vec<Solved> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..=PARTICIPANTS).map(|p| s.spawn(move || solve(p))).collect();
+        let handles: Vec<_> = room.logins.iter().map(|me| s.spawn(move || solve(me))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
 
@@ -268,11 +238,12 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
     let usernames: Vec<String> = (1..=PARTICIPANTS).map(|p| String::from_utf8_lossy(&std::fs::read(format!("/run/plainsight/{}/persona.json", lab(p))).unwrap()).into_owned()).map(|j| serde_json::from_str::<serde_json::Value>(&j).unwrap()["username"].as_str().unwrap().to_string()).collect();
     for p in 1..=PARTICIPANTS {
         let q = p % PARTICIPANTS + 1;
-        let (ok, out) = check(q, "capture", Some(&solved[p as usize - 1].answers["capture"]));
+        let (ok, out) = trainer_check(q, "capture", &solved[p as usize - 1].answers["capture"]);
         assert!(!ok, "participant {q} passed with participant {p}'s capture answer: {out}");
         for id in ["password", "cookie"] {
-            show(q, id);
-            let (ok, out) = check(q, id, Some(&solved[p as usize - 1].answers[id]));
+            let o = ps(&["workshop", "show", id, "--name", W, "--participant", &q.to_string()]);
+            assert!(o.status.success(), "show {id} for {q}: {}", String::from_utf8_lossy(&o.stderr));
+            let (ok, out) = trainer_check(q, id, &solved[p as usize - 1].answers[id]);
             assert!(!ok, "participant {q} passed {id} with participant {p}'s answer: {out}");
         }
         let own = &usernames[p as usize - 1];
@@ -287,8 +258,12 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
 
     let status = String::from_utf8_lossy(&ps(&["workshop", "status", "--name", W]).stdout).into_owned();
     assert_eq!(status.matches("bot running").count(), PARTICIPANTS as usize, "{status}");
-    let o = ps(&["workshop", "down", "--name", W]);
-    assert!(o.status.success());
+    // The cookie flag never crossed the network in the bot's own traffic.
+    for p in 1..=PARTICIPANTS {
+        let flag = &solved[p as usize - 1].answers["cookie"];
+        assert!(!solved[p as usize - 1].sniffed.iter().any(|l| l.contains(flag.as_str())), "participant {p}'s sniffer saw the flag in the bot's own traffic");
+    }
+    drop(room);
     let left: Vec<String> = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).lines().filter(|l| l.starts_with(W)).map(str::to_string).collect();
     assert!(left.is_empty(), "namespaces left after workshop down: {left:?}");
     assert!(std::path::Path::new(&format!("/var/lib/plainsight/{W}/progress.db")).exists(), "workshop down removed the progress");
