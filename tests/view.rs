@@ -53,6 +53,10 @@ fn ready_line(out: impl Read + Send + 'static, pick: impl Fn(&str) -> Option<Str
 
 /// `plainsight workshop serve` (in a lab host with `netns`): its URL once it listens.
 fn serve(netns: Option<&str>, listen: &str, cleanup: &mut Cleanup) -> String {
+    serve_workshop(W, netns, listen, cleanup)
+}
+
+fn serve_workshop(name: &str, netns: Option<&str>, listen: &str, cleanup: &mut Cleanup) -> String {
     let mut cmd = match netns {
         Some(ns) => {
             let mut c = Command::new("ip");
@@ -61,10 +65,27 @@ fn serve(netns: Option<&str>, listen: &str, cleanup: &mut Cleanup) -> String {
         }
         None => Command::new(env!("CARGO_BIN_EXE_plainsight")),
     };
-    let mut child = cmd.args(["workshop", "serve", "--name", W, "--listen", listen]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd.args(["workshop", "serve", "--name", name, "--listen", listen]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let out = child.stdout.take().unwrap();
     cleanup.0.push(child);
     ready_line(out, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
+}
+
+/// A request with a `Host` header of our choosing: the status code.
+fn status_with_host(addr: &str, target: &str, host: &str) -> u16 {
+    let o = Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", &format!("Host: {host}"), &format!("http://{addr}{target}")]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(0)
+}
+
+/// Opens an event stream by hand: its status line's code (the stream stays open while
+/// the returned socket lives).
+fn open_stream(addr: &str, target: &str) -> (u16, TcpStream) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(s.try_clone().unwrap()).read_line(&mut line).unwrap();
+    (line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), s)
 }
 
 /// A plain HTTP/1.1 request: status code and body.
@@ -342,4 +363,117 @@ fn wait_exit(mut child: Child) -> Option<i32> {
         assert!(start.elapsed() < Duration::from_secs(30), "the demo did not exit after Ctrl-C");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Each participant's page (root, Chromium, sshd): only their exercise and progress; a
+/// right answer in its form turns the exercise to done; another participant's address
+/// without its secret is 404. The view answers only its own Host names, keeps the
+/// trainer's streams apart from the participants', restarts a lab's sniffer that died,
+/// and neither `workshop up` nor `workshop serve` dies on a closed standard output.
+#[test]
+fn each_participant_has_a_page_of_their_own() {
+    const W2: &str = "pstest-page";
+    if !common::room::available("the participants' pages test") {
+        return;
+    }
+    let Some(chromium) = chromium("the participants' pages in Chromium") else { return };
+    let room = common::room::Room::up(W2, 2, &["--bot-interval", "0.5-1", "--key", "participant page test key"]);
+    let mut cleanup = Cleanup(Vec::new(), None);
+
+    // `workshop up` again, its output closed at once: it finishes (it used to panic).
+    let port = room.login(1).port.to_string();
+    let o = Command::new("bash")
+        .args(["-c", &format!("{} workshop up --name {W2} --participants 2 --bot-interval 0.5-1 --key 'participant page test key' --ssh --ssh-port {port} --ssh-listen 127.0.0.1 | head -c0; echo ${{PIPESTATUS[0]}}", env!("CARGO_BIN_EXE_plainsight"))])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0", "workshop up | head: {}", String::from_utf8_lossy(&o.stderr));
+
+    let url = serve_workshop(W2, None, "127.0.0.1:0", &mut cleanup);
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    // Only the names it listens on.
+    assert_eq!(status_with_host(&addr, "/", &addr), 200);
+    assert_eq!(status_with_host(&addr, "/", "rebinding.example:80"), 421);
+    assert_eq!(status_with_host(&addr, "/", &format!("localhost:{}", addr.rsplit(':').next().unwrap())), 200);
+
+    let page_of = |p: u16| room.login(p).page.split("/p/").nth(1).unwrap().to_string();
+    let (s1, s2) = (page_of(1), page_of(2));
+    assert_ne!(s1, s2);
+    assert_eq!(http(&addr, "GET", &format!("/p/{s1}"), None).0, 200);
+    for wrong in ["/p/2".to_string(), "/p/".to_string(), format!("/p/{}", &s2[..16]), format!("/p/{s2}x")] {
+        assert_eq!(http(&addr, "GET", &wrong, None).0, 404, "{wrong}");
+    }
+
+    // Participant 1 opens the password exercise in their shell; their page shows it.
+    room.login(1).ok("plainsight workshop show password");
+    room.login(2).ok("plainsight workshop show https");
+    let devtools = devtools(chromium, "page-chromium-profile", "1280,900", &mut cleanup);
+    let mut page = Page::open(&devtools, &format!("{url}p/{s1}"));
+    page.wait_for("the participant's exercise", "document.getElementById('exercise').dataset.id === 'password'");
+    let text = page.eval("document.body.innerText");
+    let text = text.as_str().unwrap();
+    assert!(text.contains(&format!("{W2}-01")) && !text.contains(&format!("{W2}-02")), "participant 1's page shows another lab: {text}");
+    let shown = page.eval("document.getElementById('exercise').innerText");
+    assert!(!shown.as_str().unwrap().contains("What does the intruder still see over HTTPS"), "participant 1's page shows participant 2's exercise: {shown}");
+    // A wrong answer: not yet, and the first hint.
+    page.eval("document.getElementById('answer').value = 'not the password'; document.getElementById('check').submit(); true");
+    page.wait_for("the failed check", "!!document.getElementById('verdict') && document.getElementById('verdict').className === 'failed'");
+    assert!(page.eval("document.getElementById('hints').textContent").as_str().unwrap().contains("hint 1"));
+    // The right one (the bot's password, read here as root): done.
+    let pw = persona_password(&format!("{W2}-01"));
+    page.eval(&format!("document.getElementById('answer').value = {}; document.getElementById('check').submit(); true", serde_json::json!(pw)));
+    page.wait_for("the passed check", "!!document.getElementById('verdict') && document.getElementById('verdict').className === 'passed'");
+    assert_eq!(page.eval("document.getElementById('p-password').textContent"), serde_json::json!("done"));
+    page.wait_for("the sniffer's findings on the page", "document.querySelectorAll('#findings li').length > 0");
+    let findings = page.eval("document.getElementById('findings').textContent");
+    assert!(!findings.as_str().unwrap().contains(&pw), "the participant's page shows the password in clear");
+    page.screenshot("view-participant.png");
+    // The trainer's grid agrees.
+    let progress: serde_json::Value = serde_json::from_slice(&ps(&["workshop", "progress", "--name", W2, "--json"]).stdout).unwrap();
+    assert_eq!(progress["participants"][0]["exercises"]["password"]["passed"], true);
+    assert!(progress["participants"][1]["exercises"].get("password").is_none());
+
+    // A room opening many pages does not take the projector's streams.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..70 {
+        let (code, s) = open_stream(&addr, &format!("/p/{s2}/events"));
+        if code == 503 {
+            refused += 1;
+        }
+        held.push(s);
+    }
+    assert!(refused >= 60, "one participant's page opened {} event streams", 70 - refused);
+    let (code, _grid) = open_stream(&addr, "/events");
+    assert_eq!(code, 200, "the trainer's grid could not open its stream");
+    drop(held);
+
+    // A lab's sniffer that died (its lab went down) is started again by the next view.
+    assert_eq!(http(&addr, "GET", &format!("/lab/{W2}-01"), None).0, 200);
+    let sniffers = |lab: &str| -> Vec<String> {
+        let o = Command::new("pgrep").args(["-f", &format!("sniff --lab {lab} --format jsonl")]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+    };
+    let before = sniffers(&format!("{W2}-01"));
+    assert!(!before.is_empty(), "the lab view started no sniffer");
+    for pid in &before {
+        let _ = Command::new("kill").arg(pid).status();
+    }
+    common::wait_until("the sniffer's end", || sniffers(&format!("{W2}-01")).iter().all(|p| !before.contains(p)));
+    assert_eq!(http(&addr, "GET", &format!("/lab/{W2}-01"), None).0, 200);
+    common::wait_until("a new sniffer", || !sniffers(&format!("{W2}-01")).is_empty());
+
+    // `workshop serve`, its output closed: it serves on (it used to panic).
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let mut closed = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["workshop", "serve", "--name", W2, "--listen", &free.to_string()]).stdout(w).stderr(Stdio::piped()).spawn().unwrap();
+    common::wait_until("the view with its output closed", || TcpStream::connect(free).is_ok() || closed.try_wait().unwrap().is_some());
+    assert!(closed.try_wait().unwrap().is_none(), "workshop serve stopped when its output was closed");
+    assert_eq!(http(&free.to_string(), "GET", "/", None).0, 200);
+    let _ = closed.kill();
+    let mut err = String::new();
+    let _ = closed.stderr.take().unwrap().read_to_string(&mut err);
+    let _ = closed.wait();
+    assert!(!err.contains("panicked"), "{err}");
+    drop(room);
 }

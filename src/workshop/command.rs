@@ -129,13 +129,16 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
 
 /// One participant's card, as printed for the handout.
 fn card(w: &Workshop, c: &ssh::Card) -> String {
+    let Some(port) = c.port else {
+        return format!("plainsight workshop {} — participant {}\n  your shell: the trainer opens it (plainsight workshop shell {}{})\n  your page:  {}\n", w.name, c.participant, c.participant, w.name_flag(), c.page);
+    };
     let login = match &c.password {
         Some(pw) => format!("password:   {pw}"),
         None => "password:   none (your own SSH key)".to_string(),
     };
     format!(
-        "plainsight workshop {} — participant {}\n  log in:     ssh -p {} {}@{}\n  {login}\n  your page:  {}\n  the guest's host: ssh -t -p {} {}@{} @guest\n",
-        w.name, c.participant, c.port, c.user, c.host, c.page, c.port, c.user, c.host
+        "plainsight workshop {} — participant {}\n  log in:     ssh -p {port} {}@{}\n  {login}\n  your page:  {}\n  the guest's host: ssh -t -p {port} {}@{} @guest\n",
+        w.name, c.participant, c.user, c.host, c.page, c.user, c.host
     )
 }
 

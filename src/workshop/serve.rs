@@ -37,6 +37,8 @@ use crate::lab::{Host, Lab};
 /// Connections served at once; event streams open at once.
 const MAX_CONNECTIONS: usize = 256;
 const MAX_STREAMS: usize = 64;
+/// Event streams open at once on one participant's page.
+const MAX_PARTICIPANT_STREAMS: usize = 4;
 /// Findings kept per lab for a view that opens later.
 const RECENT: usize = 60;
 
@@ -58,7 +60,14 @@ pub struct Options {
 struct Feed {
     tx: broadcast::Sender<String>,
     recent: Mutex<VecDeque<String>>,
-    _sniffer: tokio::process::Child,
+    sniffer: Mutex<tokio::process::Child>,
+}
+
+impl Feed {
+    /// Whether its sniffer still runs (it dies with its lab: `workshop down`).
+    fn alive(&self) -> bool {
+        self.sniffer.lock().expect("no panics while held").try_wait().is_ok_and(|s| s.is_none())
+    }
 }
 
 /// What the view shows: a workshop's labs, or a demo's scenarios as they run.
@@ -79,7 +88,14 @@ struct View {
     check: Option<super::Key>,
     progress: watch::Receiver<String>,
     feeds: Mutex<HashMap<String, Arc<Feed>>>,
+    /// The trainer's event streams (the grid, the labs).
     streams: AtomicUsize,
+    /// Each participant's page's event streams, bounded apart from the trainer's: a room
+    /// opening pages never takes the projector's place.
+    participant_streams: Mutex<HashMap<u16, usize>>,
+    /// The `Host` headers it answers: the names and addresses it listens on. Any other
+    /// (a DNS-rebinding page in the trainer's browser) gets 421.
+    hosts: Vec<String>,
 }
 
 /// An event stream's body: frames as they come from a channel.
@@ -88,11 +104,21 @@ struct Stream {
     _slot: StreamSlot,
 }
 
-/// Frees its place among the event streams when the stream ends.
-struct StreamSlot(Arc<View>);
+/// Frees its place among the event streams when the stream ends: the trainer's, or one
+/// participant's.
+struct StreamSlot(Arc<View>, Option<u16>);
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.streams.fetch_sub(1, Ordering::SeqCst);
+        match self.1 {
+            None => {
+                self.0.streams.fetch_sub(1, Ordering::SeqCst);
+            }
+            Some(p) => {
+                if let Some(n) = self.0.participant_streams.lock().expect("no panics while held").get_mut(&p) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
     }
 }
 
@@ -146,7 +172,8 @@ pub async fn serve(source: Source, opts: Options, ready: impl FnOnce(&SocketAddr
         }
     }
     let check = opts.token.as_deref().map(super::Key::new);
-    let view = Arc::new(View { source, opts, check, progress: rx, feeds: Mutex::new(HashMap::new()), streams: AtomicUsize::new(0) });
+    let hosts = allowed_hosts(&addr);
+    let view = Arc::new(View { source, opts, check, progress: rx, feeds: Mutex::new(HashMap::new()), streams: AtomicUsize::new(0), participant_streams: Mutex::new(HashMap::new()), hosts });
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     ready(&addr);
     tokio::pin!(shutdown);
@@ -259,6 +286,14 @@ fn token_ok(view: &View, req: &Request<hyper::body::Incoming>) -> bool {
 }
 
 async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Response<Out> {
+    if !host_ok(&view, &req) {
+        return text(StatusCode::MISDIRECTED_REQUEST, "this view answers only at the addresses it listens on");
+    }
+    if let (Source::Workshop(ws), Some(rest)) = (&view.source, req.uri().path().strip_prefix("/p/")) {
+        let rest = rest.to_string();
+        let ws = ws.clone();
+        return participant_route(req, view, &ws, &rest).await;
+    }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "read-only: the view changes nothing");
         r.headers_mut().insert(header::ALLOW, "GET, HEAD".parse().expect("static"));
@@ -473,11 +508,33 @@ where
     F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    if view.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
-        view.streams.fetch_sub(1, Ordering::SeqCst);
-        return text(StatusCode::SERVICE_UNAVAILABLE, "too many open views");
+    event_stream_of(view, None, feed)
+}
+
+/// An event stream counted against the trainer's bound (`who` None) or participant
+/// `who`'s.
+fn event_stream_of<F, Fut>(view: &Arc<View>, who: Option<u16>, feed: F) -> Response<Out>
+where
+    F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    match who {
+        None => {
+            if view.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
+                view.streams.fetch_sub(1, Ordering::SeqCst);
+                return text(StatusCode::SERVICE_UNAVAILABLE, "too many open views");
+            }
+        }
+        Some(p) => {
+            let mut open = view.participant_streams.lock().expect("no panics while held");
+            let n = open.entry(p).or_insert(0);
+            if *n >= MAX_PARTICIPANT_STREAMS {
+                return text(StatusCode::SERVICE_UNAVAILABLE, "too many open copies of this page: close some");
+            }
+            *n += 1;
+        }
     }
-    let slot = StreamSlot(view.clone());
+    let slot = StreamSlot(view.clone(), who);
     let (tx, rx) = mpsc::channel(32);
     tokio::spawn(feed(tx));
     eprintln!("view: an event stream opened ({} open)", view.streams.load(Ordering::SeqCst));
@@ -512,7 +569,9 @@ fn lab_of(ws: &Workshop, name: &str) -> Option<Lab> {
 /// The lab's sniffer (started on the first view of it): findings, masked, as JSON lines.
 fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
     let mut feeds = view.feeds.lock().expect("no panics while held");
-    if let Some(f) = feeds.get(&lab.name) {
+    // A sniffer whose lab went down (and maybe came up again with another bot) is dead:
+    // its findings are the old lab's, so it starts afresh.
+    if let Some(f) = feeds.get(&lab.name).filter(|f| f.alive()) {
         return f.clone();
     }
     let (tx, _) = broadcast::channel(256);
@@ -540,11 +599,11 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         Err(e) => {
             eprintln!("view: cannot start the sniffer of {}: {e}", lab.name);
             let (tx, _) = broadcast::channel(1);
-            return Arc::new(Feed { tx, recent: Mutex::new(VecDeque::new()), _sniffer: tokio::process::Command::new("true").spawn().expect("true runs") });
+            return Arc::new(Feed { tx, recent: Mutex::new(VecDeque::new()), sniffer: Mutex::new(tokio::process::Command::new("true").spawn().expect("true runs")) });
         }
     };
     let stdout = child.stdout.take().expect("piped");
-    let feed = Arc::new(Feed { tx: tx.clone(), recent: Mutex::new(VecDeque::new()), _sniffer: child });
+    let feed = Arc::new(Feed { tx: tx.clone(), recent: Mutex::new(VecDeque::new()), sniffer: Mutex::new(child) });
     let weak = Arc::downgrade(&feed);
     tokio::spawn(async move {
         use tokio::io::AsyncBufReadExt;
@@ -605,9 +664,11 @@ fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<serde_json::Value> {
         .rev()
         .take(12)
         .map(|v| {
-            let plain = v.urls.iter().filter(|u| u.starts_with("http://")).count();
-            let column = if plain > 0 { "http" } else { "https" };
+            let (column, moved) = visit_column(v);
             let mut what = format!("{} requests, signed in: {}", v.urls.len(), if v.logged_in { "yes" } else { "no" });
+            if moved {
+                what.push_str(", first request over HTTP, then HTTPS");
+            }
             if !v.altered.is_empty() {
                 let _ = write!(what, ", {} page(s) ALTERED", v.altered.len());
             }
@@ -617,6 +678,19 @@ fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<serde_json::Value> {
             serde_json::json!({"at_ms": v.at_ms, "column": column, "what": what, "exercise": v.exercise})
         })
         .collect()
+}
+
+/// Where a visit belongs: "https" when every request after the first went over HTTPS (a
+/// first request over HTTP redirected to HTTPS is still an HTTPS visit, said as such),
+/// "http" otherwise.
+fn visit_column(v: &bot::BotVisit) -> (&'static str, bool) {
+    let plain = |u: &String| u.starts_with("http://");
+    match v.urls.split_first() {
+        None => ("https", false),
+        Some((first, rest)) if !rest.is_empty() && !rest.iter().any(plain) => ("https", plain(first)),
+        Some(_) if v.urls.iter().any(plain) => ("http", false),
+        Some(_) => ("https", false),
+    }
 }
 
 fn lab_page(lab: &Lab, feed: &Feed, q: &str) -> String {
@@ -656,7 +730,7 @@ fn finding_li(json: &str) -> String {
     format!("<li class=\"{}\"><span class=\"class\">{}</span> {}{secret}</li>", esc(v["class"].as_str().unwrap_or("")), esc(v["class"].as_str().unwrap_or("")), esc(v["summary"].as_str().unwrap_or("")))
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}\
+const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em;color:#222}pre.text,pre#hints{white-space:pre-wrap;max-width:60em}pre#verdict{white-space:pre-wrap;padding:.5em}pre.passed{background:#cfc}pre.failed{background:#fec}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}\
 td.done{background:#cfc}td.tried{background:#fec}.cols{display:flex;gap:2em}.cols section{flex:1;min-width:0}iframe{width:100%;height:28em;border:2px solid #888}\
 #findings{font-family:monospace;font-size:.9em;max-height:28em;overflow:auto}#findings .class{color:#555}#findings li.credential,#findings li.session-cookie{color:#a00}\
 #status{color:#555;font-size:.9em}\n";
@@ -731,6 +805,175 @@ es.onerror=function(){document.getElementById('status').textContent='Live: recon
 })();
 "#;
 
+/// The `Host` headers a listener on `addr` answers: what [`reachable`] lists, and
+/// `localhost` for a loopback listener.
+fn allowed_hosts(addr: &SocketAddr) -> Vec<String> {
+    let mut out: Vec<String> = reachable(addr).iter().map(|a| a.to_string()).collect();
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        out.push(format!("localhost:{}", addr.port()));
+    }
+    out
+}
+
+fn host_ok(view: &View, req: &Request<hyper::body::Incoming>) -> bool {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    host.is_some_and(|h| view.hosts.iter().any(|a| a.eq_ignore_ascii_case(h)))
+}
+
+/// Which participant a page secret belongs to (compared in constant time with each).
+fn participant_of(ws: &Workshop, secret: &str) -> Option<(u16, super::Key)> {
+    let key = ws.key().ok()?;
+    let n = ws.recorded().ok()?.participants;
+    let p = (1..=n).fold(None, |found, p| if key.same(secret, &key.page_secret(p)) { Some(p) } else { found })?;
+    Some((p, key))
+}
+
+/// A participant's own page: `/p/SECRET` (the page), `/p/SECRET/check` (POST, the form),
+/// `/p/SECRET/events` (what a sniffer on their gateway reads now, masked). Anything else,
+/// or a wrong secret, is 404: the address is the secret, the token is not needed.
+async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>, ws: &Workshop, rest: &str) -> Response<Out> {
+    let (secret, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    let Some((p, _key)) = participant_of(ws, secret) else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    let lab = ws.lab(p);
+    let base = format!("/p/{secret}");
+    match (req.method().clone(), sub) {
+        (Method::GET | Method::HEAD, "") => {
+            let ws = ws.clone();
+            let feed = feed(&view, &lab);
+            let findings: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
+            let reveal = view.opts.reveal;
+            let html = tokio::task::spawn_blocking(move || participant_page(&ws, p, &base, None, &findings, reveal)).await.unwrap_or_default();
+            respond(StatusCode::OK, "text/html; charset=utf-8", full(html), PARTICIPANT_CSP)
+        }
+        (Method::POST, "check") => {
+            // A small form: at most 4 KiB.
+            let body = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "that answer is too long"),
+            };
+            let field = |k: &str| form_urlencoded::parse(&body).find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
+            let (exercise, answer) = (field("exercise").unwrap_or_default(), field("answer"));
+            let ws = ws.clone();
+            let feed = feed(&view, &lab);
+            let findings: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
+            let reveal = view.opts.reveal;
+            let html = tokio::task::spawn_blocking(move || {
+                let verdict = super::desk::check(&ws, p, &exercise, answer.as_deref().filter(|a| !a.trim().is_empty())).map(|a| (a.passed, a.text)).unwrap_or_else(|e| (false, format!("{e:#}")));
+                participant_page(&ws, p, &base, Some(verdict), &findings, reveal)
+            })
+            .await
+            .unwrap_or_default();
+            respond(StatusCode::OK, "text/html; charset=utf-8", full(html), PARTICIPANT_CSP)
+        }
+        (Method::GET, "events") => {
+            let feed = feed(&view, &lab);
+            let mut rx = feed.tx.subscribe();
+            let reveal = view.opts.reveal;
+            event_stream_of(&view, Some(p), move |tx| async move {
+                loop {
+                    let line = tokio::select! {
+                        f = rx.recv() => match f {
+                            Ok(line) => line,
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        },
+                        _ = tokio::time::sleep(Duration::from_secs(15)) => {
+                            if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() { return }
+                            continue;
+                        }
+                    };
+                    let line = if reveal { masked_finding(&line) } else { line };
+                    if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        }
+        (Method::GET | Method::HEAD, "participant.js") => respond(StatusCode::OK, "application/javascript", full(PARTICIPANT_JS), PARTICIPANT_CSP),
+        (Method::GET | Method::HEAD, "view.css") => respond(StatusCode::OK, "text/css", full(STYLE), PARTICIPANT_CSP),
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// A finding line with its secret masked (a participant's page never shows one in clear,
+/// even when the trainer's view reveals them: the sniffer is theirs to run).
+fn masked_finding(line: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) else { return String::new() };
+    if let Some(s) = v["secret"].as_str().map(str::to_string) {
+        v["secret"] = serde_json::Value::String(crate::analysis::findings::mask(&s));
+    }
+    v.to_string()
+}
+
+/// The participant's page: the exercise they are on, a form to check it, the verdict of
+/// the last check, their hints, their progress, and what their gateway's sniffer reads.
+fn participant_page(ws: &Workshop, p: u16, base: &str, verdict: Option<(bool, String)>, findings: &[String], reveal: bool) -> String {
+    let lab = ws.lab(p);
+    let current = progress::Progress::existing(ws).ok().and_then(|db| db.current().ok()).and_then(|mut c| c.remove(&p)).map(|(e, _)| e);
+    let mut h = String::with_capacity(8192);
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Participant {p}</title><link rel=\"stylesheet\" href=\"{base}/view.css\"></head><body data-base=\"{base}\">\
+<h1>Participant {p} <small>lab <code>{}</code></small></h1><p id=\"status\">Live: connecting…</p>",
+        esc(&lab.name)
+    );
+    match current.as_deref().and_then(|id| exercise::find(id).ok()) {
+        Some(ex) => {
+            let _ = write!(h, "<section id=\"exercise\" data-id=\"{}\"><h2>{} — {}</h2><pre class=\"text\">{}</pre>", esc(&ex.id), esc(&ex.id), esc(&ex.title), esc(&ex.render(&lab.name, p, &super::handout_path(&lab))));
+            let _ = write!(h, "<form id=\"check\" method=\"post\" action=\"{base}/check\"><input type=\"hidden\" name=\"exercise\" value=\"{}\">", esc(&ex.id));
+            if ex.check.needs_answer() {
+                h.push_str("<label>Your answer <input name=\"answer\" id=\"answer\" autocomplete=\"off\" size=\"40\"></label> ");
+            }
+            h.push_str("<button id=\"check-button\">Check</button></form>");
+            if let Some((passed, text)) = &verdict {
+                let _ = write!(h, "<pre id=\"verdict\" class=\"{}\">{}</pre>", if *passed { "passed" } else { "failed" }, esc(text));
+            }
+            let hints = super::desk::hint(ws, p, Some(&ex.id)).unwrap_or_default();
+            let _ = write!(h, "<h3>Hints</h3><pre id=\"hints\">{}</pre></section>", esc(&hints));
+        }
+        None => h.push_str("<section id=\"exercise\"><h2>No exercise yet</h2><p>Open one in your shell: <code>plainsight workshop show password</code>.</p></section>"),
+    }
+    h.push_str("<h2>Your progress</h2><table id=\"progress\"><tbody>");
+    let table = progress::Progress::existing(ws).and_then(|db| db.table()).unwrap_or_default();
+    let mine = table.get(&p).cloned().unwrap_or_default();
+    for e in exercise::all() {
+        let (class, label) = match mine.get(&e.id) {
+            Some(c) if c.passed => ("done", "done".to_string()),
+            Some(c) => ("tried", format!("{} tries", c.attempts)),
+            None => ("none", "–".to_string()),
+        };
+        let _ = write!(h, "<tr><th>{}</th><td id=\"p-{}\" class=\"{class}\">{label}</td><td>{}</td></tr>", esc(&e.id), esc(&e.id), esc(&e.title));
+    }
+    h.push_str("</tbody></table><h2>What a sniffer on your gateway reads now</h2><ol id=\"findings\" reversed>");
+    for line in findings {
+        let line = if reveal { masked_finding(line) } else { line.clone() };
+        h.push_str(&finding_li(&line));
+    }
+    let _ = write!(h, "</ol><script src=\"{base}/participant.js\"></script></body></html>");
+    h
+}
+
+/// A participant's page: loads only from here, posts only its own form.
+const PARTICIPANT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+const PARTICIPANT_JS: &str = r#"(function(){
+var b=document.body,base=b.dataset.base;
+var es=new EventSource(base+'/events');
+es.onopen=function(){document.getElementById('status').textContent='Live';};
+es.addEventListener('finding',function(ev){
+ var f=JSON.parse(ev.data),li=document.createElement('li'),c=document.createElement('span');
+ li.className=f['class'];c.className='class';c.textContent=f['class'];li.appendChild(c);
+ li.appendChild(document.createTextNode(' '+f.summary));
+ if(f.secret){li.appendChild(document.createTextNode(': '));var s=document.createElement('b');s.textContent=f.secret;li.appendChild(s);}
+ var ol=document.getElementById('findings');ol.insertBefore(li,ol.firstChild);
+ while(ol.children.length>60)ol.removeChild(ol.lastChild);
+});
+es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
+})();
+"#;
+
 /// The addresses a browser can open for a listener on `addr`: itself, or for an
 /// unspecified address (`0.0.0.0`) loopback and the machine's global addresses, never
 /// `0.0.0.0` itself.
@@ -741,4 +984,33 @@ pub fn reachable(addr: &SocketAddr) -> Vec<SocketAddr> {
     let mut out = vec![SocketAddr::from(([127, 0, 0, 1], addr.port()))];
     out.extend(super::ssh::reachable_addresses().iter().filter_map(|a| a.parse::<std::net::IpAddr>().ok()).map(|ip| SocketAddr::new(ip, addr.port())));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visit(urls: &[&str]) -> bot::BotVisit {
+        bot::BotVisit { at_ms: 0, exercise: String::new(), start: bot::Start::Bare, logged_in: true, saw_account: true, urls: urls.iter().map(|u| u.to_string()).collect(), errors: vec![], altered: vec![], last_page: None }
+    }
+
+    #[test]
+    fn a_visit_redirected_to_https_is_filed_under_https() {
+        // It used to go under "over HTTP" for its first request alone.
+        assert_eq!(visit_column(&visit(&["http://clinic.test/", "https://clinic.test/", "https://clinic.test/login"])), ("https", true));
+        assert_eq!(visit_column(&visit(&["https://clinic.test/", "https://clinic.test/login"])), ("https", false));
+        assert_eq!(visit_column(&visit(&["http://clinic.test/", "http://clinic.test/login"])), ("http", false));
+        // sslstrip: the first request and a later one over HTTP.
+        assert_eq!(visit_column(&visit(&["http://clinic.test/", "https://clinic.test/x", "http://clinic.test/login"])), ("http", false));
+        assert_eq!(visit_column(&visit(&["http://clinic.test/"])), ("http", false));
+    }
+
+    #[test]
+    fn an_unspecified_listener_shows_addresses_a_browser_can_open() {
+        let shown = reachable(&"0.0.0.0:8088".parse().unwrap());
+        assert!(shown.iter().all(|a| !a.ip().is_unspecified()), "{shown:?}");
+        assert!(shown.contains(&"127.0.0.1:8088".parse().unwrap()));
+        assert!(allowed_hosts(&"127.0.0.1:9".parse().unwrap()).contains(&"localhost:9".to_string()));
+        assert_eq!(allowed_hosts(&"192.0.2.1:9".parse().unwrap()), vec!["192.0.2.1:9".to_string()]);
+    }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+
 use super::Workshop;
 use super::sandbox::Account;
 
@@ -147,10 +148,12 @@ pub fn stop(ws: &Workshop) {
 pub struct Card {
     pub participant: u16,
     pub user: String,
-    /// None when they log in with their own key.
+    /// None when they log in with their own key (or not over SSH).
     pub password: Option<String>,
     pub host: String,
-    pub port: u16,
+    /// None when the workshop takes no SSH logins (`workshop shell N` on the trainer's
+    /// machine instead).
+    pub port: Option<u16>,
     pub page: String,
 }
 
@@ -158,12 +161,12 @@ pub struct Card {
 /// `view` the address of `workshop serve`.
 pub fn handout(ws: &Workshop, host: &str, view: &str) -> anyhow::Result<Vec<Card>> {
     let rec = ws.recorded()?;
-    let s = rec.ssh.with_context(|| format!("workshop {} takes no SSH logins: start it with `plainsight workshop up --ssh ...`", ws.name))?;
+    let port = rec.ssh.map(|s| s.port);
     let key = ws.key()?;
     let accounts = super::sandbox::accounts(ws);
     Ok(accounts
         .iter()
-        .map(|a| Card { participant: a.participant, user: a.user.clone(), password: a.password.clone(), host: host.to_string(), port: s.port, page: format!("{}/p/{}", view.trim_end_matches('/'), key.page_secret(a.participant)) })
+        .map(|a| Card { participant: a.participant, user: a.user.clone(), password: a.password.clone(), host: host.to_string(), port, page: format!("{}/p/{}", view.trim_end_matches('/'), key.page_secret(a.participant)) })
         .collect())
 }
 
