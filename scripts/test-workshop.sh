@@ -46,20 +46,25 @@ echo "test-workshop: the README's workshop steps show what they say (ad over HTT
 
 # The trainer's session: a workshop named `workshop` (the default). Never touch one in use,
 # nor the progress of a real one; what this run creates it removes.
-[ ! -e /run/plainsight/workshop ] || skip "a workshop named workshop is up on this machine (plainsight workshop down)"
+[ ! -e /run/plainsight-workshop/workshop ] || skip "a workshop named workshop is up on this machine (plainsight workshop down)"
 [ ! -e /var/lib/plainsight/workshop ] || skip "a workshop named workshop has progress on this machine (/var/lib/plainsight/workshop)"
 out=$(mktemp)
+ss -ltn | grep -q ':2222 ' && skip "port 2222 is taken on this machine (the README's session uses the default port)"
 PATH="$PWD/target/release:$PATH" timeout 300 bash scripts/workshop-session.sh >"$out" 2>&1 || true
 rm -rf /var/lib/plainsight/workshop
 grep -q '^workshop-01: lab up, bot .* visiting$' "$out" || fail "workshop up did not start participant 1's lab and bot"
+grep -q '^sshd for the participants on port 2222' "$out" || fail "workshop up --ssh did not start the sshd"
 [ "$(grep -c -E '^(password|cookie|inject|https|forged|sslstrip|hsts|capture|article) ' "$out")" -eq 9 ] || fail "workshop exercises did not list the nine exercises"
-grep -q '^# password — Sniff the password sent over plain HTTP$' "$out" || fail "workshop show did not print the exercise"
+grep -q '^  log in:     ssh -p 2222 ps-workshop-01@127.0.0.1$' "$out" || fail "the handout did not print participant 1's login"
+grep -q '^# password — Sniff the password sent over plain HTTP$' "$out" || fail "the participant's show did not print the exercise"
 grep -q 'credential     form field "password" in POST /login: ' "$out" || fail "the participant's sniffer did not read the bot's password"
 grep -q '^PASSED password: that is the password .* typed$' "$out" || fail "the right answer did not pass"
 grep -q '^NOT YET password: that is not the password .* typed in this exercise$' "$out" || fail "another participant's answer passed"
+grep -q 'cat: /run/plainsight-workshop/workshop/key: No such file or directory' "$out" || fail "the participant read the workshop key"
 grep -q -E '^workshop-01 +done ' "$out" || fail "progress does not show participant 1 done"
 grep -q -E '^workshop-02 +1 tries ' "$out" || fail "progress does not show participant 2's failed try"
-grep -q 'workshop workshop removed (2 labs)' "$out" || fail "workshop down did not run"
+grep -q 'workshop workshop removed (2 labs' "$out" || fail "workshop down did not run"
 ! grep -q '^workshop-' <<<"$(ip netns list)" || fail "namespaces left after workshop down"
+! grep -q '^ps-workshop-' /etc/passwd || fail "accounts left after workshop down"
 rm -f "$out"
-echo "test-workshop: the README's trainer session works as written (exercise shown, password sniffed, checked, progress, down)"
+echo "test-workshop: the README's trainer session works as written (sshd, handout, participants over SSH: exercise shown, password sniffed, checked, key refused; progress, down)"

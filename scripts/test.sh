@@ -19,6 +19,13 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v chromium >/dev/null || need+=(chromium)
 command -v python3 >/dev/null || need+=(python3)
+# The workshop's SSH logins: Debian's OpenSSH server (the workshop runs its own sshd on
+# its own port; installing the package does not change what the workshop touches) and a
+# scripted client; util-linux's setpriv and nsenter, passwd's useradd.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v sshpass >/dev/null || need+=(sshpass)
+command -v useradd >/dev/null || need+=(passwd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing packages: ${need[*]} (run as root so that it can apt-get install them)" >&2

@@ -503,8 +503,13 @@ pub fn session(ws: &Workshop, p: u16, account: &Account, holder_pid: i32, host: 
         Some(c) => {
             cmd.args(["-c", c]);
         }
-        None => {
+        // A terminal: an interactive shell. Commands on standard input (a here-document):
+        // read them without prompts.
+        None if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) => {
             cmd.args(["--rcfile", "/run/plainsight/bashrc", "-i"]);
+        }
+        None => {
+            cmd.arg("-s");
         }
     }
     let path = format!("{BIN_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
