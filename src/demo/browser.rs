@@ -33,6 +33,13 @@ pub(crate) fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Com
     c
 }
 
+/// The error code of Chromium's error page (its `loadTimeData`: `"errorCode":"net::ERR_..."`).
+fn interstitial_error(dom: &str) -> Option<String> {
+    let at = dom.find("\"errorCode\":\"net::ERR_")? + "\"errorCode\":\"".len();
+    let code: String = dom[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
+    Some(code)
+}
+
 /// Runs headless Chromium in the visitor host on the scenario's start page.
 pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Browser> {
     let url = if plan.start.contains("://") { plan.start.to_string() } else { format!("http://{}/", plan.start) };
@@ -45,7 +52,9 @@ pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Bro
     let dom_text = String::from_utf8_lossy(&dom.stdout).into_owned();
     std::fs::write(dir.join("browser-dom.html"), &dom_text)?;
     let stderr = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
-    let error = stderr.split(|c: char| c.is_whitespace() || c == '(' || c == ')').find(|w| w.starts_with("net::ERR_")).map(str::to_string);
+    // Chromium logs the error on standard error (156); older builds (Debian's 148) log
+    // nothing and show their interstitial, whose own data names the error.
+    let error = stderr.split(|c: char| c.is_whitespace() || c == '(' || c == ')').find(|w| w.starts_with("net::ERR_")).map(str::to_string).or_else(|| interstitial_error(&dom_text));
     let secure_context = dom_text.find("Secure context:").map(|i| {
         let rest = &dom_text[i..];
         rest[..rest.find('<').unwrap_or(rest.len())].trim().to_string()
@@ -78,5 +87,12 @@ mod tests {
         let m = super::mixed_content_message(line).unwrap();
         assert!(m.starts_with("Mixed Content: The page at") && m.ends_with("must be served over HTTPS."), "{m}");
         assert_eq!(super::mixed_content_message("[x:INFO:CONSOLE:0] \"hello\", source: x"), None);
+    }
+
+    #[test]
+    fn reads_the_error_of_chromiums_error_page() {
+        let dom = r#"<script>loadTimeData.data = {"errorCode":"net::ERR_CERT_AUTHORITY_INVALID","expirationDate":"x"};</script>"#;
+        assert_eq!(super::interstitial_error(dom).as_deref(), Some("net::ERR_CERT_AUTHORITY_INVALID"));
+        assert_eq!(super::interstitial_error("<p>net::ERR_ in a page's text</p>"), None);
     }
 }

@@ -147,12 +147,12 @@ mod tests {
     #[test]
     fn site_certificate_is_signed_by_the_lab_ca() {
         let ca = Ca::generate("test CA").unwrap();
-        let leaf = ca.issue(&["clinic.test", "www.clinic.test"]).unwrap();
+        let leaf = ca.issue(&["clinic.test", "www.clinic.test", "*.clinic.test"]).unwrap();
         let der = rustls_pki_types::pem::PemObject::from_pem_slice(leaf.cert_pem.as_bytes()).map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec()).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
         assert!(cert.issuer().to_string().contains("test CA"));
         let san = cert.subject_alternative_name().unwrap().unwrap();
-        assert_eq!(san.value.general_names.len(), 2);
+        assert_eq!(san.value.general_names.len(), 3);
         assert!(ca.key_pem().contains("PRIVATE KEY"));
     }
 }

@@ -112,7 +112,7 @@ pub fn write_pki(lab: &Lab) -> anyhow::Result<()> {
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let ca = pki::Ca::generate(&format!("plainsight lab CA ({})", lab.name))?;
-    let leaf = ca.issue(&[SITE_NAME, &format!("www.{SITE_NAME}")])?;
+    let leaf = ca.issue(&[SITE_NAME, &format!("www.{SITE_NAME}"), &format!("*.{SITE_NAME}")])?;
     pki::write_file(&state.join("ca.pem"), &ca.cert_pem, 0o644)?;
     pki::write_file(&state.join("ca.key"), &ca.key_pem(), 0o600)?;
     pki::write_file(&state.join("site.pem"), &leaf.cert_pem, 0o644)?;

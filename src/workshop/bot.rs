@@ -42,7 +42,7 @@ impl Start {
     fn url(self, persona: &Persona) -> String {
         match self {
             Start::Http => format!("http://{SITE_NAME}/"),
-            Start::Https => format!("https://{SITE_NAME}/"),
+            Start::Https => format!("https://{}/", persona.portal.as_deref().unwrap_or(SITE_NAME)),
             Start::Bare | Start::BareHsts => SITE_NAME.to_string(),
             Start::Article => format!("https://{SITE_NAME}/articles/{}", persona.article.as_deref().unwrap_or("living-with-hiv")),
         }

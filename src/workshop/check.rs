@@ -104,8 +104,9 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
         }
         Kind::ServerName => {
             let a = answer.trim_end_matches('.').to_ascii_lowercase();
-            if key.same(&a, SITE_NAME) {
-                pass(format!("{SITE_NAME} crosses the network in clear in the ClientHello (SNI), and in the DNS query before it"))
+            let name = persona.portal.clone().unwrap_or_else(|| SITE_NAME.to_string());
+            if key.same(&a, &name) {
+                pass(format!("{name} crosses the network in clear in the ClientHello (SNI), and in the DNS query before it"))
             } else {
                 fail("that is not the name the intruder reads from the bot's HTTPS connections".into())
             }
@@ -226,5 +227,9 @@ mod tests {
         assert_eq!(p1.username, k.persona(1, "sslstrip").username);
         assert!(!k.same("wrong", &p1.password));
         assert!(!k.same(&p1.password[..p1.password.len() - 1], &p1.password));
+        // Each bot opens the site by a name of its own over HTTPS: the https exercise's
+        // answer is not in its text.
+        assert_ne!(p1.portal, k.persona(2, "https").portal);
+        assert!(p1.portal.as_deref().is_some_and(|n| n.starts_with("portal-") && n.ends_with(".clinic.test") && n != SITE_NAME));
     }
 }

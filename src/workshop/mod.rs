@@ -240,8 +240,15 @@ impl Key {
             insurance_no: format!("FR-{} {:02} {:02} {:02} {:03}", 1 + who[3] % 2, who[4] % 100, who[5] % 12 + 1, who[6] % 95 + 1, u16::from(who[7]) * 3),
             diagnosis: CONDITIONS[who[8] as usize % CONDITIONS.len()].to_string(),
             secret: Some(format!("FLAG-{}", hex::encode(&flag[..6]))),
+            portal: Some(self.portal(p)),
             article: Some(crate::lab::site::articles::ARTICLES[self.tag(&format!("article/{p}/{exercise}"))[0] as usize % crate::lab::site::articles::ARTICLES.len()].slug.to_string()),
         }
+    }
+
+    /// The name participant `p`'s bot opens the site by over HTTPS: one of 16 million,
+    /// so the `https` exercise's answer is what the sniffer reads, not a guess.
+    pub fn portal(&self, p: u16) -> String {
+        format!("portal-{}.{}", hex::encode(&self.tag(&format!("portal/{p}"))[..3]), crate::lab::SITE_NAME)
     }
 
     /// The secret part of participant `p`'s page address (`/p/SECRET`): 128 bits only the

@@ -43,11 +43,16 @@ pub struct Persona {
     /// guess which article).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub article: Option<String>,
+    /// A workshop's own name for the site (`portal-XXXXXX.clinic.test`), which the bot
+    /// opens over HTTPS in the exercises about what HTTPS still shows: the answer is in the
+    /// traffic (DNS, SNI), nowhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<String>,
 }
 
 impl Default for Persona {
     fn default() -> Persona {
-        Persona { username: USERNAME.into(), password: PASSWORD.into(), full_name: FULL_NAME.into(), insurance_no: INSURANCE_NO.into(), diagnosis: DIAGNOSIS.into(), secret: None, article: None }
+        Persona { username: USERNAME.into(), password: PASSWORD.into(), full_name: FULL_NAME.into(), insurance_no: INSURANCE_NO.into(), diagnosis: DIAGNOSIS.into(), secret: None, article: None, portal: None }
     }
 }
 

@@ -369,7 +369,10 @@ pub fn dns_answer(query: &[u8], site_ip: Ipv4Addr) -> Option<Vec<u8>> {
     for query in &q.queries {
         r.add_query(query.clone());
         let name = query.name.to_string().trim_end_matches('.').to_ascii_lowercase();
-        if name == content_host() || name == format!("www.{}", content_host()) {
+        // The site's name and one label under it (`www.`, a workshop's `portal-...`): the
+        // site's certificate covers `*.clinic.test`.
+        let under = name.strip_suffix(content_host()).and_then(|l| l.strip_suffix('.')).is_some_and(|l| !l.is_empty() && !l.contains('.'));
+        if name == content_host() || under {
             known = true;
             if query.query_type == RecordType::A {
                 r.add_answer(Record::from_rdata(query.name.clone(), 60, RData::A(A(site_ip))));
@@ -424,5 +427,10 @@ mod tests {
         assert!(a.answers.is_empty());
         assert_eq!(a.rcode.as_deref(), Some("Non-Existent Domain"));
         assert!(dns_answer(b"\x00\x01", Ipv4Addr::LOCALHOST).is_none());
+        // One label under the site's name (a workshop's portal), no more, no less.
+        let answers = |name: &str| crate::analysis::dissect::dns::parse(&dns_answer(&crate::analysis::dissect::dns::query(9, name).unwrap(), Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap().answers;
+        assert_eq!(answers("portal-a1b2c3.clinic.test"), vec!["portal-a1b2c3.clinic.test A 198.51.100.10"]);
+        assert!(answers("a.b.clinic.test").is_empty());
+        assert!(answers("evilclinic.test").is_empty());
     }
 }
