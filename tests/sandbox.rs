@@ -27,6 +27,9 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     if !common::room::available("the sandbox test") {
         return;
     }
+    for f in ["sftp-marker", "sftp-key"] {
+        let _ = std::fs::remove_file(format!("{}/{f}", env!("CARGO_TARGET_TMPDIR")));
+    }
     let room = Room::up(W, 2, &["--key", "sandbox test key", "--bot-interval", "0.5-1", "--max-processes", "64", "--memory-mb", "128"]);
     let key = std::fs::read_to_string(format!("/run/plainsight-workshop/{W}/key")).unwrap();
     let persona2 = std::fs::read_to_string(format!("/run/plainsight/{W}-02/persona.json")).unwrap();
@@ -72,6 +75,24 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     refused(&room, "the machine's sshd through loopback", &format!("curl -sS -m 3 telnet://127.0.0.1:{}", me.port), &["SSH-2.0"]);
     refused(&room, "a kernel module", "modprobe dummy || insmod /lib/modules/$(uname -r)/kernel/drivers/net/dummy.ko", &[]);
     refused(&room, "a mount", "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", &[]);
+    // SSH gives nothing beside the sandbox: no forwarding, and SFTP runs inside it.
+    let forward = std::process::Command::new("sshpass")
+        .args(["-p", &me.password, "ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-p", &me.port.to_string(), "-W", &format!("127.0.0.1:{}", me.port)])
+        .arg(format!("{}@127.0.0.1", me.user))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!forward.status.success() && !String::from_utf8_lossy(&forward.stdout).contains("SSH-2.0"), "stdio forwarding through the workshop's sshd worked");
+    let sftp = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf 'get /run/plainsight/sandbox.json {dir}/sftp-marker\\nget /run/plainsight-workshop/{W}/key {dir}/sftp-key\\n' | sshpass -p '{}' sftp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P {} {}@127.0.0.1", me.password, me.port, me.user, dir = env!("CARGO_TARGET_TMPDIR")))
+        .output()
+        .unwrap();
+    // The marker exists only inside the sandbox: SFTP reads the sandbox, not the machine.
+    let marker = std::fs::read_to_string(format!("{}/sftp-marker", env!("CARGO_TARGET_TMPDIR"))).unwrap_or_default();
+    assert!(marker.contains(&format!("{W}-01")), "sftp did not run in the sandbox: {sftp:?}");
+    assert!(!std::path::Path::new(&format!("{}/sftp-key", env!("CARGO_TARGET_TMPDIR"))).exists(), "sftp fetched the workshop key: {sftp:?}");
+
     // The limits: processes and memory.
     let forks = me.ok("python3 -c '\nimport os, time\nn = 0\nfor i in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)' 2>/dev/null | tail -1");
     let forks: u32 = forks.trim().parse().unwrap_or_else(|_| panic!("{forks}"));
@@ -85,6 +106,15 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     drop(sniff);
     assert!(me.ok(&format!("plainsight workshop check password --answer '{mine}'")).contains("PASSED"));
 
+    // A bot that died: `workshop status` says so (exit 1), and showing the exercise again
+    // starts it.
+    let bot_pid = std::fs::read_to_string(format!("/run/plainsight/{W}-02/bot.pid")).unwrap();
+    let _ = std::process::Command::new("kill").arg(bot_pid.trim()).status();
+    common::wait_until("the bot's end", || !std::path::Path::new(&format!("/proc/{}", bot_pid.trim())).exists() || std::fs::read_to_string(format!("/proc/{}/stat", bot_pid.trim())).is_ok_and(|s| s.contains(") Z")));
+    let status = common::ps(&["workshop", "status", "--name", W]);
+    assert_eq!(status.status.code(), Some(1), "workshop status with a dead bot: {}", String::from_utf8_lossy(&status.stdout));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("bot NOT running"));
+
     // And participant 2, after all that, still solves their exercise.
     let them = room.login(2);
     them.ok("plainsight workshop show password > /dev/null");
@@ -93,6 +123,8 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     drop(sniff);
     assert!(them.ok(&format!("plainsight workshop check password --answer '{theirs}'")).contains("PASSED"));
     assert_ne!(mine, theirs);
+    let status = common::ps(&["workshop", "status", "--name", W]);
+    assert_eq!(status.status.code(), Some(0), "workshop status: {}", String::from_utf8_lossy(&status.stdout));
 
     // workshop down leaves no account, sshd, cgroup, sandbox or namespace.
     drop(room);
@@ -106,4 +138,40 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     assert!(!netns.contains(W), "namespaces left: {netns}");
     assert!(!std::path::Path::new(&format!("/run/plainsight-workshop/{W}")).exists());
     let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
+}
+
+/// `--ssh-keys DIR`: participants log in with their own keys, and passwords are refused.
+#[test]
+fn participants_log_in_with_their_own_keys() {
+    const K: &str = "pstest-keys";
+    if !common::room::available("the SSH keys test") {
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ssh-keys");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("laptop-1");
+    let made = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    assert!(made.success());
+    std::fs::copy(dir.join("laptop-1.pub"), dir.join("1.pub")).unwrap();
+    let keys = dir.to_str().unwrap();
+    let room = Room::up(K, 1, &["--ssh-keys", keys]);
+    let me = room.login(1);
+    assert!(me.password.is_empty(), "a password was handed out with --ssh-keys");
+    let ssh = |extra: &[&str]| {
+        std::process::Command::new("ssh")
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", &me.port.to_string()])
+            .args(extra)
+            .arg(format!("{}@127.0.0.1", me.user))
+            .arg("echo $PLAINSIGHT_LAB")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let with_key = ssh(&["-i", key.to_str().unwrap(), "-o", "IdentitiesOnly=yes"]);
+    assert_eq!(String::from_utf8_lossy(&with_key.stdout).trim(), format!("{K}-01"), "{}", String::from_utf8_lossy(&with_key.stderr));
+    let without = ssh(&["-o", "PubkeyAuthentication=no"]);
+    assert!(!without.status.success(), "a login without the key was let in");
+    drop(room);
+    let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{K}"));
 }

@@ -319,7 +319,7 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
                 Some(lab) => match sub {
                     "" => {
                         let feed = feed(&view, &lab);
-                        respond(StatusCode::OK, "text/html; charset=utf-8", full(lab_page(&lab, &feed, &q)), CSP)
+                        respond(StatusCode::OK, "text/html; charset=utf-8", full(lab_page(&lab, &feed, &q, view.opts.reveal)), CSP)
                     }
                     "page" => {
                         let visits = bot::visits(&lab);
@@ -339,13 +339,17 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
                     "events" => {
                         let feed = feed(&view, &lab);
                         let mut rx = feed.tx.subscribe();
+                        let reveal = view.opts.reveal;
                         event_stream(&view, move |tx| async move {
                             let mut seen_visit = 0;
                             let mut tick = tokio::time::interval(Duration::from_millis(500));
                             loop {
                                 tokio::select! {
                                     f = rx.recv() => match f {
-                                        Ok(line) => if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() { return },
+                                        Ok(line) => {
+                                            let line = if reveal { line } else { hide_portals(&line) };
+                                            if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() { return }
+                                        }
                                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                                         Err(_) => return,
                                     },
@@ -693,8 +697,8 @@ fn visit_column(v: &bot::BotVisit) -> (&'static str, bool) {
     }
 }
 
-fn lab_page(lab: &Lab, feed: &Feed, q: &str) -> String {
-    let recent: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
+fn lab_page(lab: &Lab, feed: &Feed, q: &str, reveal: bool) -> String {
+    let recent: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().map(|l| if reveal { l.clone() } else { hide_portals(l) }).collect();
     page_with_frame(&format!("Lab {}", lab.name), &format!("/lab/{}", lab.name), recent.iter(), &timeline_rows(&bot::visits(lab)), q)
 }
 
@@ -884,7 +888,7 @@ async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>,
                             continue;
                         }
                     };
-                    let line = if reveal { masked_finding(&line) } else { line };
+                    let line = hide_portals(&if reveal { masked_finding(&line) } else { line });
                     if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() {
                         return;
                     }
@@ -895,6 +899,28 @@ async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>,
         (Method::GET | Method::HEAD, "view.css") => respond(StatusCode::OK, "text/css", full(STYLE), PARTICIPANT_CSP),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// `text` with every workshop portal name's own part masked (`portal-******.clinic.test`):
+/// in the `https` exercise that name is the answer, and a view must not be the sniffer
+/// the participant is asked to run (nor the projector give it to the room).
+fn hide_portals(text: &str) -> String {
+    const P: &str = "portal-";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(P) {
+        let after = &rest[i + P.len()..];
+        let n = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+        out.push_str(&rest[..i + P.len()]);
+        if n == 6 {
+            out.push_str("******");
+            rest = &after[6..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A finding line with its secret masked (a participant's page never shows one in clear,
@@ -948,7 +974,7 @@ fn participant_page(ws: &Workshop, p: u16, base: &str, verdict: Option<(bool, St
     }
     h.push_str("</tbody></table><h2>What a sniffer on your gateway reads now</h2><ol id=\"findings\" reversed>");
     for line in findings {
-        let line = if reveal { masked_finding(line) } else { line.clone() };
+        let line = hide_portals(&if reveal { masked_finding(line) } else { line.clone() });
         h.push_str(&finding_li(&line));
     }
     let _ = write!(h, "</ol><script src=\"{base}/participant.js\"></script></body></html>");
@@ -1003,6 +1029,13 @@ mod tests {
         // sslstrip: the first request and a later one over HTTP.
         assert_eq!(visit_column(&visit(&["http://clinic.test/", "https://clinic.test/x", "http://clinic.test/login"])), ("http", false));
         assert_eq!(visit_column(&visit(&["http://clinic.test/"])), ("http", false));
+    }
+
+    #[test]
+    fn portal_names_are_masked_in_views() {
+        assert_eq!(hide_portals("TLS server name portal-a1b2c3.clinic.test"), "TLS server name portal-******.clinic.test");
+        assert_eq!(hide_portals("portal-a1b2c3.clinic.test A 1; portal-ffffff.x"), "portal-******.clinic.test A 1; portal-******.x");
+        assert_eq!(hide_portals("the portal- page, portal-xyz"), "the portal- page, portal-xyz");
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Room {
             .map(|c| Login {
                 participant: c["participant"].as_u64().unwrap() as u16,
                 user: c["user"].as_str().unwrap().to_string(),
-                password: c["password"].as_str().unwrap().to_string(),
+                password: c["password"].as_str().unwrap_or("").to_string(),
                 port: c["port"].as_u64().unwrap() as u16,
                 page: c["page"].as_str().unwrap().to_string(),
             })
