@@ -21,7 +21,9 @@ const SECRETS: [&str; 10] = [
     "tokenvalue0123",       // ?token= in a redirect Location
 ];
 
-fn capture() -> PathBuf {
+/// The capture, written to a file of the calling test's own (`name`): two tests writing
+/// one file truncated it under the other's memory map (SIGBUS).
+fn capture(name: &str) -> PathBuf {
     let s = SECRETS;
     let basic = {
         use base64::Engine;
@@ -42,7 +44,7 @@ fn capture() -> PathBuf {
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string(),
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]".to_string(),
     ];
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("secrets.pcap");
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("secrets-{name}.pcap"));
     let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
     let mut ts = 1_700_000_000_000_000i64;
     for (i, (req, resp)) in requests.iter().zip(&responses).enumerate() {
@@ -70,7 +72,7 @@ fn analyze(path: &PathBuf, format: &str, reveal: bool) -> String {
 
 #[test]
 fn no_output_format_shows_a_secret_without_reveal() {
-    let path = capture();
+    let path = capture("formats");
     for format in ["text", "jsonl", "json", "fields"] {
         let masked = analyze(&path, format, false);
         for s in SECRETS {
@@ -94,7 +96,7 @@ fn no_output_format_shows_a_secret_without_reveal() {
 
 #[test]
 fn url_userinfo_and_query_secrets_are_credential_findings() {
-    let run = common_run(&capture());
+    let run = common_run(&capture("findings"));
     let creds: Vec<String> = run.iter().filter(|f| f.class == plainsight::analysis::findings::Class::Credential).map(|f| f.line(true)).collect();
     for s in [SECRETS[3], SECRETS[4], SECRETS[5]] {
         assert!(creds.iter().any(|c| c.contains(s)), "{s} is not a credential finding: {creds:#?}");
