@@ -41,6 +41,15 @@ export PLAINSIGHT_CORPUS="${PLAINSIGHT_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 PLAINSIGHT_SKIPS=$(mktemp)
 export PLAINSIGHT_SKIPS
 cargo build --release --locked
+# The code's habits: rustfmt (rustfmt.toml) and clippy with its lints (Cargo.toml),
+# warnings as errors.
+if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+  cargo fmt --check
+  cargo clippy --release --all-targets --locked -- -D warnings
+else
+  [ -z "${CI:-}" ] || { echo "test.sh: cargo fmt and cargo clippy are needed (rustup component add rustfmt clippy)" >&2; exit 1; }
+  echo "fmt and clippy (test.sh): SKIPPED — rustfmt or clippy is not installed (rustup component add rustfmt clippy)" >>"$PLAINSIGHT_SKIPS"
+fi
 cargo test --release --locked -- --test-threads=2
 # The README's workshop steps, run as a participant would paste them.
 bash scripts/test-workshop.sh

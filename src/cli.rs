@@ -612,7 +612,9 @@ pub enum SniffFormat {
 impl SniffArgs {
     /// The capture's checked options; `keylog` is the lab site's key log (`--with-keys`).
     pub fn options(&self, keylog: Option<PathBuf>) -> anyhow::Result<crate::lab::intruder::sniff::Options> {
-        let interface = self.interface.clone().unwrap_or_else(|| if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() });
+        let interface = self.interface.clone().unwrap_or_else(|| {
+            if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() }
+        });
         Ok(crate::lab::intruder::sniff::Options {
             interface,
             filter: self.filter.clone(),
@@ -707,7 +709,10 @@ impl VisitArgs {
             start: self.start.clone(),
             ca: self.ca.clone().unwrap_or_else(|| lab.ca_pem()),
             also_trust: self.also_trust.clone(),
-            manifest: self.manifest.clone().or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
+            manifest: self
+                .manifest
+                .clone()
+                .or_else(|| Some(lab.state_dir().join("manifest.json")).filter(|p| p.exists())),
             resolver: self.resolver,
             hsts_preload: self.hsts_preload,
             password: self.password.clone().unwrap_or_else(|| persona.password.clone()),
@@ -828,7 +833,9 @@ pub fn start_url(s: &str) -> Result<String, String> {
             Ok(s.to_string())
         }
         None => {
-            let ok = !s.is_empty() && s.len() <= 253 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
+            let ok = !s.is_empty()
+                && s.len() <= 253
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
             if !ok {
                 return Err(format!("{s:?} is neither a URL nor a host name"));
             }

@@ -13,7 +13,17 @@ fn main() -> ExitCode {
     let prints_only = match &cli.command {
         Command::Workshop(w) => {
             use plainsight::cli::WorkshopAction as A;
-            !matches!(w.action, A::Bot { .. } | A::Up { .. } | A::Serve { .. } | A::Gate | A::Holder { .. } | A::Session { .. } | A::Enter | A::Shell { .. })
+            !matches!(
+                w.action,
+                A::Bot { .. }
+                    | A::Up { .. }
+                    | A::Serve { .. }
+                    | A::Gate
+                    | A::Holder { .. }
+                    | A::Session { .. }
+                    | A::Enter
+                    | A::Shell { .. }
+            )
         }
         Command::Lab(l) => matches!(l.action, plainsight::cli::LabAction::Status | plainsight::cli::LabAction::Doctor),
         Command::Compare { .. } => true,
@@ -40,7 +50,17 @@ fn main() -> ExitCode {
         Command::Synth(s) => std::fs::File::create(&s.out)
             .and_then(|f| match s.sample {
                 true => plainsight::analysis::synth::write_sample(f).map(|_| 0),
-                false => plainsight::analysis::synth::benchmark_capture_with(f, s.transactions, s.tls, s.body, plainsight::analysis::synth::Shape { one_byte: s.one_byte, spread: s.spread, interleave: s.interleave }),
+                false => plainsight::analysis::synth::benchmark_capture_with(
+                    f,
+                    s.transactions,
+                    s.tls,
+                    s.body,
+                    plainsight::analysis::synth::Shape {
+                        one_byte: s.one_byte,
+                        spread: s.spread,
+                        interleave: s.interleave,
+                    },
+                ),
             })
             .map(|frames| {
                 if !s.sample {
@@ -53,7 +73,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             if e.downcast_ref::<plainsight::lab::proc::Interrupted>().is_some() {
@@ -94,13 +116,21 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
         return Ok(if ok { Exit::Ok } else { Exit::Usage });
     }
     if !run::privileged() {
-        eprintln!("plainsight: the lab needs root (network namespaces): run it as root; `plainsight lab doctor` lists what else it needs");
+        eprintln!(
+            "plainsight: the lab needs root (network namespaces): run it as root; `plainsight lab doctor` lists what else it needs"
+        );
         return Ok(Exit::Usage);
     }
     match &args.action {
         LabAction::Up { no_redirect, no_hsts, insecure_cookies, tls12_only, pad, idle_timeout } => {
             let mut site = vec!["--idle-timeout".to_string(), idle_timeout.as_secs_f64().to_string()];
-            for (on, flag) in [(*no_redirect, "--no-redirect"), (*no_hsts, "--no-hsts"), (*insecure_cookies, "--insecure-cookies"), (*tls12_only, "--tls12-only"), (*pad, "--pad")] {
+            for (on, flag) in [
+                (*no_redirect, "--no-redirect"),
+                (*no_hsts, "--no-hsts"),
+                (*insecure_cookies, "--insecure-cookies"),
+                (*tls12_only, "--tls12-only"),
+                (*pad, "--pad"),
+            ] {
                 if on {
                     site.push(flag.to_string());
                 }
@@ -137,7 +167,12 @@ fn lab(args: &plainsight::cli::LabArgs) -> anyhow::Result<Exit> {
 }
 
 /// `lab host ROLE`: one container of lab/compose.yaml; the visitor's also runs the demo.
-fn lab_host(lab: &plainsight::lab::Lab, role: plainsight::lab::Host, demo: Option<&std::path::Path>, keep: bool) -> anyhow::Result<Exit> {
+fn lab_host(
+    lab: &plainsight::lab::Lab,
+    role: plainsight::lab::Host,
+    demo: Option<&std::path::Path>,
+    keep: bool,
+) -> anyhow::Result<Exit> {
     let stop = plainsight::lab::proc::stop_on_signals();
     let out = demo.unwrap_or(std::path::Path::new("."));
     plainsight::demo::hosts::be_container_host(lab, role, demo, keep, stop, |summary| demo_outcome(summary, out, false))
@@ -151,7 +186,10 @@ fn demo_outcome(summary: plainsight::demo::Summary, out: &std::path::Path, quiet
     }
     let bad: Vec<&str> = summary.scenarios.iter().filter(|o| !o.as_expected).map(|o| o.scenario.as_str()).collect();
     if !bad.is_empty() {
-        eprintln!("plainsight: unexpected outcome in: {} (the lines marked UNEXPECTED above say which cells)", bad.join(", "));
+        eprintln!(
+            "plainsight: unexpected outcome in: {} (the lines marked UNEXPECTED above say which cells)",
+            bad.join(", ")
+        );
         return Exit::Failed;
     }
     Exit::Ok
@@ -168,7 +206,10 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
     // Run from the visitor's host when the lab is there (and we may enter it). In the
     // lab's containers, from this one.
     let in_container = plainsight::lab::container::this_host().is_some();
-    if !in_container && plainsight::lab::run::privileged() && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists() {
+    if !in_container
+        && plainsight::lab::run::privileged()
+        && std::path::Path::new("/run/netns").join(lab.ns(plainsight::lab::Host::Visitor)).exists()
+    {
         plainsight::lab::run::enter(&lab, plainsight::lab::Host::Visitor)?;
     }
     let opts = args.options(&lab);
@@ -181,11 +222,17 @@ fn visit(args: &plainsight::cli::VisitArgs) -> anyhow::Result<Exit> {
 }
 
 fn sniff(args: &plainsight::cli::SniffArgs) -> anyhow::Result<Exit> {
-    let keylog = args.with_keys.then(|| plainsight::lab::Lab::new(&args.lab).map(|lab| lab.state_dir().join(plainsight::lab::site::KEYLOG))).transpose()?;
+    let keylog = args
+        .with_keys
+        .then(|| plainsight::lab::Lab::new(&args.lab).map(|lab| lab.state_dir().join(plainsight::lab::site::KEYLOG)))
+        .transpose()?;
     let mut opts = args.options(keylog)?;
     if args.guess_articles {
         let lab = plainsight::lab::Lab::new(&args.lab)?;
-        opts.guess = Some((plainsight::fingerprint::Model::load(&plainsight::fingerprint::run::model_path(&lab))?, args.guess_gap));
+        opts.guess = Some((
+            plainsight::fingerprint::Model::load(&plainsight::fingerprint::run::model_path(&lab))?,
+            args.guess_gap,
+        ));
     }
     if args.outside_lab {
         eprintln!(
@@ -213,7 +260,9 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
         if !args.outside_lab {
             run::be_in(&lab, host)?;
         } else {
-            eprintln!("plainsight: WARNING: racing forged packets outside the lab: only on a network you own, with consent.");
+            eprintln!(
+                "plainsight: WARNING: racing forged packets outside the lab: only on a network you own, with consent."
+            );
         }
         let stop = plainsight::lab::proc::stop_on_signals();
         if let Some(d) = args.duration {
@@ -228,17 +277,19 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     if args.outside_lab {
-        eprintln!("plainsight: WARNING: intercepting outside the lab. Tampering with other people's traffic without consent is illegal in most places.");
+        eprintln!(
+            "plainsight: WARNING: intercepting outside the lab. Tampering with other people's traffic without consent is illegal in most places."
+        );
     } else {
         run::be_in(&lab, Host::Intruder)?;
     }
     let opts = args.options(&lab, ad);
     // Each visitor connection is a socket and its upstream another: allow as many as the
     // hard limit does (the soft one is often 1,024).
-    if let Ok((soft, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
-        }
+    if let Ok((soft, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard);
     }
     let duration = args.duration;
     proxy_runtime()?.block_on(async move {
@@ -256,7 +307,9 @@ fn inject(args: &plainsight::cli::InjectArgs) -> anyhow::Result<Exit> {
 fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
     use plainsight::demo;
     if !plainsight::lab::run::privileged() {
-        eprintln!("plainsight: the demo builds a lab and needs root: run it as root (`plainsight lab doctor` lists what else it needs)");
+        eprintln!(
+            "plainsight: the demo builds a lab and needs root: run it as root (`plainsight lab doctor` lists what else it needs)"
+        );
         return Ok(Exit::Usage);
     }
     let opts = args.options(plainsight::lab::proc::stop_on_signals());
@@ -280,7 +333,10 @@ fn demo(args: &plainsight::cli::DemoArgs) -> anyhow::Result<Exit> {
 fn serve_demo(opts: &plainsight::demo::Options, listen: std::net::SocketAddr, reveal: bool) -> anyhow::Result<()> {
     use plainsight::workshop::serve;
     std::fs::create_dir_all(&opts.out)?;
-    let run = serve::DemoRun { out: opts.out.clone(), scenarios: opts.scenarios.iter().map(|s| (s.name(), s.title(), s.over_https())).collect() };
+    let run = serve::DemoRun {
+        out: opts.out.clone(),
+        scenarios: opts.scenarios.iter().map(|s| (s.name(), s.title(), s.over_https())).collect(),
+    };
     let token = (!listen.ip().is_loopback()).then(plainsight::workshop::Key::generate);
     let view = serve::Options { listen, token: token.clone(), reveal };
     let rt = runtime()?;
@@ -326,7 +382,12 @@ fn fingerprint(args: &plainsight::cli::FingerprintArgs) -> anyhow::Result<Exit> 
         FingerprintAction::Eval { lab, visits, seed, browser, json } => {
             let lab = plainsight::lab::Lab::new(lab)?;
             let stop = plainsight::lab::proc::stop_on_signals();
-            let seed = seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
             let e = run::eval(&lab, *visits as usize, seed, browser.is_some(), stop)?;
             print!("{}", run::eval_text(&e));
             if let Some(p) = json {

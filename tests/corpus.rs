@@ -85,7 +85,8 @@ fn check_file(capture: &Path) -> Vec<String> {
             if !host.is_empty() && !ours.iter().any(|q| q.host.as_deref() == Some(host.as_str())) {
                 problems.push(format!("{name}: frame {}: Host {host:?} not found for {method} {uri}", r[0]));
             }
-            if !cookie.is_empty() && !ours.iter().any(|q| q.cookies.join("|") == *cookie || q.cookies.contains(cookie)) {
+            if !cookie.is_empty() && !ours.iter().any(|q| q.cookies.join("|") == *cookie || q.cookies.contains(cookie))
+            {
                 problems.push(format!("{name}: frame {}: Cookie {cookie:?} not found", r[0]));
             }
             if !auth.is_empty() && !ours.iter().any(|q| q.authorization.as_ref().is_some_and(|a| a.raw == *auth)) {
@@ -113,7 +114,10 @@ fn check_file(capture: &Path) -> Vec<String> {
         if !row[8].is_empty() && !row[11].is_empty() {
             let alpn = row.get(12).cloned().unwrap_or_default();
             if !quic.iter().any(|(s, a)| *s == row[11] && *a == alpn) {
-                problems.push(format!("{name}: frame {}: QUIC ClientHello for {} with ALPN {alpn:?} not found (have {quic:?})", row[0], row[11]));
+                problems.push(format!(
+                    "{name}: frame {}: QUIC ClientHello for {} with ALPN {alpn:?} not found (have {quic:?})",
+                    row[0], row[11]
+                ));
             }
         }
     }
@@ -138,7 +142,9 @@ fn corpus_matches_tshark_ground_truth() {
     for folder in ["http", "tls", "quic", "pcapng", "other"] {
         for capture in captures(&corpus.join(folder)) {
             let name = capture.file_name().unwrap().to_string_lossy().to_string();
-            if !capture.with_file_name(format!("{name}.http.tsv")).exists() && !capture.with_file_name(format!("{name}.sni.tsv")).exists() {
+            if !capture.with_file_name(format!("{name}.http.tsv")).exists()
+                && !capture.with_file_name(format!("{name}.sni.tsv")).exists()
+            {
                 continue;
             }
             checked += 1;
@@ -174,7 +180,10 @@ fn malformed_captures_never_panic_or_hang() {
 
 /// Captures whose flows tshark's `communityid` names differently, with why.
 const COMMUNITY_ID_KNOWN: &[(&str, &str)] = &[
-    ("zeek__tunnels_Teredo.pcap", "Teredo (IPv6 in UDP): tshark names a tunnelled packet by its inner IPv6 addresses, plainsight by the outer UDP flow that carried it (the TCP connections inside match)"),
+    (
+        "zeek__tunnels_Teredo.pcap",
+        "Teredo (IPv6 in UDP): tshark names a tunnelled packet by its inner IPv6 addresses, plainsight by the outer UDP flow that carried it (the TCP connections inside match)",
+    ),
     ("tcpdump__arcnet-rfc1051-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
     ("tcpdump__arcnet-rfc1201-arp-icmp-http.pcap", "ARCNET link layer (linktype 129) is not decoded"),
 ];
@@ -224,12 +233,20 @@ fn community_ids_match_tshark() {
                         })
                         .collect();
                     let (all, with_data) = tshark_community_ids(capture);
-                    let mut p: Vec<String> = ours.difference(&all).map(|id| format!("{name}: {id} is not one of tshark's")).collect();
-                    p.extend(with_data.difference(&ours).map(|id| format!("{name}: tshark's {id} (a flow with data) not reported")));
+                    let mut p: Vec<String> =
+                        ours.difference(&all).map(|id| format!("{name}: {id} is not one of tshark's")).collect();
+                    p.extend(
+                        with_data
+                            .difference(&ours)
+                            .map(|id| format!("{name}: tshark's {id} (a flow with data) not reported")),
+                    );
                     checked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     if COMMUNITY_ID_KNOWN.iter().any(|(k, _)| *k == name) {
                         if p.is_empty() {
-                            problems.lock().unwrap().push(format!("{name} is listed in COMMUNITY_ID_KNOWN but now matches: remove it"));
+                            problems
+                                .lock()
+                                .unwrap()
+                                .push(format!("{name} is listed in COMMUNITY_ID_KNOWN but now matches: remove it"));
                         }
                         continue;
                     }

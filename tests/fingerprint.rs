@@ -38,7 +38,11 @@ fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
     // Before learning, guessing says what is missing.
     ok(&["lab", "up", "--name", LAB]);
     let out = ps(&["fingerprint", "eval", "--lab", LAB, "--visits", "3"]);
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("fingerprint learn"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("fingerprint learn"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let (e, report) = learn_and_eval(LAB, &dir.path().join("plain.json"));
     let correct = e["correct"].as_u64().unwrap();
@@ -66,6 +70,7 @@ fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
     ok(&["visit", "--lab", LAB, "--page-only", "https://clinic.test/articles/migraine"]);
     std::thread::sleep(std::time::Duration::from_millis(1500)); // reading: the pause that ends a page load
     ok(&["visit", "--lab", LAB, "--page-only", "https://clinic.test/articles/depression"]);
+    // SAFETY: kill takes two integers; the pid is our own child's.
     unsafe { libc_kill(sniff.id() as i32, 15) };
     let out = sniff.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -77,9 +82,25 @@ fn the_article_read_over_https_is_guessed_from_sizes_unless_the_site_pads() {
     // A real browser: Debian's Chromium reads the articles (the attacker learns with it too).
     if common::have_tool("chromium", "fingerprint eval --browser chromium") {
         let learned = ok(&["fingerprint", "learn", "--lab", LAB, "--loads", "1", "--browser", "chromium"]);
-        assert!(learned.contains("learned 12 page loads of 12 articles on clinic.test over HTTPS, from the intruder host with Chromium"), "{learned}");
+        assert!(
+            learned.contains(
+                "learned 12 page loads of 12 articles on clinic.test over HTTPS, from the intruder host with Chromium"
+            ),
+            "{learned}"
+        );
         let json = dir.path().join("chromium.json");
-        let report = ok(&["fingerprint", "eval", "--lab", LAB, "--visits", "12", "--browser", "chromium", "--json", json.to_str().unwrap()]);
+        let report = ok(&[
+            "fingerprint",
+            "eval",
+            "--lab",
+            LAB,
+            "--visits",
+            "12",
+            "--browser",
+            "chromium",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
         let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!((e["visits"].as_u64(), e["browser"].as_str()), (Some(12), Some("chromium")), "{report}");
         assert!(e["correct"].as_u64().unwrap() >= 10, "Chromium: {} of 12 right (80% wanted):\n{report}", e["correct"]);

@@ -39,7 +39,12 @@ fn tshark_frames(path: &PathBuf) -> Option<u64> {
     if !common::have_tool("tshark", "framing: frame counts against tshark") {
         return None;
     }
-    let out = Command::new("tshark").args(["-n", "-r"]).arg(path).args(["-T", "fields", "-e", "frame.number"]).output().unwrap();
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-T", "fields", "-e", "frame.number"])
+        .output()
+        .unwrap();
     Some(String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).count() as u64)
 }
 
@@ -55,7 +60,11 @@ fn check(name: &str, bytes: &[u8], fault_at: Option<usize>) {
     match fault_at {
         Some(off) => {
             assert_eq!(out.status.code(), Some(3), "{name}");
-            assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("byte {off}")), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(&format!("byte {off}")),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         None => assert_eq!(out.status.code(), Some(0), "{name}"),
     }
@@ -104,7 +113,11 @@ fn bad_pcapng_block_length() {
 
 #[test]
 fn not_a_capture_is_exit_2_with_one_line() {
-    for (name, bytes) in [("text.pcap", &b"hello, this is not a capture\n"[..]), ("empty.pcap", &b""[..]), ("badmagic.pcap", &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0][..])] {
+    for (name, bytes) in [
+        ("text.pcap", &b"hello, this is not a capture\n"[..]),
+        ("empty.pcap", &b""[..]),
+        ("badmagic.pcap", &[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0][..]),
+    ] {
         let path = tmp(name, bytes);
         let out = Command::new(env!("CARGO_BIN_EXE_plainsight")).arg("analyze").arg(&path).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{name}");
@@ -115,7 +128,8 @@ fn not_a_capture_is_exit_2_with_one_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["analyze", "/no/such/file.pcap"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
-    let out = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["analyze", env!("CARGO_TARGET_TMPDIR")]).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["analyze", env!("CARGO_TARGET_TMPDIR")]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
 }

@@ -47,11 +47,25 @@ fn guest_sniffer_proxy_and_real_clients() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("correct horse battery staple"), "the guest read the password");
     assert!(text.contains("/articles/living-with-hiv"));
-    let stats: serde_json::Value = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| v["type"] == "capture_stats").unwrap();
+    let stats: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "capture_stats")
+        .unwrap();
     if common::have_tool("tshark", "intruder: the sniffer's pcapng read back by tshark") {
-        let t = Command::new("tshark").args(["-n", "-r"]).arg(&pcap).args(["-T", "fields", "-e", "frame.number"]).output().unwrap();
+        let t = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&pcap)
+            .args(["-T", "fields", "-e", "frame.number"])
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&t.stdout).lines().count() as u64, stats["written"].as_u64().unwrap());
-        let c = Command::new("tshark").args(["-r"]).arg(&pcap).args(["-Y", "frame.comment contains \"password\"", "-T", "fields", "-e", "frame.number"]).output().unwrap();
+        let c = Command::new("tshark")
+            .args(["-r"])
+            .arg(&pcap)
+            .args(["-Y", "frame.comment contains \"password\"", "-T", "fields", "-e", "frame.number"])
+            .output()
+            .unwrap();
         assert!(!String::from_utf8_lossy(&c.stdout).trim().is_empty(), "the password's packet carries a comment");
     }
 
@@ -68,13 +82,25 @@ fn guest_sniffer_proxy_and_real_clients() {
     let page = in_host(LAB, "visitor", "curl -s http://clinic.test/");
     assert!(String::from_utf8_lossy(&page.stdout).contains("plainsight-ad"));
     // Bad input: a non-TLS byte stream on 443 is logged and closed...
-    in_host(LAB, "visitor", "exec 3<>/dev/tcp/198.51.100.10/443; printf 'GET / HTTP/1.1\\r\\n\\r\\n' >&3; timeout 3 cat <&3 >/dev/null");
+    in_host(
+        LAB,
+        "visitor",
+        "exec 3<>/dev/tcp/198.51.100.10/443; printf 'GET / HTTP/1.1\\r\\n\\r\\n' >&3; timeout 3 cat <&3 >/dev/null",
+    );
     // ... a request with both Content-Length and Transfer-Encoding is not relayed as is ...
-    let smuggle = in_host(LAB, "visitor", "exec 3<>/dev/tcp/198.51.100.10/80; printf 'POST /login HTTP/1.1\\r\\nHost: clinic.test\\r\\nContent-Length: 4\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\nGET /account HTTP/1.1\\r\\nHost: clinic.test\\r\\n\\r\\n' >&3; timeout 3 cat <&3");
+    let smuggle = in_host(
+        LAB,
+        "visitor",
+        "exec 3<>/dev/tcp/198.51.100.10/80; printf 'POST /login HTTP/1.1\\r\\nHost: clinic.test\\r\\nContent-Length: 4\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\nGET /account HTTP/1.1\\r\\nHost: clinic.test\\r\\n\\r\\n' >&3; timeout 3 cat <&3",
+    );
     let answer = String::from_utf8_lossy(&smuggle.stdout);
     assert!(answer.starts_with("HTTP/1.1 400") || answer.starts_with("HTTP/1.1 401"), "{answer}");
     // ... oversized headers get 431, and the proxy keeps serving the others.
-    let big = in_host(LAB, "visitor", "curl -s -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 40000 /dev/zero | tr '\\0' a)\" http://clinic.test/");
+    let big = in_host(
+        LAB,
+        "visitor",
+        "curl -s -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 40000 /dev/zero | tr '\\0' a)\" http://clinic.test/",
+    );
     assert_eq!(String::from_utf8_lossy(&big.stdout), "431");
     let after = in_host(LAB, "visitor", "curl -s http://clinic.test/login");
     assert!(String::from_utf8_lossy(&after.stdout).contains("plainsight-ad"));
@@ -90,9 +116,18 @@ fn guest_sniffer_proxy_and_real_clients() {
 
     // Under mitm, curl with the lab CA refuses the forged certificate (exit 60).
     let errors = tmp("inject-mitm.log");
-    let inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB, "--tls", "mitm", "--duration", "6"]).stdout(Stdio::null()).stderr(std::fs::File::create(&errors).unwrap()).spawn().unwrap();
+    let inject = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["inject", "--lab", LAB, "--tls", "mitm", "--duration", "6"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
     common::wait_until("the mitm proxy", || std::fs::read_to_string(&errors).is_ok_and(|t| t.contains("intercepting")));
-    let curl = in_host(LAB, "visitor", &format!("curl -s --cacert /run/plainsight/{LAB}/ca.pem https://clinic.test/; echo \"rc=$?\""));
+    let curl = in_host(
+        LAB,
+        "visitor",
+        &format!("curl -s --cacert /run/plainsight/{LAB}/ca.pem https://clinic.test/; echo \"rc=$?\""),
+    );
     assert!(String::from_utf8_lossy(&curl.stdout).contains("rc=60"), "{}", String::from_utf8_lossy(&curl.stdout));
     let mut inject = inject;
     let _ = inject.wait();
@@ -154,11 +189,20 @@ fn idle_visitor_connections_cost_no_parser_buffers() {
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     let _down = Down(LAB);
     let errors = tmp("inject-idle.log");
-    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB]).stdout(Stdio::null()).stderr(std::fs::File::create(&errors).unwrap()).spawn().unwrap();
+    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["inject", "--lab", LAB])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
     let pid = inject.id();
     let rss = || -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
     };
     let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
     common::wait_until("the proxy", || std::fs::read_to_string(&errors).is_ok_and(|t| t.contains("intercepting")));
@@ -198,17 +242,29 @@ fn killed_proxy_leaves_no_redirect() {
     let _down = Down(LAB);
     let ready = tmp("inject-k.ready");
     let _ = std::fs::remove_file(&ready);
-    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["inject", "--lab", LAB, "--ready-file"]).arg(&ready).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut inject = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["inject", "--lab", LAB, "--ready-file"])
+        .arg(&ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     common::wait_until("the proxy", || ready.exists());
     let tables = || String::from_utf8_lossy(&in_host(LAB, "intruder", "nft list tables").stdout).into_owned();
     assert!(tables().contains("plainsight_inject"), "the redirect is in place");
-    assert!(String::from_utf8_lossy(&in_host(LAB, "visitor", "curl -s http://clinic.test/").stdout).contains("plainsight-ad"));
+    assert!(
+        String::from_utf8_lossy(&in_host(LAB, "visitor", "curl -s http://clinic.test/").stdout)
+            .contains("plainsight-ad")
+    );
     inject.kill().unwrap();
     let _ = inject.wait();
     common::wait_until("the redirect to go with the proxy", || !tables().contains("plainsight_inject"));
     let page = in_host(LAB, "visitor", "curl -s --max-time 5 http://clinic.test/");
     let page = String::from_utf8_lossy(&page.stdout);
-    assert!(page.contains("Welcome to the clinic") && !page.contains("plainsight-ad"), "the visitor reaches the site directly again: {page}");
+    assert!(
+        page.contains("Welcome to the clinic") && !page.contains("plainsight-ad"),
+        "the visitor reaches the site directly again: {page}"
+    );
 }
 
 /// `sniff --with-keys`: the capture carries the lab site's TLS keys (Decryption Secrets
@@ -240,14 +296,34 @@ fn answer_key_capture_decrypts_the_sites_https() {
     nix_kill(sniff.id()).unwrap();
     assert!(sniff.wait().unwrap().success());
     // The key log is the site's, readable by root only.
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(format!("/run/plainsight/{LAB}/site-keys.log")).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(format!("/run/plainsight/{LAB}/site-keys.log")).unwrap().permissions(),
+    );
     assert_eq!(mode & 0o077, 0, "the key log is readable by others: {mode:o}");
-    if !common::have_tool("tshark", "sniff --with-keys: tshark decrypts the capture") || !common::have_tool("editcap", "sniff --with-keys: the capture without its secrets") {
+    if !common::have_tool("tshark", "sniff --with-keys: tshark decrypts the capture")
+        || !common::have_tool("editcap", "sniff --with-keys: the capture without its secrets")
+    {
         return;
     }
     let requests = |file: &std::path::Path| {
         // The visitor speaks HTTP/2 to the site: each request as "METHOD\tPATH".
-        let o = Command::new("tshark").arg("-r").arg(file).args(["-Y", "http2.headers.method", "-T", "fields", "-E", "occurrence=f", "-e", "http2.headers.method", "-e", "http2.headers.path"]).output().unwrap();
+        let o = Command::new("tshark")
+            .arg("-r")
+            .arg(file)
+            .args([
+                "-Y",
+                "http2.headers.method",
+                "-T",
+                "fields",
+                "-E",
+                "occurrence=f",
+                "-e",
+                "http2.headers.method",
+                "-e",
+                "http2.headers.path",
+            ])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     let with = requests(&cap);

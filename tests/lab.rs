@@ -10,7 +10,12 @@ use std::process::Command;
 
 fn namespaces(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next()).filter(|n| n.starts_with(prefix)).map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Tears the lab down even when an assertion fails.
@@ -61,7 +66,23 @@ fn lab_lifecycle_visits_and_real_tools() {
     // tcpdump says "listening on lan0" once its capture is open: curl starts only then (a
     // sleep is outrun by a busy machine, and tcpdump then waits for packets that passed).
     let mut dump = Command::new(env!("CARGO_BIN_EXE_plainsight"))
-        .args(["lab", "exec", "--name", "pstest-a", "intruder", "--", "timeout", "20", "tcpdump", "-i", "lan0", "-nn", "-c", "3", "tcp port 443"])
+        .args([
+            "lab",
+            "exec",
+            "--name",
+            "pstest-a",
+            "intruder",
+            "--",
+            "timeout",
+            "20",
+            "tcpdump",
+            "-i",
+            "lan0",
+            "-nn",
+            "-c",
+            "3",
+            "tcp port 443",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -72,10 +93,30 @@ fn lab_lifecycle_visits_and_real_tools() {
         line.clear();
         assert!(std::io::BufRead::read_line(&mut said, &mut line).unwrap() > 0, "tcpdump ended before it listened");
     }
-    let curl = ps(&["lab", "exec", "--name", "pstest-a", "visitor", "--", "curl", "-sS", "--cacert", ca, "https://clinic.test/articles/living-with-hiv"]);
-    assert!(String::from_utf8_lossy(&curl.stdout).contains("Living with HIV"), "{}", String::from_utf8_lossy(&curl.stderr));
+    let curl = ps(&[
+        "lab",
+        "exec",
+        "--name",
+        "pstest-a",
+        "visitor",
+        "--",
+        "curl",
+        "-sS",
+        "--cacert",
+        ca,
+        "https://clinic.test/articles/living-with-hiv",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&curl.stdout).contains("Living with HIV"),
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
     let seen = dump.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&seen.stdout).lines().count(), 3, "tcpdump on the intruder saw the visitor's TLS");
+    assert_eq!(
+        String::from_utf8_lossy(&seen.stdout).lines().count(),
+        3,
+        "tcpdump on the intruder saw the visitor's TLS"
+    );
     let bad = ps(&["lab", "exec", "--name", "pstest-a", "visitor", "--", "curl", "-sS", "https://clinic.test/"]);
     assert!(!bad.status.success(), "without the lab CA, curl must refuse the site");
 
@@ -123,14 +164,18 @@ fn site_survives_bad_requests() {
             .unwrap()
     };
     // Oversized headers: 431.
-    let big = exec("curl -s -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 40000 /dev/zero | tr '\\0' a)\" http://clinic.test/");
+    let big = exec(
+        "curl -s -o /dev/null -w '%{http_code}' -H \"X-Big: $(head -c 40000 /dev/zero | tr '\\0' a)\" http://clinic.test/",
+    );
     assert_eq!(String::from_utf8_lossy(&big.stdout), "431");
     // A garbage request line: 400, and the site keeps serving.
     let garbage = exec("exec 3<>/dev/tcp/198.51.100.10/80; printf 'NOT HTTP AT ALL\\r\\n\\r\\n' >&3; head -c 12 <&3");
     assert!(String::from_utf8_lossy(&garbage.stdout).starts_with("HTTP/1.1 400"), "{:?}", garbage);
     // A slow client that never finishes its header is cut off by the header timeout (10 s),
     // not kept forever.
-    let slow = exec("exec 3<>/dev/tcp/198.51.100.10/80; printf 'GET / HT' >&3; start=$(date +%s); timeout 20 cat <&3 >/dev/null; rc=$?; echo \"$rc $(( $(date +%s) - start ))\"");
+    let slow = exec(
+        "exec 3<>/dev/tcp/198.51.100.10/80; printf 'GET / HT' >&3; start=$(date +%s); timeout 20 cat <&3 >/dev/null; rc=$?; echo \"$rc $(( $(date +%s) - start ))\"",
+    );
     let text = String::from_utf8_lossy(&slow.stdout);
     let mut parts = text.split_whitespace();
     let (rc, secs): (i32, i32) = (parts.next().unwrap().parse().unwrap(), parts.next().unwrap().parse().unwrap());
@@ -144,7 +189,19 @@ fn site_survives_bad_requests() {
 fn lab_up_without_root_changes_nothing() {
     // Run as nobody where possible; as a non-root user the plain call is enough.
     let out = if nix_is_root() {
-        Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_plainsight"), "lab", "up", "--name", "pstest-d"]).output().unwrap()
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_plainsight"),
+                "lab",
+                "up",
+                "--name",
+                "pstest-d",
+            ])
+            .output()
+            .unwrap()
     } else {
         ps(&["lab", "up", "--name", "pstest-d"])
     };
@@ -167,7 +224,13 @@ fn status_reports_orphans_and_stale_rules() {
     const LAB: &str = "pstest-st";
     let _ = ps(&["lab", "down", "--name", LAB]);
     assert!(ps(&["lab", "up", "--name", LAB]).status.success());
-    assert!(Command::new("ip").args(["netns", "exec", &format!("{LAB}-intruder"), "nft", "add", "table", "ip", "plainsight_inject"]).status().unwrap().success());
+    assert!(
+        Command::new("ip")
+            .args(["netns", "exec", &format!("{LAB}-intruder"), "nft", "add", "table", "ip", "plainsight_inject"])
+            .status()
+            .unwrap()
+            .success()
+    );
     // A sniffer whose starter exits at once: it is reparented to init.
     let starter = format!("{} sniff --lab {LAB} --duration 60 >/dev/null 2>&1 &", env!("CARGO_BIN_EXE_plainsight"));
     assert!(Command::new("sh").args(["-c", &starter]).status().unwrap().success());
@@ -177,6 +240,8 @@ fn status_reports_orphans_and_stale_rules() {
     assert!(s.contains("stale interception rules"), "{s}");
     assert!(s.contains("running: site") && !s.contains("site (orphaned"), "the detached site is not an orphan: {s}");
     assert!(ps(&["lab", "down", "--name", LAB]).status.success());
-    let left = String::from_utf8_lossy(&Command::new("pgrep").args(["-af", &format!("--lab {LAB}")]).output().unwrap().stdout).into_owned();
+    let left =
+        String::from_utf8_lossy(&Command::new("pgrep").args(["-af", &format!("--lab {LAB}")]).output().unwrap().stdout)
+            .into_owned();
     assert!(!left.lines().any(|l| l.contains("sniff")), "lab down left {left}");
 }

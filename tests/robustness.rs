@@ -70,7 +70,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 /// (class, summary, secret) of every finding, sorted.
-fn findings(path: &PathBuf) -> Vec<(Class, String, Option<String>)> {
+fn findings(path: &std::path::Path) -> Vec<(Class, String, Option<String>)> {
     let run = common::run(path).unwrap();
     let mut v: Vec<_> = run.findings.into_iter().map(|f| (f.class, f.summary, f.secret)).collect();
     v.sort();
@@ -100,7 +100,8 @@ fn generated_session_gives_exact_findings() {
     assert!(f.iter().any(|(c, s, _)| *c == Class::PageContent && s.contains("title \"Living with condition 4\"")));
     assert_eq!(f.iter().filter(|(c, s, _)| *c == Class::Url && s.starts_with("GET ")).count(), 20);
     assert!(
-        f.iter().any(|(c, s, _)| *c == Class::Metadata && s.starts_with("encrypted: 1 records / 300 bytes to server, 1 records / 5000 bytes to client")),
+        f.iter().any(|(c, s, _)| *c == Class::Metadata
+            && s.starts_with("encrypted: 1 records / 300 bytes to server, 1 records / 5000 bytes to client")),
         "{f:#?}"
     );
 }
@@ -134,7 +135,10 @@ fn lost_segment_is_reported_and_the_stream_continues() {
     assert!(run.scan.counters.tcp.gap_bytes > 0);
     // The page after the gap is still found (its head came before the loss).
     assert!(run.findings.iter().any(|f| f.summary.contains("title \"Living with condition 0\"")));
-    let incomplete = run.events.iter().any(|e| matches!(&e.record, plainsight::analysis::dissect::Record::HttpResponse(r) if r.incomplete));
+    let incomplete = run
+        .events
+        .iter()
+        .any(|e| matches!(&e.record, plainsight::analysis::dissect::Record::HttpResponse(r) if r.incomplete));
     assert!(incomplete, "the response that lost bytes is marked incomplete");
 }
 
@@ -145,9 +149,15 @@ fn half_open_flood_stays_in_bounded_memory() {
         let mut w = PcapWriter::new(std::io::BufWriter::new(std::fs::File::create(&path).unwrap())).unwrap();
         let server = addr("198.51.100.10:80");
         for i in 0..300_000u32 {
-            let client = SocketAddrV4::new(std::net::Ipv4Addr::from(0xc000_0200 + i / 60_000), 1024 + (i % 60_000) as u16);
+            let client =
+                SocketAddrV4::new(std::net::Ipv4Addr::from(0xc000_0200 + i / 60_000), 1024 + (i % 60_000) as u16);
             let syn = Segment { from_client: true, seq: i, ack: 0, syn: true, fin: false, rst: false, payload: vec![] };
-            let req = Segment { seq: i + 1, syn: false, payload: format!("GET /{i} HTTP/1.1\r\nHost: clinic.test\r\nX-Pad: ").into_bytes(), ..syn.clone() };
+            let req = Segment {
+                seq: i + 1,
+                syn: false,
+                payload: format!("GET /{i} HTTP/1.1\r\nHost: clinic.test\r\nX-Pad: ").into_bytes(),
+                ..syn.clone()
+            };
             w.packet(i as i64, &synth::tcp_frame(client, server, &syn)).unwrap();
             w.packet(i as i64, &synth::tcp_frame(client, server, &req)).unwrap();
         }
@@ -163,7 +173,9 @@ fn half_open_flood_stays_in_bounded_memory() {
     let tcp = &doc["summary"]["counters"]["tcp"];
     assert_eq!(tcp["connections"], 300_000);
     assert!(tcp["evicted_connections"].as_u64().unwrap() > 200_000, "{tcp}");
+    // SAFETY: rusage is plain integers, for which all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own, of the type it expects.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     let peak_mb = usage.ru_maxrss / 1024;
     assert!(peak_mb < 64, "peak RSS {peak_mb} MB");

@@ -30,7 +30,11 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     for f in ["sftp-marker", "sftp-key"] {
         let _ = std::fs::remove_file(format!("{}/{f}", env!("CARGO_TARGET_TMPDIR")));
     }
-    let room = Room::up(W, 2, &["--key", "sandbox test key", "--bot-interval", "0.5-1", "--max-processes", "64", "--memory-mb", "128"]);
+    let room = Room::up(
+        W,
+        2,
+        &["--key", "sandbox test key", "--bot-interval", "0.5-1", "--max-processes", "64", "--memory-mb", "128"],
+    );
     let key = std::fs::read_to_string(format!("/run/plainsight-workshop/{W}/key")).unwrap();
     let persona2 = std::fs::read_to_string(format!("/run/plainsight/{W}-02/persona.json")).unwrap();
     let p2: serde_json::Value = serde_json::from_str(&persona2).unwrap();
@@ -40,14 +44,22 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     // Who they are, with what.
     let id = me.ok("id -u; grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status");
     assert!(!id.lines().next().unwrap().trim().eq("0"), "{id}");
-    for cap in ["CapEff:\t0000000000003000", "CapBnd:\t0000000000003000", "CapAmb:\t0000000000003000", "NoNewPrivs:\t1"] {
+    for cap in ["CapEff:\t0000000000003000", "CapBnd:\t0000000000003000", "CapAmb:\t0000000000003000", "NoNewPrivs:\t1"]
+    {
         assert!(id.contains(cap), "{cap} not in:\n{id}");
     }
 
     // The workshop's secrets and the trainer's grid.
     refused(&room, "the workshop key", &format!("cat /run/plainsight-workshop/{W}/key"), &[key.trim()]);
     refused(&room, "the workshop's folder", &format!("ls /run/plainsight-workshop/{W}"), &["key"]);
-    refused(&room, "the progress database", &format!("test -e /var/lib/plainsight/{W}/progress.db || exit 1; echo forged >> /var/lib/plainsight/{W}/progress.db"), &[]);
+    refused(
+        &room,
+        "the progress database",
+        &format!(
+            "test -e /var/lib/plainsight/{W}/progress.db || exit 1; echo forged >> /var/lib/plainsight/{W}/progress.db"
+        ),
+        &[],
+    );
     // Their own bot's persona and the site's private key and TLS key log are absent too.
     for f in ["persona.json", "site.key", "ca.key", "site-keys.log", "bot-visits.jsonl"] {
         refused(&room, "their own lab's secrets", &format!("cat /run/plainsight/{W}-01/{f}"), &["BEGIN", "password"]);
@@ -55,10 +67,32 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     // Participant 2: persona, namespaces, sniffing, checks, injecting, signalling.
     refused(&room, "participant 2's persona", &format!("cat /run/plainsight/{W}-02/persona.json"), &[&password2]);
     refused(&room, "participant 2's lab folder", &format!("touch /run/plainsight/{W}-02/x"), &[]);
-    refused(&room, "ip netns exec into participant 2's lab", &format!("ip netns exec {W}-02-intruder ip link"), &["wan0"]);
-    refused(&room, "sniffing participant 2's lab", &format!("PLAINSIGHT_LAB={W}-02 timeout 10 plainsight sniff --reveal --duration 3"), &[&password2]);
-    refused(&room, "checking for participant 2", "plainsight workshop check password --participant 2 --answer x", &["PASSED"]);
-    refused(&room, "injecting into participant 2's lab", &format!("echo '<p>PWNED</p>' > /tmp/evil.html; PLAINSIGHT_LAB={W}-02 timeout 10 plainsight inject --ad /tmp/evil.html --duration 3"), &["intercepting"]);
+    refused(
+        &room,
+        "ip netns exec into participant 2's lab",
+        &format!("ip netns exec {W}-02-intruder ip link"),
+        &["wan0"],
+    );
+    refused(
+        &room,
+        "sniffing participant 2's lab",
+        &format!("PLAINSIGHT_LAB={W}-02 timeout 10 plainsight sniff --reveal --duration 3"),
+        &[&password2],
+    );
+    refused(
+        &room,
+        "checking for participant 2",
+        "plainsight workshop check password --participant 2 --answer x",
+        &["PASSED"],
+    );
+    refused(
+        &room,
+        "injecting into participant 2's lab",
+        &format!(
+            "echo '<p>PWNED</p>' > /tmp/evil.html; PLAINSIGHT_LAB={W}-02 timeout 10 plainsight inject --ad /tmp/evil.html --duration 3"
+        ),
+        &["intercepting"],
+    );
     refused(&room, "finding the bots and sites", "pgrep -f 'workshop bot|plainsight site'", &[]);
     refused(&room, "signalling the sandbox's init", "kill -9 1", &[]);
     let procs = me.ok("ls /proc | grep -c '^[0-9]'");
@@ -66,23 +100,60 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     // Setting foot in another namespace, by any path.
     refused(&room, "setns by /run/netns", &format!("nsenter --net=/run/netns/{W}-02-intruder ip link"), &["wan0"]);
     refused(&room, "setns into their own guest host", &format!("nsenter --net=/run/netns/{W}-01-guest ip link"), &[]);
-    refused(&room, "setns by /proc", "for n in /proc/[0-9]*/ns/net; do nsenter --net=$n true && exit 0; done; exit 1", &[]);
-    refused(&room, "a user namespace to lift the hiding", &format!("unshare -Urm sh -c 'umount -l /run/plainsight-workshop; cat /run/plainsight-workshop/{W}/key'"), &[key.trim()]);
+    refused(
+        &room,
+        "setns by /proc",
+        "for n in /proc/[0-9]*/ns/net; do nsenter --net=$n true && exit 0; done; exit 1",
+        &[],
+    );
+    refused(
+        &room,
+        "a user namespace to lift the hiding",
+        &format!("unshare -Urm sh -c 'umount -l /run/plainsight-workshop; cat /run/plainsight-workshop/{W}/key'"),
+        &[key.trim()],
+    );
     // The machine's own files, network and kernel.
     refused(&room, "the machine's shadow file", "head -2 /etc/shadow", &["root:"]);
     // (No packet leaves: the lab's gateway has no route beyond its two documentation ranges.)
     refused(&room, "the machine's network", "ip route get 1.1.1.1", &[]);
-    refused(&room, "the machine's sshd through loopback", &format!("curl -sS -m 3 telnet://127.0.0.1:{}", me.port), &["SSH-2.0"]);
-    refused(&room, "a kernel module", "modprobe dummy || insmod /lib/modules/$(uname -r)/kernel/drivers/net/dummy.ko", &[]);
+    refused(
+        &room,
+        "the machine's sshd through loopback",
+        &format!("curl -sS -m 3 telnet://127.0.0.1:{}", me.port),
+        &["SSH-2.0"],
+    );
+    refused(
+        &room,
+        "a kernel module",
+        "modprobe dummy || insmod /lib/modules/$(uname -r)/kernel/drivers/net/dummy.ko",
+        &[],
+    );
     refused(&room, "a mount", "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", &[]);
     // SSH gives nothing beside the sandbox: no forwarding, and SFTP runs inside it.
     let forward = std::process::Command::new("sshpass")
-        .args(["-p", &me.password, "ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-p", &me.port.to_string(), "-W", &format!("127.0.0.1:{}", me.port)])
+        .args([
+            "-p",
+            &me.password,
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-p",
+            &me.port.to_string(),
+            "-W",
+            &format!("127.0.0.1:{}", me.port),
+        ])
         .arg(format!("{}@127.0.0.1", me.user))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    assert!(!forward.status.success() && !String::from_utf8_lossy(&forward.stdout).contains("SSH-2.0"), "stdio forwarding through the workshop's sshd worked");
+    assert!(
+        !forward.status.success() && !String::from_utf8_lossy(&forward.stdout).contains("SSH-2.0"),
+        "stdio forwarding through the workshop's sshd worked"
+    );
     let sftp = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("printf 'get /run/plainsight/sandbox.json {dir}/sftp-marker\\nget /run/plainsight-workshop/{W}/key {dir}/sftp-key\\n' | sshpass -p '{}' sftp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P {} {}@127.0.0.1", me.password, me.port, me.user, dir = env!("CARGO_TARGET_TMPDIR")))
@@ -91,18 +162,28 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     // The marker exists only inside the sandbox: SFTP reads the sandbox, not the machine.
     let marker = std::fs::read_to_string(format!("{}/sftp-marker", env!("CARGO_TARGET_TMPDIR"))).unwrap_or_default();
     assert!(marker.contains(&format!("{W}-01")), "sftp did not run in the sandbox: {sftp:?}");
-    assert!(!std::path::Path::new(&format!("{}/sftp-key", env!("CARGO_TARGET_TMPDIR"))).exists(), "sftp fetched the workshop key: {sftp:?}");
+    assert!(
+        !std::path::Path::new(&format!("{}/sftp-key", env!("CARGO_TARGET_TMPDIR"))).exists(),
+        "sftp fetched the workshop key: {sftp:?}"
+    );
 
     // The limits: processes and memory.
     let forks = me.ok("python3 -c '\nimport os, time\nn = 0\nfor i in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)' 2>/dev/null | tail -1");
     let forks: u32 = forks.trim().parse().unwrap_or_else(|_| panic!("{forks}"));
     assert!(forks < 64, "participant 1 started {forks} processes with a limit of 64");
-    refused(&room, "more memory than the limit", "python3 -c 'b = bytearray(512 * 1024 * 1024); print(len(b))'", &["536870912"]);
+    refused(
+        &room,
+        "more memory than the limit",
+        "python3 -c 'b = bytearray(512 * 1024 * 1024); print(len(b))'",
+        &["536870912"],
+    );
 
     // Their own lab works: they sniff their own bot.
     me.ok("plainsight workshop show password > /dev/null");
     let mut sniff = me.spawn("plainsight sniff --reveal");
-    let mine = sniff.until(Duration::from_secs(45), "participant 1's own bot's password", |l| l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string));
+    let mine = sniff.until(Duration::from_secs(45), "participant 1's own bot's password", |l| {
+        l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string)
+    });
     drop(sniff);
     assert!(me.ok(&format!("plainsight workshop check password --answer '{mine}'")).contains("PASSED"));
 
@@ -110,16 +191,26 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     // starts it.
     let bot_pid = std::fs::read_to_string(format!("/run/plainsight/{W}-02/bot.pid")).unwrap();
     let _ = std::process::Command::new("kill").arg(bot_pid.trim()).status();
-    common::wait_until("the bot's end", || !std::path::Path::new(&format!("/proc/{}", bot_pid.trim())).exists() || std::fs::read_to_string(format!("/proc/{}/stat", bot_pid.trim())).is_ok_and(|s| s.contains(") Z")));
+    common::wait_until("the bot's end", || {
+        !std::path::Path::new(&format!("/proc/{}", bot_pid.trim())).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", bot_pid.trim())).is_ok_and(|s| s.contains(") Z"))
+    });
     let status = common::ps(&["workshop", "status", "--name", W]);
-    assert_eq!(status.status.code(), Some(1), "workshop status with a dead bot: {}", String::from_utf8_lossy(&status.stdout));
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "workshop status with a dead bot: {}",
+        String::from_utf8_lossy(&status.stdout)
+    );
     assert!(String::from_utf8_lossy(&status.stdout).contains("bot NOT running"));
 
     // And participant 2, after all that, still solves their exercise.
     let them = room.login(2);
     them.ok("plainsight workshop show password > /dev/null");
     let mut sniff = them.spawn("plainsight sniff --reveal");
-    let theirs = sniff.until(Duration::from_secs(45), "participant 2's bot's password", |l| l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string));
+    let theirs = sniff.until(Duration::from_secs(45), "participant 2's bot's password", |l| {
+        l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string)
+    });
     drop(sniff);
     assert!(them.ok(&format!("plainsight workshop check password --answer '{theirs}'")).contains("PASSED"));
     assert_ne!(mine, theirs);
@@ -130,11 +221,20 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     drop(room);
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
     assert!(!passwd.contains(&format!("ps-{W}-")), "accounts left");
-    let cgroups: Vec<String> = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"].iter().map(|d| format!("{d}/plainsight-{W}")).filter(|d| std::path::Path::new(d).exists()).collect();
+    let cgroups: Vec<String> = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"]
+        .iter()
+        .map(|d| format!("{d}/plainsight-{W}"))
+        .filter(|d| std::path::Path::new(d).exists())
+        .collect();
     assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
-    let procs = std::process::Command::new("pgrep").args(["-a", "-f", "--", &format!("--name {W}|plainsight-workshop/{W}/")]).output().unwrap();
+    let procs = std::process::Command::new("pgrep")
+        .args(["-a", "-f", "--", &format!("--name {W}|plainsight-workshop/{W}/")])
+        .output()
+        .unwrap();
     assert!(procs.stdout.is_empty(), "processes left: {}", String::from_utf8_lossy(&procs.stdout));
-    let netns = String::from_utf8_lossy(&std::process::Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned();
+    let netns =
+        String::from_utf8_lossy(&std::process::Command::new("ip").args(["netns", "list"]).output().unwrap().stdout)
+            .into_owned();
     assert!(!netns.contains(W), "namespaces left: {netns}");
     assert!(!std::path::Path::new(&format!("/run/plainsight-workshop/{W}")).exists());
     let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
@@ -151,7 +251,11 @@ fn participants_log_in_with_their_own_keys() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join("laptop-1");
-    let made = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
     assert!(made.success());
     std::fs::copy(dir.join("laptop-1.pub"), dir.join("1.pub")).unwrap();
     let keys = dir.to_str().unwrap();
@@ -160,7 +264,18 @@ fn participants_log_in_with_their_own_keys() {
     assert!(me.password.is_empty(), "a password was handed out with --ssh-keys");
     let ssh = |extra: &[&str]| {
         std::process::Command::new("ssh")
-            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", &me.port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "BatchMode=yes",
+                "-p",
+                &me.port.to_string(),
+            ])
             .args(extra)
             .arg(format!("{}@127.0.0.1", me.user))
             .arg("echo $PLAINSIGHT_LAB")
@@ -169,7 +284,12 @@ fn participants_log_in_with_their_own_keys() {
             .unwrap()
     };
     let with_key = ssh(&["-i", key.to_str().unwrap(), "-o", "IdentitiesOnly=yes"]);
-    assert_eq!(String::from_utf8_lossy(&with_key.stdout).trim(), format!("{K}-01"), "{}", String::from_utf8_lossy(&with_key.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&with_key.stdout).trim(),
+        format!("{K}-01"),
+        "{}",
+        String::from_utf8_lossy(&with_key.stderr)
+    );
     let without = ssh(&["-o", "PubkeyAuthentication=no"]);
     assert!(!without.status.success(), "a login without the key was let in");
     drop(room);

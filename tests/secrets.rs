@@ -9,16 +9,16 @@ use plainsight::analysis::synth::{Conversation, PcapWriter};
 
 /// Each secret, distinct and long enough that a masked form cannot contain it.
 const SECRETS: [&str; 10] = [
-    "basicpassw0rd",        // Basic auth (user "bob")
-    "formpassw0rd",         // form field password
-    "jsonpassw0rd",         // JSON body field
-    "querypassw0rd",        // ?PASSWORD=
-    "userinfopassw0rd",     // http://carol:...@host/
-    "apikeyvalue123",       // ?api_key=
-    "bearertokenvalue123",  // Authorization: Bearer
-    "cookievalue123",       // Cookie: sid=
-    "setcookievalue123",    // Set-Cookie: session=
-    "tokenvalue0123",       // ?token= in a redirect Location
+    "basicpassw0rd",       // Basic auth (user "bob")
+    "formpassw0rd",        // form field password
+    "jsonpassw0rd",        // JSON body field
+    "querypassw0rd",       // ?PASSWORD=
+    "userinfopassw0rd",    // http://carol:...@host/
+    "apikeyvalue123",      // ?api_key=
+    "bearertokenvalue123", // Authorization: Bearer
+    "cookievalue123",      // Cookie: sid=
+    "setcookievalue123",   // Set-Cookie: session=
+    "tokenvalue0123",      // ?token= in a redirect Location
 ];
 
 /// The capture, written to a file of the calling test's own (`name`): two tests writing
@@ -29,17 +29,31 @@ fn capture(name: &str) -> PathBuf {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(format!("bob:{}", s[0]))
     };
-    let post = |path: &str, host: &str, ct: &str, body: String| format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let post = |path: &str, host: &str, ct: &str, body: String| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
     let requests = [
-        format!("GET /weatherstation/update.php?ID=KX1&PASSWORD={}&tempf=51 HTTP/1.1\r\nHost: iot.test\r\nAuthorization: Basic {basic}\r\n\r\n", s[3]),
+        format!(
+            "GET /weatherstation/update.php?ID=KX1&PASSWORD={}&tempf=51 HTTP/1.1\r\nHost: iot.test\r\nAuthorization: Basic {basic}\r\n\r\n",
+            s[3]
+        ),
         post("/login", "shop.test", "application/x-www-form-urlencoded", format!("username=dave&password={}", s[1])),
         post("/api/login", "api.test", "application/json", format!("{{\"user\":\"erin\",\"password\":\"{}\"}}", s[2])),
         format!("GET http://carol:{}@proxy.test/files HTTP/1.1\r\nHost: proxy.test\r\n\r\n", s[4]),
-        format!("GET /v1/data?api_key={}&q=weather HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer {}\r\nCookie: sid={}\r\n\r\n", s[5], s[6], s[7]),
+        format!(
+            "GET /v1/data?api_key={}&q=weather HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer {}\r\nCookie: sid={}\r\n\r\n",
+            s[5], s[6], s[7]
+        ),
     ];
     let responses = [
         "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsuccess".to_string(),
-        format!("HTTP/1.1 302 Found\r\nLocation: /welcome?token={}\r\nSet-Cookie: session={}; HttpOnly\r\nContent-Length: 0\r\n\r\n", s[9], s[8]),
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: /welcome?token={}\r\nSet-Cookie: session={}; HttpOnly\r\nContent-Length: 0\r\n\r\n",
+            s[9], s[8]
+        ),
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_string(),
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string(),
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]".to_string(),
@@ -48,7 +62,13 @@ fn capture(name: &str) -> PathBuf {
     let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
     let mut ts = 1_700_000_000_000_000i64;
     for (i, (req, resp)) in requests.iter().zip(&responses).enumerate() {
-        let mut c = Conversation::new(format!("192.0.2.10:{}", 41000 + i).parse().unwrap(), "198.51.100.10:80".parse().unwrap(), 1000, 5000, 1400);
+        let mut c = Conversation::new(
+            format!("192.0.2.10:{}", 41000 + i).parse().unwrap(),
+            "198.51.100.10:80".parse().unwrap(),
+            1000,
+            5000,
+            1400,
+        );
         c.handshake().send(true, req.as_bytes()).send(false, resp.as_bytes()).close();
         for seg in &c.segments {
             ts += 10;
@@ -97,14 +117,18 @@ fn no_output_format_shows_a_secret_without_reveal() {
 #[test]
 fn url_userinfo_and_query_secrets_are_credential_findings() {
     let run = common_run(&capture("findings"));
-    let creds: Vec<String> = run.iter().filter(|f| f.class == plainsight::analysis::findings::Class::Credential).map(|f| f.line(true)).collect();
+    let creds: Vec<String> = run
+        .iter()
+        .filter(|f| f.class == plainsight::analysis::findings::Class::Credential)
+        .map(|f| f.line(true))
+        .collect();
     for s in [SECRETS[3], SECRETS[4], SECRETS[5]] {
         assert!(creds.iter().any(|c| c.contains(s)), "{s} is not a credential finding: {creds:#?}");
     }
     assert!(creds.iter().any(|c| c.contains("password of user \"carol\" in the URL")), "{creds:#?}");
 }
 
-fn common_run(path: &PathBuf) -> Vec<plainsight::analysis::findings::Finding> {
+fn common_run(path: &std::path::Path) -> Vec<plainsight::analysis::findings::Finding> {
     let mut findings = Vec::new();
     plainsight::analysis::analyze::scan(path, None, &mut |_, f| findings.extend_from_slice(f), &mut |_| {}).unwrap();
     findings

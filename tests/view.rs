@@ -65,7 +65,12 @@ fn serve_workshop(name: &str, netns: Option<&str>, listen: &str, cleanup: &mut C
         }
         None => Command::new(env!("CARGO_BIN_EXE_plainsight")),
     };
-    let mut child = cmd.args(["workshop", "serve", "--name", name, "--listen", listen]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .args(["workshop", "serve", "--name", name, "--listen", listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let out = child.stdout.take().unwrap();
     cleanup.0.push(child);
     ready_line(out, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()))
@@ -73,7 +78,19 @@ fn serve_workshop(name: &str, netns: Option<&str>, listen: &str, cleanup: &mut C
 
 /// A request with a `Host` header of our choosing: the status code.
 fn status_with_host(addr: &str, target: &str, host: &str) -> u16 {
-    let o = Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", &format!("Host: {host}"), &format!("http://{addr}{target}")]).output().unwrap();
+    let o = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            &format!("Host: {host}"),
+            &format!("http://{addr}{target}"),
+        ])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(0)
 }
 
@@ -118,27 +135,36 @@ impl Page {
     fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
         let id = self.next;
         self.next += 1;
-        self.ws.send(tungstenite::Message::text(serde_json::json!({"id": id, "method": method, "params": params}).to_string())).unwrap();
+        self.ws
+            .send(tungstenite::Message::text(
+                serde_json::json!({"id": id, "method": method, "params": params}).to_string(),
+            ))
+            .unwrap();
         loop {
             let m = self.ws.read().unwrap();
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(m.to_text().unwrap_or("")) {
-                if v["id"] == id {
-                    return v["result"].clone();
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(m.to_text().unwrap_or(""))
+                && v["id"] == id
+            {
+                return v["result"].clone();
             }
         }
     }
 
     /// A JavaScript expression's value in the page.
     fn eval(&mut self, expr: &str) -> serde_json::Value {
-        self.call("Runtime.evaluate", serde_json::json!({"expression": expr, "returnByValue": true}))["result"]["value"].clone()
+        self.call("Runtime.evaluate", serde_json::json!({"expression": expr, "returnByValue": true}))["result"]["value"]
+            .clone()
     }
 
     /// Waits until `expr` is true in the page (what it waits for is the page's own state).
     fn wait_for(&mut self, what: &str, expr: &str) {
         let start = Instant::now();
         while self.eval(expr) != serde_json::Value::Bool(true) {
-            assert!(start.elapsed() < Duration::from_secs(40), "{what}: never true in the page: {expr}\n{}", self.eval("document.body.innerText"));
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "{what}: never true in the page: {expr}\n{}",
+                self.eval("document.body.innerText")
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -154,7 +180,9 @@ impl Page {
 
 /// Debian's Chromium, or the check recorded as skipped.
 fn chromium(what: &str) -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let found = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
     if found.is_none() {
         common::skipped(what, "chromium is not installed");
     }
@@ -167,7 +195,16 @@ fn devtools(chromium: &str, profile: &str, size: &str, cleanup: &mut Cleanup) ->
     let profile = artefact(profile);
     let _ = std::fs::remove_dir_all(&profile);
     let mut browser = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--remote-debugging-port=0"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--remote-debugging-port=0",
+        ])
         .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("about:blank")
@@ -177,11 +214,14 @@ fn devtools(chromium: &str, profile: &str, size: &str, cleanup: &mut Cleanup) ->
         .unwrap();
     let err = browser.stderr.take().unwrap();
     cleanup.0.push(browser);
-    ready_line(err, |l| l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string()))
+    ready_line(err, |l| {
+        l.strip_prefix("DevTools listening on ws://").map(|r| r.split('/').next().unwrap_or("").to_string())
+    })
 }
 
 fn persona_password(lab: &str) -> String {
-    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{lab}/persona.json")).unwrap()).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{lab}/persona.json")).unwrap()).unwrap();
     j["password"].as_str().unwrap().to_string()
 }
 
@@ -194,7 +234,18 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     let _ = ps(&["workshop", "down", "--name", W]);
     let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
     let mut cleanup = Cleanup(Vec::new(), Some(W));
-    let o = ps(&["workshop", "up", "--name", W, "--participants", "2", "--bot-interval", "0.5-1", "--key", "trainer view test key"]);
+    let o = ps(&[
+        "workshop",
+        "up",
+        "--name",
+        W,
+        "--participants",
+        "2",
+        "--bot-interval",
+        "0.5-1",
+        "--key",
+        "trainer view test key",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (p, ex) in [("1", "password"), ("2", "https")] {
         assert!(ps(&["workshop", "show", ex, "--name", W, "--participant", p]).status.success());
@@ -210,15 +261,23 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     let devtools = devtools(chromium, "view-chromium-profile", "1280,900", &mut cleanup);
 
     // The grid: every participant; a checkpoint passing shows within 2 s, no reload.
-    let mut grid = Page::open(&devtools, &format!("{url}"));
-    grid.wait_for("the grid's event stream", "document.getElementById('status').textContent.startsWith('Live: updated')");
-    let rows = grid.eval("Array.from(document.querySelectorAll('#grid tbody tr th')).map(e => e.textContent).join(' ')");
+    let mut grid = Page::open(&devtools, &url.to_string());
+    grid.wait_for(
+        "the grid's event stream",
+        "document.getElementById('status').textContent.startsWith('Live: updated')",
+    );
+    let rows =
+        grid.eval("Array.from(document.querySelectorAll('#grid tbody tr th')).map(e => e.textContent).join(' ')");
     assert_eq!(rows, serde_json::json!(format!("{W}-01 {W}-02")));
     let answer = persona_password(&format!("{W}-01"));
     let o = ps(&["workshop", "check", "password", "--name", W, "--participant", "1", "--answer", &answer]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
-    grid.wait_for("the passed checkpoint in the grid", "document.getElementById('c-1-password').dataset.latencyMs !== undefined");
-    let latency: u64 = grid.eval("document.getElementById('c-1-password').dataset.latencyMs").as_str().unwrap().parse().unwrap();
+    grid.wait_for(
+        "the passed checkpoint in the grid",
+        "document.getElementById('c-1-password').dataset.latencyMs !== undefined",
+    );
+    let latency: u64 =
+        grid.eval("document.getElementById('c-1-password').dataset.latencyMs").as_str().unwrap().parse().unwrap();
     assert!(latency < 2000, "the grid showed the checkpoint {latency} ms after it passed");
     assert!(grid.eval("document.getElementById('c-1-password').textContent").as_str().unwrap().starts_with("done"));
     grid.screenshot("view-grid.png");
@@ -226,23 +285,34 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     // The HTTP lab: the bot's password, masked.
     let mut lab1 = Page::open(&devtools, &format!("{url}lab/{W}-01"));
     lab1.wait_for("the password in the HTTP lab's findings", "Array.from(document.querySelectorAll('#findings li.credential')).some(li => li.textContent.includes('\"password\"'))");
-    let creds = lab1.eval("Array.from(document.querySelectorAll('#findings li.credential')).map(li => li.textContent).join('\\n')");
+    let creds = lab1
+        .eval("Array.from(document.querySelectorAll('#findings li.credential')).map(li => li.textContent).join('\\n')");
     let creds = creds.as_str().unwrap();
     assert!(creds.contains('*'), "the password is not masked: {creds}");
     assert!(!creds.contains(&answer), "the password is shown in clear: {creds}");
     lab1.wait_for("the HTTP visit in the timeline", "Array.from(document.querySelectorAll('#timeline tbody tr')).some(tr => tr.children[1].textContent.includes('signed in: yes'))");
     lab1.screenshot("view-lab-http.png");
     // The account page the bot received, as the view shows it: its flag masked.
-    let persona: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{W}-01/persona.json")).unwrap()).unwrap();
+    let persona: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("/run/plainsight/{W}-01/persona.json")).unwrap()).unwrap();
     let flag = persona["secret"].as_str().unwrap();
     let (_, shown) = http(&addr, "GET", &format!("/lab/{W}-01/page"), None);
-    assert!(shown.contains("Private note") && !shown.contains(flag) && !shown.contains(&answer), "the bot's page shows an answer: {shown}");
+    assert!(
+        shown.contains("Private note") && !shown.contains(flag) && !shown.contains(&answer),
+        "the bot's page shows an answer: {shown}"
+    );
 
     // The HTTPS lab: the server name and sizes, nothing of the requests.
     let mut lab2 = Page::open(&devtools, &format!("{url}lab/{W}-02"));
     // The bot's own portal name is that lab's https answer: the projector masks it.
-    lab2.wait_for("the server name in the HTTPS lab's findings", "document.getElementById('findings').textContent.includes('TLS server name portal-******.clinic.test')");
-    lab2.wait_for("the sizes in the HTTPS lab's findings", "document.getElementById('findings').textContent.includes('encrypted:')");
+    lab2.wait_for(
+        "the server name in the HTTPS lab's findings",
+        "document.getElementById('findings').textContent.includes('TLS server name portal-******.clinic.test')",
+    );
+    lab2.wait_for(
+        "the sizes in the HTTPS lab's findings",
+        "document.getElementById('findings').textContent.includes('encrypted:')",
+    );
     let classes = lab2.eval("Array.from(document.querySelectorAll('#findings li')).map(li => li.className).join(' ')");
     for leak in ["credential", "session-cookie", "url", "page-content"] {
         assert!(!classes.as_str().unwrap().split(' ').any(|c| c == leak), "the HTTPS lab shows {leak}: {classes}");
@@ -260,7 +330,16 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     let ready = artefact("view-inject.ready");
     let _ = std::fs::remove_file(&ready);
     let inject = Command::new("ip")
-        .args(["netns", "exec", &format!("{W}-01-intruder"), env!("CARGO_BIN_EXE_plainsight"), "inject", "--lab", &format!("{W}-01"), "--ad"])
+        .args([
+            "netns",
+            "exec",
+            &format!("{W}-01-intruder"),
+            env!("CARGO_BIN_EXE_plainsight"),
+            "inject",
+            "--lab",
+            &format!("{W}-01"),
+            "--ad",
+        ])
         .arg(&ad)
         .arg("--ready-file")
         .arg(&ready)
@@ -313,7 +392,19 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
     let out = artefact("demo-view");
     let _ = std::fs::remove_dir_all(&out);
     let mut demo = Command::new(env!("CARGO_BIN_EXE_plainsight"))
-        .args(["demo", "--quiet", "--lab", LAB, "--scenario", "http", "--scenario", "https", "--serve", "127.0.0.1:0", "--out"])
+        .args([
+            "demo",
+            "--quiet",
+            "--lab",
+            LAB,
+            "--scenario",
+            "http",
+            "--scenario",
+            "https",
+            "--serve",
+            "127.0.0.1:0",
+            "--out",
+        ])
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -322,14 +413,19 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
     let stdout = demo.stdout.take().unwrap();
     let demo_pid = demo.id();
     let mut cleanup = Cleanup(vec![demo], None);
-    let url = ready_line(stdout, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()));
+    let url =
+        ready_line(stdout, |l| l.strip_prefix("view: ").map(|r| r.split_whitespace().next().unwrap_or("").to_string()));
     let devtools = devtools(chromium, "demo-view-chromium-profile", "1280,700", &mut cleanup);
 
     let mut index = Page::open(&devtools, &url);
-    index.wait_for("the view's event stream", "document.getElementById('status').textContent.startsWith('Live: updated')");
+    index.wait_for(
+        "the view's event stream",
+        "document.getElementById('status').textContent.startsWith('Live: updated')",
+    );
     index.eval("window.sameDocument = true");
     index.wait_for("both scenarios done, live", "document.getElementById('s-http').textContent === 'done' && document.getElementById('s-https').textContent === 'done' && window.sameDocument === true");
-    let learned = index.eval("document.getElementById('l-http').textContent + ' | ' + document.getElementById('l-https').textContent");
+    let learned = index
+        .eval("document.getElementById('l-http').textContent + ' | ' + document.getElementById('l-https').textContent");
     let learned = learned.as_str().unwrap();
     let (http, https) = learned.split_once(" | ").unwrap();
     assert!(http.contains("credential") && !https.contains("credential"), "{learned}");
@@ -341,9 +437,16 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
     let text = http_view.eval("document.body.innerText");
     assert!(!text.as_str().unwrap().contains(password), "the password is shown in clear");
     let mut https_view = Page::open(&devtools, &format!("{url}scenario/https"));
-    https_view.wait_for("the server name", "document.getElementById('findings').textContent.includes('TLS server name clinic.test')");
-    let classes = https_view.eval("Array.from(document.querySelectorAll('#findings li')).map(li => li.className).join(' ')");
-    assert!(!classes.as_str().unwrap().split(' ').any(|c| ["credential", "url", "session-cookie"].contains(&c)), "{classes}");
+    https_view.wait_for(
+        "the server name",
+        "document.getElementById('findings').textContent.includes('TLS server name clinic.test')",
+    );
+    let classes =
+        https_view.eval("Array.from(document.querySelectorAll('#findings li')).map(li => li.className).join(' ')");
+    assert!(
+        !classes.as_str().unwrap().split(' ').any(|c| ["credential", "url", "session-cookie"].contains(&c)),
+        "{classes}"
+    );
 
     // Ctrl-C ends it, and the lab is gone.
     assert!(Command::new("kill").args(["-INT", &demo_pid.to_string()]).status().unwrap().success());
@@ -387,7 +490,12 @@ fn each_participant_has_a_page_of_their_own() {
         .args(["-c", &format!("{} workshop up --name {W2} --participants 2 --bot-interval 0.5-1 --key 'participant page test key' --ssh --ssh-port {port} --ssh-listen 127.0.0.1 | head -c0; echo ${{PIPESTATUS[0]}}", env!("CARGO_BIN_EXE_plainsight"))])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0", "workshop up | head: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "0",
+        "workshop up | head: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     let url = serve_workshop(W2, None, "127.0.0.1:0", &mut cleanup);
     let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
@@ -412,24 +520,42 @@ fn each_participant_has_a_page_of_their_own() {
     page.wait_for("the participant's exercise", "document.getElementById('exercise').dataset.id === 'password'");
     let text = page.eval("document.body.innerText");
     let text = text.as_str().unwrap();
-    assert!(text.contains(&format!("{W2}-01")) && !text.contains(&format!("{W2}-02")), "participant 1's page shows another lab: {text}");
+    assert!(
+        text.contains(&format!("{W2}-01")) && !text.contains(&format!("{W2}-02")),
+        "participant 1's page shows another lab: {text}"
+    );
     let shown = page.eval("document.getElementById('exercise').innerText");
-    assert!(!shown.as_str().unwrap().contains("What does the intruder still see over HTTPS"), "participant 1's page shows participant 2's exercise: {shown}");
+    assert!(
+        !shown.as_str().unwrap().contains("What does the intruder still see over HTTPS"),
+        "participant 1's page shows participant 2's exercise: {shown}"
+    );
     // A wrong answer: not yet, and the first hint.
-    page.eval("document.getElementById('answer').value = 'not the password'; document.getElementById('check').submit(); true");
-    page.wait_for("the failed check", "!!document.getElementById('verdict') && document.getElementById('verdict').className === 'failed'");
+    page.eval(
+        "document.getElementById('answer').value = 'not the password'; document.getElementById('check').submit(); true",
+    );
+    page.wait_for(
+        "the failed check",
+        "!!document.getElementById('verdict') && document.getElementById('verdict').className === 'failed'",
+    );
     assert!(page.eval("document.getElementById('hints').textContent").as_str().unwrap().contains("hint 1"));
     // The right one (the bot's password, read here as root): done.
     let pw = persona_password(&format!("{W2}-01"));
-    page.eval(&format!("document.getElementById('answer').value = {}; document.getElementById('check').submit(); true", serde_json::json!(pw)));
-    page.wait_for("the passed check", "!!document.getElementById('verdict') && document.getElementById('verdict').className === 'passed'");
+    page.eval(&format!(
+        "document.getElementById('answer').value = {}; document.getElementById('check').submit(); true",
+        serde_json::json!(pw)
+    ));
+    page.wait_for(
+        "the passed check",
+        "!!document.getElementById('verdict') && document.getElementById('verdict').className === 'passed'",
+    );
     assert_eq!(page.eval("document.getElementById('p-password').textContent"), serde_json::json!("done"));
     page.wait_for("the sniffer's findings on the page", "document.querySelectorAll('#findings li').length > 0");
     let findings = page.eval("document.getElementById('findings').textContent");
     assert!(!findings.as_str().unwrap().contains(&pw), "the participant's page shows the password in clear");
     page.screenshot("view-participant.png");
     // The trainer's grid agrees.
-    let progress: serde_json::Value = serde_json::from_slice(&ps(&["workshop", "progress", "--name", W2, "--json"]).stdout).unwrap();
+    let progress: serde_json::Value =
+        serde_json::from_slice(&ps(&["workshop", "progress", "--name", W2, "--json"]).stdout).unwrap();
     assert_eq!(progress["participants"][0]["exercises"]["password"]["passed"], true);
     assert!(progress["participants"][1]["exercises"].get("password").is_none());
 
@@ -467,8 +593,15 @@ fn each_participant_has_a_page_of_their_own() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let (r, w) = std::io::pipe().unwrap();
     drop(r);
-    let mut closed = Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["workshop", "serve", "--name", W2, "--listen", &free.to_string()]).stdout(w).stderr(Stdio::piped()).spawn().unwrap();
-    common::wait_until("the view with its output closed", || TcpStream::connect(free).is_ok() || closed.try_wait().unwrap().is_some());
+    let mut closed = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+        .args(["workshop", "serve", "--name", W2, "--listen", &free.to_string()])
+        .stdout(w)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_until("the view with its output closed", || {
+        TcpStream::connect(free).is_ok() || closed.try_wait().unwrap().is_some()
+    });
     assert!(closed.try_wait().unwrap().is_none(), "workshop serve stopped when its output was closed");
     assert_eq!(http(&free.to_string(), "GET", "/", None).0, 200);
     let _ = closed.kill();

@@ -64,7 +64,11 @@ fn check_until(me: &Login, id: &str, answer: Option<&str>) -> String {
         if ok {
             return out;
         }
-        assert!(start.elapsed() < Duration::from_secs(45), "participant {}, {id}: never passed; last: {out}", me.participant);
+        assert!(
+            start.elapsed() < Duration::from_secs(45),
+            "participant {}, {id}: never passed; last: {out}",
+            me.participant
+        );
         std::thread::sleep(Duration::from_millis(400));
     }
 }
@@ -73,14 +77,20 @@ fn check_until(me: &Login, id: &str, answer: Option<&str>) -> String {
 /// returns it and every line seen.
 fn sniff_until(me: &Login, args: &str, pick: impl FnMut(&str) -> Option<String>) -> (String, Vec<String>) {
     let mut sniff = me.spawn(&format!("plainsight sniff {args}"));
-    let found = sniff.until(Duration::from_secs(45), &format!("participant {}: what the exercise asks, in the sniffer", me.participant), pick);
+    let found = sniff.until(
+        Duration::from_secs(45),
+        &format!("participant {}: what the exercise asks, in the sniffer", me.participant),
+        pick,
+    );
     (found, std::mem::take(&mut sniff.seen))
 }
 
 /// `plainsight inject ARGS` in the participant's sandbox, once it intercepts.
 fn inject(me: &Login, args: &str) -> Remote {
     let mut proxy = me.spawn(&format!("plainsight inject {args}"));
-    proxy.until(Duration::from_secs(20), "the participant's proxy", |l| l.starts_with("inject: intercepting").then_some(()));
+    proxy.until(Duration::from_secs(20), "the participant's proxy", |l| {
+        l.starts_with("inject: intercepting").then_some(())
+    });
     proxy
 }
 
@@ -102,7 +112,8 @@ fn solve(me: &Login) -> Solved {
     let mut sniffed = Vec::new();
 
     me.ok("plainsight workshop show password");
-    let (pw, lines) = sniff_until(me, "--reveal", |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
+    let (pw, lines) =
+        sniff_until(me, "--reveal", |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
     sniffed.extend(lines);
     let (ok, out) = check(me, "password", Some("not the password"));
     assert!(!ok && out.contains("NOT YET") && out.contains("hint 1"), "{out}");
@@ -110,10 +121,16 @@ fn solve(me: &Login) -> Solved {
     answers.insert("password", pw);
 
     me.ok("plainsight workshop show cookie");
-    let (cookie, lines) = sniff_until(me, "--reveal", |l| after(l, "cookie session sent to clinic.test:").map(str::to_string));
+    let (cookie, lines) =
+        sniff_until(me, "--reveal", |l| after(l, "cookie session sent to clinic.test:").map(str::to_string));
     sniffed.extend(lines);
-    let page = me.ok(&format!("curl -s -H {} http://clinic.test/account/note", sq(&format!("Cookie: session={cookie}"))));
-    let flag = page.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).find(|w| w.starts_with("FLAG-")).unwrap_or_else(|| panic!("participant {p}: no flag on the note page: {page}")).to_string();
+    let page =
+        me.ok(&format!("curl -s -H {} http://clinic.test/account/note", sq(&format!("Cookie: session={cookie}"))));
+    let flag = page
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .find(|w| w.starts_with("FLAG-"))
+        .unwrap_or_else(|| panic!("participant {p}: no flag on the note page: {page}"))
+        .to_string();
     // Only the replayed session read it: the bot's visits in this exercise never opened
     // the note, and no page the bot received carried the flag (the lab's records, read as
     // root).
@@ -121,9 +138,16 @@ fn solve(me: &Login) -> Solved {
     let visits = std::fs::read_to_string(format!("{state}/bot-visits.jsonl")).unwrap();
     let cookie_visits: Vec<&str> = visits.lines().filter(|l| l.contains("\"exercise\":\"cookie\"")).collect();
     assert!(!cookie_visits.is_empty(), "participant {p}: no bot visit recorded in the cookie exercise");
-    assert!(cookie_visits.iter().all(|v| !v.contains("/account/note") && !v.contains(flag.as_str())), "participant {p}'s bot opened the note");
+    assert!(
+        cookie_visits.iter().all(|v| !v.contains("/account/note") && !v.contains(flag.as_str())),
+        "participant {p}'s bot opened the note"
+    );
     for page in std::fs::read_dir(format!("{state}/bot-pages")).unwrap().flatten() {
-        assert!(!std::fs::read_to_string(page.path()).unwrap_or_default().contains(flag.as_str()), "participant {p}'s bot received the flag in {}", page.path().display());
+        assert!(
+            !std::fs::read_to_string(page.path()).unwrap_or_default().contains(flag.as_str()),
+            "participant {p}'s bot received the flag in {}",
+            page.path().display()
+        );
     }
     assert!(check(me, "cookie", Some(&flag)).0, "participant {p}: the flag did not pass");
     answers.insert("cookie", flag);
@@ -140,7 +164,9 @@ fn solve(me: &Login) -> Solved {
     answers.insert("inject", text);
 
     me.ok("plainsight workshop show https");
-    let (name, lines) = sniff_until(me, "", |l| after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string()));
+    let (name, lines) = sniff_until(me, "", |l| {
+        after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+    });
     sniffed.extend(lines);
     assert!(check(me, "https", Some(&name)).0, "participant {p}: server name {name:?} did not pass");
     answers.insert("https", name);
@@ -155,7 +181,8 @@ fn solve(me: &Login) -> Solved {
     me.ok("plainsight workshop show sslstrip");
     {
         let _proxy = inject(me, "--tls strip");
-        let (pw, lines) = sniff_until(me, "--reveal", |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
+        let (pw, lines) =
+            sniff_until(me, "--reveal", |l| after(l, "form field \"password\" in POST /login:").map(str::to_string));
         sniffed.extend(lines);
         assert_ne!(Some(&pw), answers.get("password"), "the password must change between exercises");
         let (ok, _) = check(me, "sslstrip", Some(&answers["password"]));
@@ -173,9 +200,18 @@ fn solve(me: &Login) -> Solved {
     }
 
     let text = me.ok("plainsight workshop show capture");
-    let handout = text.split('`').find(|s| s.ends_with("handout.pcap")).unwrap_or_else(|| panic!("no handout path in: {text}")).to_string();
+    let handout = text
+        .split('`')
+        .find(|s| s.ends_with("handout.pcap"))
+        .unwrap_or_else(|| panic!("no handout path in: {text}"))
+        .to_string();
     let report = me.ok(&format!("plainsight analyze {}", sq(&handout)));
-    let site = report.lines().filter_map(|l| after(l, "TLS server name")).map(|s| s.split_whitespace().next().unwrap_or("").to_string()).find(|s| s != "clinic.test").unwrap_or_else(|| panic!("analyze shows no other server name: {report}"));
+    let site = report
+        .lines()
+        .filter_map(|l| after(l, "TLS server name"))
+        .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+        .find(|s| s != "clinic.test")
+        .unwrap_or_else(|| panic!("analyze shows no other server name: {report}"));
     assert!(check(me, "capture", Some(&site)).0, "participant {p}: {site} did not pass");
     answers.insert("capture", site);
 
@@ -215,19 +251,32 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
     // The trainer's view does not project the page the bot read in the article exercise:
     // that page is the answer.
     {
-        let mut serve = Bg(Command::new(env!("CARGO_BIN_EXE_plainsight")).args(["workshop", "serve", "--name", W, "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap());
+        let mut serve = Bg(Command::new(env!("CARGO_BIN_EXE_plainsight"))
+            .args(["workshop", "serve", "--name", W, "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap());
         let mut first = String::new();
         std::io::BufReader::new(serve.0.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let base = first.strip_prefix("view: ").and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no view line: {first:?}")).to_string();
+        let base = first
+            .strip_prefix("view: ")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no view line: {first:?}"))
+            .to_string();
         let page = Command::new("curl").args(["-s", &format!("{base}lab/{}/page", lab(1))]).output().unwrap();
         let page = String::from_utf8_lossy(&page.stdout);
-        let title = plainsight::lab::site::articles::by_path(&format!("/articles/{}", solved[0].answers["article"])).unwrap().title;
+        let title = plainsight::lab::site::articles::by_path(&format!("/articles/{}", solved[0].answers["article"]))
+            .unwrap()
+            .title;
         assert!(page.contains("stays hidden") && !page.contains(title), "{page}");
     }
 
     // Every participant passed every exercise, as the progress database says.
-    let json: serde_json::Value = serde_json::from_slice(&ps(&["workshop", "progress", "--name", W, "--json"]).stdout).unwrap();
-    let ids: Vec<String> = json["exercises"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let json: serde_json::Value =
+        serde_json::from_slice(&ps(&["workshop", "progress", "--name", W, "--json"]).stdout).unwrap();
+    let ids: Vec<String> =
+        json["exercises"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     for row in json["participants"].as_array().unwrap() {
         for id in &ids {
             assert_eq!(row["exercises"][id]["passed"], true, "{id} in {row}");
@@ -235,7 +284,13 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
     }
 
     // Another participant's answers fail; no sniffer saw another lab's persona.
-    let usernames: Vec<String> = (1..=PARTICIPANTS).map(|p| String::from_utf8_lossy(&std::fs::read(format!("/run/plainsight/{}/persona.json", lab(p))).unwrap()).into_owned()).map(|j| serde_json::from_str::<serde_json::Value>(&j).unwrap()["username"].as_str().unwrap().to_string()).collect();
+    let usernames: Vec<String> = (1..=PARTICIPANTS)
+        .map(|p| {
+            String::from_utf8_lossy(&std::fs::read(format!("/run/plainsight/{}/persona.json", lab(p))).unwrap())
+                .into_owned()
+        })
+        .map(|j| serde_json::from_str::<serde_json::Value>(&j).unwrap()["username"].as_str().unwrap().to_string())
+        .collect();
     for p in 1..=PARTICIPANTS {
         let q = p % PARTICIPANTS + 1;
         let (ok, out) = trainer_check(q, "capture", &solved[p as usize - 1].answers["capture"]);
@@ -247,10 +302,14 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
             assert!(!ok, "participant {q} passed {id} with participant {p}'s answer: {out}");
         }
         let own = &usernames[p as usize - 1];
-        assert!(solved[p as usize - 1].sniffed.iter().any(|l| l.contains(own.as_str())), "participant {p}'s sniffer never saw their own bot sign in");
+        assert!(
+            solved[p as usize - 1].sniffed.iter().any(|l| l.contains(own.as_str())),
+            "participant {p}'s sniffer never saw their own bot sign in"
+        );
         for (i, other) in usernames.iter().enumerate() {
             if i + 1 != p as usize && other != own {
-                let leak: Vec<&String> = solved[p as usize - 1].sniffed.iter().filter(|l| l.contains(other.as_str())).collect();
+                let leak: Vec<&String> =
+                    solved[p as usize - 1].sniffed.iter().filter(|l| l.contains(other.as_str())).collect();
                 assert!(leak.is_empty(), "participant {p}'s sniffer saw participant {}'s traffic: {leak:?}", i + 1);
             }
         }
@@ -261,12 +320,23 @@ fn three_participants_solve_every_exercise_in_their_own_lab() {
     // The cookie flag never crossed the network in the bot's own traffic.
     for p in 1..=PARTICIPANTS {
         let flag = &solved[p as usize - 1].answers["cookie"];
-        assert!(!solved[p as usize - 1].sniffed.iter().any(|l| l.contains(flag.as_str())), "participant {p}'s sniffer saw the flag in the bot's own traffic");
+        assert!(
+            !solved[p as usize - 1].sniffed.iter().any(|l| l.contains(flag.as_str())),
+            "participant {p}'s sniffer saw the flag in the bot's own traffic"
+        );
     }
     drop(room);
-    let left: Vec<String> = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).lines().filter(|l| l.starts_with(W)).map(str::to_string).collect();
+    let left: Vec<String> =
+        String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout)
+            .lines()
+            .filter(|l| l.starts_with(W))
+            .map(str::to_string)
+            .collect();
     assert!(left.is_empty(), "namespaces left after workshop down: {left:?}");
-    assert!(std::path::Path::new(&format!("/var/lib/plainsight/{W}/progress.db")).exists(), "workshop down removed the progress");
+    assert!(
+        std::path::Path::new(&format!("/var/lib/plainsight/{W}/progress.db")).exists(),
+        "workshop down removed the progress"
+    );
     // What this test made, it removes.
     std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}")).unwrap();
 }

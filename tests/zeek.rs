@@ -95,11 +95,18 @@ fn logs_join_on_uid_one_connection_per_line() {
     let conn = &logs["conn"];
     let tcp: Vec<_> = conn.iter().filter(|l| l["proto"] == "tcp").collect();
     assert_eq!(tcp.len(), count("connection"), "one conn.log line per TCP connection");
-    assert_eq!(tcp.iter().map(|l| l["uid"].as_str().unwrap()).collect::<HashSet<_>>().len(), tcp.len(), "uids are distinct");
+    assert_eq!(
+        tcp.iter().map(|l| l["uid"].as_str().unwrap()).collect::<HashSet<_>>().len(),
+        tcp.len(),
+        "uids are distinct"
+    );
     let uids: HashSet<&str> = conn.iter().map(|l| l["uid"].as_str().unwrap()).collect();
     let http = &logs["http"];
     assert_eq!(http.len(), count("http_request"));
-    assert!(http.iter().all(|l| uids.contains(l["uid"].as_str().unwrap()) && l.contains_key("status_code")), "every request under its connection's uid, with its answer");
+    assert!(
+        http.iter().all(|l| uids.contains(l["uid"].as_str().unwrap()) && l.contains_key("status_code")),
+        "every request under its connection's uid, with its answer"
+    );
     let ssl = &logs["ssl"];
     assert_eq!(ssl.len(), count("tls_client_hello"));
     assert!(ssl.iter().all(|l| uids.contains(l["uid"].as_str().unwrap()) && l["established"] == true));
@@ -115,7 +122,10 @@ fn secrets_only_with_reveal() {
     let cookie = revealed
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find_map(|v| (v["type"] == "finding" && v["class"] == "session-cookie").then(|| v["secret"].as_str().unwrap().to_string()))
+        .find_map(|v| {
+            (v["type"] == "finding" && v["class"] == "session-cookie")
+                .then(|| v["secret"].as_str().unwrap().to_string())
+        })
         .expect("the sample carries a session cookie");
     for (reveal, shown) in [(false, false), (true, true)] {
         let out = dir.path().join(format!("logs-{reveal}"));
@@ -124,8 +134,16 @@ fn secrets_only_with_reveal() {
             args.push("--reveal");
         }
         plainsight(&args);
-        let all: String = ["conn", "http", "ssl", "dns", "quic"].iter().map(|l| std::fs::read_to_string(out.join(format!("{l}.log"))).unwrap()).collect();
-        assert_eq!(all.contains(&cookie), shown, "reveal {reveal}: the cookie value {}", if shown { "missing" } else { "leaked" });
+        let all: String = ["conn", "http", "ssl", "dns", "quic"]
+            .iter()
+            .map(|l| std::fs::read_to_string(out.join(format!("{l}.log"))).unwrap())
+            .collect();
+        assert_eq!(
+            all.contains(&cookie),
+            shown,
+            "reveal {reveal}: the cookie value {}",
+            if shown { "missing" } else { "leaked" }
+        );
     }
 }
 
@@ -140,6 +158,9 @@ fn quic_connections_in_quic_log() {
     assert_eq!(quic.len(), 1, "{quic:?}");
     assert_eq!(quic[0]["server_name"], "www.google.de");
     let conn_uids: HashSet<&str> = logs["conn"].iter().map(|l| l["uid"].as_str().unwrap()).collect();
-    assert!(conn_uids.contains(quic[0]["uid"].as_str().unwrap()), "the QUIC connection's UDP flow is in conn.log under the same uid");
+    assert!(
+        conn_uids.contains(quic[0]["uid"].as_str().unwrap()),
+        "the QUIC connection's UDP flow is in conn.log under the same uid"
+    );
     assert!(logs["ssl"].iter().any(|l| l["quic"] == true && l["server_name"] == "www.google.de"));
 }

@@ -88,7 +88,7 @@ pub fn scan_with(
             analyzer.frame(frame, sink);
             n += 1;
             read += frame.data.len() as u64 + 16;
-            if n % 65536 == 0 {
+            if n.is_multiple_of(65536) {
                 progress(read);
             }
         })
@@ -105,8 +105,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         Format::Json => Box::new(JsonReport::new(stdout, opts.reveal)),
         Format::Fields => Box::new(crate::analysis::report::FieldsReport::new(stdout, opts.reveal)),
         Format::Zeek => {
-            let Some(dir) = &opts.out else { anyhow::bail!("--format zeek writes its logs into a directory: give it with --out DIR") };
-            let r = crate::analysis::report::ZeekReport::new(dir, opts.reveal).with_context(|| format!("creating the logs in {}", dir.display()))?;
+            let Some(dir) = &opts.out else {
+                anyhow::bail!("--format zeek writes its logs into a directory: give it with --out DIR")
+            };
+            let r = crate::analysis::report::ZeekReport::new(dir, opts.reveal)
+                .with_context(|| format!("creating the logs in {}", dir.display()))?;
             Box::new(r)
         }
     };
@@ -129,10 +132,10 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         for x in f {
             *by_class.entry(x.class).or_insert(0u64) += 1;
         }
-        if let Record::Notice { protocol, message } = &e.record {
-            if notices.len() < 20 {
-                notices.push(format!("frame {}: {protocol}: {message}", e.frame));
-            }
+        if let Record::Notice { protocol, message } = &e.record
+            && notices.len() < 20
+        {
+            notices.push(format!("frame {}: {protocol}: {message}", e.frame));
         }
         if let Err(err) = report.event(e, f) {
             write_err = Some(err);
@@ -157,7 +160,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    let summary = Summary { source: scan.name.clone(), counters: scan.counters, fault: scan.fault.clone(), findings_by_class: by_class, notices };
+    let summary = Summary {
+        source: scan.name.clone(),
+        counters: scan.counters,
+        fault: scan.fault.clone(),
+        findings_by_class: by_class,
+        notices,
+    };
     report.finish(&summary)?;
     match scan.fault {
         Some(f) => {

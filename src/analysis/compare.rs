@@ -81,7 +81,11 @@ pub fn differences(sent: &Response, got: &Response) -> Vec<String> {
     };
     field("status", sent.status.to_string(), got.status.to_string());
     field("content-type", sent.content_type.clone().unwrap_or_default(), got.content_type.clone().unwrap_or_default());
-    field("content-encoding", sent.content_encoding.clone().unwrap_or_default(), got.content_encoding.clone().unwrap_or_default());
+    field(
+        "content-encoding",
+        sent.content_encoding.clone().unwrap_or_default(),
+        got.content_encoding.clone().unwrap_or_default(),
+    );
     field("location", sent.location.clone().unwrap_or_default(), got.location.clone().unwrap_or_default());
     field("strict-transport-security", sent.hsts.clone().unwrap_or_default(), got.hsts.clone().unwrap_or_default());
     field("set-cookie", sent.set_cookies.join(" | "), got.set_cookies.join(" | "));
@@ -105,10 +109,12 @@ pub fn compare(site: &Path, visitor: &Path) -> anyhow::Result<String> {
     let (mut same, mut changed, mut relayed) = (0, 0, 0);
     // The site spoke TLS only to addresses that are not the visitor's: whatever plain HTTP
     // the visitor got came through someone in between.
-    let go_between: Vec<String> = a.tls_clients.iter().filter(|c| !b.http_clients.contains(c)).map(|c| c.to_string()).collect();
+    let go_between: Vec<String> =
+        a.tls_clients.iter().filter(|c| !b.http_clients.contains(c)).map(|c| c.to_string()).collect();
     let stripped = a.http.is_empty() && !a.tls.is_empty() && !b.http.is_empty() && !go_between.is_empty();
     for k in keys {
-        let (sa, sb) = (a.http.get(k).map(Vec::as_slice).unwrap_or(&[]), b.http.get(k).map(Vec::as_slice).unwrap_or(&[]));
+        let (sa, sb) =
+            (a.http.get(k).map(Vec::as_slice).unwrap_or(&[]), b.http.get(k).map(Vec::as_slice).unwrap_or(&[]));
         for i in 0..sa.len().max(sb.len()) {
             match (sa.get(i), sb.get(i)) {
                 (Some(x), Some(y)) => {
@@ -144,11 +150,17 @@ pub fn compare(site: &Path, visitor: &Path) -> anyhow::Result<String> {
         }
     }
     if !a.tls.is_empty() || !b.tls.is_empty() {
-        let total = |v: &[Traffic]| (v.iter().map(|t| t.records_to_client).sum::<u64>(), v.iter().map(|t| t.bytes_to_client).sum::<u64>());
+        let total = |v: &[Traffic]| {
+            (v.iter().map(|t| t.records_to_client).sum::<u64>(), v.iter().map(|t| t.bytes_to_client).sum::<u64>())
+        };
         let (ra, ba) = total(&a.tls);
         let (rb, bb) = total(&b.tls);
         if stripped {
-            let _ = writeln!(out, "TLS: the site sent {ra} records / {ba} B over {} TLS connection(s); the visitor received none over TLS", a.tls.len());
+            let _ = writeln!(
+                out,
+                "TLS: the site sent {ra} records / {ba} B over {} TLS connection(s); the visitor received none over TLS",
+                a.tls.len()
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -185,7 +197,14 @@ mod tests {
 
     #[test]
     fn injected_page_is_reported_changed() {
-        let sent = Response { status: 200, content_type: Some("text/html".into()), content_encoding: Some("gzip".into()), body_len: 500, title: Some("T".into()), ..Default::default() };
+        let sent = Response {
+            status: 200,
+            content_type: Some("text/html".into()),
+            content_encoding: Some("gzip".into()),
+            body_len: 500,
+            title: Some("T".into()),
+            ..Default::default()
+        };
         let mut got = sent.clone();
         got.content_encoding = None;
         got.body_len = 1400;

@@ -73,16 +73,17 @@ const MAX_PENDING_FRAGMENTS: usize = 4096;
 
 impl Decoder {
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
-        if frame.linktype.0 == 1 && frame.data.get(12..14) == Some(&[0x08, 0x00]) {
-            if let Some(p) = plain_ipv4(&frame.data[14..]) {
-                return Ok(p);
-            }
+        if frame.linktype.0 == 1
+            && frame.data.get(12..14) == Some(&[0x08, 0x00])
+            && let Some(p) = plain_ipv4(&frame.data[14..])
+        {
+            return Ok(p);
         }
         let sliced = slice_link(frame.linktype, frame.data)?;
-        self.from_sliced(sliced, frame, 0)
+        self.decode_sliced(sliced, frame, 0)
     }
 
-    fn from_sliced<'a>(&mut self, p: LaxSlicedPacket<'a>, frame: &Frame<'a>, depth: u8) -> Result<Packet<'a>, Skip> {
+    fn decode_sliced<'a>(&mut self, p: LaxSlicedPacket<'a>, frame: &Frame<'a>, depth: u8) -> Result<Packet<'a>, Skip> {
         let net = p.net.as_ref().ok_or(Skip::NotTcpUdp)?;
         // Tunnels: GRE (with ERSPAN), IP in IP, VXLAN. The inner packet is what matters.
         if depth < 4 {
@@ -98,14 +99,14 @@ impl Decoder {
                     _ => None,
                 };
                 if let Some(t) = tunnelled {
-                    return self.from_sliced(t?, frame, depth + 1);
+                    return self.decode_sliced(t?, frame, depth + 1);
                 }
             }
             if let Some(TransportSlice::Udp(u)) = &p.transport {
                 let vxlan = u.destination_port() == 4789 || u.source_port() == 4789;
                 if vxlan && u.payload().len() > 8 && u.payload()[0] & 0x08 != 0 {
                     let inner = ethernet(&u.payload()[8..])?;
-                    return self.from_sliced(inner, frame, depth + 1);
+                    return self.decode_sliced(inner, frame, depth + 1);
                 }
             }
         }
@@ -194,9 +195,8 @@ pub fn tcp_endpoints_hint(linktype: Linktype, data: &[u8]) -> Option<(SocketAddr
         return None;
     }
     let ports = data.get(14 + usize::from(ip[0] & 0x0f) * 4..)?.get(..4)?;
-    let addr = |a: &[u8], p: &[u8]| {
-        SocketAddr::new(IpAddr::from([a[0], a[1], a[2], a[3]]), u16::from_be_bytes([p[0], p[1]]))
-    };
+    let addr =
+        |a: &[u8], p: &[u8]| SocketAddr::new(IpAddr::from([a[0], a[1], a[2], a[3]]), u16::from_be_bytes([p[0], p[1]]));
     Some((addr(&ip[12..16], &ports[0..2]), addr(&ip[16..20], &ports[2..4])))
 }
 
@@ -278,7 +278,13 @@ fn slice_link(lt: Linktype, d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
             let fam = d.get(..4).ok_or(Skip::Malformed)?;
             let le = u32::from_le_bytes(fam.try_into().expect("4 bytes"));
             let be = u32::from_be_bytes(fam.try_into().expect("4 bytes"));
-            let family = if lt.0 == 108 { be } else if le < 256 { le } else { be };
+            let family = if lt.0 == 108 {
+                be
+            } else if le < 256 {
+                le
+            } else {
+                be
+            };
             match family {
                 2 | 24 | 28 | 30 => ip(&d[4..]),
                 _ => Err(Skip::NotTcpUdp),
@@ -430,7 +436,10 @@ mod tests {
         let p = Decoder::default().decode(&frame(1, &v)).unwrap();
         assert_eq!(p.src, "192.0.2.10:40000".parse().unwrap());
         assert_eq!(p.dst, "198.51.100.10:80".parse().unwrap());
-        assert_eq!(p.transport, Transport::Tcp(TcpMeta { seq: 1000, ack: Some(77), syn: false, fin: false, rst: false }));
+        assert_eq!(
+            p.transport,
+            Transport::Tcp(TcpMeta { seq: 1000, ack: Some(77), syn: false, fin: false, rst: false })
+        );
         assert_eq!(&p.payload[..], b"GET / HTTP/1.1\r\n");
     }
 
@@ -440,17 +449,29 @@ mod tests {
         let p = Decoder::default().decode(&frame(1, &v)).unwrap();
         assert_eq!(tcp_endpoints_hint(Linktype(1), &v), Some((p.src, p.dst)));
         // Options in the IP header move the ports.
-        let mut opts = etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [192, 0, 2, 10], [198, 51, 100, 10]).unwrap();
+        let mut opts =
+            etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [192, 0, 2, 10], [198, 51, 100, 10]).unwrap();
         opts.options = [1, 1, 1, 1][..].try_into().unwrap();
         let mut w = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6]).ip(etherparse::IpHeaders::Ipv4(opts, Default::default())).tcp(40001, 443, 1, 9).write(&mut w, b"x").unwrap();
-        assert_eq!(tcp_endpoints_hint(Linktype(1), &w), Some(("192.0.2.10:40001".parse().unwrap(), "198.51.100.10:443".parse().unwrap())));
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ip(etherparse::IpHeaders::Ipv4(opts, Default::default()))
+            .tcp(40001, 443, 1, 9)
+            .write(&mut w, b"x")
+            .unwrap();
+        assert_eq!(
+            tcp_endpoints_hint(Linktype(1), &w),
+            Some(("192.0.2.10:40001".parse().unwrap(), "198.51.100.10:443".parse().unwrap()))
+        );
         for cut in 0..v.len().min(40) {
             let got = tcp_endpoints_hint(Linktype(1), &v[..cut]);
             assert!(got.is_none() || cut >= 38, "a {cut}-byte frame gave {got:?}");
         }
         let mut udp = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([192, 0, 2, 10], [198, 51, 100, 10], 64).udp(5, 53).write(&mut udp, b"x").unwrap();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 10], [198, 51, 100, 10], 64)
+            .udp(5, 53)
+            .write(&mut udp, b"x")
+            .unwrap();
         assert_eq!(tcp_endpoints_hint(Linktype(1), &udp), None);
         assert_eq!(tcp_endpoints_hint(Linktype(101), &v), None);
     }

@@ -57,7 +57,10 @@ impl Serialize for Class {
 impl<'de> serde::Deserialize<'de> for Class {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Class, D::Error> {
         let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Class::ALL.into_iter().find(|c| c.as_str() == name).ok_or_else(|| serde::de::Error::custom(format!("unknown finding class {name:?}")))
+        Class::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown finding class {name:?}")))
     }
 }
 
@@ -129,7 +132,12 @@ impl Finding {
 
     /// The finding as a report shows it: secret and summary masked unless `reveal`.
     pub fn shown(&self, reveal: bool) -> Finding {
-        Finding { summary: self.shown_summary(reveal).to_string(), secret: self.shown_secret(reveal), clear_summary: None, ..self.clone() }
+        Finding {
+            summary: self.shown_summary(reveal).to_string(),
+            secret: self.shown_secret(reveal),
+            clear_summary: None,
+            ..self.clone()
+        }
     }
 
     /// [`shown`](Self::shown) without copying: what a report serialises, borrowed.
@@ -138,7 +146,10 @@ impl Finding {
             kind: "finding",
             class: self.class,
             summary: self.shown_summary(reveal),
-            secret: self.secret.as_deref().map(|s| if reveal { std::borrow::Cow::Borrowed(s) } else { std::borrow::Cow::Owned(mask(s)) }),
+            secret: self
+                .secret
+                .as_deref()
+                .map(|s| if reveal { std::borrow::Cow::Borrowed(s) } else { std::borrow::Cow::Owned(mask(s)) }),
             host: &self.host,
             frame: self.frame,
             conn: self.conn,
@@ -187,9 +198,12 @@ pub fn mask(s: &str) -> String {
 /// Whether a form or JSON field name suggests a credential.
 pub fn credential_name(name: &str) -> bool {
     let leaf = name.rsplit(['.', '[']).next().unwrap_or(name).as_bytes();
-    ["user", "login", "email", "mail", "pass", "pwd", "token", "secret", "card", "cvv", "cvc", "ccnum", "pin", "otp", "ssn", "apikey", "api_key", "auth"]
-        .iter()
-        .any(|k| contains_ignore_case(leaf, k.as_bytes()))
+    [
+        "user", "login", "email", "mail", "pass", "pwd", "token", "secret", "card", "cvv", "cvc", "ccnum", "pin",
+        "otp", "ssn", "apikey", "api_key", "auth",
+    ]
+    .iter()
+    .any(|k| contains_ignore_case(leaf, k.as_bytes()))
 }
 
 /// Whether `hay` contains `needle` (lower case), ignoring ASCII case; no copy.
@@ -227,7 +241,13 @@ pub fn mask_set_cookie(header: &str) -> String {
 pub fn secret_param(name: &str) -> bool {
     let n = name.as_bytes();
     let ends = |s: &str| n.len() >= s.len() && n[n.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes());
-    credential_name(name) || ends("key") || ends("sid") || contains_ignore_case(n, b"session") || name.eq_ignore_ascii_case("sig") || contains_ignore_case(n, b"signature") || name.eq_ignore_ascii_case("code")
+    credential_name(name)
+        || ends("key")
+        || ends("sid")
+        || contains_ignore_case(n, b"session")
+        || name.eq_ignore_ascii_case("sig")
+        || contains_ignore_case(n, b"signature")
+        || name.eq_ignore_ascii_case("code")
 }
 
 /// `url` as it may be shown: the password of its userinfo (`http://user:pw@host/`) and
@@ -302,7 +322,9 @@ fn url_has_secret(url: &str) -> bool {
         Some((b, q)) => (b, Some(q)),
         None => (before_frag, None),
     };
-    matches!(userinfo(base), Some((_, _, _, Some(_)))) || query.is_some_and(|q| q.split('&').any(|p| p.split_once('=').is_some_and(|(k, _)| secret_param(&decoded(k)))))
+    matches!(userinfo(base), Some((_, _, _, Some(_))))
+        || query
+            .is_some_and(|q| q.split('&').any(|p| p.split_once('=').is_some_and(|(k, _)| secret_param(&decoded(k)))))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -342,10 +364,9 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
 pub fn derive(e: &Event, out: &mut Vec<Finding>) {
     let first = out.len();
     let host_of_dst = || e.dst.ip().to_string();
-    let from_server = matches!(
-        &e.record,
-        Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_)
-    ) || matches!(&e.record, Record::Dns(m) if m.response);
+    let from_server =
+        matches!(&e.record, Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_))
+            || matches!(&e.record, Record::Dns(m) if m.response);
     let server = if from_server { e.src } else { e.dst };
     let mut last_host: Option<Arc<str>> = None;
     let mut push = |class, summary: String, secret: Option<String>, host: &str| {
@@ -353,7 +374,18 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             Some(h) if **h == *host => h.clone(),
             _ => last_host.insert(host.into()).clone(),
         };
-        out.push(Finding { class, summary, secret, host, frame: e.frame, conn: e.conn, src: e.src, dst: e.dst, server, clear_summary: None });
+        out.push(Finding {
+            class,
+            summary,
+            secret,
+            host,
+            frame: e.frame,
+            conn: e.conn,
+            src: e.src,
+            dst: e.dst,
+            server,
+            clear_summary: None,
+        });
     };
     match &e.record {
         Record::HttpRequest(r) => {
@@ -370,7 +402,12 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
                     push(Class::Credential, text!("HTTP Basic password of user {user:?}"), Some(p.clone()), &host);
                 } else if scheme == "digest" {
                     let user = a.user.clone().unwrap_or_default();
-                    push(Class::Credential, text!("HTTP Digest authorization of user {user:?} (password not sent in clear)"), None, &host);
+                    push(
+                        Class::Credential,
+                        text!("HTTP Digest authorization of user {user:?} (password not sent in clear)"),
+                        None,
+                        &host,
+                    );
                 } else {
                     let token = a.raw.split_once(' ').map_or(a.raw.clone(), |(_, t)| t.trim().to_string());
                     push(Class::Credential, text!("Authorization {} token", a.scheme), Some(token), &host);
@@ -382,7 +419,13 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
                 }
             }
             for f in &r.fields {
-                let what = text!("{} field {:?} in {} {}", f.source, f.name, r.method, clip(r.uri.split('?').next().unwrap_or(""), 80));
+                let what = text!(
+                    "{} field {:?} in {} {}",
+                    f.source,
+                    f.name,
+                    r.method,
+                    clip(r.uri.split('?').next().unwrap_or(""), 80)
+                );
                 if secret_param(&f.name) {
                     push(Class::Credential, what, Some(f.value.clone()), &host);
                 } else {
@@ -394,21 +437,37 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             }
         }
         Record::HttpResponse(r) => {
-            let host: std::borrow::Cow<str> = r.for_host.as_deref().map_or_else(|| e.src.ip().to_string().into(), Into::into);
+            let host: std::borrow::Cow<str> =
+                r.for_host.as_deref().map_or_else(|| e.src.ip().to_string().into(), Into::into);
             let uri = r.for_uri.as_deref().unwrap_or("(to a request not seen)");
             for c in &r.set_cookies {
                 let (name, value) = set_cookie_pair(c);
-                let flags: Vec<&str> = c.split(';').skip(1).map(|a| a.trim()).filter(|a| {
-                    let a = a.to_ascii_lowercase();
-                    a == "secure" || a == "httponly"
-                }).collect();
+                let flags: Vec<&str> = c
+                    .split(';')
+                    .skip(1)
+                    .map(|a| a.trim())
+                    .filter(|a| {
+                        let a = a.to_ascii_lowercase();
+                        a == "secure" || a == "httponly"
+                    })
+                    .collect();
                 let flags = if flags.is_empty() { String::new() } else { text!(" ({})", flags.join(", ")) };
-                push(Class::SessionCookie, text!("Set-Cookie {name}{flags} from {host}"), Some(value.to_string()), &host);
+                push(
+                    Class::SessionCookie,
+                    text!("Set-Cookie {name}{flags} from {host}"),
+                    Some(value.to_string()),
+                    &host,
+                );
             }
             if r.body_len > 0 || r.title.is_some() {
                 let ct = r.content_type.as_deref().unwrap_or("unknown type");
                 let title = r.title.as_ref().map(|t| text!(", title {t:?}")).unwrap_or_default();
-                push(Class::PageContent, text!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(uri, 120), ct, r.body_len), None, &host);
+                push(
+                    Class::PageContent,
+                    text!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(uri, 120), ct, r.body_len),
+                    None,
+                    &host,
+                );
             }
             if let Some(l) = &r.location {
                 push(Class::Url, text!("redirect from {} to {}", clip(uri, 120), clip(l, 200)), None, &host);
@@ -444,19 +503,32 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
                 Class::Metadata,
                 text!(
                     "encrypted: {} records / {} bytes to server, {} records / {} bytes to client",
-                    t.records_to_server, t.bytes_to_server, t.records_to_client, t.bytes_to_client
+                    t.records_to_server,
+                    t.bytes_to_server,
+                    t.records_to_client,
+                    t.bytes_to_client
                 ),
                 None,
                 &t.server_name.clone().unwrap_or_else(host_of_dst),
             );
         }
         Record::Quic(q) => {
-            let over = if q.alpn.iter().any(|a| a == "doq") { "DNS over QUIC" } else if q.alpn.iter().any(|a| a.starts_with("h3")) { "HTTP/3" } else { "QUIC" };
+            let over = if q.alpn.iter().any(|a| a == "doq") {
+                "DNS over QUIC"
+            } else if q.alpn.iter().any(|a| a.starts_with("h3")) {
+                "HTTP/3"
+            } else {
+                "QUIC"
+            };
             push(
                 Class::Metadata,
                 text!(
                     "{over} ({}): only the Initials are readable; encrypted: {} packets / {} bytes to server, {} packets / {} bytes to client",
-                    q.version, q.packets_to_server, q.bytes_to_server, q.packets_to_client, q.bytes_to_client
+                    q.version,
+                    q.packets_to_server,
+                    q.bytes_to_server,
+                    q.packets_to_client,
+                    q.bytes_to_client
                 ),
                 None,
                 &q.server_name.clone().unwrap_or_else(host_of_dst),
@@ -525,8 +597,17 @@ mod tests {
         assert_eq!(mask_url("/x?PHPSESSID=abcd&Password=p%20w"), "/x?PHPSESSID=a*** (4 chars)&Password=*** (3 chars)");
         assert_eq!(mask_url("http://h/plain?q=1"), "http://h/plain?q=1");
         assert_eq!(masked_urls_in("GET http://h/plain?q=1"), None);
-        for t in ["POST /a?password=hunter2 and http://u:pw@h/ x", " lead?token=abc  double http://h/?q=1 ", "a?b=c", "plain words"] {
-            let word_by_word = t.split(' ').map(|w| if w.contains(['?', '@']) { mask_url(w) } else { w.to_string() }).collect::<Vec<_>>().join(" ");
+        for t in [
+            "POST /a?password=hunter2 and http://u:pw@h/ x",
+            " lead?token=abc  double http://h/?q=1 ",
+            "a?b=c",
+            "plain words",
+        ] {
+            let word_by_word = t
+                .split(' ')
+                .map(|w| if w.contains(['?', '@']) { mask_url(w) } else { w.to_string() })
+                .collect::<Vec<_>>()
+                .join(" ");
             assert_eq!(mask_urls_in(t), word_by_word, "{t:?}");
         }
         assert_eq!(mask_urls_in("POST /a?password=hunter2"), "POST /a?password=h****** (7 chars)");
@@ -568,10 +649,20 @@ mod tests {
             ],
             ..Default::default()
         };
-        let e = Event { frame: 4, ts: 0, conn: Some(0), src: "192.0.2.10:4000".parse().unwrap(), dst: "198.51.100.10:80".parse().unwrap(), record: Record::HttpRequest(req) };
+        let e = Event {
+            frame: 4,
+            ts: 0,
+            conn: Some(0),
+            src: "192.0.2.10:4000".parse().unwrap(),
+            dst: "198.51.100.10:80".parse().unwrap(),
+            record: Record::HttpRequest(req),
+        };
         let f = from_event(&e);
         let creds: Vec<_> = f.iter().filter(|f| f.class == Class::Credential).map(|f| f.line(true)).collect();
-        assert_eq!(creds, vec!["form field \"username\" in POST /login: alice", "form field \"password\" in POST /login: hunter2"]);
+        assert_eq!(
+            creds,
+            vec!["form field \"username\" in POST /login: alice", "form field \"password\" in POST /login: hunter2"]
+        );
         assert_eq!(f.iter().filter(|f| f.class == Class::SessionCookie).count(), 2);
         assert!(f.iter().any(|f| f.class == Class::Url && f.summary == "POST http://clinic.test/login"));
         assert!(f.iter().all(|f| f.frame == 4));

@@ -116,19 +116,37 @@ pub struct UdpFlows {
 
 impl UdpFlows {
     /// Counts one datagram; `service` names what it was read as, if anything.
-    pub fn datagram(&mut self, src: SocketAddr, dst: SocketAddr, len: usize, frame: u64, ts: i64, service: Option<&'static str>, out: &mut Vec<Event>) {
+    #[allow(clippy::too_many_arguments)] // one datagram's facts, each from the decoder
+    pub fn datagram(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        len: usize,
+        frame: u64,
+        ts: i64,
+        service: Option<&'static str>,
+        out: &mut Vec<Event>,
+    ) {
         let (key, to_server) = if self.open.contains_key(&(src, dst)) {
             ((src, dst), true)
         } else if self.open.contains_key(&(dst, src)) {
             ((dst, src), false)
         } else {
-            if self.open.len() >= MAX_UDP_FLOWS {
-                if let Some(old) = self.order.pop_front() {
-                    self.evicted += 1;
-                    self.end(old, out);
-                }
+            if self.open.len() >= MAX_UDP_FLOWS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.evicted += 1;
+                self.end(old, out);
             }
-            let flow = UdpFlow { community_id: community_id(UDP, src, dst), service: None, packets_to_server: 0, bytes_to_server: 0, packets_to_client: 0, bytes_to_client: 0, duration_us: 0 };
+            let flow = UdpFlow {
+                community_id: community_id(UDP, src, dst),
+                service: None,
+                packets_to_server: 0,
+                bytes_to_server: 0,
+                packets_to_client: 0,
+                bytes_to_client: 0,
+                duration_us: 0,
+            };
             self.open.insert((src, dst), Open { first_frame: frame, first_ts: ts, last_ts: ts, flow });
             self.order.push_back((src, dst));
             ((src, dst), true)
@@ -150,7 +168,14 @@ impl UdpFlows {
     fn end(&mut self, key: (SocketAddr, SocketAddr), out: &mut Vec<Event>) {
         if let Some(mut o) = self.open.remove(&key) {
             o.flow.duration_us = o.last_ts - o.first_ts;
-            out.push(Event { frame: o.first_frame, ts: o.first_ts, conn: None, src: key.0, dst: key.1, record: Record::UdpFlow(o.flow) });
+            out.push(Event {
+                frame: o.first_frame,
+                ts: o.first_ts,
+                conn: None,
+                src: key.0,
+                dst: key.1,
+                record: Record::UdpFlow(o.flow),
+            });
         }
     }
 

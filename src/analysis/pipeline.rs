@@ -48,7 +48,17 @@ impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
     pub fn new(filter: Option<&str>, limits: Limits) -> Result<Analyzer, crate::analysis::capture::live::LiveError> {
         let filter = filter.map(BpfFilter::new).transpose()?;
-        Ok(Analyzer { decoder: Decoder::default(), tcp: Reassembler::new(limits), quic: quic::Quic::default(), udp: Default::default(), filter, events: Vec::new(), counters: Counters::default(), findings: true, found: Vec::new() })
+        Ok(Analyzer {
+            decoder: Decoder::default(),
+            tcp: Reassembler::new(limits),
+            quic: quic::Quic::default(),
+            udp: Default::default(),
+            filter,
+            events: Vec::new(),
+            counters: Counters::default(),
+            findings: true,
+            found: Vec::new(),
+        })
     }
 
     /// Records only, no findings, no bodies (for field extraction, where nothing reads them).
@@ -62,11 +72,11 @@ impl Analyzer {
     pub fn frame(&mut self, f: &Frame<'_>, out: &mut dyn FnMut(&Event, &[Finding])) {
         self.counters.frames += 1;
         self.counters.bytes += f.data.len() as u64;
-        if let Some(filter) = self.filter.as_mut() {
-            if !filter.matches(f) {
-                self.counters.filtered_out += 1;
-                return;
-            }
+        if let Some(filter) = self.filter.as_mut()
+            && !filter.matches(f)
+        {
+            self.counters.filtered_out += 1;
+            return;
         }
         // While this frame is handled, the CPU loads the connection of the frame after next,
         // and what the next frame's connection (loaded by now) points to.
@@ -90,7 +100,14 @@ impl Analyzer {
                         if let Some(m) = dns::parse(&p.payload) {
                             self.counters.dns_messages += 1;
                             service = Some("dns");
-                            self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record: Record::Dns(m) });
+                            self.events.push(Event {
+                                frame: f.number,
+                                ts: f.ts_micros,
+                                conn: None,
+                                src: p.src,
+                                dst: p.dst,
+                                record: Record::Dns(m),
+                            });
                         }
                     } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
                         self.counters.quic_datagrams += 1;
@@ -99,7 +116,14 @@ impl Analyzer {
                         // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
                         if let Some(record) = http::datagram(&p.payload) {
                             service = Some("http");
-                            self.events.push(Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record });
+                            self.events.push(Event {
+                                frame: f.number,
+                                ts: f.ts_micros,
+                                conn: None,
+                                src: p.src,
+                                dst: p.dst,
+                                record,
+                            });
                         }
                     }
                     self.udp.datagram(p.src, p.dst, p.payload.len(), f.number, f.ts_micros, service, &mut self.events);
@@ -129,10 +153,10 @@ impl Analyzer {
             if let Record::Notice { .. } = e.record {
                 self.counters.notices += 1;
             }
-            if let Record::Dns(_) = e.record {
-                if e.conn.is_some() {
-                    self.counters.dns_messages += 1;
-                }
+            if let Record::Dns(_) = e.record
+                && e.conn.is_some()
+            {
+                self.counters.dns_messages += 1;
             }
             self.found.clear();
             if self.findings {

@@ -100,7 +100,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { per_conn_ooo: 256 << 10, global_ooo: 16 << 20, max_conns: 32_768, idle_micros: 300_000_000, keep_bodies: true }
+        Limits {
+            per_conn_ooo: 256 << 10,
+            global_ooo: 16 << 20,
+            max_conns: 32_768,
+            idle_micros: 300_000_000,
+            keep_bodies: true,
+        }
     }
 }
 
@@ -329,7 +335,8 @@ impl<A: StreamApp> Reassembler<A> {
                 self.next_id += 1;
                 self.stats.connections += 1;
                 let app = A::new(&info, &limits);
-                v.insert(Box::new(Conn { key: k, info, halves: Default::default(), app, last_seen: 0, last_ts: ts })).into_mut()
+                v.insert(Box::new(Conn { key: k, info, halves: Default::default(), app, last_seen: 0, last_ts: ts }))
+                    .into_mut()
             }
         };
         conn.last_seen = self.tick;
@@ -424,12 +431,7 @@ impl<A: StreamApp> Reassembler<A> {
         }
         self.last_sweep_ts = ts;
         let idle = self.limits.idle_micros;
-        let stale: Vec<_> = self
-            .conns
-            .iter()
-            .filter(|c| ts - c.last_ts > idle)
-            .map(|c| (c.info.id, c.key))
-            .collect();
+        let stale: Vec<_> = self.conns.iter().filter(|c| ts - c.last_ts > idle).map(|c| (c.info.id, c.key)).collect();
         let mut stale = stale;
         stale.sort_unstable();
         for (_, k) in stale {
@@ -515,7 +517,15 @@ fn accept<A: StreamApp>(
     }
 }
 
-fn deliver<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, data: &[u8], frame: u64, ts: i64, st: &mut Stats, out: &mut A::Out) {
+fn deliver<A: StreamApp>(
+    conn: &mut Conn<A>,
+    dir: Dir,
+    data: &[u8],
+    frame: u64,
+    ts: i64,
+    st: &mut Stats,
+    out: &mut A::Out,
+) {
     if data.is_empty() {
         return;
     }
@@ -560,7 +570,14 @@ fn drain<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, st: &mut Stats, total: &mut
 }
 
 /// Skips holes (reporting each as a gap) and delivers buffered data up to `upto`.
-fn skip_holes<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, upto: u64, st: &mut Stats, total: &mut usize, out: &mut A::Out) {
+fn skip_holes<A: StreamApp>(
+    conn: &mut Conn<A>,
+    dir: Dir,
+    upto: u64,
+    st: &mut Stats,
+    total: &mut usize,
+    out: &mut A::Out,
+) {
     loop {
         drain(conn, dir, st, total, out);
         let h = &conn.halves[dir.index()];
@@ -602,24 +619,19 @@ mod tests {
 
     fn seg(r: &mut Reassembler<Rec>, from_client: bool, seq: u32, flags: &str, data: &[u8], log: &mut Log) {
         let (a, b) = if from_client { (C, S) } else { (S, C) };
-        let meta = TcpMeta {
-            seq,
-            ack: None,
-            syn: flags.contains('S'),
-            fin: flags.contains('F'),
-            rst: flags.contains('R'),
-        };
+        let meta =
+            TcpMeta { seq, ack: None, syn: flags.contains('S'), fin: flags.contains('F'), rst: flags.contains('R') };
         r.segment(a.parse().unwrap(), b.parse().unwrap(), &meta, data, 1, 0, log);
     }
 
     fn joined(log: &Log) -> String {
         let mut s = String::new();
         for l in &log.0 {
-            if let Some(d) = l.strip_prefix("ToServer:") {
-                if !d.starts_with("gap") {
-                    s.push_str(d);
-                    continue;
-                }
+            if let Some(d) = l.strip_prefix("ToServer:")
+                && !d.starts_with("gap")
+            {
+                s.push_str(d);
+                continue;
             }
             s.push('|');
             s.push_str(l);
@@ -753,13 +765,14 @@ mod tests {
         let mut out = BTreeMap::new();
         let server: SocketAddr = S.parse().unwrap();
         let client = |n: u16| SocketAddr::new("192.0.2.1".parse().unwrap(), 20000 + n);
-        let send = |r: &mut Reassembler<ById>, out: &mut BTreeMap<u64, String>, n: u16, seq: u32, flags: &str, data: &[u8]| {
-            let meta = TcpMeta { seq, ack: None, syn: flags.contains('S'), fin: false, rst: flags.contains('R') };
-            // A prefetch of another connection (and of one never seen) changes nothing.
-            r.prefetch(client(n.wrapping_mul(7) % 300), server);
-            r.prefetch_app(client(n + 1), server);
-            r.segment(client(n), server, &meta, data, 1, 0, out);
-        };
+        let send =
+            |r: &mut Reassembler<ById>, out: &mut BTreeMap<u64, String>, n: u16, seq: u32, flags: &str, data: &[u8]| {
+                let meta = TcpMeta { seq, ack: None, syn: flags.contains('S'), fin: false, rst: flags.contains('R') };
+                // A prefetch of another connection (and of one never seen) changes nothing.
+                r.prefetch(client(n.wrapping_mul(7) % 300), server);
+                r.prefetch_app(client(n + 1), server);
+                r.segment(client(n), server, &meta, data, 1, 0, out);
+            };
         // 300 connections open at once; every third is reset as soon as it has spoken, and
         // the next ones take the slots it left, while the others go on speaking in turn.
         for n in 0..300u16 {

@@ -222,23 +222,35 @@ fn shaped(segs: &[Segment], one_byte: bool) -> Vec<Segment> {
 }
 
 /// [`benchmark_capture`] with a [`Shape`].
-pub fn benchmark_capture_with<W: Write>(out: W, transactions: u32, tls: u32, body: usize, shape: Shape) -> io::Result<u64> {
+pub fn benchmark_capture_with<W: Write>(
+    out: W,
+    transactions: u32,
+    tls: u32,
+    body: usize,
+    shape: Shape,
+) -> io::Result<u64> {
     let mut w = PcapWriter::new(io::BufWriter::with_capacity(1 << 20, out))?;
     let mut ts = 1_700_000_000_000_000i64;
     let mut frames = 0u64;
-    let page = format!("<html><head><title>Article</title></head><body>{}</body></html>", "lorem ipsum ".repeat(body / 12));
+    let page =
+        format!("<html><head><title>Article</title></head><body>{}</body></html>", "lorem ipsum ".repeat(body / 12));
     let conns = transactions.div_ceil(10);
     let tls_every = (conns / tls.max(1)).max(1);
     let mut tls_left = tls;
     // Conversations open at once, each with the segments it has still to send.
     let width = shape.interleave.max(1) as usize;
-    let mut open: std::collections::VecDeque<(Conversation, std::vec::IntoIter<Segment>)> = std::collections::VecDeque::new();
+    let mut open: std::collections::VecDeque<(Conversation, std::vec::IntoIter<Segment>)> =
+        std::collections::VecDeque::new();
     let mut next = 0u32;
     loop {
         while open.len() < width && next < conns {
             let c = next;
             next += 1;
-            let (cip, sip) = if shape.spread { (spread_addr(c), spread_addr(c ^ 0x8000_0000)) } else { (Ipv4Addr::from(0xc000_0200u32 + (c % 200)), Ipv4Addr::from(0xc633_6400u32 + (c % 50))) };
+            let (cip, sip) = if shape.spread {
+                (spread_addr(c), spread_addr(c ^ 0x8000_0000))
+            } else {
+                (Ipv4Addr::from(0xc000_0200u32 + (c % 200)), Ipv4Addr::from(0xc633_6400u32 + (c % 50)))
+            };
             let client = SocketAddrV4::new(cip, 1024 + (c % 60_000) as u16);
             let server = SocketAddrV4::new(sip, 80);
             let mut conv = Conversation::new(client, server, c.wrapping_mul(2_654_435_761), c, 1448);
@@ -249,13 +261,16 @@ pub fn benchmark_capture_with<W: Write>(out: W, transactions: u32, tls: u32, bod
                     c % 50
                 );
                 conv.send(true, req.as_bytes());
-                let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}",
+                    page.len()
+                );
                 conv.send(false, resp.as_bytes());
             }
             conv.close();
             let segs = shaped(&conv.segments, shape.one_byte).into_iter();
             open.push_back((conv, segs));
-            if c % tls_every == 0 && tls_left > 0 {
+            if c.is_multiple_of(tls_every) && tls_left > 0 {
                 tls_left -= 1;
                 let client = SocketAddrV4::new(*client.ip(), 1024 + ((c + 30_000) % 60_000) as u16);
                 let server = SocketAddrV4::new(*server.ip(), 443);
@@ -294,22 +309,39 @@ fn addr_of(s: &str) -> SocketAddrV4 {
 /// The sample session (README, demo script, tests): a visitor's DNS, HTTP login with cookies and Basic auth, a page, and a TLS visit.
 pub fn sample_session() -> (Vec<Conversation>, Vec<Vec<u8>>) {
     let mut convs = Vec::new();
-    let mut dns = Vec::new();
-    dns.push(udp_frame(addr_of("192.0.2.10:5353"), addr_of("198.51.100.53:53"), &dns_query(7, "clinic.test")));
+    let dns = vec![udp_frame(addr_of("192.0.2.10:5353"), addr_of("198.51.100.53:53"), &dns_query(7, "clinic.test"))];
     for i in 0..20u32 {
-        let mut c = Conversation::new(addr_of(&format!("192.0.2.10:{}", 40000 + i)), addr_of("198.51.100.10:80"), 1000 + i * 7919, u32::MAX - 500 + i, 1400);
+        let mut c = Conversation::new(
+            addr_of(&format!("192.0.2.10:{}", 40000 + i)),
+            addr_of("198.51.100.10:80"),
+            1000 + i * 7919,
+            u32::MAX - 500 + i,
+            1400,
+        );
         c.handshake();
+        let form = format!("username=alice{i}&password=pw{i}secret");
         let login = format!(
             "POST /login HTTP/1.1\r\nHost: clinic.test\r\nCookie: sid=s{i}\r\nAuthorization: Basic {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
             "YWxpY2U6czNjcmV0",
-            format!("username=alice{i}&password=pw{i}secret").len(),
-            format!("username=alice{i}&password=pw{i}secret")
+            form.len(),
+            form
         );
         c.send(true, login.as_bytes());
         c.send(false, format!("HTTP/1.1 302 Found\r\nLocation: /account\r\nSet-Cookie: session=tok{i}; HttpOnly\r\nContent-Length: 0\r\n\r\n").as_bytes());
-        let body = format!("<html><head><title>Living with condition {i}</title></head><body>{}</body></html>", "x".repeat(3000));
-        c.send(true, format!("GET /articles/condition-{i} HTTP/1.1\r\nHost: clinic.test\r\nCookie: session=tok{i}\r\n\r\n").as_bytes());
-        c.send(false, format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        let body = format!(
+            "<html><head><title>Living with condition {i}</title></head><body>{}</body></html>",
+            "x".repeat(3000)
+        );
+        c.send(
+            true,
+            format!("GET /articles/condition-{i} HTTP/1.1\r\nHost: clinic.test\r\nCookie: session=tok{i}\r\n\r\n")
+                .as_bytes(),
+        );
+        c.send(
+            false,
+            format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                .as_bytes(),
+        );
         c.close();
         convs.push(c);
     }
@@ -323,7 +355,6 @@ pub fn sample_session() -> (Vec<Conversation>, Vec<Vec<u8>>) {
     convs.push(t);
     (convs, dns)
 }
-
 
 /// Writes the sample session as classic pcap.
 pub fn write_sample<W: Write>(out: W) -> io::Result<()> {

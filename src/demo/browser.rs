@@ -17,7 +17,8 @@ pub(crate) fn site_spki(lab: &Lab) -> anyhow::Result<String> {
     use base64::Engine;
     use rustls_pki_types::pem::PemObject;
     use sha2::Digest;
-    let der = rustls_pki_types::CertificateDer::from_pem_file(lab.state_dir().join("site.pem")).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(lab.state_dir().join("site.pem"))
+        .map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(cert.public_key().raw)))
 }
@@ -26,10 +27,27 @@ pub(crate) fn site_spki(lab: &Lab) -> anyhow::Result<String> {
 /// key's pin `spki`; add what to do and the URL.
 pub(crate) fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Command {
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", &lab.ns(host), "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800", "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
-        .stdin(Stdio::null());
+    c.args([
+        "netns",
+        "exec",
+        &lab.ns(host),
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,800",
+        "--virtual-time-budget=3000",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
+    .stdin(Stdio::null());
     c
 }
 
@@ -45,7 +63,13 @@ pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Bro
     let url = if plan.start.contains("://") { plan.start.to_string() } else { format!("http://{}/", plan.start) };
     let profile = dir.join("chromium-profile");
     let spki = site_spki(lab)?;
-    let run = |extra: &str| -> anyhow::Result<std::process::Output> { headless(lab, Host::Visitor, &profile, &spki).arg(extra).arg(&url).output().context("running chromium (apt-get install chromium)") };
+    let run = |extra: &str| -> anyhow::Result<std::process::Output> {
+        headless(lab, Host::Visitor, &profile, &spki)
+            .arg(extra)
+            .arg(&url)
+            .output()
+            .context("running chromium (apt-get install chromium)")
+    };
     let png = dir.join("browser.png");
     let shot = run(&format!("--screenshot={}", png.display()))?;
     let dom = run("--dump-dom")?;
@@ -54,7 +78,11 @@ pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Bro
     let stderr = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
     // Chromium logs the error on standard error (156); older builds (Debian's 148) log
     // nothing and show their interstitial, whose own data names the error.
-    let error = stderr.split(|c: char| c.is_whitespace() || c == '(' || c == ')').find(|w| w.starts_with("net::ERR_")).map(str::to_string).or_else(|| interstitial_error(&dom_text));
+    let error = stderr
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .find(|w| w.starts_with("net::ERR_"))
+        .map(str::to_string)
+        .or_else(|| interstitial_error(&dom_text));
     let secure_context = dom_text.find("Secure context:").map(|i| {
         let rest = &dom_text[i..];
         rest[..rest.find('<').unwrap_or(rest.len())].trim().to_string()
@@ -67,7 +95,14 @@ pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Bro
     }
     let loaded = error.is_none() && png.metadata().is_ok_and(|m| m.len() > 0);
     let _ = std::fs::remove_dir_all(&profile);
-    Ok(Browser { loaded, error, secure_context, ad_visible: dom_text.contains("plainsight-ad"), screenshot: loaded.then(|| png.display().to_string()), mixed_content })
+    Ok(Browser {
+        loaded,
+        error,
+        secure_context,
+        ad_visible: dom_text.contains("plainsight-ad"),
+        screenshot: loaded.then(|| png.display().to_string()),
+        mixed_content,
+    })
 }
 
 /// The message of a console line Chromium logs about mixed content:

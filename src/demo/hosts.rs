@@ -95,13 +95,24 @@ impl Hosts {
                 };
                 Ok(Proc::Local(Role::spawn(cmd, &argv.join(" "), stdout, stderr)?))
             }
-            Hosts::Containers { conductor, .. } => Ok(Proc::Remote(conductor.start(host, &JobSpec { argv: argv.to_vec(), stdout: stdout.into(), stderr: stderr.into() })?)),
+            Hosts::Containers { conductor, .. } => Ok(Proc::Remote(
+                conductor
+                    .start(host, &JobSpec { argv: argv.to_vec(), stdout: stdout.into(), stderr: stderr.into() })?,
+            )),
         }
     }
 
     /// Runs `argv` on a host to its end (at most `timeout`, or until `stop`); returns its
     /// exit code.
-    pub fn run(&self, host: Host, argv: &[String], stdout: &Path, stderr: &Path, timeout: Duration, stop: &AtomicBool) -> anyhow::Result<i32> {
+    pub fn run(
+        &self,
+        host: Host,
+        argv: &[String],
+        stdout: &Path,
+        stderr: &Path,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<i32> {
         match self.start(host, argv, stdout, stderr)? {
             Proc::Local(role) => role.wait(timeout, stop),
             Proc::Remote(job) => match self {
@@ -129,9 +140,22 @@ impl Hosts {
 /// the demo from here, writing the report into that folder; with `keep`, the hosts stay
 /// up afterwards for exercises. `report` shows the summary (before the hosts stop, or
 /// while they stay up) and gives the exit code.
-pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool, stop: &'static std::sync::atomic::AtomicBool, report: impl FnOnce(super::Summary) -> crate::cli::Exit) -> anyhow::Result<crate::cli::Exit> {
+pub fn be_container_host(
+    lab: &Lab,
+    role: Host,
+    demo: Option<&Path>,
+    keep: bool,
+    stop: &'static std::sync::atomic::AtomicBool,
+    report: impl FnOnce(super::Summary) -> crate::cli::Exit,
+) -> anyhow::Result<crate::cli::Exit> {
     if container::this_host() != Some(role) {
-        anyhow::bail!("`lab host {}` runs in the lab's {} container (lab/compose.yaml sets {}={})", role.as_str(), role.as_str(), container::ENV_HOST, role.as_str());
+        anyhow::bail!(
+            "`lab host {}` runs in the lab's {} container (lab/compose.yaml sets {}={})",
+            role.as_str(),
+            role.as_str(),
+            container::ENV_HOST,
+            role.as_str()
+        );
     }
     let state = lab.state_dir();
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
@@ -143,8 +167,21 @@ pub fn be_container_host(lab: &Lab, role: Host, demo: Option<&Path>, keep: bool,
         return Ok(crate::cli::Exit::Ok);
     };
     let serving = std::thread::spawn(move || agent.serve(stop));
-    let hosts = Hosts::Containers { lab: lab.clone(), conductor: Conductor::begin(&state, Duration::from_secs(120))?, site: Default::default() };
-    let opts = super::Options { scenarios: super::scenario::Scenario::ALL.to_vec(), out: out.to_path_buf(), step: false, quiet: false, keep_lab: keep, browser: false, reveal: false, stop };
+    let hosts = Hosts::Containers {
+        lab: lab.clone(),
+        conductor: Conductor::begin(&state, Duration::from_secs(120))?,
+        site: Default::default(),
+    };
+    let opts = super::Options {
+        scenarios: super::scenario::Scenario::ALL.to_vec(),
+        out: out.to_path_buf(),
+        step: false,
+        quiet: false,
+        keep_lab: keep,
+        browser: false,
+        reveal: false,
+        stop,
+    };
     let summary = super::run(&opts, &hosts);
     if keep {
         eprintln!("lab host {}: the lab stays up for exercises (docker compose exec ...)", role.as_str());

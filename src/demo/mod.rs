@@ -183,7 +183,16 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     let null = Path::new("/dev/null");
     let learned = if sc.over_https() {
         let (host, argv) = roles::Request::Learn.command(lab);
-        Some(hosts.run(host, &argv, &dir.join("learn.log"), &dir.join("learn-errors.log"), Duration::from_secs(120), opts.stop)? == 0)
+        Some(
+            hosts.run(
+                host,
+                &argv,
+                &dir.join("learn.log"),
+                &dir.join("learn-errors.log"),
+                Duration::from_secs(120),
+                opts.stop,
+            )? == 0,
+        )
     } else {
         None
     };
@@ -200,16 +209,31 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
         let (host, argv) = req.command(lab);
         hosts.start(host, &argv, &dir.join(out), &dir.join(err))
     };
-    for (host, file, out) in [(Host::Intruder, "intruder.pcapng", "findings.jsonl"), (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"), (Host::Site, "site.pcapng", "site-findings.jsonl")] {
+    for (host, file, out) in [
+        (Host::Intruder, "intruder.pcapng", "findings.jsonl"),
+        (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"),
+        (Host::Site, "site.pcapng", "site-findings.jsonl"),
+    ] {
         let r = ready(&format!("sniff-{}", host.as_str()));
-        roles.push(start(&roles::Request::Sniff { host, pcap: dir.join(file), ready: r.clone() }, out, &format!("sniff-{}.log", host.as_str()))?);
+        roles.push(start(
+            &roles::Request::Sniff { host, pcap: dir.join(file), ready: r.clone() },
+            out,
+            &format!("sniff-{}.log", host.as_str()),
+        )?);
         wait(&format!("the sniffer on {}", host.as_str()), &r)?;
     }
     let r = ready("inject");
-    let injector = start(&roles::Request::Inject { attack: plan.attack, ready: r.clone() }, "injector.jsonl", "injector.log")?;
+    let injector =
+        start(&roles::Request::Inject { attack: plan.attack, ready: r.clone() }, "injector.jsonl", "injector.log")?;
     wait("the injector", &r)?;
     // The visitor, followed live with --step.
-    let (_, v) = roles::Request::Visit { start: plan.start, flags: plan.visitor_flags.clone(), json: dir.join("visitor.json"), pages: dir.join("pages") }.command(lab);
+    let (_, v) = roles::Request::Visit {
+        start: plan.start,
+        flags: plan.visitor_flags.clone(),
+        json: dir.join("visitor.json"),
+        pages: dir.join("pages"),
+    }
+    .command(lab);
     let done = std::sync::atomic::AtomicBool::new(false);
     let mut reader_window = None;
     let visited = std::thread::scope(|scope| {
@@ -218,15 +242,35 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
             let done = &done;
             scope.spawn(move || live::follow(&files, done, opts.reveal));
         }
-        let mut r = hosts.run(Host::Visitor, &v, &dir.join("visitor.log"), &dir.join("visitor-errors.log"), Duration::from_secs(60), opts.stop);
+        let mut r = hosts.run(
+            Host::Visitor,
+            &v,
+            &dir.join("visitor.log"),
+            &dir.join("visitor-errors.log"),
+            Duration::from_secs(60),
+            opts.stop,
+        );
         // Then Alice opens a link to the article: a page load of its own, which the
         // intruder tries to name from its sizes.
         if learned.is_some() && r.is_ok() {
             let mut flags = plan.visitor_flags.clone();
             flags.push("--page-only");
-            let (_, argv) = roles::Request::Visit { start: crate::lab::site::content::SENSITIVE_URL, flags, json: dir.join("reader.json"), pages: dir.join("reader-pages") }.command(lab);
+            let (_, argv) = roles::Request::Visit {
+                start: crate::lab::site::content::SENSITIVE_URL,
+                flags,
+                json: dir.join("reader.json"),
+                pages: dir.join("reader-pages"),
+            }
+            .command(lab);
             let from_us = now_us();
-            r = hosts.run(Host::Visitor, &argv, &dir.join("reader.log"), &dir.join("reader-errors.log"), Duration::from_secs(60), opts.stop);
+            r = hosts.run(
+                Host::Visitor,
+                &argv,
+                &dir.join("reader.log"),
+                &dir.join("reader-errors.log"),
+                Duration::from_secs(60),
+                opts.stop,
+            );
             reader_window = Some((from_us, now_us()));
         }
         // Let the last packets reach the sniffers before the follower's last look.
@@ -249,10 +293,11 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     // The answer key for the debrief: the intruder's capture with the site's TLS keys in it
     // (Wireshark decrypts the HTTPS from that file alone); intruder.pcapng stays as the
     // intruder has it.
-    if let (Ok(keys), Ok(cap)) = (std::fs::read(lab.state_dir().join(crate::lab::site::KEYLOG)), std::fs::read(dir.join("intruder.pcapng"))) {
-        if let Some(keyed) = crate::analysis::capture::write::with_tls_secrets(&cap, &keys) {
-            std::fs::write(dir.join("intruder-keys.pcapng"), keyed)?;
-        }
+    if let (Ok(keys), Ok(cap)) =
+        (std::fs::read(lab.state_dir().join(crate::lab::site::KEYLOG)), std::fs::read(dir.join("intruder.pcapng")))
+        && let Some(keyed) = crate::analysis::capture::write::with_tls_secrets(&cap, &keys)
+    {
+        std::fs::write(dir.join("intruder-keys.pcapng"), keyed)?;
     }
     let mut seen = observe::Observed::read(dir)?;
     seen.guessed = match (learned, reader_window) {
@@ -264,7 +309,8 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     let mut outcome = observe::observe(sc, dir, &seen, opts.reveal);
     outcome.replay = replay::replay(hosts, &seen, dir, opts.stop)?;
     outcome.browser = chromium;
-    let compared = crate::analysis::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng")).unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
+    let compared = crate::analysis::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng"))
+        .unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
     outcome.compare = format!("{compared}{}", observe::visitor_check(&seen.visit));
     std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
     observe::check(&mut outcome);
@@ -278,12 +324,15 @@ fn now_us() -> i64 {
 /// The intruder's guess of the article the visitor opened between `from_us` and `to_us`,
 /// from its capture alone; an error when there was no page load to guess from.
 fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) -> Result<observe::Guessed, String> {
-    let reader: Option<crate::lab::visitor::Visit> = std::fs::read(dir.join("reader.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let reader: Option<crate::lab::visitor::Visit> =
+        std::fs::read(dir.join("reader.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
     if !reader.is_some_and(|v| v.steps.iter().any(|s| s.status == Some(200))) {
         return Err("the visitor got no page of the article: nothing to guess from".into());
     }
     let visitor = std::net::IpAddr::V4(crate::lab::VISITOR);
-    let (guess, model) = crate::fingerprint::run::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us).map_err(|e| format!("{e:#}"))?;
+    let (guess, model) =
+        crate::fingerprint::run::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us)
+            .map_err(|e| format!("{e:#}"))?;
     Ok(observe::Guessed { guess, padded: model.padded, learned: model.samples.len() })
 }
 
@@ -303,7 +352,13 @@ pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
     let result = (|| -> anyhow::Result<()> {
         for (i, sc) in opts.scenarios.iter().enumerate() {
             if opts.step {
-                eprintln!("\n== {} ({}/{})\n{}\n[Enter to run it]", sc.title(), i + 1, opts.scenarios.len(), report::wrap(sc.explain(), 100));
+                eprintln!(
+                    "\n== {} ({}/{})\n{}\n[Enter to run it]",
+                    sc.title(),
+                    i + 1,
+                    opts.scenarios.len(),
+                    report::wrap(sc.explain(), 100)
+                );
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
             } else if !opts.quiet {

@@ -20,8 +20,12 @@ pub(super) fn visitor_check(v: &crate::lab::visitor::Visit) -> String {
         let verdict = match (&st.error, st.integrity, st.site_page) {
             (Some(e), _, _) => format!("no page: {e}"),
             (None, Integrity::Intact, _) => "intact".into(),
-            (None, Integrity::Modified, true) => format!("the site's page, modified{}", if st.ad { " (the injected ad is in it)" } else { "" }),
-            (None, Integrity::Modified, false) => format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled")),
+            (None, Integrity::Modified, true) => {
+                format!("the site's page, modified{}", if st.ad { " (the injected ad is in it)" } else { "" })
+            }
+            (None, Integrity::Modified, false) => {
+                format!("NOT the site's page: {:?} arrived instead", st.title.as_deref().unwrap_or("untitled"))
+            }
             _ => "not in the manifest".into(),
         };
         out += &format!("  {} {} -> {verdict}\n", st.method, crate::analysis::findings::mask_url(&st.url));
@@ -55,10 +59,20 @@ pub(super) struct Guessed {
 impl Observed {
     pub(super) fn read(dir: &Path) -> anyhow::Result<Observed> {
         let events = read_jsonl(&dir.join("findings.jsonl"));
-        let findings = events.iter().filter(|e| e["type"] == "finding").filter_map(|e| serde_json::from_value::<Finding>(e.clone()).ok()).map(Finding::remasked).collect();
-        let injector: Vec<intruder::Outcome> = read_jsonl(&dir.join("injector.jsonl")).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
-        let learned = injector.iter().flat_map(|o| &o.learned).map(|l| (l.class, l.summary.clone(), l.secret.clone())).collect();
-        let visit = serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
+        let findings = events
+            .iter()
+            .filter(|e| e["type"] == "finding")
+            .filter_map(|e| serde_json::from_value::<Finding>(e.clone()).ok())
+            .map(Finding::remasked)
+            .collect();
+        let injector: Vec<intruder::Outcome> = read_jsonl(&dir.join("injector.jsonl"))
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        let learned =
+            injector.iter().flat_map(|o| &o.learned).map(|l| (l.class, l.summary.clone(), l.secret.clone())).collect();
+        let visit =
+            serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
         Ok(Observed { events, findings, learned, injector, visit, guessed: None })
     }
 }
@@ -75,18 +89,31 @@ fn article_inferred(read: &Cell, guessed: Option<&Result<Guessed, String>>) -> C
         Some(Err(e)) => Cell::no(format!("no: {e}")),
         Some(Ok(g)) => {
             let runners: Vec<String> = g.guess.runners_up.iter().map(|(p, s)| format!("{} {s:.3}", short(p))).collect();
-            let basis = format!("learned {} page loads of every article from the intruder host; {}; score {:.3}, then {}", g.learned, g.guess.why, g.guess.score, runners.join(", "));
+            let basis = format!(
+                "learned {} page loads of every article from the intruder host; {}; score {:.3}, then {}",
+                g.learned,
+                g.guess.why,
+                g.guess.score,
+                runners.join(", ")
+            );
             let cost = if g.padded {
                 let load = |pad| crate::lab::site::articles::load_bytes(content::SENSITIVE_ARTICLE, pad);
                 let (a, b) = (load(false), load(true));
-                format!("; the padding cost {} more bytes on this page load ({:.0}% more)", b.saturating_sub(a), (b as f64 - a as f64) * 100.0 / a.max(1) as f64)
+                format!(
+                    "; the padding cost {} more bytes on this page load ({:.0}% more)",
+                    b.saturating_sub(a),
+                    (b as f64 - a as f64) * 100.0 / a.max(1) as f64
+                )
             } else {
                 String::new()
             };
             if g.guess.page == content::SENSITIVE_ARTICLE && g.guess.tied == 0 {
                 Cell::yes(format!("guessed from sizes alone: {} ({basis}){cost}", short(&g.guess.page)))
             } else if g.guess.tied > 0 {
-                Cell::no(format!("no better than chance: {} pages as near as the best ({basis}){cost}", g.guess.tied + 1))
+                Cell::no(format!(
+                    "no better than chance: {} pages as near as the best ({basis}){cost}",
+                    g.guess.tied + 1
+                ))
             } else {
                 Cell::no(format!("guessed wrong: {} ({basis}){cost}", short(&g.guess.page)))
             }
@@ -103,7 +130,9 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     let first = |pred: &dyn Fn(&Finding) -> bool| o.findings.iter().find(|f| pred(f));
     let proxied = |pred: &dyn Fn(Class, &str) -> bool| o.learned.iter().find(|(c, s, _)| pred(*c, s));
     let evidence = |f: &Finding| format!("packet {}: {}", f.frame, f.line(reveal));
-    let shown_secret = |s: &Option<String>| s.as_deref().map(|s| if reveal { s.to_string() } else { crate::analysis::findings::mask(s) });
+    let shown_secret = |s: &Option<String>| {
+        s.as_deref().map(|s| if reveal { s.to_string() } else { crate::analysis::findings::mask(s) })
+    };
     let proxy_evidence = |(_, summary, secret): &(Class, String, Option<String>)| {
         let summary = if reveal { summary.clone() } else { crate::analysis::findings::mask_urls_in(summary) };
         match shown_secret(secret) {
@@ -111,19 +140,37 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
             None => format!("read by the intruder's proxy: {summary}"),
         }
     };
-    let cell = |pred: &dyn Fn(Class, &str) -> bool, none: &str| match (first(&|f| pred(f.class, &f.summary)), proxied(pred)) {
-        (Some(f), _) => Cell::yes(evidence(f)),
-        (None, Some(p)) => Cell::yes(proxy_evidence(p)),
-        (None, None) => Cell::no(none),
-    };
+    let cell =
+        |pred: &dyn Fn(Class, &str) -> bool, none: &str| match (first(&|f| pred(f.class, &f.summary)), proxied(pred)) {
+            (Some(f), _) => Cell::yes(evidence(f)),
+            (None, Some(p)) => Cell::yes(proxy_evidence(p)),
+            (None, None) => Cell::no(none),
+        };
     let is_pw = |c: Class, s: &str| c == Class::Credential && s.contains("\"password\"");
     let is_cookie = |c: Class, s: &str| c == Class::SessionCookie && s.contains("session");
     let is_article = |c: Class, s: &str| c == Class::Url && s.contains(content::SENSITIVE_ARTICLE);
     let encrypted = "no: only encrypted bytes crossed the gateway";
-    let password = cell(&is_pw, if o.visit.steps.iter().any(|s| s.action == crate::lab::visitor::Action::LogIn && s.skipped.is_none()) { encrypted } else { "no: the visitor never typed it (no sign-in form reached it)" });
+    let password = cell(
+        &is_pw,
+        if o.visit.steps.iter().any(|s| s.action == crate::lab::visitor::Action::LogIn && s.skipped.is_none()) {
+            encrypted
+        } else {
+            "no: the visitor never typed it (no sign-in form reached it)"
+        },
+    );
     let key_secret = match (first(&|f| is_pw(f.class, &f.summary)), proxied(&is_pw)) {
-        (Some(f), _) => Some(KeySecret { what: f.summary.clone(), shown: shown_secret(&f.secret).unwrap_or_default(), packet: Some(f.frame), read_by: "the sniffer on the gateway".into() }),
-        (None, Some((_, s, secret))) => Some(KeySecret { what: crate::analysis::findings::mask_urls_in(s), shown: shown_secret(secret).unwrap_or_default(), packet: None, read_by: "the intruder's proxy (injector.jsonl)".into() }),
+        (Some(f), _) => Some(KeySecret {
+            what: f.summary.clone(),
+            shown: shown_secret(&f.secret).unwrap_or_default(),
+            packet: Some(f.frame),
+            read_by: "the sniffer on the gateway".into(),
+        }),
+        (None, Some((_, s, secret))) => Some(KeySecret {
+            what: crate::analysis::findings::mask_urls_in(s),
+            shown: shown_secret(secret).unwrap_or_default(),
+            packet: None,
+            read_by: "the intruder's proxy (injector.jsonl)".into(),
+        }),
         _ => None,
     };
     let article = cell(&is_article, "no: the URL never crossed the gateway in clear");
@@ -133,12 +180,18 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         _ => article,
     };
     // The site's answers, not the page a racing guest forged (which the gateway also sees).
-    let site_answer = |f: &&Finding| f.class == Class::PageContent && f.src == f.server && !f.summary.contains(crate::lab::intruder::race::FORGED_TITLE);
+    let site_answer = |f: &&Finding| {
+        f.class == Class::PageContent
+            && f.src == f.server
+            && !f.summary.contains(crate::lab::intruder::race::FORGED_TITLE)
+    };
     let pages: Vec<&Finding> = o.findings.iter().filter(site_answer).collect();
     let proxy_pages = o.injector.iter().filter(|i| i.kind == intruder::Kind::Http && i.bytes_to_client > 0).count();
     let page_contents = match pages.first() {
         Some(f) => Cell::yes(format!("{} of the site's responses readable, e.g. {}", pages.len(), evidence(f))),
-        None if proxy_pages > 0 => Cell::yes(format!("the intruder's proxy relayed {proxy_pages} responses it decrypted (injector.jsonl)")),
+        None if proxy_pages > 0 => {
+            Cell::yes(format!("the intruder's proxy relayed {proxy_pages} responses it decrypted (injector.jsonl)"))
+        }
         None => Cell::no("no: the site's answers crossed the gateway encrypted"),
     };
     let dns_name = match first(&|f| f.class == Class::DnsName) {
@@ -152,13 +205,24 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     // The certificate the site sent, as it crossed the gateway (in clear only before TLS 1.3).
     let certificate = match first(&|f| f.summary.starts_with("certificate #0 ") && f.src == f.server) {
         Some(f) => Cell::yes(evidence(f)),
-        None if o.events.iter().any(|e| e["type"] == "tls_server_hello" && e["version"] == "TLS 1.3") => Cell::no("no: TLS 1.3 encrypts the certificate (the ServerHello says TLS 1.3)"),
-        None if o.events.iter().any(|e| e["type"] == "tls_server_hello") => Cell::no("no certificate crossed the gateway"),
+        None if o.events.iter().any(|e| e["type"] == "tls_server_hello" && e["version"] == "TLS 1.3") => {
+            Cell::no("no: TLS 1.3 encrypts the certificate (the ServerHello says TLS 1.3)")
+        }
+        None if o.events.iter().any(|e| e["type"] == "tls_server_hello") => {
+            Cell::no("no certificate crossed the gateway")
+        }
         None => Cell::no("no TLS handshake crossed the gateway"),
     };
     let s = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or("").to_string();
-    let addrs: std::collections::BTreeSet<String> = o.events.iter().filter(|e| e["type"] != "finding" && e["src"].is_string()).flat_map(|e| [s(e, "src"), s(e, "dst")]).map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a)).collect();
-    let addresses = if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) };
+    let addrs: std::collections::BTreeSet<String> = o
+        .events
+        .iter()
+        .filter(|e| e["type"] != "finding" && e["src"].is_string())
+        .flat_map(|e| [s(e, "src"), s(e, "dst")])
+        .map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a))
+        .collect();
+    let addresses =
+        if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) };
     let http_reqs = o.events.iter().filter(|e| e["type"] == "http_request").count();
     let tls: Vec<&serde_json::Value> = o.events.iter().filter(|e| e["type"] == "tls_traffic").collect();
     let requests_and_sizes = if http_reqs > 0 {
@@ -171,22 +235,54 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         Cell::no("nothing")
     };
     let article_inferred = article_inferred(&sensitive_article, o.guessed.as_ref());
-    let intruder = Leaks { password, session_cookie: cell(&is_cookie, "no"), sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes, article_inferred };
+    let intruder = Leaks {
+        password,
+        session_cookie: cell(&is_cookie, "no"),
+        sensitive_article,
+        page_contents,
+        dns_name,
+        tls_server_name,
+        certificate,
+        addresses,
+        requests_and_sizes,
+        article_inferred,
+    };
 
     // What reached the visitor.
     let v = &o.visit;
     let answered: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
     let site: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
-    let foreign: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.integrity == crate::lab::visitor::Integrity::Modified && !s.site_page).collect();
+    let foreign: Vec<&crate::lab::visitor::Step> = answered
+        .iter()
+        .copied()
+        .filter(|s| s.integrity == crate::lab::visitor::Integrity::Modified && !s.site_page)
+        .collect();
     let error = v.steps.iter().find_map(|s| s.error.clone().map(|e| (e, s.url.starts_with("https://"))));
     let (got, detail) = if site.is_empty() && !foreign.is_empty() {
         let t = foreign[0].title.clone().unwrap_or_else(|| "an untitled page".into());
-        (Got::Forged, format!("{} page(s) arrived, none of them the site's: {t:?} took their place (SHA-256 and title differ from the manifest)", foreign.len()))
+        (
+            Got::Forged,
+            format!(
+                "{} page(s) arrived, none of them the site's: {t:?} took their place (SHA-256 and title differ from the manifest)",
+                foreign.len()
+            ),
+        )
     } else if v.modified > 0 {
         let ad = v.steps.iter().any(|s| s.ad);
-        (Got::Modified, format!("{} responses differ from the site's manifest{}", v.modified, if ad { ", the injected ad is in the page" } else { "" }))
+        (
+            Got::Modified,
+            format!(
+                "{} responses differ from the site's manifest{}",
+                v.modified,
+                if ad { ", the injected ad is in the page" } else { "" }
+            ),
+        )
     } else if let Some((e, tls)) = error.as_ref().filter(|_| site.is_empty()) {
-        let why = if *tls { ". No page arrived: the attacker could break the connection, but neither read nor change it" } else { ". No page arrived" };
+        let why = if *tls {
+            ". No page arrived: the attacker could break the connection, but neither read nor change it"
+        } else {
+            ". No page arrived"
+        };
         (Got::Refused, format!("{e}{why}"))
     } else if v.all_intact {
         let n = v.steps.iter().filter(|s| s.integrity == crate::lab::visitor::Integrity::Intact).count();
@@ -195,25 +291,49 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         (Got::Unknown, "no response could be checked".to_string())
     };
     let site_pages = match site.first() {
-        Some(st) => Cell::yes(format!("{} of the site's pages arrived, e.g. {} {} ({})", site.len(), st.method, crate::analysis::findings::mask_url(&st.url), st.integrity.as_str())),
+        Some(st) => Cell::yes(format!(
+            "{} of the site's pages arrived, e.g. {} {} ({})",
+            site.len(),
+            st.method,
+            crate::analysis::findings::mask_url(&st.url),
+            st.integrity.as_str()
+        )),
         None => Cell::no(match (&error, foreign.first()) {
             (Some((e, _)), _) => format!("none: {e}"),
-            (None, Some(f)) => format!("none: the attacker's page {:?} arrived instead", f.title.as_deref().unwrap_or("")),
+            (None, Some(f)) => {
+                format!("none: the attacker's page {:?} arrived instead", f.title.as_deref().unwrap_or(""))
+            }
             (None, None) => "none".into(),
         }),
     };
     // Mixed content: what the visitor loaded over plain HTTP into its HTTPS page.
     let mixed: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.mixed && s.status.is_some()).collect();
-    let rewritten = |url: &str| o.injector.iter().find(|i| i.url.as_deref() == Some(url) && matches!(i.outcome.as_str(), "injected" | "replaced")).map(|i| format!("; the intruder's proxy: {} {}", i.outcome, i.detail));
+    let rewritten = |url: &str| {
+        o.injector
+            .iter()
+            .find(|i| i.url.as_deref() == Some(url) && matches!(i.outcome.as_str(), "injected" | "replaced"))
+            .map(|i| format!("; the intruder's proxy: {} {}", i.outcome, i.detail))
+    };
     let mixed_content = match mixed.first() {
         Some(_) => Cell::yes(
             mixed
                 .iter()
-                .map(|s| format!("loaded {} over plain HTTP into the HTTPS page: {} (sha256 {}){}", crate::analysis::findings::mask_url(&s.url), s.integrity.as_str(), s.sha256.as_deref().map_or("none", |h| &h[..12.min(h.len())]), rewritten(&s.url).unwrap_or_default()))
+                .map(|s| {
+                    format!(
+                        "loaded {} over plain HTTP into the HTTPS page: {} (sha256 {}){}",
+                        crate::analysis::findings::mask_url(&s.url),
+                        s.integrity.as_str(),
+                        s.sha256.as_deref().map_or("none", |h| &h[..12.min(h.len())]),
+                        rewritten(&s.url).unwrap_or_default()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        None if !v.mixed_blocked.is_empty() => Cell::no(format!("the visitor blocked the plain-HTTP {} (mixed content), as browsers do", crate::analysis::findings::mask_urls_in(&v.mixed_blocked.join(", ")))),
+        None if !v.mixed_blocked.is_empty() => Cell::no(format!(
+            "the visitor blocked the plain-HTTP {} (mixed content), as browsers do",
+            crate::analysis::findings::mask_urls_in(&v.mixed_blocked.join(", "))
+        )),
         None => Cell::no("no plain-HTTP resource in an HTTPS page"),
     };
     let download_swapped = match &v.download {
@@ -224,7 +344,11 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
             d.expected_sha256,
             d.head.lines().find(|l| !l.starts_with('#')).unwrap_or("")
         )),
-        Some(d) => Cell::no(format!("{} arrived intact: SHA-256 {} as its page printed", crate::analysis::findings::mask_url(&d.url), d.sha256)),
+        Some(d) => Cell::no(format!(
+            "{} arrived intact: SHA-256 {} as its page printed",
+            crate::analysis::findings::mask_url(&d.url),
+            d.sha256
+        )),
         None => Cell::no("no download in this visit"),
     };
     let handshake = handshake(&o.events);
@@ -254,17 +378,24 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
 /// packet, what crossed in clear, and what it means for the intruder.
 fn handshake(events: &[serde_json::Value]) -> Vec<super::HandshakeStep> {
     use super::HandshakeStep;
-    let Some(ch) = events.iter().find(|e| e["type"] == "tls_client_hello" && e["conn"].is_u64()) else { return Vec::new() };
+    let Some(ch) = events.iter().find(|e| e["type"] == "tls_client_hello" && e["conn"].is_u64()) else {
+        return Vec::new();
+    };
     let conn = &ch["conn"];
     let of = |t: &str| events.iter().find(|e| e["type"] == t && &e["conn"] == conn);
     let frame = |e: &serde_json::Value| e["frame"].as_u64().unwrap_or(0);
-    let list = |v: &serde_json::Value| v.as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    let list = |v: &serde_json::Value| {
+        v.as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+    };
     let version = |v: &str| match v {
         "0x0304" => "1.3".to_string(),
         "0x0303" => "1.2".to_string(),
         other => other.to_string(),
     };
-    let versions: Vec<String> = ch["supported_versions"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).map(version).collect()).unwrap_or_default();
+    let versions: Vec<String> = ch["supported_versions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).map(version).collect())
+        .unwrap_or_default();
     let mut steps = vec![HandshakeStep {
         packet: frame(ch),
         what: "ClientHello".into(),
@@ -309,7 +440,10 @@ fn handshake(events: &[serde_json::Value]) -> Vec<super::HandshakeStep> {
         (None, false) => {}
     }
     if let Some(t) = traffic {
-        let first = [t["first_encrypted_to_server"].as_u64(), t["first_encrypted_to_client"].as_u64()].into_iter().flatten().min();
+        let first = [t["first_encrypted_to_server"].as_u64(), t["first_encrypted_to_client"].as_u64()]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(p) = first {
             steps.push(HandshakeStep {
                 packet: p,
@@ -349,19 +483,44 @@ pub(super) fn check(o: &mut Outcome) {
         }
     }
     if o.visitor != e.visitor {
-        bad.push(format!("visitor got: expected {}, got {} ({})", e.visitor.as_str(), o.visitor.as_str(), o.visitor_detail));
+        bad.push(format!(
+            "visitor got: expected {}, got {} ({})",
+            e.visitor.as_str(),
+            o.visitor.as_str(),
+            o.visitor_detail
+        ));
     }
     if o.site_pages.yes != e.site_pages {
-        bad.push(format!("site's pages arrived: expected {}, got {} ({})", yn(e.site_pages), yn(o.site_pages.yes), o.site_pages.evidence));
+        bad.push(format!(
+            "site's pages arrived: expected {}, got {} ({})",
+            yn(e.site_pages),
+            yn(o.site_pages.yes),
+            o.site_pages.evidence
+        ));
     }
     if o.mixed_content.yes != e.mixed_content {
-        bad.push(format!("mixed content in the HTTPS page: expected {}, got {} ({})", yn(e.mixed_content), yn(o.mixed_content.yes), o.mixed_content.evidence));
+        bad.push(format!(
+            "mixed content in the HTTPS page: expected {}, got {} ({})",
+            yn(e.mixed_content),
+            yn(o.mixed_content.yes),
+            o.mixed_content.evidence
+        ));
     }
     if o.download_swapped.yes != e.download_swapped {
-        bad.push(format!("download swapped: expected {}, got {} ({})", yn(e.download_swapped), yn(o.download_swapped.yes), o.download_swapped.evidence));
+        bad.push(format!(
+            "download swapped: expected {}, got {} ({})",
+            yn(e.download_swapped),
+            yn(o.download_swapped.yes),
+            o.download_swapped.evidence
+        ));
     }
     if o.replay.state != e.replay {
-        bad.push(format!("stolen cookie replayed: expected {}, got {} ({})", e.replay.as_str(), o.replay.state.as_str(), o.replay.evidence));
+        bad.push(format!(
+            "stolen cookie replayed: expected {}, got {} ({})",
+            e.replay.as_str(),
+            o.replay.state.as_str(),
+            o.replay.evidence
+        ));
     }
     o.as_expected = bad.is_empty();
     o.mismatches = bad;

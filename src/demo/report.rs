@@ -12,7 +12,8 @@ use crate::lab::site::content;
 
 /// UTC now as `2026-11-23T12-00-00Z` (also a valid directory name).
 pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil from days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -78,7 +79,23 @@ pub fn clip_line(line: &str, width: usize) -> String {
 }
 
 /// Widths of the terminal table's columns after the scenario's title.
-const COLUMNS: [(&str, usize); 15] = [("Pwd", 3), ("Cookie", 6), ("Article", 7), ("Pages", 5), ("DNS", 3), ("SNI", 3), ("Cert", 4), ("Addr", 4), ("Sizes", 5), ("Visitor", 8), ("Site", 4), ("Mixed", 5), ("Swap", 4), ("Replay", 12), ("OK", 3)];
+const COLUMNS: [(&str, usize); 15] = [
+    ("Pwd", 3),
+    ("Cookie", 6),
+    ("Article", 7),
+    ("Pages", 5),
+    ("DNS", 3),
+    ("SNI", 3),
+    ("Cert", 4),
+    ("Addr", 4),
+    ("Sizes", 5),
+    ("Visitor", 8),
+    ("Site", 4),
+    ("Mixed", 5),
+    ("Swap", 4),
+    ("Replay", 12),
+    ("OK", 3),
+];
 const TITLE: usize = 29;
 
 /// The side-by-side table for the terminal: one scenario a row, at most 120 columns.
@@ -103,14 +120,34 @@ pub fn table(s: &Summary) -> String {
             (false, true) => "sizes",
             _ => "no",
         };
-        let cells = [leaks[0], leaks[1], article, leaks[3], leaks[4], leaks[5], leaks[6], leaks[7], leaks[8], o.visitor.as_str(), yn(o.site_pages.yes), yn(o.mixed_content.yes), yn(o.download_swapped.yes), o.replay.state.as_str(), if o.as_expected { "yes" } else { "NO" }];
+        let cells = [
+            leaks[0],
+            leaks[1],
+            article,
+            leaks[3],
+            leaks[4],
+            leaks[5],
+            leaks[6],
+            leaks[7],
+            leaks[8],
+            o.visitor.as_str(),
+            yn(o.site_pages.yes),
+            yn(o.mixed_content.yes),
+            yn(o.download_swapped.yes),
+            o.replay.state.as_str(),
+            if o.as_expected { "yes" } else { "NO" },
+        ];
         row(&mut t, &o.title, cells);
     }
     t.push_str("Pwd password, Cookie session cookie, Article which article was read (yes: its URL and title;\n");
     t.push_str("sizes: guessed from the sizes of its HTTPS page load), Pages page contents, SNI TLS server name,\n");
     t.push_str("Cert the site's certificate, Addr addresses, Sizes number and sizes of requests;\n");
-    t.push_str("Visitor: what reached the visitor; Site: the site's own pages reached it; Mixed: a plain-HTTP script\n");
-    t.push_str("or image got into its HTTPS page; Swap: its download arrived swapped; OK: every cell as the scenario\n");
+    t.push_str(
+        "Visitor: what reached the visitor; Site: the site's own pages reached it; Mixed: a plain-HTTP script\n",
+    );
+    t.push_str(
+        "or image got into its HTTPS page; Swap: its download arrived swapped; OK: every cell as the scenario\n",
+    );
     t.push_str("expects (evidence: summary.json, report.html).\n");
     if s.scenarios.iter().any(|o| o.browser.is_some()) {
         for o in s.scenarios.iter().filter(|o| o.browser.is_some()) {
@@ -136,7 +173,8 @@ pub fn table(s: &Summary) -> String {
 
 /// One scenario's result in a few lines (after each scenario with `--step`).
 pub fn verdict(o: &Outcome) -> String {
-    let learned: Vec<&str> = o.intruder.rows().into_iter().filter(|(_, _, _, c)| c.yes).map(|(_, label, _, _)| label).collect();
+    let learned: Vec<&str> =
+        o.intruder.rows().into_iter().filter(|(_, _, _, c)| c.yes).map(|(_, label, _, _)| label).collect();
     let text = format!(
         "-> The intruder learned: {}. The visitor got: {} ({}). Stolen cookie: {}. {}",
         if learned.is_empty() { "nothing".to_string() } else { learned.join(", ") },
@@ -156,12 +194,22 @@ fn find<'a>(s: &'a Summary, name: &str) -> Option<&'a Outcome> {
 pub fn closing(s: &Summary) -> String {
     let mut out = Vec::new();
     if let Some(h) = find(s, "http").filter(|o| o.intruder.password.yes && o.visitor == Got::Modified) {
-        let replay = if h.replay.state == ReplayState::AccountRead { ", replayed the cookie to open the account" } else { "" };
-        out.push(format!("Over HTTP the intruder read the password, the cookie and the article{replay}, and changed the pages."));
+        let replay =
+            if h.replay.state == ReplayState::AccountRead { ", replayed the cookie to open the account" } else { "" };
+        out.push(format!(
+            "Over HTTP the intruder read the password, the cookie and the article{replay}, and changed the pages."
+        ));
     }
-    if let Some(h) = find(s, "https").filter(|o| !o.intruder.password.yes && !o.intruder.page_contents.yes && o.visitor == Got::Intact) {
+    if let Some(h) = find(s, "https")
+        .filter(|o| !o.intruder.password.yes && !o.intruder.page_contents.yes && o.visitor == Got::Intact)
+    {
         let mut hidden_not = Vec::new();
-        for (yes, what) in [(h.intruder.dns_name.yes, "the DNS name"), (h.intruder.tls_server_name.yes, "the server name"), (h.intruder.addresses.yes, "the addresses"), (h.intruder.requests_and_sizes.yes, "the number, sizes and timing of requests")] {
+        for (yes, what) in [
+            (h.intruder.dns_name.yes, "the DNS name"),
+            (h.intruder.tls_server_name.yes, "the server name"),
+            (h.intruder.addresses.yes, "the addresses"),
+            (h.intruder.requests_and_sizes.yes, "the number, sizes and timing of requests"),
+        ] {
             if yes {
                 hidden_not.push(what);
             }
@@ -169,7 +217,9 @@ pub fn closing(s: &Summary) -> String {
         out.push(format!("HTTPS kept them secret and the pages intact; it did NOT hide {}.", hidden_not.join(", ")));
     }
     if find(s, "https").is_some_and(|o| !o.intruder.sensitive_article.yes && o.intruder.article_inferred.yes) {
-        let padded = if find(s, "https-padded").is_some_and(|o| !o.intruder.article_inferred.yes && o.visitor == Got::Intact) {
+        let padded = if find(s, "https-padded")
+            .is_some_and(|o| !o.intruder.article_inferred.yes && o.visitor == Got::Intact)
+        {
             " When the site padded every response to a few sizes, the guess was no better than chance, at a price in bytes. One site's twelve pages are the attacker's best case: such guesses do not scale to the open web (Panchenko et al., NDSS 2016)."
         } else {
             ""
@@ -177,13 +227,19 @@ pub fn closing(s: &Summary) -> String {
         out.push(format!("Yet the intruder, having read the public site itself, named the article Alice opened over HTTPS from the sizes of its page load alone.{padded}"));
     }
     if find(s, "https-tls12").is_some_and(|o| o.intruder.certificate.yes && o.visitor == Got::Intact) {
-        let tls13 = if find(s, "https").is_some_and(|o| !o.intruder.certificate.yes) { " (TLS 1.3 encrypts it)" } else { "" };
+        let tls13 =
+            if find(s, "https").is_some_and(|o| !o.intruder.certificate.yes) { " (TLS 1.3 encrypts it)" } else { "" };
         out.push(format!("With the site on TLS 1.2 only, the pages stayed just as protected, but its certificate crossed the gateway in clear{tls13}."));
     }
     if find(s, "https-doh").is_some_and(|o| !o.intruder.dns_name.yes && o.intruder.tls_server_name.yes) {
         out.push(format!("With DNS over HTTPS the name no longer crossed the gateway in a DNS query, but it still did in the ClientHello: Encrypted Client Hello would hide it too, and the lab cannot show that yet, because its TLS library ({ECH_STATUS}) implements ECH for clients only."));
     }
-    let refused: Vec<&str> = s.scenarios.iter().filter(|o| o.visitor == Got::Refused && !o.intruder.password.yes).map(|o| o.title.as_str()).collect();
+    let refused: Vec<&str> = s
+        .scenarios
+        .iter()
+        .filter(|o| o.visitor == Got::Refused && !o.intruder.password.yes)
+        .map(|o| o.title.as_str())
+        .collect();
     if !refused.is_empty() {
         out.push(format!("Where the attacker forged or tampered ({}), the visitor got no page at all: HTTPS stops reading and changing, not breaking the connection.", refused.join("; ")));
     }
@@ -197,7 +253,11 @@ pub fn closing(s: &Summary) -> String {
         out.push("A single script loaded over plain HTTP handed an HTTPS page to the intruder, which is why browsers block it.".into());
     }
     if find(s, "http-download").is_some_and(|o| o.download_swapped.yes) {
-        let https = if find(s, "https-download").is_some_and(|o| !o.download_swapped.yes && o.visitor == Got::Intact) { "; over HTTPS it arrived intact" } else { "" };
+        let https = if find(s, "https-download").is_some_and(|o| !o.download_swapped.yes && o.visitor == Got::Intact) {
+            "; over HTTPS it arrived intact"
+        } else {
+            ""
+        };
         out.push(format!("Over HTTP the intruder also swapped the download, rewrote a script and replaced an image: every resource is at stake, not only the page{https}."));
     }
     if find(s, "trusted-mitm").is_some_and(|o| o.visitor == Got::Modified) {
@@ -222,7 +282,15 @@ td.refused{background:#ffe9b3}small{color:#444;display:block;max-width:22em}ol.h
 .secret{font-size:1.1em;border:2px solid #c00;padding:.5em;display:inline-block}\
 section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{white-space:pre-wrap;font-size:12px}\
 @media print{iframe{height:260px}}</style></head><body>");
-    let _ = write!(h, "<h1>What an on-path intruder gets: HTTP versus HTTPS</h1><p>Generated {} from real traffic in lab <code>{}</code> ({:.1} s). Every scenario ran the same visit by the persona <b>{}</b>, who acts only on the pages she receives: open the site, sign in through the sign-in form, read an article about a health condition, open the account page. Secrets are {}.</p>", esc(&s.generated), esc(&s.lab), s.seconds, content::FULL_NAME, if s.revealed { "shown in clear (--reveal)" } else { "masked (run the demo with --reveal to show them)" });
+    let _ = write!(
+        h,
+        "<h1>What an on-path intruder gets: HTTP versus HTTPS</h1><p>Generated {} from real traffic in lab <code>{}</code> ({:.1} s). Every scenario ran the same visit by the persona <b>{}</b>, who acts only on the pages she receives: open the site, sign in through the sign-in form, read an article about a health condition, open the account page. Secrets are {}.</p>",
+        esc(&s.generated),
+        esc(&s.lab),
+        s.seconds,
+        content::FULL_NAME,
+        if s.revealed { "shown in clear (--reveal)" } else { "masked (run the demo with --reveal to show them)" }
+    );
     h.push_str("<table><tr><th>What the intruder learned</th>");
     for o in &s.scenarios {
         let _ = write!(h, "<th>{}<br><small>{}</small></th>", esc(&o.scenario), esc(&o.title));
@@ -244,9 +312,21 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
     }
     h.push_str("</tr><tr><th>The site's own pages reached the visitor</th>");
     for o in &s.scenarios {
-        let _ = write!(h, "<td class=\"{}\">{}<small>{}</small></td>", if o.site_pages.yes { "no" } else { "yes" }, yn(o.site_pages.yes), esc(&o.site_pages.evidence));
+        let _ = write!(
+            h,
+            "<td class=\"{}\">{}<small>{}</small></td>",
+            if o.site_pages.yes { "no" } else { "yes" },
+            yn(o.site_pages.yes),
+            esc(&o.site_pages.evidence)
+        );
     }
-    for (label, cell) in [("Mixed content: a plain-HTTP script or image in the HTTPS page", (|o: &Outcome| &o.mixed_content) as fn(&Outcome) -> &super::Cell), ("Download swapped (SHA-256 against the one its page printed)", |o: &Outcome| &o.download_swapped)] {
+    for (label, cell) in [
+        (
+            "Mixed content: a plain-HTTP script or image in the HTTPS page",
+            (|o: &Outcome| &o.mixed_content) as fn(&Outcome) -> &super::Cell,
+        ),
+        ("Download swapped (SHA-256 against the one its page printed)", |o: &Outcome| &o.download_swapped),
+    ] {
         let _ = write!(h, "</tr><tr><th>{label}</th>");
         for o in &s.scenarios {
             let c = cell(o);
@@ -257,18 +337,33 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
         h.push_str("</tr><tr><th>Chromium: secure context and powerful features</th>");
         for o in &s.scenarios {
             let (v, d) = browser_cell(o);
-            let said: String = o.browser.iter().flat_map(|b| &b.mixed_content).map(|m| format!("<small>Chromium said: {}</small>", esc(m))).collect();
+            let said: String = o
+                .browser
+                .iter()
+                .flat_map(|b| &b.mixed_content)
+                .map(|m| format!("<small>Chromium said: {}</small>", esc(m)))
+                .collect();
             let _ = write!(h, "<td>{}<small>{}</small>{said}</td>", esc(&v), esc(&d));
         }
     }
     h.push_str("</tr><tr><th>Stolen cookie replayed</th>");
     for o in &s.scenarios {
         let class = if o.replay.state == ReplayState::AccountRead { "yes" } else { "no" };
-        let _ = write!(h, "<td class=\"{class}\">{}<small>{}</small></td>", o.replay.state.as_str(), esc(&o.replay.evidence));
+        let _ = write!(
+            h,
+            "<td class=\"{class}\">{}<small>{}</small></td>",
+            o.replay.state.as_str(),
+            esc(&o.replay.evidence)
+        );
     }
     h.push_str("</tr><tr><th>Verdict</th>");
     for o in &s.scenarios {
-        let _ = write!(h, "<td>{}<small>{}</small></td>", if o.as_expected { "as expected" } else { "UNEXPECTED" }, esc(&o.mismatches.join("; ")));
+        let _ = write!(
+            h,
+            "<td>{}<small>{}</small></td>",
+            if o.as_expected { "as expected" } else { "UNEXPECTED" },
+            esc(&o.mismatches.join("; "))
+        );
     }
     let _ = write!(h, "</tr></table><p><b>{}</b></p>", esc(&closing(s)));
     for o in &s.scenarios {
@@ -291,17 +386,29 @@ pub fn as_seen(html: &str, dir: &Path, https: bool) -> String {
     let handlers = vec![
         element!("link[rel=stylesheet][href]", |el| {
             if let Some(css) = el.get_attribute("href").and_then(|h| file(&h)) {
-                el.replace(&format!("<style>{}</style>", String::from_utf8_lossy(&css).replace("</", "<\\/")), ContentType::Html);
+                el.replace(
+                    &format!("<style>{}</style>", String::from_utf8_lossy(&css).replace("</", "<\\/")),
+                    ContentType::Html,
+                );
             }
             Ok(())
         }),
         element!("img[src]", |el| {
-            if let Some(src) = el.get_attribute("src") {
-                if let Some(data) = file(&src) {
-                    use base64::Engine;
-                    let mime = if src.ends_with(".svg") { "image/svg+xml" } else if src.ends_with(".png") { "image/png" } else { "image/jpeg" };
-                    let _ = el.set_attribute("src", &format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(data)));
-                }
+            if let Some(src) = el.get_attribute("src")
+                && let Some(data) = file(&src)
+            {
+                use base64::Engine;
+                let mime = if src.ends_with(".svg") {
+                    "image/svg+xml"
+                } else if src.ends_with(".png") {
+                    "image/png"
+                } else {
+                    "image/jpeg"
+                };
+                let _ = el.set_attribute(
+                    "src",
+                    &format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(data)),
+                );
             }
             Ok(())
         }),
@@ -310,7 +417,11 @@ pub fn as_seen(html: &str, dir: &Path, https: bool) -> String {
             Ok(())
         }),
         element!("#secure-context", |el| {
-            let note = if https { "Secure context: yes (served over HTTPS)" } else { "Secure context: NO (served over plain HTTP): no service workers, camera, microphone or geolocation" };
+            let note = if https {
+                "Secure context: yes (served over HTTPS)"
+            } else {
+                "Secure context: NO (served over plain HTTP): no service workers, camera, microphone or geolocation"
+            };
             el.set_inner_content(note, ContentType::Text);
             Ok(())
         }),
@@ -329,7 +440,10 @@ fn as_sent() -> String {
         }
     }
     let home = String::from_utf8(content::resource("/").map(|r| r.body).unwrap_or_default()).unwrap_or_default();
-    let page = as_seen(&home, &dir, false).replace("Secure context: NO (served over plain HTTP): no service workers, camera, microphone or geolocation", "(the page's own script reports its security context)");
+    let page = as_seen(&home, &dir, false).replace(
+        "Secure context: NO (served over plain HTTP): no service workers, camera, microphone or geolocation",
+        "(the page's own script reports its security context)",
+    );
     let _ = std::fs::remove_dir_all(&dir);
     page
 }
@@ -347,12 +461,18 @@ fn chain_of_trust(o: &Outcome) -> Option<String> {
                 f.sni.as_deref().unwrap_or("the site"),
                 o.visitor_detail.split(". ").next().unwrap_or("")
             ),
-            _ => format!("the forged certificate for {} is signed by the intruder's own CA, which this visitor was made to trust (--also-trust intruder-ca.pem): accepted", f.sni.as_deref().unwrap_or("the site")),
+            _ => format!(
+                "the forged certificate for {} is signed by the intruder's own CA, which this visitor was made to trust (--also-trust intruder-ca.pem): accepted",
+                f.sni.as_deref().unwrap_or("the site")
+            ),
         });
     }
     let cert = o.handshake.iter().find(|s| s.what == "Certificate")?;
     Some(if cert.clear {
-        format!("the site's certificate ({}, packet {}) is signed by the lab CA, the one authority the visitor trusts: accepted, and the intruder read the whole chain", cert.seen, cert.packet)
+        format!(
+            "the site's certificate ({}, packet {}) is signed by the lab CA, the one authority the visitor trusts: accepted, and the intruder read the whole chain",
+            cert.seen, cert.packet
+        )
     } else {
         "the site's certificate is signed by the lab CA, the one authority the visitor trusts: accepted; under TLS 1.3 the intruder did not see it".to_string()
     })
@@ -364,10 +484,19 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
     match &o.key_secret {
         Some(k) => {
             let at = k.packet.map(|p| format!("packet {p} of intruder.pcapng")).unwrap_or_else(|| k.read_by.clone());
-            let _ = write!(h, "<p class=\"secret\">The intruder got the password: <mark>{}</mark><br><small>{} ({at})</small></p>", esc(&k.shown), esc(&k.what));
+            let _ = write!(
+                h,
+                "<p class=\"secret\">The intruder got the password: <mark>{}</mark><br><small>{} ({at})</small></p>",
+                esc(&k.shown),
+                esc(&k.what)
+            );
         }
         None => {
-            let _ = write!(h, "<p class=\"secret\">The intruder did not get the password<br><small>{}</small></p>", esc(&o.intruder.password.evidence));
+            let _ = write!(
+                h,
+                "<p class=\"secret\">The intruder did not get the password<br><small>{}</small></p>",
+                esc(&o.intruder.password.evidence)
+            );
         }
     }
     if !o.handshake.is_empty() {
@@ -427,7 +556,10 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
     let pages = dir.join("pages");
     match std::fs::read_to_string(pages.join("index.html")) {
         Ok(received) => {
-            let https = std::fs::read_to_string(dir.join("visitor.log")).unwrap_or_default().lines().any(|l| l.contains("open") && l.contains("https://") && !l.contains("FAILED"));
+            let https = std::fs::read_to_string(dir.join("visitor.log"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.contains("open") && l.contains("https://") && !l.contains("FAILED"));
             let _ = write!(
                 h,
                 "<div class=\"pair\"><div><h3>The home page as the visitor received it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div><div><h3>As the site sent it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div></div>",
@@ -448,7 +580,10 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
             (None, png) if png.exists() => {
                 use base64::Engine;
                 let data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&png).unwrap_or_default());
-                let _ = write!(h, "<h3>Chromium in the visitor's host</h3><img alt=\"screenshot\" style=\"max-width:60%;border:1px solid #999\" src=\"data:image/png;base64,{data}\">");
+                let _ = write!(
+                    h,
+                    "<h3>Chromium in the visitor's host</h3><img alt=\"screenshot\" style=\"max-width:60%;border:1px solid #999\" src=\"data:image/png;base64,{data}\">"
+                );
             }
             _ => {}
         }

@@ -29,7 +29,17 @@ impl Request {
         let name = lab.name.as_str();
         match self {
             Request::Sniff { host, pcap, ready } => {
-                let mut v = s(&["plainsight", "sniff", "--lab", name, "--host", host.as_str(), "--format", "jsonl", "--reveal"]);
+                let mut v = s(&[
+                    "plainsight",
+                    "sniff",
+                    "--lab",
+                    name,
+                    "--host",
+                    host.as_str(),
+                    "--format",
+                    "jsonl",
+                    "--reveal",
+                ]);
                 v.extend(["--ready-file".into(), path(ready), "-w".into(), path(pcap)]);
                 if *host != Host::Intruder {
                     v.extend(s(&["-i", "eth0"]));
@@ -51,7 +61,9 @@ impl Request {
                 (Host::Visitor, v)
             }
             Request::EndConnections { host } => (*host, s(&["ss", "-K", "-tn", "state", "connected"])),
-            Request::Learn => (Host::Intruder, s(&["plainsight", "fingerprint", "learn", "--lab", name, "--loads", "2"])),
+            Request::Learn => {
+                (Host::Intruder, s(&["plainsight", "fingerprint", "learn", "--lab", name, "--loads", "2"]))
+            }
         }
     }
 }
@@ -64,14 +76,34 @@ mod tests {
     #[test]
     fn requests_become_the_roles_command_lines() {
         let lab = Lab::new("t").unwrap();
-        let (host, v) = Request::Sniff { host: Host::Site, pcap: "/o/site.pcapng".into(), ready: "/o/r".into() }.command(&lab);
+        let (host, v) =
+            Request::Sniff { host: Host::Site, pcap: "/o/site.pcapng".into(), ready: "/o/r".into() }.command(&lab);
         assert_eq!(host, Host::Site);
-        assert_eq!(v.join(" "), "plainsight sniff --lab t --host site --format jsonl --reveal --ready-file /o/r -w /o/site.pcapng -i eth0");
-        let (host, v) = Request::Inject { attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false }, ready: "/o/r".into() }.command(&lab);
-        assert_eq!((host, v.join(" ").as_str()), (Host::Intruder, "plainsight inject --lab t --reveal --ready-file /o/r --tls mitm --trusted-mitm"));
+        assert_eq!(
+            v.join(" "),
+            "plainsight sniff --lab t --host site --format jsonl --reveal --ready-file /o/r -w /o/site.pcapng -i eth0"
+        );
+        let (host, v) = Request::Inject {
+            attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false },
+            ready: "/o/r".into(),
+        }
+        .command(&lab);
+        assert_eq!(
+            (host, v.join(" ").as_str()),
+            (Host::Intruder, "plainsight inject --lab t --reveal --ready-file /o/r --tls mitm --trusted-mitm")
+        );
         let (host, _) = Request::Inject { attack: Attack::Race, ready: "/o/r".into() }.command(&lab);
         assert_eq!(host, Lab::race_host());
-        let (_, v) = Request::Visit { start: "clinic.test", flags: vec!["--also-trust", "{state}/intruder-ca.pem"], json: "/o/v.json".into(), pages: "/o/p".into() }.command(&lab);
-        assert_eq!(v.join(" "), "plainsight visit --lab t --json /o/v.json --save /o/p --also-trust /run/plainsight/t/intruder-ca.pem clinic.test");
+        let (_, v) = Request::Visit {
+            start: "clinic.test",
+            flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
+            json: "/o/v.json".into(),
+            pages: "/o/p".into(),
+        }
+        .command(&lab);
+        assert_eq!(
+            v.join(" "),
+            "plainsight visit --lab t --json /o/v.json --save /o/p --also-trust /run/plainsight/t/intruder-ca.pem clinic.test"
+        );
     }
 }

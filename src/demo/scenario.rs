@@ -118,15 +118,42 @@ impl<T> Leaks<T> {
             ("certificate", "Certificate seen by the intruder", "Cert", &self.certificate),
             ("addresses", "Addresses", "Addr", &self.addresses),
             ("requests_and_sizes", "Number and sizes of requests", "Sizes", &self.requests_and_sizes),
-            ("article_inferred", "Which article the intruder inferred (URL, or sizes)", "Guess", &self.article_inferred),
+            (
+                "article_inferred",
+                "Which article the intruder inferred (URL, or sizes)",
+                "Guess",
+                &self.article_inferred,
+            ),
         ]
     }
 }
 
 /// `Leaks<bool>` from the ten rows in the table's order.
 #[allow(clippy::too_many_arguments)]
-const fn leaks(password: bool, session_cookie: bool, sensitive_article: bool, page_contents: bool, dns_name: bool, tls_server_name: bool, certificate: bool, addresses: bool, requests_and_sizes: bool, article_inferred: bool) -> Leaks<bool> {
-    Leaks { password, session_cookie, sensitive_article, page_contents, dns_name, tls_server_name, certificate, addresses, requests_and_sizes, article_inferred }
+const fn leaks(
+    password: bool,
+    session_cookie: bool,
+    sensitive_article: bool,
+    page_contents: bool,
+    dns_name: bool,
+    tls_server_name: bool,
+    certificate: bool,
+    addresses: bool,
+    requests_and_sizes: bool,
+    article_inferred: bool,
+) -> Leaks<bool> {
+    Leaks {
+        password,
+        session_cookie,
+        sensitive_article,
+        page_contents,
+        dns_name,
+        tls_server_name,
+        certificate,
+        addresses,
+        requests_and_sizes,
+        article_inferred,
+    }
 }
 
 /// The expected outcome of every row, checked after the run.
@@ -260,21 +287,51 @@ impl Scenario {
     /// What the trainer says before it runs (`--step`).
     pub fn explain(self) -> &'static str {
         match self {
-            Scenario::Http => "Alice reads a health article and signs in over plain HTTP, on hotel Wi-Fi. Everything crosses the gateway in clear: watch the intruder read her password and her diagnosis, inject an advert into every page, and replay her cookie to open her account. Integrity and privacy are both gone.",
-            Scenario::Https => "The same visit over HTTPS. The intruder still relays every packet, but sees only what TLS does not hide: the DNS lookup, the server name, addresses, sizes and timing. Pages arrive exactly as the site sent them.",
-            Scenario::HttpsTls12 => "The same visit, but the site speaks only TLS 1.2. The pages are just as protected, yet the handshake shows more: the site's certificate (who it is, who vouched for it, until when) crosses the gateway in clear. TLS 1.3 encrypts it; here the intruder reads it off the wire.",
-            Scenario::HttpsMitm => "The intruder answers with its own certificate for clinic.test. Alice's browser checks who signed it, finds an authority it does not trust, and refuses to talk: the attacker gets nothing but the ClientHello.",
-            Scenario::HttpsTamper => "The intruder flips bytes inside the encrypted records. TLS authenticates every record, so Alice's browser notices at once and drops the connection instead of showing altered content.",
-            Scenario::Sslstrip => "Alice types 'clinic.test' without https://. Her first request goes out in clear; the intruder answers it and keeps her on HTTP while talking HTTPS to the site itself. Without HSTS, HTTPS never gets a chance.",
-            Scenario::SslstripHsts => "The same attack, but Alice's browser already knows the site's HSTS policy (an earlier visit, or the preload list). It never sends that first plain request, so there is nothing to strip.",
-            Scenario::TrustedMitm => "The one way HTTPS falls: Alice's device was made to trust the intruder's certificate authority (malware, a 'security' app, a corporate middlebox). Then the forged certificate is accepted and the intruder reads and changes everything. Guard what your devices trust.",
-            Scenario::Race => "Now the attacker is just another guest on the Wi-Fi: it can see every frame but cannot stop any. It forges the site's answer and sends it first (the site is far away, 20 ms). Alice's browser takes the first answer it gets: the attacker's page.",
-            Scenario::HttpsMixed => "The page comes over HTTPS, but it loads a chat widget script and a photo over plain http://. The intruder cannot touch the page, so it rewrites the script on its way, and a script runs with the page's full powers: the whole HTTPS page is now the intruder's. That is why browsers block plain-HTTP scripts in HTTPS pages (and upgrade images); this visitor stands for an old or careless client that does not.",
-            Scenario::HttpDownload => "Alice downloads the clinic's app over plain HTTP. The intruder swaps the file on its way (here for a harmless stand-in that says so; a real attacker sends malware), rewrites the site's script and replaces its logo: every resource without HTTPS is the intruder's. The checksum on the download page catches it only because this intruder left the page alone.",
-            Scenario::HttpsDownload => "The same download over HTTPS: the intruder can neither read nor change the file, the script or the image. The file's SHA-256 matches the one its page printed.",
-            Scenario::HttpsDoh => "The HTTPS visit again, but Alice's device asks for the site's address over DNS over HTTPS instead of plain DNS. The DNS question no longer crosses the gateway in clear; the server name in the ClientHello, the addresses and the sizes still do.",
-            Scenario::HttpsPadded => "The HTTPS visit again, but the site pads every response up to a power of two, so that every article's page load weighs the same. The intruder learns the padded site as before, but its guess of the article Alice opened is now no better than chance; the price is paid in bytes.",
-            Scenario::RaceHttps => "The same race against HTTPS. The forged bytes arrive first again, but they are not a valid TLS record: Alice's browser rejects them and aborts. An attacker who cannot block can, at most, break the connection.",
+            Scenario::Http => {
+                "Alice reads a health article and signs in over plain HTTP, on hotel Wi-Fi. Everything crosses the gateway in clear: watch the intruder read her password and her diagnosis, inject an advert into every page, and replay her cookie to open her account. Integrity and privacy are both gone."
+            }
+            Scenario::Https => {
+                "The same visit over HTTPS. The intruder still relays every packet, but sees only what TLS does not hide: the DNS lookup, the server name, addresses, sizes and timing. Pages arrive exactly as the site sent them."
+            }
+            Scenario::HttpsTls12 => {
+                "The same visit, but the site speaks only TLS 1.2. The pages are just as protected, yet the handshake shows more: the site's certificate (who it is, who vouched for it, until when) crosses the gateway in clear. TLS 1.3 encrypts it; here the intruder reads it off the wire."
+            }
+            Scenario::HttpsMitm => {
+                "The intruder answers with its own certificate for clinic.test. Alice's browser checks who signed it, finds an authority it does not trust, and refuses to talk: the attacker gets nothing but the ClientHello."
+            }
+            Scenario::HttpsTamper => {
+                "The intruder flips bytes inside the encrypted records. TLS authenticates every record, so Alice's browser notices at once and drops the connection instead of showing altered content."
+            }
+            Scenario::Sslstrip => {
+                "Alice types 'clinic.test' without https://. Her first request goes out in clear; the intruder answers it and keeps her on HTTP while talking HTTPS to the site itself. Without HSTS, HTTPS never gets a chance."
+            }
+            Scenario::SslstripHsts => {
+                "The same attack, but Alice's browser already knows the site's HSTS policy (an earlier visit, or the preload list). It never sends that first plain request, so there is nothing to strip."
+            }
+            Scenario::TrustedMitm => {
+                "The one way HTTPS falls: Alice's device was made to trust the intruder's certificate authority (malware, a 'security' app, a corporate middlebox). Then the forged certificate is accepted and the intruder reads and changes everything. Guard what your devices trust."
+            }
+            Scenario::Race => {
+                "Now the attacker is just another guest on the Wi-Fi: it can see every frame but cannot stop any. It forges the site's answer and sends it first (the site is far away, 20 ms). Alice's browser takes the first answer it gets: the attacker's page."
+            }
+            Scenario::HttpsMixed => {
+                "The page comes over HTTPS, but it loads a chat widget script and a photo over plain http://. The intruder cannot touch the page, so it rewrites the script on its way, and a script runs with the page's full powers: the whole HTTPS page is now the intruder's. That is why browsers block plain-HTTP scripts in HTTPS pages (and upgrade images); this visitor stands for an old or careless client that does not."
+            }
+            Scenario::HttpDownload => {
+                "Alice downloads the clinic's app over plain HTTP. The intruder swaps the file on its way (here for a harmless stand-in that says so; a real attacker sends malware), rewrites the site's script and replaces its logo: every resource without HTTPS is the intruder's. The checksum on the download page catches it only because this intruder left the page alone."
+            }
+            Scenario::HttpsDownload => {
+                "The same download over HTTPS: the intruder can neither read nor change the file, the script or the image. The file's SHA-256 matches the one its page printed."
+            }
+            Scenario::HttpsDoh => {
+                "The HTTPS visit again, but Alice's device asks for the site's address over DNS over HTTPS instead of plain DNS. The DNS question no longer crosses the gateway in clear; the server name in the ClientHello, the addresses and the sizes still do."
+            }
+            Scenario::HttpsPadded => {
+                "The HTTPS visit again, but the site pads every response up to a power of two, so that every article's page load weighs the same. The intruder learns the padded site as before, but its guess of the article Alice opened is now no better than chance; the price is paid in bytes."
+            }
+            Scenario::RaceHttps => {
+                "The same race against HTTPS. The forged bytes arrive first again, but they are not a valid TLS record: Alice's browser rejects them and aborts. An attacker who cannot block can, at most, break the connection."
+            }
         }
     }
 
@@ -292,7 +349,14 @@ impl Scenario {
             attack,
             start: "https://clinic.test/",
             visitor_flags: vec![],
-            expect: Expect { intruder: Leaks { article_inferred: false, ..metadata_only.clone() }, visitor: Got::Refused, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
+            expect: Expect {
+                intruder: Leaks { article_inferred: false, ..metadata_only.clone() },
+                visitor: Got::Refused,
+                site_pages: false,
+                replay: ReplayState::NotTried,
+                mixed_content: false,
+                download_swapped: false,
+            },
         };
         match self {
             Scenario::Http => Plan {
@@ -300,21 +364,42 @@ impl Scenario {
                 attack: proxy(TlsMode::Passthrough),
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: everything_over_http,
+                    visitor: Got::Modified,
+                    site_pages: true,
+                    replay: ReplayState::AccountRead,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::Https => Plan {
                 site_flags: vec![],
                 attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: metadata_only,
+                    visitor: Got::Intact,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::HttpsTls12 => Plan {
                 site_flags: vec!["--tls12-only"],
                 attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: Leaks { certificate: true, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: Leaks { certificate: true, ..metadata_only.clone() },
+                    visitor: Got::Intact,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::HttpsMitm => refused(proxy(TlsMode::Mitm)),
             Scenario::HttpsTamper => refused(proxy(TlsMode::Tamper)),
@@ -323,21 +408,42 @@ impl Scenario {
                 attack: proxy(TlsMode::Strip),
                 start: "clinic.test",
                 visitor_flags: vec![],
-                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: everything_over_http,
+                    visitor: Got::Modified,
+                    site_pages: true,
+                    replay: ReplayState::AccountRead,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::SslstripHsts => Plan {
                 site_flags: vec![],
                 attack: proxy(TlsMode::Strip),
                 start: "clinic.test",
                 visitor_flags: vec!["--hsts-preload"],
-                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: metadata_only,
+                    visitor: Got::Intact,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::TrustedMitm => Plan {
                 site_flags: vec![],
                 attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false },
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
-                expect: Expect { intruder: leaks(true, true, true, true, true, true, false, true, true, true), visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: leaks(true, true, true, true, true, true, false, true, true, true),
+                    visitor: Got::Modified,
+                    site_pages: true,
+                    replay: ReplayState::AccountRead,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             // The forged sign-in form takes the password; the site's own pages never reach
             // the visitor, who therefore never signs in to the site nor reads the article.
@@ -347,7 +453,14 @@ impl Scenario {
                 attack: Attack::Race,
                 start: "http://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: leaks(true, false, false, true, true, false, false, true, true, false), visitor: Got::Forged, site_pages: false, replay: ReplayState::NotTried, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: leaks(true, false, false, true, true, false, false, true, true, false),
+                    visitor: Got::Forged,
+                    site_pages: false,
+                    replay: ReplayState::NotTried,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::RaceHttps => Plan { site_flags: vec!["--latency-ms", "20"], ..refused(Attack::Race) },
             // The scripts it loads over plain HTTP are the intruder's to read and rewrite.
@@ -370,28 +483,56 @@ impl Scenario {
                 attack: tampering(TlsMode::Passthrough),
                 start: "http://clinic.test/",
                 visitor_flags: vec!["--download"],
-                expect: Expect { intruder: everything_over_http, visitor: Got::Modified, site_pages: true, replay: ReplayState::AccountRead, mixed_content: false, download_swapped: true },
+                expect: Expect {
+                    intruder: everything_over_http,
+                    visitor: Got::Modified,
+                    site_pages: true,
+                    replay: ReplayState::AccountRead,
+                    mixed_content: false,
+                    download_swapped: true,
+                },
             },
             Scenario::HttpsDoh => Plan {
                 site_flags: vec![],
                 attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--doh"],
-                expect: Expect { intruder: Leaks { dns_name: false, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: Leaks { dns_name: false, ..metadata_only.clone() },
+                    visitor: Got::Intact,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::HttpsPadded => Plan {
                 site_flags: vec!["--pad"],
                 attack: proxy(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec![],
-                expect: Expect { intruder: Leaks { article_inferred: false, ..metadata_only.clone() }, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: Leaks { article_inferred: false, ..metadata_only.clone() },
+                    visitor: Got::Intact,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
             Scenario::HttpsDownload => Plan {
                 site_flags: vec![],
                 attack: tampering(TlsMode::Passthrough),
                 start: "https://clinic.test/",
                 visitor_flags: vec!["--download"],
-                expect: Expect { intruder: metadata_only, visitor: Got::Intact, site_pages: true, replay: ReplayState::NotPossible, mixed_content: false, download_swapped: false },
+                expect: Expect {
+                    intruder: metadata_only,
+                    visitor: Got::Intact,
+                    site_pages: true,
+                    replay: ReplayState::NotPossible,
+                    mixed_content: false,
+                    download_swapped: false,
+                },
             },
         }
     }

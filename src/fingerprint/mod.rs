@@ -43,7 +43,16 @@ pub fn connections(capture: &Path) -> anyhow::Result<Vec<Conn>> {
         let Some(id) = e.conn else { return };
         match &e.record {
             Record::TlsClientHello(ch) => {
-                by_id.entry(id).or_insert(Conn { start_us: e.ts, client: e.src.ip(), server: e.dst, server_name: ch.sni.clone(), bytes_down: 0, bytes_up: 0, records_up: 0, records_down: 0 });
+                by_id.entry(id).or_insert(Conn {
+                    start_us: e.ts,
+                    client: e.src.ip(),
+                    server: e.dst,
+                    server_name: ch.sni.clone(),
+                    bytes_down: 0,
+                    bytes_up: 0,
+                    records_up: 0,
+                    records_down: 0,
+                });
             }
             Record::TlsTraffic(t) => {
                 if let Some(c) = by_id.get_mut(&id) {
@@ -56,7 +65,8 @@ pub fn connections(capture: &Path) -> anyhow::Result<Vec<Conn>> {
             _ => {}
         }
     };
-    crate::analysis::analyze::scan_with(capture, None, false, &mut sink, &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::analysis::analyze::scan_with(capture, None, false, &mut sink, &mut |_| {})
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conns: Vec<Conn> = by_id.into_values().collect();
     conns.sort_by_key(|c| c.start_us);
     Ok(conns)
@@ -106,7 +116,12 @@ impl Load {
     }
 
     pub fn describe(&self) -> String {
-        format!("{} over {} connection{}", kib(self.total()), self.down.len(), if self.down.len() == 1 { "" } else { "s" })
+        format!(
+            "{} over {} connection{}",
+            kib(self.total()),
+            self.down.len(),
+            if self.down.len() == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -182,7 +197,8 @@ pub struct Guess {
 impl Model {
     /// Reads a model written by `fingerprint learn`.
     pub fn load(path: &Path) -> anyhow::Result<Model> {
-        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e} (run `plainsight fingerprint learn` first)", path.display()))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e} (run `plainsight fingerprint learn` first)", path.display()))?;
         serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: not a fingerprint model: {e}", path.display()))
     }
 
@@ -209,13 +225,27 @@ impl Model {
         let (page, d, nearest) = *ranked.first()?;
         let tied = ranked[1..].iter().filter(|r| r.1 - d < TIE).count();
         let score = (1.0 - d).max(0.0);
-        let mut why = format!("saw {}; {page} loaded as {} when learned ({:.1}% apart)", load.describe(), nearest.describe(), d * 100.0);
+        let mut why = format!(
+            "saw {}; {page} loaded as {} when learned ({:.1}% apart)",
+            load.describe(),
+            nearest.describe(),
+            d * 100.0
+        );
         match ranked.get(1) {
             Some(&(p2, d2, _)) if tied == 0 => why.push_str(&format!("; next nearest {p2} ({:.1}% apart)", d2 * 100.0)),
-            _ if tied > 0 => why.push_str(&format!("; {tied} other pages load within {:.1}% of that: the sizes cannot tell them apart", TIE * 100.0)),
+            _ if tied > 0 => why.push_str(&format!(
+                "; {tied} other pages load within {:.1}% of that: the sizes cannot tell them apart",
+                TIE * 100.0
+            )),
             _ => {}
         }
-        Some(Guess { page: page.to_string(), score, runners_up: ranked[1..].iter().take(2).map(|r| (r.0.to_string(), (1.0 - r.1).max(0.0))).collect(), tied, why })
+        Some(Guess {
+            page: page.to_string(),
+            score,
+            runners_up: ranked[1..].iter().take(2).map(|r| (r.0.to_string(), (1.0 - r.1).max(0.0))).collect(),
+            tied,
+            why,
+        })
     }
 }
 
@@ -245,12 +275,25 @@ impl Live {
                 done.extend(self.complete(e.src.ip(), e.ts));
                 // At most this many connections followed at once (a flood costs no memory).
                 if self.open.len() < 65_536 {
-                    self.open.insert(id, Conn { start_us: e.ts, client: e.src.ip(), server: e.dst, server_name: ch.sni.clone(), bytes_down: 0, bytes_up: 0, records_up: 0, records_down: 0 });
+                    self.open.insert(
+                        id,
+                        Conn {
+                            start_us: e.ts,
+                            client: e.src.ip(),
+                            server: e.dst,
+                            server_name: ch.sni.clone(),
+                            bytes_down: 0,
+                            bytes_up: 0,
+                            records_up: 0,
+                            records_down: 0,
+                        },
+                    );
                 }
             }
             Record::TlsTraffic(t) => {
                 if let Some(mut c) = self.open.remove(&id) {
-                    (c.bytes_down, c.bytes_up, c.records_up, c.records_down) = (t.bytes_to_client, t.bytes_to_server, t.records_to_server, t.records_to_client);
+                    (c.bytes_down, c.bytes_up, c.records_up, c.records_down) =
+                        (t.bytes_to_client, t.bytes_to_server, t.records_to_server, t.records_to_client);
                     let group = self.ended.entry(c.client).or_default();
                     if group.len() < 1024 {
                         group.push(c);
@@ -275,7 +318,8 @@ impl Live {
 
     fn complete(&mut self, client: IpAddr, now_us: i64) -> Option<(Load, Guess)> {
         let open_here = self.open.values().filter(|c| c.client == client);
-        let last_start = open_here.clone().map(|c| c.start_us).chain(self.ended.get(&client)?.iter().map(|c| c.start_us)).max()?;
+        let last_start =
+            open_here.clone().map(|c| c.start_us).chain(self.ended.get(&client)?.iter().map(|c| c.start_us)).max()?;
         if open_here.count() > 0 && now_us != i64::MAX || now_us.saturating_sub(last_start) <= self.gap_us {
             return None;
         }
@@ -317,12 +361,42 @@ mod tests {
     #[test]
     fn live_loads_end_when_their_connections_closed_and_a_pause_passed() {
         use crate::analysis::dissect::{Event, tls};
-        let l = |v: &[u64]| Load { start_us: 0, client: IpAddr::from([192, 0, 2, 1]), down: v.to_vec(), up: 0, records_up: 0, records_down: 0 };
-        let model = Model { server_name: "clinic.test".into(), padded: false, browser: scripted(), samples: vec![Sample { page: "/a".into(), load: l(&[100_000]) }, Sample { page: "/b".into(), load: l(&[50_000]) }] };
+        let l = |v: &[u64]| Load {
+            start_us: 0,
+            client: IpAddr::from([192, 0, 2, 1]),
+            down: v.to_vec(),
+            up: 0,
+            records_up: 0,
+            records_down: 0,
+        };
+        let model = Model {
+            server_name: "clinic.test".into(),
+            padded: false,
+            browser: scripted(),
+            samples: vec![
+                Sample { page: "/a".into(), load: l(&[100_000]) },
+                Sample { page: "/b".into(), load: l(&[50_000]) },
+            ],
+        };
         let mut live = Live::new(model, std::time::Duration::from_secs(1));
-        let (client, server): (SocketAddr, SocketAddr) = ("192.0.2.10:40000".parse().unwrap(), "198.51.100.10:443".parse().unwrap());
-        let hello = |id, ts, sni: &str| Event { frame: 1, ts, conn: Some(id), src: client, dst: server, record: Record::TlsClientHello(tls::ClientHello { sni: Some(sni.into()), ..Default::default() }) };
-        let end = |id, ts, down| Event { frame: 2, ts, conn: Some(id), src: server, dst: client, record: Record::TlsTraffic(tls::Traffic { bytes_to_client: down, ..Default::default() }) };
+        let (client, server): (SocketAddr, SocketAddr) =
+            ("192.0.2.10:40000".parse().unwrap(), "198.51.100.10:443".parse().unwrap());
+        let hello = |id, ts, sni: &str| Event {
+            frame: 1,
+            ts,
+            conn: Some(id),
+            src: client,
+            dst: server,
+            record: Record::TlsClientHello(tls::ClientHello { sni: Some(sni.into()), ..Default::default() }),
+        };
+        let end = |id, ts, down| Event {
+            frame: 2,
+            ts,
+            conn: Some(id),
+            src: server,
+            dst: client,
+            record: Record::TlsTraffic(tls::Traffic { bytes_to_client: down, ..Default::default() }),
+        };
         assert!(live.event(&hello(1, 0, "clinic.test")).is_empty());
         assert!(live.event(&hello(9, 0, "elsewhere.test")).is_empty(), "another site is not followed");
         assert!(live.tick(5_000_000).is_empty(), "a connection still open: the load goes on");
@@ -341,7 +415,14 @@ mod tests {
 
     #[test]
     fn nearest_page_wins_and_ties_are_said() {
-        let l = |v: &[u64]| Load { start_us: 0, client: IpAddr::from([192, 0, 2, 1]), down: v.to_vec(), up: 0, records_up: 0, records_down: 0 };
+        let l = |v: &[u64]| Load {
+            start_us: 0,
+            client: IpAddr::from([192, 0, 2, 1]),
+            down: v.to_vec(),
+            up: 0,
+            records_up: 0,
+            records_down: 0,
+        };
         let model = Model {
             server_name: "clinic.test".into(),
             padded: false,
@@ -356,7 +437,13 @@ mod tests {
         assert_eq!(g.page, "/a");
         assert_eq!(g.runners_up[0].0, "/b");
         assert!(g.score > 0.99 && g.tied == 0 && g.why.contains("/b"), "{g:?}");
-        let same = Model { samples: vec![Sample { page: "/a".into(), load: l(&[1000]) }, Sample { page: "/b".into(), load: l(&[1000]) }], ..model };
+        let same = Model {
+            samples: vec![
+                Sample { page: "/a".into(), load: l(&[1000]) },
+                Sample { page: "/b".into(), load: l(&[1000]) },
+            ],
+            ..model
+        };
         let g = same.guess(&l(&[1000])).unwrap();
         assert_eq!(g.tied, 1);
         assert!(g.why.contains("cannot tell"), "{}", g.why);

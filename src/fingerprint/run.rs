@@ -34,7 +34,15 @@ fn now_us() -> i64 {
 
 /// Visits `pages` from `host` (one page load each, as a person opening a link) while the
 /// intruder captures on `interface`; returns each visit and the capture's connections.
-fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], pause: Duration, chromium: bool, stop: &AtomicBool) -> anyhow::Result<(Vec<Visited>, Vec<Conn>)> {
+fn visit_captured(
+    lab: &Lab,
+    host: Host,
+    interface: &str,
+    pages: &[String],
+    pause: Duration,
+    chromium: bool,
+    stop: &AtomicBool,
+) -> anyhow::Result<(Vec<Visited>, Vec<Conn>)> {
     let in_containers = crate::lab::container::this_host().is_some();
     // In a workshop sandbox the lab is up by construction, and its processes out of sight.
     if !in_containers && !run::in_sandbox() && !run::is_up(lab) {
@@ -46,7 +54,23 @@ fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], paus
     let ready = dir.join("sniff.ready");
     let _ = std::fs::remove_file(&ready);
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args(["sniff", "--lab", &lab.name, "--host", "intruder", "-i", interface, "-f", "tcp port 443", "--format", "jsonl", "--ready-file"]).arg(&ready).arg("-w").arg(&pcap);
+    cmd.args([
+        "sniff",
+        "--lab",
+        &lab.name,
+        "--host",
+        "intruder",
+        "-i",
+        interface,
+        "-f",
+        "tcp port 443",
+        "--format",
+        "jsonl",
+        "--ready-file",
+    ])
+    .arg(&ready)
+    .arg("-w")
+    .arg(&pcap);
     let sniffer = crate::lab::proc::Role::spawn(cmd, "sniff", &dir.join("sniff.jsonl"), &dir.join("sniff.log"))?;
     crate::lab::proc::wait_ready("the capture", Duration::from_secs(10), stop, || ready.exists())?;
     let spki = if chromium { crate::demo::browser::site_spki(lab)? } else { String::new() };
@@ -84,25 +108,39 @@ fn visit_captured(lab: &Lab, host: Host, interface: &str, pages: &[String], paus
         if chromium {
             // A fresh profile each time: nothing cached, as on a first visit. Chromium shows
             // no sizes: whether the site pads is read from one scripted load before it.
-            let padded = if i == 0 { rt.block_on(crate::lab::visitor::visit(opts.clone())).ok().map(|v| padded_visit(&v)) } else { None };
+            let padded = if i == 0 {
+                rt.block_on(crate::lab::visitor::visit(opts.clone())).ok().map(|v| padded_visit(&v))
+            } else {
+                None
+            };
             let _ = std::fs::remove_dir_all(&profile);
             let from_us = now_us();
-            let out = crate::demo::browser::headless(lab, host, &profile, &spki).arg("--dump-dom").arg(&opts.start).output();
+            let out =
+                crate::demo::browser::headless(lab, host, &profile, &spki).arg("--dump-dom").arg(&opts.start).output();
             let to_us = now_us();
             let error = match out {
                 Ok(o) if String::from_utf8_lossy(&o.stdout).contains("<article>") => None,
-                Ok(o) => Some(String::from_utf8_lossy(&o.stderr).split_whitespace().find(|w| w.contains("net::ERR_")).unwrap_or("Chromium showed no article").to_string()),
+                Ok(o) => Some(
+                    String::from_utf8_lossy(&o.stderr)
+                        .split_whitespace()
+                        .find(|w| w.contains("net::ERR_"))
+                        .unwrap_or("Chromium showed no article")
+                        .to_string(),
+                ),
                 Err(e) => Some(format!("running chromium (apt-get install chromium): {e}")),
             };
             visited.push(Visited { page: page.clone(), from_us, to_us, padded, error });
             continue;
         }
         let from_us = now_us();
-        let v = rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), crate::lab::visitor::visit(opts)).await });
+        let v = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(30), crate::lab::visitor::visit(opts)).await });
         let to_us = now_us();
         let (padded, error) = match v {
             Ok(Ok(v)) => {
-                let error = v.steps.iter().find_map(|s| s.error.clone()).or_else(|| (!v.steps.iter().any(|s| s.status == Some(200))).then(|| "no page arrived".to_string()));
+                let error = v.steps.iter().find_map(|s| s.error.clone()).or_else(|| {
+                    (!v.steps.iter().any(|s| s.status == Some(200))).then(|| "no page arrived".to_string())
+                });
                 (Some(padded_visit(&v)), error)
             }
             Ok(Err(e)) => (None, Some(format!("{e:#}"))),
@@ -125,7 +163,15 @@ fn padded_visit(v: &crate::lab::visitor::Visit) -> bool {
 
 /// The page load a visit made: the connections `client` opened to the site during it.
 fn load_of(v: &Visited, conns: &[Conn], client: std::net::IpAddr) -> Option<Load> {
-    let cs: Vec<&Conn> = conns.iter().filter(|c| c.client == client && c.server_name.as_deref() == Some(SITE_NAME) && c.start_us >= v.from_us && c.start_us <= v.to_us).collect();
+    let cs: Vec<&Conn> = conns
+        .iter()
+        .filter(|c| {
+            c.client == client
+                && c.server_name.as_deref() == Some(SITE_NAME)
+                && c.start_us >= v.from_us
+                && c.start_us <= v.to_us
+        })
+        .collect();
     Load::of(&cs)
 }
 
@@ -133,7 +179,10 @@ fn load_of(v: &Visited, conns: &[Conn], client: std::net::IpAddr) -> Option<Load
 fn padding(visited: &[Visited]) -> anyhow::Result<bool> {
     let seen: Vec<bool> = visited.iter().filter_map(|v| v.padded).collect();
     match (seen.iter().all(|p| *p), seen.iter().any(|p| *p)) {
-        _ if seen.is_empty() => anyhow::bail!("no visit reached the site: {}", visited.iter().find_map(|v| v.error.clone()).unwrap_or_default()),
+        _ if seen.is_empty() => anyhow::bail!(
+            "no visit reached the site: {}",
+            visited.iter().find_map(|v| v.error.clone()).unwrap_or_default()
+        ),
         (true, _) => Ok(true),
         (false, false) => Ok(false),
         _ => anyhow::bail!("the site padded some responses and not others: was it restarted during the run?"),
@@ -144,13 +193,26 @@ fn padding(visited: &[Visited]) -> anyhow::Result<bool> {
 /// intruder host over HTTPS and keeps the sizes its own capture shows.
 pub fn learn(lab: &Lab, loads: usize, chromium: bool, stop: &AtomicBool) -> anyhow::Result<Model> {
     let pages: Vec<String> = (0..loads).flat_map(|_| ARTICLES.iter().map(|a| a.path())).collect();
-    let (visited, conns) = visit_captured(lab, Host::Intruder, &Lab::wan_interface(), &pages, Duration::ZERO, chromium, stop)?;
+    let (visited, conns) =
+        visit_captured(lab, Host::Intruder, &Lab::wan_interface(), &pages, Duration::ZERO, chromium, stop)?;
     let padded = padding(&visited)?;
     let me = std::net::IpAddr::V4(crate::lab::GATEWAY_WAN);
-    let samples: Vec<Sample> = visited.iter().filter(|v| v.error.is_none()).filter_map(|v| Some(Sample { page: v.page.clone(), load: load_of(v, &conns, me)? })).collect();
-    let missing: Vec<&str> = ARTICLES.iter().filter(|a| !samples.iter().any(|s| s.page == a.path())).map(|a| a.slug).collect();
+    let samples: Vec<Sample> = visited
+        .iter()
+        .filter(|v| v.error.is_none())
+        .filter_map(|v| Some(Sample { page: v.page.clone(), load: load_of(v, &conns, me)? }))
+        .collect();
+    let missing: Vec<&str> =
+        ARTICLES.iter().filter(|a| !samples.iter().any(|s| s.page == a.path())).map(|a| a.slug).collect();
     if !missing.is_empty() {
-        anyhow::bail!("no page load captured for {}: {}", missing.join(", "), visited.iter().find_map(|v| v.error.clone()).unwrap_or_else(|| "see the capture's log in the lab's fingerprint folder".into()));
+        anyhow::bail!(
+            "no page load captured for {}: {}",
+            missing.join(", "),
+            visited
+                .iter()
+                .find_map(|v| v.error.clone())
+                .unwrap_or_else(|| "see the capture's log in the lab's fingerprint folder".into())
+        );
     }
     let model = Model { server_name: SITE_NAME.into(), padded, browser: browser_name(chromium).into(), samples };
     let path = model_path(lab);
@@ -168,11 +230,18 @@ fn browser_name(chromium: bool) -> &'static str {
 
 /// What the intruder guesses of the page load `client` made between `from_us` and
 /// `to_us` in `capture`, with the model `learn` left in the lab (the demo's article row).
-pub fn guess_window(lab: &Lab, capture: &Path, client: std::net::IpAddr, from_us: i64, to_us: i64) -> anyhow::Result<(super::Guess, Model)> {
+pub fn guess_window(
+    lab: &Lab,
+    capture: &Path,
+    client: std::net::IpAddr,
+    from_us: i64,
+    to_us: i64,
+) -> anyhow::Result<(super::Guess, Model)> {
     let model = Model::load(&model_path(lab))?;
     let conns = connections(capture)?;
     let v = Visited { page: String::new(), from_us, to_us, padded: None, error: None };
-    let load = load_of(&v, &conns, client).ok_or_else(|| anyhow::anyhow!("no HTTPS page load of the visitor in {}", capture.display()))?;
+    let load = load_of(&v, &conns, client)
+        .ok_or_else(|| anyhow::anyhow!("no HTTPS page load of the visitor in {}", capture.display()))?;
     let g = model.guess(&load).ok_or_else(|| anyhow::anyhow!("the model holds no page"))?;
     Ok((g, model))
 }
@@ -273,7 +342,8 @@ fn visit_order(visits: usize, n: usize, seed: u64) -> Vec<usize> {
 /// is guessed from the capture alone.
 pub fn eval(lab: &Lab, visits: usize, seed: u64, chromium: bool, stop: &AtomicBool) -> anyhow::Result<Evaluation> {
     let model = Model::load(&model_path(lab))?;
-    let pages: Vec<String> = visit_order(visits, ARTICLES.len(), seed).into_iter().map(|a| ARTICLES[a].path()).collect();
+    let pages: Vec<String> =
+        visit_order(visits, ARTICLES.len(), seed).into_iter().map(|a| ARTICLES[a].path()).collect();
     let (visited, conns) = visit_captured(lab, Host::Visitor, &Lab::lan_interface(), &pages, READING, chromium, stop)?;
     let padded = padding(&visited)?;
     if padded != model.padded {
@@ -308,7 +378,11 @@ pub fn eval(lab: &Lab, visits: usize, seed: u64, chromium: bool, stop: &AtomicBo
         learned_with: model.browser.clone(),
         articles: model.pages().len(),
         chance: 1.0 / model.pages().len().max(1) as f64,
-        padding: if padded { "every body to the next power of two, at least 16 KiB, uncompressed (HTTP body padding)".into() } else { "none".into() },
+        padding: if padded {
+            "every body to the next power of two, at least 16 KiB, uncompressed (HTTP body padding)".into()
+        } else {
+            "none".into()
+        },
         overhead_bytes: sent.saturating_sub(plain) / n,
         overhead_percent: if plain == 0 { 0.0 } else { (sent as f64 - plain as f64) * 100.0 / plain as f64 },
         unseen,
@@ -333,7 +407,10 @@ pub fn eval_text(e: &Evaluation) -> String {
         e.padding
     );
     if e.overhead_bytes > 0 {
-        out.push_str(&format!("  cost: {} more bytes per page load ({:.0}% more)\n", e.overhead_bytes, e.overhead_percent));
+        out.push_str(&format!(
+            "  cost: {} more bytes per page load ({:.0}% more)\n",
+            e.overhead_bytes, e.overhead_percent
+        ));
     }
     if e.unseen > 0 {
         out.push_str(&format!("  {} visit(s) left no page load in the capture (not counted)\n", e.unseen));
@@ -342,8 +419,16 @@ pub fn eval_text(e: &Evaluation) -> String {
     for (read, guessed) in &e.confusion {
         let total: usize = guessed.values().sum();
         let right = guessed.get(read).copied().unwrap_or(0);
-        let wrong: Vec<String> = guessed.iter().filter(|(g, _)| *g != read).map(|(g, n)| format!("{n} as {}", g.trim_start_matches("/articles/"))).collect();
-        out.push_str(&format!("    {:<28} {right} of {total} right{}\n", read.trim_start_matches("/articles/"), if wrong.is_empty() { String::new() } else { format!(" ({})", wrong.join(", ")) }));
+        let wrong: Vec<String> = guessed
+            .iter()
+            .filter(|(g, _)| *g != read)
+            .map(|(g, n)| format!("{n} as {}", g.trim_start_matches("/articles/")))
+            .collect();
+        out.push_str(&format!(
+            "    {:<28} {right} of {total} right{}\n",
+            read.trim_start_matches("/articles/"),
+            if wrong.is_empty() { String::new() } else { format!(" ({})", wrong.join(", ")) }
+        ));
     }
     out
 }

@@ -46,7 +46,9 @@ pub const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nconnection:
 pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(e) = cur {
-        if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout) || e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+        if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
             return true;
         }
         cur = e.source();
@@ -84,7 +86,11 @@ pub fn watched<S>(inner: S) -> (Watched<S>, Heard) {
 }
 
 impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
-    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
@@ -95,7 +101,11 @@ impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
 }
 
 impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
-    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
             self.heard.0.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -103,7 +113,11 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
         r
     }
 
-    fn poll_write_vectored(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
             self.heard.0.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -115,11 +129,17 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
         self.inner.is_write_vectored()
     }
 
-    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -132,7 +152,10 @@ const LINGER_BYTES: usize = 256 << 10;
 /// `stream` with a limit on each read and write: one that waits longer than `idle` fails,
 /// and the server closes the connection (a silent client, a stalled body, an idle
 /// keep-alive, a client that stops reading).
-pub fn idle_limited(stream: tokio::net::TcpStream, idle: Duration) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<tokio::net::TcpStream>>> {
+pub fn idle_limited(
+    stream: tokio::net::TcpStream,
+    idle: Duration,
+) -> std::pin::Pin<Box<tokio_io_timeout::TimeoutStream<tokio::net::TcpStream>>> {
     let mut s = tokio_io_timeout::TimeoutStream::new(stream);
     s.set_read_timeout(Some(idle));
     s.set_write_timeout(Some(idle));
@@ -259,7 +282,9 @@ mod tests {
             // 600 connections before any accept: more than std's backlog of 128.
             let mut held = Vec::new();
             for _ in 0..600 {
-                held.push(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("queued, not dropped"));
+                held.push(
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("queued, not dropped"),
+                );
             }
             let mut accepted = 0;
             while tokio::time::timeout(Duration::from_millis(200), l.accept()).await.is_ok_and(|r| r.is_ok()) {

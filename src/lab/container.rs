@@ -49,10 +49,10 @@ pub fn this_host() -> Option<Host> {
 pub fn interface_with(addr: Ipv4Addr) -> Option<String> {
     let addrs = nix::ifaddrs::getifaddrs().ok()?;
     for a in addrs {
-        if let Some(sin) = a.address.as_ref().and_then(|s| s.as_sockaddr_in()) {
-            if sin.ip() == addr {
-                return Some(a.interface_name);
-            }
+        if let Some(sin) = a.address.as_ref().and_then(|s| s.as_sockaddr_in())
+            && sin.ip() == addr
+        {
+            return Some(a.interface_name);
         }
     }
     None
@@ -106,7 +106,11 @@ impl Job {
 impl Conductor {
     /// Starts a new run and waits (up to `timeout`) until every host follows it.
     pub fn begin(state: &Path, timeout: Duration) -> anyhow::Result<Conductor> {
-        let id = format!("{}-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(), std::process::id());
+        let id = format!(
+            "{}-{}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis(),
+            std::process::id()
+        );
         // Runs of earlier `up`s are over: their files go.
         if let Ok(old) = std::fs::read_dir(state.join("runs")) {
             for e in old.flatten() {
@@ -114,20 +118,29 @@ impl Conductor {
             }
         }
         for h in HOSTS {
-            std::fs::create_dir_all(jobs_dir(state, &id, h)).with_context(|| format!("creating the job folders under {}", state.display()))?;
+            std::fs::create_dir_all(jobs_dir(state, &id, h))
+                .with_context(|| format!("creating the job folders under {}", state.display()))?;
         }
         write_atomic(&state.join("current"), id.as_bytes())?;
         let c = Conductor { state: state.to_path_buf(), id, next: AtomicU32::new(1) };
         let start = Instant::now();
         loop {
-            let missing: Vec<&str> = HOSTS.iter().filter(|h| !run_dir(&c.state, &c.id).join(format!("{}.ready", h.as_str())).exists()).map(|h| h.as_str()).collect();
+            let missing: Vec<&str> = HOSTS
+                .iter()
+                .filter(|h| !run_dir(&c.state, &c.id).join(format!("{}.ready", h.as_str())).exists())
+                .map(|h| h.as_str())
+                .collect();
             if missing.is_empty() {
                 return Ok(c);
             }
             if start.elapsed() > timeout {
                 // The hosts that did come up must not wait for this run for ever.
                 c.finish();
-                bail!("the {} container(s) did not come up within {} s (docker compose ps; docker compose logs)", missing.join(", "), timeout.as_secs());
+                bail!(
+                    "the {} container(s) did not come up within {} s (docker compose ps; docker compose logs)",
+                    missing.join(", "),
+                    timeout.as_secs()
+                );
             }
             std::thread::sleep(POLL);
         }
@@ -138,12 +151,16 @@ impl Conductor {
     pub fn resume(state: &Path) -> anyhow::Result<Conductor> {
         let id = std::fs::read_to_string(state.join("current")).map_err(|_| anyhow::anyhow!("no run of the container lab in {} (start it with PLAINSIGHT_KEEP=1 docker compose -f lab/compose.yaml up -d)", state.display()))?.trim().to_string();
         if run_dir(state, &id).join("shutdown").exists() {
-            bail!("the container lab's run {id} is over: start the lab again (PLAINSIGHT_KEEP=1 docker compose -f lab/compose.yaml up -d)");
+            bail!(
+                "the container lab's run {id} is over: start the lab again (PLAINSIGHT_KEEP=1 docker compose -f lab/compose.yaml up -d)"
+            );
         }
         let last = HOSTS
             .iter()
             .filter_map(|&h| std::fs::read_dir(jobs_dir(state, &id, h)).ok())
-            .flat_map(|d| d.flatten().filter_map(|e| e.file_name().to_string_lossy().split('.').next()?.parse::<u32>().ok()))
+            .flat_map(|d| {
+                d.flatten().filter_map(|e| e.file_name().to_string_lossy().split('.').next()?.parse::<u32>().ok())
+            })
             .max()
             .unwrap_or(0);
         Ok(Conductor { state: state.to_path_buf(), id, next: AtomicU32::new(last + 1) })
@@ -227,10 +244,13 @@ impl Agent {
     /// route out of the lab, through the machine).
     pub fn route(&self) -> anyhow::Result<()> {
         let args: Vec<String> = match self.host {
-            Host::Visitor | Host::Guest => vec!["replace".into(), "default".into(), "via".into(), GATEWAY_LAN.to_string()],
+            Host::Visitor | Host::Guest => {
+                vec!["replace".into(), "default".into(), "via".into(), GATEWAY_LAN.to_string()]
+            }
             Host::Site => vec!["replace".into(), "default".into(), "via".into(), GATEWAY_WAN.to_string()],
             Host::Intruder => {
-                let routes = Command::new("ip").args(["route", "show", "default"]).output().context("running ip (iproute2)")?;
+                let routes =
+                    Command::new("ip").args(["route", "show", "default"]).output().context("running ip (iproute2)")?;
                 if routes.stdout.is_empty() {
                     return Ok(());
                 }
@@ -240,7 +260,11 @@ impl Agent {
         };
         let out = Command::new("ip").arg("route").args(&args).output().context("running ip (iproute2)")?;
         if !out.status.success() {
-            bail!("ip route {}: {} (the container needs cap_add NET_ADMIN)", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "ip route {}: {} (the container needs cap_add NET_ADMIN)",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     }
@@ -256,7 +280,9 @@ impl Agent {
             if current.is_some() && current != self.run {
                 let id = current.clone().expect("checked");
                 // An earlier run that is already over is not followed.
-                if !run_dir(&self.state, &id).join("shutdown").exists() && jobs_dir(&self.state, &id, self.host).is_dir() {
+                if !run_dir(&self.state, &id).join("shutdown").exists()
+                    && jobs_dir(&self.state, &id, self.host).is_dir()
+                {
                     self.kill_all();
                     self.seen.clear();
                     write_atomic(&run_dir(&self.state, &id).join(format!("{}.ready", self.host.as_str())), b"")?;
@@ -354,7 +380,11 @@ mod tests {
             let body: Vec<&str> = lines.take_while(|l| l.starts_with("   ") || l.is_empty()).collect();
             format!("{head}\n{}", body.join("\n"))
         };
-        for (name, addrs) in [("visitor", vec![super::super::VISITOR]), ("intruder", vec![GATEWAY_LAN, GATEWAY_WAN]), ("site", vec![super::super::SITE])] {
+        for (name, addrs) in [
+            ("visitor", vec![super::super::VISITOR]),
+            ("intruder", vec![GATEWAY_LAN, GATEWAY_WAN]),
+            ("site", vec![super::super::SITE]),
+        ] {
             let text = service(name);
             assert!(text.contains(&format!("PLAINSIGHT_LAB_HOST: {name}")), "{name}");
             assert!(text.contains(&format!("\"plainsight\", \"lab\", \"host\", \"{name}\"")), "{name}");
@@ -389,7 +419,11 @@ mod tests {
             .collect();
         std::thread::sleep(Duration::from_millis(100));
         let c = Conductor::begin(&dir, Duration::from_secs(10)).unwrap();
-        let spec = |cmd: &str, name: &str| JobSpec { argv: vec!["sh".into(), "-c".into(), cmd.into()], stdout: dir.join(format!("{name}.out")), stderr: dir.join(format!("{name}.err")) };
+        let spec = |cmd: &str, name: &str| JobSpec {
+            argv: vec!["sh".into(), "-c".into(), cmd.into()],
+            stdout: dir.join(format!("{name}.out")),
+            stderr: dir.join(format!("{name}.err")),
+        };
         let quick = c.start(Host::Site, &spec("echo hello; exit 3", "quick")).unwrap();
         assert_eq!(c.wait(&quick, Duration::from_secs(10)).unwrap(), 3);
         assert_eq!(std::fs::read_to_string(dir.join("quick.out")).unwrap(), "hello\n");
@@ -398,7 +432,9 @@ mod tests {
         assert_eq!(c.exited(&slow), None);
         c.stop(&slow);
         assert_eq!(c.exited(&slow), Some(-1), "stopped by SIGTERM");
-        let missing = c.start(Host::Visitor, &JobSpec { argv: vec!["/nonexistent/program".into()], ..spec("", "missing") }).unwrap();
+        let missing = c
+            .start(Host::Visitor, &JobSpec { argv: vec!["/nonexistent/program".into()], ..spec("", "missing") })
+            .unwrap();
         assert_eq!(c.wait(&missing, Duration::from_secs(10)).unwrap(), -1);
         // Another process takes the run over: it numbers its jobs after the others, and
         // stops one it did not start.

@@ -17,9 +17,9 @@
 //! a process started, watched and stopped through [`proc`]; [`pki`] makes the lab's
 //! certificates, [`conn`] keeps the servers' connections in bounds (listen backlog, idle limits, lingering close).
 
+pub mod conn;
 pub mod container;
 pub mod intruder;
-pub mod conn;
 pub mod pki;
 pub mod proc;
 pub mod run;
@@ -85,7 +85,9 @@ pub struct BadName(pub String);
 
 impl Lab {
     pub fn new(name: &str) -> Result<Lab, BadName> {
-        let ok = !name.is_empty() && name.len() <= 20 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok = !name.is_empty()
+            && name.len() <= 20
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok { Ok(Lab { name: name.to_string() }) } else { Err(BadName(name.to_string())) }
     }
 
@@ -153,7 +155,20 @@ impl Lab {
             ip(&["-n", &ns, "link", "add", ifname, "type", "veth", "peer", "name", h.as_str(), "netns", &lan]);
             ip(&["-n", &lan, "link", "set", h.as_str(), "master", "br0", "up"]);
         }
-        ip(&["-n", &self.ns(Host::Intruder), "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", &self.ns(Host::Site)]);
+        ip(&[
+            "-n",
+            &self.ns(Host::Intruder),
+            "link",
+            "add",
+            "wan0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &self.ns(Host::Site),
+        ]);
         ip(&["-n", &lan, "link", "set", "br0", "up"]);
         ip(&["-n", &lan, "link", "set", "lo", "up"]);
         for h in [Host::Visitor, Host::Guest, Host::Intruder, Host::Site] {
@@ -195,10 +210,10 @@ mod tests {
                 assert!(cmd[1].starts_with("plainsight-"), "{cmd:?}");
             }
             // Any peer moved elsewhere goes into one of the lab's namespaces.
-            if let Some(i) = cmd.iter().position(|a| a == "netns") {
-                if cmd[0] == "-n" {
-                    assert!(cmd[i + 1].starts_with("plainsight-"));
-                }
+            if let Some(i) = cmd.iter().position(|a| a == "netns")
+                && cmd[0] == "-n"
+            {
+                assert!(cmd[i + 1].starts_with("plainsight-"));
             }
         }
         for (ns, _) in lab.plan_sysctls() {

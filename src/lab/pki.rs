@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
 
 /// Errors making or loading certificates.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +37,8 @@ impl Ca {
         params.distinguished_name.push(DnType::CommonName, name);
         params.distinguished_name.push(DnType::OrganizationName, "plainsight");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
         Ok(Ca { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
@@ -68,7 +71,8 @@ pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), PkiError
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = std::path::PathBuf::from(tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp).map_err(err)?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp).map_err(err)?;
     f.write_all(contents.as_bytes()).map_err(err)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -87,7 +91,8 @@ pub fn server_config(cert: &Path, key: &Path, tls12_only: bool) -> anyhow::Resul
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
-    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only { &[&rustls::version::TLS12] } else { rustls::DEFAULT_VERSIONS };
+    let versions: &[&rustls::SupportedProtocolVersion] =
+        if tls12_only { &[&rustls::version::TLS12] } else { rustls::DEFAULT_VERSIONS };
     let mut cfg = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
         .with_protocol_versions(versions)?
         .with_no_client_auth()
@@ -104,7 +109,12 @@ pub struct KeyLogFile(std::sync::Mutex<std::fs::File>);
 impl KeyLogFile {
     pub fn create(path: &Path) -> anyhow::Result<KeyLogFile> {
         use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(KeyLogFile(std::sync::Mutex::new(f)))
     }
 }
@@ -148,7 +158,9 @@ mod tests {
     fn site_certificate_is_signed_by_the_lab_ca() {
         let ca = Ca::generate("test CA").unwrap();
         let leaf = ca.issue(&["clinic.test", "www.clinic.test", "*.clinic.test"]).unwrap();
-        let der = rustls_pki_types::pem::PemObject::from_pem_slice(leaf.cert_pem.as_bytes()).map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec()).unwrap();
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(leaf.cert_pem.as_bytes())
+            .map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec())
+            .unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
         assert!(cert.issuer().to_string().contains("test CA"));
         let san = cert.subject_alternative_name().unwrap().unwrap();

@@ -62,7 +62,9 @@ impl Role {
         use std::os::unix::process::CommandExt;
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
-            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from));
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
+            });
         }
         Ok(Role { child: Some(spawn_logged(cmd, what, stdout, stderr)?), what: what.to_string() })
     }
@@ -111,7 +113,11 @@ impl Drop for Role {
 /// both paths are the same). Every process the lab starts goes through here.
 pub fn spawn_logged(mut cmd: Command, what: &str, stdout: &Path, stderr: &Path) -> anyhow::Result<Child> {
     let out = std::fs::File::create(stdout).with_context(|| format!("creating {}", stdout.display()))?;
-    let err = if stderr == stdout { out.try_clone()? } else { std::fs::File::create(stderr).with_context(|| format!("creating {}", stderr.display()))? };
+    let err = if stderr == stdout {
+        out.try_clone()?
+    } else {
+        std::fs::File::create(stderr).with_context(|| format!("creating {}", stderr.display()))?
+    };
     cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().with_context(|| format!("starting {what}"))
 }
 
@@ -141,7 +147,8 @@ fn alive(pid: i32) -> bool {
         Ok(_) => false,
         // Not ours: alive while /proc has it and it is not a zombie (a zombie has exited;
         // reaping it is its parent's business, and some init processes are slow at it).
-        Err(_) => std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))),
+        Err(_) => std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))),
     }
 }
 
@@ -165,7 +172,12 @@ pub fn terminate_pids(pids: &[i32], grace: Duration) {
 
 /// Waits until a role gave its ready signal (`ready` holds: usually a file it creates
 /// once it is listening), at most `timeout`, or until `stop`.
-pub fn wait_ready(what: &str, timeout: Duration, stop: &AtomicBool, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub fn wait_ready(
+    what: &str,
+    timeout: Duration,
+    stop: &AtomicBool,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     while !ready() {
         if stop.load(Ordering::SeqCst) {

@@ -30,18 +30,29 @@ pub fn existing(lab: &Lab) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output();
     let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     let wanted: Vec<String> = Host::ALL.iter().map(|h| lab.ns(*h)).collect();
-    text.lines().filter_map(|l| l.split_whitespace().next()).filter(|n| wanted.iter().any(|w| w == n)).map(str::to_string).collect()
+    text.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| wanted.iter().any(|w| w == n))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Pids of the processes living in a namespace.
 pub fn pids(ns: &str) -> Vec<i32> {
     let out = Command::new("ip").args(["netns", "pids", ns]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect()).unwrap_or_default()
+    out.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| b.split(|c| *c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 
@@ -64,7 +75,9 @@ pub fn in_sandbox() -> bool {
 
 /// Whether the lab is complete and its site is serving.
 pub fn is_up(lab: &Lab) -> bool {
-    existing(lab).len() == Host::ALL.len() && lab.state_dir().join("site.ready").exists() && !pids(&lab.ns(Host::Site)).is_empty()
+    existing(lab).len() == Host::ALL.len()
+        && lab.state_dir().join("site.ready").exists()
+        && !pids(&lab.ns(Host::Site)).is_empty()
 }
 
 /// Builds the lab and starts its site and DNS resolver. Harmless when already up;
@@ -125,7 +138,8 @@ pub fn wait_site_ready(lab: &Lab) -> anyhow::Result<()> {
     let state = lab.state_dir();
     let ready = state.join("site.ready");
     static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    super::proc::wait_ready("the site", Duration::from_secs(10), &NEVER, || ready.exists()).with_context(|| format!("see {}", state.join("site.log").display()))
+    super::proc::wait_ready("the site", Duration::from_secs(10), &NEVER, || ready.exists())
+        .with_context(|| format!("see {}", state.join("site.log").display()))
 }
 
 /// The arguments that start the site role on the lab's state.
@@ -151,10 +165,9 @@ pub fn spawn_role(lab: &Lab, host: Host, role: &str, args: &[String]) -> anyhow:
     cmd.args(["netns", "exec", &lab.ns(host)]).arg(exe).args(args);
     // Its own session: a Ctrl-C in the terminal that ran `lab up` does not reach it, and it
     // outlives the command that started it (`lab down` stops it).
+    // SAFETY: only setsid, async-signal-safe, between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
-        });
+        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from));
     }
     let child = super::proc::spawn_logged(cmd, role, &log, &log)?;
     std::fs::write(lab.state_dir().join(format!("{role}.pid")), child.id().to_string())?;
@@ -185,7 +198,8 @@ pub fn status(lab: &Lab) -> String {
     if ns.is_empty() {
         return format!("lab {}: down\n", lab.name);
     }
-    let mut s = format!("lab {}: {}\n", lab.name, if is_up(lab) { "up" } else { "partly up (run `lab down` or `lab up`)" });
+    let mut s =
+        format!("lab {}: {}\n", lab.name, if is_up(lab) { "up" } else { "partly up (run `lab down` or `lab up`)" });
     for h in [Host::Visitor, Host::Guest, Host::Intruder, Host::Site] {
         let name = lab.ns(h);
         if !ns.contains(&name) {
@@ -200,12 +214,25 @@ pub fn status(lab: &Lab) -> String {
                 let role = c.split_whitespace().skip_while(|w| !w.ends_with("plainsight")).nth(1)?.to_string();
                 // A role whose starter is gone was reparented to init: nobody will stop it
                 // but `lab down`. The site runs detached by design.
-                Some(if role != "site" && parent(pid) == Some(1) { format!("{role} (orphaned: what started it is gone)") } else { role })
+                Some(if role != "site" && parent(pid) == Some(1) {
+                    format!("{role} (orphaned: what started it is gone)")
+                } else {
+                    role
+                })
             })
             .collect();
-        s += &format!("  {:<9} {:<40} {}\n", h.as_str(), addrs.join(", "), if roles.is_empty() { String::new() } else { format!("running: {}", roles.join(", ")) });
+        s += &format!(
+            "  {:<9} {:<40} {}\n",
+            h.as_str(),
+            addrs.join(", "),
+            if roles.is_empty() { String::new() } else { format!("running: {}", roles.join(", ")) }
+        );
         if h == Host::Intruder && !roles.iter().any(|r| r.starts_with("inject")) {
-            let tables = Command::new("ip").args(["netns", "exec", &name, "nft", "list", "tables"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+            let tables = Command::new("ip")
+                .args(["netns", "exec", &name, "nft", "list", "tables"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
             if tables.contains("plainsight_inject") {
                 s += "            stale interception rules: table plainsight_inject with no inject running (`lab down` removes them)\n";
             }
@@ -220,15 +247,28 @@ pub fn doctor() -> (String, bool) {
     let mut ok = true;
     let mut out = String::new();
     let mut check = |good: bool, what: &str, fix: &str| {
-        out += &format!("{} {what}{}\n", if good { "ok     " } else { "MISSING" }, if good { String::new() } else { format!(": {fix}") });
+        out += &format!(
+            "{} {what}{}\n",
+            if good { "ok     " } else { "MISSING" },
+            if good { String::new() } else { format!(": {fix}") }
+        );
         ok &= good;
     };
     check(privileged(), "root (network namespaces need it)", "run it in a root shell");
-    let has = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let has =
+        |cmd: &str, arg: &str| Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     check(has("ip", "-V"), "iproute2 (`ip`)", "apt-get install iproute2");
-    check(Path::new("/proc/self/ns/net").exists(), "network namespace support in the kernel", "a kernel with CONFIG_NET_NS");
+    check(
+        Path::new("/proc/self/ns/net").exists(),
+        "network namespace support in the kernel",
+        "a kernel with CONFIG_NET_NS",
+    );
     check(has("nft", "--version"), "nftables (`nft`, for the intruder's redirect rules)", "apt-get install nftables");
-    let pcap = Command::new("ldconfig").arg("-p").output().map(|o| String::from_utf8_lossy(&o.stdout).contains("libpcap.so")).unwrap_or(false);
+    let pcap = Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("libpcap.so"))
+        .unwrap_or(false);
     check(pcap, "libpcap (live capture)", "apt-get install libpcap0.8");
     check(has("sysctl", "-V"), "sysctl (forwarding inside the intruder's namespace)", "apt-get install procps");
     (out, ok)
@@ -249,7 +289,12 @@ pub fn be_in(lab: &Lab, host: Host) -> anyhow::Result<()> {
         return Ok(());
     }
     if !Path::new("/run/netns").join(lab.ns(host)).exists() {
-        return Err(NotInLab(format!("lab {} has no {} host (run `plainsight lab up`, or pass --outside-lab on a network you own)", lab.name, host.as_str())).into());
+        return Err(NotInLab(format!(
+            "lab {} has no {} host (run `plainsight lab up`, or pass --outside-lab on a network you own)",
+            lab.name,
+            host.as_str()
+        ))
+        .into());
     }
     enter(lab, host)?;
     Ok(())
@@ -260,7 +305,8 @@ pub fn be_in(lab: &Lab, host: Host) -> anyhow::Result<()> {
 pub fn enter(lab: &Lab, host: Host) -> anyhow::Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let path = Path::new("/run/netns").join(lab.ns(host));
-    let target = std::fs::metadata(&path).with_context(|| format!("lab {} has no {} host (run `plainsight lab up`)", lab.name, host.as_str()))?;
+    let target = std::fs::metadata(&path)
+        .with_context(|| format!("lab {} has no {} host (run `plainsight lab up`)", lab.name, host.as_str()))?;
     let current = std::fs::metadata("/proc/self/ns/net")?;
     if (target.dev(), target.ino()) == (current.dev(), current.ino()) {
         return Ok(false);

@@ -44,7 +44,9 @@ impl Start {
             Start::Http => format!("http://{SITE_NAME}/"),
             Start::Https => format!("https://{}/", persona.portal.as_deref().unwrap_or(SITE_NAME)),
             Start::Bare | Start::BareHsts => SITE_NAME.to_string(),
-            Start::Article => format!("https://{SITE_NAME}/articles/{}", persona.article.as_deref().unwrap_or("living-with-hiv")),
+            Start::Article => {
+                format!("https://{SITE_NAME}/articles/{}", persona.article.as_deref().unwrap_or("living-with-hiv"))
+            }
         }
     }
 }
@@ -61,7 +63,10 @@ pub struct Mode {
 
 impl Mode {
     pub fn of(lab: &Lab) -> Mode {
-        std::fs::read(lab.state_dir().join(MODE_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        std::fs::read(lab.state_dir().join(MODE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -105,17 +110,27 @@ impl BotVisit {
             urls: v.steps.iter().filter(|s| s.skipped.is_none() && !s.hsts_upgrade).map(|s| s.url.clone()).collect(),
             errors: v.steps.iter().filter_map(|s| s.error.clone()).collect(),
             altered,
-            last_page: v.steps.iter().rev().filter(|s| s.status == Some(200) && s.content_type.as_deref().is_some_and(|c| c.contains("html"))).find_map(|s| {
-                let path = s.url.parse::<http::Uri>().ok()?.path().trim_matches('/').replace('/', "_");
-                Some(format!("{}.html", if path.is_empty() { "index" } else { &path }))
-            }),
+            last_page: v
+                .steps
+                .iter()
+                .rev()
+                .filter(|s| s.status == Some(200) && s.content_type.as_deref().is_some_and(|c| c.contains("html")))
+                .find_map(|s| {
+                    let path = s.url.parse::<http::Uri>().ok()?.path().trim_matches('/').replace('/', "_");
+                    Some(format!("{}.html", if path.is_empty() { "index" } else { &path }))
+                }),
         }
     }
 
     /// One line: signed in or not, over what, errors.
     pub fn summary(&self) -> String {
         let https = self.urls.iter().filter(|u| u.starts_with("https://")).count();
-        let mut s = format!("{} requests ({} over HTTPS), signed in: {}", self.urls.len(), https, if self.logged_in { "yes" } else { "no" });
+        let mut s = format!(
+            "{} requests ({} over HTTPS), signed in: {}",
+            self.urls.len(),
+            https,
+            if self.logged_in { "yes" } else { "no" }
+        );
         if let Some(e) = self.errors.first() {
             s.push_str(&format!(", error: {e}"));
         }
@@ -139,7 +154,11 @@ pub fn pid(lab: &Lab) -> Option<i32> {
 
 /// The bot's recorded visits, oldest first.
 pub fn visits(lab: &Lab) -> Vec<BotVisit> {
-    std::fs::read_to_string(lab.state_dir().join(VISITS_FILE)).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    std::fs::read_to_string(lab.state_dir().join(VISITS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn record(state: &Path, v: &BotVisit) -> anyhow::Result<()> {
@@ -229,7 +248,10 @@ pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result
         let rec = match visit {
             Ok(Ok(v)) => BotVisit::of(&v, &mode, altered_pages(&pages, &state.join("manifest.json"))),
             Ok(Err(e)) => BotVisit { errors: vec![format!("{e:#}")], ..BotVisit::of(&Visit::default(), &mode, vec![]) },
-            Err(_) => BotVisit { errors: vec!["the visit took longer than 30 s".into()], ..BotVisit::of(&Visit::default(), &mode, vec![]) },
+            Err(_) => BotVisit {
+                errors: vec!["the visit took longer than 30 s".into()],
+                ..BotVisit::of(&Visit::default(), &mode, vec![])
+            },
         };
         eprintln!("bot: {} ({})", rec.summary(), if mode.exercise.is_empty() { "no exercise" } else { &mode.exercise });
         let _ = std::fs::remove_dir_all(state.join(PAGES_DIR));

@@ -77,16 +77,27 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
     let lab = ws.participant(p)?;
     let mode = bot::Mode::of(&lab);
     if mode.exercise != ex.id {
-        anyhow::bail!("lab {} is not set up for exercise {}: open it first with `plainsight workshop show {}` (the trainer adds --participant {p}{})", lab.name, ex.id, ex.id, ws.name_flag());
+        anyhow::bail!(
+            "lab {} is not set up for exercise {}: open it first with `plainsight workshop show {}` (the trainer adds --participant {p}{})",
+            lab.name,
+            ex.id,
+            ex.id,
+            ws.name_flag()
+        );
     }
     let answer = answer.map(str::trim).unwrap_or("");
     if ex.check.needs_answer() && answer.is_empty() {
         return Ok(fail("this checkpoint needs your answer: --answer TEXT".into()));
     }
     let persona = key.persona(p, &ex.id);
-    let since: Vec<BotVisit> = bot::visits(&lab).into_iter().filter(|v| v.exercise == ex.id && v.at_ms >= mode.since_ms).collect();
+    let since: Vec<BotVisit> =
+        bot::visits(&lab).into_iter().filter(|v| v.exercise == ex.id && v.at_ms >= mode.since_ms).collect();
     let interval = ws.recorded().map(|r| r.bot_interval.1).unwrap_or(20.0);
-    let no_visit = || fail(format!("the bot has not visited since you opened this exercise: it visits every {interval} s or less, check again after its next visit"));
+    let no_visit = || {
+        fail(format!(
+            "the bot has not visited since you opened this exercise: it visits every {interval} s or less, check again after its next visit"
+        ))
+    };
     Ok(match ex.check {
         Kind::Password => {
             if key.same(answer, &persona.password) {
@@ -106,7 +117,9 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
             let a = answer.trim_end_matches('.').to_ascii_lowercase();
             let name = persona.portal.clone().unwrap_or_else(|| SITE_NAME.to_string());
             if key.same(&a, &name) {
-                pass(format!("{name} crosses the network in clear in the ClientHello (SNI), and in the DNS query before it"))
+                pass(format!(
+                    "{name} crosses the network in clear in the ClientHello (SNI), and in the DNS query before it"
+                ))
             } else {
                 fail("that is not the name the intruder reads from the bot's HTTPS connections".into())
             }
@@ -140,34 +153,58 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
                 return Ok(no_visit());
             }
             match since.iter().rev().find_map(|v| v.altered.iter().find(|a| a.text.contains(answer)).map(|a| (v, a))) {
-                Some((v, a)) => pass(format!("the bot received {} with your text ({} s ago)", a.file, bot::now_ms().saturating_sub(v.at_ms) / 1000)),
-                None if since.iter().any(|v| !v.altered.is_empty()) => fail("the bot received altered pages, but none with your text".into()),
-                None => fail(format!("the bot's {} visit(s) since you opened the exercise received the site's pages unaltered", since.len())),
+                Some((v, a)) => pass(format!(
+                    "the bot received {} with your text ({} s ago)",
+                    a.file,
+                    bot::now_ms().saturating_sub(v.at_ms) / 1000
+                )),
+                None if since.iter().any(|v| !v.altered.is_empty()) => {
+                    fail("the bot received altered pages, but none with your text".into())
+                }
+                None => fail(format!(
+                    "the bot's {} visit(s) since you opened the exercise received the site's pages unaltered",
+                    since.len()
+                )),
             }
         }
         Kind::RefusedCertificate => {
             if since.is_empty() {
                 return Ok(no_visit());
             }
-            let refused = since.iter().rev().find_map(|v| v.errors.iter().find(|e| e.to_ascii_lowercase().contains("certificate")).map(|e| (v, e)));
+            let refused = since
+                .iter()
+                .rev()
+                .find_map(|v| v.errors.iter().find(|e| e.to_ascii_lowercase().contains("certificate")).map(|e| (v, e)));
             match refused {
-                Some((v, e)) if v.start == Start::Https => pass(format!("the bot refused the certificate it was shown: \"{e}\"")),
-                _ => fail(format!("the bot's {} visit(s) since you opened the exercise met no certificate it refused; last: {}", since.len(), since.last().map(BotVisit::summary).unwrap_or_default())),
+                Some((v, e)) if v.start == Start::Https => {
+                    pass(format!("the bot refused the certificate it was shown: \"{e}\""))
+                }
+                _ => fail(format!(
+                    "the bot's {} visit(s) since you opened the exercise met no certificate it refused; last: {}",
+                    since.len(),
+                    since.last().map(BotVisit::summary).unwrap_or_default()
+                )),
             }
         }
         Kind::Hsts => {
             let Some(started_ms) = strip_started_ms(&lab) else {
                 return Ok(fail("no `plainsight inject --tls strip` runs in your intruder host: start it, then check after the bot's next visit".into()));
             };
-            let after: Vec<&BotVisit> = since.iter().filter(|v| v.at_ms > started_ms + 1000 && v.start == Start::BareHsts).collect();
+            let after: Vec<&BotVisit> =
+                since.iter().filter(|v| v.at_ms > started_ms + 1000 && v.start == Start::BareHsts).collect();
             let Some(v) = after.last() else {
-                return Ok(fail(format!("the bot has not visited since your sslstrip started: it visits every {interval} s or less")));
+                return Ok(fail(format!(
+                    "the bot has not visited since your sslstrip started: it visits every {interval} s or less"
+                )));
             };
             let plain: Vec<&String> = v.urls.iter().filter(|u| u.starts_with("http://")).collect();
             if !plain.is_empty() || !v.altered.is_empty() || !v.errors.is_empty() || !v.logged_in {
                 fail(format!("the bot's last visit was not protected: {}", v.summary()))
             } else {
-                pass(format!("with your sslstrip running, the bot knew {SITE_NAME} from HSTS and sent all {} requests over HTTPS, signed in, every page intact", v.urls.len()))
+                pass(format!(
+                    "with your sslstrip running, the bot knew {SITE_NAME} from HSTS and sent all {} requests over HTTPS, signed in, every page intact",
+                    v.urls.len()
+                ))
             }
         }
     })
@@ -176,7 +213,13 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
 /// The visible text of every page the site serves (an injected text must not be on them).
 fn site_text() -> String {
     use crate::lab::site::content;
-    let mut t: String = content::paths().iter().filter_map(|p| content::resource(p)).filter(|r| r.content_type.contains("html")).map(|r| bot::visible_text(&String::from_utf8_lossy(&r.body))).collect::<Vec<_>>().join(" ");
+    let mut t: String = content::paths()
+        .iter()
+        .filter_map(|p| content::resource(p))
+        .filter(|r| r.content_type.contains("html"))
+        .map(|r| bot::visible_text(&String::from_utf8_lossy(&r.body)))
+        .collect::<Vec<_>>()
+        .join(" ");
     t.push_str(&bot::visible_text(&String::from_utf8_lossy(&content::account_page(&content::Persona::default()))));
     t
 }
@@ -185,16 +228,24 @@ fn site_text() -> String {
 fn strip_started_ms(lab: &crate::lab::Lab) -> Option<u64> {
     // In the lab's containers the check runs in the intruder's: every process it sees.
     let pids: Vec<i32> = if super::in_containers() {
-        std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect()
     } else {
         run::pids(&lab.ns(Host::Intruder))
     };
-    pids.into_iter().filter_map(|pid| {
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let args: Vec<String> = cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-        let strip = args.windows(2).any(|w| w[0] == "--tls" && w[1] == "strip") || args.iter().any(|a| a == "--tls=strip");
-        (args.iter().any(|a| a == "inject") && strip).then(|| start_ms(pid)).flatten()
-    }).max()
+    pids.into_iter()
+        .filter_map(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<String> = cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let strip =
+                args.windows(2).any(|w| w[0] == "--tls" && w[1] == "strip") || args.iter().any(|a| a == "--tls=strip");
+            (args.iter().any(|a| a == "inject") && strip).then(|| start_ms(pid)).flatten()
+        })
+        .max()
 }
 
 /// A process's start time (ms since the epoch), from /proc.
@@ -202,7 +253,11 @@ fn start_ms(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
     let ticks: u64 = after.split(' ').nth(19)?.parse().ok()?;
-    let btime: u64 = std::fs::read_to_string("/proc/stat").ok()?.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+    // SAFETY: sysconf reads a constant of the system; no pointer is involved.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Some(btime * 1000 + ticks * 1000 / hz)
 }
@@ -230,6 +285,10 @@ mod tests {
         // Each bot opens the site by a name of its own over HTTPS: the https exercise's
         // answer is not in its text.
         assert_ne!(p1.portal, k.persona(2, "https").portal);
-        assert!(p1.portal.as_deref().is_some_and(|n| n.starts_with("portal-") && n.ends_with(".clinic.test") && n != SITE_NAME));
+        assert!(
+            p1.portal
+                .as_deref()
+                .is_some_and(|n| n.starts_with("portal-") && n.ends_with(".clinic.test") && n != SITE_NAME)
+        );
     }
 }

@@ -54,11 +54,24 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         return enter(&w);
     }
     if !root {
-        eprintln!("plainsight: a workshop builds labs and reads its key: run it as root (participants run it inside their sandbox: `plainsight workshop shell N`, or over SSH)");
+        eprintln!(
+            "plainsight: a workshop builds labs and reads its key: run it as root (participants run it inside their sandbox: `plainsight workshop shell N`, or over SSH)"
+        );
         return Ok(Exit::Usage);
     }
     match &args.action {
-        A::Up { participants, key, bot_interval, ssh, ssh_port, ssh_listen, ssh_keys, memory_mb, max_processes, cpu_percent } => {
+        A::Up {
+            participants,
+            key,
+            bot_interval,
+            ssh,
+            ssh_port,
+            ssh_listen,
+            ssh_keys,
+            memory_mb,
+            max_processes,
+            cpu_percent,
+        } => {
             let o = super::UpOptions {
                 participants: *participants,
                 key: key.clone(),
@@ -67,11 +80,21 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
                 ssh: ssh.then(|| ssh::Settings { port: *ssh_port, listen: ssh_listen.clone(), keys: ssh_keys.clone() }),
             };
             super::up(&w, &o)?;
-            say(format_args!("workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)", w.name, w.name, w.dir().join("key").display()));
+            say(format_args!(
+                "workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)",
+                w.name,
+                w.name,
+                w.dir().join("key").display()
+            ));
         }
         A::Down => {
             let removed = super::down(&w)?;
-            say(format_args!("workshop {} removed ({} labs, their accounts and sandboxes); progress kept in {}", w.name, removed.len(), w.data_dir().join(super::progress::FILE).display()));
+            say(format_args!(
+                "workshop {} removed ({} labs, their accounts and sandboxes); progress kept in {}",
+                w.name,
+                removed.len(),
+                w.data_dir().join(super::progress::FILE).display()
+            ));
         }
         A::Status => {
             let (text, healthy) = super::status(&w)?;
@@ -95,7 +118,10 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         }
         A::Progress { json } => progress(&w, *json)?,
         A::Handout { json, host, view } => {
-            let host = host.clone().or_else(|| ssh::reachable_addresses().into_iter().next()).unwrap_or_else(|| "127.0.0.1".into());
+            let host = host
+                .clone()
+                .or_else(|| ssh::reachable_addresses().into_iter().next())
+                .unwrap_or_else(|| "127.0.0.1".into());
             let view = view.clone().unwrap_or_else(|| format!("http://{host}:8088"));
             let cards = ssh::handout(&w, &host, &view)?;
             if *json {
@@ -114,12 +140,19 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         }
         A::Gate => gate::run(&w, crate::lab::proc::stop_on_signals())?,
         A::Holder { participant } => {
-            let account = sandbox::accounts(&w).into_iter().find(|a| a.participant == *participant).with_context(|| format!("workshop {} has no account for participant {participant}", w.name))?;
+            let account = sandbox::accounts(&w)
+                .into_iter()
+                .find(|a| a.participant == *participant)
+                .with_context(|| format!("workshop {} has no account for participant {participant}", w.name))?;
             sandbox::holder(&w, *participant, &account, &gate::socket_path(&w))?;
         }
         A::Session { participant, host, holder, command, term } => {
-            let account = sandbox::accounts(&w).into_iter().find(|a| a.participant == *participant).with_context(|| format!("workshop {} has no account for participant {participant}", w.name))?;
-            let code = sandbox::session(&w, *participant, &account, *holder, *host, command.as_deref(), term.as_deref())?;
+            let account = sandbox::accounts(&w)
+                .into_iter()
+                .find(|a| a.participant == *participant)
+                .with_context(|| format!("workshop {} has no account for participant {participant}", w.name))?;
+            let code =
+                sandbox::session(&w, *participant, &account, *holder, *host, command.as_deref(), term.as_deref())?;
             std::process::exit(code);
         }
         A::Exercises | A::Enter => unreachable!("handled above"),
@@ -130,7 +163,14 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
 /// One participant's card, as printed for the handout.
 fn card(w: &Workshop, c: &ssh::Card) -> String {
     let Some(port) = c.port else {
-        return format!("plainsight workshop {} — participant {}\n  your shell: the trainer opens it (plainsight workshop shell {}{})\n  your page:  {}\n", w.name, c.participant, c.participant, w.name_flag(), c.page);
+        return format!(
+            "plainsight workshop {} — participant {}\n  your shell: the trainer opens it (plainsight workshop shell {}{})\n  your page:  {}\n",
+            w.name,
+            c.participant,
+            c.participant,
+            w.name_flag(),
+            c.page
+        );
     };
     let login = match &c.password {
         Some(pw) => format!("password:   {pw}"),
@@ -165,7 +205,9 @@ fn in_sandbox(args: &WorkshopArgs, marker: &sandbox::Marker) -> anyhow::Result<E
         }
         A::Progress { .. } => Request::Progress,
         _ => {
-            eprintln!("plainsight: in your sandbox, `plainsight workshop` shows, checks, hints and your progress: show ID, check ID [--answer X], hint [ID], progress");
+            eprintln!(
+                "plainsight: in your sandbox, `plainsight workshop` shows, checks, hints and your progress: show ID, check ID [--answer X], hint [ID], progress"
+            );
             return Ok(Exit::Usage);
         }
     };
@@ -177,11 +219,18 @@ fn in_sandbox(args: &WorkshopArgs, marker: &sandbox::Marker) -> anyhow::Result<E
 fn enter(w: &Workshop) -> anyhow::Result<Exit> {
     let original = std::env::var("SSH_ORIGINAL_COMMAND").ok().filter(|c| !c.trim().is_empty());
     let (host, command) = match original.as_deref().map(str::trim) {
-        Some(c) if c == "@guest" || c.starts_with("@guest ") => ("guest", c.strip_prefix("@guest").map(str::trim).filter(|r| !r.is_empty()).map(str::to_string)),
-        Some(c) if c == "@intruder" || c.starts_with("@intruder ") => ("intruder", c.strip_prefix("@intruder").map(str::trim).filter(|r| !r.is_empty()).map(str::to_string)),
+        Some(c) if c == "@guest" || c.starts_with("@guest ") => {
+            ("guest", c.strip_prefix("@guest").map(str::trim).filter(|r| !r.is_empty()).map(str::to_string))
+        }
+        Some(c) if c == "@intruder" || c.starts_with("@intruder ") => {
+            ("intruder", c.strip_prefix("@intruder").map(str::trim).filter(|r| !r.is_empty()).map(str::to_string))
+        }
         other => ("intruder", other.map(str::to_string)),
     };
-    let reply = gate::ask(&gate::socket_path(w), &Request::Shell { host: host.into(), command, term: std::env::var("TERM").ok(), participant: None })?;
+    let reply = gate::ask(
+        &gate::socket_path(w),
+        &Request::Shell { host: host.into(), command, term: std::env::var("TERM").ok(), participant: None },
+    )?;
     let _ = std::io::stderr().write_all(reply.err.as_bytes());
     std::process::exit(reply.code);
 }
@@ -193,17 +242,44 @@ fn shell(w: &Workshop, participant: u16, host: crate::lab::Host) -> anyhow::Resu
     if let Some(here) = crate::lab::container::this_host() {
         // In the lab's containers the participant's laptop is their lab: a plain shell.
         if here != host {
-            anyhow::bail!("this is the lab's {} container: run it in the {}'s (docker compose -f lab/compose.yaml exec {} plainsight workshop shell 1)", here.as_str(), host.as_str(), host.as_str());
+            anyhow::bail!(
+                "this is the lab's {} container: run it in the {}'s (docker compose -f lab/compose.yaml exec {} plainsight workshop shell 1)",
+                here.as_str(),
+                host.as_str(),
+                host.as_str()
+            );
         }
-        let shell = std::env::var("SHELL").ok().filter(|s| std::path::Path::new(s).exists()).unwrap_or_else(|| "/bin/bash".into());
-        let err = std::process::Command::new(&shell).env("PLAINSIGHT_LAB", &lab.name).env("PS1", format!("[{} {}] \\w# ", lab.name, host.as_str())).exec();
+        let shell = std::env::var("SHELL")
+            .ok()
+            .filter(|s| std::path::Path::new(s).exists())
+            .unwrap_or_else(|| "/bin/bash".into());
+        let err = std::process::Command::new(&shell)
+            .env("PLAINSIGHT_LAB", &lab.name)
+            .env("PS1", format!("[{} {}] \\w# ", lab.name, host.as_str()))
+            .exec();
         return Err(anyhow::anyhow!("running {shell}: {err}"));
     }
     if gate::running(w).is_none() {
-        anyhow::bail!("workshop {}'s gate is not running: `plainsight workshop up{} --participants N` starts it again", w.name, w.name_flag());
+        anyhow::bail!(
+            "workshop {}'s gate is not running: `plainsight workshop up{} --participants N` starts it again",
+            w.name,
+            w.name_flag()
+        );
     }
-    eprintln!("plainsight: participant {participant}'s sandbox, on the {} host of lab {}: what they can reach, and nothing else. `exit` leaves.", host.as_str(), lab.name);
-    let reply = gate::ask(&gate::socket_path(w), &Request::Shell { host: host.as_str().into(), command: None, term: std::env::var("TERM").ok(), participant: Some(participant) })?;
+    eprintln!(
+        "plainsight: participant {participant}'s sandbox, on the {} host of lab {}: what they can reach, and nothing else. `exit` leaves.",
+        host.as_str(),
+        lab.name
+    );
+    let reply = gate::ask(
+        &gate::socket_path(w),
+        &Request::Shell {
+            host: host.as_str().into(),
+            command: None,
+            term: std::env::var("TERM").ok(),
+            participant: Some(participant),
+        },
+    )?;
     let _ = std::io::stderr().write_all(reply.err.as_bytes());
     std::process::exit(reply.code);
 }
@@ -215,7 +291,9 @@ fn progress(w: &Workshop, json: bool) -> anyhow::Result<()> {
     let n = rec.map(|r| r.participants).unwrap_or_else(|| table.keys().copied().max().unwrap_or(0));
     if json {
         let rows: Vec<serde_json::Value> = (1..=n).map(|p| serde_json::json!({"participant": p, "lab": w.lab(p).name, "exercises": table.get(&p).cloned().unwrap_or_default()})).collect();
-        say(serde_json::to_string_pretty(&serde_json::json!({"workshop": w.name, "exercises": exercises.iter().map(|e| &e.id).collect::<Vec<_>>(), "participants": rows}))?);
+        say(serde_json::to_string_pretty(
+            &serde_json::json!({"workshop": w.name, "exercises": exercises.iter().map(|e| &e.id).collect::<Vec<_>>(), "participants": rows}),
+        )?);
         return Ok(());
     }
     let mut out = format!("{:<12}", "participant");

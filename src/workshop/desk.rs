@@ -61,7 +61,13 @@ pub fn check(ws: &Workshop, p: u16, id: &str, answer: Option<&str>) -> anyhow::R
         let now = bot::now_ms();
         if now < ready_at {
             let secs = (ready_at - now).div_ceil(1000);
-            return Ok(Attempt { passed: false, text: format!("NOT YET {}: {failures} wrong answers so far; wrong answers slow down, try again in {secs} s\n", ex.id) });
+            return Ok(Attempt {
+                passed: false,
+                text: format!(
+                    "NOT YET {}: {failures} wrong answers so far; wrong answers slow down, try again in {secs} s\n",
+                    ex.id
+                ),
+            });
         }
     }
     let v = check::run_check(ws, &key, p, &ex, answer)?;
@@ -76,7 +82,9 @@ pub fn check(ws: &Workshop, p: u16, id: &str, answer: Option<&str>) -> anyhow::R
     if ex.check.guessable() {
         let wait = wait_after(failures);
         if wait > 0 {
-            text.push_str(&format!("(wrong answers slow down: {failures} so far, next try in {wait} s; the trainer sees every try)\n"));
+            text.push_str(&format!(
+                "(wrong answers slow down: {failures} so far, next try in {wait} s; the trainer sees every try)\n"
+            ));
         } else {
             text.push_str(&format!("(after {FREE_TRIES} wrong answers to one exercise, each next try waits longer: guessing does not pay)\n"));
         }
@@ -89,7 +97,11 @@ pub fn hint(ws: &Workshop, p: u16, id: Option<&str>) -> anyhow::Result<String> {
     let db = progress::Progress::open(ws)?;
     let id = match id {
         Some(i) => i.to_string(),
-        None => db.current()?.remove(&p).map(|(e, _)| e).ok_or_else(|| anyhow::anyhow!("you have no exercise yet: `plainsight workshop show ID` opens one"))?,
+        None => db
+            .current()?
+            .remove(&p)
+            .map(|(e, _)| e)
+            .ok_or_else(|| anyhow::anyhow!("you have no exercise yet: `plainsight workshop show ID` opens one"))?,
     };
     let ex = exercise::find(&id)?;
     let failures = db.failures(p, &ex.id)?;
@@ -124,7 +136,11 @@ pub fn progress(ws: &Workshop, p: u16) -> anyhow::Result<String> {
 pub fn answer(ws: &Workshop, p: u16, request: &Request, sandboxed: bool) -> Reply {
     let result = match request {
         Request::Show { exercise } => show(ws, p, exercise, sandboxed).map(Reply::ok),
-        Request::Check { exercise, answer } => check(ws, p, exercise, answer.as_deref()).map(|a| Reply { code: if a.passed { 0 } else { 1 }, out: a.text, err: String::new() }),
+        Request::Check { exercise, answer } => check(ws, p, exercise, answer.as_deref()).map(|a| Reply {
+            code: if a.passed { 0 } else { 1 },
+            out: a.text,
+            err: String::new(),
+        }),
         Request::Hint { exercise } => hint(ws, p, exercise.as_deref()).map(Reply::ok),
         Request::Progress => progress(ws, p).map(Reply::ok),
         Request::Shell { .. } => Ok(Reply::error("a login goes to the gate".into())),

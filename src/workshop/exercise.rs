@@ -40,14 +40,18 @@ pub struct Exercise {
 impl Exercise {
     /// The text for one participant: placeholders filled in.
     pub fn render(&self, lab: &str, participant: u16, handout: &std::path::Path) -> String {
-        self.text.replace("{lab}", lab).replace("{participant}", &participant.to_string()).replace("{handout}", &handout.display().to_string())
+        self.text
+            .replace("{lab}", lab)
+            .replace("{participant}", &participant.to_string())
+            .replace("{handout}", &handout.display().to_string())
     }
 }
 
 /// Parses one exercise file.
 pub fn parse(name: &str, text: &str) -> anyhow::Result<Exercise> {
     let rest = text.strip_prefix("---\n").with_context(|| format!("{name}: no header (a first line ---)"))?;
-    let (header, body) = rest.split_once("\n---\n").with_context(|| format!("{name}: the header has no closing ---"))?;
+    let (header, body) =
+        rest.split_once("\n---\n").with_context(|| format!("{name}: the header has no closing ---"))?;
     let mut field = std::collections::HashMap::new();
     for line in header.lines().filter(|l| !l.trim().is_empty()) {
         let (k, v) = line.split_once(':').with_context(|| format!("{name}: header line {line:?} is not key: value"))?;
@@ -62,7 +66,8 @@ pub fn parse(name: &str, text: &str) -> anyhow::Result<Exercise> {
         "article" => Start::Article,
         other => bail!("{name}: unknown bot {other:?}"),
     };
-    let check = Kind::parse(get("check")?).with_context(|| format!("{name}: unknown check {:?}", field.get("check")))?;
+    let check =
+        Kind::parse(get("check")?).with_context(|| format!("{name}: unknown check {:?}", field.get("check")))?;
     let (text, hints) = body.split_once("\n## Hint 1\n").with_context(|| format!("{name}: no ## Hint 1"))?;
     let (h1, h2) = hints.split_once("\n## Hint 2\n").with_context(|| format!("{name}: no ## Hint 2"))?;
     Ok(Exercise {
@@ -110,7 +115,11 @@ mod tests {
     fn bad_headers_are_refused() {
         assert!(parse("x", "no header").is_err());
         assert!(parse("x", "---\nid: a\n---\ntext").is_err());
-        assert!(parse("x", "---\nid: a\ntitle: t\nbot: ftp\ncheck: password\n---\nt\n## Hint 1\na\n## Hint 2\nb").is_err());
-        assert!(parse("x", "---\nid: a\ntitle: t\nbot: http\ncheck: password\n---\nt\n## Hint 1\na\n## Hint 2\nb").is_ok());
+        assert!(
+            parse("x", "---\nid: a\ntitle: t\nbot: ftp\ncheck: password\n---\nt\n## Hint 1\na\n## Hint 2\nb").is_err()
+        );
+        assert!(
+            parse("x", "---\nid: a\ntitle: t\nbot: http\ncheck: password\n---\nt\n## Hint 1\na\n## Hint 2\nb").is_ok()
+        );
     }
 }

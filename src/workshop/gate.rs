@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use nix::sys::socket::{self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, sockopt};
+use nix::sys::socket::{
+    self, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, UnixAddr, sockopt,
+};
 
 use super::sandbox::{self, Account};
 use super::{Workshop, desk};
@@ -46,9 +48,16 @@ pub enum Request {
         /// Only root may name a participant.
         participant: Option<u16>,
     },
-    Show { exercise: String },
-    Check { exercise: String, answer: Option<String> },
-    Hint { exercise: Option<String> },
+    Show {
+        exercise: String,
+    },
+    Check {
+        exercise: String,
+        answer: Option<String>,
+    },
+    Hint {
+        exercise: Option<String>,
+    },
     Progress,
 }
 
@@ -133,7 +142,7 @@ pub fn running(ws: &Workshop) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(pid_path(ws)).ok()?.trim().parse().ok()?;
     let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-    (args.iter().any(|a| *a == b"gate") && args.iter().any(|a| *a == ws.name.as_bytes())).then_some(pid)
+    (args.iter().any(|a| *a == b"gate") && args.contains(&ws.name.as_bytes())).then_some(pid)
 }
 
 /// Stops the gate (and with it every sandbox).
@@ -163,7 +172,8 @@ pub fn run(ws: &Workshop, stop: &AtomicBool) -> anyhow::Result<()> {
     let path = socket_path(ws);
     let _ = std::fs::remove_file(&path);
     let listener = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
-    socket::bind(listener.as_raw_fd(), &UnixAddr::new(&path)?).with_context(|| format!("binding {}", path.display()))?;
+    socket::bind(listener.as_raw_fd(), &UnixAddr::new(&path)?)
+        .with_context(|| format!("binding {}", path.display()))?;
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
     socket::listen(&listener, socket::Backlog::new(128)?)?;
     for a in &accounts {
@@ -257,27 +267,52 @@ impl Gate {
             (0, Some(p)) => p,
             (0, None) => bail!("root must name the participant"),
             (uid, asked) => {
-                let a = self.by_uid.get(&uid).with_context(|| format!("uid {uid} is no participant of workshop {}", self.ws.name))?;
+                let a = self
+                    .by_uid
+                    .get(&uid)
+                    .with_context(|| format!("uid {uid} is no participant of workshop {}", self.ws.name))?;
                 if asked.is_some_and(|q| q != a.participant) {
                     bail!("you are participant {}: you can only use your own lab", a.participant);
                 }
                 a.participant
             }
         };
-        let account = self.by_uid.values().find(|a| a.participant == p).with_context(|| format!("workshop {} has no participant {p}", self.ws.name))?.clone();
+        let account = self
+            .by_uid
+            .values()
+            .find(|a| a.participant == p)
+            .with_context(|| format!("workshop {} has no participant {p}", self.ws.name))?
+            .clone();
         match request {
             Request::Shell { host, command, term, .. } => {
-                let [stdin, stdout, stderr]: [OwnedFd; 3] = fds.try_into().map_err(|_| anyhow::anyhow!("a login passes its terminal (three descriptors)"))?;
+                let [stdin, stdout, stderr]: [OwnedFd; 3] =
+                    fds.try_into().map_err(|_| anyhow::anyhow!("a login passes its terminal (three descriptors)"))?;
                 let init = self.holder(p)?;
                 let mut cmd = Command::new(&self.exe);
-                cmd.args(["workshop", "session", "--name", &self.ws.name, "--participant", &p.to_string(), "--host", &host, "--holder", &init.to_string()]);
+                cmd.args([
+                    "workshop",
+                    "session",
+                    "--name",
+                    &self.ws.name,
+                    "--participant",
+                    &p.to_string(),
+                    "--host",
+                    &host,
+                    "--holder",
+                    &init.to_string(),
+                ]);
                 if let Some(c) = &command {
                     cmd.arg("--command").arg(c);
                 }
                 if let Some(t) = &term {
                     cmd.arg("--term").arg(t);
                 }
-                let st = cmd.stdin(Stdio::from(stdin)).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr)).status().context("starting the session")?;
+                let st = cmd
+                    .stdin(Stdio::from(stdin))
+                    .stdout(Stdio::from(stdout))
+                    .stderr(Stdio::from(stderr))
+                    .status()
+                    .context("starting the session")?;
                 let _ = account;
                 Ok(Reply { code: st.code().unwrap_or(1), out: String::new(), err: String::new() })
             }
@@ -322,7 +357,9 @@ fn send<T: serde::Serialize>(conn: &OwnedFd, what: &T, fds: &[RawFd]) -> anyhow:
 /// login) and returns its reply.
 pub fn ask(path: &Path, request: &Request) -> anyhow::Result<Reply> {
     let conn = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)?;
-    socket::connect(conn.as_raw_fd(), &UnixAddr::new(path)?).with_context(|| format!("the workshop's checker does not answer at {} (is the workshop up?)", path.display()))?;
+    socket::connect(conn.as_raw_fd(), &UnixAddr::new(path)?).with_context(|| {
+        format!("the workshop's checker does not answer at {} (is the workshop up?)", path.display())
+    })?;
     let fds: &[RawFd] = if matches!(request, Request::Shell { .. }) { &[0, 1, 2] } else { &[] };
     send(&conn, request, fds)?;
     let mut buf = vec![0u8; 4 * 1024 * 1024];

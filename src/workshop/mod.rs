@@ -102,7 +102,14 @@ impl Workshop {
 
     pub fn recorded(&self) -> anyhow::Result<Recorded> {
         let p = self.dir().join("workshop.json");
-        let b = std::fs::read(&p).map_err(|_| anyhow::anyhow!("workshop {} is not up (no {}); start it with `plainsight workshop up --name {}`", self.name, p.display(), self.name))?;
+        let b = std::fs::read(&p).map_err(|_| {
+            anyhow::anyhow!(
+                "workshop {} is not up (no {}); start it with `plainsight workshop up --name {}`",
+                self.name,
+                p.display(),
+                self.name
+            )
+        })?;
         serde_json::from_slice(&b).with_context(|| format!("reading {}", p.display()))
     }
 
@@ -117,7 +124,13 @@ impl Workshop {
 
     pub fn key(&self) -> anyhow::Result<Key> {
         let p = self.dir().join("key");
-        let text = std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("reading the workshop key {}: {e} (is workshop {} up? are you root?)", p.display(), self.name))?;
+        let text = std::fs::read_to_string(&p).map_err(|e| {
+            anyhow::anyhow!(
+                "reading the workshop key {}: {e} (is workshop {} up? are you root?)",
+                p.display(),
+                self.name
+            )
+        })?;
         Ok(Key::new(text.trim()))
     }
 }
@@ -166,7 +179,11 @@ fn restart_site(ws: &Workshop, lab: &Lab, flags: &[String]) -> anyhow::Result<()
 
 /// Starts participant `p`'s bot in their lab's visitor host.
 fn start_bot(ws: &Workshop, lab: &Lab, p: u16, (lo, hi): (f64, f64)) -> anyhow::Result<()> {
-    let args: Vec<String> = ["workshop", "bot", "--name", &ws.name, "--participant", &p.to_string(), "--interval", &format!("{lo}-{hi}")].iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> =
+        ["workshop", "bot", "--name", &ws.name, "--participant", &p.to_string(), "--interval", &format!("{lo}-{hi}")]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     if !in_containers() {
         run::spawn_role(lab, Host::Visitor, "bot", &args)?;
         return Ok(());
@@ -179,7 +196,11 @@ fn start_bot(ws: &Workshop, lab: &Lab, p: u16, (lo, hi): (f64, f64)) -> anyhow::
     let log = lab.state_dir().join("bot.log");
     let mut argv = vec!["plainsight".to_string()];
     argv.extend(args);
-    jobs.bot = Some(conductor.start(Host::Visitor, &crate::lab::container::JobSpec { argv, stdout: log.clone(), stderr: log })?.number());
+    jobs.bot = Some(
+        conductor
+            .start(Host::Visitor, &crate::lab::container::JobSpec { argv, stdout: log.clone(), stderr: log })?
+            .number(),
+    );
     jobs.save(ws)
 }
 
@@ -195,14 +216,54 @@ pub fn bot_running(ws: &Workshop, lab: &Lab) -> bool {
 /// The workshop key: every persona, password and flag is an HMAC of it.
 pub struct Key(hmac::Key);
 
-const FIRST: [&str; 16] = ["alice", "bruno", "chloe", "dmitri", "elena", "farid", "grace", "hugo", "ines", "jonas", "karin", "leila", "marco", "nadia", "oscar", "priya"];
-const LAST: [&str; 16] = ["Martin", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Haddad", "Novak", "Silva", "Keller", "Rossi", "Nguyen", "Dubois", "Kowalski", "Ortega", "Berg", "Mensah"];
-const WORDS: [&str; 32] = [
-    "amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "island", "juniper", "kettle", "lantern", "meadow", "nectar", "orbit", "pepper", "quartz", "raven", "saffron", "timber", "umber", "velvet", "willow", "xenon", "yarrow", "zephyr", "acorn", "breeze", "canyon", "dune", "echo", "falcon",
+const FIRST: [&str; 16] = [
+    "alice", "bruno", "chloe", "dmitri", "elena", "farid", "grace", "hugo", "ines", "jonas", "karin", "leila", "marco",
+    "nadia", "oscar", "priya",
 ];
-const CONDITIONS: [&str; 8] = ["type 1 diabetes", "HIV, under treatment", "epilepsy", "bipolar disorder", "hepatitis C", "multiple sclerosis", "Crohn's disease", "depression, under treatment"];
+const LAST: [&str; 16] = [
+    "Martin",
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Haddad",
+    "Novak",
+    "Silva",
+    "Keller",
+    "Rossi",
+    "Nguyen",
+    "Dubois",
+    "Kowalski",
+    "Ortega",
+    "Berg",
+    "Mensah",
+];
+const WORDS: [&str; 32] = [
+    "amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "island", "juniper", "kettle", "lantern",
+    "meadow", "nectar", "orbit", "pepper", "quartz", "raven", "saffron", "timber", "umber", "velvet", "willow",
+    "xenon", "yarrow", "zephyr", "acorn", "breeze", "canyon", "dune", "echo", "falcon",
+];
+const CONDITIONS: [&str; 8] = [
+    "type 1 diabetes",
+    "HIV, under treatment",
+    "epilepsy",
+    "bipolar disorder",
+    "hepatitis C",
+    "multiple sclerosis",
+    "Crohn's disease",
+    "depression, under treatment",
+];
 /// Sites a handed-out capture's visitor opens over HTTPS: the name alone tells a lot.
-const SITES: [&str; 8] = ["debt-advice", "fertility-clinic", "addiction-help", "divorce-lawyers", "job-search", "therapy-online", "payday-loans", "immigration-aid"];
+const SITES: [&str; 8] = [
+    "debt-advice",
+    "fertility-clinic",
+    "addiction-help",
+    "divorce-lawyers",
+    "job-search",
+    "therapy-online",
+    "payday-loans",
+    "immigration-aid",
+];
 
 impl Key {
     pub fn new(text: &str) -> Key {
@@ -229,7 +290,13 @@ impl Key {
         let first = FIRST[who[0] as usize % FIRST.len()];
         let last = LAST[who[1] as usize % LAST.len()];
         let pw = self.tag(&format!("password/{p}/{exercise}"));
-        let password = format!("{} {} {} {}", WORDS[pw[0] as usize % 32], WORDS[pw[1] as usize % 32], WORDS[pw[2] as usize % 32], 10 + pw[3] as u16 % 90);
+        let password = format!(
+            "{} {} {} {}",
+            WORDS[pw[0] as usize % 32],
+            WORDS[pw[1] as usize % 32],
+            WORDS[pw[2] as usize % 32],
+            10 + pw[3] as u16 % 90
+        );
         let flag = self.tag(&format!("flag/{p}/{exercise}"));
         let mut first_cap = first.to_string();
         first_cap[..1].make_ascii_uppercase();
@@ -237,11 +304,23 @@ impl Key {
             username: format!("{first}{:02}", who[2] % 100),
             password,
             full_name: format!("{first_cap} {last}"),
-            insurance_no: format!("FR-{} {:02} {:02} {:02} {:03}", 1 + who[3] % 2, who[4] % 100, who[5] % 12 + 1, who[6] % 95 + 1, u16::from(who[7]) * 3),
+            insurance_no: format!(
+                "FR-{} {:02} {:02} {:02} {:03}",
+                1 + who[3] % 2,
+                who[4] % 100,
+                who[5] % 12 + 1,
+                who[6] % 95 + 1,
+                u16::from(who[7]) * 3
+            ),
             diagnosis: CONDITIONS[who[8] as usize % CONDITIONS.len()].to_string(),
             secret: Some(format!("FLAG-{}", hex::encode(&flag[..6]))),
             portal: Some(self.portal(p)),
-            article: Some(crate::lab::site::articles::ARTICLES[self.tag(&format!("article/{p}/{exercise}"))[0] as usize % crate::lab::site::articles::ARTICLES.len()].slug.to_string()),
+            article: Some(
+                crate::lab::site::articles::ARTICLES[self.tag(&format!("article/{p}/{exercise}"))[0] as usize
+                    % crate::lab::site::articles::ARTICLES.len()]
+                .slug
+                .to_string(),
+            ),
         }
     }
 
@@ -299,7 +378,9 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
     std::fs::set_permissions(ws.public_dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let key_file = dir.join("key");
     let key_text = match (std::fs::read_to_string(&key_file).ok(), o.key.as_deref()) {
-        (Some(old), Some(new)) if old.trim() != new => bail!("workshop {} is up with another key: `plainsight workshop down{}` first", ws.name, ws.name_flag()),
+        (Some(old), Some(new)) if old.trim() != new => {
+            bail!("workshop {} is up with another key: `plainsight workshop down{}` first", ws.name, ws.name_flag())
+        }
         (Some(old), _) => old.trim().to_string(),
         (None, Some(k)) => k.to_string(),
         (None, None) => Key::generate(),
@@ -307,10 +388,15 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
     if key_text.len() < 8 {
         bail!("--key must be at least 8 characters");
     }
-    if let Ok(rec) = ws.recorded() {
-        if rec.participants != participants {
-            bail!("workshop {} is up with {} participants: `plainsight workshop down{}` first to change that", ws.name, rec.participants, ws.name_flag());
-        }
+    if let Ok(rec) = ws.recorded()
+        && rec.participants != participants
+    {
+        bail!(
+            "workshop {} is up with {} participants: `plainsight workshop down{}` first to change that",
+            ws.name,
+            rec.participants,
+            ws.name_flag()
+        );
     }
     crate::lab::pki::write_file(&key_file, &key_text, 0o600)?;
     let recorded = Recorded { participants, bot_interval, limits: o.limits, ssh: o.ssh.clone() };
@@ -369,7 +455,11 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
     command::say(format_args!("{} sandboxes ready (accounts {} ...)", accounts.len(), sandbox::user_name(ws, 1)));
     if let Some(settings) = &o.ssh {
         ssh::start(ws, settings, &accounts)?;
-        command::say(format_args!("sshd for the participants on port {} (`plainsight workshop handout{}` prints their cards)", settings.port, ws.name_flag()));
+        command::say(format_args!(
+            "sshd for the participants on port {} (`plainsight workshop handout{}` prints their cards)",
+            settings.port,
+            ws.name_flag()
+        ));
     }
     Ok(())
 }
@@ -390,13 +480,21 @@ pub fn set_exercise(ws: &Workshop, key: &Key, p: u16, ex: Option<&exercise::Exer
     let state = lab.state_dir();
     let id = ex.map(|e| e.id.as_str()).unwrap_or("");
     let persona = key.persona(p, id);
-    crate::lab::pki::write_file(&state.join(crate::lab::site::content::PERSONA_FILE), &serde_json::to_string_pretty(&persona)?, 0o600)?;
+    crate::lab::pki::write_file(
+        &state.join(crate::lab::site::content::PERSONA_FILE),
+        &serde_json::to_string_pretty(&persona)?,
+        0o600,
+    )?;
     let site_flags: Vec<String> = ex.map(|e| e.site.clone()).unwrap_or_default();
     restart_site(ws, &lab, &site_flags)?;
     if ex.is_some_and(|e| e.check == check::Kind::Capture) {
         write_handout(&handout_path(&lab), &persona, &key.handout_site(p))?;
     }
-    let mode = bot::Mode { exercise: id.to_string(), start: ex.map(|e| e.bot).unwrap_or(bot::Start::Bare), since_ms: bot::now_ms() };
+    let mode = bot::Mode {
+        exercise: id.to_string(),
+        start: ex.map(|e| e.bot).unwrap_or(bot::Start::Bare),
+        since_ms: bot::now_ms(),
+    };
     crate::lab::pki::write_file(&state.join(bot::MODE_FILE), &serde_json::to_string(&mode)?, 0o600)?;
     Ok(())
 }
@@ -409,12 +507,18 @@ pub fn handout_path(lab: &Lab) -> PathBuf {
 /// A capture of someone else's evening on a hotel Wi-Fi: a sign-in to clinic.test over
 /// plain HTTP and a visit over HTTPS to a site whose name alone tells a lot.
 fn write_handout(path: &std::path::Path, persona: &Persona, site: &str) -> anyhow::Result<()> {
-    use crate::analysis::synth::{Conversation, client_hello, dns_query, server_hello, app_data, udp_frame};
+    use crate::analysis::synth::{Conversation, app_data, client_hello, dns_query, server_hello, udp_frame};
     let a = |s: &str| s.parse::<std::net::SocketAddrV4>().expect("literal");
-    let mut frames = vec![udp_frame(a("192.0.2.10:5353"), a("198.51.100.10:53"), &dns_query(1, crate::lab::SITE_NAME)), udp_frame(a("192.0.2.10:5354"), a("198.51.100.10:53"), &dns_query(2, site))];
+    let mut frames = vec![
+        udp_frame(a("192.0.2.10:5353"), a("198.51.100.10:53"), &dns_query(1, crate::lab::SITE_NAME)),
+        udp_frame(a("192.0.2.10:5354"), a("198.51.100.10:53"), &dns_query(2, site)),
+    ];
     let mut c = Conversation::new(a("192.0.2.10:40000"), a("198.51.100.10:80"), 1000, 50_000, 1400);
     c.handshake();
-    let form = form_urlencoded::Serializer::new(String::new()).append_pair("username", &persona.username).append_pair("password", "(not this one)").finish();
+    let form = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", &persona.username)
+        .append_pair("password", "(not this one)")
+        .finish();
     c.send(true, format!("POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}", crate::lab::SITE_NAME, form.len()).as_bytes());
     c.send(false, b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/html\r\nContent-Length: 27\r\n\r\n<title>Wrong password</title>");
     c.close();
@@ -483,11 +587,20 @@ pub fn status(ws: &Workshop) -> anyhow::Result<(String, bool)> {
     use std::fmt::Write;
     let rec = ws.recorded()?;
     let mut healthy = true;
-    let mut out = format!("workshop {}: {} participants, progress in {}\n", ws.name, rec.participants, ws.data_dir().join(progress::FILE).display());
+    let mut out = format!(
+        "workshop {}: {} participants, progress in {}\n",
+        ws.name,
+        rec.participants,
+        ws.data_dir().join(progress::FILE).display()
+    );
     if !in_containers() {
         let gate = gate::running(ws).is_some();
         healthy &= gate;
-        let _ = writeln!(out, "  gate (sandboxes, checker): {}", if gate { "running" } else { "NOT running (`plainsight workshop up` again starts it)" });
+        let _ = writeln!(
+            out,
+            "  gate (sandboxes, checker): {}",
+            if gate { "running" } else { "NOT running (`plainsight workshop up` again starts it)" }
+        );
         if let Some(s) = &rec.ssh {
             let sshd = ssh::running(ws).is_some();
             healthy &= sshd;
@@ -499,11 +612,24 @@ pub fn status(ws: &Workshop) -> anyhow::Result<(String, bool)> {
         let lab_up = in_containers() || run::is_up(&lab);
         let bot_up = bot_running(ws, &lab);
         healthy &= lab_up && bot_up;
-        let up = if in_containers() { "in containers" } else if lab_up { "up" } else { "DOWN" };
+        let up = if in_containers() {
+            "in containers"
+        } else if lab_up {
+            "up"
+        } else {
+            "DOWN"
+        };
         let bot = if bot_up { "bot running" } else { "bot NOT running" };
         let mode = bot::Mode::of(&lab);
-        let exercise = if mode.exercise.is_empty() { "(no exercise yet)".to_string() } else { format!("exercise {}", mode.exercise) };
-        let last = bot::visits(&lab).last().map(|v| format!("last visit {} s ago: {}", (bot::now_ms().saturating_sub(v.at_ms)) / 1000, v.summary())).unwrap_or_else(|| "no visit yet".into());
+        let exercise = if mode.exercise.is_empty() {
+            "(no exercise yet)".to_string()
+        } else {
+            format!("exercise {}", mode.exercise)
+        };
+        let last = bot::visits(&lab)
+            .last()
+            .map(|v| format!("last visit {} s ago: {}", (bot::now_ms().saturating_sub(v.at_ms)) / 1000, v.summary()))
+            .unwrap_or_else(|| "no visit yet".into());
         let _ = writeln!(out, "  {:>2}  {}  lab {up}, {bot}, {exercise}, {last}", p, lab.name);
     }
     Ok((out, healthy))

@@ -38,7 +38,12 @@ impl Progress {
     pub fn existing(ws: &Workshop) -> anyhow::Result<Progress> {
         let path = ws.data_dir().join(FILE);
         if !path.exists() {
-            anyhow::bail!("workshop {} has no progress yet ({} does not exist; `plainsight workshop up --name {}` creates it)", ws.name, path.display(), ws.name);
+            anyhow::bail!(
+                "workshop {} has no progress yet ({} does not exist; `plainsight workshop up --name {}` creates it)",
+                ws.name,
+                path.display(),
+                ws.name
+            );
         }
         Progress::at(&path)
     }
@@ -70,20 +75,27 @@ impl Progress {
 
     /// Records one check.
     pub fn record(&self, participant: u16, exercise: &str, passed: bool, reason: &str) -> anyhow::Result<()> {
-        self.db.execute("INSERT INTO checks (participant, exercise, at_ms, passed, reason) VALUES (?1, ?2, ?3, ?4, ?5)", params![participant, exercise, super::bot::now_ms() as i64, passed, reason])?;
+        self.db.execute(
+            "INSERT INTO checks (participant, exercise, at_ms, passed, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![participant, exercise, super::bot::now_ms() as i64, passed, reason],
+        )?;
         Ok(())
     }
 
     /// Records that a participant was shown an exercise (their lab set up for it).
     pub fn shown(&self, participant: u16, exercise: &str) -> anyhow::Result<()> {
-        self.db.execute("INSERT INTO shown (participant, exercise, at_ms) VALUES (?1, ?2, ?3)", params![participant, exercise, super::bot::now_ms() as i64])?;
+        self.db.execute(
+            "INSERT INTO shown (participant, exercise, at_ms) VALUES (?1, ?2, ?3)",
+            params![participant, exercise, super::bot::now_ms() as i64],
+        )?;
         Ok(())
     }
 
     /// Each participant's latest exercise shown and when: participant -> (exercise, ms).
     pub fn current(&self) -> anyhow::Result<BTreeMap<u16, (String, u64)>> {
         let mut q = self.db.prepare("SELECT participant, exercise, at_ms FROM shown WHERE id IN (SELECT MAX(id) FROM shown GROUP BY participant)")?;
-        let rows = q.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))?;
+        let rows =
+            q.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u64)))?;
         let mut out = BTreeMap::new();
         for row in rows {
             let (p, ex, at) = row?;
@@ -94,14 +106,20 @@ impl Progress {
 
     /// When each participant was first shown each exercise: (participant, exercise) -> ms.
     pub fn first_shown(&self) -> anyhow::Result<BTreeMap<(u16, String), u64>> {
-        let mut q = self.db.prepare("SELECT participant, exercise, MIN(at_ms) FROM shown GROUP BY participant, exercise")?;
-        let rows = q.query_map([], |r| Ok(((r.get::<_, u16>(0)?, r.get::<_, String>(1)?), r.get::<_, i64>(2)? as u64)))?;
+        let mut q =
+            self.db.prepare("SELECT participant, exercise, MIN(at_ms) FROM shown GROUP BY participant, exercise")?;
+        let rows =
+            q.query_map([], |r| Ok(((r.get::<_, u16>(0)?, r.get::<_, String>(1)?), r.get::<_, i64>(2)? as u64)))?;
         rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
     /// Failed checks of one participant on one exercise (for the next hint).
     pub fn failures(&self, participant: u16, exercise: &str) -> anyhow::Result<u32> {
-        Ok(self.db.query_row("SELECT COUNT(*) FROM checks WHERE participant = ?1 AND exercise = ?2 AND passed = 0", params![participant, exercise], |r| r.get(0))?)
+        Ok(self.db.query_row(
+            "SELECT COUNT(*) FROM checks WHERE participant = ?1 AND exercise = ?2 AND passed = 0",
+            params![participant, exercise],
+            |r| r.get(0),
+        )?)
     }
 
     /// Failed checks of one participant on one exercise, and when the last one was (ms
@@ -113,7 +131,13 @@ impl Progress {
     /// participant -> exercise -> cell.
     pub fn table(&self) -> anyhow::Result<BTreeMap<u16, BTreeMap<String, Cell>>> {
         let mut q = self.db.prepare("SELECT participant, exercise, COUNT(*), MAX(passed), COALESCE(MIN(CASE WHEN passed = 1 THEN at_ms END), MAX(at_ms)) FROM checks GROUP BY participant, exercise")?;
-        let rows = q.query_map([], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?, Cell { attempts: r.get(2)?, passed: r.get::<_, i64>(3)? == 1, at_ms: r.get::<_, i64>(4)? as u64 })))?;
+        let rows = q.query_map([], |r| {
+            Ok((
+                r.get::<_, u16>(0)?,
+                r.get::<_, String>(1)?,
+                Cell { attempts: r.get(2)?, passed: r.get::<_, i64>(3)? == 1, at_ms: r.get::<_, i64>(4)? as u64 },
+            ))
+        })?;
         let mut out: BTreeMap<u16, BTreeMap<String, Cell>> = BTreeMap::new();
         for row in rows {
             let (p, ex, cell) = row?;

@@ -118,7 +118,15 @@ pub fn create_accounts(ws: &Workshop, n: u16, passwords: bool) -> anyhow::Result
         let user = user_name(ws, p);
         if uid_gid(&user).is_none() {
             let st = std::process::Command::new("useradd")
-                .args(["--no-create-home", "--user-group", "--shell", "/bin/bash", "--comment", &format!("plainsight workshop {} participant {p}", ws.name), "--home-dir"])
+                .args([
+                    "--no-create-home",
+                    "--user-group",
+                    "--shell",
+                    "/bin/bash",
+                    "--comment",
+                    &format!("plainsight workshop {} participant {p}", ws.name),
+                    "--home-dir",
+                ])
                 .arg(&login_home)
                 .arg(&user)
                 .output()
@@ -158,7 +166,12 @@ fn set_password(user: &str, password: Option<&str>) -> anyhow::Result<()> {
     use std::io::Write;
     let out = match password {
         Some(pw) => {
-            let mut c = std::process::Command::new("chpasswd").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().context("running chpasswd")?;
+            let mut c = std::process::Command::new("chpasswd")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .context("running chpasswd")?;
             c.stdin.take().expect("piped").write_all(format!("{user}:{pw}\n").as_bytes())?;
             c.wait_with_output()?
         }
@@ -190,10 +203,15 @@ pub fn remove_accounts(ws: &Workshop, n: u16) -> usize {
 /// Kills every process of `uid` (a sandbox's, should one have outlived its holder).
 fn kill_user(uid: u32) {
     use std::os::unix::fs::MetadataExt;
-    let pids: Vec<i32> = std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        (e.metadata().ok()?.uid() == uid).then_some(pid)
-    }).collect();
+    let pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            (e.metadata().ok()?.uid() == uid).then_some(pid)
+        })
+        .collect();
     for pid in pids {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
@@ -224,7 +242,8 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Whether the machine's cgroup v2 hierarchy at `/sys/fs/cgroup` has the controllers.
 fn v2_controllers() -> bool {
-    std::fs::read_to_string(Path::new(CGROUP_ROOT).join("cgroup.controllers")).is_ok_and(|c| ["memory", "pids", "cpu"].iter().all(|w| c.split_whitespace().any(|x| x == *w)))
+    std::fs::read_to_string(Path::new(CGROUP_ROOT).join("cgroup.controllers"))
+        .is_ok_and(|c| ["memory", "pids", "cpu"].iter().all(|w| c.split_whitespace().any(|x| x == *w)))
 }
 
 impl Cgroup {
@@ -240,7 +259,8 @@ impl Cgroup {
     /// Creates the folders and writes the limits.
     pub fn create(&self, limits: Limits) -> anyhow::Result<()> {
         let write = |dir: &Path, file: &str, value: String| -> anyhow::Result<()> {
-            std::fs::write(dir.join(file), &value).with_context(|| format!("writing {value} to {}", dir.join(file).display()))
+            std::fs::write(dir.join(file), &value)
+                .with_context(|| format!("writing {value} to {}", dir.join(file).display()))
         };
         let memory = limits.memory_mb * 1024 * 1024;
         let quota = 100_000 * u64::from(limits.cpu_percent) / 100;
@@ -260,7 +280,9 @@ impl Cgroup {
             return Ok(());
         }
         if self.dirs.iter().any(|d| !d.parent().and_then(Path::parent).is_some_and(Path::is_dir)) {
-            bail!("this machine has neither cgroup v2 controllers nor the v1 pids, memory and cpu hierarchies under {CGROUP_ROOT}: the sandboxes need them to bound each participant");
+            bail!(
+                "this machine has neither cgroup v2 controllers nor the v1 pids, memory and cpu hierarchies under {CGROUP_ROOT}: the sandboxes need them to bound each participant"
+            );
         }
         for d in &self.dirs {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -280,14 +302,19 @@ impl Cgroup {
     /// Moves the calling process into the cgroup (its children follow).
     pub fn enter(&self) -> anyhow::Result<()> {
         for d in &self.dirs {
-            std::fs::write(d.join("cgroup.procs"), std::process::id().to_string()).with_context(|| format!("joining {}", d.display()))?;
+            std::fs::write(d.join("cgroup.procs"), std::process::id().to_string())
+                .with_context(|| format!("joining {}", d.display()))?;
         }
         Ok(())
     }
 
     /// Processes in the cgroup now.
     pub fn processes(&self) -> usize {
-        self.dirs.iter().map(|d| std::fs::read_to_string(d.join("cgroup.procs")).map(|s| s.lines().count()).unwrap_or(0)).max().unwrap_or(0)
+        self.dirs
+            .iter()
+            .map(|d| std::fs::read_to_string(d.join("cgroup.procs")).map(|s| s.lines().count()).unwrap_or(0))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Removes the folders, once the processes in them are gone (waits up to 5 s).
@@ -321,12 +348,15 @@ pub fn holder(ws: &Workshop, p: u16, account: &Account, gate_socket: &Path) -> a
     let lab = ws.lab(p);
     Cgroup::of(ws, p).enter()?;
     // What the sandbox gets from the machine, read before it is hidden.
-    let public: Vec<(&str, Vec<u8>)> = PUBLIC_FILES.iter().filter_map(|f| Some((*f, std::fs::read(lab.state_dir().join(f)).ok()?))).collect();
+    let public: Vec<(&str, Vec<u8>)> =
+        PUBLIC_FILES.iter().filter_map(|f| Some((*f, std::fs::read(lab.state_dir().join(f)).ok()?))).collect();
     let nets: Vec<(String, OwnedFd)> = [Host::Intruder, Host::Guest]
         .iter()
         .map(|h| {
             let path = Path::new("/run/netns").join(lab.ns(*h));
-            std::fs::File::open(&path).map(|f| (lab.ns(*h), OwnedFd::from(f))).with_context(|| format!("lab {} has no {} host", lab.name, h.as_str()))
+            std::fs::File::open(&path)
+                .map(|f| (lab.ns(*h), OwnedFd::from(f)))
+                .with_context(|| format!("lab {} has no {} host", lab.name, h.as_str()))
         })
         .collect::<anyhow::Result<_>>()?;
     let resolv = std::fs::read(Path::new("/etc/netns").join(lab.ns(Host::Intruder)).join("resolv.conf")).ok();
@@ -392,13 +422,27 @@ fn reap_forever() -> i32 {
 
 fn tmpfs(target: &str, mode: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(target).ok();
-    mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(format!("mode={mode},size=256m").as_str())).with_context(|| format!("mounting a tmpfs on {target}"))
+    mount(
+        Some("tmpfs"),
+        target,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(format!("mode={mode},size=256m").as_str()),
+    )
+    .with_context(|| format!("mounting a tmpfs on {target}"))
 }
 
 fn bind(source: &Path, target: &Path, read_only: bool) -> anyhow::Result<()> {
-    mount(Some(source), target, None::<&str>, MsFlags::MS_BIND, None::<&str>).with_context(|| format!("binding {} on {}", source.display(), target.display()))?;
+    mount(Some(source), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .with_context(|| format!("binding {} on {}", source.display(), target.display()))?;
     if read_only {
-        mount(None::<&str>, target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&str>)?;
+        mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            None::<&str>,
+        )?;
     }
     Ok(())
 }
@@ -413,7 +457,16 @@ fn mount_point(path: &Path) -> anyhow::Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn make_mounts(ws: &Workshop, lab: &Lab, account: &Account, public: &[(&str, Vec<u8>)], nets: &[(String, OwnedFd)], resolv: Option<&[u8]>, exe: &Path, gate_socket: &Path) -> anyhow::Result<()> {
+fn make_mounts(
+    ws: &Workshop,
+    lab: &Lab,
+    account: &Account,
+    public: &[(&str, Vec<u8>)],
+    nets: &[(String, OwnedFd)],
+    resolv: Option<&[u8]>,
+    exe: &Path,
+    gate_socket: &Path,
+) -> anyhow::Result<()> {
     let none = None::<&str>;
     let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // This PID namespace's processes only; this network namespace's interfaces.
@@ -441,7 +494,12 @@ fn make_mounts(ws: &Workshop, lab: &Lab, account: &Account, public: &[(&str, Vec
     bind(exe, &bin, true)?;
     mount_point(Path::new(SOCKET))?;
     bind(gate_socket, Path::new(SOCKET), false)?;
-    let marker = Marker { workshop: ws.name.clone(), participant: account.participant, lab: lab.name.clone(), user: account.user.clone() };
+    let marker = Marker {
+        workshop: ws.name.clone(),
+        participant: account.participant,
+        lab: lab.name.clone(),
+        user: account.user.clone(),
+    };
     crate::lab::pki::write_file(Path::new(MARKER), &serde_json::to_string_pretty(&marker)?, 0o644)?;
     crate::lab::pki::write_file(&Path::new("/run/plainsight").join("bashrc"), &bashrc(&lab.name), 0o644)?;
     // Their two hosts' namespaces, by the names `plainsight` looks for.
@@ -472,20 +530,34 @@ fn make_mounts(ws: &Workshop, lab: &Lab, account: &Account, public: &[(&str, Vec
 
 /// The shell's start-up file: Debian's, then a prompt that says where they are.
 fn bashrc(lab: &str) -> String {
-    format!("[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc\n[ -f ~/.bashrc ] && . ~/.bashrc\nPS1='[{lab} '\"$PLAINSIGHT_HOST\"'] \\w\\$ '\n")
+    format!(
+        "[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc\n[ -f ~/.bashrc ] && . ~/.bashrc\nPS1='[{lab} '\"$PLAINSIGHT_HOST\"'] \\w\\$ '\n"
+    )
 }
 
 /// `workshop session`: one login into participant `p`'s sandbox, on `host`, with this
 /// process's standard streams (the participant's terminal, passed by the gate). Runs as
 /// root; the shell it starts does not. Returns the shell's exit code.
-pub fn session(ws: &Workshop, p: u16, account: &Account, holder_pid: i32, host: Host, command: Option<&str>, term: Option<&str>) -> anyhow::Result<i32> {
+pub fn session(
+    ws: &Workshop,
+    p: u16,
+    account: &Account,
+    holder_pid: i32,
+    host: Host,
+    command: Option<&str>,
+    term: Option<&str>,
+) -> anyhow::Result<i32> {
     if !matches!(host, Host::Intruder | Host::Guest) {
         bail!("a participant's shell runs on their lab's intruder or guest host, not {}", host.as_str());
     }
     let lab = ws.lab(p);
-    let open = |what: &str| std::fs::File::open(format!("/proc/{holder_pid}/ns/{what}")).with_context(|| format!("the sandbox of participant {p} is gone"));
+    let open = |what: &str| {
+        std::fs::File::open(format!("/proc/{holder_pid}/ns/{what}"))
+            .with_context(|| format!("the sandbox of participant {p} is gone"))
+    };
     let (pid_ns, mnt_ns) = (open("pid")?, open("mnt")?);
-    let net = std::fs::File::open(Path::new("/run/netns").join(lab.ns(host))).with_context(|| format!("lab {} has no {} host", lab.name, host.as_str()))?;
+    let net = std::fs::File::open(Path::new("/run/netns").join(lab.ns(host)))
+        .with_context(|| format!("lab {} has no {} host", lab.name, host.as_str()))?;
     Cgroup::of(ws, p).enter()?;
     setns(&net, CloneFlags::CLONE_NEWNET)?;
     setns(&pid_ns, CloneFlags::CLONE_NEWPID)?;
@@ -494,7 +566,13 @@ pub fn session(ws: &Workshop, p: u16, account: &Account, holder_pid: i32, host: 
     let home = Path::new("/home").join(&account.user);
     let mut cmd = std::process::Command::new("setpriv");
     cmd.args(["--reuid", &account.uid.to_string(), "--regid", &account.gid.to_string(), "--clear-groups"])
-        .args(["--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin", "--bounding-set=-all,+net_raw,+net_admin", "--no-new-privs", "--"])
+        .args([
+            "--inh-caps=-all,+net_raw,+net_admin",
+            "--ambient-caps=+net_raw,+net_admin",
+            "--bounding-set=-all,+net_raw,+net_admin",
+            "--no-new-privs",
+            "--",
+        ])
         .arg("/bin/bash");
     match command {
         Some(c) if c.split_whitespace().next().is_some_and(|w| w.ends_with("sftp-server")) => {
@@ -522,7 +600,11 @@ pub fn session(ws: &Workshop, p: u16, account: &Account, holder_pid: i32, host: 
         .env("LANG", "C.UTF-8")
         .env("PLAINSIGHT_LAB", &lab.name)
         .env("PLAINSIGHT_HOST", host.as_str())
-        .env("TERM", term.filter(|t| t.len() < 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')).unwrap_or("xterm"))
+        .env(
+            "TERM",
+            term.filter(|t| t.len() < 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+                .unwrap_or("xterm"),
+        )
         .current_dir(if home.is_dir() { home.clone() } else { PathBuf::from("/") });
     // SAFETY: this process is single-threaded (a fresh exec); the child only calls
     // async-signal-safe functions before exec.

@@ -157,8 +157,15 @@ fn text(status: StatusCode, msg: &str) -> Response<Out> {
 }
 
 /// Runs the view until `shutdown`.
-pub async fn serve(source: Source, opts: Options, ready: impl FnOnce(&SocketAddr), shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", opts.listen))?;
+pub async fn serve(
+    source: Source,
+    opts: Options,
+    ready: impl FnOnce(&SocketAddr),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", opts.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(String::new());
     match &source {
@@ -173,7 +180,16 @@ pub async fn serve(source: Source, opts: Options, ready: impl FnOnce(&SocketAddr
     }
     let check = opts.token.as_deref().map(super::Key::new);
     let hosts = allowed_hosts(&addr);
-    let view = Arc::new(View { source, opts, check, progress: rx, feeds: Mutex::new(HashMap::new()), streams: AtomicUsize::new(0), participant_streams: Mutex::new(HashMap::new()), hosts });
+    let view = Arc::new(View {
+        source,
+        opts,
+        check,
+        progress: rx,
+        feeds: Mutex::new(HashMap::new()),
+        streams: AtomicUsize::new(0),
+        participant_streams: Mutex::new(HashMap::new()),
+        hosts,
+    });
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     ready(&addr);
     tokio::pin!(shutdown);
@@ -198,7 +214,12 @@ pub async fn serve(source: Source, opts: Options, ready: impl FnOnce(&SocketAddr
                 let view = view.clone();
                 async move { Ok::<_, Infallible>(handle(req, view).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).max_buf_size(16 * 1024).serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .max_buf_size(16 * 1024)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }
@@ -249,10 +270,10 @@ fn poll_demo(out: &std::path::Path, scenarios: &[(&'static str, &'static str, bo
 fn learned(findings: &std::path::Path) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for line in std::fs::read_to_string(findings).unwrap_or_default().lines() {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-            if v["type"] == "finding" {
-                *counts.entry(v["class"].as_str().unwrap_or("").to_string()).or_default() += 1;
-            }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+            && v["type"] == "finding"
+        {
+            *counts.entry(v["class"].as_str().unwrap_or("").to_string()).or_default() += 1;
         }
     }
     counts.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ")
@@ -280,8 +301,16 @@ fn progress_json(ws: &Workshop, db: &progress::Progress) -> anyhow::Result<Strin
 fn token_ok(view: &View, req: &Request<hyper::body::Incoming>) -> bool {
     let Some(key) = &view.check else { return true };
     let expected = view.opts.token.as_deref().unwrap_or("");
-    let from_query = req.uri().query().and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned()));
-    let from_header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string);
+    let from_query = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned()));
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
     from_query.or(from_header).is_some_and(|t| key.same(&t, expected))
 }
 
@@ -314,26 +343,41 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
         "/events" => progress_stream(&view),
         p => match p.strip_prefix("/lab/").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) {
             Some((name, sub)) => match lab_of(ws, name) {
-
                 None => text(StatusCode::NOT_FOUND, "no such lab in this workshop"),
                 Some(lab) => match sub {
                     "" => {
                         let feed = feed(&view, &lab);
-                        respond(StatusCode::OK, "text/html; charset=utf-8", full(lab_page(&lab, &feed, &q, view.opts.reveal)), CSP)
+                        respond(
+                            StatusCode::OK,
+                            "text/html; charset=utf-8",
+                            full(lab_page(&lab, &feed, &q, view.opts.reveal)),
+                            CSP,
+                        )
                     }
                     "page" => {
                         let visits = bot::visits(&lab);
-                        let page = visits.last().and_then(|v| v.last_page.clone()).and_then(|f| std::fs::read(lab.state_dir().join(bot::PAGES_DIR).join(f)).ok());
+                        let page = visits
+                            .last()
+                            .and_then(|v| v.last_page.clone())
+                            .and_then(|f| std::fs::read(lab.state_dir().join(bot::PAGES_DIR).join(f)).ok());
                         match page {
                             // In the article exercise the page itself is the answer.
-                            Some(_) if !view.opts.reveal && visits.last().is_some_and(|v| v.start == bot::Start::Article) => {
+                            Some(_)
+                                if !view.opts.reveal
+                                    && visits.last().is_some_and(|v| v.start == bot::Start::Article) =>
+                            {
                                 respond(StatusCode::OK, "text/html; charset=utf-8", full(ARTICLE_HIDDEN), PAGE_CSP)
                             }
                             Some(body) => {
                                 let body = if view.opts.reveal { body } else { masked_answers(&lab, body) };
                                 respond(StatusCode::OK, "text/html; charset=utf-8", full(body), PAGE_CSP)
                             }
-                            None => respond(StatusCode::OK, "text/html; charset=utf-8", full("<p>The bot has not finished a visit yet.</p>"), PAGE_CSP),
+                            None => respond(
+                                StatusCode::OK,
+                                "text/html; charset=utf-8",
+                                full("<p>The bot has not finished a visit yet.</p>"),
+                                PAGE_CSP,
+                            ),
                         }
                     }
                     "events" => {
@@ -412,7 +456,8 @@ fn demo_route(view: &Arc<View>, run: &DemoRun, path: &str, q: &str) -> Response<
         "/view.css" | "/demo.js" | "/lab.js" => asset(path),
         "/events" => progress_stream(view),
         p => {
-            let Some((name, sub)) = p.strip_prefix("/scenario/").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) else {
+            let Some((name, sub)) = p.strip_prefix("/scenario/").map(|rest| rest.split_once('/').unwrap_or((rest, "")))
+            else {
                 return text(StatusCode::NOT_FOUND, "not found");
             };
             let Some(&(name, title, _)) = run.scenarios.iter().find(|(n, _, _)| *n == name) else {
@@ -420,7 +465,12 @@ fn demo_route(view: &Arc<View>, run: &DemoRun, path: &str, q: &str) -> Response<
             };
             let dir = run.out.join(name);
             match sub {
-                "" => respond(StatusCode::OK, "text/html; charset=utf-8", full(scenario_page(name, title, &dir, view.opts.reveal, q)), CSP),
+                "" => respond(
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    full(scenario_page(name, title, &dir, view.opts.reveal, q)),
+                    CSP,
+                ),
                 "page" => {
                     let body = last_page(&dir.join("pages")).and_then(|f| std::fs::read(f).ok());
                     let body = match body {
@@ -442,20 +492,30 @@ fn demo_route(view: &Arc<View>, run: &DemoRun, path: &str, q: &str) -> Response<
                             let end = text.rfind('\n').map(|e| e + 1).unwrap_or(0);
                             if end > sent {
                                 for line in text[sent..end].lines() {
-                                    if let Some(f) = shown_finding(line, reveal) {
-                                        if tx.send(Bytes::from(format!("event: finding\ndata: {f}\n\n"))).await.is_err() {
-                                            return;
-                                        }
+                                    if let Some(f) = shown_finding(line, reveal)
+                                        && tx.send(Bytes::from(format!("event: finding\ndata: {f}\n\n"))).await.is_err()
+                                    {
+                                        return;
                                     }
                                 }
                                 sent = end;
                             }
-                            let page = last_page(&dir.join("pages")).and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+                            let page = last_page(&dir.join("pages"))
+                                .and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
                             if page.is_some() && page != page_seen {
                                 page_seen = page;
-                                let visit = std::fs::read(dir.join("visitor.json")).ok().and_then(|b| serde_json::from_slice::<crate::lab::visitor::Visit>(&b).ok());
+                                let visit = std::fs::read(dir.join("visitor.json"))
+                                    .ok()
+                                    .and_then(|b| serde_json::from_slice::<crate::lab::visitor::Visit>(&b).ok());
                                 let rows: Vec<serde_json::Value> = visit.iter().map(|v| serde_json::json!({"at_ms": bot::now_ms(), "column": if v.steps.iter().any(|s| s.url.starts_with("http://") && !s.hsts_upgrade) { "http" } else { "https" }, "what": crate::lab::visitor::outcome_line(v)})).collect();
-                                if tx.send(Bytes::from(format!("event: visits\ndata: {}\n\n", serde_json::json!({"at_ms": bot::now_ms(), "rows": rows})))).await.is_err() {
+                                if tx
+                                    .send(Bytes::from(format!(
+                                        "event: visits\ndata: {}\n\n",
+                                        serde_json::json!({"at_ms": bot::now_ms(), "rows": rows})
+                                    )))
+                                    .await
+                                    .is_err()
+                                {
                                     return;
                                 }
                             } else if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
@@ -472,7 +532,12 @@ fn demo_route(view: &Arc<View>, run: &DemoRun, path: &str, q: &str) -> Response<
 
 /// The last HTML page a visit saved (its folder of pages), by time.
 fn last_page(pages: &std::path::Path) -> Option<std::path::PathBuf> {
-    std::fs::read_dir(pages).ok()?.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".html")).max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok()).map(|e| e.path())
+    std::fs::read_dir(pages)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".html"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
 }
 
 /// A finding line of an intruder's `findings.jsonl` as the view shows it (masked unless
@@ -489,11 +554,21 @@ fn shown_finding(line: &str, reveal: bool) -> Option<String> {
 
 fn demo_page(run: &DemoRun, q: &str) -> String {
     let mut h = String::with_capacity(4096);
-    let _ = write!(h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>plainsight demo</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>The demo, as it runs</h1><p id=\"status\">Live: connecting…</p><div class=\"cols\">");
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>plainsight demo</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>The demo, as it runs</h1><p id=\"status\">Live: connecting…</p><div class=\"cols\">"
+    );
     for (https, heading) in [(false, "Plain HTTP"), (true, "HTTPS")] {
-        let _ = write!(h, "<section><h2>{heading}</h2><table><thead><tr><th>scenario</th><th>state</th><th>what the intruder read</th></tr></thead><tbody>");
+        let _ = write!(
+            h,
+            "<section><h2>{heading}</h2><table><thead><tr><th>scenario</th><th>state</th><th>what the intruder read</th></tr></thead><tbody>"
+        );
         for (name, title, _) in run.scenarios.iter().filter(|s| s.2 == https) {
-            let _ = write!(h, "<tr><th><a href=\"/scenario/{name}{q}\">{}</a></th><td id=\"s-{name}\" class=\"waiting\">waiting</td><td id=\"l-{name}\"></td></tr>", esc(title));
+            let _ = write!(
+                h,
+                "<tr><th><a href=\"/scenario/{name}{q}\">{}</a></th><td id=\"s-{name}\" class=\"waiting\">waiting</td><td id=\"l-{name}\"></td></tr>",
+                esc(title)
+            );
         }
         h.push_str("</tbody></table></section>");
     }
@@ -502,8 +577,18 @@ fn demo_page(run: &DemoRun, q: &str) -> String {
 }
 
 fn scenario_page(name: &str, title: &str, dir: &std::path::Path, reveal: bool, q: &str) -> String {
-    let recent: Vec<String> = std::fs::read_to_string(dir.join("findings.jsonl")).unwrap_or_default().lines().filter_map(|l| shown_finding(l, reveal)).collect();
-    page_with_frame(&format!("Scenario: {title}"), &format!("/scenario/{name}"), recent.iter().rev().take(RECENT), &[], q)
+    let recent: Vec<String> = std::fs::read_to_string(dir.join("findings.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| shown_finding(l, reveal))
+        .collect();
+    page_with_frame(
+        &format!("Scenario: {title}"),
+        &format!("/scenario/{name}"),
+        recent.iter().rev().take(RECENT),
+        &[],
+        q,
+    )
 }
 
 /// An event stream fed by `feed` (which ends when the client is gone), within the bound.
@@ -559,7 +644,9 @@ fn masked_answers(lab: &Lab, body: Vec<u8>) -> Vec<u8> {
 /// `body` with the persona's flag and password masked.
 fn mask_in(body: Vec<u8>, persona: &crate::lab::site::content::Persona) -> Vec<u8> {
     let mut page = String::from_utf8_lossy(&body).into_owned();
-    for secret in [persona.secret.as_deref(), Some(persona.password.as_str())].into_iter().flatten().filter(|s| !s.is_empty()) {
+    for secret in
+        [persona.secret.as_deref(), Some(persona.password.as_str())].into_iter().flatten().filter(|s| !s.is_empty())
+    {
         page = page.replace(secret, &esc(&crate::analysis::findings::mask(secret)));
     }
     page.into_bytes()
@@ -583,14 +670,18 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         tokio::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()))
     } else {
         let mut c = tokio::process::Command::new("ip");
-        c.args(["netns", "exec", &lab.ns(Host::Intruder)]).arg(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()));
+        c.args(["netns", "exec", &lab.ns(Host::Intruder)])
+            .arg(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()));
         c
     };
     cmd.args(["sniff", "--lab", &lab.name, "--format", "jsonl"]);
     if view.opts.reveal {
         cmd.arg("--reveal");
     }
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
     // SAFETY: only an async-signal-safe prctl between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -603,7 +694,11 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         Err(e) => {
             eprintln!("view: cannot start the sniffer of {}: {e}", lab.name);
             let (tx, _) = broadcast::channel(1);
-            return Arc::new(Feed { tx, recent: Mutex::new(VecDeque::new()), sniffer: Mutex::new(tokio::process::Command::new("true").spawn().expect("true runs")) });
+            return Arc::new(Feed {
+                tx,
+                recent: Mutex::new(VecDeque::new()),
+                sniffer: Mutex::new(tokio::process::Command::new("true").spawn().expect("true runs")),
+            });
         }
     };
     let stdout = child.stdout.take().expect("piped");
@@ -635,7 +730,11 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
 fn grid_page(ws: &Workshop, q: &str) -> String {
     let exercises = exercise::all();
     let mut h = String::with_capacity(8192);
-    let _ = write!(h, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Workshop {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>Workshop <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><table id=\"grid\"><thead><tr><th>participant</th>", name = esc(&ws.name));
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Workshop {name}</title><link rel=\"stylesheet\" href=\"/view.css{q}\"></head><body data-query=\"{q}\"><h1>Workshop <code>{name}</code></h1><p id=\"status\">Live: connecting…</p><table id=\"grid\"><thead><tr><th>participant</th>",
+        name = esc(&ws.name)
+    );
     for e in &exercises {
         let _ = write!(h, "<th title=\"{}\">{}</th>", esc(&e.title), esc(&e.id));
     }
@@ -652,7 +751,12 @@ fn grid_page(ws: &Workshop, q: &str) -> String {
                 Some(c) => ("tried", format!("{} tries", c.attempts)),
                 None => ("none", "–".to_string()),
             };
-            let _ = write!(h, "<td id=\"c-{p}-{id}\" class=\"{class}\" data-passed=\"{}\">{label}</td>", c.is_some_and(|c| c.passed), id = esc(&e.id));
+            let _ = write!(
+                h,
+                "<td id=\"c-{p}-{id}\" class=\"{class}\" data-passed=\"{}\">{label}</td>",
+                c.is_some_and(|c| c.passed),
+                id = esc(&e.id)
+            );
         }
         h.push_str("</tr>");
     }
@@ -698,14 +802,33 @@ fn visit_column(v: &bot::BotVisit) -> (&'static str, bool) {
 }
 
 fn lab_page(lab: &Lab, feed: &Feed, q: &str, reveal: bool) -> String {
-    let recent: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().map(|l| if reveal { l.clone() } else { hide_portals(l) }).collect();
-    page_with_frame(&format!("Lab {}", lab.name), &format!("/lab/{}", lab.name), recent.iter(), &timeline_rows(&bot::visits(lab)), q)
+    let recent: Vec<String> = feed
+        .recent
+        .lock()
+        .expect("no panics while held")
+        .iter()
+        .rev()
+        .map(|l| if reveal { l.clone() } else { hide_portals(l) })
+        .collect();
+    page_with_frame(
+        &format!("Lab {}", lab.name),
+        &format!("/lab/{}", lab.name),
+        recent.iter(),
+        &timeline_rows(&bot::visits(lab)),
+        q,
+    )
 }
 
 /// A lab's (or a scenario's) page: what the visitor received in a sandboxed frame, what
 /// the intruder learns (newest first), the visits, HTTP and HTTPS side by side; `base`
 /// is where its frame and events are.
-fn page_with_frame<'a>(title: &str, base: &str, findings: impl Iterator<Item = &'a String>, visits: &[serde_json::Value], q: &str) -> String {
+fn page_with_frame<'a>(
+    title: &str,
+    base: &str,
+    findings: impl Iterator<Item = &'a String>,
+    visits: &[serde_json::Value],
+    q: &str,
+) -> String {
     let mut h = String::with_capacity(8192);
     let (title, base) = (esc(title), esc(base));
     let _ = write!(
@@ -720,8 +843,18 @@ fn page_with_frame<'a>(title: &str, base: &str, findings: impl Iterator<Item = &
     }
     h.push_str("</ol></section></div><h2>The visits</h2><table id=\"timeline\"><thead><tr><th>when</th><th>over HTTP</th><th>over HTTPS</th></tr></thead><tbody>");
     for r in visits {
-        let (http, https) = if r["column"] == "http" { (r["what"].as_str().unwrap_or(""), "") } else { ("", r["what"].as_str().unwrap_or("")) };
-        let _ = write!(h, "<tr><td class=\"t\" data-ms=\"{}\"></td><td>{}</td><td>{}</td></tr>", r["at_ms"], esc(http), esc(https));
+        let (http, https) = if r["column"] == "http" {
+            (r["what"].as_str().unwrap_or(""), "")
+        } else {
+            ("", r["what"].as_str().unwrap_or(""))
+        };
+        let _ = write!(
+            h,
+            "<tr><td class=\"t\" data-ms=\"{}\"></td><td>{}</td><td>{}</td></tr>",
+            r["at_ms"],
+            esc(http),
+            esc(https)
+        );
     }
     let _ = write!(h, "</tbody></table><script src=\"/lab.js{q}\"></script></body></html>");
     h
@@ -731,7 +864,12 @@ fn page_with_frame<'a>(title: &str, base: &str, findings: impl Iterator<Item = &
 fn finding_li(json: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let secret = v["secret"].as_str().map(|s| format!(": <b>{}</b>", esc(s))).unwrap_or_default();
-    format!("<li class=\"{}\"><span class=\"class\">{}</span> {}{secret}</li>", esc(v["class"].as_str().unwrap_or("")), esc(v["class"].as_str().unwrap_or("")), esc(v["summary"].as_str().unwrap_or("")))
+    format!(
+        "<li class=\"{}\"><span class=\"class\">{}</span> {}{secret}</li>",
+        esc(v["class"].as_str().unwrap_or("")),
+        esc(v["class"].as_str().unwrap_or("")),
+        esc(v["summary"].as_str().unwrap_or(""))
+    )
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em;color:#222}pre.text,pre#hints{white-space:pre-wrap;max-width:60em}pre#verdict{white-space:pre-wrap;padding:.5em}pre.passed{background:#cfc}pre.failed{background:#fec}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}\
@@ -820,7 +958,11 @@ fn allowed_hosts(addr: &SocketAddr) -> Vec<String> {
 }
 
 fn host_ok(view: &View, req: &Request<hyper::body::Incoming>) -> bool {
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
     host.is_some_and(|h| view.hosts.iter().any(|a| a.eq_ignore_ascii_case(h)))
 }
 
@@ -835,7 +977,12 @@ fn participant_of(ws: &Workshop, secret: &str) -> Option<(u16, super::Key)> {
 /// A participant's own page: `/p/SECRET` (the page), `/p/SECRET/check` (POST, the form),
 /// `/p/SECRET/events` (what a sniffer on their gateway reads now, masked). Anything else,
 /// or a wrong secret, is 404: the address is the secret, the token is not needed.
-async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>, ws: &Workshop, rest: &str) -> Response<Out> {
+async fn participant_route(
+    req: Request<hyper::body::Incoming>,
+    view: Arc<View>,
+    ws: &Workshop,
+    rest: &str,
+) -> Response<Out> {
     let (secret, sub) = rest.split_once('/').unwrap_or((rest, ""));
     let Some((p, _key)) = participant_of(ws, secret) else {
         return text(StatusCode::NOT_FOUND, "not found");
@@ -846,9 +993,12 @@ async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>,
         (Method::GET | Method::HEAD, "") => {
             let ws = ws.clone();
             let feed = feed(&view, &lab);
-            let findings: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
+            let findings: Vec<String> =
+                feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
             let reveal = view.opts.reveal;
-            let html = tokio::task::spawn_blocking(move || participant_page(&ws, p, &base, None, &findings, reveal)).await.unwrap_or_default();
+            let html = tokio::task::spawn_blocking(move || participant_page(&ws, p, &base, None, &findings, reveal))
+                .await
+                .unwrap_or_default();
             respond(StatusCode::OK, "text/html; charset=utf-8", full(html), PARTICIPANT_CSP)
         }
         (Method::POST, "check") => {
@@ -861,10 +1011,13 @@ async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>,
             let (exercise, answer) = (field("exercise").unwrap_or_default(), field("answer"));
             let ws = ws.clone();
             let feed = feed(&view, &lab);
-            let findings: Vec<String> = feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
+            let findings: Vec<String> =
+                feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
             let reveal = view.opts.reveal;
             let html = tokio::task::spawn_blocking(move || {
-                let verdict = super::desk::check(&ws, p, &exercise, answer.as_deref().filter(|a| !a.trim().is_empty())).map(|a| (a.passed, a.text)).unwrap_or_else(|e| (false, format!("{e:#}")));
+                let verdict = super::desk::check(&ws, p, &exercise, answer.as_deref().filter(|a| !a.trim().is_empty()))
+                    .map(|a| (a.passed, a.text))
+                    .unwrap_or_else(|e| (false, format!("{e:#}")));
                 participant_page(&ws, p, &base, Some(verdict), &findings, reveal)
             })
             .await
@@ -895,7 +1048,9 @@ async fn participant_route(req: Request<hyper::body::Incoming>, view: Arc<View>,
                 }
             })
         }
-        (Method::GET | Method::HEAD, "participant.js") => respond(StatusCode::OK, "application/javascript", full(PARTICIPANT_JS), PARTICIPANT_CSP),
+        (Method::GET | Method::HEAD, "participant.js") => {
+            respond(StatusCode::OK, "application/javascript", full(PARTICIPANT_JS), PARTICIPANT_CSP)
+        }
         (Method::GET | Method::HEAD, "view.css") => respond(StatusCode::OK, "text/css", full(STYLE), PARTICIPANT_CSP),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
@@ -935,9 +1090,20 @@ fn masked_finding(line: &str) -> String {
 
 /// The participant's page: the exercise they are on, a form to check it, the verdict of
 /// the last check, their hints, their progress, and what their gateway's sniffer reads.
-fn participant_page(ws: &Workshop, p: u16, base: &str, verdict: Option<(bool, String)>, findings: &[String], reveal: bool) -> String {
+fn participant_page(
+    ws: &Workshop,
+    p: u16,
+    base: &str,
+    verdict: Option<(bool, String)>,
+    findings: &[String],
+    reveal: bool,
+) -> String {
     let lab = ws.lab(p);
-    let current = progress::Progress::existing(ws).ok().and_then(|db| db.current().ok()).and_then(|mut c| c.remove(&p)).map(|(e, _)| e);
+    let current = progress::Progress::existing(ws)
+        .ok()
+        .and_then(|db| db.current().ok())
+        .and_then(|mut c| c.remove(&p))
+        .map(|(e, _)| e);
     let mut h = String::with_capacity(8192);
     let _ = write!(
         h,
@@ -970,7 +1136,13 @@ fn participant_page(ws: &Workshop, p: u16, base: &str, verdict: Option<(bool, St
             Some(c) => ("tried", format!("{} tries", c.attempts)),
             None => ("none", "–".to_string()),
         };
-        let _ = write!(h, "<tr><th>{}</th><td id=\"p-{}\" class=\"{class}\">{label}</td><td>{}</td></tr>", esc(&e.id), esc(&e.id), esc(&e.title));
+        let _ = write!(
+            h,
+            "<tr><th>{}</th><td id=\"p-{}\" class=\"{class}\">{label}</td><td>{}</td></tr>",
+            esc(&e.id),
+            esc(&e.id),
+            esc(&e.title)
+        );
     }
     h.push_str("</tbody></table><h2>What a sniffer on your gateway reads now</h2><ol id=\"findings\" reversed>");
     for line in findings {
@@ -1008,7 +1180,12 @@ pub fn reachable(addr: &SocketAddr) -> Vec<SocketAddr> {
         return vec![*addr];
     }
     let mut out = vec![SocketAddr::from(([127, 0, 0, 1], addr.port()))];
-    out.extend(super::ssh::reachable_addresses().iter().filter_map(|a| a.parse::<std::net::IpAddr>().ok()).map(|ip| SocketAddr::new(ip, addr.port())));
+    out.extend(
+        super::ssh::reachable_addresses()
+            .iter()
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, addr.port())),
+    );
     out
 }
 
@@ -1017,24 +1194,46 @@ mod tests {
     use super::*;
 
     fn visit(urls: &[&str]) -> bot::BotVisit {
-        bot::BotVisit { at_ms: 0, exercise: String::new(), start: bot::Start::Bare, logged_in: true, saw_account: true, urls: urls.iter().map(|u| u.to_string()).collect(), errors: vec![], altered: vec![], last_page: None }
+        bot::BotVisit {
+            at_ms: 0,
+            exercise: String::new(),
+            start: bot::Start::Bare,
+            logged_in: true,
+            saw_account: true,
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            errors: vec![],
+            altered: vec![],
+            last_page: None,
+        }
     }
 
     #[test]
     fn a_visit_redirected_to_https_is_filed_under_https() {
         // It used to go under "over HTTP" for its first request alone.
-        assert_eq!(visit_column(&visit(&["http://clinic.test/", "https://clinic.test/", "https://clinic.test/login"])), ("https", true));
+        assert_eq!(
+            visit_column(&visit(&["http://clinic.test/", "https://clinic.test/", "https://clinic.test/login"])),
+            ("https", true)
+        );
         assert_eq!(visit_column(&visit(&["https://clinic.test/", "https://clinic.test/login"])), ("https", false));
         assert_eq!(visit_column(&visit(&["http://clinic.test/", "http://clinic.test/login"])), ("http", false));
         // sslstrip: the first request and a later one over HTTP.
-        assert_eq!(visit_column(&visit(&["http://clinic.test/", "https://clinic.test/x", "http://clinic.test/login"])), ("http", false));
+        assert_eq!(
+            visit_column(&visit(&["http://clinic.test/", "https://clinic.test/x", "http://clinic.test/login"])),
+            ("http", false)
+        );
         assert_eq!(visit_column(&visit(&["http://clinic.test/"])), ("http", false));
     }
 
     #[test]
     fn portal_names_are_masked_in_views() {
-        assert_eq!(hide_portals("TLS server name portal-a1b2c3.clinic.test"), "TLS server name portal-******.clinic.test");
-        assert_eq!(hide_portals("portal-a1b2c3.clinic.test A 1; portal-ffffff.x"), "portal-******.clinic.test A 1; portal-******.x");
+        assert_eq!(
+            hide_portals("TLS server name portal-a1b2c3.clinic.test"),
+            "TLS server name portal-******.clinic.test"
+        );
+        assert_eq!(
+            hide_portals("portal-a1b2c3.clinic.test A 1; portal-ffffff.x"),
+            "portal-******.clinic.test A 1; portal-******.x"
+        );
         assert_eq!(hide_portals("the portal- page, portal-xyz"), "the portal- page, portal-xyz");
     }
 

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-
 use super::Workshop;
 use super::sandbox::Account;
 
@@ -79,7 +78,11 @@ pub fn start(ws: &Workshop, s: &Settings, accounts: &[Account]) -> anyhow::Resul
     std::fs::create_dir_all("/run/sshd")?;
     let key = d.join("host_ed25519");
     if !key.exists() {
-        let out = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", &format!("plainsight-workshop-{}", ws.name), "-f"]).arg(&key).output().context("running ssh-keygen")?;
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", &format!("plainsight-workshop-{}", ws.name), "-f"])
+            .arg(&key)
+            .output()
+            .context("running ssh-keygen")?;
         if !out.status.success() {
             bail!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -91,8 +94,16 @@ pub fn start(ws: &Workshop, s: &Settings, accounts: &[Account]) -> anyhow::Resul
         let path = kd.join(&a.user);
         match &s.keys {
             Some(from) => {
-                let candidates = [format!("{}.pub", a.participant), format!("{:02}.pub", a.participant), format!("{}.pub", a.user)];
-                let found = candidates.iter().map(|c| from.join(c)).find(|p| p.is_file()).with_context(|| format!("no public key for participant {} in {} (one of {})", a.participant, from.display(), candidates.join(", ")))?;
+                let candidates =
+                    [format!("{}.pub", a.participant), format!("{:02}.pub", a.participant), format!("{}.pub", a.user)];
+                let found = candidates.iter().map(|c| from.join(c)).find(|p| p.is_file()).with_context(|| {
+                    format!(
+                        "no public key for participant {} in {} (one of {})",
+                        a.participant,
+                        from.display(),
+                        candidates.join(", ")
+                    )
+                })?;
                 let text = std::fs::read_to_string(&found).with_context(|| format!("reading {}", found.display()))?;
                 if !text.lines().any(|l| l.starts_with("ssh-") || l.starts_with("ecdsa-") || l.starts_with("sk-")) {
                     bail!("{} holds no OpenSSH public key", found.display());
@@ -111,13 +122,21 @@ pub fn start(ws: &Workshop, s: &Settings, accounts: &[Account]) -> anyhow::Resul
         bail!("sshd refuses its configuration {}: {}", conf.display(), String::from_utf8_lossy(&test.stderr).trim());
     }
     let log = d.join("sshd.log");
-    let out = std::process::Command::new(SSHD).arg("-f").arg(&conf).arg("-E").arg(&log).output().context("starting sshd")?;
+    let out =
+        std::process::Command::new(SSHD).arg("-f").arg(&conf).arg("-E").arg(&log).output().context("starting sshd")?;
     if !out.status.success() {
-        bail!("sshd did not start: {}{}", String::from_utf8_lossy(&out.stderr).trim(), std::fs::read_to_string(&log).unwrap_or_default().trim());
+        bail!(
+            "sshd did not start: {}{}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            std::fs::read_to_string(&log).unwrap_or_default().trim()
+        );
     }
     // Ready when it accepts.
     let addr = if s.listen == "0.0.0.0" || s.listen == "::" { "127.0.0.1".to_string() } else { s.listen.clone() };
-    let target: std::net::SocketAddr = format!("{addr}:{}", s.port).parse().or_else(|_| format!("[{addr}]:{}", s.port).parse()).context("the listen address")?;
+    let target: std::net::SocketAddr = format!("{addr}:{}", s.port)
+        .parse()
+        .or_else(|_| format!("[{addr}]:{}", s.port).parse())
+        .context("the listen address")?;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
         if std::time::Instant::now() > deadline {
@@ -166,7 +185,14 @@ pub fn handout(ws: &Workshop, host: &str, view: &str) -> anyhow::Result<Vec<Card
     let accounts = super::sandbox::accounts(ws);
     Ok(accounts
         .iter()
-        .map(|a| Card { participant: a.participant, user: a.user.clone(), password: a.password.clone(), host: host.to_string(), port, page: format!("{}/p/{}", view.trim_end_matches('/'), key.page_secret(a.participant)) })
+        .map(|a| Card {
+            participant: a.participant,
+            user: a.user.clone(),
+            password: a.password.clone(),
+            host: host.to_string(),
+            port,
+            page: format!("{}/p/{}", view.trim_end_matches('/'), key.page_secret(a.participant)),
+        })
         .collect())
 }
 
@@ -174,7 +200,11 @@ pub fn handout(ws: &Workshop, host: &str, view: &str) -> anyhow::Result<Vec<Card
 pub fn reachable_addresses() -> Vec<String> {
     let out = std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "scope", "global"]).output();
     let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    text.lines().filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1)).filter_map(|a| a.split('/').next()).map(str::to_string).collect()
+    text.lines()
+        .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "inet").nth(1))
+        .filter_map(|a| a.split('/').next())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -186,7 +216,18 @@ mod tests {
         let ws = Workshop::new("w").unwrap();
         let a = Account { participant: 1, user: "ps-w-01".into(), uid: 1001, gid: 1001, password: Some("x".into()) };
         let c = config(&ws, &Settings { port: 2222, listen: "0.0.0.0".into(), keys: None }, &[a]);
-        for line in ["Port 2222", "DisableForwarding yes", "AllowTcpForwarding no", "X11Forwarding no", "PermitTunnel no", "AllowAgentForwarding no", "PermitRootLogin no", "AllowUsers ps-w-01", "PermitUserRC no", "PasswordAuthentication yes"] {
+        for line in [
+            "Port 2222",
+            "DisableForwarding yes",
+            "AllowTcpForwarding no",
+            "X11Forwarding no",
+            "PermitTunnel no",
+            "AllowAgentForwarding no",
+            "PermitRootLogin no",
+            "AllowUsers ps-w-01",
+            "PermitUserRC no",
+            "PasswordAuthentication yes",
+        ] {
             assert!(c.lines().any(|l| l == line), "{line} missing in:\n{c}");
         }
         assert!(c.contains("ForceCommand /run/plainsight-workshop/w/pub/plainsight workshop enter --name w"));

@@ -19,7 +19,10 @@ pub fn corpus() -> Option<PathBuf> {
     if dir.join("INVENTORY.tsv").is_file() {
         return Some(dir);
     }
-    skipped("corpus checks", &format!("no corpus at {} (set PLAINSIGHT_CORPUS; see README, \"The corpus\")", dir.display()));
+    skipped(
+        "corpus checks",
+        &format!("no corpus at {} (set PLAINSIGHT_CORPUS; see README, \"The corpus\")", dir.display()),
+    );
     None
 }
 
@@ -76,6 +79,7 @@ pub fn run(path: &Path) -> Result<Run, ScanError> {
 
 /// Whether tests that need root should run: as root, yes; in CI without root, fail.
 pub fn need_root(what: &str) -> bool {
+    // SAFETY: geteuid takes nothing and cannot fail.
     let root = unsafe { libc_geteuid() } == 0;
     if root {
         return true;
@@ -107,7 +111,12 @@ pub fn ps(args: &[&str]) -> std::process::Output {
 /// Runs it and returns its standard output; a failure fails the test, with both outputs.
 pub fn ok(args: &[&str]) -> String {
     let out = ps(args);
-    assert!(out.status.success(), "plainsight {args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "plainsight {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

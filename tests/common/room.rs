@@ -31,7 +31,9 @@ pub fn available(what: &str) -> bool {
     if !super::need_root(what) {
         return false;
     }
-    for (tool, package) in [("/usr/sbin/sshd", "openssh-server"), ("/usr/bin/sshpass", "sshpass"), ("/usr/bin/ssh", "openssh-client")] {
+    for (tool, package) in
+        [("/usr/sbin/sshd", "openssh-server"), ("/usr/bin/sshpass", "sshpass"), ("/usr/bin/ssh", "openssh-client")]
+    {
         if !std::path::Path::new(tool).exists() {
             super::skipped(what, &format!("{tool} is not installed (apt-get install {package})"));
             return false;
@@ -51,12 +53,39 @@ impl Room {
         let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{name}"));
         let port = free_port().to_string();
         let n = participants.to_string();
-        let mut args = vec!["workshop", "up", "--name", name, "--participants", &n, "--ssh", "--ssh-port", &port, "--ssh-listen", "127.0.0.1"];
+        let mut args = vec![
+            "workshop",
+            "up",
+            "--name",
+            name,
+            "--participants",
+            &n,
+            "--ssh",
+            "--ssh-port",
+            &port,
+            "--ssh-listen",
+            "127.0.0.1",
+        ];
         args.extend(extra);
         let mut room = Room { name: name.to_string(), logins: Vec::new() };
         let o = ps(&args);
-        assert!(o.status.success(), "workshop up: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        let cards = ps(&["workshop", "handout", "--name", name, "--json", "--host", "127.0.0.1", "--view", "http://127.0.0.1:8088"]);
+        assert!(
+            o.status.success(),
+            "workshop up: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let cards = ps(&[
+            "workshop",
+            "handout",
+            "--name",
+            name,
+            "--json",
+            "--host",
+            "127.0.0.1",
+            "--view",
+            "http://127.0.0.1:8088",
+        ]);
         assert!(cards.status.success(), "handout: {}", String::from_utf8_lossy(&cards.stderr));
         let list: serde_json::Value = serde_json::from_slice(&cards.stdout).unwrap();
         room.logins = list
@@ -92,7 +121,19 @@ impl Login {
         if tty {
             c.arg("-tt");
         }
-        c.args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "-p", &self.port.to_string()]).arg(format!("{}@127.0.0.1", self.user));
+        c.args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=10",
+            "-p",
+            &self.port.to_string(),
+        ])
+        .arg(format!("{}@127.0.0.1", self.user));
         c
     }
 
@@ -104,14 +145,28 @@ impl Login {
     /// Runs `cmd`, expecting success; returns its standard output.
     pub fn ok(&self, cmd: &str) -> String {
         let o = self.run(cmd);
-        assert!(o.status.success(), "participant {}: `{cmd}` failed ({}): {}{}", self.participant, o.status, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "participant {}: `{cmd}` failed ({}): {}{}",
+            self.participant,
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     /// Starts `cmd` in the sandbox on a terminal (so that it ends when the login does);
     /// its lines arrive on the receiver.
     pub fn spawn(&self, cmd: &str) -> Remote {
-        let mut child = self.command(true).arg(cmd).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = self
+            .command(true)
+            .arg(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -138,7 +193,10 @@ impl Remote {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("{what}: never seen; the command printed:\n{}", self.seen.join("\n")));
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{what}: never seen; the command printed:\n{}", self.seen.join("\n")));
             let found = pick(&line);
             self.seen.push(line);
             if let Some(v) = found {

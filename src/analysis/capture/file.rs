@@ -12,10 +12,10 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use pcap_parser::nom;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::nom;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::{Frame, Linktype};
@@ -37,9 +37,7 @@ pub enum OpenError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: empty file, expected a pcap or pcapng capture")]
     Empty { path: PathBuf },
-    #[error(
-        "{path}: not a capture file (first bytes {magic}), expected pcap (a1b2c3d4/a1b23c4d) or pcapng (0a0d0d0a)"
-    )]
+    #[error("{path}: not a capture file (first bytes {magic}), expected pcap (a1b2c3d4/a1b23c4d) or pcapng (0a0d0d0a)")]
     NotCapture { path: PathBuf, magic: String },
     #[error("{path}: capture header cut short after {len} bytes")]
     ShortHeader { path: PathBuf, len: usize },
@@ -104,10 +102,10 @@ impl CaptureFile {
             }
             Box::new(File::open(path).map_err(io_err)?)
         };
-        if path != Path::new("-") {
-            if let Some(mapped) = map_classic(path) {
-                return Ok(CaptureFile { name, source: mapped, state: State::default(), offset: 0 });
-            }
+        if path != Path::new("-")
+            && let Some(mapped) = map_classic(path)
+        {
+            return Ok(CaptureFile { name, source: mapped, state: State::default(), offset: 0 });
         }
         // No buffering of our own for plain files: pcap-parser reads in large blocks.
         let mut raw = raw;
@@ -124,9 +122,7 @@ impl CaptureFile {
             return Err(OpenError::Empty { path: path.into() });
         }
         let magic = hex::encode(&prefix[..prefix.len().min(4)]);
-        let known = [
-            "d4c3b2a1", "a1b2c3d4", "4d3cb2a1", "a1b23c4d", "0a0d0d0a",
-        ];
+        let known = ["d4c3b2a1", "a1b2c3d4", "4d3cb2a1", "a1b23c4d", "0a0d0d0a"];
         if !known.contains(&magic.as_str()) {
             return Err(OpenError::NotCapture { path: path.into(), magic });
         }
@@ -182,10 +178,7 @@ impl CaptureFile {
                     return Ok(Some(self.fault(CUT_SHORT)));
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    return Ok(Some(self.fault(&format!(
-                        "record claims more than {} bytes",
-                        BUFFER
-                    ))));
+                    return Ok(Some(self.fault(&format!("record claims more than {} bytes", BUFFER))));
                 }
                 Err(PcapError::ReadError) => {
                     return Err(io::Error::other(format!("{}: read error", self.name)));
@@ -213,22 +206,21 @@ impl CaptureFile {
 impl State {
     /// Handles one block; returns a reason when the block itself shows the file is corrupt.
     /// `ahead`: the next frame's bytes, when known (see [`Frame::ahead`]).
-    fn visit<'a>(&mut self, block: PcapBlockOwned<'a>, ahead: [&'a [u8]; 2], sink: &mut dyn FnMut(&Frame<'_>)) -> Option<String> {
+    fn visit<'a>(
+        &mut self,
+        block: PcapBlockOwned<'a>,
+        ahead: [&'a [u8]; 2],
+        sink: &mut dyn FnMut(&Frame<'_>),
+    ) -> Option<String> {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 let resolution = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                self.interfaces = vec![Interface {
-                    linktype: Linktype(h.network.0 as u32),
-                    resolution,
-                    offset_secs: 0,
-                }];
+                self.interfaces =
+                    vec![Interface { linktype: Linktype(h.network.0 as u32), resolution, offset_secs: 0 }];
             }
             PcapBlockOwned::Legacy(b) => {
                 if b.caplen > MAX_RECORD {
-                    return Some(format!(
-                        "record claims {} bytes, more than the maximum of {MAX_RECORD}",
-                        b.caplen
-                    ));
+                    return Some(format!("record claims {} bytes, more than the maximum of {MAX_RECORD}", b.caplen));
                 }
                 let iface = self.interfaces.first().copied()?;
                 let frac = b.ts_usec as u64 * 1_000_000 / iface.resolution;
@@ -305,7 +297,12 @@ fn map_classic(path: &Path) -> Option<Source> {
 }
 
 /// Walks a mapped classic pcap file; returns the fault (if any) and the final offset.
-fn walk_mapped(map: &memmap2::Mmap, header: &pcap_parser::PcapHeader, state: &mut State, sink: &mut dyn FnMut(&Frame<'_>)) -> (Option<Fault>, u64) {
+fn walk_mapped(
+    map: &memmap2::Mmap,
+    header: &pcap_parser::PcapHeader,
+    state: &mut State,
+    sink: &mut dyn FnMut(&Frame<'_>),
+) -> (Option<Fault>, u64) {
     /// Pages behind the read position are handed back every this many bytes, so the
     /// mapping never counts against memory (RSS) by more than that.
     const RELEASE: usize = 16 << 20;
@@ -321,7 +318,11 @@ fn walk_mapped(map: &memmap2::Mmap, header: &pcap_parser::PcapHeader, state: &mu
     while pos < data.len() {
         let fault = |reason: &str| (Some(Fault { offset: pos as u64, reason: reason.to_string() }), pos as u64);
         let Some(caplen) = data.get(pos + 8..pos + 12) else { return fault(CUT_SHORT) };
-        let caplen = if be { u32::from_be_bytes(caplen.try_into().expect("4 bytes")) } else { u32::from_le_bytes(caplen.try_into().expect("4 bytes")) };
+        let caplen = if be {
+            u32::from_be_bytes(caplen.try_into().expect("4 bytes"))
+        } else {
+            u32::from_le_bytes(caplen.try_into().expect("4 bytes"))
+        };
         if caplen > MAX_RECORD {
             return fault(&format!("record claims {caplen} bytes, more than the maximum of {MAX_RECORD}"));
         }
@@ -349,7 +350,9 @@ fn walk_mapped(map: &memmap2::Mmap, header: &pcap_parser::PcapHeader, state: &mu
                     // SAFETY: every frame before `pos` has been handed to the sink and dropped;
                     // nothing borrows those pages any more, and the mapping is read-only, so
                     // they are simply re-read from the page cache if ever touched again.
-                    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, upto - released) };
+                    let _ = unsafe {
+                        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, released, upto - released)
+                    };
                     released = upto;
                 }
             }
@@ -402,7 +405,8 @@ mod tests {
         let file = pcap(&refs, 0);
         let mut cap = CaptureFile::open(file.path()).unwrap();
         let mut seen = Vec::new();
-        let fault = cap.for_each(&mut |f| seen.push((f.data.to_vec(), f.ahead[0].to_vec(), f.ahead[1].to_vec()))).unwrap();
+        let fault =
+            cap.for_each(&mut |f| seen.push((f.data.to_vec(), f.ahead[0].to_vec(), f.ahead[1].to_vec()))).unwrap();
         assert!(fault.is_none());
         assert_eq!(seen.len(), 5);
         for (i, (data, next, after)) in seen.iter().enumerate() {

@@ -87,7 +87,14 @@ impl LiveCapture {
             Ok(p) => {
                 self.number += 1;
                 let ts_micros = p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec;
-                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len, ahead: [&[]; 2] }))
+                Ok(Some(Frame {
+                    number: self.number,
+                    ts_micros,
+                    linktype: self.linktype,
+                    data: p.data,
+                    orig_len: p.header.len,
+                    ahead: [&[]; 2],
+                }))
             }
             Err(pcap::Error::TimeoutExpired) => {
                 // SAFETY: the descriptor belongs to `cap`, which outlives this call.
@@ -108,7 +115,14 @@ impl LiveCapture {
             Ok(p) => {
                 self.number += 1;
                 let ts_micros = p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec;
-                Ok(Some(Frame { number: self.number, ts_micros, linktype: self.linktype, data: p.data, orig_len: p.header.len, ahead: [&[]; 2] }))
+                Ok(Some(Frame {
+                    number: self.number,
+                    ts_micros,
+                    linktype: self.linktype,
+                    data: p.data,
+                    orig_len: p.header.len,
+                    ahead: [&[]; 2],
+                }))
             }
             Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => Ok(None),
             Err(source) => Err(LiveError::Read { interface: self.interface.clone(), source }),
@@ -121,7 +135,14 @@ impl LiveCapture {
 
     /// The kernel's counters.
     pub fn stats(&mut self) -> LiveStats {
-        self.cap.stats().map(|s| LiveStats { received: s.received as u64, dropped: s.dropped as u64, if_dropped: s.if_dropped as u64 }).unwrap_or_default()
+        self.cap
+            .stats()
+            .map(|s| LiveStats {
+                received: s.received as u64,
+                dropped: s.dropped as u64,
+                if_dropped: s.if_dropped as u64,
+            })
+            .unwrap_or_default()
     }
 }
 

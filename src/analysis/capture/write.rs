@@ -170,15 +170,23 @@ impl<W: Write> Annotated<W> {
 
     /// A captured packet, to be written later.
     pub fn hold(&mut self, number: u64, ts: i64, data: &[u8], orig_len: u32) {
-        self.held.push_back(Held { number, ts, data: data.to_vec(), orig_len, comments: Vec::new(), at: Instant::now() });
+        self.held.push_back(Held {
+            number,
+            ts,
+            data: data.to_vec(),
+            orig_len,
+            comments: Vec::new(),
+            at: Instant::now(),
+        });
     }
 
     /// Attaches a comment to a held packet (ignored once it was written; at most 16 each).
     pub fn annotate(&mut self, number: u64, comment: String) {
-        if let Some(h) = self.held.iter_mut().find(|h| h.number == number) {
-            if !h.comments.contains(&comment) && h.comments.len() < 16 {
-                h.comments.push(comment);
-            }
+        if let Some(h) = self.held.iter_mut().find(|h| h.number == number)
+            && !h.comments.contains(&comment)
+            && h.comments.len() < 16
+        {
+            h.comments.push(comment);
         }
     }
 

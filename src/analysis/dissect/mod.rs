@@ -39,7 +39,10 @@ pub enum Record {
     /// A UDP flow, at the capture's end.
     UdpFlow(crate::analysis::flow::UdpFlow),
     /// Something the dissector could not follow (oversized header, lost sync, ...).
-    Notice { protocol: &'static str, message: String },
+    Notice {
+        protocol: &'static str,
+        message: String,
+    },
 }
 
 /// A record with where it was seen.
@@ -116,9 +119,28 @@ pub struct ConnApp {
 /// Whether `b` starts like an HTTP request line (a known method and a space).
 pub fn looks_like_request(b: &[u8]) -> bool {
     const METHODS: &[&[u8]] = &[
-        b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"TRACE ", b"CONNECT ", b"PATCH ",
-        b"PROPFIND ", b"PROPPATCH ", b"MKCOL ", b"COPY ", b"MOVE ", b"LOCK ", b"UNLOCK ", b"SEARCH ",
-        b"REPORT ", b"QUERY ", b"NOTIFY ", b"SUBSCRIBE ", b"M-SEARCH ",
+        b"GET ",
+        b"POST ",
+        b"HEAD ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"TRACE ",
+        b"CONNECT ",
+        b"PATCH ",
+        b"PROPFIND ",
+        b"PROPPATCH ",
+        b"MKCOL ",
+        b"COPY ",
+        b"MOVE ",
+        b"LOCK ",
+        b"UNLOCK ",
+        b"SEARCH ",
+        b"REPORT ",
+        b"QUERY ",
+        b"NOTIFY ",
+        b"SUBSCRIBE ",
+        b"M-SEARCH ",
     ];
     METHODS.iter().any(|m| b.starts_with(m))
 }
@@ -140,7 +162,9 @@ pub fn looks_like_any_request(b: &[u8]) -> bool {
     }
     let line = &b[..b.len().min(1024)];
     let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
-    after == Some(b' ') && b[..token].iter().all(|c| c.is_ascii_uppercase() || *c == b'_' || *c == b'-') && memchr::memmem::find(line, b"HTTP/").is_some()
+    after == Some(b' ')
+        && b[..token].iter().all(|c| c.is_ascii_uppercase() || *c == b'_' || *c == b'-')
+        && memchr::memmem::find(line, b"HTTP/").is_some()
 }
 
 /// Whether a prefix (possibly short) could still become a request line.
@@ -173,7 +197,14 @@ impl StreamApp for ConnApp {
     type Out = Vec<Event>;
 
     fn new(_: &ConnInfo, limits: &Limits) -> Self {
-        ConnApp { proto: Proto::Undecided, pending: Default::default(), pending_frame: [0; 2], bytes: [0; 2], last_ts: 0, keep_bodies: limits.keep_bodies }
+        ConnApp {
+            proto: Proto::Undecided,
+            pending: Default::default(),
+            pending_frame: [0; 2],
+            bytes: [0; 2],
+            last_ts: 0,
+            keep_bodies: limits.keep_bodies,
+        }
     }
 
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
@@ -247,7 +278,14 @@ impl StreamApp for ConnApp {
             duration_us: (self.last_ts - info.first_ts).max(0),
             end,
         };
-        out.push(Event { frame: info.first_frame, ts: info.first_ts, conn: Some(info.id), src: info.client, dst: info.server, record: Record::Connection(c) });
+        out.push(Event {
+            frame: info.first_frame,
+            ts: info.first_ts,
+            conn: Some(info.id),
+            src: info.client,
+            dst: info.server,
+            record: Record::Connection(c),
+        });
     }
 }
 

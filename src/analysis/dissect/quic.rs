@@ -181,7 +181,15 @@ fn long_header(b: &[u8]) -> Option<Long<'_>> {
     if version == 0 {
         let rest = &b[c.at..];
         let versions = rest.chunks_exact(4).map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]])).collect();
-        return Some(Long { version, kind: Kind::VersionNegotiation, dcid, scid, pn_offset: 0, len: b.len(), versions });
+        return Some(Long {
+            version,
+            kind: Kind::VersionNegotiation,
+            dcid,
+            scid,
+            pn_offset: 0,
+            len: b.len(),
+            versions,
+        });
     }
     rustls_version(version)?;
     if first & 0x40 == 0 {
@@ -228,7 +236,12 @@ fn packet_number(largest: Option<u64>, truncated: u64, bits: u32) -> u64 {
 
 /// Removes header protection from an Initial packet (`pkt`, exactly one packet) and opens
 /// it; returns the packet number and the plaintext frames.
-fn open(pkt: &[u8], pn_offset: usize, keys: &rustls::quic::DirectionalKeys, largest: Option<u64>) -> Option<(u64, Vec<u8>)> {
+fn open(
+    pkt: &[u8],
+    pn_offset: usize,
+    keys: &rustls::quic::DirectionalKeys,
+    largest: Option<u64>,
+) -> Option<(u64, Vec<u8>)> {
     let sample_at = pn_offset + 4;
     let sample: Vec<u8> = pkt.get(sample_at..sample_at + keys.header.sample_len())?.to_vec();
     let mut p = pkt.to_vec();
@@ -377,13 +390,23 @@ pub struct Quic {
 
 /// Whether `payload` starts like a QUIC long-header packet of a version this reads.
 fn starts_quic(payload: &[u8]) -> bool {
-    payload.len() >= 7 && payload[0] & 0xc0 == 0xc0 && rustls_version(u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]])).is_some()
+    payload.len() >= 7
+        && payload[0] & 0xc0 == 0xc0
+        && rustls_version(u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]])).is_some()
 }
 
 impl Quic {
     /// One UDP datagram. True when it belonged to QUIC (a known flow, or a client Initial
     /// that opens one).
-    pub fn datagram(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) -> bool {
+    pub fn datagram(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        frame: u64,
+        ts: i64,
+        out: &mut Vec<Event>,
+    ) -> bool {
         let (key, to_server) = if self.flows.contains_key(&(src, dst)) {
             ((src, dst), true)
         } else if self.flows.contains_key(&(dst, src)) {
@@ -398,14 +421,28 @@ impl Quic {
             if open(&payload[..h.len], h.pn_offset, &keys.client, None).is_none() {
                 return false;
             }
-            if self.flows.len() >= MAX_FLOWS {
-                if let Some(old) = self.order.pop_front() {
-                    self.evicted += 1;
-                    self.end_flow(old, out);
-                }
+            if self.flows.len() >= MAX_FLOWS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.evicted += 1;
+                self.end_flow(old, out);
             }
-            let summary = Summary { community_id: crate::analysis::flow::community_id(crate::analysis::flow::UDP, src, dst), version: version_name(h.version), client_dcid: hex::encode(h.dcid), client_scid: hex::encode(h.scid), ..Summary::default() };
-            let flow = Flow { keys: Some(keys), crypto: Default::default(), largest: [None; 2], summary, first_frame: frame, first_ts: ts, reported: [false; 2] };
+            let summary = Summary {
+                community_id: crate::analysis::flow::community_id(crate::analysis::flow::UDP, src, dst),
+                version: version_name(h.version),
+                client_dcid: hex::encode(h.dcid),
+                client_scid: hex::encode(h.scid),
+                ..Summary::default()
+            };
+            let flow = Flow {
+                keys: Some(keys),
+                crypto: Default::default(),
+                largest: [None; 2],
+                summary,
+                first_frame: frame,
+                first_ts: ts,
+                reported: [false; 2],
+            };
             self.flows.insert((src, dst), flow);
             self.order.push_back((src, dst));
             ((src, dst), true)
@@ -442,7 +479,12 @@ impl Quic {
             counted_first = true;
             match h.kind {
                 Kind::VersionNegotiation => {
-                    flow.summary.versions_offered = h.versions.iter().filter(|v| **v & 0x0f0f_0f0f != 0x0a0a_0a0a).map(|v| version_name(*v)).collect();
+                    flow.summary.versions_offered = h
+                        .versions
+                        .iter()
+                        .filter(|v| **v & 0x0f0f_0f0f != 0x0a0a_0a0a)
+                        .map(|v| version_name(*v))
+                        .collect();
                 }
                 Kind::Retry => {
                     if !to_server {
@@ -467,7 +509,14 @@ impl Quic {
 
     fn end_flow(&mut self, key: (SocketAddr, SocketAddr), out: &mut Vec<Event>) {
         if let Some(f) = self.flows.remove(&key) {
-            out.push(Event { frame: f.first_frame, ts: f.first_ts, conn: None, src: key.0, dst: key.1, record: Record::Quic(f.summary) });
+            out.push(Event {
+                frame: f.first_frame,
+                ts: f.first_ts,
+                conn: None,
+                src: key.0,
+                dst: key.1,
+                record: Record::Quic(f.summary),
+            });
         }
     }
 
@@ -481,15 +530,31 @@ impl Quic {
 
 /// Opens one Initial packet and reads its CRYPTO frames.
 #[allow(clippy::too_many_arguments)]
-fn read_initial(flow: &mut Flow, pkt: &[u8], h: &Long<'_>, to_server: bool, from: SocketAddr, to: SocketAddr, frame: u64, ts: i64, d: usize, out: &mut Vec<Event>) {
+fn read_initial(
+    flow: &mut Flow,
+    pkt: &[u8],
+    h: &Long<'_>,
+    to_server: bool,
+    from: SocketAddr,
+    to: SocketAddr,
+    frame: u64,
+    ts: i64,
+    d: usize,
+    out: &mut Vec<Event>,
+) {
     // A client Initial under other keys (a new version after Version Negotiation, a Retry
     // not captured): its own destination ID keys it.
     let stale = flow.keys.as_ref().is_none_or(|k| k.version != h.version);
-    if to_server && (stale || flow.keys.as_ref().is_some_and(|k| k.dcid != h.dcid && open(pkt, h.pn_offset, &k.client, flow.largest[0]).is_none())) {
-        if let Some(k) = Keys::derive(h.version, h.dcid) {
-            flow.keys = Some(k);
-            flow.largest = [None; 2];
-        }
+    if to_server
+        && (stale
+            || flow
+                .keys
+                .as_ref()
+                .is_some_and(|k| k.dcid != h.dcid && open(pkt, h.pn_offset, &k.client, flow.largest[0]).is_none()))
+        && let Some(k) = Keys::derive(h.version, h.dcid)
+    {
+        flow.keys = Some(k);
+        flow.largest = [None; 2];
     }
     let Some(keys) = flow.keys.as_ref() else { return };
     let side = if to_server { &keys.client } else { &keys.server };
@@ -551,7 +616,10 @@ mod tests {
             let pkt = vector(v);
             assert_eq!(pkt.len(), 1200);
             let h = long_header(&pkt).expect("a long header");
-            assert_eq!((h.version, h.kind, h.dcid), (version, Kind::Initial, &hex::decode("8394c8f03e515708").unwrap()[..]));
+            assert_eq!(
+                (h.version, h.kind, h.dcid),
+                (version, Kind::Initial, &hex::decode("8394c8f03e515708").unwrap()[..])
+            );
             let keys = Keys::derive(h.version, h.dcid).unwrap();
             let (pn, plain) = open(&pkt[..h.len], h.pn_offset, &keys.client, None).expect("opens");
             assert_eq!(pn, 2, "{v}");

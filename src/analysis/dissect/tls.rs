@@ -206,15 +206,14 @@ impl TlsConn {
                         out.push(Event::on(info, dir, frame, ts, Record::TlsAlert(Alert { server_name, level, description, name })));
                     }
                 }
-                20 => {
+                20
                     // ChangeCipherSpec: from here on this side's handshake is encrypted
                     // (in TLS 1.3 it is a compatibility no-op, and encryption began already;
                     // after a HelloRetryRequest the client's second ClientHello follows it
                     // in clear).
-                    if !self.retry {
+                    if !self.retry => {
                         h.encrypted = true;
                     }
-                }
                 _ => {}
             }
         }
@@ -270,7 +269,9 @@ impl TlsConn {
                 .iter()
                 .enumerate()
                 .take(16)
-                .map(|(i, raw)| Record::TlsCertificate(Certificate { server_name: self.sni.clone(), ..certificate(i, raw.data) }))
+                .map(|(i, raw)| {
+                    Record::TlsCertificate(Certificate { server_name: self.sni.clone(), ..certificate(i, raw.data) })
+                })
                 .collect(),
             TlsMessageHandshake::Finished(_) => {
                 self.halves[dir as usize].encrypted = true;
@@ -316,21 +317,22 @@ impl TlsConn {
 
 /// The `random` of a ServerHello that is a HelloRetryRequest (RFC 8446 §4.1.3).
 const HELLO_RETRY_REQUEST: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11,
+    0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 /// A ServerHello's record, and whether it chose TLS 1.3.
 fn server_hello(sh: &tls_parser::TlsServerHelloContents<'_>, server_name: Option<String>) -> (ServerHello, bool) {
     let mut version = sh.version.0;
     let mut alpn = None;
-    if let Some(ext) = sh.ext {
-        if let Ok((_, exts)) = tls_parser::parse_tls_server_hello_extensions(ext) {
-            for e in exts {
-                match e {
-                    TlsExtension::SupportedVersions(v) if !v.is_empty() => version = v[0].0,
-                    TlsExtension::ALPN(p) if !p.is_empty() => alpn = Some(String::from_utf8_lossy(p[0]).into_owned()),
-                    _ => {}
-                }
+    if let Some(ext) = sh.ext
+        && let Ok((_, exts)) = tls_parser::parse_tls_server_hello_extensions(ext)
+    {
+        for e in exts {
+            match e {
+                TlsExtension::SupportedVersions(v) if !v.is_empty() => version = v[0].0,
+                TlsExtension::ALPN(p) if !p.is_empty() => alpn = Some(String::from_utf8_lossy(p[0]).into_owned()),
+                _ => {}
             }
         }
     }
@@ -342,8 +344,12 @@ fn server_hello(sh: &tls_parser::TlsServerHelloContents<'_>, server_name: Option
 /// carries them in CRYPTO frames: a ClientHello or a ServerHello, or `None`.
 pub fn hello(msg: &[u8], server_name: Option<String>) -> Option<Record> {
     match tls_parser::parse_tls_message_handshake(msg) {
-        Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) => Some(Record::TlsClientHello(client_hello(&ch, msg))),
-        Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => Some(Record::TlsServerHello(server_hello(&sh, server_name).0)),
+        Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) => {
+            Some(Record::TlsClientHello(client_hello(&ch, msg)))
+        }
+        Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => {
+            Some(Record::TlsServerHello(server_hello(&sh, server_name).0))
+        }
         _ => None,
     }
 }
@@ -366,9 +372,12 @@ fn client_hello(ch: &tls_parser::TlsClientHelloContents<'_>, _raw: &[u8]) -> Cli
                     TlsExtension::SNI(names) => {
                         out.sni = names.first().map(|(_, n)| String::from_utf8_lossy(n).into_owned());
                     }
-                    TlsExtension::ALPN(p) => out.alpn = p.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect(),
+                    TlsExtension::ALPN(p) => {
+                        out.alpn = p.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect()
+                    }
                     TlsExtension::SupportedVersions(v) => {
-                        out.supported_versions = v.iter().map(|v| v.0).filter(|v| !is_grease(*v)).map(|v| format!("0x{v:04x}")).collect();
+                        out.supported_versions =
+                            v.iter().map(|v| v.0).filter(|v| !is_grease(*v)).map(|v| format!("0x{v:04x}")).collect();
                     }
                     TlsExtension::SignatureAlgorithms(s) => sig_algs = s,
                     TlsExtension::KeyShare(b) => out.key_shares = key_share_groups(b),
@@ -427,7 +436,15 @@ fn raw_extension_types(mut b: &[u8]) -> Vec<u16> {
 }
 
 /// The JA4 TLS client fingerprint (FoxIO's specification), e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
-pub fn ja4(legacy: u16, ciphers: &[u16], exts: &[u16], sig_algs: &[u16], sni: bool, alpn: &[String], versions: &[String]) -> String {
+pub fn ja4(
+    legacy: u16,
+    ciphers: &[u16],
+    exts: &[u16],
+    sig_algs: &[u16],
+    sni: bool,
+    alpn: &[String],
+    versions: &[String],
+) -> String {
     let top = versions
         .iter()
         .filter_map(|v| u16::from_str_radix(v.trim_start_matches("0x"), 16).ok())
@@ -564,7 +581,13 @@ mod tests {
     use super::*;
 
     fn info() -> ConnInfo {
-        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:443".parse().unwrap(), first_frame: 1, first_ts: 0 }
+        ConnInfo {
+            id: 0,
+            client: "192.0.2.10:40000".parse().unwrap(),
+            server: "198.51.100.10:443".parse().unwrap(),
+            first_frame: 1,
+            first_ts: 0,
+        }
     }
 
     #[test]
@@ -606,19 +629,28 @@ mod tests {
         t.data(&info(), Dir::ToClient, &[server_hello(HELLO_RETRY_REQUEST), ccs.to_vec()].concat(), 2, 0, &mut out);
         t.data(&info(), Dir::ToServer, &[ccs.to_vec(), ch.clone()].concat(), 3, 0, &mut out);
         t.data(&info(), Dir::ToClient, &server_hello([7; 32]), 4, 0, &mut out);
-        let kinds: Vec<&str> = out.iter().map(|e| match e.record {
-            Record::TlsClientHello(_) => "client",
-            Record::TlsServerHello(_) => "server",
-            _ => "other",
-        }).collect();
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|e| match e.record {
+                Record::TlsClientHello(_) => "client",
+                Record::TlsServerHello(_) => "server",
+                _ => "other",
+            })
+            .collect();
         assert_eq!(kinds, ["client", "server", "client", "server"]);
     }
 
     #[test]
     fn ja4_matches_reference_example() {
         // The example in FoxIO's JA4 README (Chrome): ciphers and extensions as listed there.
-        let ciphers = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035];
-        let exts = [0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015];
+        let ciphers = [
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d,
+            0x002f, 0x0035,
+        ];
+        let exts = [
+            0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01,
+            0x000b, 0x000a, 0x0015,
+        ];
         let sigs = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
         let j = ja4(0x0303, &ciphers, &exts, &sigs, true, &["h2".into()], &["0x0304".into(), "0x0303".into()]);
         assert_eq!(j, "t13d1516h2_8daaf6152771_e5627efa2ab1");

@@ -231,7 +231,13 @@ impl<'a> ser::Serializer for Json<'a> {
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<(), Error> {
         v.serialize(self)
     }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, variant: &'static str, v: &T) -> Result<(), Error> {
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
         let mut map = Compound::open(self.out, b"{", b"}");
         map.field(variant, v)?;
         map.end()
@@ -245,7 +251,13 @@ impl<'a> ser::Serializer for Json<'a> {
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, Error> {
         self.serialize_seq(None)
     }
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Compound<'a>, Error> {
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a>, Error> {
         self.out.push(b'{');
         string(self.out, variant);
         Ok(Compound::open(self.out, b":[", b"]}"))
@@ -256,7 +268,13 @@ impl<'a> ser::Serializer for Json<'a> {
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, Error> {
         self.serialize_map(None)
     }
-    fn serialize_struct_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Compound<'a>, Error> {
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a>, Error> {
         self.out.push(b'{');
         string(self.out, variant);
         Ok(Compound::open(self.out, b":{", b"}}"))
@@ -456,7 +474,13 @@ impl ser::Serializer for Key<'_> {
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
         Err(key_must_be_a_string())
     }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<(), Error> {
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Error> {
         Err(key_must_be_a_string())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
@@ -468,7 +492,13 @@ impl ser::Serializer for Key<'_> {
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
         Err(key_must_be_a_string())
     }
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, Error> {
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
         Err(key_must_be_a_string())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
@@ -477,7 +507,13 @@ impl ser::Serializer for Key<'_> {
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
         Err(key_must_be_a_string())
     }
-    fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, Error> {
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
         Err(key_must_be_a_string())
     }
 }
@@ -644,7 +680,12 @@ mod tests {
             unit: (),
             unit_struct: UnitStruct,
             newtype: Newtype("n\"t"),
-            variants: vec![Variant::Plain, Variant::Wrapped(1), Variant::Pair(2, "two"), Variant::Named { a: 3, b: None }],
+            variants: vec![
+                Variant::Plain,
+                Variant::Wrapped(1),
+                Variant::Pair(2, "two"),
+                Variant::Named { a: 3, b: None },
+            ],
             empty: vec![],
             nested: vec![vec![], vec![1, 2], vec![3]],
             by_name: BTreeMap::from([("a\"b".into(), -1), ("".into(), 0)]),
@@ -670,7 +711,8 @@ mod tests {
 
     #[test]
     fn keys_serde_json_refuses_are_refused() {
-        let refused = |ours: Result<(), Error>, theirs: Result<String, Error>| assert!(ours.is_err() && theirs.is_err());
+        let refused =
+            |ours: Result<(), Error>, theirs: Result<String, Error>| assert!(ours.is_err() && theirs.is_err());
         let map = BTreeMap::from([(FloatKey(f64::NAN), 1)]);
         refused(write(&mut Vec::new(), &map), serde_json::to_string(&map));
         let map = BTreeMap::from([(vec![1u8], 1)]);

@@ -41,7 +41,14 @@ impl<W: Write> Report for JsonlReport<W> {
             json::write(&mut self.lines, e)?;
         } else {
             // Field by field: `..e.clone()` would copy the record only to drop it.
-            let masked = Event { frame: e.frame, ts: e.ts, conn: e.conn, src: e.src, dst: e.dst, record: masked_record(&e.record) };
+            let masked = Event {
+                frame: e.frame,
+                ts: e.ts,
+                conn: e.conn,
+                src: e.src,
+                dst: e.dst,
+                record: masked_record(&e.record),
+            };
             json::write(&mut self.lines, &masked)?;
         }
         self.lines.push(b'\n');
@@ -167,7 +174,18 @@ mod tests {
     fn every_class_is_written_as_serde_names_it() {
         let a: SocketAddr = "198.51.100.1:80".parse().unwrap();
         for class in Class::ALL {
-            let f = Finding { class, summary: "s".into(), secret: None, host: "h".into(), frame: 1, conn: Some(2), src: a, dst: a, server: a, clear_summary: None };
+            let f = Finding {
+                class,
+                summary: "s".into(),
+                secret: None,
+                host: "h".into(),
+                frame: 1,
+                conn: Some(2),
+                src: a,
+                dst: a,
+                server: a,
+                clear_summary: None,
+            };
             let mut ours = Vec::new();
             write_view(&mut ours, &f.view(false), quoted(&f).each_ref().map(Vec::as_slice));
             assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&f.view(false)).unwrap());

@@ -114,17 +114,16 @@ impl Digest {
                 host.ips.push(ip);
                 host.addresses.push(ip.to_string());
             }
-            if let Some(c) = f.conn {
-                if !host.conns.contains(&c) && host.conns.len() < 1024 {
-                    host.conns.push(c);
-                    host.connections += 1;
-                }
+            if let Some(c) = f.conn
+                && !host.conns.contains(&c)
+                && host.conns.len() < 1024
+            {
+                host.conns.push(c);
+                host.connections += 1;
             }
             let key = {
-                use std::hash::{BuildHasher, Hash, Hasher};
-                let mut h = foldhash::fast::FixedState::default().build_hasher();
-                (f.class, &f.summary, &f.secret).hash(&mut h);
-                h.finish()
+                use std::hash::BuildHasher;
+                foldhash::fast::FixedState::default().hash_one((f.class, &f.summary, &f.secret))
             };
             let list = host.findings.entry(f.class).or_default();
             if let Some(&i) = host.index.get(&key) {
@@ -321,11 +320,27 @@ mod tests {
             uri: "/a\tb?password=hunter22".into(),
             host: Some("site.test".into()),
             cookies: vec!["sid=abcdefgh".into(), "theme=dark\r\n".into()],
-            authorization: Some(http::Authorization { scheme: "Basic".into(), raw: "Basic dXNlcjpwYXNz".into(), user: Some("user".into()), password: Some("pass".into()) }),
+            authorization: Some(http::Authorization {
+                scheme: "Basic".into(),
+                raw: "Basic dXNlcjpwYXNz".into(),
+                user: Some("user".into()),
+                password: Some("pass".into()),
+            }),
             ..Default::default()
         };
-        let hello = tls::ClientHello { sni: Some("tls.site.test".into()), alpn: vec!["h2".into(), "http/1.1".into()], ..Default::default() };
-        let records = || vec![Record::HttpRequest(request.clone()), Record::HttpResponse(http::Response::default()), Record::TlsClientHello(hello.clone()), Record::TlsClientHello(Default::default())];
+        let hello = tls::ClientHello {
+            sni: Some("tls.site.test".into()),
+            alpn: vec!["h2".into(), "http/1.1".into()],
+            ..Default::default()
+        };
+        let records = || {
+            vec![
+                Record::HttpRequest(request.clone()),
+                Record::HttpResponse(http::Response::default()),
+                Record::TlsClientHello(hello.clone()),
+                Record::TlsClientHello(Default::default()),
+            ]
+        };
         assert_eq!(
             fields(true, records()),
             "http\tsite.test\tGET\t/a b?password=hunter22\tsid=abcdefgh|theme=dark  \tBasic dXNlcjpwYXNz\ntls\ttls.site.test\th2,http/1.1\ntls\t\t\n"
@@ -333,7 +348,10 @@ mod tests {
         let masked = fields(false, records());
         let line = masked.lines().next().unwrap();
         assert_eq!(line.split('\t').count(), 6, "{line:?}");
-        assert!(!masked.contains("hunter22") && !masked.contains("abcdefgh") && !masked.contains("dXNlcjpwYXNz"), "{masked}");
+        assert!(
+            !masked.contains("hunter22") && !masked.contains("abcdefgh") && !masked.contains("dXNlcjpwYXNz"),
+            "{masked}"
+        );
         assert!(masked.ends_with("tls\ttls.site.test\th2,http/1.1\ntls\t\t\n"), "{masked}");
     }
 
@@ -341,7 +359,18 @@ mod tests {
     fn the_digest_keeps_hosts_addresses_and_repeats_bounded() {
         let f = |host: &str, class, server: &str, summary: &str| {
             let a: std::net::SocketAddr = "192.0.2.10:49152".parse().unwrap();
-            Finding { class, summary: summary.into(), secret: None, host: host.into(), frame: 1, conn: Some(1), src: a, dst: server.parse().unwrap(), server: server.parse().unwrap(), clear_summary: None }
+            Finding {
+                class,
+                summary: summary.into(),
+                secret: None,
+                host: host.into(),
+                frame: 1,
+                conn: Some(1),
+                src: a,
+                dst: server.parse().unwrap(),
+                server: server.parse().unwrap(),
+                clear_summary: None,
+            }
         };
         let mut d = Digest::default();
         for i in 0..MAX_HOSTS + 10 {

@@ -51,10 +51,8 @@ impl<W: Write> Report for TextReport<W> {
             s.source, c.frames, c.tcp.connections, c.udp_datagrams, c.dns_messages
         );
         writeln!(self.out, "{}", self.bold(&head))?;
-        let learned: Vec<String> = Class::ALL
-            .iter()
-            .filter_map(|k| s.findings_by_class.get(k).map(|n| format!("{n} {k}")))
-            .collect();
+        let learned: Vec<String> =
+            Class::ALL.iter().filter_map(|k| s.findings_by_class.get(k).map(|n| format!("{n} {k}"))).collect();
         if learned.is_empty() {
             writeln!(self.out, "An eavesdropper learned nothing readable from this capture.")?;
         } else {
@@ -67,7 +65,8 @@ impl<W: Write> Report for TextReport<W> {
             } else {
                 format!("  ({})", host.addresses.join(", "))
             };
-            let conns = if host.connections > 0 { format!("  {} connection(s)", host.connections) } else { String::new() };
+            let conns =
+                if host.connections > 0 { format!("  {} connection(s)", host.connections) } else { String::new() };
             writeln!(self.out, "{}{addrs}{conns}", self.bold(name))?;
             for (class, list) in &host.findings {
                 for seen in list {
@@ -95,7 +94,15 @@ impl<W: Write> Report for TextReport<W> {
         writeln!(
             self.out,
             "Reassembly: {} segments, {} bytes in order, {} retransmitted, {} out of order; {} gaps ({} bytes lost from the capture); {} connections evicted, {} closed idle, {} buffered bytes dropped",
-            t.segments, t.bytes_delivered, t.retransmitted_bytes, t.out_of_order_segments, t.gaps, t.gap_bytes, t.evicted_connections, t.idle_closed_connections, t.dropped_ooo_bytes
+            t.segments,
+            t.bytes_delivered,
+            t.retransmitted_bytes,
+            t.out_of_order_segments,
+            t.gaps,
+            t.gap_bytes,
+            t.evicted_connections,
+            t.idle_closed_connections,
+            t.dropped_ooo_bytes
         )?;
         let skipped = c.not_tcp_udp + c.malformed + c.unknown_linktype;
         if skipped + c.filtered_out > 0 {

@@ -28,17 +28,107 @@ use crate::analysis::flow::{TCP, UDP, community_id};
 
 /// The logs written, and the fields each line may carry.
 pub const SCHEMA: &[(&str, &[&str])] = &[
-    ("conn", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "orig_pkts", "resp_pkts", "community_id"]),
+    (
+        "conn",
+        &[
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "proto",
+            "service",
+            "duration",
+            "orig_bytes",
+            "resp_bytes",
+            "conn_state",
+            "orig_pkts",
+            "resp_pkts",
+            "community_id",
+        ],
+    ),
     (
         "http",
         &[
-            "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "trans_depth", "method", "host", "uri", "referrer", "version", "user_agent", "request_body_len",
-            "response_body_len", "status_code", "status_msg", "resp_mime_types", "username", "password", "cookie", "non_conforming",
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "trans_depth",
+            "method",
+            "host",
+            "uri",
+            "referrer",
+            "version",
+            "user_agent",
+            "request_body_len",
+            "response_body_len",
+            "status_code",
+            "status_msg",
+            "resp_mime_types",
+            "username",
+            "password",
+            "cookie",
+            "non_conforming",
         ],
     ),
-    ("ssl", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "cipher", "server_name", "next_protocol", "established", "ja4", "client_alpn", "quic"]),
-    ("dns", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "trans_id", "query", "qtype_name", "rcode_name", "answers"]),
-    ("quic", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version", "client_initial_dcid", "client_scid", "server_scid", "server_name", "client_protocol", "community_id"]),
+    (
+        "ssl",
+        &[
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "version",
+            "cipher",
+            "server_name",
+            "next_protocol",
+            "established",
+            "ja4",
+            "client_alpn",
+            "quic",
+        ],
+    ),
+    (
+        "dns",
+        &[
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "proto",
+            "trans_id",
+            "query",
+            "qtype_name",
+            "rcode_name",
+            "answers",
+        ],
+    ),
+    (
+        "quic",
+        &[
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "version",
+            "client_initial_dcid",
+            "client_scid",
+            "server_scid",
+            "server_name",
+            "client_protocol",
+            "community_id",
+        ],
+    ),
 ];
 
 /// Transactions waiting for their other half, per kind, at most.
@@ -102,12 +192,12 @@ impl Waiting {
     fn push(&mut self, uid: String, line: Map<String, Value>, out: &mut impl Write) -> io::Result<()> {
         if self.len >= MAX_WAITING {
             while let Some(old) = self.order.pop_front() {
-                if let Some(q) = self.by_uid.get_mut(&old) {
-                    if let Some(l) = q.pop_front() {
-                        self.len -= 1;
-                        write_line(out, &l)?;
-                        break;
-                    }
+                if let Some(q) = self.by_uid.get_mut(&old)
+                    && let Some(l) = q.pop_front()
+                {
+                    self.len -= 1;
+                    write_line(out, &l)?;
+                    break;
                 }
             }
         }
@@ -170,7 +260,8 @@ impl ZeekReport {
     /// Creates `dir` if needed and the logs in it (replacing earlier ones).
     pub fn new(dir: &Path, reveal: bool) -> io::Result<ZeekReport> {
         std::fs::create_dir_all(dir)?;
-        let open = |name: &str| File::create(dir.join(format!("{name}.log"))).map(|f| BufWriter::with_capacity(1 << 16, f));
+        let open =
+            |name: &str| File::create(dir.join(format!("{name}.log"))).map(|f| BufWriter::with_capacity(1 << 16, f));
         Ok(ZeekReport {
             conn: open("conn")?,
             http: open("http")?,

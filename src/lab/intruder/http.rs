@@ -110,7 +110,8 @@ async fn visitor(client: TcpStream, peer: String, dst: SocketAddr, ctx: Arc<Ctx>
     // nothing clears that.
     let mut first = [0u8; 1];
     let idle = ctx.opts.idle_timeout;
-    if !matches!(tokio::time::timeout(crate::lab::conn::header_timeout(idle), client.peek(&mut first)).await, Ok(Ok(_))) {
+    if !matches!(tokio::time::timeout(crate::lab::conn::header_timeout(idle), client.peek(&mut first)).await, Ok(Ok(_)))
+    {
         return;
     }
     // sslstrip: the visitor speaks HTTP to us, we speak HTTPS to the site.
@@ -124,7 +125,8 @@ async fn visitor(client: TcpStream, peer: String, dst: SocketAddr, ctx: Arc<Ctx>
     // Kept only now that it talks: an idle connection costs one descriptor, not two.
     let linger = crate::lab::conn::Linger::keep(&client);
     let (client, heard) = crate::lab::conn::watched(crate::lab::conn::idle_limited(client, idle));
-    let talk: Pin<Box<dyn std::future::Future<Output = bool> + Send>> = Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
+    let talk: Pin<Box<dyn std::future::Future<Output = bool> + Send>> =
+        Box::pin(serve(TokioIo::new(client), peer, dst, upstream, ctx));
     let gave_up = talk.await;
     linger.close_after(if gave_up && heard.mid_request() { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
 }
@@ -184,7 +186,8 @@ async fn connect(key: &SiteKey, ctx: &Ctx) -> Result<Sender, ProxyError> {
     let _ = tcp.set_zero_linger();
     macro_rules! handshake {
         ($io:expr) => {{
-            let (s, conn) = hyper::client::conn::http1::handshake(TokioIo::new($io)).await.map_err(ProxyError::Handshake)?;
+            let (s, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new($io)).await.map_err(ProxyError::Handshake)?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -194,7 +197,8 @@ async fn connect(key: &SiteKey, ctx: &Ctx) -> Result<Sender, ProxyError> {
     Ok(match &key.1 {
         None => handshake!(tcp),
         Some(name) => {
-            let sn = rustls_pki_types::ServerName::try_from(name.clone()).map_err(|e| ProxyError::ServerName(name.clone(), e.to_string()))?;
+            let sn = rustls_pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| ProxyError::ServerName(name.clone(), e.to_string()))?;
             let tls = ctx.upstream_tls.connect(sn, tcp).await.map_err(ProxyError::UpstreamTls)?;
             handshake!(tls)
         }
@@ -202,7 +206,8 @@ async fn connect(key: &SiteKey, ctx: &Ctx) -> Result<Sender, ProxyError> {
 }
 
 fn error(status: StatusCode, msg: &str) -> Response<Out> {
-    let mut r = Response::new(http_body_util::Full::new(Bytes::from(msg.to_string())).map_err(|e| match e {}).boxed_unsync());
+    let mut r =
+        Response::new(http_body_util::Full::new(Bytes::from(msg.to_string())).map_err(|e| match e {}).boxed_unsync());
     *r.status_mut() = status;
     if status == StatusCode::REQUEST_TIMEOUT {
         r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -210,7 +215,8 @@ fn error(status: StatusCode, msg: &str) -> Response<Out> {
     r
 }
 
-const HOP_BY_HOP: [&str; 7] = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authorization"];
+const HOP_BY_HOP: [&str; 7] =
+    ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authorization"];
 
 async fn proxy(
     req: Request<Incoming>,
@@ -226,7 +232,14 @@ async fn proxy(
     let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
     let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let url = if ctx.opts.reveal { url } else { crate::analysis::findings::mask_url(&url) };
-    let mut outcome = Outcome { kind: super::Kind::Http, client: peer, server: dst.to_string(), method: Some(parts.method.to_string()), url: Some(url), ..Outcome::default() };
+    let mut outcome = Outcome {
+        kind: super::Kind::Http,
+        client: peer,
+        server: dst.to_string(),
+        method: Some(parts.method.to_string()),
+        url: Some(url),
+        ..Outcome::default()
+    };
     for h in HOP_BY_HOP {
         parts.headers.remove(h);
     }
@@ -236,14 +249,21 @@ async fn proxy(
     let strip = matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls == TlsMode::Strip;
     let head_request = parts.method == http::Method::HEAD;
     // Small bodies (login forms) are read whole: the intruder reads what it relays.
-    let small = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n <= READ_FORMS);
+    let small = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n <= READ_FORMS);
     let (body, form): (Out, Vec<u8>) = if small {
         match http_body_util::Limited::new(body, READ_FORMS as usize).collect().await {
             Ok(b) => {
                 let b = b.to_bytes();
                 (http_body_util::Full::new(b.clone()).map_err(|e| match e {}).boxed_unsync(), b.to_vec())
             }
-            Err(e) if crate::lab::conn::timed_out(&*e) => return error(StatusCode::REQUEST_TIMEOUT, "the request body stalled"),
+            Err(e) if crate::lab::conn::timed_out(&*e) => {
+                return error(StatusCode::REQUEST_TIMEOUT, "the request body stalled");
+            }
             Err(_) => return error(StatusCode::BAD_REQUEST, "bad request body"),
         }
     } else {
@@ -253,7 +273,8 @@ async fn proxy(
     let sent = Arc::new(std::sync::atomic::AtomicBool::new(body.is_end_stream()));
     // What it takes to send an idempotent request again (its head, and its body when there
     // is none or it was read whole).
-    let replay = (parts.method.is_idempotent() && (body.is_end_stream() || small)).then(|| (parts.clone(), Bytes::from(form)));
+    let replay =
+        (parts.method.is_idempotent() && (body.is_end_stream() || small)).then(|| (parts.clone(), Bytes::from(form)));
     let req = Request::from_parts(parts, Sent { inner: body, sent: sent.clone() }.boxed_unsync());
     let resp = {
         let key = site_key(dst, &upstream, &host);
@@ -312,7 +333,11 @@ async fn proxy(
             } else {
                 None
             };
-            let resend = || replay.clone().map(|(p, b)| Request::from_parts(p, http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync()));
+            let resend = || {
+                replay.clone().map(|(p, b)| {
+                    Request::from_parts(p, http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync())
+                })
+            };
             let unsent = match outcome_of {
                 Some(Ok(Err(mut e))) => match e.take_message() {
                     Some(r) => Some(r),
@@ -379,7 +404,13 @@ async fn proxy(
         strip_headers(&mut parts.headers);
     }
     let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let enc = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").trim().to_ascii_lowercase();
+    let enc = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
     let csp = parts.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).map(str::to_string);
     let has_body = !(head_request || parts.status != StatusCode::OK);
     let disposition = parts.headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
@@ -390,7 +421,11 @@ async fn proxy(
         Some("injection off (--pass-through)".to_string())
     } else if !ct.contains("text/html") {
         Some(format!("not HTML ({})", if ct.is_empty() { "no content type" } else { &ct }))
-    } else if head_request || parts.status == StatusCode::NO_CONTENT || parts.status == StatusCode::NOT_MODIFIED || parts.status.is_informational() {
+    } else if head_request
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED
+        || parts.status.is_informational()
+    {
         Some("no body".to_string())
     } else if csp.as_deref().is_some_and(csp_blocks_inline) {
         Some("Content-Security-Policy would block the inline script".to_string())
@@ -405,7 +440,8 @@ async fn proxy(
         ctx.record(outcome);
         return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
     }
-    let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let length =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if length.is_some_and(|n| n <= WHOLE_PAGE) {
         let page = match http_body_util::Limited::new(body, WHOLE_PAGE as usize).collect().await {
             Ok(b) => b.to_bytes(),
@@ -417,7 +453,8 @@ async fn proxy(
             }
         };
         let full = |b: Bytes| http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync();
-        let Some(rewritten) = rewrite_whole(&page, Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone())) else {
+        let Some(rewritten) = rewrite_whole(&page, Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone()))
+        else {
             return Response::from_parts(parts, full(page));
         };
         drop_body_framing(&mut parts.headers);
@@ -442,7 +479,13 @@ pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, re
         host: h(header::HOST),
         user_agent: None,
         referer: h(header::REFERER),
-        cookies: parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect(),
+        cookies: parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect(),
         authorization: h(header::AUTHORIZATION).map(dh::authorization),
         content_type,
         body_len: body.len() as u64,
@@ -452,23 +495,39 @@ pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, re
         uri,
     };
     let any: SocketAddr = "0.0.0.0:0".parse().expect("literal");
-    let e = Event { frame: 0, ts: 0, conn: None, src: o.client.parse().unwrap_or(any), dst: o.server.parse().unwrap_or(any), record: Record::HttpRequest(req) };
+    let e = Event {
+        frame: 0,
+        ts: 0,
+        conn: None,
+        src: o.client.parse().unwrap_or(any),
+        dst: o.server.parse().unwrap_or(any),
+        record: Record::HttpRequest(req),
+    };
     crate::analysis::findings::from_event(&e)
         .into_iter()
         .filter(|f| f.class != crate::analysis::findings::Class::Metadata)
-        .map(|f| super::Learned { class: f.class, secret: f.shown_secret(reveal), summary: f.shown_summary(reveal).to_string() })
+        .map(|f| super::Learned {
+            class: f.class,
+            secret: f.shown_secret(reveal),
+            summary: f.shown_summary(reveal).to_string(),
+        })
         .collect()
 }
 
 /// Drops what protects the visitor from a downgrade: HSTS, `Secure` cookies, https:// redirects.
 fn strip_headers(h: &mut http::HeaderMap) {
     h.remove(header::STRICT_TRANSPORT_SECURITY);
-    if let Some(loc) = h.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
-        if let Ok(v) = HeaderValue::from_str(&loc.replacen("https://", "http://", 1)) {
-            h.insert(header::LOCATION, v);
-        }
+    if let Some(loc) = h.get(header::LOCATION).and_then(|l| l.to_str().ok())
+        && let Ok(v) = HeaderValue::from_str(&loc.replacen("https://", "http://", 1))
+    {
+        h.insert(header::LOCATION, v);
     }
-    let cookies: Vec<String> = h.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(|c| c.split(';').filter(|a| !a.trim().eq_ignore_ascii_case("secure")).collect::<Vec<_>>().join(";")).collect();
+    let cookies: Vec<String> = h
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').filter(|a| !a.trim().eq_ignore_ascii_case("secure")).collect::<Vec<_>>().join(";"))
+        .collect();
     h.remove(header::SET_COOKIE);
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -547,7 +606,17 @@ struct Rewrite {
 impl Rewrite {
     fn new(enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> Rewrite {
         let downgrade = strip.then(Downgrade::default);
-        Rewrite { decoder: Some(crate::analysis::dissect::http::content::Decoder::new(enc)), injector: Some(Injector::new(ad)), strip, downgrade, ready: Default::default(), sent: 0, failure: None, outcome: Some(outcome), ctx }
+        Rewrite {
+            decoder: Some(crate::analysis::dissect::http::content::Decoder::new(enc)),
+            injector: Some(Injector::new(ad)),
+            strip,
+            downgrade,
+            ready: Default::default(),
+            sent: 0,
+            failure: None,
+            outcome: Some(outcome),
+            ctx,
+        }
     }
 
     fn ended(&self) -> bool {
@@ -592,11 +661,11 @@ impl Rewrite {
 
     /// The body ended (or broke): flush the decoder and the rewriter, record the outcome.
     fn finish(&mut self) {
-        if let Some(dec) = self.decoder.take() {
-            if self.failure.is_none() {
-                let tail = dec.finish();
-                self.rewrite(&tail);
-            }
+        if let Some(dec) = self.decoder.take()
+            && self.failure.is_none()
+        {
+            let tail = dec.finish();
+            self.rewrite(&tail);
         }
         let injected = match self.injector.take().map(Injector::end) {
             Some(Ok((rest, injected))) => {
@@ -616,7 +685,9 @@ impl Rewrite {
         o.bytes_to_client = self.sent;
         (o.outcome, o.detail) = match (&self.failure, injected, self.strip) {
             (Some(f), _, _) => ("failed".into(), f.clone()),
-            (None, true, true) => ("stripped".into(), "visitor kept on http: page read, links downgraded and ad injected".into()),
+            (None, true, true) => {
+                ("stripped".into(), "visitor kept on http: page read, links downgraded and ad injected".into())
+            }
             (None, true, false) => ("injected".into(), "advertisement inserted at the start of <body>".into()),
             (None, false, _) => ("skipped".into(), "no <body> element".into()),
         };
@@ -659,7 +730,14 @@ const WHOLE_RESOURCE: usize = 8 << 20;
 
 /// `--resources`: reads a script, image or download whole, decoded, and sends the
 /// tampered version in its place (uncompressed, with its own length).
-async fn tamper_resource(kind: Tamper, mut parts: http::response::Parts, body: Incoming, enc: &str, mut outcome: Outcome, ctx: &Ctx) -> Response<Out> {
+async fn tamper_resource(
+    kind: Tamper,
+    mut parts: http::response::Parts,
+    body: Incoming,
+    enc: &str,
+    mut outcome: Outcome,
+    ctx: &Ctx,
+) -> Response<Out> {
     let full = |b: Vec<u8>| http_body_util::Full::new(Bytes::from(b)).map_err(|e| match e {}).boxed_unsync();
     let original = match http_body_util::Limited::new(body, WHOLE_RESOURCE).collect().await {
         Ok(b) => b.to_bytes(),
@@ -788,7 +866,11 @@ mod tests {
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move {
             let (s, _) = l.accept().await.unwrap();
-            async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S, head: String, pieces: Vec<Vec<u8>>) {
+            async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+                mut s: S,
+                head: String,
+                pieces: Vec<Vec<u8>>,
+            ) {
                 let mut req = Vec::new();
                 let mut buf = [0u8; 4096];
                 while !req.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -841,8 +923,15 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             resources: false,
         };
-        let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[upstream_ca.as_path()]).unwrap()));
-        Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls, pool: Pool::default() })
+        let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(
+            crate::lab::pki::client_config(&[upstream_ca.as_path()]).unwrap(),
+        ));
+        Arc::new(Ctx {
+            opts,
+            intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(),
+            upstream_tls,
+            pool: Pool::default(),
+        })
     }
 
     /// A site that answers every request on every connection with a small page, and
@@ -923,9 +1012,17 @@ mod tests {
             let proxy = proxy_for(ctx.clone(), dst).await;
             for i in 0..20 {
                 let (answer, _) = ask(proxy, GET).await;
-                assert!(answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(b"ok"), "visit {i}: {:?}", String::from_utf8_lossy(&answer));
+                assert!(
+                    answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(b"ok"),
+                    "visit {i}: {:?}",
+                    String::from_utf8_lossy(&answer)
+                );
             }
-            assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "twenty visitor connections, one site connection");
+            assert_eq!(
+                accepted.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "twenty visitor connections, one site connection"
+            );
             assert_eq!(ctx.pool.idle(), 1);
         });
     }
@@ -935,7 +1032,7 @@ mod tests {
         rt().block_on(async {
             let get = b"GET / HTTP/1.1\r\nHost: clinic.test\r\nConnection: close\r\n\r\n";
             let post = b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx";
-            for last in [&crate::lab::conn::REQUEST_TIMEOUT[..], b""] {
+            for last in [crate::lab::conn::REQUEST_TIMEOUT, b""] {
                 let (dst, accepted) = keep_alive_site_ending(Some(last)).await;
                 let ctx = context(TlsMode::Passthrough, plain());
                 let proxy = proxy_for(ctx.clone(), dst).await;
@@ -944,7 +1041,11 @@ mod tests {
                 for visit in 0..2 {
                     let (answer, _) = ask(proxy, get).await;
                     let text = String::from_utf8_lossy(&answer);
-                    assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("ok"), "site ends with {:?}, visit {visit}: {text:?}", String::from_utf8_lossy(last));
+                    assert!(
+                        text.starts_with("HTTP/1.1 200") && text.ends_with("ok"),
+                        "site ends with {:?}, visit {visit}: {text:?}",
+                        String::from_utf8_lossy(last)
+                    );
                 }
                 assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "the request went again once");
                 // A request that is not idempotent is never sent twice.
@@ -952,7 +1053,11 @@ mod tests {
                 let (answer, _) = ask(proxy, post).await;
                 let text = String::from_utf8_lossy(&answer);
                 let expected = if last.is_empty() { "HTTP/1.1 502" } else { "HTTP/1.1 408" };
-                assert!(text.starts_with(expected), "POST after the site ended with {:?}: {text:?}", String::from_utf8_lossy(last));
+                assert!(
+                    text.starts_with(expected),
+                    "POST after the site ended with {:?}: {text:?}",
+                    String::from_utf8_lossy(last)
+                );
             }
         });
     }
@@ -969,7 +1074,10 @@ mod tests {
             let stalls: [(&[u8], &str); 3] = [
                 (b"GET / HTTP/1.1\r\nHost: clinic.test\r\nX-Slow: ", "HTTP/1.1 408"),
                 (b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1000\r\n\r\nusername=", "HTTP/1.1 408"),
-                (b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000", "HTTP/1.1 200"),
+                (
+                    b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000",
+                    "HTTP/1.1 200",
+                ),
             ];
             for (request, status) in stalls {
                 let (answer, took) = ask(proxy, request).await;
@@ -1034,7 +1142,8 @@ mod tests {
     }
 
     fn chunked(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
-        let mut v: Vec<Vec<u8>> = pieces.iter().map(|p| [format!("{:x}\r\n", p.len()).as_bytes(), p, b"\r\n"].concat()).collect();
+        let mut v: Vec<Vec<u8>> =
+            pieces.iter().map(|p| [format!("{:x}\r\n", p.len()).as_bytes(), p, b"\r\n"].concat()).collect();
         v.push(b"0\r\n\r\n".to_vec());
         v
     }
@@ -1047,7 +1156,8 @@ mod tests {
 
     #[test]
     fn injects_across_chunk_boundaries_in_plain_gzip_and_brotli_pages() {
-        let page = b"<html><head><title>T</title></head><body class=\"x\"><p>hello caf\xc3\xa9</p></body></html>".to_vec();
+        let page =
+            b"<html><head><title>T</title></head><body class=\"x\"><p>hello caf\xc3\xa9</p></body></html>".to_vec();
         let gz = {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             e.write_all(&page).unwrap();
@@ -1062,7 +1172,9 @@ mod tests {
         for (enc, body_bytes) in [("identity", page.clone()), ("gzip", gz), ("br", br)] {
             // Pieces of 7 bytes: tags, the gzip header and the multi-byte character all split.
             let pieces: Vec<&[u8]> = body_bytes.chunks(7).collect();
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: {enc}\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: {enc}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            );
             let answer = rt.block_on(async {
                 let dst = site(None, head, chunked(&pieces)).await;
                 through(context(TlsMode::Passthrough, plain()), Upstream::Plain, dst, GET, 1).await
@@ -1083,7 +1195,12 @@ mod tests {
             let c = context(TlsMode::Passthrough, plain());
             let mut opts = c.opts.clone();
             opts.resources = on;
-            Arc::new(Ctx { opts, intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(), upstream_tls: c.upstream_tls.clone(), pool: Pool::default() })
+            Arc::new(Ctx {
+                opts,
+                intruder_ca: crate::lab::pki::Ca::generate("test intruder CA").unwrap(),
+                upstream_tls: c.upstream_tls.clone(),
+                pool: Pool::default(),
+            })
         };
         let gz = |b: &[u8]| {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -1112,8 +1229,16 @@ mod tests {
                 assert!(!h.contains("content-encoding"), "{path}: {h}");
                 assert!(h.contains(&format!("content-length: {}", b.len())), "{path}: {h}");
                 match path {
-                    "/app.js" => assert!(b.starts_with(starts) && b.ends_with(super::super::inject::SCRIPT_PAYLOAD.as_bytes()), "{}", String::from_utf8_lossy(&b)),
-                    "/logo.png" => assert!(b == super::super::inject::INTRUDER_IMAGE.as_bytes() && h.contains("content-type: image/svg+xml"), "{h}"),
+                    "/app.js" => assert!(
+                        b.starts_with(starts) && b.ends_with(super::super::inject::SCRIPT_PAYLOAD.as_bytes()),
+                        "{}",
+                        String::from_utf8_lossy(&b)
+                    ),
+                    "/logo.png" => assert!(
+                        b == super::super::inject::INTRUDER_IMAGE.as_bytes()
+                            && h.contains("content-type: image/svg+xml"),
+                        "{h}"
+                    ),
                     _ => assert_eq!(b, super::super::inject::STAND_IN.as_bytes()),
                 }
             }
@@ -1129,8 +1254,11 @@ mod tests {
         for (name, pem) in [("ca.pem", &ca.cert_pem), ("site.pem", &leaf.cert_pem), ("site.key", &leaf.key_pem)] {
             std::fs::write(dir.join(name), pem).unwrap();
         }
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(crate::lab::pki::server_config(&dir.join("site.pem"), &dir.join("site.key"), false).unwrap()));
-        let pieces: [&[u8]; 3] = [b"<html><body><p>x</p><a href=\"htt", b"ps://clinic.test/caf\xc3", b"\xa9\">https://</a></body></html>"];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(
+            crate::lab::pki::server_config(&dir.join("site.pem"), &dir.join("site.key"), false).unwrap(),
+        ));
+        let pieces: [&[u8]; 3] =
+            [b"<html><body><p>x</p><a href=\"htt", b"ps://clinic.test/caf\xc3", b"\xa9\">https://</a></body></html>"];
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nStrict-Transport-Security: max-age=31536000\r\nSet-Cookie: session=abc; Secure; HttpOnly\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
         let answer = rt().block_on(async {
             let dst = site(Some(acceptor), head, chunked(&pieces)).await;
@@ -1159,12 +1287,20 @@ mod tests {
                 let dst = site(None, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".into(), vec![]).await;
                 through(context(TlsMode::Passthrough, plain()), Upstream::Plain, dst, smuggle, 12).await
             });
-            assert!(answer.starts_with(b"HTTP/1.1 4") || answer.starts_with(b"HTTP/1.1 502"), "round {round}: {:?}", String::from_utf8_lossy(&answer));
+            assert!(
+                answer.starts_with(b"HTTP/1.1 4") || answer.starts_with(b"HTTP/1.1 502"),
+                "round {round}: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
             let answer = rt.block_on(async {
                 let dst = site(None, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".into(), vec![]).await;
                 through(context(TlsMode::Passthrough, plain()), Upstream::Plain, dst, big.as_bytes(), 12).await
             });
-            assert!(answer.starts_with(b"HTTP/1.1 431"), "round {round}: {:?}", String::from_utf8_lossy(&answer[..answer.len().min(200)]));
+            assert!(
+                answer.starts_with(b"HTTP/1.1 431"),
+                "round {round}: {:?}",
+                String::from_utf8_lossy(&answer[..answer.len().min(200)])
+            );
         }
     }
 
@@ -1174,7 +1310,8 @@ mod tests {
     fn stalled_and_silent_connections_are_closed() {
         rt().block_on(async {
             let dst = site(None, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".into(), vec![]).await;
-            for opening in [&b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1000\r\n\r\nuser"[..], b""] {
+            for opening in [&b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nContent-Length: 1000\r\n\r\nuser"[..], b""]
+            {
                 let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = l.local_addr().unwrap();
                 let ctx = context(TlsMode::Passthrough, plain());

@@ -34,13 +34,15 @@ impl Injector {
         // The selector is parsed once per process, not once per page.
         static BODY: std::sync::OnceLock<lol_html::Selector> = std::sync::OnceLock::new();
         let body = BODY.get_or_init(|| "body".parse().expect("a valid selector"));
-        let handlers = lol_html::ElementContentHandlers::default().element(move |el: &mut lol_html::send::Element<'_, '_>| {
-            if !flag.swap(true, Ordering::SeqCst) {
-                el.prepend(&ad, ContentType::Html);
-            }
-            Ok(())
-        });
-        let settings = send::Settings::new_send().append_element_content_handler((std::borrow::Cow::Borrowed(body), handlers));
+        let handlers =
+            lol_html::ElementContentHandlers::default().element(move |el: &mut lol_html::send::Element<'_, '_>| {
+                if !flag.swap(true, Ordering::SeqCst) {
+                    el.prepend(&ad, ContentType::Html);
+                }
+                Ok(())
+            });
+        let settings =
+            send::Settings::new_send().append_element_content_handler((std::borrow::Cow::Borrowed(body), handlers));
         let sink: Sink = Box::new(move |c: &[u8]| sink_out.lock().expect("no panics while held").extend_from_slice(c));
         Injector { rewriter: send::HtmlRewriter::new(settings, sink), out, injected }
     }
@@ -94,7 +96,10 @@ pub fn tamper_kind(content_type: &str, path: &str, disposition: Option<&str>) ->
     let attachment = disposition.is_some_and(|d| d.trim_start().to_ascii_lowercase().starts_with("attachment"));
     if ct.contains("text/html") {
         None
-    } else if attachment || ct.starts_with("application/octet-stream") || [".sh", ".exe", ".msi", ".dmg", ".apk", ".deb", ".zip"].iter().any(|e| path.ends_with(e)) {
+    } else if attachment
+        || ct.starts_with("application/octet-stream")
+        || [".sh", ".exe", ".msi", ".dmg", ".apk", ".deb", ".zip"].iter().any(|e| path.ends_with(e))
+    {
         Some(Tamper::Download)
     } else if ct.contains("javascript") || ct.contains("ecmascript") {
         Some(Tamper::Script)
@@ -120,7 +125,9 @@ pub fn tamper(kind: Tamper, original: &[u8], content_type: &str) -> (Vec<u8>, St
 
 /// Whether a Content-Security-Policy would block the injected inline script.
 pub fn csp_blocks_inline(csp: &str) -> bool {
-    let directive = |name: &str| csp.split(';').map(str::trim).find(|d| d.split_whitespace().next() == Some(name)).map(str::to_string);
+    let directive = |name: &str| {
+        csp.split(';').map(str::trim).find(|d| d.split_whitespace().next() == Some(name)).map(str::to_string)
+    };
     match directive("script-src").or_else(|| directive("default-src")) {
         Some(d) => !d.contains("'unsafe-inline'"),
         None => false,
@@ -143,7 +150,10 @@ mod tests {
             let (rest, done) = inj.end().unwrap();
             out.extend(rest);
             assert!(done);
-            assert_eq!(String::from_utf8(out).unwrap(), "<html><head><title>t</title></head><body class=x><b id=plainsight-ad>AD</b><p>hello</p></body></html>");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                "<html><head><title>t</title></head><body class=x><b id=plainsight-ad>AD</b><p>hello</p></body></html>"
+            );
         }
     }
 

@@ -208,7 +208,9 @@ impl Rules {
         cmd.arg("-i").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
-            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from));
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
+            });
         }
         let child = cmd.spawn().context("running nft -i (install nftables)")?;
         let mut rules = Rules { child };
@@ -221,7 +223,13 @@ impl Rules {
         }
         // nft applies each line as it reads it: ready once both redirects are in place.
         static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        let listed = || Command::new("nft").args(["list", "table", "ip", t]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let listed = || {
+            Command::new("nft")
+                .args(["list", "table", "ip", t])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
         crate::lab::proc::wait_ready("the redirect rules", std::time::Duration::from_secs(5), &NEVER, || {
             let l = listed();
             l.contains("dport 80 redirect") && l.contains("dport 443 redirect")
@@ -264,12 +272,18 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     if let Some(p) = &opts.ca_out {
         crate::lab::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
     }
-    let upstream_tls = tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[opts.upstream_ca.as_path()])?));
+    let upstream_tls =
+        tokio_rustls::TlsConnector::from(Arc::new(crate::lab::pki::client_config(&[opts.upstream_ca.as_path()])?));
     let any = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
-    let http_l = crate::lab::conn::listen(any(opts.http_port)).with_context(|| format!("binding port {}", opts.http_port))?;
-    let tls_l = crate::lab::conn::listen(any(opts.tls_port)).with_context(|| format!("binding port {}", opts.tls_port))?;
+    let http_l =
+        crate::lab::conn::listen(any(opts.http_port)).with_context(|| format!("binding port {}", opts.http_port))?;
+    let tls_l =
+        crate::lab::conn::listen(any(opts.tls_port)).with_context(|| format!("binding port {}", opts.tls_port))?;
     let _rules = if opts.redirect { Some(Rules::install(&opts)?) } else { None };
-    eprintln!("inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})", opts.http_port, opts.tls_port, opts.tls);
+    eprintln!(
+        "inject: intercepting HTTP on :{} and HTTPS on :{} (tls mode {:?})",
+        opts.http_port, opts.tls_port, opts.tls
+    );
     crate::lab::proc::signal_ready(opts.ready_file.as_deref())?;
     let ctx = Arc::new(Ctx { opts, intruder_ca, upstream_tls, pool: http::Pool::default() });
     let c1 = ctx.clone();
@@ -303,7 +317,10 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     }
     let (kept, evicted) = tls::forged_stats();
     if kept > 0 {
-        eprintln!("inject: forged certificates kept for {kept} server names at the end, {evicted} evicted (at most {} kept)", tls::FORGED_KEPT);
+        eprintln!(
+            "inject: forged certificates kept for {kept} server names at the end, {evicted} evicted (at most {} kept)",
+            tls::FORGED_KEPT
+        );
     }
     Ok(())
 }

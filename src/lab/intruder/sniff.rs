@@ -50,7 +50,15 @@ fn print_guess(jsonl: bool, load: &crate::fingerprint::Load, g: &crate::fingerpr
         writeln!(io::stdout(), "{line}")
     } else {
         let others: Vec<String> = g.runners_up.iter().map(|(p, s)| format!("{p} {s:.3}")).collect();
-        writeln!(io::stdout(), "[guess]       {} read {} over HTTPS? score {:.3}; then {}\n              why: {}", load.client, g.page, g.score, others.join(", "), g.why)
+        writeln!(
+            io::stdout(),
+            "[guess]       {} read {} over HTTPS? score {:.3}; then {}\n              why: {}",
+            load.client,
+            g.page,
+            g.score,
+            others.join(", "),
+            g.why
+        )
     }
 }
 
@@ -62,7 +70,9 @@ struct KeyLog {
 
 impl KeyLog {
     fn open(path: &std::path::Path) -> anyhow::Result<KeyLog> {
-        let file = std::fs::File::open(path).with_context(|| format!("opening the site's TLS key log {} (is the lab's site running?)", path.display()))?;
+        let file = std::fs::File::open(path).with_context(|| {
+            format!("opening the site's TLS key log {} (is the lab's site running?)", path.display())
+        })?;
         Ok(KeyLog { file, partial: Vec::new() })
     }
 
@@ -108,7 +118,11 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
     let mut pending = match &opts.write {
         Some(p) => {
             let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            Some(Annotated::new(PcapngWriter::new(io::BufWriter::new(f), cap.linktype().0 as u16, opts.snaplen as u32)?))
+            Some(Annotated::new(PcapngWriter::new(
+                io::BufWriter::new(f),
+                cap.linktype().0 as u16,
+                opts.snaplen as u32,
+            )?))
         }
         None => None,
     };
@@ -143,7 +157,9 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
         } else {
             for x in f {
                 if !printed.iter().any(|p| p.class == x.class && p.summary == x.summary && p.secret == x.secret) {
-                    if writeln!(io::stdout(), "[frame {:>5}] {:<14} {}", x.frame, x.class.as_str(), x.line(reveal)).is_err() {
+                    if writeln!(io::stdout(), "[frame {:>5}] {:<14} {}", x.frame, x.class.as_str(), x.line(reveal))
+                        .is_err()
+                    {
                         stop.store(true, Ordering::SeqCst);
                     }
                     if printed.len() < 4096 {
@@ -157,7 +173,10 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
     let guessed = |events: &[(Event, Vec<Finding>)], live: &mut Option<crate::fingerprint::Live>, end: bool| {
         let Some(l) = live.as_mut() else { return };
         let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
         done.extend(if end { l.finish() } else { l.tick(now) });
         for (load, g) in done {
             if print_guess(use_jsonl, &load, &g).is_err() {
@@ -187,10 +206,10 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
         if let Some(frame) = next {
             // Keys first: a handshake's keys are logged by the site before its encrypted
             // records can reach the wire, so they land ahead of those packets in the file.
-            if let (Some(k), Some(p)) = (keylog.as_mut(), pending.as_mut()) {
-                if let Some(lines) = k.new_lines()? {
-                    p.tls_secrets(&lines)?;
-                }
+            if let (Some(k), Some(p)) = (keylog.as_mut(), pending.as_mut())
+                && let Some(lines) = k.new_lines()?
+            {
+                p.tls_secrets(&lines)?;
             }
             if let Some(p) = pending.as_mut() {
                 p.hold(frame.number, frame.ts_micros, frame.data, frame.orig_len);

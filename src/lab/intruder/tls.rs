@@ -58,14 +58,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
 /// Reads until a whole ClientHello is in; returns the bytes and its server name and ALPN.
 /// `Err` when the stream is not TLS or stalls.
 pub async fn read_client_hello(s: &mut TcpStream) -> Result<(Vec<u8>, Option<String>, Vec<String>), ProxyError> {
-    let info = ConnInfo { id: 0, client: "0.0.0.0:0".parse().expect("literal"), server: "0.0.0.0:0".parse().expect("literal"), first_frame: 0, first_ts: 0 };
+    let info = ConnInfo {
+        id: 0,
+        client: "0.0.0.0:0".parse().expect("literal"),
+        server: "0.0.0.0:0".parse().expect("literal"),
+        first_frame: 0,
+        first_ts: 0,
+    };
     let mut parser = TlsConn::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let n = tokio::time::timeout(left, s.read(&mut chunk)).await.map_err(|_| ProxyError::HelloTimeout)?.map_err(ProxyError::HelloRead)?;
+        let n = tokio::time::timeout(left, s.read(&mut chunk))
+            .await
+            .map_err(|_| ProxyError::HelloTimeout)?
+            .map_err(ProxyError::HelloRead)?;
         if n == 0 {
             return Err(ProxyError::HelloClosed);
         }
@@ -91,7 +100,13 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
     let _open = crate::lab::conn::Open::count();
     let Some((peer, dst)) = super::intercepted(&client) else { return };
     let mode = ctx.opts.tls;
-    let mut o = Outcome { kind: super::Kind::Tls, client: peer.clone(), server: dst.to_string(), mode: Some(mode), ..Outcome::default() };
+    let mut o = Outcome {
+        kind: super::Kind::Tls,
+        client: peer.clone(),
+        server: dst.to_string(),
+        mode: Some(mode),
+        ..Outcome::default()
+    };
     let (hello, sni, alpn) = match read_client_hello(&mut client).await {
         Ok(h) => h,
         Err(e) => {
@@ -102,7 +117,11 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
         }
     };
     o.sni = sni.clone();
-    let seen = format!("ClientHello: server name {}, ALPN {}", sni.as_deref().unwrap_or("(none)"), if alpn.is_empty() { "(none)".into() } else { alpn.join(",") });
+    let seen = format!(
+        "ClientHello: server name {}, ALPN {}",
+        sni.as_deref().unwrap_or("(none)"),
+        if alpn.is_empty() { "(none)".into() } else { alpn.join(",") }
+    );
     match mode {
         TlsMode::Passthrough | TlsMode::Strip => {
             let (up, down, _) = relay(client, hello, dst, false, ctx.opts.idle_timeout).await;
@@ -243,8 +262,18 @@ fn handshake_end(e: &std::io::Error, name: &str) -> (String, String) {
         _ => None,
     });
     match alert {
-        Some(a) => ("refused".into(), format!("the visitor refused the forged certificate for {name} (alert {a:?}); the intruder learned nothing beyond the ClientHello")),
-        None => ("failed".into(), format!("the handshake with the visitor broke off ({e}); the intruder learned nothing beyond the ClientHello")),
+        Some(a) => (
+            "refused".into(),
+            format!(
+                "the visitor refused the forged certificate for {name} (alert {a:?}); the intruder learned nothing beyond the ClientHello"
+            ),
+        ),
+        None => (
+            "failed".into(),
+            format!(
+                "the handshake with the visitor broke off ({e}); the intruder learned nothing beyond the ClientHello"
+            ),
+        ),
     }
 }
 
@@ -272,11 +301,11 @@ impl Forged {
     }
 
     fn put(&mut self, name: &str, c: Arc<rustls::ServerConfig>) {
-        if self.configs.len() >= FORGED_KEPT {
-            if let Some(old) = self.order.pop_front() {
-                self.configs.remove(&old);
-                self.evicted += 1;
-            }
+        if self.configs.len() >= FORGED_KEPT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.configs.remove(&old);
+            self.evicted += 1;
         }
         if self.configs.insert(name.to_string(), c).is_none() {
             self.order.push_back(name.to_string());
@@ -331,7 +360,8 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
     // After the handshake as before it: a visitor that goes silent, or stalls a body, is
     // closed after the idle limit (hyper's header timer covers the wait for a request).
-    let stream = Prefixed { prefix: hello, pos: 0, inner: crate::lab::conn::idle_limited(client, ctx.opts.idle_timeout) };
+    let stream =
+        Prefixed { prefix: hello, pos: 0, inner: crate::lab::conn::idle_limited(client, ctx.opts.idle_timeout) };
     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             o.outcome = "read".into();
@@ -387,10 +417,14 @@ mod tests {
     #[test]
     fn only_an_alert_is_a_refusal() {
         let io = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
-        let (o, d) = handshake_end(&io(rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA)), "clinic.test");
+        let (o, d) =
+            handshake_end(&io(rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA)), "clinic.test");
         assert_eq!(o, "refused");
         assert!(d.contains("UnknownCA"), "{d}");
-        let (o, _) = handshake_end(&io(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)), "clinic.test");
+        let (o, _) = handshake_end(
+            &io(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)),
+            "clinic.test",
+        );
         assert_eq!(o, "failed");
         let (o, _) = handshake_end(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof), "clinic.test");
         assert_eq!(o, "failed");

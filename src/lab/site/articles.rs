@@ -33,17 +33,83 @@ Undetectable means untransmittable: with a sustained undetectable viral load, HI
         paragraphs: 30,
         pictures: [118, 41],
     },
-    Article { slug: "healthy-sleep", title: "Healthy sleep", lede: "Adults need seven to nine hours of sleep. Keep a regular schedule.", paragraphs: 26, pictures: [70, 35] },
-    Article { slug: "flu-season", title: "Flu season is here", lede: "Get vaccinated in autumn. Wash your hands often. Stay home when you are ill.", paragraphs: 28, pictures: [76, 44] },
-    Article { slug: "type-2-diabetes", title: "Type 2 diabetes: living well with it", lede: "Diabetes is a condition where the amount of sugar in your blood is too high.", paragraphs: 34, pictures: [96, 33] },
-    Article { slug: "depression", title: "Depression: when low mood does not lift", lede: "Depression is more than feeling unhappy for a few days; it is an illness, and it can be treated.", paragraphs: 32, pictures: [84, 58] },
-    Article { slug: "pregnancy-first-weeks", title: "Your first weeks of pregnancy", lede: "The first trimester brings many changes; here is what to expect and when to see your midwife.", paragraphs: 36, pictures: [107, 38] },
-    Article { slug: "breast-cancer-screening", title: "Breast cancer screening", lede: "Screening finds cancers early, before they can be seen or felt.", paragraphs: 27, pictures: [90, 47] },
-    Article { slug: "alcohol-dependence", title: "Alcohol dependence: getting help", lede: "If you feel you cannot stop drinking, you are not alone, and help is confidential.", paragraphs: 29, pictures: [66, 46] },
-    Article { slug: "hepatitis-c", title: "Hepatitis C: testing and cure", lede: "Hepatitis C can now be cured with a short course of tablets.", paragraphs: 33, pictures: [125, 52] },
-    Article { slug: "asthma-in-children", title: "Asthma in children", lede: "Asthma is the most common long-term condition in children; good control means a normal life.", paragraphs: 25, pictures: [97, 36] },
-    Article { slug: "migraine", title: "Migraine: more than a headache", lede: "A migraine is a moderate or severe headache felt as a throbbing pain, often with nausea.", paragraphs: 31, pictures: [112, 60] },
-    Article { slug: "eating-disorders", title: "Eating disorders: signs and support", lede: "Eating disorders are serious mental illnesses; early support makes recovery more likely.", paragraphs: 35, pictures: [88, 62] },
+    Article {
+        slug: "healthy-sleep",
+        title: "Healthy sleep",
+        lede: "Adults need seven to nine hours of sleep. Keep a regular schedule.",
+        paragraphs: 26,
+        pictures: [70, 35],
+    },
+    Article {
+        slug: "flu-season",
+        title: "Flu season is here",
+        lede: "Get vaccinated in autumn. Wash your hands often. Stay home when you are ill.",
+        paragraphs: 28,
+        pictures: [76, 44],
+    },
+    Article {
+        slug: "type-2-diabetes",
+        title: "Type 2 diabetes: living well with it",
+        lede: "Diabetes is a condition where the amount of sugar in your blood is too high.",
+        paragraphs: 34,
+        pictures: [96, 33],
+    },
+    Article {
+        slug: "depression",
+        title: "Depression: when low mood does not lift",
+        lede: "Depression is more than feeling unhappy for a few days; it is an illness, and it can be treated.",
+        paragraphs: 32,
+        pictures: [84, 58],
+    },
+    Article {
+        slug: "pregnancy-first-weeks",
+        title: "Your first weeks of pregnancy",
+        lede: "The first trimester brings many changes; here is what to expect and when to see your midwife.",
+        paragraphs: 36,
+        pictures: [107, 38],
+    },
+    Article {
+        slug: "breast-cancer-screening",
+        title: "Breast cancer screening",
+        lede: "Screening finds cancers early, before they can be seen or felt.",
+        paragraphs: 27,
+        pictures: [90, 47],
+    },
+    Article {
+        slug: "alcohol-dependence",
+        title: "Alcohol dependence: getting help",
+        lede: "If you feel you cannot stop drinking, you are not alone, and help is confidential.",
+        paragraphs: 29,
+        pictures: [66, 46],
+    },
+    Article {
+        slug: "hepatitis-c",
+        title: "Hepatitis C: testing and cure",
+        lede: "Hepatitis C can now be cured with a short course of tablets.",
+        paragraphs: 33,
+        pictures: [125, 52],
+    },
+    Article {
+        slug: "asthma-in-children",
+        title: "Asthma in children",
+        lede: "Asthma is the most common long-term condition in children; good control means a normal life.",
+        paragraphs: 25,
+        pictures: [97, 36],
+    },
+    Article {
+        slug: "migraine",
+        title: "Migraine: more than a headache",
+        lede: "A migraine is a moderate or severe headache felt as a throbbing pain, often with nausea.",
+        paragraphs: 31,
+        pictures: [112, 60],
+    },
+    Article {
+        slug: "eating-disorders",
+        title: "Eating disorders: signs and support",
+        lede: "Eating disorders are serious mental illnesses; early support makes recovery more likely.",
+        paragraphs: 35,
+        pictures: [88, 62],
+    },
 ];
 
 /// Advice every article draws its paragraphs from, in its own order.
@@ -80,11 +146,15 @@ impl Article {
     /// The article's HTML body (inside the site's page template).
     pub fn body(&self) -> String {
         let [hero, figure] = self.picture_paths();
-        let mut s = format!("<article><h1>{}</h1><img src=\"{hero}\" alt=\"\" width=\"640\"><p>{}</p>", self.title, self.lede);
+        let mut s =
+            format!("<article><h1>{}</h1><img src=\"{hero}\" alt=\"\" width=\"640\"><p>{}</p>", self.title, self.lede);
         let mut seed = seed_of(self.slug);
         for i in 0..self.paragraphs {
             if i == self.paragraphs / 2 {
-                s.push_str(&format!("<figure><img src=\"{figure}\" alt=\"\" width=\"320\"><figcaption>{}</figcaption></figure>", self.title));
+                s.push_str(&format!(
+                    "<figure><img src=\"{figure}\" alt=\"\" width=\"320\"><figcaption>{}</figcaption></figure>",
+                    self.title
+                ));
             }
             s.push_str("<p>");
             for _ in 0..3 {
@@ -110,7 +180,9 @@ pub fn picture(path: &str) -> Option<&'static [u8]> {
     let all = PICTURES.get_or_init(|| {
         ARTICLES
             .iter()
-            .flat_map(|a| a.picture_paths().into_iter().zip(a.pictures).map(move |(p, kib)| (p.clone(), png(&p, kib * 1024))))
+            .flat_map(|a| {
+                a.picture_paths().into_iter().zip(a.pictures).map(move |(p, kib)| (p.clone(), png(&p, kib * 1024)))
+            })
             .collect()
     });
     all.iter().find(|(p, _)| p == path).map(|(_, b)| b.as_slice())
@@ -140,7 +212,8 @@ fn png(name: &str, size: usize) -> Vec<u8> {
     let row = 1 + W * 3;
     let h = (size.saturating_sub(80) / row).max(1);
     let mut seed = seed_of(name);
-    let hue = [(next(&mut seed) % 120 + 80) as u8, (next(&mut seed) % 120 + 80) as u8, (next(&mut seed) % 120 + 80) as u8];
+    let hue =
+        [(next(&mut seed) % 120 + 80) as u8, (next(&mut seed) % 120 + 80) as u8, (next(&mut seed) % 120 + 80) as u8];
     let mut raw = Vec::with_capacity(row * h);
     for y in 0..h {
         raw.push(0);
@@ -268,7 +341,8 @@ mod tests {
 
     #[test]
     fn every_article_differs_and_links_its_pictures() {
-        let mut sizes: Vec<usize> = ARTICLES.iter().map(|a| a.body().len() + a.pictures.iter().sum::<usize>() * 1024).collect();
+        let mut sizes: Vec<usize> =
+            ARTICLES.iter().map(|a| a.body().len() + a.pictures.iter().sum::<usize>() * 1024).collect();
         for a in &ARTICLES {
             let body = a.body();
             for p in a.picture_paths() {

@@ -52,7 +52,16 @@ pub struct Persona {
 
 impl Default for Persona {
     fn default() -> Persona {
-        Persona { username: USERNAME.into(), password: PASSWORD.into(), full_name: FULL_NAME.into(), insurance_no: INSURANCE_NO.into(), diagnosis: DIAGNOSIS.into(), secret: None, article: None, portal: None }
+        Persona {
+            username: USERNAME.into(),
+            password: PASSWORD.into(),
+            full_name: FULL_NAME.into(),
+            insurance_no: INSURANCE_NO.into(),
+            diagnosis: DIAGNOSIS.into(),
+            secret: None,
+            article: None,
+            portal: None,
+        }
     }
 }
 
@@ -115,11 +124,17 @@ const PHOTO: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 120
 /// The home page; with `mixed`, it also loads a script and an image over plain HTTP.
 pub fn home(mixed: bool) -> Vec<u8> {
     let extra = if mixed {
-        format!("<p id=\"chat\">Chat with a nurse: loading…</p><img src=\"http://{SITE}{MIXED_IMAGE}\" alt=\"Our team\" width=\"120\"><script src=\"http://{SITE}{MIXED_SCRIPT}\"></script>", SITE = crate::lab::SITE_NAME)
+        format!(
+            "<p id=\"chat\">Chat with a nurse: loading…</p><img src=\"http://{SITE}{MIXED_IMAGE}\" alt=\"Our team\" width=\"120\"><script src=\"http://{SITE}{MIXED_SCRIPT}\"></script>",
+            SITE = crate::lab::SITE_NAME
+        )
     } else {
         String::new()
     };
-    let list: String = super::articles::ARTICLES.iter().map(|a| format!("<li><a href=\"{}\">{}</a></li>", a.path(), a.title)).collect();
+    let list: String = super::articles::ARTICLES
+        .iter()
+        .map(|a| format!("<li><a href=\"{}\">{}</a></li>", a.path(), a.title))
+        .collect();
     page(
         "Clinic — health information you can trust",
         &format!(
@@ -155,15 +170,23 @@ pub fn resource(path: &str) -> Option<Resource> {
                 app_sha256()
             ),
         )),
-        DOWNLOAD_FILE => Some(Resource { content_type: "application/octet-stream", body: APP.into(), compressible: false }),
-        MIXED_SCRIPT => Some(Resource { content_type: "application/javascript", body: WIDGET.into(), compressible: true }),
+        DOWNLOAD_FILE => {
+            Some(Resource { content_type: "application/octet-stream", body: APP.into(), compressible: false })
+        }
+        MIXED_SCRIPT => {
+            Some(Resource { content_type: "application/javascript", body: WIDGET.into(), compressible: true })
+        }
         MIXED_IMAGE => Some(Resource { content_type: "image/svg+xml", body: PHOTO.into(), compressible: false }),
         "/login" => html(login_form(None)),
         "/style.css" => Some(Resource { content_type: "text/css", body: STYLE.into(), compressible: true }),
         "/app.js" => Some(Resource { content_type: "application/javascript", body: SCRIPT.into(), compressible: true }),
         "/logo.svg" => Some(Resource { content_type: "image/svg+xml", body: LOGO.into(), compressible: false }),
         p if p.starts_with("/articles/") => super::articles::by_path(p).and_then(|a| html(page(a.title, &a.body()))),
-        p => super::articles::picture(p).map(|b| Resource { content_type: "image/png", body: b.to_vec(), compressible: false }),
+        p => super::articles::picture(p).map(|b| Resource {
+            content_type: "image/png",
+            body: b.to_vec(),
+            compressible: false,
+        }),
     }
 }
 
@@ -185,7 +208,11 @@ pub const ACCOUNT_NOTE: &str = "/account/note";
 
 /// The persona's account page: a link to the private note, not the note itself.
 pub fn account_page(p: &Persona) -> Vec<u8> {
-    let secret = p.secret.as_ref().map(|_| format!("<dt>Private note</dt><dd><a href=\"{ACCOUNT_NOTE}\">Open the private note</a></dd>")).unwrap_or_default();
+    let secret = p
+        .secret
+        .as_ref()
+        .map(|_| format!("<dt>Private note</dt><dd><a href=\"{ACCOUNT_NOTE}\">Open the private note</a></dd>"))
+        .unwrap_or_default();
     page(
         "My account",
         &format!(
@@ -207,7 +234,8 @@ pub fn note_page(p: &Persona) -> Vec<u8> {
 
 /// Every path the site serves the same to everyone (not the account page).
 pub fn paths() -> Vec<String> {
-    let fixed = ["/", "/login", "/style.css", "/app.js", "/logo.svg", DOWNLOAD_PAGE, DOWNLOAD_FILE, MIXED_SCRIPT, MIXED_IMAGE];
+    let fixed =
+        ["/", "/login", "/style.css", "/app.js", "/logo.svg", DOWNLOAD_PAGE, DOWNLOAD_FILE, MIXED_SCRIPT, MIXED_IMAGE];
     let articles = super::articles::ARTICLES.iter().map(|a| a.path());
     fixed.iter().map(|p| p.to_string()).chain(articles).chain(super::articles::picture_paths()).collect()
 }
@@ -230,7 +258,9 @@ impl Entry {
 /// Every resource the site serves (decoded bodies), by path; `mixed` as the site's
 /// `--mixed-content`, `pad` as its `--pad`, the account page as `persona` sees it.
 pub fn manifest(mixed: bool, pad: bool, persona: &Persona) -> BTreeMap<String, Entry> {
-    let sent = |content_type: &str, body: Vec<u8>| Entry::of(&if pad { super::articles::pad(content_type, body) } else { body });
+    let sent = |content_type: &str, body: Vec<u8>| {
+        Entry::of(&if pad { super::articles::pad(content_type, body) } else { body })
+    };
     let mut m: BTreeMap<String, Entry> = paths()
         .into_iter()
         .map(|p| {
@@ -254,7 +284,11 @@ mod tests {
         }
         let home = String::from_utf8(resource("/").unwrap().body).unwrap();
         let articles = crate::lab::site::articles::ARTICLES.iter().map(|a| a.path());
-        for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, CHUNKED_PAGE, "/login"].map(String::from).into_iter().chain(articles) {
+        for link in ["/style.css", "/app.js", "/logo.svg", SENSITIVE_ARTICLE, CHUNKED_PAGE, "/login"]
+            .map(String::from)
+            .into_iter()
+            .chain(articles)
+        {
             assert!(home.contains(&format!("\"{link}\"")), "{link}");
         }
         let alice = Persona::default();

@@ -181,11 +181,18 @@ async fn accept(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, c
             };
             // Gave up waiting for the rest of a request head: say so (408) where the bytes
             // can be read; an idle kept-alive connection is closed without a word.
-            let gave_up = result.as_ref().is_err_and(|e| e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout));
+            let gave_up =
+                result.as_ref().is_err_and(|e| e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout));
             if let Err(e) = result {
                 eprintln!("site: connection: {e}");
             }
-            linger.close_after(if gave_up && plain && heard.mid_request() { crate::lab::conn::REQUEST_TIMEOUT } else { b"" }).await;
+            linger
+                .close_after(if gave_up && plain && heard.mid_request() {
+                    crate::lab::conn::REQUEST_TIMEOUT
+                } else {
+                    b""
+                })
+                .await;
         });
     }
 }
@@ -203,7 +210,8 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>, scheme: Scheme) -> Result
     }
     let path = req.uri().path().to_string();
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(content_host()).to_string();
-    let gzip = !ctx.opts.pad && req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    let gzip = !ctx.opts.pad
+        && req.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     let enc = Encode { gzip, pad: ctx.opts.pad };
     let mut resp = if scheme == Scheme::Http && ctx.opts.redirect_https {
         let q = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
@@ -239,11 +247,7 @@ fn send(status: StatusCode, mut res: content::Resource, enc: Encode, chunked: bo
     if enc.pad {
         res.body = articles::pad(res.content_type, res.body);
     }
-    let (body, gz) = if enc.gzip && res.compressible {
-        (content::gzip(&res.body), true)
-    } else {
-        (res.body, false)
-    };
+    let (body, gz) = if enc.gzip && res.compressible { (content::gzip(&res.body), true) } else { (res.body, false) };
     let body: Out = if chunked {
         let third = body.len().div_ceil(3).max(1);
         Chunks(body.chunks(third).map(Bytes::copy_from_slice).collect()).boxed()
@@ -279,30 +283,62 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, en
             }
         }
         (Method::GET | Method::HEAD, "/.well-known/plainsight-manifest.json") => {
-            let m = serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content, ctx.opts.pad, &ctx.opts.persona)).expect("strings serialise");
-            send(StatusCode::OK, content::Resource { content_type: "application/json", body: m, compressible: false }, Encode::PLAIN, false)
+            let m =
+                serde_json::to_vec_pretty(&content::manifest(ctx.opts.mixed_content, ctx.opts.pad, &ctx.opts.persona))
+                    .expect("strings serialise");
+            send(
+                StatusCode::OK,
+                content::Resource { content_type: "application/json", body: m, compressible: false },
+                Encode::PLAIN,
+                false,
+            )
         }
         // The lab's resolver over DNS over HTTPS (RFC 8484): the same answers as on port 53,
         // inside TLS.
         (Method::POST, "/dns-query") => {
             let query = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
                 Ok(b) => b.to_bytes(),
-                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, b"<!doctype html><title>Too large</title>".to_vec(), Encode::PLAIN),
+                Err(_) => {
+                    return html(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        b"<!doctype html><title>Too large</title>".to_vec(),
+                        Encode::PLAIN,
+                    );
+                }
             };
             match dns_answer(&query, ctx.opts.site_ip) {
-                Some(answer) => send(StatusCode::OK, content::Resource { content_type: "application/dns-message", body: answer, compressible: false }, Encode::PLAIN, false),
-                None => html(StatusCode::BAD_REQUEST, b"<!doctype html><title>Not a DNS query</title>".to_vec(), Encode::PLAIN),
+                Some(answer) => send(
+                    StatusCode::OK,
+                    content::Resource { content_type: "application/dns-message", body: answer, compressible: false },
+                    Encode::PLAIN,
+                    false,
+                ),
+                None => html(
+                    StatusCode::BAD_REQUEST,
+                    b"<!doctype html><title>Not a DNS query</title>".to_vec(),
+                    Encode::PLAIN,
+                ),
             }
         }
         (Method::POST, "/login") => {
             let body = match http_body_util::Limited::new(req.into_body(), 16 * 1024).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(e) if crate::lab::conn::timed_out(&*e) => {
-                    let mut r = html(StatusCode::REQUEST_TIMEOUT, content::login_form(Some("The form took too long to arrive.")), Encode::PLAIN);
+                    let mut r = html(
+                        StatusCode::REQUEST_TIMEOUT,
+                        content::login_form(Some("The form took too long to arrive.")),
+                        Encode::PLAIN,
+                    );
                     r.headers_mut().insert(header::CONNECTION, "close".parse().expect("static"));
                     return r;
                 }
-                Err(_) => return html(StatusCode::PAYLOAD_TOO_LARGE, content::login_form(Some("Request too large.")), Encode::PLAIN),
+                Err(_) => {
+                    return html(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        content::login_form(Some("Request too large.")),
+                        Encode::PLAIN,
+                    );
+                }
             };
             let mut user = String::new();
             let mut pass = String::new();
@@ -333,10 +369,18 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, en
         (Method::GET | Method::HEAD, "/") if ctx.opts.mixed_content => html(StatusCode::OK, content::home(true), enc),
         (Method::GET | Method::HEAD, p) => match content::resource(p) {
             Some(res) => send(StatusCode::OK, res, enc, p == content::CHUNKED_PAGE),
-            None => html(StatusCode::NOT_FOUND, b"<!doctype html><title>Not found</title><h1>Not found</h1>".to_vec(), Encode::PLAIN),
+            None => html(
+                StatusCode::NOT_FOUND,
+                b"<!doctype html><title>Not found</title><h1>Not found</h1>".to_vec(),
+                Encode::PLAIN,
+            ),
         },
         _ => {
-            let mut r = html(StatusCode::METHOD_NOT_ALLOWED, b"<!doctype html><title>Method not allowed</title>".to_vec(), Encode::PLAIN);
+            let mut r = html(
+                StatusCode::METHOD_NOT_ALLOWED,
+                b"<!doctype html><title>Method not allowed</title>".to_vec(),
+                Encode::PLAIN,
+            );
             r.headers_mut().insert(header::ALLOW, "GET, HEAD, POST".parse().expect("static"));
             r
         }
@@ -371,7 +415,10 @@ pub fn dns_answer(query: &[u8], site_ip: Ipv4Addr) -> Option<Vec<u8>> {
         let name = query.name.to_string().trim_end_matches('.').to_ascii_lowercase();
         // The site's name and one label under it (`www.`, a workshop's `portal-...`): the
         // site's certificate covers `*.clinic.test`.
-        let under = name.strip_suffix(content_host()).and_then(|l| l.strip_suffix('.')).is_some_and(|l| !l.is_empty() && !l.contains('.'));
+        let under = name
+            .strip_suffix(content_host())
+            .and_then(|l| l.strip_suffix('.'))
+            .is_some_and(|l| !l.is_empty() && !l.contains('.'));
         if name == content_host() || under {
             known = true;
             if query.query_type == RecordType::A {
@@ -420,15 +467,24 @@ mod tests {
     #[test]
     fn resolver_answers_the_site_and_refuses_the_rest() {
         let q = crate::analysis::dissect::dns::query(9, "clinic.test").unwrap();
-        let a = crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
+        let a =
+            crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
         assert_eq!(a.answers, vec!["clinic.test A 198.51.100.10"]);
         let q = crate::analysis::dissect::dns::query(9, "example.com").unwrap();
-        let a = crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
+        let a =
+            crate::analysis::dissect::dns::parse(&dns_answer(&q, Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap();
         assert!(a.answers.is_empty());
         assert_eq!(a.rcode.as_deref(), Some("Non-Existent Domain"));
         assert!(dns_answer(b"\x00\x01", Ipv4Addr::LOCALHOST).is_none());
         // One label under the site's name (a workshop's portal), no more, no less.
-        let answers = |name: &str| crate::analysis::dissect::dns::parse(&dns_answer(&crate::analysis::dissect::dns::query(9, name).unwrap(), Ipv4Addr::new(198, 51, 100, 10)).unwrap()).unwrap().answers;
+        let answers = |name: &str| {
+            crate::analysis::dissect::dns::parse(
+                &dns_answer(&crate::analysis::dissect::dns::query(9, name).unwrap(), Ipv4Addr::new(198, 51, 100, 10))
+                    .unwrap(),
+            )
+            .unwrap()
+            .answers
+        };
         assert_eq!(answers("portal-a1b2c3.clinic.test"), vec!["portal-a1b2c3.clinic.test A 198.51.100.10"]);
         assert!(answers("a.b.clinic.test").is_empty());
         assert!(answers("evilclinic.test").is_empty());

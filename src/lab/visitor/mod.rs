@@ -252,10 +252,10 @@ pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
         opts,
     };
     let start = typed_url(&b.opts.start);
-    if b.opts.hsts_preload {
-        if let Some(h) = start.host() {
-            b.hsts.insert(h.to_string());
-        }
+    if b.opts.hsts_preload
+        && let Some(h) = start.host()
+    {
+        b.hsts.insert(h.to_string());
     }
     if let Some(h) = start.host() {
         b.visit.resolved = b.resolve(h).await;
@@ -357,12 +357,12 @@ impl Browser {
         let mut form = seen.iter().find_map(|s| s.page.sign_in_form().map(|f| (s.url.clone(), f.clone())));
         if form.is_none() {
             let link = seen.iter().find_map(|s| s.page.sign_in_link().and_then(|l| resolve_href(&s.url, &l.href)));
-            if let Some(url) = link {
-                if let Some(p) = self.navigate(Action::LoginForm, Method::GET, url, None).await {
-                    let s = self.seen(&p);
-                    form = s.page.sign_in_form().map(|f| (s.url.clone(), f.clone()));
-                    seen.push(s);
-                }
+            if let Some(url) = link
+                && let Some(p) = self.navigate(Action::LoginForm, Method::GET, url, None).await
+            {
+                let s = self.seen(&p);
+                form = s.page.sign_in_form().map(|f| (s.url.clone(), f.clone()));
+                seen.push(s);
             }
         }
         match form.and_then(|(at, f)| Some((resolve_href(&at, &f.action)?, f))) {
@@ -376,7 +376,9 @@ impl Browser {
                     self.navigate(Action::LogIn, Method::POST, target, Some(body)).await
                 };
                 if let Some(p) = result {
-                    self.visit.logged_in = p.site_page && p.final_url.path() == "/account" && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
+                    self.visit.logged_in = p.site_page
+                        && p.final_url.path() == "/account"
+                        && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
                     seen.push(self.seen(&p));
                 }
             }
@@ -392,7 +394,8 @@ impl Browser {
                 let done = p.site_page && p.final_url.path() == path;
                 let page = self.seen(&p);
                 if path == "/account" {
-                    self.visit.saw_account = done && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
+                    self.visit.saw_account =
+                        done && String::from_utf8_lossy(&p.body).contains(&self.opts.persona.full_name);
                 } else {
                     self.visit.read_article = done;
                     // The article's pictures, as a browser shows them.
@@ -419,12 +422,21 @@ impl Browser {
         let mixed = base.scheme_str() == Some("https") && url.scheme_str() == Some("http");
         if mixed && self.opts.block_mixed_content {
             if sub.kind == page::SubKind::Image {
-                url = join(&format!("https://{}", url.host().unwrap_or("")), url.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+                url = join(
+                    &format!("https://{}", url.host().unwrap_or("")),
+                    url.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+                );
             } else {
                 let kind = if sub.kind == page::SubKind::Script { "script" } else { "stylesheet" };
                 self.visit.mixed_blocked.push(format!("{kind} {url}"));
                 let why = format!("blocked: a plain-HTTP {kind} ({url}) in an HTTPS page (mixed content)");
-                self.push_step(Step { action: Action::Subresource, method: "GET".into(), url: url.to_string(), skipped: Some(why), ..Step::default() });
+                self.push_step(Step {
+                    action: Action::Subresource,
+                    method: "GET".into(),
+                    url: url.to_string(),
+                    skipped: Some(why),
+                    ..Step::default()
+                });
                 return;
             }
         }
@@ -440,7 +452,9 @@ impl Browser {
     /// Follows the link to the download page, downloads the file it offers and checks it
     /// against the SHA-256 that page prints, as a careful person would.
     async fn download(&mut self, seen: &[Seen]) {
-        let link = seen.iter().find_map(|s| s.page.link_to(content::DOWNLOAD_PAGE).and_then(|l| resolve_href(&s.url, &l.href)));
+        let link = seen
+            .iter()
+            .find_map(|s| s.page.link_to(content::DOWNLOAD_PAGE).and_then(|l| resolve_href(&s.url, &l.href)));
         let Some(url) = link else {
             self.skip(Action::Download, &format!("no link to {} on the pages received", content::DOWNLOAD_PAGE));
             return;
@@ -449,7 +463,12 @@ impl Browser {
         let text = String::from_utf8_lossy(&p.body).into_owned();
         let expected = printed_sha256(&text);
         let page = self.seen(&p);
-        let file = page.page.links.iter().find(|l| l.href.contains("/download/")).and_then(|l| resolve_href(&page.url, &l.href));
+        let file = page
+            .page
+            .links
+            .iter()
+            .find(|l| l.href.contains("/download/"))
+            .and_then(|l| resolve_href(&page.url, &l.href));
         let (Some(expected), Some(file)) = (expected, file) else {
             self.skip(Action::Download, "the download page shows no file with its SHA-256");
             return;
@@ -457,7 +476,14 @@ impl Browser {
         let Some(f) = self.navigate(Action::Download, Method::GET, file.clone(), None).await else { return };
         let sha256 = hex::encode(Sha256::digest(&f.body));
         let head: String = String::from_utf8_lossy(&f.body).lines().take(3).collect::<Vec<_>>().join("\n");
-        self.visit.download = Some(Download { url: file.to_string(), matches: sha256 == expected, expected_sha256: expected, sha256, bytes: f.body.len(), head });
+        self.visit.download = Some(Download {
+            url: file.to_string(),
+            matches: sha256 == expected,
+            expected_sha256: expected,
+            sha256,
+            bytes: f.body.len(),
+            head,
+        });
     }
 
     fn seen(&self, f: &Fetched) -> Seen {
@@ -507,7 +533,13 @@ impl Browser {
     /// DoH provider's.
     async fn doh(&self, query: Vec<u8>) -> Option<Vec<u8>> {
         let host = crate::lab::SITE_NAME;
-        let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((self.opts.resolver.ip(), 443))).await.ok()?.ok()?;
+        let tcp = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect((self.opts.resolver.ip(), 443)),
+        )
+        .await
+        .ok()?
+        .ok()?;
         let name = rustls_pki_types::ServerName::try_from(host.to_string()).ok()?;
         let tls = tokio::time::timeout(Duration::from_secs(5), self.tls.connect(name, tcp)).await.ok()?.ok()?;
         let req = Request::builder()
@@ -523,11 +555,20 @@ impl Browser {
     }
 
     /// One navigation with redirects followed; returns the final response.
-    async fn navigate(&mut self, action: Action, mut method: Method, mut url: Uri, mut body: Option<String>) -> Option<Fetched> {
+    async fn navigate(
+        &mut self,
+        action: Action,
+        mut method: Method,
+        mut url: Uri,
+        mut body: Option<String>,
+    ) -> Option<Fetched> {
         for _ in 0..10 {
             let host = url.host().unwrap_or("").to_string();
             if url.scheme_str() == Some("http") && self.hsts.contains(&host) {
-                let upgraded = join(&format!("https://{}", url.authority().map(|a| a.as_str()).unwrap_or("")), url.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+                let upgraded = join(
+                    &format!("https://{}", url.authority().map(|a| a.as_str()).unwrap_or("")),
+                    url.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+                );
                 self.push_step(Step {
                     action,
                     method: method.to_string(),
@@ -552,15 +593,16 @@ impl Browser {
             self.check(&mut step, &mut fetched);
             self.save(&step, &fetched);
             self.push_step(step);
-            if (300..400).contains(&fetched.status) {
-                if let Some(loc) = fetched.headers.get(header::LOCATION).and_then(|l| l.to_str().ok()) {
-                    url = if loc.starts_with('/') { join(&origin(&url), loc) } else { loc.parse().unwrap_or(url) };
-                    if fetched.status == 303 || ((fetched.status == 301 || fetched.status == 302) && method == Method::POST) {
-                        method = Method::GET;
-                        body = None;
-                    }
-                    continue;
+            if (300..400).contains(&fetched.status)
+                && let Some(loc) = fetched.headers.get(header::LOCATION).and_then(|l| l.to_str().ok())
+            {
+                url = if loc.starts_with('/') { join(&origin(&url), loc) } else { loc.parse().unwrap_or(url) };
+                if fetched.status == 303 || ((fetched.status == 301 || fetched.status == 302) && method == Method::POST)
+                {
+                    method = Method::GET;
+                    body = None;
                 }
+                continue;
             }
             return Some(fetched);
         }
@@ -593,18 +635,24 @@ impl Browser {
             return;
         }
         let hash = hex::encode(Sha256::digest(&f.body));
-        if f.status == 200 {
-            if let Some(expected) = self.manifest.get(f.final_url.path()) {
-                let intact = expected.sha256 == hash;
-                step.integrity = if intact { Integrity::Intact } else { Integrity::Modified };
-                step.site_page = intact || (expected.title.is_some() && expected.title == step.title);
-            }
+        if f.status == 200
+            && let Some(expected) = self.manifest.get(f.final_url.path())
+        {
+            let intact = expected.sha256 == hash;
+            step.integrity = if intact { Integrity::Intact } else { Integrity::Modified };
+            step.site_page = intact || (expected.title.is_some() && expected.title == step.title);
         }
         f.site_page = step.site_page;
         step.sha256 = Some(hash);
     }
 
-    async fn fetch(&mut self, method: &Method, url: &Uri, body: Option<&str>, step: &mut Step) -> Result<Fetched, String> {
+    async fn fetch(
+        &mut self,
+        method: &Method,
+        url: &Uri,
+        body: Option<&str>,
+        step: &mut Step,
+    ) -> Result<Fetched, String> {
         let host = url.host().ok_or("URL without a host")?.to_string();
         let https = url.scheme_str() == Some("https");
         let port = url.port_u16().unwrap_or(if https { 443 } else { 80 });
@@ -624,15 +672,19 @@ impl Browser {
         let body = Full::new(Bytes::from(body.unwrap_or("").to_string()));
         let origin_key = format!("{host}:{port}");
         // HTTP/2: the whole URL goes in the request (:scheme, :authority, :path).
-        let h2_request = |req: http::request::Builder, body| req.uri(format!("https://{authority}{}", url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))).body(body).map_err(|e| e.to_string());
-        if let Some((mut sender, version)) = self.h2.remove(&origin_key) {
-            if sender.ready().await.is_ok() {
-                step.tls = version.clone();
-                step.http = Some("HTTP/2".into());
-                let resp = exchange(sender.send_request(h2_request(req, body)?)).await;
-                self.h2.insert(origin_key, (sender, version));
-                return self.received(url, &host, https, resp?);
-            }
+        let h2_request = |req: http::request::Builder, body| {
+            req.uri(format!("https://{authority}{}", url.path_and_query().map(|p| p.as_str()).unwrap_or("/")))
+                .body(body)
+                .map_err(|e| e.to_string())
+        };
+        if let Some((mut sender, version)) = self.h2.remove(&origin_key)
+            && sender.ready().await.is_ok()
+        {
+            step.tls = version.clone();
+            step.http = Some("HTTP/2".into());
+            let resp = exchange(sender.send_request(h2_request(req, body)?)).await;
+            self.h2.insert(origin_key, (sender, version));
+            return self.received(url, &host, https, resp?);
         }
         let ip = self.resolve(&host).await.ok_or_else(|| format!("cannot resolve {host}"))?;
         let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((ip, port)))
@@ -649,7 +701,10 @@ impl Browser {
             // HTTP/2 when the server offers it (ALPN), as browsers do.
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                 step.http = Some("HTTP/2".into());
-                let (mut sender, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(tls)).await.map_err(|e| format!("HTTP/2: {}", chain(&e)))?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(tls))
+                        .await
+                        .map_err(|e| format!("HTTP/2: {}", chain(&e)))?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -657,17 +712,31 @@ impl Browser {
                 self.h2.insert(origin_key, (sender, step.tls.clone()));
                 return self.received(url, &host, https, resp?);
             }
-            let req = req.uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/")).header(header::HOST, &authority).body(body).map_err(|e| e.to_string())?;
+            let req = req
+                .uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+                .header(header::HOST, &authority)
+                .body(body)
+                .map_err(|e| e.to_string())?;
             send(TokioIo::new(tls), req).await?
         } else {
-            let req = req.uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/")).header(header::HOST, &authority).body(body).map_err(|e| e.to_string())?;
+            let req = req
+                .uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+                .header(header::HOST, &authority)
+                .body(body)
+                .map_err(|e| e.to_string())?;
             send(TokioIo::new(tcp), req).await?
         };
         self.received(url, &host, https, resp)
     }
 
     /// Takes in a response: its cookies, HSTS, and its body decoded.
-    fn received(&mut self, url: &Uri, host: &str, https: bool, resp: (http::response::Parts, Vec<u8>)) -> Result<Fetched, String> {
+    fn received(
+        &mut self,
+        url: &Uri,
+        host: &str,
+        https: bool,
+        resp: (http::response::Parts, Vec<u8>),
+    ) -> Result<Fetched, String> {
         let host = host.to_string();
         let (parts, body) = resp;
         for sc in parts.headers.get_all(header::SET_COOKIE) {
@@ -678,18 +747,31 @@ impl Browser {
         if https && parts.headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
             self.hsts.insert(host.clone());
         }
-        let enc = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_ascii_lowercase());
+        let enc = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase());
         let body = match enc.as_deref() {
             None | Some("identity") => body,
-            Some(e @ ("gzip" | "x-gzip" | "deflate" | "br")) => crate::analysis::dissect::http::decode_body(&body, Some(e)).into_owned(),
+            Some(e @ ("gzip" | "x-gzip" | "deflate" | "br")) => {
+                crate::analysis::dissect::http::decode_body(&body, Some(e)).into_owned()
+            }
             Some(other) => return Err(format!("content encoding {other} it did not ask for")),
         };
-        Ok(Fetched { status: parts.status.as_u16(), headers: parts.headers, body, final_url: url.clone(), site_page: false })
+        Ok(Fetched {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+            final_url: url.clone(),
+            site_page: false,
+        })
     }
 
     fn cookie_header(&self, host: &str, https: bool) -> Option<String> {
         let jar = self.cookies.get(host)?;
-        let pairs: Vec<String> = jar.iter().filter(|(_, (_, secure))| https || !secure).map(|(k, (v, _))| format!("{k}={v}")).collect();
+        let pairs: Vec<String> =
+            jar.iter().filter(|(_, (_, secure))| https || !secure).map(|(k, (v, _))| format!("{k}={v}")).collect();
         (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
@@ -722,7 +804,8 @@ async fn send<I>(io: I, req: Request<Full<Bytes>>) -> Result<(http::response::Pa
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -730,11 +813,16 @@ where
 }
 
 /// A response to a request sent, read whole (at most 16 MiB, within 10 s).
-async fn exchange(sent: impl std::future::Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>) -> Result<(http::response::Parts, Vec<u8>), String> {
+async fn exchange(
+    sent: impl std::future::Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>>,
+) -> Result<(http::response::Parts, Vec<u8>), String> {
     let fut = async {
         let resp = sent.await.map_err(|e| format!("HTTP: {}", chain(&e)))?;
         let (parts, body) = resp.into_parts();
-        let body = http_body_util::Limited::new(body, 16 << 20).collect().await.map_err(|e| format!("reading the body: {}", chain(e.as_ref())))?;
+        let body = http_body_util::Limited::new(body, 16 << 20)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {}", chain(e.as_ref())))?;
         Ok((parts, body.to_bytes().to_vec()))
     };
     tokio::time::timeout(Duration::from_secs(10), fut).await.map_err(|_| "no response within 10 s".to_string())?
@@ -751,7 +839,11 @@ pub fn step_line(st: &Step) -> String {
     let what = match (&st.status, &st.error) {
         (_, Some(e)) => format!("FAILED: {e}"),
         (Some(code), None) => {
-            let tls = st.tls.as_ref().map(|t| format!(" [{t}{}]", st.http.as_deref().map(|h| format!(", {h}")).unwrap_or_default())).unwrap_or_default();
+            let tls = st
+                .tls
+                .as_ref()
+                .map(|t| format!(" [{t}{}]", st.http.as_deref().map(|h| format!(", {h}")).unwrap_or_default()))
+                .unwrap_or_default();
             let hash = st.sha256.as_ref().map(|h| format!(" sha256 {}…", &h[..12])).unwrap_or_default();
             let ad = if st.ad { " AD INJECTED" } else { "" };
             let whose = if st.integrity == Integrity::Modified && !st.site_page { " NOT THE SITE'S PAGE" } else { "" };
@@ -773,7 +865,11 @@ pub fn outcome_line(v: &Visit) -> String {
 /// The log's first line: where the visit starts and what the name resolved to, and how.
 fn first_line(v: &Visit) -> String {
     let how = if v.doh { " over DNS over HTTPS" } else { "" };
-    format!("visit {} (resolved to {}{how})", v.start, v.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into()))
+    format!(
+        "visit {} (resolved to {}{how})",
+        v.start,
+        v.resolved.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into())
+    )
 }
 
 /// The visit as a readable log, one line per step.

@@ -70,7 +70,9 @@ impl Page {
     /// Reads a page; markup lol_html cannot follow yields what was read up to there.
     pub fn read(html: &str) -> Page {
         let page = RefCell::new(Page::default());
-        let loadable = |p: &str| (p.starts_with('/') && !p.starts_with("//")) || p.starts_with("http://") || p.starts_with("https://");
+        let loadable = |p: &str| {
+            (p.starts_with('/') && !p.starts_with("//")) || p.starts_with("http://") || p.starts_with("https://")
+        };
         let add_sub = |p: Option<String>, kind: SubKind| {
             if let Some(href) = p.filter(|p| loadable(p)) {
                 let mut pg = page.borrow_mut();
@@ -81,7 +83,9 @@ impl Page {
         };
         let handlers = vec![
             element!("a[href]", |el| {
-                page.borrow_mut().links.push(Link { href: el.get_attribute("href").unwrap_or_default(), text: String::new() });
+                page.borrow_mut()
+                    .links
+                    .push(Link { href: el.get_attribute("href").unwrap_or_default(), text: String::new() });
                 Ok(())
             }),
             text!("a[href]", |t| {
@@ -92,7 +96,11 @@ impl Page {
             }),
             element!("form", |el| {
                 let method = el.get_attribute("method").unwrap_or_else(|| "get".into()).to_ascii_uppercase();
-                page.borrow_mut().forms.push(Form { action: el.get_attribute("action").unwrap_or_default(), method, inputs: Vec::new() });
+                page.borrow_mut().forms.push(Form {
+                    action: el.get_attribute("action").unwrap_or_default(),
+                    method,
+                    inputs: Vec::new(),
+                });
                 Ok(())
             }),
             element!("form input[name]", |el| {
@@ -145,7 +153,9 @@ impl Page {
 
     /// The first link whose target path is `path`.
     pub fn link_to(&self, path: &str) -> Option<&Link> {
-        self.links.iter().find(|l| l.href == path || l.href.split(['?', '#']).next().is_some_and(|h| h.ends_with(path) && h.contains("://")))
+        self.links.iter().find(|l| {
+            l.href == path || l.href.split(['?', '#']).next().is_some_and(|h| h.ends_with(path) && h.contains("://"))
+        })
     }
 }
 

@@ -112,6 +112,7 @@ pub fn html_title(b: &[u8]) -> Option<String> {
     let close = open_end + find_ci(&b[open_end..], b"</title")?;
     let t = String::from_utf8_lossy(&b[open_end..close]);
     let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-    let t = t.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
+    let t =
+        t.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'");
     (!t.is_empty()).then(|| t.chars().take(200).collect())
 }

@@ -62,7 +62,11 @@ pub fn head(b: &[u8], request: bool) -> Result<Option<Head>, ()> {
         if v.is_empty() {
             non_conforming.push("no HTTP version (HTTP/0.9 or a broken line)");
         } else if v != "HTTP/1.1" && v != "HTTP/1.0" {
-            non_conforming.push(if v.contains(' ') { "a space inside the request target" } else { "an HTTP version that does not exist" });
+            non_conforming.push(if v.contains(' ') {
+                "a space inside the request target"
+            } else {
+                "an HTTP version that does not exist"
+            });
         }
     } else {
         if !a.starts_with("HTTP/") || m.len() != 3 || !m.bytes().all(|c| c.is_ascii_digit()) {
@@ -80,7 +84,9 @@ pub fn head(b: &[u8], request: bool) -> Result<Option<Head>, ()> {
     let headers_follow = match line_end(b, at) {
         Some((end, _)) => end == at || header_line(&b[at..end]) || b[at] == b' ' || b[at] == b'\t',
         // A partial next line that may still become a header: wait for it.
-        None if b.len() > at => header_line(&b[at..]) || b[at..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_'),
+        None if b.len() > at => {
+            header_line(&b[at..]) || b[at..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+        }
         None => !request || text.contains("HTTP/"),
     };
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();

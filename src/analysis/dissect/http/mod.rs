@@ -18,11 +18,11 @@ pub mod content;
 pub mod fields;
 mod lenient;
 
-pub use content::{MAX_DECODED, decode_body};
-pub use fields::{authorization, body_fields, html_title, query_fields};
-use fields::looks_like_html;
 use crate::analysis::prefetch;
 use crate::analysis::reassembly::{ConnInfo, Dir};
+pub use content::{MAX_DECODED, decode_body};
+use fields::looks_like_html;
+pub use fields::{authorization, body_fields, html_title, query_fields};
 
 /// Largest header block followed; larger ones are reported and skipped.
 pub const MAX_HEAD: usize = 64 << 10;
@@ -229,7 +229,15 @@ impl HttpConn {
         }
     }
 
-    pub fn data(&mut self, info: &ConnInfo, dir: Dir, mut data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) -> Next {
+    pub fn data(
+        &mut self,
+        info: &ConnInfo,
+        dir: Dir,
+        mut data: &[u8],
+        frame: u64,
+        ts: i64,
+        out: &mut Vec<Event>,
+    ) -> Next {
         let side = self.side(dir);
         let half = &mut self.halves[side];
         // Fast path: body bytes with nothing buffered are counted in place, not copied.
@@ -337,7 +345,13 @@ impl HttpConn {
         self.halves[side].buf = buf;
         let half = &mut self.halves[side];
         if half.state == State::Head && half.buf.len() > MAX_HEAD {
-            out.push(Event::on(info, dir, half.buf_frame, ts, notice(format!("header block larger than {MAX_HEAD} bytes, skipped"))));
+            out.push(Event::on(
+                info,
+                dir,
+                half.buf_frame,
+                ts,
+                notice(format!("header block larger than {MAX_HEAD} bytes, skipped")),
+            ));
             half.buf.clear();
             half.state = State::Lost;
         }
@@ -353,7 +367,16 @@ impl HttpConn {
 
     /// Parses a head at `pos`; returns bytes consumed, or `None` when more data is needed.
     #[allow(clippy::too_many_arguments)]
-    fn head(&mut self, side: usize, avail: &[u8], start_frame: u64, ts: i64, info: &ConnInfo, dir: Dir, out: &mut Vec<Event>) -> Option<usize> {
+    fn head(
+        &mut self,
+        side: usize,
+        avail: &[u8],
+        start_frame: u64,
+        ts: i64,
+        info: &ConnInfo,
+        dir: Dir,
+        out: &mut Vec<Event>,
+    ) -> Option<usize> {
         // Tolerate blank lines between messages.
         let blank = avail.iter().take_while(|c| **c == b'\r' || **c == b'\n').count();
         if blank > 0 {
@@ -372,7 +395,11 @@ impl HttpConn {
         let (record, state) = match record {
             Record::HttpRequest(req) => {
                 if self.pending.len() < MAX_PENDING {
-                    self.pending.push_back(Pending { method: req.method.clone(), uri: req.uri.clone(), host: req.host.clone() });
+                    self.pending.push_back(Pending {
+                        method: req.method.clone(),
+                        uri: req.uri.clone(),
+                        host: req.host.clone(),
+                    });
                 }
                 let state = if req.method == "CONNECT" { State::Done } else { body.state(false) };
                 (Record::HttpRequest(req), state)
@@ -456,10 +483,10 @@ impl HttpConn {
     pub fn end(&mut self, info: &ConnInfo, out: &mut Vec<Event>) {
         for (side, dir) in [(0, self.req_dir), (1, self.req_dir.flip())] {
             let half = &mut self.halves[side];
-            if let Some(open) = half.open.as_mut() {
-                if half.state != State::UntilClose {
-                    open.incomplete = true;
-                }
+            if let Some(open) = half.open.as_mut()
+                && half.state != State::UntilClose
+            {
+                open.incomplete = true;
             }
             half.finish(info, dir, out);
         }
@@ -481,8 +508,9 @@ fn add_body(open: &mut Option<Box<Open>>, data: &[u8]) {
         if open.plain && open.body.len() >= PREVIEW {
             let from = if before < PREVIEW + 8 { 0 } else { before - 8 };
             let tail = &open.body[from..];
-            static END: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
-                std::sync::LazyLock::new(|| [memchr::memmem::Finder::new(b"</title"), memchr::memmem::Finder::new(b"</TITLE")]);
+            static END: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> = std::sync::LazyLock::new(|| {
+                [memchr::memmem::Finder::new(b"</title"), memchr::memmem::Finder::new(b"</TITLE")]
+            });
             if END.iter().any(|f| f.find(tail).is_some()) {
                 open.keep = open.body.len();
             }
@@ -494,7 +522,6 @@ fn add_body(open: &mut Option<Box<Open>>, data: &[u8]) {
 const PREVIEW: usize = 160;
 
 impl Half {
-
     fn body_len_only(&mut self, len: u64) {
         if let Some(open) = self.open.as_mut() {
             open.body_len += len;
@@ -639,7 +666,11 @@ fn body_info(headers: &[httparse::Header<'_>]) -> BodyInfo {
         if h.name.eq_ignore_ascii_case("content-length") {
             // Digits only: `+3`, `-1` and overflowing values are refused, as hyper does.
             let v = h.value.trim_ascii();
-            match std::str::from_utf8(v).ok().filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).and_then(|s| s.parse().ok()) {
+            match std::str::from_utf8(v)
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+                .and_then(|s| s.parse().ok())
+            {
                 Some(n) if info.length.is_none_or(|m| m == n) => info.length = Some(n),
                 _ => info.bad_length = true,
             }
@@ -677,7 +708,8 @@ fn parse_request(b: &[u8]) -> Parsed {
         Err(e) => match lenient::head(b, true) {
             Ok(None) => Ok(None),
             Ok(Some(h)) => {
-                let headers: Vec<httparse::Header<'_>> = h.headers.iter().map(|(n, v)| httparse::Header { name: n, value: v }).collect();
+                let headers: Vec<httparse::Header<'_>> =
+                    h.headers.iter().map(|(n, v)| httparse::Header { name: n, value: v }).collect();
                 let [method, uri, version] = h.parts;
                 let r = request(&method, &uri, version, &headers, Some(h.non_conforming.join("; ")));
                 Ok(Some((h.len, Record::HttpRequest(r), body_info(&headers))))
@@ -687,7 +719,13 @@ fn parse_request(b: &[u8]) -> Parsed {
     }
 }
 
-fn request(method: &str, uri: &str, version: String, headers: &[httparse::Header<'_>], non_conforming: Option<String>) -> Request {
+fn request(
+    method: &str,
+    uri: &str,
+    version: String,
+    headers: &[httparse::Header<'_>],
+    non_conforming: Option<String>,
+) -> Request {
     let mut fields = query_fields(uri);
     fields.retain(|f| !f.name.is_empty());
     Request {
@@ -725,9 +763,11 @@ fn parse_response(b: &[u8]) -> Parsed {
         Err(e) => match lenient::head(b, false) {
             Ok(None) => Ok(None),
             Ok(Some(h)) => {
-                let headers: Vec<httparse::Header<'_>> = h.headers.iter().map(|(n, v)| httparse::Header { name: n, value: v }).collect();
+                let headers: Vec<httparse::Header<'_>> =
+                    h.headers.iter().map(|(n, v)| httparse::Header { name: n, value: v }).collect();
                 let [version, code, reason] = h.parts;
-                let r = response(code.parse().unwrap_or(0), &reason, version, &headers, Some(h.non_conforming.join("; ")));
+                let r =
+                    response(code.parse().unwrap_or(0), &reason, version, &headers, Some(h.non_conforming.join("; ")));
                 Ok(Some((h.len, Record::HttpResponse(r), body_info(&headers))))
             }
             Err(()) => Err(format!("not an HTTP response head: {e}")),
@@ -735,7 +775,13 @@ fn parse_response(b: &[u8]) -> Parsed {
     }
 }
 
-fn response(status: u16, reason: &str, version: String, headers: &[httparse::Header<'_>], non_conforming: Option<String>) -> Response {
+fn response(
+    status: u16,
+    reason: &str,
+    version: String,
+    headers: &[httparse::Header<'_>],
+    non_conforming: Option<String>,
+) -> Response {
     Response {
         status,
         reason: reason.to_string(),
@@ -797,7 +843,13 @@ mod tests {
     use std::io::Write;
 
     fn info() -> ConnInfo {
-        ConnInfo { id: 0, client: "192.0.2.10:40000".parse().unwrap(), server: "198.51.100.10:80".parse().unwrap(), first_frame: 1, first_ts: 0 }
+        ConnInfo {
+            id: 0,
+            client: "192.0.2.10:40000".parse().unwrap(),
+            server: "198.51.100.10:80".parse().unwrap(),
+            first_frame: 1,
+            first_ts: 0,
+        }
     }
 
     fn run(req: &[u8], resp: &[u8], step: usize) -> Vec<Record> {
@@ -840,9 +892,21 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
             assert_eq!((auth.user.as_deref(), auth.password.as_deref()), (Some("alice"), Some("s3cret")));
             assert_eq!(login.fields[0].name, "username");
             assert_eq!(login.fields[1].value, "hunter");
-            let reqs: Vec<_> = recs.iter().filter_map(|r| match r { Record::HttpRequest(r) => Some(r.uri.as_str()), _ => None }).collect();
+            let reqs: Vec<_> = recs
+                .iter()
+                .filter_map(|r| match r {
+                    Record::HttpRequest(r) => Some(r.uri.as_str()),
+                    _ => None,
+                })
+                .collect();
             assert_eq!(reqs, vec!["/login", "/account"]);
-            let resps: Vec<_> = recs.iter().filter_map(|r| match r { Record::HttpResponse(r) => Some(r), _ => None }).collect();
+            let resps: Vec<_> = recs
+                .iter()
+                .filter_map(|r| match r {
+                    Record::HttpResponse(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
             assert_eq!(resps[0].status, 303);
             assert_eq!(resps[0].set_cookies, vec!["sid=new; HttpOnly"]);
             assert_eq!(resps[1].title.as_deref(), Some("My & account"));
@@ -853,14 +917,21 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
 
     #[test]
     fn keep_alive_matches_responses_in_order() {
-        let req = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+        let req =
+            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n";
         let resp = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
         let recs = run(req, resp, 5);
         let got: Vec<_> = recs
             .iter()
-            .filter_map(|r| match r { Record::HttpResponse(r) => Some((r.status, r.for_uri.clone())), _ => None })
+            .filter_map(|r| match r {
+                Record::HttpResponse(r) => Some((r.status, r.for_uri.clone())),
+                _ => None,
+            })
             .collect();
-        assert_eq!(got, vec![(100, None), (200, Some("/a".into())), (200, Some("/b".into())), (404, Some("/c".into()))]);
+        assert_eq!(
+            got,
+            vec![(100, None), (200, Some("/a".into())), (200, Some("/b".into())), (404, Some("/c".into()))]
+        );
     }
 
     #[test]
@@ -868,7 +939,14 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
         let mut c = HttpConn::new(Dir::ToServer);
         let mut out = Vec::new();
         c.data(&info(), Dir::ToServer, b"GET / HTTP/1.0\r\n\r\n", 1, 0, &mut out);
-        c.data(&info(), Dir::ToClient, b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<title>T</title>", 2, 0, &mut out);
+        c.data(
+            &info(),
+            Dir::ToClient,
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<title>T</title>",
+            2,
+            0,
+            &mut out,
+        );
         c.gap(&info(), Dir::ToClient, 100, &mut out);
         c.data(&info(), Dir::ToClient, b"tail", 3, 0, &mut out);
         c.end(&info(), &mut out);
@@ -881,7 +959,11 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
     fn bad_content_length_and_overflowing_chunk_are_refused() {
         let recs = run(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc", b"", 100);
         assert!(recs.iter().any(|r| matches!(r, Record::HttpRequest(_))));
-        let recs = run(b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n", 100);
+        let recs = run(
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n",
+            100,
+        );
         assert!(recs.iter().any(|r| matches!(r, Record::Notice { .. })), "{recs:?}");
     }
 
@@ -909,7 +991,10 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
         };
         // "alice:pa:ss", with padding spaces kept in `raw`.
         let (scheme, raw, user, pass) = basic(" Basic YWxpY2U6cGE6c3M= ");
-        assert_eq!((scheme.as_str(), raw.as_str(), user.as_str(), pass.as_str()), ("Basic", " Basic YWxpY2U6cGE6c3M= ", "alice", "pa:ss"));
+        assert_eq!(
+            (scheme.as_str(), raw.as_str(), user.as_str(), pass.as_str()),
+            ("Basic", " Basic YWxpY2U6cGE6c3M= ", "alice", "pa:ss")
+        );
         // No colon: all of it is the user. Bytes that are not UTF-8 are replaced, not lost.
         assert_eq!(basic("basic Ym9i").2, "bob");
         assert_eq!(basic("basic Ym9i").3, "");
@@ -944,7 +1029,13 @@ GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
         c.data(&info(), Dir::ToServer, b"GET / HTTP/1.1\r\n", 1, 0, &mut out);
         c.gap(&info(), Dir::ToServer, 10, &mut out);
         c.data(&info(), Dir::ToServer, b"junk\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n", 2, 0, &mut out);
-        let uris: Vec<_> = out.iter().filter_map(|e| match &e.record { Record::HttpRequest(r) => Some(r.uri.clone()), _ => None }).collect();
+        let uris: Vec<_> = out
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::HttpRequest(r) => Some(r.uri.clone()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(uris, vec!["/next"]);
     }
 }
