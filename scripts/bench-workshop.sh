@@ -26,7 +26,7 @@ echo "workshop up, $n participants: $(awk -v a="$start" -v b="$end" 'BEGIN {prin
 # Every process in the workshop's namespaces (sites, bots, sandboxes), the gate and the sshd.
 pids() {
   { for ns in $(ip netns list | awk '{print $1}' | grep "^$w-"); do ip netns pids "$ns"; done
-    cat /run/plainsight-workshop/$w/gate.pid /run/plainsight-workshop/$w/sshd/sshd.pid 2>/dev/null; echo; } | grep . | sort -u
+    for f in /run/plainsight-workshop/$w/gate.pid /run/plainsight-workshop/$w/sshd/sshd.pid; do cat "$f" 2>/dev/null; echo; done; } | grep . | sort -u
 }
 # RSS counts the binary's shared pages once per process; PSS shares them out (the real total).
 mem_kib() { local t=0; for p in $(pids); do t=$((t + $(awk -v k="$1:" '$1 == k {print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0))); done; echo $t; }
@@ -37,7 +37,7 @@ echo "processes: $(pids | wc -l) ($(pids | xargs -r -I{} cat /proc/{}/comm | sor
 t0=$(ticks); s0=$(date +%s.%N)
 sleep "$idle"
 t1=$(ticks); s1=$(date +%s.%N)
-echo "memory of every site and bot after ${idle} s: $(( $(mem_kib Pss) / 1024 )) MiB PSS in all ($(( $(mem_kib Rss) / 1024 )) MiB RSS, counting shared pages in each process)"
+echo "memory of everything it started (sites, bots, sandboxes, gate, sshd) after ${idle} s: $(( $(mem_kib Pss) / 1024 )) MiB PSS in all ($(( $(mem_kib Rss) / 1024 )) MiB RSS, counting shared pages in each process)"
 echo "CPU while idle (bots visiting every 10-20 s): $(awk -v t="$((t1 - t0))" -v hz="$hz" -v a="$s0" -v b="$s1" 'BEGIN {printf "%.1f", 100 * t / hz / (b - a)}') % of one core"
 visits=0
 for p in $(seq -w 1 "$n"); do visits=$((visits + $(wc -l < /run/plainsight/$w-$(printf %02d $((10#$p)))/bot-visits.jsonl))); done
