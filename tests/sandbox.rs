@@ -167,6 +167,20 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
         "sftp fetched the workshop key: {sftp:?}"
     );
 
+    // A flood of connections to the checker: refused past 16, and the room goes on.
+    let flood = "import socket, json\nheld = []\nrefused = 0\nfor i in range(40):\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n    s.connect('/run/plainsight/workshop.sock')\n    held.append(s)\nfor s in held[-4:]:\n    s.settimeout(5)\n    try:\n        if 'too many' in json.loads(s.recv(65536))['err']:\n            refused += 1\n    except Exception:\n        pass\nprint('holding', len(held), 'refused', refused, flush=True)\nimport time; time.sleep(30)\n";
+    me.ok(&format!("cat > /tmp/flood.py <<'EOF'\n{flood}EOF"));
+    let mut holder = me.spawn("python3 /tmp/flood.py");
+    let turned_away = holder.until(Duration::from_secs(20), "the flood's connections", |l| {
+        l.strip_prefix("holding 40 refused ").map(str::to_string)
+    });
+    assert_eq!(turned_away, "4", "the gate took more than 16 connections from one participant");
+    assert!(
+        room.login(2).ok("plainsight workshop progress").contains("password"),
+        "participant 2's checker did not answer during participant 1's flood"
+    );
+    drop(holder);
+
     // The limits: processes and memory.
     let forks = me.ok("python3 -c '\nimport os, time\nn = 0\nfor i in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)' 2>/dev/null | tail -1");
     let forks: u32 = forks.trim().parse().unwrap_or_else(|_| panic!("{forks}"));

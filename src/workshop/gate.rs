@@ -91,6 +91,22 @@ struct Gate {
     holders: Mutex<HashMap<u16, Holder>>,
     /// One checker request at a time per participant (a flood of checks waits its turn).
     busy: HashMap<u16, Mutex<()>>,
+    /// Connections open now, by uid: a participant's flood of connections is refused past
+    /// [`MAX_PER_UID`] instead of taking the gate's threads from the room.
+    open: Mutex<HashMap<u32, usize>>,
+}
+
+/// Connections one uid may hold open at once (logins included).
+const MAX_PER_UID: usize = 16;
+
+/// A connection's place among its uid's, given back when dropped.
+struct Place<'a>(&'a Gate, u32);
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.open.lock().expect("open").get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// The gate's socket, on the machine.
@@ -167,6 +183,7 @@ pub fn run(ws: &Workshop, stop: &AtomicBool) -> anyhow::Result<()> {
         busy: accounts.iter().map(|a| (a.participant, Mutex::new(()))).collect(),
         by_uid: accounts.iter().map(|a| (a.uid, a.clone())).collect(),
         holders: Mutex::new(HashMap::new()),
+        open: Mutex::new(HashMap::new()),
     });
     // The socket first: the holders bind it into their sandboxes.
     let path = socket_path(ws);
@@ -192,8 +209,25 @@ pub fn run(ws: &Workshop, stop: &AtomicBool) -> anyhow::Result<()> {
         let Ok(conn) = socket::accept4(fd, SockFlag::SOCK_CLOEXEC) else { continue };
         // SAFETY: accept4 returned a new descriptor that nothing else owns.
         let conn = unsafe { OwnedFd::from_raw_fd(conn) };
+        // A request arrives at once or never: a silent client does not hold a thread.
+        let _ = socket::setsockopt(&conn, sockopt::ReceiveTimeout, &nix::sys::time::TimeVal::new(10, 0));
+        let Ok(uid) = socket::getsockopt(&conn, sockopt::PeerCredentials).map(|c| c.uid()) else { continue };
+        {
+            let mut open = gate.open.lock().expect("open");
+            let n = open.entry(uid).or_insert(0);
+            if uid != 0 && *n >= MAX_PER_UID {
+                let _ = send(
+                    &conn,
+                    &Reply::error(format!("too many connections at once ({MAX_PER_UID} at most): close some")),
+                    &[],
+                );
+                continue;
+            }
+            *n += 1;
+        }
         let gate = gate.clone();
         std::thread::spawn(move || {
+            let _place = Place(&gate, uid);
             let reply = gate.serve(&conn).unwrap_or_else(|e| Reply::error(format!("{e:#}")));
             let _ = send(&conn, &reply, &[]);
         });
