@@ -29,14 +29,21 @@
 //!   loads, and measures the accuracy; [`fingerprint::Live`] guesses inside `sniff`.
 //! - [`workshop`]: a classroom of labs: [`workshop::bot`] (a persona visiting in a loop),
 //!   [`workshop::exercise`] (`lab/exercises/*.md`), [`workshop::check`] (checkpoints from
-//!   evidence), [`workshop::progress`] (SQLite).
+//!   evidence), [`workshop::progress`] (SQLite), [`workshop::desk`] (show, check, hint,
+//!   progress: the only writer of progress), [`workshop::sandbox`] (each participant's
+//!   account, namespaces, mounts and cgroups), [`workshop::gate`] (the root daemon that
+//!   holds the sandboxes and answers logins and checks on a Unix socket, by peer
+//!   credentials), [`workshop::ssh`] (the workshop's own sshd, the handout),
+//!   [`workshop::serve`] (the trainer's view and each participant's page),
+//!   [`workshop::command`] (the `workshop` actions).
 //!
 //! `main.rs` only parses arguments ([`cli`]: clap structs and the checks of their values)
-//! and maps outcomes to exit codes ([`cli::Exit`]).
+//! and maps outcomes to exit codes ([`exit::Exit`]).
 
 pub mod analysis;
 pub mod cli;
 pub mod demo;
+pub mod exit;
 pub mod fingerprint;
 pub mod lab;
 pub mod workshop;

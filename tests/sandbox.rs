@@ -22,6 +22,19 @@ fn refused(room: &Room, what: &str, cmd: &str, leak: &[&str]) {
     }
 }
 
+/// The password exercise, solved in the participant's sandbox: its answer, which passed.
+fn solve_password(me: &common::room::Login) -> String {
+    me.ok("plainsight workshop show password > /dev/null");
+    let mut sniff = me.spawn("plainsight sniff --reveal");
+    let pw =
+        sniff.until(Duration::from_secs(45), &format!("participant {}'s own bot's password", me.participant), |l| {
+            l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string)
+        });
+    drop(sniff);
+    assert!(me.ok(&format!("plainsight workshop check password --answer '{pw}'")).contains("PASSED"));
+    pw
+}
+
 #[test]
 fn a_participant_reaches_their_own_lab_and_nothing_else() {
     if !common::room::available("the sandbox test") {
@@ -193,13 +206,7 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     );
 
     // Their own lab works: they sniff their own bot.
-    me.ok("plainsight workshop show password > /dev/null");
-    let mut sniff = me.spawn("plainsight sniff --reveal");
-    let mine = sniff.until(Duration::from_secs(45), "participant 1's own bot's password", |l| {
-        l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string)
-    });
-    drop(sniff);
-    assert!(me.ok(&format!("plainsight workshop check password --answer '{mine}'")).contains("PASSED"));
+    let mine = solve_password(me);
 
     // A bot that died: `workshop status` says so (exit 1), and showing the exercise again
     // starts it.
@@ -219,14 +226,7 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     assert!(String::from_utf8_lossy(&status.stdout).contains("bot NOT running"));
 
     // And participant 2, after all that, still solves their exercise.
-    let them = room.login(2);
-    them.ok("plainsight workshop show password > /dev/null");
-    let mut sniff = them.spawn("plainsight sniff --reveal");
-    let theirs = sniff.until(Duration::from_secs(45), "participant 2's bot's password", |l| {
-        l.split("form field \"password\" in POST /login: ").nth(1).map(str::to_string)
-    });
-    drop(sniff);
-    assert!(them.ok(&format!("plainsight workshop check password --answer '{theirs}'")).contains("PASSED"));
+    let theirs = solve_password(room.login(2));
     assert_ne!(mine, theirs);
     let status = common::ps(&["workshop", "status", "--name", W]);
     assert_eq!(status.status.code(), Some(0), "workshop status: {}", String::from_utf8_lossy(&status.stdout));

@@ -146,8 +146,8 @@ pub fn be_container_host(
     demo: Option<&Path>,
     keep: bool,
     stop: &'static std::sync::atomic::AtomicBool,
-    report: impl FnOnce(super::Summary) -> crate::cli::Exit,
-) -> anyhow::Result<crate::cli::Exit> {
+    report: impl FnOnce(super::Summary) -> crate::exit::Exit,
+) -> anyhow::Result<crate::exit::Exit> {
     if container::this_host() != Some(role) {
         anyhow::bail!(
             "`lab host {}` runs in the lab's {} container (lab/compose.yaml sets {}={})",
@@ -164,7 +164,7 @@ pub fn be_container_host(
     eprintln!("lab host {} ready", role.as_str());
     let Some(out) = demo else {
         agent.serve(stop)?;
-        return Ok(crate::cli::Exit::Ok);
+        return Ok(crate::exit::Exit::Ok);
     };
     let serving = std::thread::spawn(move || agent.serve(stop));
     let hosts = Hosts::Containers {

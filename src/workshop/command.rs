@@ -11,7 +11,8 @@ use anyhow::Context;
 
 use super::gate::{self, Request};
 use super::{Workshop, desk, exercise, sandbox, ssh};
-use crate::cli::{Exit, WorkshopAction as A, WorkshopArgs};
+use crate::cli::{WorkshopAction as A, WorkshopArgs};
+use crate::exit::Exit;
 
 /// Prints a line; a closed standard output (`| head -1`) does not stop the command.
 pub fn say(line: impl std::fmt::Display) {

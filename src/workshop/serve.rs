@@ -927,7 +927,7 @@ document.querySelectorAll('td.t').forEach(function(td){td.textContent=when(+td.d
 var es=new EventSource(base+'/events'+q);
 es.onopen=function(){document.getElementById('status').textContent='Live';};
 var frame=document.getElementById('page');b.dataset.pageLoads='0';
-frame.addEventListener('load',function(){b.dataset.pageLoads=String(+b.dataset.pageLoads+1);});
+if(frame)frame.addEventListener('load',function(){b.dataset.pageLoads=String(+b.dataset.pageLoads+1);});
 es.addEventListener('finding',function(ev){
  var f=JSON.parse(ev.data),li=document.createElement('li'),c=document.createElement('span');
  li.className=f['class'];c.className='class';c.textContent=f['class'];li.appendChild(c);
@@ -937,7 +937,7 @@ es.addEventListener('finding',function(ev){
  while(ol.children.length>60)ol.removeChild(ol.lastChild);
 });
 es.addEventListener('visits',function(ev){
- var d=JSON.parse(ev.data),tb=document.querySelector('#timeline tbody');tb.textContent='';
+ var d=JSON.parse(ev.data),tb=document.querySelector('#timeline tbody');if(!tb||!frame)return;tb.textContent='';
  d.rows.forEach(function(r){var tr=document.createElement('tr');
   [when(r.at_ms),r.column==='http'?r.what:'',r.column==='https'?r.what:''].forEach(function(t){var td=document.createElement('td');td.textContent=t;tr.appendChild(td);});
   tb.appendChild(tr);});
@@ -1048,8 +1048,8 @@ async fn participant_route(
                 }
             })
         }
-        (Method::GET | Method::HEAD, "participant.js") => {
-            respond(StatusCode::OK, "application/javascript", full(PARTICIPANT_JS), PARTICIPANT_CSP)
+        (Method::GET | Method::HEAD, "lab.js") => {
+            respond(StatusCode::OK, "application/javascript", full(LAB_JS), PARTICIPANT_CSP)
         }
         (Method::GET | Method::HEAD, "view.css") => respond(StatusCode::OK, "text/css", full(STYLE), PARTICIPANT_CSP),
         _ => text(StatusCode::NOT_FOUND, "not found"),
@@ -1149,28 +1149,12 @@ fn participant_page(
         let line = hide_portals(&if reveal { masked_finding(line) } else { line.clone() });
         h.push_str(&finding_li(&line));
     }
-    let _ = write!(h, "</ol><script src=\"{base}/participant.js\"></script></body></html>");
+    let _ = write!(h, "</ol><script src=\"{base}/lab.js\"></script></body></html>");
     h
 }
 
 /// A participant's page: loads only from here, posts only its own form.
 const PARTICIPANT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-const PARTICIPANT_JS: &str = r#"(function(){
-var b=document.body,base=b.dataset.base;
-var es=new EventSource(base+'/events');
-es.onopen=function(){document.getElementById('status').textContent='Live';};
-es.addEventListener('finding',function(ev){
- var f=JSON.parse(ev.data),li=document.createElement('li'),c=document.createElement('span');
- li.className=f['class'];c.className='class';c.textContent=f['class'];li.appendChild(c);
- li.appendChild(document.createTextNode(' '+f.summary));
- if(f.secret){li.appendChild(document.createTextNode(': '));var s=document.createElement('b');s.textContent=f.secret;li.appendChild(s);}
- var ol=document.getElementById('findings');ol.insertBefore(li,ol.firstChild);
- while(ol.children.length>60)ol.removeChild(ol.lastChild);
-});
-es.onerror=function(){document.getElementById('status').textContent='Live: reconnecting…';};
-})();
-"#;
 
 /// The addresses a browser can open for a listener on `addr`: itself, or for an
 /// unspecified address (`0.0.0.0`) loopback and the machine's global addresses, never
