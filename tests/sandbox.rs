@@ -110,6 +110,13 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     refused(&room, "signalling the sandbox's init", "kill -9 1", &[]);
     let procs = me.ok("ls /proc | grep -c '^[0-9]'");
     assert!(procs.trim().parse::<u32>().unwrap() < 10, "participant 1 sees {procs} processes");
+    // Their own IPC namespace: no System V or POSIX IPC shared with the machine.
+    let ipc = me.ok("readlink /proc/self/ns/ipc");
+    assert_ne!(
+        ipc.trim(),
+        std::fs::read_link("/proc/self/ns/ipc").unwrap().to_string_lossy(),
+        "the sandbox shares the machine's IPC namespace"
+    );
     // Setting foot in another namespace, by any path.
     refused(&room, "setns by /run/netns", &format!("nsenter --net=/run/netns/{W}-02-intruder ip link"), &["wan0"]);
     refused(&room, "setns into their own guest host", &format!("nsenter --net=/run/netns/{W}-01-guest ip link"), &[]);

@@ -7,7 +7,8 @@
 //! - the network namespace of their lab's gateway (`W-0P-intruder`); a session may ask for
 //!   the fellow guest's (`W-0P-guest`) instead;
 //! - a PID namespace of its own (the holder is its init): they see and signal only their
-//!   own processes, which outlive a logout and die with the workshop;
+//!   own processes, which outlive a logout and die with the workshop; an IPC namespace of
+//!   its own (no System V or POSIX message queue or shared memory shared with anyone);
 //! - a mount namespace of its own: `/run/plainsight` is an empty tmpfs holding only their
 //!   lab's public files (the lab CA and site certificates, their handed-out capture), the
 //!   plainsight binary and the checker's socket; the workshop's key and accounts, the
@@ -362,7 +363,8 @@ pub fn holder(ws: &Workshop, p: u16, account: &Account, gate_socket: &Path) -> a
     let resolv = std::fs::read(Path::new("/etc/netns").join(lab.ns(Host::Intruder)).join("resolv.conf")).ok();
     let exe = std::env::current_exe()?;
     setns(&nets[0].1, CloneFlags::CLONE_NEWNET).context("entering the lab's gateway")?;
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID).context("making the sandbox's namespaces")?;
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC)
+        .context("making the sandbox's namespaces")?;
     // Nothing mounted here reaches the machine's mount namespace.
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
     let (ready_r, ready_w) = nix::unistd::pipe()?;
@@ -555,12 +557,13 @@ pub fn session(
         std::fs::File::open(format!("/proc/{holder_pid}/ns/{what}"))
             .with_context(|| format!("the sandbox of participant {p} is gone"))
     };
-    let (pid_ns, mnt_ns) = (open("pid")?, open("mnt")?);
+    let (pid_ns, mnt_ns, ipc_ns) = (open("pid")?, open("mnt")?, open("ipc")?);
     let net = std::fs::File::open(Path::new("/run/netns").join(lab.ns(host)))
         .with_context(|| format!("lab {} has no {} host", lab.name, host.as_str()))?;
     Cgroup::of(ws, p).enter()?;
     setns(&net, CloneFlags::CLONE_NEWNET)?;
     setns(&pid_ns, CloneFlags::CLONE_NEWPID)?;
+    setns(&ipc_ns, CloneFlags::CLONE_NEWIPC)?;
     setns(&mnt_ns, CloneFlags::CLONE_NEWNS)?;
     std::env::set_current_dir("/")?;
     let home = Path::new("/home").join(&account.user);
