@@ -150,33 +150,15 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
     );
     refused(&room, "a mount", "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", &[]);
     // SSH gives nothing beside the sandbox: no forwarding, and SFTP runs inside it.
-    let forward = std::process::Command::new("sshpass")
-        .args([
-            "-p",
-            &me.password,
-            "ssh",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-p",
-            &me.port.to_string(),
-            "-W",
-            &format!("127.0.0.1:{}", me.port),
-        ])
-        .arg(format!("{}@127.0.0.1", me.user))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let forward =
+        me.ssh(true, &["-W", &format!("127.0.0.1:{}", me.port)]).stdin(std::process::Stdio::null()).output().unwrap();
     assert!(
         !forward.status.success() && !String::from_utf8_lossy(&forward.stdout).contains("SSH-2.0"),
         "stdio forwarding through the workshop's sshd worked"
     );
     let sftp = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("printf 'get /run/plainsight/sandbox.json {dir}/sftp-marker\\nget /run/plainsight-workshop/{W}/key {dir}/sftp-key\\n' | sshpass -p '{}' sftp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P {} {}@127.0.0.1", me.password, me.port, me.user, dir = env!("CARGO_TARGET_TMPDIR")))
+        .arg(format!("printf 'get /run/plainsight/sandbox.json {dir}/sftp-marker\\nget /run/plainsight-workshop/{W}/key {dir}/sftp-key\\n' | sshpass -p '{}' sftp {} -P {} {}@127.0.0.1", me.password, common::room::SSH_OPTIONS.join(" "), me.port, me.user, dir = env!("CARGO_TARGET_TMPDIR")))
         .output()
         .unwrap();
     // The marker exists only inside the sandbox: SFTP reads the sandbox, not the machine.
@@ -284,25 +266,9 @@ fn participants_log_in_with_their_own_keys() {
     let me = room.login(1);
     assert!(me.password.is_empty(), "a password was handed out with --ssh-keys");
     let ssh = |extra: &[&str]| {
-        std::process::Command::new("ssh")
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "BatchMode=yes",
-                "-p",
-                &me.port.to_string(),
-            ])
-            .args(extra)
-            .arg(format!("{}@127.0.0.1", me.user))
-            .arg("echo $PLAINSIGHT_LAB")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+        let mut args = vec!["-o", "BatchMode=yes"];
+        args.extend_from_slice(extra);
+        me.ssh(false, &args).arg("echo $PLAINSIGHT_LAB").stdin(std::process::Stdio::null()).output().unwrap()
     };
     let with_key = ssh(&["-i", key.to_str().unwrap(), "-o", "IdentitiesOnly=yes"]);
     assert_eq!(

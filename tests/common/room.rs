@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use super::ps;
 
+/// What every client here passes: the workshop's host key is new at each run, and only
+/// errors are printed.
+pub const SSH_OPTIONS: [&str; 6] =
+    ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+
 /// One participant's login, from the handout.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -115,26 +120,23 @@ impl Drop for Room {
 }
 
 impl Login {
-    fn command(&self, tty: bool) -> Command {
-        let mut c = Command::new("sshpass");
-        c.arg("-p").arg(&self.password).arg("ssh");
-        if tty {
-            c.arg("-tt");
-        }
-        c.args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-            "-p",
-            &self.port.to_string(),
-        ])
-        .arg(format!("{}@127.0.0.1", self.user));
+    /// `ssh` to this login with the shared options and `extra` before the destination;
+    /// the password typed by sshpass when `with_password`.
+    pub fn ssh(&self, with_password: bool, extra: &[&str]) -> Command {
+        let mut c = if with_password {
+            let mut c = Command::new("sshpass");
+            c.arg("-p").arg(&self.password).arg("ssh");
+            c
+        } else {
+            Command::new("ssh")
+        };
+        c.args(SSH_OPTIONS).args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()]).args(extra);
+        c.arg(format!("{}@127.0.0.1", self.user));
         c
+    }
+
+    fn command(&self, tty: bool) -> Command {
+        self.ssh(true, if tty { &["-tt"] } else { &[] })
     }
 
     /// Runs `cmd` in the participant's sandbox (over SSH) and waits for it.
