@@ -164,10 +164,17 @@ fn solve(me: &Login) -> Solved {
     answers.insert("inject", text);
 
     me.ok("plainsight workshop show https");
+    // The exercise asks for the bot's own portal: the clinic's public name, which a visit
+    // still in flight from the exercise before may show first, is not the answer.
     let (name, lines) = sniff_until(me, "", |l| {
-        after(l, "TLS server name").map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+        after(l, "TLS server name")
+            .and_then(|s| s.split_whitespace().next())
+            .filter(|name| *name != "clinic.test")
+            .map(str::to_string)
     });
     sniffed.extend(lines);
+    let (ok, out) = check(me, "https", Some("clinic.test"));
+    assert!(!ok && out.contains("public name"), "{out}");
     assert!(check(me, "https", Some(&name)).0, "participant {p}: server name {name:?} did not pass");
     answers.insert("https", name);
 

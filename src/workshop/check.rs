@@ -120,6 +120,12 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
                 pass(format!(
                     "{name} crosses the network in clear in the ClientHello (SNI), and in the DNS query before it"
                 ))
+            } else if a == SITE_NAME && name != SITE_NAME {
+                // A visit still in flight when the exercise began may show the public name.
+                fail(format!(
+                    "{SITE_NAME} is the clinic's public name; in this exercise the bot talks to its own portal: \
+                     look at its HTTPS connections since you opened the exercise"
+                ))
             } else {
                 fail("that is not the name the intruder reads from the bot's HTTPS connections".into())
             }
