@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::analysis::dissect::http::FieldSource;
 use crate::analysis::dissect::{Event, Record};
 
 /// How sensitive a finding is; the order is the report's order (most sensitive first).
@@ -70,10 +71,87 @@ impl fmt::Display for Class {
     }
 }
 
+/// What a finding is about, typed: what the demo, the checks and the views decide on.
+/// The summary is a sentence for people, and may be reworded; this is not.
+///
+/// Carries no secret (those stay in [`Finding::secret`], masked by default).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum About {
+    /// An HTTP request line: its method and its path (without the query, which may hold
+    /// secrets).
+    Request {
+        method: String,
+        path: String,
+    },
+    /// A password inside a URL's userinfo (`http://user:pw@host/`).
+    UrlPassword {
+        user: String,
+    },
+    /// An `Authorization` header: Basic (with a password), Digest, or a token.
+    Authorization {
+        scheme: String,
+        user: Option<String>,
+    },
+    /// A cookie the client sent.
+    Cookie {
+        name: String,
+    },
+    /// A cookie the server set.
+    SetCookie {
+        name: String,
+    },
+    /// A field of a form, a JSON body or a query string.
+    FormField {
+        name: String,
+        source: FieldSource,
+    },
+    UserAgent,
+    /// A response with a body: its status, and its HTML title if it has one.
+    Page {
+        status: u16,
+        title: Option<String>,
+    },
+    Redirect,
+    /// The server name of a TLS ClientHello (in a QUIC Initial when `quic` names its version).
+    ServerName {
+        name: String,
+        quic: Option<String>,
+    },
+    ClientHello,
+    ServerHello {
+        version: String,
+    },
+    /// A certificate of the server's chain, in clear (before TLS 1.3): 0 is the server's own.
+    Certificate {
+        position: usize,
+    },
+    Alert {
+        name: String,
+    },
+    /// The sizes of a TLS connection's encrypted records.
+    EncryptedTraffic,
+    /// A QUIC connection's packets and sizes.
+    QuicTraffic,
+    DnsQuery {
+        name: String,
+    },
+    DnsAnswer {
+        name: String,
+    },
+    /// Read back from a report, where the kind is not written.
+    #[default]
+    Unknown,
+}
+
 /// One thing learned.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Finding {
     pub class: Class,
+    /// What it is about, typed (not written in reports: they carry the event it came from,
+    /// and [`derive`] gives it again).
+    #[serde(skip)]
+    pub about: About,
     /// What was learned, without the secret itself.
     pub summary: String,
     /// The sensitive value (password, cookie value, token), masked unless revealed.
@@ -369,13 +447,14 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             || matches!(&e.record, Record::Dns(m) if m.response);
     let server = if from_server { e.src } else { e.dst };
     let mut last_host: Option<Arc<str>> = None;
-    let mut push = |class, summary: String, secret: Option<String>, host: &str| {
+    let mut push = |class, about: About, summary: String, secret: Option<String>, host: &str| {
         let host = match &last_host {
             Some(h) if **h == *host => h.clone(),
             _ => last_host.insert(host.into()).clone(),
         };
         out.push(Finding {
             class,
+            about,
             summary,
             secret,
             host,
@@ -391,31 +470,63 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         Record::HttpRequest(r) => {
             let host: std::borrow::Cow<str> = r.host.as_deref().map_or_else(|| host_of_dst().into(), Into::into);
             let url = if r.uri.starts_with('/') { text!("http://{host}{}", r.uri) } else { r.uri.clone() };
-            push(Class::Url, text!("{} {}", r.method, clip(&url, 300)), None, &host);
+            let path = r.uri.split(['?', '#']).next().unwrap_or("").to_string();
+            push(
+                Class::Url,
+                About::Request { method: r.method.clone(), path },
+                text!("{} {}", r.method, clip(&url, 300)),
+                None,
+                &host,
+            );
             if let Some((user, pass)) = url_credentials(&r.uri) {
-                push(Class::Credential, text!("password of user {user:?} in the URL"), Some(pass), &host);
+                push(
+                    Class::Credential,
+                    About::UrlPassword { user: user.clone() },
+                    text!("password of user {user:?} in the URL"),
+                    Some(pass),
+                    &host,
+                );
             }
             if let Some(a) = &r.authorization {
                 let scheme = a.scheme.to_ascii_lowercase();
                 if let Some(p) = &a.password {
                     let user = a.user.clone().unwrap_or_default();
-                    push(Class::Credential, text!("HTTP Basic password of user {user:?}"), Some(p.clone()), &host);
+                    push(
+                        Class::Credential,
+                        About::Authorization { scheme: a.scheme.clone(), user: Some(user.clone()) },
+                        text!("HTTP Basic password of user {user:?}"),
+                        Some(p.clone()),
+                        &host,
+                    );
                 } else if scheme == "digest" {
                     let user = a.user.clone().unwrap_or_default();
                     push(
                         Class::Credential,
+                        About::Authorization { scheme: a.scheme.clone(), user: Some(user.clone()) },
                         text!("HTTP Digest authorization of user {user:?} (password not sent in clear)"),
                         None,
                         &host,
                     );
                 } else {
                     let token = a.raw.split_once(' ').map_or(a.raw.clone(), |(_, t)| t.trim().to_string());
-                    push(Class::Credential, text!("Authorization {} token", a.scheme), Some(token), &host);
+                    push(
+                        Class::Credential,
+                        About::Authorization { scheme: a.scheme.clone(), user: None },
+                        text!("Authorization {} token", a.scheme),
+                        Some(token),
+                        &host,
+                    );
                 }
             }
             for c in &r.cookies {
                 for (name, value) in cookie_pairs(c) {
-                    push(Class::SessionCookie, text!("cookie {name} sent to {host}"), Some(value.to_string()), &host);
+                    push(
+                        Class::SessionCookie,
+                        About::Cookie { name: name.to_string() },
+                        text!("cookie {name} sent to {host}"),
+                        Some(value.to_string()),
+                        &host,
+                    );
                 }
             }
             for f in &r.fields {
@@ -426,14 +537,15 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
                     r.method,
                     clip(r.uri.split('?').next().unwrap_or(""), 80)
                 );
+                let about = About::FormField { name: f.name.clone(), source: f.source };
                 if secret_param(&f.name) {
-                    push(Class::Credential, what, Some(f.value.clone()), &host);
+                    push(Class::Credential, about, what, Some(f.value.clone()), &host);
                 } else {
-                    push(Class::PageContent, text!("{what} = {:?}", clip(&f.value, 80)), None, &host);
+                    push(Class::PageContent, about, text!("{what} = {:?}", clip(&f.value, 80)), None, &host);
                 }
             }
             if let Some(ua) = &r.user_agent {
-                push(Class::Metadata, text!("user agent {}", clip(ua, 120)), None, &host);
+                push(Class::Metadata, About::UserAgent, text!("user agent {}", clip(ua, 120)), None, &host);
             }
         }
         Record::HttpResponse(r) => {
@@ -454,6 +566,7 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
                 let flags = if flags.is_empty() { String::new() } else { text!(" ({})", flags.join(", ")) };
                 push(
                     Class::SessionCookie,
+                    About::SetCookie { name: name.to_string() },
                     text!("Set-Cookie {name}{flags} from {host}"),
                     Some(value.to_string()),
                     &host,
@@ -464,13 +577,20 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
                 let title = r.title.as_ref().map(|t| text!(", title {t:?}")).unwrap_or_default();
                 push(
                     Class::PageContent,
+                    About::Page { status: r.status, title: r.title.clone() },
                     text!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(uri, 120), ct, r.body_len),
                     None,
                     &host,
                 );
             }
             if let Some(l) = &r.location {
-                push(Class::Url, text!("redirect from {} to {}", clip(uri, 120), clip(l, 200)), None, &host);
+                push(
+                    Class::Url,
+                    About::Redirect,
+                    text!("redirect from {} to {}", clip(uri, 120), clip(l, 200)),
+                    None,
+                    &host,
+                );
             }
         }
         Record::TlsClientHello(ch) => {
@@ -478,29 +598,60 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             // In a QUIC Initial, under keys anyone on the path derives from the packet.
             let carrier = ch.quic.as_ref().map(|v| text!(" (QUIC {v} Initial)")).unwrap_or_default();
             if let Some(sni) = &ch.sni {
-                push(Class::ServerName, text!("TLS server name {sni}{carrier}"), None, &host);
+                push(
+                    Class::ServerName,
+                    About::ServerName { name: sni.clone(), quic: ch.quic.clone() },
+                    text!("TLS server name {sni}{carrier}"),
+                    None,
+                    &host,
+                );
             }
             let alpn = if ch.alpn.is_empty() { String::new() } else { text!(", ALPN {}", ch.alpn.join(",")) };
-            push(Class::Metadata, text!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4), None, &host);
+            push(
+                Class::Metadata,
+                About::ClientHello,
+                text!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4),
+                None,
+                &host,
+            );
         }
         Record::TlsServerHello(sh) => {
             let host = sh.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
-            push(Class::Metadata, text!("TLS ServerHello {} {}", sh.version, sh.cipher), None, &host);
+            push(
+                Class::Metadata,
+                About::ServerHello { version: sh.version.clone() },
+                text!("TLS ServerHello {} {}", sh.version, sh.cipher),
+                None,
+                &host,
+            );
         }
         Record::TlsCertificate(c) => {
             let names = if c.names.is_empty() { String::new() } else { text!(" for {}", c.names.join(", ")) };
             let class = if c.position == 0 { Class::ServerName } else { Class::Metadata };
             let host = c.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
-            push(class, text!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer), None, &host);
+            push(
+                class,
+                About::Certificate { position: c.position },
+                text!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer),
+                None,
+                &host,
+            );
         }
         Record::TlsAlert(a) => {
             let host = a.server_name.clone().unwrap_or_else(|| e.src.ip().min(e.dst.ip()).to_string());
             let from = if e.conn.is_some() { text!(" from {}", e.src) } else { String::new() };
-            push(Class::Metadata, text!("TLS alert {} (level {}){from}", a.name, a.level), None, &host);
+            push(
+                Class::Metadata,
+                About::Alert { name: a.name.clone() },
+                text!("TLS alert {} (level {}){from}", a.name, a.level),
+                None,
+                &host,
+            );
         }
         Record::TlsTraffic(t) => {
             push(
                 Class::Metadata,
+                About::EncryptedTraffic,
                 text!(
                     "encrypted: {} records / {} bytes to server, {} records / {} bytes to client",
                     t.records_to_server,
@@ -522,6 +673,7 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             };
             push(
                 Class::Metadata,
+                About::QuicTraffic,
                 text!(
                     "{over} ({}): only the Initials are readable; encrypted: {} packets / {} bytes to server, {} packets / {} bytes to client",
                     q.version,
@@ -537,11 +689,25 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         Record::Dns(m) => {
             if m.response {
                 for a in &m.answers {
-                    push(Class::DnsName, text!("DNS answer {a}"), None, a.split(' ').next().unwrap_or(""));
+                    let name = a.split(' ').next().unwrap_or("");
+                    push(
+                        Class::DnsName,
+                        About::DnsAnswer { name: name.to_string() },
+                        text!("DNS answer {a}"),
+                        None,
+                        name,
+                    );
                 }
             } else {
                 for q in &m.questions {
-                    push(Class::DnsName, text!("DNS lookup {q}"), None, q.split(' ').next().unwrap_or(""));
+                    let name = q.split(' ').next().unwrap_or("");
+                    push(
+                        Class::DnsName,
+                        About::DnsQuery { name: name.to_string() },
+                        text!("DNS lookup {q}"),
+                        None,
+                        name,
+                    );
                 }
             }
         }
@@ -643,9 +809,9 @@ mod tests {
             host: Some("clinic.test".into()),
             cookies: vec!["sid=abc; theme=dark".into()],
             fields: vec![
-                http::Field { name: "username".into(), value: "alice".into(), source: "form" },
-                http::Field { name: "password".into(), value: "hunter2".into(), source: "form" },
-                http::Field { name: "remember".into(), value: "1".into(), source: "form" },
+                http::Field { name: "username".into(), value: "alice".into(), source: http::FieldSource::Form },
+                http::Field { name: "password".into(), value: "hunter2".into(), source: http::FieldSource::Form },
+                http::Field { name: "remember".into(), value: "1".into(), source: http::FieldSource::Form },
             ],
             ..Default::default()
         };

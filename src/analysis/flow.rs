@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use super::dissect::{Event, Record};
@@ -67,28 +67,38 @@ pub fn v4_text<'b>(v: &std::net::SocketAddrV4, buf: &'b mut [u8; 21]) -> &'b str
     std::str::from_utf8(&buf[..n]).expect("ASCII digits and dots")
 }
 
+/// What a flow was read as (Zeek's `service` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Http,
+    Ssl,
+    Dns,
+    Quic,
+}
+
 /// A TCP connection, when it ends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connection {
     pub community_id: String,
     /// What the stream was read as: `http`, `ssl`, `dns`, or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<&'static str>,
+    pub service: Option<Service>,
     /// Payload bytes each way, as reassembled.
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
     /// From its first packet to its last payload, microseconds.
     pub duration_us: i64,
     /// How it ended: `closed`, `reset`, `idle`, `evicted` or `open` (at the capture's end).
-    pub end: &'static str,
+    pub end: crate::analysis::reassembly::End,
 }
 
 /// A UDP flow (both directions of one address pair), at the capture's end.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UdpFlow {
     pub community_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<&'static str>,
+    pub service: Option<Service>,
     pub packets_to_server: u64,
     pub bytes_to_server: u64,
     pub packets_to_client: u64,
@@ -124,7 +134,7 @@ impl UdpFlows {
         len: usize,
         frame: u64,
         ts: i64,
-        service: Option<&'static str>,
+        service: Option<Service>,
         out: &mut Vec<Event>,
     ) {
         let (key, to_server) = if self.open.contains_key(&(src, dst)) {

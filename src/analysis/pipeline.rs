@@ -99,7 +99,7 @@ impl Analyzer {
                     if dns_port(p.src.port()) || dns_port(p.dst.port()) {
                         if let Some(m) = dns::parse(&p.payload) {
                             self.counters.dns_messages += 1;
-                            service = Some("dns");
+                            service = Some(crate::analysis::flow::Service::Dns);
                             self.events.push(Event {
                                 frame: f.number,
                                 ts: f.ts_micros,
@@ -111,11 +111,11 @@ impl Analyzer {
                         }
                     } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
                         self.counters.quic_datagrams += 1;
-                        service = Some("quic");
+                        service = Some(crate::analysis::flow::Service::Quic);
                     } else if looks_like_any_request(&p.payload) || p.payload.starts_with(b"HTTP/1.") {
                         // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
                         if let Some(record) = http::datagram(&p.payload) {
-                            service = Some("http");
+                            service = Some(crate::analysis::flow::Service::Http);
                             self.events.push(Event {
                                 frame: f.number,
                                 ts: f.ts_micros,

@@ -62,13 +62,16 @@ pub struct ConnInfo {
     pub first_ts: i64,
 }
 
-/// Why a connection's streams ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a connection's streams ended (in reports: `closed`, `reset`, `idle`, `evicted`, `open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum End {
     Closed,
     Reset,
     Idle,
     Evicted,
+    /// Still open at the capture's end.
+    #[serde(rename = "open")]
     EndOfCapture,
 }
 

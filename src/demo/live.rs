@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::analysis::findings::{Class, Finding};
+use crate::analysis::findings::Class;
 
 /// Prints the new complete lines of the files `tails` follows, prefixed, until `done`.
 pub(super) fn follow(files: &[(PathBuf, &'static str)], done: &std::sync::atomic::AtomicBool, reveal: bool) {
@@ -38,11 +38,9 @@ fn live_line(line: &str, who: &str, reveal: bool) -> Option<String> {
     if who == "visitor" {
         return Some(format!("  visitor  {}", line.trim_start()));
     }
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v["type"] != "finding" {
+    let crate::analysis::report::read::Line::Finding(f) = crate::analysis::report::read::line(line)? else {
         return None;
-    }
-    let f: Finding = serde_json::from_value(v).ok()?;
+    };
     matches!(f.class, Class::Credential | Class::SessionCookie | Class::Url | Class::ServerName | Class::DnsName)
-        .then(|| format!("  intruder [packet {}] {}", f.frame, f.clone().remasked().line(reveal)))
+        .then(|| format!("  intruder [packet {}] {}", f.frame, f.line(reveal)))
 }

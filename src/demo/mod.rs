@@ -14,6 +14,7 @@
 //! [`report`] (the terminal table and report.html).
 
 pub(crate) mod browser;
+mod evidence;
 pub mod hosts;
 mod live;
 mod observe;
@@ -110,7 +111,7 @@ pub struct Outcome {
     pub as_expected: bool,
     pub mismatches: Vec<String>,
     pub dir: String,
-    pub injector: Vec<crate::lab::intruder::Outcome>,
+    pub injector: Vec<crate::lab::intruder::Interception>,
     /// `plainsight compare site.pcapng visitor.pcapng`, and the visitor's own check.
     pub compare: String,
     /// The first TLS handshake to the site, step by step from the intruder's capture.
@@ -299,7 +300,7 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyh
     {
         std::fs::write(dir.join("intruder-keys.pcapng"), keyed)?;
     }
-    let mut seen = observe::Observed::read(dir)?;
+    let mut seen = evidence::Evidence::read(dir)?;
     seen.guessed = match (learned, reader_window) {
         (None, _) => None,
         (Some(false), _) => Some(Err("the intruder could not learn the site (learn-errors.log)".into())),
@@ -323,7 +324,7 @@ fn now_us() -> i64 {
 
 /// The intruder's guess of the article the visitor opened between `from_us` and `to_us`,
 /// from its capture alone; an error when there was no page load to guess from.
-fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) -> Result<observe::Guessed, String> {
+fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) -> Result<evidence::Guessed, String> {
     let reader: Option<crate::lab::visitor::Visit> =
         std::fs::read(dir.join("reader.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
     if !reader.is_some_and(|v| v.steps.iter().any(|s| s.status == Some(200))) {
@@ -333,7 +334,7 @@ fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) ->
     let (guess, model) =
         crate::fingerprint::run::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us)
             .map_err(|e| format!("{e:#}"))?;
-    Ok(observe::Guessed { guess, padded: model.padded, learned: model.samples.len() })
+    Ok(evidence::Guessed { guess, padded: model.padded, learned: model.samples.len() })
 }
 
 /// Runs the demo; returns the summary (also written to `out`).

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-
+use super::evidence::{self, Evidence, Guessed};
 use super::scenario::{Got, Leaks, ReplayState, Scenario};
 use super::{Cell, KeySecret, Outcome, Replay};
-use crate::analysis::findings::{Class, Finding};
-use crate::lab::intruder;
+use crate::analysis::dissect::{Event, Record};
+use crate::analysis::findings::{About, Class, Finding};
+use crate::lab::intruder::{self, Learned};
 use crate::lab::site::content;
 
 /// The visitor's own check of what it received, against the site's manifest.
@@ -31,50 +31,6 @@ pub(super) fn visitor_check(v: &crate::lab::visitor::Visit) -> String {
         out += &format!("  {} {} -> {verdict}\n", st.method, crate::analysis::findings::mask_url(&st.url));
     }
     out
-}
-
-/// What the roles recorded for one scenario, read back.
-pub(super) struct Observed {
-    /// Every event line of the intruder's sniffer (findings included).
-    pub(super) events: Vec<serde_json::Value>,
-    /// Its findings, typed (written with `--reveal`: secrets in clear).
-    pub(super) findings: Vec<Finding>,
-    /// What the intruder's proxy or collector read itself: (class, summary, secret).
-    pub(super) learned: Vec<(Class, String, Option<String>)>,
-    pub(super) injector: Vec<intruder::Outcome>,
-    pub(super) visit: crate::lab::visitor::Visit,
-    /// Over HTTPS: the intruder's guess of the article the visitor opened from a link.
-    pub(super) guessed: Option<Result<Guessed, String>>,
-}
-
-/// The intruder's guess of an article from its page load's sizes.
-pub(super) struct Guessed {
-    pub(super) guess: crate::fingerprint::Guess,
-    /// The site padded its responses (the intruder learned it padded).
-    pub(super) padded: bool,
-    /// Page loads the intruder learned.
-    pub(super) learned: usize,
-}
-
-impl Observed {
-    pub(super) fn read(dir: &Path) -> anyhow::Result<Observed> {
-        let events = read_jsonl(&dir.join("findings.jsonl"));
-        let findings = events
-            .iter()
-            .filter(|e| e["type"] == "finding")
-            .filter_map(|e| serde_json::from_value::<Finding>(e.clone()).ok())
-            .map(Finding::remasked)
-            .collect();
-        let injector: Vec<intruder::Outcome> = read_jsonl(&dir.join("injector.jsonl"))
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect();
-        let learned =
-            injector.iter().flat_map(|o| &o.learned).map(|l| (l.class, l.summary.clone(), l.secret.clone())).collect();
-        let visit =
-            serde_json::from_slice(&std::fs::read(dir.join("visitor.json")).context("the visitor wrote no result")?)?;
-        Ok(Observed { events, findings, learned, injector, visit, guessed: None })
-    }
 }
 
 /// Which article the intruder inferred: read in the URL, or named from the sizes of the
@@ -121,71 +77,58 @@ fn article_inferred(read: &Cell, guessed: Option<&Result<Guessed, String>>) -> C
     }
 }
 
-fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(p).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
 /// Fills the table's rows from what the roles recorded; every cell cites its evidence.
-pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> Outcome {
-    let first = |pred: &dyn Fn(&Finding) -> bool| o.findings.iter().find(|f| pred(f));
-    let proxied = |pred: &dyn Fn(Class, &str) -> bool| o.learned.iter().find(|(c, s, _)| pred(*c, s));
+pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> Outcome {
     let evidence = |f: &Finding| format!("packet {}: {}", f.frame, f.line(reveal));
     let shown_secret = |s: &Option<String>| {
         s.as_deref().map(|s| if reveal { s.to_string() } else { crate::analysis::findings::mask(s) })
     };
-    let proxy_evidence = |(_, summary, secret): &(Class, String, Option<String>)| {
-        let summary = if reveal { summary.clone() } else { crate::analysis::findings::mask_urls_in(summary) };
-        match shown_secret(secret) {
+    let proxy_evidence = |l: &Learned| {
+        let summary = if reveal { l.summary.clone() } else { crate::analysis::findings::mask_urls_in(&l.summary) };
+        match shown_secret(&l.secret) {
             Some(s) => format!("read by the intruder's proxy: {summary}: {s}"),
             None => format!("read by the intruder's proxy: {summary}"),
         }
     };
-    let cell =
-        |pred: &dyn Fn(Class, &str) -> bool, none: &str| match (first(&|f| pred(f.class, &f.summary)), proxied(pred)) {
-            (Some(f), _) => Cell::yes(evidence(f)),
-            (None, Some(p)) => Cell::yes(proxy_evidence(p)),
-            (None, None) => Cell::no(none),
-        };
-    let is_pw = |c: Class, s: &str| c == Class::Credential && s.contains("\"password\"");
-    let is_cookie = |c: Class, s: &str| c == Class::SessionCookie && s.contains("session");
-    let is_article = |c: Class, s: &str| c == Class::Url && s.contains(content::SENSITIVE_ARTICLE);
+    let cell = |pred: &dyn Fn(Class, &About) -> bool, none: &str| match (
+        o.finding(|f| pred(f.class, &f.about)),
+        o.proxy_read(pred),
+    ) {
+        (Some(f), _) => Cell::yes(evidence(f)),
+        (None, Some(p)) => Cell::yes(proxy_evidence(p)),
+        (None, None) => Cell::no(none),
+    };
     let encrypted = "no: only encrypted bytes crossed the gateway";
     let password = cell(
-        &is_pw,
+        &evidence::is_password,
         if o.visit.steps.iter().any(|s| s.action == crate::lab::visitor::Action::LogIn && s.skipped.is_none()) {
             encrypted
         } else {
             "no: the visitor never typed it (no sign-in form reached it)"
         },
     );
-    let key_secret = match (first(&|f| is_pw(f.class, &f.summary)), proxied(&is_pw)) {
-        (Some(f), _) => Some(KeySecret {
-            what: f.summary.clone(),
-            shown: shown_secret(&f.secret).unwrap_or_default(),
-            packet: Some(f.frame),
-            read_by: "the sniffer on the gateway".into(),
-        }),
-        (None, Some((_, s, secret))) => Some(KeySecret {
-            what: crate::analysis::findings::mask_urls_in(s),
-            shown: shown_secret(secret).unwrap_or_default(),
-            packet: None,
-            read_by: "the intruder's proxy (injector.jsonl)".into(),
-        }),
-        _ => None,
-    };
-    let article = cell(&is_article, "no: the URL never crossed the gateway in clear");
-    let title = first(&|f| f.class == Class::PageContent && f.summary.contains(content::SENSITIVE_TITLE));
-    let sensitive_article = match (article.yes, title) {
+    let key_secret =
+        match (o.finding(|f| evidence::is_password(f.class, &f.about)), o.proxy_read(evidence::is_password)) {
+            (Some(f), _) => Some(KeySecret {
+                what: f.summary.clone(),
+                shown: shown_secret(&f.secret).unwrap_or_default(),
+                packet: Some(f.frame),
+                read_by: "the sniffer on the gateway".into(),
+            }),
+            (None, Some(l)) => Some(KeySecret {
+                what: crate::analysis::findings::mask_urls_in(&l.summary),
+                shown: shown_secret(&l.secret).unwrap_or_default(),
+                packet: None,
+                read_by: "the intruder's proxy (injector.jsonl)".into(),
+            }),
+            _ => None,
+        };
+    let article = cell(&evidence::is_sensitive_request, "no: the URL never crossed the gateway in clear");
+    let sensitive_article = match (article.yes, o.finding(evidence::is_sensitive_page)) {
         (true, Some(t)) => Cell::yes(format!("{}; {}", article.evidence, evidence(t))),
         _ => article,
     };
-    // The site's answers, not the page a racing guest forged (which the gateway also sees).
-    let site_answer = |f: &&Finding| {
-        f.class == Class::PageContent
-            && f.src == f.server
-            && !f.summary.contains(crate::lab::intruder::race::FORGED_TITLE)
-    };
-    let pages: Vec<&Finding> = o.findings.iter().filter(site_answer).collect();
+    let pages: Vec<&Finding> = o.findings.iter().filter(|f| evidence::is_site_answer(f)).collect();
     let proxy_pages = o.injector.iter().filter(|i| i.kind == intruder::Kind::Http && i.bytes_to_client > 0).count();
     let page_contents = match pages.first() {
         Some(f) => Cell::yes(format!("{} of the site's responses readable, e.g. {}", pages.len(), evidence(f))),
@@ -194,42 +137,35 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
         }
         None => Cell::no("no: the site's answers crossed the gateway encrypted"),
     };
-    let dns_name = match first(&|f| f.class == Class::DnsName) {
+    let dns_name = match o.finding(|f| f.class == Class::DnsName) {
         Some(f) => Cell::yes(evidence(f)),
         None => Cell::no("no: no DNS query crossed the gateway in clear"),
     };
-    let tls_server_name = match first(&|f| f.class == Class::ServerName) {
+    let tls_server_name = match o.finding(|f| matches!(f.about, About::ServerName { .. })) {
         Some(f) => Cell::yes(evidence(f)),
         None => Cell::no("no TLS crossed the gateway (plain HTTP: the Host header says it anyway)"),
     };
     // The certificate the site sent, as it crossed the gateway (in clear only before TLS 1.3).
-    let certificate = match first(&|f| f.summary.starts_with("certificate #0 ") && f.src == f.server) {
+    let certificate = match o.finding(evidence::is_site_certificate) {
         Some(f) => Cell::yes(evidence(f)),
-        None if o.events.iter().any(|e| e["type"] == "tls_server_hello" && e["version"] == "TLS 1.3") => {
+        None if o.server_hellos().any(|sh| sh.version == "TLS 1.3") => {
             Cell::no("no: TLS 1.3 encrypts the certificate (the ServerHello says TLS 1.3)")
         }
-        None if o.events.iter().any(|e| e["type"] == "tls_server_hello") => {
-            Cell::no("no certificate crossed the gateway")
-        }
+        None if o.server_hellos().next().is_some() => Cell::no("no certificate crossed the gateway"),
         None => Cell::no("no TLS handshake crossed the gateway"),
     };
-    let s = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or("").to_string();
-    let addrs: std::collections::BTreeSet<String> = o
-        .events
-        .iter()
-        .filter(|e| e["type"] != "finding" && e["src"].is_string())
-        .flat_map(|e| [s(e, "src"), s(e, "dst")])
-        .map(|a| a.rsplit_once(':').map(|x| x.0.to_string()).unwrap_or(a))
-        .collect();
+    // Sorted as text, as the report has always listed them.
+    let addrs: std::collections::BTreeSet<String> =
+        o.events.iter().flat_map(|e| [e.src.ip(), e.dst.ip()]).map(|a| a.to_string()).collect();
     let addresses =
         if addrs.is_empty() { Cell::no("none") } else { Cell::yes(addrs.into_iter().collect::<Vec<_>>().join(", ")) };
-    let http_reqs = o.events.iter().filter(|e| e["type"] == "http_request").count();
-    let tls: Vec<&serde_json::Value> = o.events.iter().filter(|e| e["type"] == "tls_traffic").collect();
+    let http_reqs = o.http_requests();
+    let tls: Vec<&crate::analysis::dissect::tls::Traffic> = o.tls_traffic().collect();
     let requests_and_sizes = if http_reqs > 0 {
         Cell::yes(format!("{http_reqs} HTTP requests, each with its size"))
     } else if !tls.is_empty() {
-        let up: u64 = tls.iter().map(|t| t["records_to_server"].as_u64().unwrap_or(0)).sum();
-        let down: u64 = tls.iter().map(|t| t["bytes_to_client"].as_u64().unwrap_or(0)).sum();
+        let up: u64 = tls.iter().map(|t| t.records_to_server).sum();
+        let down: u64 = tls.iter().map(|t| t.bytes_to_client).sum();
         Cell::yes(format!("{} TLS connections, {up} encrypted records up, {down} bytes down", tls.len()))
     } else {
         Cell::no("nothing")
@@ -237,7 +173,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     let article_inferred = article_inferred(&sensitive_article, o.guessed.as_ref());
     let intruder = Leaks {
         password,
-        session_cookie: cell(&is_cookie, "no"),
+        session_cookie: cell(&evidence::is_session_cookie, "no"),
         sensitive_article,
         page_contents,
         dns_name,
@@ -311,7 +247,9 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
     let rewritten = |url: &str| {
         o.injector
             .iter()
-            .find(|i| i.url.as_deref() == Some(url) && matches!(i.outcome.as_str(), "injected" | "replaced"))
+            .find(|i| {
+                i.url.as_deref() == Some(url) && matches!(i.outcome, intruder::Act::Injected | intruder::Act::Replaced)
+            })
             .map(|i| format!("; the intruder's proxy: {} {}", i.outcome, i.detail))
     };
     let mixed_content = match mixed.first() {
@@ -376,62 +314,70 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Observed, reveal: bool) -> O
 
 /// The first TLS handshake of the capture, from the sniffer's records: each step with its
 /// packet, what crossed in clear, and what it means for the intruder.
-fn handshake(events: &[serde_json::Value]) -> Vec<super::HandshakeStep> {
+fn handshake(events: &[Event]) -> Vec<super::HandshakeStep> {
     use super::HandshakeStep;
-    let Some(ch) = events.iter().find(|e| e["type"] == "tls_client_hello" && e["conn"].is_u64()) else {
+    let Some((ch_event, ch)) = events.iter().find_map(|e| match &e.record {
+        Record::TlsClientHello(ch) if e.conn.is_some() => Some((e, ch)),
+        _ => None,
+    }) else {
         return Vec::new();
     };
-    let conn = &ch["conn"];
-    let of = |t: &str| events.iter().find(|e| e["type"] == t && &e["conn"] == conn);
-    let frame = |e: &serde_json::Value| e["frame"].as_u64().unwrap_or(0);
-    let list = |v: &serde_json::Value| {
-        v.as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
-    };
+    let conn = ch_event.conn;
+    let on_conn = || events.iter().filter(move |e| e.conn == conn);
     let version = |v: &str| match v {
         "0x0304" => "1.3".to_string(),
         "0x0303" => "1.2".to_string(),
         other => other.to_string(),
     };
-    let versions: Vec<String> = ch["supported_versions"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str()).map(version).collect())
-        .unwrap_or_default();
+    let or_none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+    let versions: Vec<String> = ch.supported_versions.iter().map(|v| version(v)).collect();
     let mut steps = vec![HandshakeStep {
-        packet: frame(ch),
+        packet: ch_event.frame,
         what: "ClientHello".into(),
         clear: true,
         seen: format!(
             "server name {}; TLS versions {}; {} cipher suites; key shares {}; ALPN {}",
-            ch["sni"].as_str().unwrap_or("(none)"),
-            if versions.is_empty() { version(ch["version"].as_str().unwrap_or("?")) } else { versions.join(", ") },
-            ch["cipher_suites"],
-            if list(&ch["key_shares"]).is_empty() { "none".into() } else { list(&ch["key_shares"]) },
-            if list(&ch["alpn"]).is_empty() { "none".into() } else { list(&ch["alpn"]) }
+            ch.sni.as_deref().unwrap_or("(none)"),
+            if versions.is_empty() { version(&ch.version) } else { versions.join(", ") },
+            ch.cipher_suites,
+            or_none(&ch.key_shares),
+            or_none(&ch.alpn)
         ),
         meaning: "The visitor proposes how to talk (versions, ciphers) and sends its half of a key exchange. It travels in clear: the intruder reads which site is wanted (the server name) and fingerprints the client.".into(),
     }];
-    let Some(sh) = of("tls_server_hello") else { return steps };
-    let tls13 = sh["version"] == "TLS 1.3";
+    let Some((sh_event, sh)) = on_conn().find_map(|e| match &e.record {
+        Record::TlsServerHello(sh) => Some((e, sh)),
+        _ => None,
+    }) else {
+        return steps;
+    };
+    let tls13 = sh.version == "TLS 1.3";
     steps.push(HandshakeStep {
-        packet: frame(sh),
+        packet: sh_event.frame,
         what: "ServerHello".into(),
         clear: true,
-        seen: format!("{} {}", sh["version"].as_str().unwrap_or("?"), sh["cipher"].as_str().unwrap_or("?")),
+        seen: format!("{} {}", sh.version, sh.cipher),
         meaning: "The server picks the version and cipher and sends its half of the key exchange. From the two halves, visitor and server compute the same secret keys; the intruder, who saw both halves, cannot (that is what Diffie-Hellman is for).".into(),
     });
-    let traffic = of("tls_traffic");
-    let first_down = traffic.and_then(|t| t["first_encrypted_to_client"].as_u64());
-    let cert = events.iter().find(|e| e["type"] == "tls_certificate" && &e["conn"] == conn && e["position"] == 0);
+    let traffic = on_conn().find_map(|e| match &e.record {
+        Record::TlsTraffic(t) => Some(t),
+        _ => None,
+    });
+    let first_down = traffic.and_then(|t| t.first_encrypted_to_client);
+    let cert = on_conn().find_map(|e| match &e.record {
+        Record::TlsCertificate(c) if c.position == 0 => Some((e, c)),
+        _ => None,
+    });
     match (cert, tls13) {
-        (Some(c), _) => steps.push(HandshakeStep {
-            packet: frame(c),
+        (Some((e, c)), _) => steps.push(HandshakeStep {
+            packet: e.frame,
             what: "Certificate".into(),
             clear: true,
-            seen: format!("{}, issued by {}", c["subject"].as_str().unwrap_or("?"), c["issuer"].as_str().unwrap_or("?")),
+            seen: format!("{}, issued by {}", c.subject, c.issuer),
             meaning: "The server proves who it is: its certificate, signed by an authority the visitor trusts (the chain of trust: site certificate, then the CA that signed it, then the visitor's trust in that CA). Before TLS 1.3 it travels in clear: the intruder reads who the site is, who vouched for it and until when.".into(),
         }),
         (None, true) => steps.push(HandshakeStep {
-            packet: first_down.unwrap_or(frame(sh)),
+            packet: first_down.unwrap_or(sh_event.frame),
             what: "Certificate".into(),
             clear: false,
             seen: "encrypted (TLS 1.3)".into(),
@@ -439,27 +385,26 @@ fn handshake(events: &[serde_json::Value]) -> Vec<super::HandshakeStep> {
         }),
         (None, false) => {}
     }
-    if let Some(t) = traffic {
-        let first = [t["first_encrypted_to_server"].as_u64(), t["first_encrypted_to_client"].as_u64()]
-            .into_iter()
-            .flatten()
-            .min();
-        if let Some(p) = first {
-            steps.push(HandshakeStep {
-                packet: p,
-                what: "encrypted records".into(),
-                clear: false,
-                seen: format!("{} records / {} bytes to the server, {} records / {} bytes to the visitor", t["records_to_server"], t["bytes_to_server"], t["records_to_client"], t["bytes_to_client"]),
-                meaning: "The rest of the handshake and then the page, the cookies and the password travel here, encrypted and authenticated: the intruder sees only how many records, how big, and when.".into(),
-            });
-        }
+    if let Some(t) = traffic
+        && let Some(p) = [t.first_encrypted_to_server, t.first_encrypted_to_client].into_iter().flatten().min()
+    {
+        steps.push(HandshakeStep {
+            packet: p,
+            what: "encrypted records".into(),
+            clear: false,
+            seen: format!(
+                "{} records / {} bytes to the server, {} records / {} bytes to the visitor",
+                t.records_to_server, t.bytes_to_server, t.records_to_client, t.bytes_to_client
+            ),
+            meaning: "The rest of the handshake and then the page, the cookies and the password travel here, encrypted and authenticated: the intruder sees only how many records, how big, and when.".into(),
+        });
     }
     steps
 }
 
 /// One of the injector's outcome lines (written with `--reveal`) as the report shows it:
 /// its URL and the secrets it learned masked unless `reveal`.
-fn shown_outcome(i: &intruder::Outcome, reveal: bool) -> intruder::Outcome {
+fn shown_outcome(i: &intruder::Interception, reveal: bool) -> intruder::Interception {
     use crate::analysis::findings::{mask, mask_url, mask_urls_in};
     let mut i = i.clone();
     if reveal {
@@ -528,4 +473,64 @@ pub(super) fn check(o: &mut Outcome) {
 
 fn yn(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::dissect::http::FieldSource;
+    use crate::analysis::findings::About;
+
+    /// The sample session's evidence: a login with a password and cookies, pages, DNS, a
+    /// TLS handshake; and a password the proxy read itself.
+    fn sample() -> Evidence {
+        let written = crate::analysis::report::read::tests::sample();
+        let events: Vec<Event> = written.into_iter().map(|(e, _)| e).collect();
+        let findings = events.iter().flat_map(crate::analysis::findings::from_event).collect();
+        let learned = vec![Learned {
+            class: Class::Credential,
+            about: About::FormField { name: "password".into(), source: FieldSource::Form },
+            summary: "form field \"password\" in POST /login".into(),
+            secret: Some("from the proxy".into()),
+        }];
+        Evidence { events, findings, learned, injector: Vec::new(), visit: Default::default(), guessed: None }
+    }
+
+    fn verdicts(o: &Outcome) -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> =
+            o.intruder.rows().iter().map(|(key, _, _, cell)| (key.to_string(), cell.yes)).collect();
+        v.push(("site_pages".into(), o.site_pages.yes));
+        v.push((format!("visitor {}", o.visitor.as_str()), true));
+        v.push(("key_secret".into(), o.key_secret.is_some()));
+        v.push(("handshake".into(), !o.handshake.is_empty()));
+        v
+    }
+
+    /// Every finding's sentence reworded, the proxy's too: every verdict stays.
+    #[test]
+    fn rewording_every_finding_changes_no_verdict() {
+        let mut ev = sample();
+        let dir = Path::new("/nonexistent");
+        let before = observe(Scenario::Http, dir, &ev, false);
+        let yes: Vec<&str> =
+            before.intruder.rows().iter().filter(|(_, _, _, c)| c.yes).map(|(key, _, _, _)| *key).collect();
+        for key in ["password", "session_cookie", "page_contents", "dns_name", "tls_server_name", "addresses"] {
+            assert!(yes.contains(&key), "{key} should be a yes in the sample: {yes:?}");
+        }
+        assert!(!yes.contains(&"sensitive_article"), "{yes:?}");
+        for (i, f) in ev.findings.iter_mut().enumerate() {
+            f.summary = format!("sentence {i}, reworded");
+            f.clear_summary = None;
+        }
+        for l in &mut ev.learned {
+            l.summary = "reworded".into();
+        }
+        let after = observe(Scenario::Http, dir, &ev, false);
+        assert_eq!(verdicts(&before), verdicts(&after));
+        // And the proxy's reading alone still counts, by its kind.
+        ev.findings.retain(|f| !evidence::is_password(f.class, &f.about));
+        let proxy_only = observe(Scenario::Http, dir, &ev, false);
+        assert!(proxy_only.intruder.password.yes, "{}", proxy_only.intruder.password.evidence);
+        assert!(proxy_only.intruder.password.evidence.contains("proxy"));
+    }
 }

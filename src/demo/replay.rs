@@ -6,29 +6,23 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::observe::Observed;
+use super::evidence::{self, Evidence};
 use super::scenario::ReplayState;
 use super::{Hosts, Replay, strings};
-use crate::analysis::findings::Class;
 use crate::lab::Host;
 use crate::lab::site::content;
 
 /// The intruder replays the stolen session cookie, if it has one, and opens the account.
 pub(super) fn replay(
     hosts: &Hosts,
-    o: &Observed,
+    o: &Evidence,
     dir: &Path,
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<Replay> {
-    let is_session = |c: Class, s: &str| {
-        c == Class::SessionCookie && (s.starts_with("Set-Cookie session") || s.starts_with("cookie session"))
-    };
     let cookie = o
-        .findings
-        .iter()
-        .find(|f| is_session(f.class, &f.summary))
+        .finding(|f| evidence::is_site_session(f.class, &f.about))
         .and_then(|f| f.secret.clone())
-        .or_else(|| o.learned.iter().find(|(c, s, _)| is_session(*c, s)).and_then(|(_, _, secret)| secret.clone()));
+        .or_else(|| o.proxy_read(evidence::is_site_session).and_then(|l| l.secret.clone()));
     let Some(cookie) = cookie else {
         return Ok(if o.visit.session {
             Replay {

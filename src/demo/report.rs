@@ -8,6 +8,7 @@ use std::path::Path;
 use super::scenario::{Got, ReplayState};
 use super::{Outcome, Summary};
 use crate::analysis::findings::{Class, Finding};
+use crate::lab::intruder;
 use crate::lab::site::content;
 
 /// UTC now as `2026-11-23T12-00-00Z` (also a valid directory name).
@@ -521,11 +522,12 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
     let mut findings: Vec<Finding> = std::fs::read_to_string(dir.join("findings.jsonl"))
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "finding")
-        .filter_map(|v| serde_json::from_value::<Finding>(v).ok())
+        .filter_map(crate::analysis::report::read::line)
+        .filter_map(|l| match l {
+            crate::analysis::report::read::Line::Finding(f) => Some(*f),
+            _ => None,
+        })
         .filter(|f| f.class != Class::Metadata)
-        .map(Finding::remasked)
         .collect();
     // Most sensitive first, so the password is never among the ones left out.
     findings.sort_by_key(|f| (f.class, f.frame));
@@ -542,11 +544,11 @@ fn section(h: &mut String, o: &Outcome, revealed: bool) {
     }
     use crate::lab::intruder::Kind;
     for i in &o.injector {
-        if i.kind == Kind::Tls || (i.kind == Kind::Race && i.outcome == "collected") {
-            let _ = write!(h, "<li>[intruder] {}: {}</li>", esc(&i.outcome), esc(&i.detail));
+        if i.kind == Kind::Tls || (i.kind == Kind::Race && i.outcome == intruder::Act::Collected) {
+            let _ = write!(h, "<li>[intruder] {}: {}</li>", esc(i.outcome.as_str()), esc(&i.detail));
         }
     }
-    let raced = o.injector.iter().filter(|i| i.kind == Kind::Race && i.outcome == "forged").count();
+    let raced = o.injector.iter().filter(|i| i.kind == Kind::Race && i.outcome == intruder::Act::Forged).count();
     if raced > 0 {
         let _ = write!(h, "<li>[intruder] forged {raced} answer(s) racing the site (injector.jsonl)</li>");
     }

@@ -90,6 +90,9 @@ pub struct BotVisit {
     pub urls: Vec<String>,
     /// The errors the visitor met, in its own words.
     pub errors: Vec<String>,
+    /// The visitor refused a certificate (its TLS library's verdict).
+    #[serde(default)]
+    pub refused_certificate: bool,
     pub altered: Vec<Altered>,
     /// The last page it received (a file in `bot-pages/`), as the trainer's view shows it.
     #[serde(default)]
@@ -109,6 +112,7 @@ impl BotVisit {
             saw_account: v.saw_account,
             urls: v.steps.iter().filter(|s| s.skipped.is_none() && !s.hsts_upgrade).map(|s| s.url.clone()).collect(),
             errors: v.steps.iter().filter_map(|s| s.error.clone()).collect(),
+            refused_certificate: v.steps.iter().any(|s| s.refused_certificate),
             altered,
             last_page: v
                 .steps

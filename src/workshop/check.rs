@@ -180,7 +180,8 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
             let refused = since
                 .iter()
                 .rev()
-                .find_map(|v| v.errors.iter().find(|e| e.to_ascii_lowercase().contains("certificate")).map(|e| (v, e)));
+                .find(|v| v.refused_certificate)
+                .map(|v| (v, v.errors.first().map(String::as_str).unwrap_or("(no message)")));
             match refused {
                 Some((v, e)) if v.start == Start::Https => {
                     pass(format!("the bot refused the certificate it was shown: \"{e}\""))

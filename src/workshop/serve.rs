@@ -32,6 +32,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::{Workshop, bot, exercise, progress};
+use crate::analysis::findings::{Class, Finding};
+use crate::analysis::report::read::{self, Line};
 use crate::lab::{Host, Lab};
 
 /// Connections served at once; event streams open at once.
@@ -268,15 +270,48 @@ fn poll_demo(out: &std::path::Path, scenarios: &[(&'static str, &'static str, bo
 
 /// What an intruder's findings file holds, class by class: `credential 2, url 9, ...`.
 fn learned(findings: &std::path::Path) -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
     for line in std::fs::read_to_string(findings).unwrap_or_default().lines() {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
-            && v["type"] == "finding"
-        {
-            *counts.entry(v["class"].as_str().unwrap_or("").to_string()).or_default() += 1;
+        if let Some(Line::Finding(f)) = read::line(line) {
+            *counts.entry(f.class.as_str()).or_default() += 1;
         }
     }
     counts.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A finding as the views send it to a page, and keep it in a feed.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Shown {
+    class: Class,
+    summary: String,
+    secret: Option<String>,
+    at_ms: u64,
+}
+
+impl Shown {
+    /// `f` as written, its summary's URLs in clear when the writer revealed them.
+    fn written(f: &Finding) -> Shown {
+        Shown {
+            class: f.class,
+            summary: f.shown_summary(true).to_string(),
+            secret: f.secret.clone(),
+            at_ms: bot::now_ms(),
+        }
+    }
+
+    fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A row of the visits' timeline: when, in which column (`http` or `https`), what.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct VisitRow {
+    at_ms: u64,
+    column: &'static str,
+    what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exercise: Option<String>,
 }
 
 /// The grid as JSON: each participant's cells, when each exercise was first shown to
@@ -507,7 +542,23 @@ fn demo_route(view: &Arc<View>, run: &DemoRun, path: &str, q: &str) -> Response<
                                 let visit = std::fs::read(dir.join("visitor.json"))
                                     .ok()
                                     .and_then(|b| serde_json::from_slice::<crate::lab::visitor::Visit>(&b).ok());
-                                let rows: Vec<serde_json::Value> = visit.iter().map(|v| serde_json::json!({"at_ms": bot::now_ms(), "column": if v.steps.iter().any(|s| s.url.starts_with("http://") && !s.hsts_upgrade) { "http" } else { "https" }, "what": crate::lab::visitor::outcome_line(v)})).collect();
+                                let rows: Vec<VisitRow> = visit
+                                    .iter()
+                                    .map(|v| VisitRow {
+                                        at_ms: bot::now_ms(),
+                                        column: if v
+                                            .steps
+                                            .iter()
+                                            .any(|s| s.url.starts_with("http://") && !s.hsts_upgrade)
+                                        {
+                                            "http"
+                                        } else {
+                                            "https"
+                                        },
+                                        what: crate::lab::visitor::outcome_line(v),
+                                        exercise: None,
+                                    })
+                                    .collect();
                                 if tx
                                     .send(Bytes::from(format!(
                                         "event: visits\ndata: {}\n\n",
@@ -543,13 +594,9 @@ fn last_page(pages: &std::path::Path) -> Option<std::path::PathBuf> {
 /// A finding line of an intruder's `findings.jsonl` as the view shows it (masked unless
 /// `reveal`), or `None` for other lines.
 fn shown_finding(line: &str, reveal: bool) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v["type"] != "finding" {
-        return None;
-    }
-    let f: crate::analysis::findings::Finding = serde_json::from_value(v).ok()?;
-    let f = f.remasked().shown(reveal);
-    Some(serde_json::json!({"class": f.class.as_str(), "summary": f.summary, "secret": f.secret, "at_ms": bot::now_ms()}).to_string())
+    let Line::Finding(f) = read::line(line)? else { return None };
+    let f = f.shown(reveal);
+    Some(Shown { class: f.class, summary: f.summary, secret: f.secret, at_ms: bot::now_ms() }.json())
 }
 
 fn demo_page(run: &DemoRun, q: &str) -> String {
@@ -708,11 +755,8 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         use tokio::io::AsyncBufReadExt;
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            if v["type"] != "finding" {
-                continue;
-            }
-            let shown = serde_json::json!({"class": v["class"], "summary": v["summary"], "secret": v["secret"], "at_ms": bot::now_ms()}).to_string();
+            let Some(Line::Finding(f)) = read::line(&line) else { continue };
+            let shown = Shown::written(&f).json();
             let Some(feed) = weak.upgrade() else { return };
             let mut recent = feed.recent.lock().expect("no panics while held");
             recent.push_back(shown.clone());
@@ -766,7 +810,7 @@ fn grid_page(ws: &Workshop, q: &str) -> String {
 }
 
 /// The timeline rows: each visit, in the HTTP or the HTTPS column.
-fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<serde_json::Value> {
+fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<VisitRow> {
     visits
         .iter()
         .rev()
@@ -783,7 +827,7 @@ fn timeline_rows(visits: &[bot::BotVisit]) -> Vec<serde_json::Value> {
             if let Some(e) = v.errors.first() {
                 let _ = write!(what, ", refused: {e}");
             }
-            serde_json::json!({"at_ms": v.at_ms, "column": column, "what": what, "exercise": v.exercise})
+            VisitRow { at_ms: v.at_ms, column, what, exercise: Some(v.exercise.clone()) }
         })
         .collect()
 }
@@ -826,7 +870,7 @@ fn page_with_frame<'a>(
     title: &str,
     base: &str,
     findings: impl Iterator<Item = &'a String>,
-    visits: &[serde_json::Value],
+    visits: &[VisitRow],
     q: &str,
 ) -> String {
     let mut h = String::with_capacity(8192);
@@ -843,15 +887,11 @@ fn page_with_frame<'a>(
     }
     h.push_str("</ol></section></div><h2>The visits</h2><table id=\"timeline\"><thead><tr><th>when</th><th>over HTTP</th><th>over HTTPS</th></tr></thead><tbody>");
     for r in visits {
-        let (http, https) = if r["column"] == "http" {
-            (r["what"].as_str().unwrap_or(""), "")
-        } else {
-            ("", r["what"].as_str().unwrap_or(""))
-        };
+        let (http, https) = if r.column == "http" { (r.what.as_str(), "") } else { ("", r.what.as_str()) };
         let _ = write!(
             h,
             "<tr><td class=\"t\" data-ms=\"{}\"></td><td>{}</td><td>{}</td></tr>",
-            r["at_ms"],
+            r.at_ms,
             esc(http),
             esc(https)
         );
@@ -862,13 +902,13 @@ fn page_with_frame<'a>(
 
 /// One finding as a list item (the same markup the script adds live).
 fn finding_li(json: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let secret = v["secret"].as_str().map(|s| format!(": <b>{}</b>", esc(s))).unwrap_or_default();
+    let Ok(f) = serde_json::from_str::<Shown>(json) else { return String::new() };
+    let secret = f.secret.as_deref().map(|s| format!(": <b>{}</b>", esc(s))).unwrap_or_default();
     format!(
         "<li class=\"{}\"><span class=\"class\">{}</span> {}{secret}</li>",
-        esc(v["class"].as_str().unwrap_or("")),
-        esc(v["class"].as_str().unwrap_or("")),
-        esc(v["summary"].as_str().unwrap_or(""))
+        f.class.as_str(),
+        f.class.as_str(),
+        esc(&f.summary)
     )
 }
 
@@ -1081,11 +1121,9 @@ fn hide_portals(text: &str) -> String {
 /// A finding line with its secret masked (a participant's page never shows one in clear,
 /// even when the trainer's view reveals them: the sniffer is theirs to run).
 fn masked_finding(line: &str) -> String {
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) else { return String::new() };
-    if let Some(s) = v["secret"].as_str().map(str::to_string) {
-        v["secret"] = serde_json::Value::String(crate::analysis::findings::mask(&s));
-    }
-    v.to_string()
+    let Ok(mut f) = serde_json::from_str::<Shown>(line) else { return String::new() };
+    f.secret = f.secret.as_deref().map(crate::analysis::findings::mask);
+    f.json()
 }
 
 /// The participant's page: the exercise they are on, a form to check it, the verdict of
@@ -1186,6 +1224,7 @@ mod tests {
             saw_account: true,
             urls: urls.iter().map(|u| u.to_string()).collect(),
             errors: vec![],
+            refused_certificate: false,
             altered: vec![],
             last_page: None,
         }

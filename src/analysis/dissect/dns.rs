@@ -2,20 +2,20 @@
 //! and the addresses it gets back, readable by anyone on the path (unless DNS itself is
 //! encrypted, which the lab does not do).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Event, Record};
 use crate::analysis::reassembly::{ConnInfo, Dir};
 
 /// A DNS query or response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: u16,
     pub response: bool,
     /// `NAME TYPE` per question.
     pub questions: Vec<String>,
     /// `NAME TYPE DATA` per answer.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcode: Option<String>,

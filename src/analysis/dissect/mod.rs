@@ -13,13 +13,14 @@ pub mod tls;
 
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::analysis::flow::Service;
 use crate::analysis::prefetch;
 use crate::analysis::reassembly::{ConnInfo, Dir, End, Limits, StreamApp};
 
 /// One thing a dissector read off the wire.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     HttpRequest(http::Request),
@@ -40,13 +41,13 @@ pub enum Record {
     UdpFlow(crate::analysis::flow::UdpFlow),
     /// Something the dissector could not follow (oversized header, lost sync, ...).
     Notice {
-        protocol: &'static str,
+        protocol: std::borrow::Cow<'static, str>,
         message: String,
     },
 }
 
 /// A record with where it was seen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Frame that carried the start of the message.
     pub frame: u64,
@@ -254,22 +255,16 @@ impl StreamApp for ConnApp {
         let service = match &mut self.proto {
             Proto::Http(h) => {
                 h.end(info, out);
-                Some("http")
+                Some(Service::Http)
             }
             Proto::Tls(t) => {
                 t.end(info, out);
-                Some("ssl")
+                Some(Service::Ssl)
             }
-            Proto::Dns(_) => Some("dns"),
+            Proto::Dns(_) => Some(Service::Dns),
             _ => None,
         };
-        let end = match why {
-            End::Closed => "closed",
-            End::Reset => "reset",
-            End::Idle => "idle",
-            End::Evicted => "evicted",
-            End::EndOfCapture => "open",
-        };
+        let end = why;
         let c = crate::analysis::flow::Connection {
             community_id: crate::analysis::flow::community_id(crate::analysis::flow::TCP, info.client, info.server),
             service,

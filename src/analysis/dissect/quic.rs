@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Event, Record, tls};
 
@@ -33,7 +33,7 @@ const V2: u32 = 0x6b33_43cf;
 const DRAFT29: u32 = 0xff00_001d;
 
 /// What a QUIC connection showed, emitted when it ends (the capture ends, or it is evicted).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub community_id: String,
     /// QUIC version of the client's Initials (`v1`, `v2`, `draft-29`).
@@ -42,11 +42,11 @@ pub struct Summary {
     /// its own, and the server's.
     pub client_dcid: String,
     pub client_scid: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub server_scid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,
     pub packets_to_server: u64,
     pub bytes_to_server: u64,
@@ -57,10 +57,10 @@ pub struct Summary {
     /// Packets that stay encrypted to an observer (Handshake, 0-RTT, 1-RTT).
     pub encrypted_packets: u64,
     /// The server asked the client to prove its address (a Retry).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retry: bool,
     /// Versions a Version Negotiation packet offered.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions_offered: Vec<String>,
 }
 

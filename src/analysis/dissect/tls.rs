@@ -10,7 +10,7 @@
 //! certificates by `x509-parser`. Handshake messages may span records and records may
 //! span segments; at most [`MAX_HANDSHAKE`] bytes of handshake are held per direction.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
 
@@ -22,25 +22,25 @@ pub const MAX_HANDSHAKE: usize = 256 << 10;
 /// Largest record length accepted (2^14 plus the allowed expansion).
 const MAX_RECORD: usize = 18_432;
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClientHello {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,
     /// The legacy version field, e.g. `0x0303`.
     pub version: String,
     /// From the supported_versions extension, GREASE removed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supported_versions: Vec<String>,
     pub cipher_suites: usize,
     /// Groups of the key shares offered (TLS 1.3), GREASE removed: `x25519`,
     /// `X25519MLKEM768`, ...
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_shares: Vec<String>,
     pub ja4: String,
     /// The ClientHello carries an Encrypted Client Hello extension: the real name is hidden.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ech: bool,
     /// Carried in QUIC Initial packets of this version (`v1`, `v2`, `draft-29`), not in TLS
     /// records over TCP.
@@ -48,7 +48,7 @@ pub struct ClientHello {
     pub quic: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ServerHello {
     /// The name the client asked for (from its ClientHello), when seen.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +60,7 @@ pub struct ServerHello {
     pub alpn: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Certificate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
@@ -68,13 +68,13 @@ pub struct Certificate {
     pub position: usize,
     pub subject: String,
     pub issuer: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
     pub not_before: String,
     pub not_after: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
@@ -84,7 +84,7 @@ pub struct Alert {
 }
 
 /// What the encrypted part of a connection shows.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Traffic {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,

@@ -150,6 +150,7 @@ mod tests {
         let v6: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
         let f = |secret: Option<&str>, conn, src, dst| Finding {
             class: Class::Credential,
+            about: Default::default(),
             summary: "HTTP Basic password of user \"al\\ice\"\tin caf\u{e9}".into(),
             secret: secret.map(String::from),
             host: "site.test".into(),
@@ -176,6 +177,7 @@ mod tests {
         for class in Class::ALL {
             let f = Finding {
                 class,
+                about: Default::default(),
                 summary: "s".into(),
                 secret: None,
                 host: "h".into(),

@@ -9,6 +9,7 @@
 
 mod json;
 mod jsonl;
+pub mod read;
 mod text;
 mod zeek;
 
@@ -361,6 +362,7 @@ mod tests {
             let a: std::net::SocketAddr = "192.0.2.10:49152".parse().unwrap();
             Finding {
                 class,
+                about: Default::default(),
                 summary: summary.into(),
                 secret: None,
                 host: host.into(),

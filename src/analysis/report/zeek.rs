@@ -296,8 +296,8 @@ impl Report for ZeekReport {
                 m.insert("orig_bytes".into(), json!(c.bytes_to_server));
                 m.insert("resp_bytes".into(), json!(c.bytes_to_client));
                 let state = match c.end {
-                    "closed" => "SF",
-                    "reset" => "RSTO",
+                    crate::analysis::reassembly::End::Closed => "SF",
+                    crate::analysis::reassembly::End::Reset => "RSTO",
                     _ => "S1",
                 };
                 m.insert("conn_state".into(), json!(state));

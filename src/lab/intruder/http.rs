@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use super::inject::{Injector, Tamper, csp_blocks_inline, tamper, tamper_kind};
-use super::{Ctx, Outcome, ProxyError, TlsMode};
+use super::{Act, Ctx, Interception, ProxyError, TlsMode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Out = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
@@ -232,13 +232,13 @@ async fn proxy(
     let scheme = if matches!(upstream, Upstream::Tls(_)) && ctx.opts.tls != TlsMode::Strip { "https" } else { "http" };
     let url = format!("{scheme}://{host}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let url = if ctx.opts.reveal { url } else { crate::analysis::findings::mask_url(&url) };
-    let mut outcome = Outcome {
+    let mut outcome = Interception {
         kind: super::Kind::Http,
         client: peer,
         server: dst.to_string(),
         method: Some(parts.method.to_string()),
         url: Some(url),
-        ..Outcome::default()
+        ..Interception::default()
     };
     for h in HOP_BY_HOP {
         parts.headers.remove(h);
@@ -295,7 +295,7 @@ async fn proxy(
                 None => match connect(&key, &ctx).await {
                     Ok(s) => s,
                     Err(e) => {
-                        outcome.outcome = "failed".into();
+                        outcome.outcome = Act::Failed;
                         outcome.detail = format!("cannot reach the site: {e}");
                         ctx.record(outcome);
                         return error(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -364,7 +364,7 @@ async fn proxy(
                 Ok(n) => *guard = Some((key.clone(), n)),
                 Err(e) => {
                     *guard = None;
-                    outcome.outcome = "failed".into();
+                    outcome.outcome = Act::Failed;
                     outcome.detail = format!("cannot reach the site: {e}");
                     ctx.record(outcome);
                     return error(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -375,7 +375,7 @@ async fn proxy(
             Ok(r) => r,
             Err(_) => {
                 *guard = None;
-                outcome.outcome = "failed".into();
+                outcome.outcome = Act::Failed;
                 outcome.detail = format!("the site did not answer within {} s", ctx.opts.idle_timeout.as_secs());
                 ctx.record(outcome);
                 return error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
@@ -386,13 +386,13 @@ async fn proxy(
         Ok(r) => r,
         // The visitor's streamed body stalled on its way to the site.
         Err(e) if crate::lab::conn::timed_out(&e) => {
-            outcome.outcome = "failed".into();
+            outcome.outcome = Act::Failed;
             outcome.detail = "the visitor's request body stalled".into();
             ctx.record(outcome);
             return error(StatusCode::REQUEST_TIMEOUT, "the request body stalled");
         }
         Err(e) => {
-            outcome.outcome = "failed".into();
+            outcome.outcome = Act::Failed;
             outcome.detail = format!("the site's response was unreadable: {e}");
             ctx.record(outcome);
             return error(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -435,7 +435,7 @@ async fn proxy(
         None
     };
     if let Some(reason) = skip {
-        outcome.outcome = if strip { "stripped".into() } else { "skipped".into() };
+        outcome.outcome = if strip { Act::Stripped } else { Act::Skipped };
         outcome.detail = if strip { format!("visitor kept on http; {reason}") } else { reason };
         ctx.record(outcome);
         return Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
@@ -446,7 +446,7 @@ async fn proxy(
         let page = match http_body_util::Limited::new(body, WHOLE_PAGE as usize).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                outcome.outcome = "failed".into();
+                outcome.outcome = Act::Failed;
                 outcome.detail = format!("site's body broke off: {e}");
                 ctx.record(outcome);
                 return error(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -466,7 +466,12 @@ async fn proxy(
 }
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).
-pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, reveal: bool) -> Vec<super::Learned> {
+pub(super) fn learned(
+    parts: &http::request::Parts,
+    body: &[u8],
+    o: &Interception,
+    reveal: bool,
+) -> Vec<super::Learned> {
     use crate::analysis::dissect::{Event, Record, http as dh};
     let h = |n: header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let uri = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
@@ -508,6 +513,7 @@ pub(super) fn learned(parts: &http::request::Parts, body: &[u8], o: &Outcome, re
         .filter(|f| f.class != crate::analysis::findings::Class::Metadata)
         .map(|f| super::Learned {
             class: f.class,
+            about: f.about.clone(),
             secret: f.shown_secret(reveal),
             summary: f.shown_summary(reveal).to_string(),
         })
@@ -599,12 +605,12 @@ struct Rewrite {
     ready: std::collections::VecDeque<Bytes>,
     sent: u64,
     failure: Option<String>,
-    outcome: Option<Outcome>,
+    outcome: Option<Interception>,
     ctx: Arc<Ctx>,
 }
 
 impl Rewrite {
-    fn new(enc: &str, ad: &str, strip: bool, outcome: Outcome, ctx: Arc<Ctx>) -> Rewrite {
+    fn new(enc: &str, ad: &str, strip: bool, outcome: Interception, ctx: Arc<Ctx>) -> Rewrite {
         let downgrade = strip.then(Downgrade::default);
         Rewrite {
             decoder: Some(crate::analysis::dissect::http::content::Decoder::new(enc)),
@@ -684,12 +690,12 @@ impl Rewrite {
         let Some(mut o) = self.outcome.take() else { return };
         o.bytes_to_client = self.sent;
         (o.outcome, o.detail) = match (&self.failure, injected, self.strip) {
-            (Some(f), _, _) => ("failed".into(), f.clone()),
+            (Some(f), _, _) => (Act::Failed, f.clone()),
             (None, true, true) => {
-                ("stripped".into(), "visitor kept on http: page read, links downgraded and ad injected".into())
+                (Act::Stripped, "visitor kept on http: page read, links downgraded and ad injected".into())
             }
-            (None, true, false) => ("injected".into(), "advertisement inserted at the start of <body>".into()),
-            (None, false, _) => ("skipped".into(), "no <body> element".into()),
+            (None, true, false) => (Act::Injected, "advertisement inserted at the start of <body>".into()),
+            (None, false, _) => (Act::Skipped, "no <body> element".into()),
         };
         self.ctx.record(o);
     }
@@ -735,14 +741,14 @@ async fn tamper_resource(
     mut parts: http::response::Parts,
     body: Incoming,
     enc: &str,
-    mut outcome: Outcome,
+    mut outcome: Interception,
     ctx: &Ctx,
 ) -> Response<Out> {
     let full = |b: Vec<u8>| http_body_util::Full::new(Bytes::from(b)).map_err(|e| match e {}).boxed_unsync();
     let original = match http_body_util::Limited::new(body, WHOLE_RESOURCE).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            outcome.outcome = "failed".into();
+            outcome.outcome = Act::Failed;
             outcome.detail = format!("site's body broke off or exceeded {} MB: {e}", WHOLE_RESOURCE >> 20);
             ctx.record(outcome);
             return error(StatusCode::BAD_GATEWAY, "bad gateway");
@@ -758,11 +764,10 @@ async fn tamper_resource(
     }
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
     outcome.outcome = match kind {
-        Tamper::Script => "injected",
-        Tamper::Image => "replaced",
-        Tamper::Download => "swapped",
-    }
-    .into();
+        Tamper::Script => Act::Injected,
+        Tamper::Image => Act::Replaced,
+        Tamper::Download => Act::Swapped,
+    };
     outcome.detail = format!("{what} ({} bytes in place of {})", new.len(), decoded.len());
     outcome.bytes_to_client = new.len() as u64;
     ctx.record(outcome);

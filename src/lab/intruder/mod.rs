@@ -11,7 +11,7 @@
 //! - [`race`]: from a fellow guest's seat, forged answers racing the real server.
 //! - [`sniff`]: the eavesdropper: a live capture through the analysis pipeline.
 //!
-//! Every outcome is one JSON line ([`Outcome`]) on standard output.
+//! Every outcome is one JSON line ([`Interception`]) on standard output.
 
 pub mod http;
 pub mod inject;
@@ -84,7 +84,7 @@ pub enum Kind {
 /// the demo.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 #[serde(default)]
-pub struct Outcome {
+pub struct Interception {
     pub kind: Kind,
     pub client: String,
     pub server: String,
@@ -98,8 +98,8 @@ pub struct Outcome {
     pub sni: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<TlsMode>,
-    /// injected, skipped, relayed, refused, detected, stripped, read, failed ...
-    pub outcome: String,
+    /// What came of it.
+    pub outcome: Act,
     pub detail: String,
     #[serde(skip_serializing_if = "is_zero")]
     pub bytes_to_server: u64,
@@ -112,10 +112,69 @@ pub struct Outcome {
     pub learned: Vec<Learned>,
 }
 
+/// What came of one thing the intruder handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Act {
+    /// An ad or a script was put into the page (or the script replaced).
+    Injected,
+    /// An image was replaced.
+    Replaced,
+    /// A download was swapped for the intruder's.
+    Swapped,
+    /// Passed on unchanged (nothing to rewrite, or not a page).
+    #[default]
+    Skipped,
+    /// sslstrip: the visitor was kept on plain HTTP.
+    Stripped,
+    /// TLS bytes passed on without being read.
+    Relayed,
+    /// TLS records were tampered with, and the visitor's end detected it.
+    Detected,
+    /// TLS with a forged certificate the visitor accepted: the intruder read the plaintext.
+    Read,
+    /// The visitor refused the forged certificate (its own TLS alert).
+    Refused,
+    /// Something broke (see the detail).
+    Failed,
+    /// The racing guest collected a request it saw.
+    Collected,
+    /// The racing guest sent a forged answer.
+    Forged,
+}
+
+impl Act {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Act::Injected => "injected",
+            Act::Replaced => "replaced",
+            Act::Swapped => "swapped",
+            Act::Skipped => "skipped",
+            Act::Stripped => "stripped",
+            Act::Relayed => "relayed",
+            Act::Detected => "detected",
+            Act::Read => "read",
+            Act::Refused => "refused",
+            Act::Failed => "failed",
+            Act::Collected => "collected",
+            Act::Forged => "forged",
+        }
+    }
+}
+
+impl std::fmt::Display for Act {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One finding the proxy itself made from traffic it could read.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Learned {
     pub class: crate::analysis::findings::Class,
+    /// What it is about, typed.
+    #[serde(flatten)]
+    pub about: crate::analysis::findings::About,
     pub summary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -162,7 +221,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn record(&self, o: Outcome) {
+    pub fn record(&self, o: Interception) {
         if let Ok(line) = serde_json::to_string(&o) {
             println!("{line}");
         }

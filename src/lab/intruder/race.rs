@@ -19,7 +19,7 @@ use anyhow::{Context, bail};
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use pnet::datalink::{self, Channel};
 
-use super::Outcome;
+use super::{Act, Interception};
 use crate::analysis::capture::live::LiveCapture;
 
 /// A request seen on the LAN that deserves a forged answer.
@@ -193,14 +193,14 @@ fn collect(listener: std::net::TcpListener, reveal: bool, stop: &AtomicBool, don
             .map(|(_, v)| v.into_owned())
             .filter(|v| v.starts_with("http://") || v.starts_with("https://"));
         let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let mut o = Outcome {
+        let mut o = Interception {
             kind: super::Kind::Race,
             client: peer.to_string(),
             server: local,
             method: Some(parts.method.to_string()),
             url: Some(crate::analysis::findings::mask_url(&parts.uri.to_string())),
-            outcome: "collected".into(),
-            ..Outcome::default()
+            outcome: Act::Collected,
+            ..Interception::default()
         };
         o.learned = super::http::learned(&parts, &body, &o, reveal);
         o.detail = format!("the forged sign-in form posted here: {} thing(s) learned", o.learned.len());
@@ -276,12 +276,12 @@ fn race(
         }
         let forged = forge(&t, ad, collector);
         let sent = forged.iter().try_for_each(|f| tx.send_to(f, None).unwrap_or(Ok(())));
-        let o = Outcome {
+        let o = Interception {
             kind: super::Kind::Race,
             client: t.client.to_string(),
             server: t.server.to_string(),
             url: Some(t.what.clone()),
-            outcome: if sent.is_ok() { "forged".into() } else { "failed".into() },
+            outcome: if sent.is_ok() { Act::Forged } else { Act::Failed },
             detail: match sent {
                 Ok(()) => format!(
                     "forged answer to {} sent {} µs after seeing it, at seq {}; whether it won shows at the visitor",
@@ -292,7 +292,7 @@ fn race(
                 Err(e) => e.to_string(),
             },
             bytes_to_client: forged.iter().map(|f| f.len() as u64).sum(),
-            ..Outcome::default()
+            ..Interception::default()
         };
         if let Ok(line) = serde_json::to_string(&o) {
             println!("{line}");

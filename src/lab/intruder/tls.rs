@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::{Ctx, Outcome, ProxyError, TlsMode};
+use super::{Act, Ctx, Interception, ProxyError, TlsMode};
 use crate::analysis::dissect::{Record, tls::TlsConn};
 use crate::analysis::reassembly::{ConnInfo, Dir};
 
@@ -100,17 +100,17 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
     let _open = crate::lab::conn::Open::count();
     let Some((peer, dst)) = super::intercepted(&client) else { return };
     let mode = ctx.opts.tls;
-    let mut o = Outcome {
+    let mut o = Interception {
         kind: super::Kind::Tls,
         client: peer.clone(),
         server: dst.to_string(),
         mode: Some(mode),
-        ..Outcome::default()
+        ..Interception::default()
     };
     let (hello, sni, alpn) = match read_client_hello(&mut client).await {
         Ok(h) => h,
         Err(e) => {
-            o.outcome = "failed".into();
+            o.outcome = Act::Failed;
             o.detail = e.to_string();
             ctx.record(o);
             return;
@@ -127,7 +127,7 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
             let (up, down, _) = relay(client, hello, dst, false, ctx.opts.idle_timeout).await;
             o.bytes_to_server = up;
             o.bytes_to_client = down;
-            o.outcome = "relayed".into();
+            o.outcome = Act::Relayed;
             o.detail = if mode == TlsMode::Strip {
                 format!("the visitor came over HTTPS (it knew the site's HSTS policy): nothing to strip; {seen}")
             } else {
@@ -140,7 +140,7 @@ pub async fn connection(mut client: TcpStream, ctx: Arc<Ctx>) {
             o.bytes_to_server = up;
             o.bytes_to_client = down;
             o.records_tampered = tampered;
-            o.outcome = if tampered > 0 { "detected".into() } else { "relayed".into() };
+            o.outcome = if tampered > 0 { Act::Detected } else { Act::Relayed };
             o.detail = format!(
                 "flipped a byte in {tampered} encrypted record(s) from the server; the visitor's TLS authenticates every record, so it aborted instead of accepting modified bytes"
             );
@@ -256,20 +256,20 @@ impl RecordScanner {
 /// How a handshake with a forged certificate ended, from the visitor's side: a refusal only
 /// when the visitor said so (a TLS alert); anything else (garbage, a closed connection) is
 /// a failed handshake, not a refusal. Returns (outcome, detail).
-fn handshake_end(e: &std::io::Error, name: &str) -> (String, String) {
+fn handshake_end(e: &std::io::Error, name: &str) -> (Act, String) {
     let alert = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()).and_then(|r| match r {
         rustls::Error::AlertReceived(a) => Some(*a),
         _ => None,
     });
     match alert {
         Some(a) => (
-            "refused".into(),
+            Act::Refused,
             format!(
                 "the visitor refused the forged certificate for {name} (alert {a:?}); the intruder learned nothing beyond the ClientHello"
             ),
         ),
         None => (
-            "failed".into(),
+            Act::Failed,
             format!(
                 "the handshake with the visitor broke off ({e}); the intruder learned nothing beyond the ClientHello"
             ),
@@ -346,12 +346,19 @@ fn forged(ctx: &Ctx, name: &str) -> Result<Arc<rustls::ServerConfig>, ProxyError
     Ok(cfg)
 }
 
-async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<String>, mut o: Outcome, ctx: Arc<Ctx>) {
+async fn mitm(
+    client: TcpStream,
+    hello: Vec<u8>,
+    dst: SocketAddr,
+    sni: Option<String>,
+    mut o: Interception,
+    ctx: Arc<Ctx>,
+) {
     let name = sni.clone().unwrap_or_else(|| dst.ip().to_string());
     let cfg = match forged(&ctx, &name) {
         Ok(c) => c,
         Err(e) => {
-            o.outcome = "failed".into();
+            o.outcome = Act::Failed;
             o.detail = e.to_string();
             ctx.record(o);
             return;
@@ -364,7 +371,7 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
         Prefixed { prefix: hello, pos: 0, inner: crate::lab::conn::idle_limited(client, ctx.opts.idle_timeout) };
     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
-            o.outcome = "read".into();
+            o.outcome = Act::Read;
             o.detail = format!(
                 "the visitor ACCEPTED a certificate for {name} forged by the intruder's CA (it was made to trust that CA): HTTPS is broken, the intruder reads and changes everything"
             );
@@ -377,7 +384,7 @@ async fn mitm(client: TcpStream, hello: Vec<u8>, dst: SocketAddr, sni: Option<St
             ctx.record(o);
         }
         Err(_) => {
-            o.outcome = "refused".into();
+            o.outcome = Act::Refused;
             o.detail = "the visitor gave up on the forged certificate (handshake timed out)".into();
             ctx.record(o);
         }
@@ -419,15 +426,15 @@ mod tests {
         let io = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
         let (o, d) =
             handshake_end(&io(rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA)), "clinic.test");
-        assert_eq!(o, "refused");
+        assert_eq!(o, Act::Refused);
         assert!(d.contains("UnknownCA"), "{d}");
         let (o, _) = handshake_end(
             &io(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)),
             "clinic.test",
         );
-        assert_eq!(o, "failed");
+        assert_eq!(o, Act::Failed);
         let (o, _) = handshake_end(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof), "clinic.test");
-        assert_eq!(o, "failed");
+        assert_eq!(o, Act::Failed);
     }
 
     #[test]

@@ -143,6 +143,10 @@ pub struct Step {
     pub http: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The visitor's TLS library refused the server's certificate (its own verdict, typed;
+    /// `error` says it in words).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused_certificate: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The body carries an injected advertisement (marked `plainsight-ad`).
@@ -696,7 +700,13 @@ impl Browser {
             let tls = tokio::time::timeout(Duration::from_secs(5), self.tls.connect(name, tcp))
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())?
-                .map_err(|e| format!("TLS: {e}"))?;
+                .map_err(|e| {
+                    step.refused_certificate = matches!(
+                        e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+                        Some(rustls::Error::InvalidCertificate(_))
+                    );
+                    format!("TLS: {e}")
+                })?;
             step.tls = tls.get_ref().1.protocol_version().map(|v| format!("{v:?}"));
             // HTTP/2 when the server offers it (ALPN), as browsers do.
             if tls.get_ref().1.alpn_protocol() == Some(b"h2") {

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 
-use super::{Authorization, Field};
+use super::{Authorization, Field, FieldSource};
 
 /// Decodes an `Authorization` value; Basic credentials are split into user and password.
 pub fn authorization(raw: String) -> Authorization {
@@ -40,7 +40,7 @@ pub fn query_fields(uri: &str) -> Vec<Field> {
     let Some((_, q)) = uri.split_once('?') else { return Vec::new() };
     form_urlencoded::parse(q.as_bytes())
         .take(64)
-        .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: "query" })
+        .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: FieldSource::Query })
         .collect()
 }
 
@@ -50,7 +50,7 @@ pub fn body_fields(content_type: Option<&str>, body: &[u8]) -> Vec<Field> {
     if ct.contains("x-www-form-urlencoded") {
         form_urlencoded::parse(body)
             .take(256)
-            .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: "form" })
+            .map(|(k, v)| Field { name: k.into_owned(), value: v.into_owned(), source: FieldSource::Form })
             .collect()
     } else if ct.contains("json") {
         let mut out = Vec::new();
@@ -79,9 +79,11 @@ fn json_fields(prefix: &str, v: &serde_json::Value, out: &mut Vec<Field>, depth:
                 json_fields(&format!("{prefix}[{i}]"), v, out, depth + 1);
             }
         }
-        serde_json::Value::String(s) => out.push(Field { name: prefix.to_string(), value: s.clone(), source: "json" }),
+        serde_json::Value::String(s) => {
+            out.push(Field { name: prefix.to_string(), value: s.clone(), source: FieldSource::Json })
+        }
         serde_json::Value::Null => {}
-        other => out.push(Field { name: prefix.to_string(), value: other.to_string(), source: "json" }),
+        other => out.push(Field { name: prefix.to_string(), value: other.to_string(), source: FieldSource::Json }),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Event, Record, looks_like_request};
 
@@ -36,7 +36,7 @@ pub const MAX_PENDING: usize = 256;
 const MAX_HEADERS: usize = 128;
 
 /// An HTTP request as seen on the wire.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Request {
     pub method: String,
     pub uri: String,
@@ -48,7 +48,7 @@ pub struct Request {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referer: Option<String>,
     /// Every `Cookie` header, as sent.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cookies: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
@@ -56,10 +56,10 @@ pub struct Request {
     pub content_type: Option<String>,
     pub body_len: u64,
     /// Fields of a form-encoded or JSON body, and of the query string.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Field>,
     /// Part of the body was lost from the capture.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
     /// How the head departs from RFC 9112, when it does (it was read leniently, as the
     /// device meant it and as tshark reads it).
@@ -68,7 +68,7 @@ pub struct Request {
 }
 
 /// The `Authorization` header.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Authorization {
     pub scheme: String,
     /// The header value as sent.
@@ -80,16 +80,40 @@ pub struct Authorization {
 }
 
 /// A named value from a form, a JSON body or a query string.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Field {
     pub name: String,
     pub value: String,
-    /// `query`, `form` or `json`.
-    pub source: &'static str,
+    pub source: FieldSource,
+}
+
+/// Where a [`Field`] was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldSource {
+    Query,
+    Form,
+    Json,
+}
+
+impl FieldSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldSource::Query => "query",
+            FieldSource::Form => "form",
+            FieldSource::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for FieldSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An HTTP response as seen on the wire.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response {
     pub status: u16,
     pub reason: String,
@@ -107,7 +131,7 @@ pub struct Response {
     pub content_encoding: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_encoding: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set_cookies: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -119,9 +143,9 @@ pub struct Response {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The start of the decoded body, as text.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body_preview: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
     /// How the head departs from RFC 9112, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -627,7 +651,7 @@ impl Half {
 }
 
 fn notice(message: String) -> Record {
-    Record::Notice { protocol: "http", message }
+    Record::Notice { protocol: "http".into(), message }
 }
 
 /// How a message's body is delimited.
