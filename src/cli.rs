@@ -51,6 +51,32 @@ pub enum Command {
     Synth(SynthArgs),
 }
 
+impl Command {
+    /// Commands that only print: a closed pipe (`| head`) ends them quietly, as it does any
+    /// Unix tool. The long-running roles keep ignoring SIGPIPE and end cleanly on the error.
+    pub fn prints_only(&self) -> bool {
+        match self {
+            Command::Workshop(w) => {
+                use WorkshopAction as A;
+                !matches!(
+                    w.action,
+                    A::Bot { .. }
+                        | A::Up { .. }
+                        | A::Serve { .. }
+                        | A::Gate
+                        | A::Holder { .. }
+                        | A::Session { .. }
+                        | A::Enter
+                        | A::Shell { .. }
+                )
+            }
+            Command::Lab(l) => matches!(l.action, LabAction::Status | LabAction::Doctor),
+            Command::Compare { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct FingerprintArgs {
     #[command(subcommand)]

@@ -17,13 +17,3 @@ pub enum Exit {
     /// Stopped by Ctrl-C (or SIGTERM) before it ended; what it started was removed.
     Interrupted = 130,
 }
-
-impl From<crate::analysis::analyze::Outcome> for Exit {
-    fn from(o: crate::analysis::analyze::Outcome) -> Exit {
-        match o {
-            crate::analysis::analyze::Outcome::Clean => Exit::Ok,
-            crate::analysis::analyze::Outcome::NotACapture => Exit::Usage,
-            crate::analysis::analyze::Outcome::Damaged => Exit::Damaged,
-        }
-    }
-}

@@ -3,47 +3,52 @@
 //!
 //! # Layout
 //!
-//! Two halves, and the demo on top of both:
+//! The house has floors. A room uses the rooms below it, never one above it, and rooms on
+//! the same floor do not use each other: no import points up, so none goes round in a
+//! circle (`tests/layers.rs` checks it, and that this list matches `ls src`):
 //!
 //! ```text
-//! analysis/  capture -> decode -> reassembly -> dissect (http, tls, dns) -> findings -> report
-//! lab/       the network (namespaces or containers), its roles: site, visitor, intruder (sniff + inject)
-//! demo/      every role, scenario by scenario, side by side; the table and report.html
-//! workshop/  one lab per participant, visitor bots, exercises checked from evidence, progress
-//! fingerprint/ which article was read over HTTPS, guessed from sizes: learn, guess, eval
+//! commands/    one file per command: arguments in, an exit code out     (main.rs: parse, dispatch)
+//! cli.rs       the clap structs and the checks of their values
+//! views/       the live web views: the workshop's grid, a lab, the demo as it runs
+//! demo/  workshop/   the scenarios side by side  |  one lab and bot per participant, checks, sandboxes
+//! lab/         the network (namespaces or containers) and its roles: site, visitor, intruder
+//! analysis/    capture -> decode -> reassembly -> flow -> dissect -> findings -> pipeline -> report
+//! exit.rs      the exit codes
 //! ```
 //!
 //! - [`analysis`]: captures in, findings out. Data flows one way; each stage is a module
 //!   and never imports a later one. [`analysis::pipeline`] chains them, for
 //!   [`analysis::analyze`] (a file) and for the intruder's live sniffer; [`analysis::compare`]
-//!   sets two captures side by side; [`analysis::synth`] writes captures with known content
+//!   sets two captures side by side; [`analysis::fingerprint`] names the article behind an
+//!   HTTPS page load from its sizes; [`analysis::synth`] writes captures with known content
 //!   for tests, fuzzing and benchmarks.
 //! - [`lab`]: the hosts and what runs on them. [`lab::run`] builds the namespaces,
-//!   [`lab::container`] drives the same roles in containers, [`lab::proc`] starts, watches
-//!   and stops role processes; the roles are [`lab::site`] (the website and its DNS),
-//!   [`lab::visitor`] (the scripted browser) and [`lab::intruder`] (sniff, the injecting
-//!   proxy, the racing guest); [`lab::pki`] makes the lab's certificates.
-//! - [`demo`]: runs the scenarios through the lab and the analysis, and writes the report.
-//! - [`fingerprint`]: which article was read over HTTPS, from the sizes of its page load:
-//!   [`fingerprint::run`] learns the site from the intruder host, guesses a capture's page
-//!   loads, and measures the accuracy; [`fingerprint::Live`] guesses inside `sniff`.
+//!   [`lab::container`] drives the same roles in containers, [`lab::hosts`] is either of
+//!   them to the demo and the workshop, [`lab::proc`] starts, watches and stops role
+//!   processes; the roles are [`lab::site`] (the website and its DNS), [`lab::visitor`] (the
+//!   scripted browser) and [`lab::intruder`] (sniff, the injecting proxy, the racing guest);
+//!   [`lab::browser`] drives headless Chromium in a host, [`lab::fingerprint`] learns the
+//!   site's page loads from the intruder host, [`lab::pki`] makes the lab's certificates.
+//! - [`demo`]: runs the scenarios through the lab and the analysis; [`demo`]'s `evidence`
+//!   reads every role's output back into types, `observe` turns it into the table's cells,
+//!   [`demo::report`] writes the table and report.html.
 //! - [`workshop`]: a classroom of labs: [`workshop::bot`] (a persona visiting in a loop),
 //!   [`workshop::exercise`] (`lab/exercises/*.md`), [`workshop::check`] (checkpoints from
 //!   evidence), [`workshop::progress`] (SQLite), [`workshop::desk`] (show, check, hint,
 //!   progress: the only writer of progress), [`workshop::sandbox`] (each participant's
 //!   account, namespaces, mounts and cgroups), [`workshop::gate`] (the root daemon that
 //!   holds the sandboxes and answers logins and checks on a Unix socket, by peer
-//!   credentials), [`workshop::ssh`] (the workshop's own sshd, the handout),
-//!   [`workshop::serve`] (the trainer's view and each participant's page),
-//!   [`workshop::command`] (the `workshop` actions).
-//!
-//! `main.rs` only parses arguments ([`cli`]: clap structs and the checks of their values)
-//! and maps outcomes to exit codes ([`exit::Exit`]).
+//!   credentials), [`workshop::ssh`] (the workshop's own sshd, the handout).
+//! - [`views`]: the trainer's view, each participant's page, and the demo's live view.
+//! - [`cli`]: the arguments; [`commands`]: what each command does with them;
+//!   [`exit`]: the exit codes (README, "Exit codes").
 
 pub mod analysis;
 pub mod cli;
+pub mod commands;
 pub mod demo;
 pub mod exit;
-pub mod fingerprint;
 pub mod lab;
+pub mod views;
 pub mod workshop;

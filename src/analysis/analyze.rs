@@ -97,6 +97,16 @@ pub fn scan_with(
     Ok(Scan { name: file.name().to_string(), counters, fault })
 }
 
+impl From<Outcome> for crate::exit::Exit {
+    fn from(o: Outcome) -> crate::exit::Exit {
+        match o {
+            Outcome::Clean => crate::exit::Exit::Ok,
+            Outcome::NotACapture => crate::exit::Exit::Usage,
+            Outcome::Damaged => crate::exit::Exit::Damaged,
+        }
+    }
+}
+
 pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
     let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut report: Box<dyn Report> = match opts.format {

@@ -2,8 +2,8 @@
 //! no stage imports a later one:
 //!
 //! ```text
-//! capture  ->  decode  ->  reassembly  ->  dissect (http, tls, dns, quic)  ->  findings  ->  report
-//!                               flow (Community ID, a record per TCP connection and UDP flow)
+//! capture  ->  decode  ->  reassembly  ->  flow  ->  dissect (http, tls, dns, quic, udp)  ->  findings  ->  report
+//!                                                      ->  pipeline  ->  analyze, compare, fingerprint
 //! ```
 //!
 //! - [`capture`]: frames from a pcap/pcapng file ([`capture::file`]) or a live interface
@@ -12,8 +12,8 @@
 //! - [`reassembly`]: TCP streams from segments: order, overlaps, gaps, bounded memory.
 //! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams; QUIC Initials and HTTP
 //!   over UDP from datagrams.
-//! - [`flow`]: the Community ID, and a record per TCP connection and per UDP flow, so that
-//!   other tools (Zeek, Arkime, Elastic) can join them.
+//! - [`flow`]: the Community ID, and the records of a TCP connection and of a UDP flow, so
+//!   that other tools (Zeek, Arkime, Elastic) can join them.
 //! - [`findings`]: what was learned, classed by sensitivity, with secrets kept apart and
 //!   masked (in URLs too).
 //! - [`report`]: text, JSON lines, JSON, tab-separated fields and Zeek-style logs.
@@ -29,6 +29,7 @@ pub mod compare;
 pub mod decode;
 pub mod dissect;
 pub mod findings;
+pub mod fingerprint;
 pub mod flow;
 pub mod pipeline;
 pub mod prefetch;

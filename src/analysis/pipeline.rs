@@ -35,7 +35,7 @@ pub struct Analyzer {
     decoder: Decoder,
     tcp: Reassembler<ConnApp>,
     quic: quic::Quic,
-    udp: crate::analysis::flow::UdpFlows,
+    udp: crate::analysis::dissect::udp::UdpFlows,
     filter: Option<BpfFilter>,
     events: Vec<Event>,
     counters: Counters,

@@ -1,133 +1,31 @@
-//! `--browser chromium`: Debian's Chromium in the visitor host, pinned to the site's key,
+//! `--browser chromium`: Debian's Chromium in the visitor host ([`crate::lab::browser`])
 //! loads each scenario's page: a screenshot, the error it reports, and which powerful
 //! features the page was offered (secure context).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-use anyhow::Context;
 
 use super::Browser;
 use super::scenario::Plan;
-use crate::lab::{Host, Lab};
-
-/// SHA-256 of the site certificate's public key, base64: Chromium trusts the lab site by
-/// this pin only, so a certificate forged by another CA is still refused.
-pub(crate) fn site_spki(lab: &Lab) -> anyhow::Result<String> {
-    use base64::Engine;
-    use rustls_pki_types::pem::PemObject;
-    use sha2::Digest;
-    let der = rustls_pki_types::CertificateDer::from_pem_file(lab.state_dir().join("site.pem"))
-        .map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| anyhow::anyhow!("site.pem: {e}"))?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(cert.public_key().raw)))
-}
-
-/// Headless Chromium in a lab host with a profile of its own, trusting the lab site by its
-/// key's pin `spki`; add what to do and the URL.
-pub(crate) fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Command {
-    let mut c = Command::new("ip");
-    c.args([
-        "netns",
-        "exec",
-        &lab.ns(host),
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,800",
-        "--virtual-time-budget=3000",
-        "--enable-logging=stderr",
-        "--v=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .arg(format!("--ignore-certificate-errors-spki-list={spki}"))
-    .stdin(Stdio::null());
-    c
-}
-
-/// The error code of Chromium's error page (its `loadTimeData`: `"errorCode":"net::ERR_..."`).
-fn interstitial_error(dom: &str) -> Option<String> {
-    let at = dom.find("\"errorCode\":\"net::ERR_")? + "\"errorCode\":\"".len();
-    let code: String = dom[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
-    Some(code)
-}
+use crate::lab::{Host, Lab, browser};
 
 /// Runs headless Chromium in the visitor host on the scenario's start page.
 pub(super) fn chromium(lab: &Lab, plan: &Plan, dir: &Path) -> anyhow::Result<Browser> {
     let url = if plan.start.contains("://") { plan.start.to_string() } else { format!("http://{}/", plan.start) };
     let profile = dir.join("chromium-profile");
-    let spki = site_spki(lab)?;
-    let run = |extra: &str| -> anyhow::Result<std::process::Output> {
-        headless(lab, Host::Visitor, &profile, &spki)
-            .arg(extra)
-            .arg(&url)
-            .output()
-            .context("running chromium (apt-get install chromium)")
-    };
     let png = dir.join("browser.png");
-    let shot = run(&format!("--screenshot={}", png.display()))?;
-    let dom = run("--dump-dom")?;
-    let dom_text = String::from_utf8_lossy(&dom.stdout).into_owned();
-    std::fs::write(dir.join("browser-dom.html"), &dom_text)?;
-    let stderr = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
-    // Chromium logs the error on standard error (156); older builds (Debian's 148) log
-    // nothing and show their interstitial, whose own data names the error.
-    let error = stderr
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .find(|w| w.starts_with("net::ERR_"))
-        .map(str::to_string)
-        .or_else(|| interstitial_error(&dom_text));
-    let secure_context = dom_text.find("Secure context:").map(|i| {
-        let rest = &dom_text[i..];
+    let page = browser::load(lab, Host::Visitor, &profile, &url, &png)?;
+    std::fs::write(dir.join("browser-dom.html"), &page.dom)?;
+    let secure_context = page.dom.find("Secure context:").map(|i| {
+        let rest = &page.dom[i..];
         rest[..rest.find('<').unwrap_or(rest.len())].trim().to_string()
     });
-    let mut mixed_content: Vec<String> = Vec::new();
-    for m in stderr.lines().filter_map(mixed_content_message) {
-        if !mixed_content.contains(&m) {
-            mixed_content.push(m);
-        }
-    }
-    let loaded = error.is_none() && png.metadata().is_ok_and(|m| m.len() > 0);
     let _ = std::fs::remove_dir_all(&profile);
     Ok(Browser {
-        loaded,
-        error,
+        loaded: page.loaded,
+        error: page.error,
         secure_context,
-        ad_visible: dom_text.contains("plainsight-ad"),
-        screenshot: loaded.then(|| png.display().to_string()),
-        mixed_content,
+        ad_visible: page.dom.contains("plainsight-ad"),
+        screenshot: page.loaded.then(|| png.display().to_string()),
+        mixed_content: page.mixed_content,
     })
-}
-
-/// The message of a console line Chromium logs about mixed content:
-/// `[...:INFO:CONSOLE:0] "Mixed Content: The page at ... This request has been blocked; ...", source: ...`.
-fn mixed_content_message(line: &str) -> Option<String> {
-    let start = line.find("\"Mixed Content:")? + 1;
-    let rest = &line[start..];
-    let end = rest.find("\", source:").unwrap_or(rest.len());
-    Some(rest[..end].trim_end_matches('"').to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_chromium_mixed_content_messages() {
-        let line = "[1:1:1124/152805.97:INFO:CONSOLE:0] \"Mixed Content: The page at 'https://clinic.test/' was loaded over HTTPS, but requested an insecure script 'http://clinic.test/widget.js'. This request has been blocked; the content must be served over HTTPS.\", source: https://clinic.test/ (0)";
-        let m = super::mixed_content_message(line).unwrap();
-        assert!(m.starts_with("Mixed Content: The page at") && m.ends_with("must be served over HTTPS."), "{m}");
-        assert_eq!(super::mixed_content_message("[x:INFO:CONSOLE:0] \"hello\", source: x"), None);
-    }
-
-    #[test]
-    fn reads_the_error_of_chromiums_error_page() {
-        let dom = r#"<script>loadTimeData.data = {"errorCode":"net::ERR_CERT_AUTHORITY_INVALID","expirationDate":"x"};</script>"#;
-        assert_eq!(super::interstitial_error(dom).as_deref(), Some("net::ERR_CERT_AUTHORITY_INVALID"));
-        assert_eq!(super::interstitial_error("<p>net::ERR_ in a page's text</p>"), None);
-    }
 }

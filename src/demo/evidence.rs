@@ -34,7 +34,7 @@ pub(super) struct Evidence {
 
 /// The intruder's guess of an article from its page load's sizes.
 pub(super) struct Guessed {
-    pub(super) guess: crate::fingerprint::Guess,
+    pub(super) guess: crate::analysis::fingerprint::Guess,
     /// The site padded its responses (the intruder learned it padded).
     pub(super) padded: bool,
     /// Page loads the intruder learned.

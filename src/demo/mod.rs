@@ -13,7 +13,7 @@
 //! cookie, used), `browser` (Chromium in the visitor host), `live` (`--step`), and
 //! [`report`] (the terminal table and report.html).
 
-pub(crate) mod browser;
+mod browser;
 mod evidence;
 pub mod hosts;
 mod live;
@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
+pub use crate::lab::hosts::Hosts;
 use crate::lab::{Host, proc};
-pub use hosts::Hosts;
 use scenario::{Expect, Got, Leaks, ReplayState, Scenario};
 
 /// Checked options of the demo.
@@ -332,7 +332,7 @@ fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) ->
     }
     let visitor = std::net::IpAddr::V4(crate::lab::VISITOR);
     let (guess, model) =
-        crate::fingerprint::run::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us)
+        crate::lab::fingerprint::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us)
             .map_err(|e| format!("{e:#}"))?;
     Ok(evidence::Guessed { guess, padded: model.padded, learned: model.samples.len() })
 }

@@ -17,8 +17,11 @@
 //! a process started, watched and stopped through [`proc`]; [`pki`] makes the lab's
 //! certificates, [`conn`] keeps the servers' connections in bounds (listen backlog, idle limits, lingering close).
 
+pub mod browser;
 pub mod conn;
 pub mod container;
+pub mod fingerprint;
+pub mod hosts;
 pub mod intruder;
 pub mod pki;
 pub mod proc;

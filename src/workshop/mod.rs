@@ -15,14 +15,18 @@
 
 pub mod bot;
 pub mod check;
-pub mod command;
 pub mod desk;
 pub mod exercise;
 pub mod gate;
 pub mod progress;
 pub mod sandbox;
-pub mod serve;
 pub mod ssh;
+
+/// Prints a line; a closed standard output (`| head -1`) does not stop the command.
+pub fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
 
 use std::path::PathBuf;
 
@@ -169,9 +173,9 @@ fn restart_site(ws: &Workshop, lab: &Lab, flags: &[String]) -> anyhow::Result<()
     let conductor = crate::lab::container::Conductor::resume(&lab.state_dir())?;
     let mut jobs = Jobs::load(ws);
     let old = jobs.site.map(|n| conductor.job(Host::Site, n));
-    let hosts = crate::demo::Hosts::Containers { lab: lab.clone(), conductor, site: std::sync::Mutex::new(old) };
+    let hosts = crate::lab::hosts::Hosts::Containers { lab: lab.clone(), conductor, site: std::sync::Mutex::new(old) };
     hosts.restart_site(flags)?;
-    if let crate::demo::Hosts::Containers { site, .. } = &hosts {
+    if let crate::lab::hosts::Hosts::Containers { site, .. } = &hosts {
         jobs.site = site.lock().expect("site job").as_ref().map(|j| j.number());
     }
     jobs.save(ws)
@@ -420,7 +424,7 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
         }
         set_exercise(ws, &key, 1, None)?;
         start_bot(ws, &lab, 1, bot_interval)?;
-        command::say(format_args!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name));
+        say(format_args!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name));
         return Ok(());
     }
     for p in 1..=participants {
@@ -430,7 +434,7 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
             if bot::pid(&lab).is_none() {
                 start_bot(ws, &lab, p, bot_interval)?;
             }
-            command::say(format_args!("{}: already up", lab.name));
+            say(format_args!("{}: already up", lab.name));
             continue;
         }
         run::up(&lab, &[])?;
@@ -441,7 +445,7 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
         if bot::pid(&lab).is_none() {
             start_bot(ws, &lab, p, bot_interval)?;
         }
-        command::say(format_args!("{}: lab up, bot {} visiting", lab.name, key.persona(p, "").full_name));
+        say(format_args!("{}: lab up, bot {} visiting", lab.name, key.persona(p, "").full_name));
     }
     let accounts = sandbox::create_accounts(ws, participants, o.ssh.as_ref().is_some_and(|s| s.keys.is_none()))?;
     // The plainsight that the participants' logins run: a copy they may execute, as the
@@ -452,10 +456,10 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
     std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     std::fs::rename(&tmp, &exe)?;
     gate::start(ws)?;
-    command::say(format_args!("{} sandboxes ready (accounts {} ...)", accounts.len(), sandbox::user_name(ws, 1)));
+    say(format_args!("{} sandboxes ready (accounts {} ...)", accounts.len(), sandbox::user_name(ws, 1)));
     if let Some(settings) = &o.ssh {
         ssh::start(ws, settings, &accounts)?;
-        command::say(format_args!(
+        say(format_args!(
             "sshd for the participants on port {} (`plainsight workshop handout{}` prints their cards)",
             settings.port,
             ws.name_flag()

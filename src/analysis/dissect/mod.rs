@@ -5,11 +5,13 @@
 //! Each dissector turns bytes into [`Record`]s: plain owned data, the unit that crosses
 //! into the findings stage and into `--format jsonl`. [`ConnApp`] is the per-connection
 //! state the reassembler drives; it picks a dissector from the first bytes of the stream.
+//! [`udp`] keeps a record per UDP flow, bounded.
 
 pub mod dns;
 pub mod http;
 pub mod quic;
 pub mod tls;
+pub mod udp;
 
 use std::net::SocketAddr;
 

@@ -40,11 +40,15 @@ pub struct Options {
     /// Name the article behind each HTTPS page load as it ends (no connection open, and
     /// none started for the gap), with what `fingerprint learn` learned
     /// (`--guess-articles`, `--guess-gap`).
-    pub guess: Option<(crate::fingerprint::Model, Duration)>,
+    pub guess: Option<(crate::analysis::fingerprint::Model, Duration)>,
 }
 
 /// Prints a guessed page load (a line of text, or a JSON line `article_guess`).
-fn print_guess(jsonl: bool, load: &crate::fingerprint::Load, g: &crate::fingerprint::Guess) -> io::Result<()> {
+fn print_guess(
+    jsonl: bool,
+    load: &crate::analysis::fingerprint::Load,
+    g: &crate::analysis::fingerprint::Guess,
+) -> io::Result<()> {
     if jsonl {
         let line = serde_json::json!({"type": "article_guess", "ts": load.start_us, "client": load.client, "page": g.page, "score": g.score, "runners_up": g.runners_up, "tied": g.tied, "why": g.why});
         writeln!(io::stdout(), "{line}")
@@ -169,21 +173,22 @@ pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
             }
         }
     };
-    let mut live = opts.guess.clone().map(|(m, gap)| crate::fingerprint::Live::new(m, gap));
-    let guessed = |events: &[(Event, Vec<Finding>)], live: &mut Option<crate::fingerprint::Live>, end: bool| {
-        let Some(l) = live.as_mut() else { return };
-        let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        done.extend(if end { l.finish() } else { l.tick(now) });
-        for (load, g) in done {
-            if print_guess(use_jsonl, &load, &g).is_err() {
-                stop.store(true, Ordering::SeqCst);
+    let mut live = opts.guess.clone().map(|(m, gap)| crate::analysis::fingerprint::Live::new(m, gap));
+    let guessed =
+        |events: &[(Event, Vec<Finding>)], live: &mut Option<crate::analysis::fingerprint::Live>, end: bool| {
+            let Some(l) = live.as_mut() else { return };
+            let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            done.extend(if end { l.finish() } else { l.tick(now) });
+            for (load, g) in done {
+                if print_guess(use_jsonl, &load, &g).is_err() {
+                    stop.store(true, Ordering::SeqCst);
+                }
             }
-        }
-    };
+        };
     let start = Instant::now();
     // Once stopped (the duration, Ctrl-C, SIGTERM), what the kernel already captured is
     // still read: a script that stops the sniffer after its visit loses none of it.

@@ -1,15 +1,14 @@
 //! "Which article did she read?": guessing the page behind an HTTPS page load from what
 //! an on-path observer sees of it: how many TLS connections, how many bytes each carried
 //! back (records are encrypted, not their sizes). The site is public, so the attacker
-//! browses it first and keeps a profile of every page ([`learn`](run::learn)); a visitor's
-//! page load is then named after the nearest profile ([`Model::guess`]), with a score and
-//! why. [`run`] drives it in a lab: learn, guess a capture, evaluate over many visits.
+//! browses it first and keeps a profile of every page ([`crate::lab::fingerprint::learn`]);
+//! a visitor's page load is then named after the nearest profile ([`Model::guess`]), with
+//! a score and why; [`Live`] guesses as a sniffer reads. Pure: the lab drives it
+//! ([`crate::lab::fingerprint`]: learn, guess a capture, evaluate over many visits).
 //!
 //! A closed world of one site's pages is the attacker's best case (Panchenko et al., NDSS
 //! 2016, found that such attacks do not scale to the open web); padding every response to
 //! a few size buckets (`lab up --pad`) takes most of it away, at a price in bytes.
-
-pub mod run;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

@@ -31,10 +31,10 @@ use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::{Workshop, bot, exercise, progress};
 use crate::analysis::findings::{Class, Finding};
 use crate::analysis::report::read::{self, Line};
 use crate::lab::{Host, Lab};
+use crate::workshop::{Workshop, bot, exercise, progress};
 
 /// Connections served at once; event streams open at once.
 const MAX_CONNECTIONS: usize = 256;
@@ -87,7 +87,7 @@ pub struct DemoRun {
 struct View {
     source: Source,
     opts: Options,
-    check: Option<super::Key>,
+    check: Option<crate::workshop::Key>,
     progress: watch::Receiver<String>,
     feeds: Mutex<HashMap<String, Arc<Feed>>>,
     /// The trainer's event streams (the grid, the labs).
@@ -180,7 +180,7 @@ pub async fn serve(
             std::thread::spawn(move || poll_demo(&out, &scenarios, &tx));
         }
     }
-    let check = opts.token.as_deref().map(super::Key::new);
+    let check = opts.token.as_deref().map(crate::workshop::Key::new);
     let hosts = allowed_hosts(&addr);
     let view = Arc::new(View {
         source,
@@ -713,7 +713,7 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         return f.clone();
     }
     let (tx, _) = broadcast::channel(256);
-    let mut cmd = if super::in_containers() {
+    let mut cmd = if crate::workshop::in_containers() {
         tokio::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()))
     } else {
         let mut c = tokio::process::Command::new("ip");
@@ -1007,7 +1007,7 @@ fn host_ok(view: &View, req: &Request<hyper::body::Incoming>) -> bool {
 }
 
 /// Which participant a page secret belongs to (compared in constant time with each).
-fn participant_of(ws: &Workshop, secret: &str) -> Option<(u16, super::Key)> {
+fn participant_of(ws: &Workshop, secret: &str) -> Option<(u16, crate::workshop::Key)> {
     let key = ws.key().ok()?;
     let n = ws.recorded().ok()?.participants;
     let p = (1..=n).fold(None, |found, p| if key.same(secret, &key.page_secret(p)) { Some(p) } else { found })?;
@@ -1055,9 +1055,10 @@ async fn participant_route(
                 feed.recent.lock().expect("no panics while held").iter().rev().cloned().collect();
             let reveal = view.opts.reveal;
             let html = tokio::task::spawn_blocking(move || {
-                let verdict = super::desk::check(&ws, p, &exercise, answer.as_deref().filter(|a| !a.trim().is_empty()))
-                    .map(|a| (a.passed, a.text))
-                    .unwrap_or_else(|e| (false, format!("{e:#}")));
+                let verdict =
+                    crate::workshop::desk::check(&ws, p, &exercise, answer.as_deref().filter(|a| !a.trim().is_empty()))
+                        .map(|a| (a.passed, a.text))
+                        .unwrap_or_else(|e| (false, format!("{e:#}")));
                 participant_page(&ws, p, &base, Some(verdict), &findings, reveal)
             })
             .await
@@ -1151,7 +1152,7 @@ fn participant_page(
     );
     match current.as_deref().and_then(|id| exercise::find(id).ok()) {
         Some(ex) => {
-            let _ = write!(h, "<section id=\"exercise\" data-id=\"{}\"><h2>{} — {}</h2><pre class=\"text\">{}</pre>", esc(&ex.id), esc(&ex.id), esc(&ex.title), esc(&ex.render(&lab.name, p, &super::handout_path(&lab))));
+            let _ = write!(h, "<section id=\"exercise\" data-id=\"{}\"><h2>{} — {}</h2><pre class=\"text\">{}</pre>", esc(&ex.id), esc(&ex.id), esc(&ex.title), esc(&ex.render(&lab.name, p, &crate::workshop::handout_path(&lab))));
             let _ = write!(h, "<form id=\"check\" method=\"post\" action=\"{base}/check\"><input type=\"hidden\" name=\"exercise\" value=\"{}\">", esc(&ex.id));
             if ex.check.needs_answer() {
                 h.push_str("<label>Your answer <input name=\"answer\" id=\"answer\" autocomplete=\"off\" size=\"40\"></label> ");
@@ -1160,7 +1161,7 @@ fn participant_page(
             if let Some((passed, text)) = &verdict {
                 let _ = write!(h, "<pre id=\"verdict\" class=\"{}\">{}</pre>", if *passed { "passed" } else { "failed" }, esc(text));
             }
-            let hints = super::desk::hint(ws, p, Some(&ex.id)).unwrap_or_default();
+            let hints = crate::workshop::desk::hint(ws, p, Some(&ex.id)).unwrap_or_default();
             let _ = write!(h, "<h3>Hints</h3><pre id=\"hints\">{}</pre></section>", esc(&hints));
         }
         None => h.push_str("<section id=\"exercise\"><h2>No exercise yet</h2><p>Open one in your shell: <code>plainsight workshop show password</code>.</p></section>"),
@@ -1203,7 +1204,7 @@ pub fn reachable(addr: &SocketAddr) -> Vec<SocketAddr> {
     }
     let mut out = vec![SocketAddr::from(([127, 0, 0, 1], addr.port()))];
     out.extend(
-        super::ssh::reachable_addresses()
+        crate::workshop::ssh::reachable_addresses()
             .iter()
             .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
             .map(|ip| SocketAddr::new(ip, addr.port())),

@@ -9,15 +9,11 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::gate::{self, Request};
-use super::{Workshop, desk, exercise, sandbox, ssh};
 use crate::cli::{WorkshopAction as A, WorkshopArgs};
 use crate::exit::Exit;
-
-/// Prints a line; a closed standard output (`| head -1`) does not stop the command.
-pub fn say(line: impl std::fmt::Display) {
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
+use crate::workshop::gate::{self, Request};
+use crate::workshop::say;
+use crate::workshop::{self as ws, Workshop, desk, exercise, sandbox, ssh};
 
 fn print_reply(r: &gate::Reply) -> Exit {
     let _ = std::io::stdout().write_all(r.out.as_bytes());
@@ -73,14 +69,14 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
             max_processes,
             cpu_percent,
         } => {
-            let o = super::UpOptions {
+            let o = ws::UpOptions {
                 participants: *participants,
                 key: key.clone(),
                 bot_interval: *bot_interval,
                 limits: sandbox::Limits { memory_mb: *memory_mb, processes: *max_processes, cpu_percent: *cpu_percent },
                 ssh: ssh.then(|| ssh::Settings { port: *ssh_port, listen: ssh_listen.clone(), keys: ssh_keys.clone() }),
             };
-            super::up(&w, &o)?;
+            ws::up(&w, &o)?;
             say(format_args!(
                 "workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)",
                 w.name,
@@ -89,16 +85,16 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
             ));
         }
         A::Down => {
-            let removed = super::down(&w)?;
+            let removed = ws::down(&w)?;
             say(format_args!(
                 "workshop {} removed ({} labs, their accounts and sandboxes); progress kept in {}",
                 w.name,
                 removed.len(),
-                w.data_dir().join(super::progress::FILE).display()
+                w.data_dir().join(ws::progress::FILE).display()
             ));
         }
         A::Status => {
-            let (text, healthy) = super::status(&w)?;
+            let (text, healthy) = ws::status(&w)?;
             print!("{text}");
             return Ok(if healthy { Exit::Ok } else { Exit::Failed });
         }
@@ -137,7 +133,7 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         A::Serve { listen, token, reveal } => serve(&w, *listen, token.clone(), *reveal)?,
         A::Bot { participant, interval } => {
             let lab = w.lab(*participant);
-            super::bot::run(&lab, *interval, crate::lab::proc::stop_on_signals())?;
+            ws::bot::run(&lab, *interval, crate::lab::proc::stop_on_signals())?;
         }
         A::Gate => gate::run(&w, crate::lab::proc::stop_on_signals())?,
         A::Holder { participant } => {
@@ -287,7 +283,7 @@ fn shell(w: &Workshop, participant: u16, host: crate::lab::Host) -> anyhow::Resu
 
 fn progress(w: &Workshop, json: bool) -> anyhow::Result<()> {
     let rec = w.recorded().ok();
-    let table = super::progress::Progress::existing(w)?.table()?;
+    let table = ws::progress::Progress::existing(w)?.table()?;
     let exercises = exercise::all();
     let n = rec.map(|r| r.participants).unwrap_or_else(|| table.keys().copied().max().unwrap_or(0));
     if json {
@@ -323,16 +319,16 @@ fn serve(w: &Workshop, listen: std::net::SocketAddr, token: Option<String>, reve
     let token = match token {
         Some(t) => Some(t),
         None if listen.ip().is_loopback() => None,
-        None => Some(super::Key::generate()),
+        None => Some(ws::Key::generate()),
     };
-    let opts = super::serve::Options { listen, token: token.clone(), reveal };
+    let opts = crate::views::Options { listen, token: token.clone(), reveal };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(super::serve::serve(
-        super::serve::Source::Workshop(w.clone()),
+    rt.block_on(crate::views::serve(
+        crate::views::Source::Workshop(w.clone()),
         opts,
         |addr| {
             let q = token.as_deref().map(|t| format!("?token={t}")).unwrap_or_default();
-            for shown in super::serve::reachable(addr) {
+            for shown in crate::views::reachable(addr) {
                 say(format_args!("view: http://{shown}/{q} (read-only; the progress grid; /lab/NAME for one lab)"));
             }
             let _ = std::io::stdout().flush();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Conn, Load, Model, Sample, connections};
+use crate::analysis::fingerprint::{Conn, Guess, Load, Model, Sample, connections, page_loads};
 use crate::lab::site::articles::{self, ARTICLES};
 use crate::lab::{Host, Lab, SITE_NAME, run};
 
@@ -73,7 +73,7 @@ fn visit_captured(
     .arg(&pcap);
     let sniffer = crate::lab::proc::Role::spawn(cmd, "sniff", &dir.join("sniff.jsonl"), &dir.join("sniff.log"))?;
     crate::lab::proc::wait_ready("the capture", Duration::from_secs(10), stop, || ready.exists())?;
-    let spki = if chromium { crate::demo::browser::site_spki(lab)? } else { String::new() };
+    let spki = if chromium { crate::lab::browser::site_spki(lab)? } else { String::new() };
     let profile = dir.join("chromium-profile");
     // This thread now browses from `host` (Chromium is started there by name); the capture
     // runs in the intruder. In the lab's containers, this must be that host's container.
@@ -116,7 +116,7 @@ fn visit_captured(
             let _ = std::fs::remove_dir_all(&profile);
             let from_us = now_us();
             let out =
-                crate::demo::browser::headless(lab, host, &profile, &spki).arg("--dump-dom").arg(&opts.start).output();
+                crate::lab::browser::headless(lab, host, &profile, &spki).arg("--dump-dom").arg(&opts.start).output();
             let to_us = now_us();
             let error = match out {
                 Ok(o) if String::from_utf8_lossy(&o.stdout).contains("<article>") => None,
@@ -236,7 +236,7 @@ pub fn guess_window(
     client: std::net::IpAddr,
     from_us: i64,
     to_us: i64,
-) -> anyhow::Result<(super::Guess, Model)> {
+) -> anyhow::Result<(Guess, Model)> {
     let model = Model::load(&model_path(lab))?;
     let conns = connections(capture)?;
     let v = Visited { page: String::new(), from_us, to_us, padded: None, error: None };
@@ -268,7 +268,7 @@ pub fn learned_text(model: &Model, path: &Path) -> String {
 /// learned page.
 pub fn guess_text(model: &Model, capture: &Path, gap: Duration) -> anyhow::Result<String> {
     let conns = connections(capture)?;
-    let loads = super::page_loads(&conns, &model.server_name, gap.as_micros() as i64);
+    let loads = page_loads(&conns, &model.server_name, gap.as_micros() as i64);
     let mut out = format!("{} HTTPS page load(s) to {} in {}\n", loads.len(), model.server_name, capture.display());
     let first = loads.first().map(|l| l.start_us).unwrap_or(0);
     for l in &loads {

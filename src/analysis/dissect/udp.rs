@@ -1,0 +1,99 @@
+//! A record per UDP flow (both directions of one address pair), bounded: the oldest flow
+//! ends when too many are open. Each ends as an [`Event`] carrying a [`UdpFlow`].
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use super::{Event, Record};
+use crate::analysis::flow::{Service, UDP, UdpFlow, community_id};
+
+/// UDP flows followed at once; a new one beyond this ends the oldest.
+pub const MAX_UDP_FLOWS: usize = 16384;
+
+struct Open {
+    first_frame: u64,
+    first_ts: i64,
+    last_ts: i64,
+    flow: UdpFlow,
+}
+
+/// Every UDP flow of a capture, by (sender of its first datagram, receiver).
+#[derive(Default)]
+pub struct UdpFlows {
+    open: HashMap<(SocketAddr, SocketAddr), Open>,
+    order: VecDeque<(SocketAddr, SocketAddr)>,
+    pub evicted: u64,
+}
+
+impl UdpFlows {
+    /// Counts one datagram; `service` names what it was read as, if anything.
+    #[allow(clippy::too_many_arguments)] // one datagram's facts, each from the decoder
+    pub fn datagram(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        len: usize,
+        frame: u64,
+        ts: i64,
+        service: Option<Service>,
+        out: &mut Vec<Event>,
+    ) {
+        let (key, to_server) = if self.open.contains_key(&(src, dst)) {
+            ((src, dst), true)
+        } else if self.open.contains_key(&(dst, src)) {
+            ((dst, src), false)
+        } else {
+            if self.open.len() >= MAX_UDP_FLOWS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.evicted += 1;
+                self.end(old, out);
+            }
+            let flow = UdpFlow {
+                community_id: community_id(UDP, src, dst),
+                service: None,
+                packets_to_server: 0,
+                bytes_to_server: 0,
+                packets_to_client: 0,
+                bytes_to_client: 0,
+                duration_us: 0,
+            };
+            self.open.insert((src, dst), Open { first_frame: frame, first_ts: ts, last_ts: ts, flow });
+            self.order.push_back((src, dst));
+            ((src, dst), true)
+        };
+        let o = self.open.get_mut(&key).expect("found or inserted above");
+        o.last_ts = o.last_ts.max(ts);
+        if o.flow.service.is_none() {
+            o.flow.service = service;
+        }
+        if to_server {
+            o.flow.packets_to_server += 1;
+            o.flow.bytes_to_server += len as u64;
+        } else {
+            o.flow.packets_to_client += 1;
+            o.flow.bytes_to_client += len as u64;
+        }
+    }
+
+    fn end(&mut self, key: (SocketAddr, SocketAddr), out: &mut Vec<Event>) {
+        if let Some(mut o) = self.open.remove(&key) {
+            o.flow.duration_us = o.last_ts - o.first_ts;
+            out.push(Event {
+                frame: o.first_frame,
+                ts: o.first_ts,
+                conn: None,
+                src: key.0,
+                dst: key.1,
+                record: Record::UdpFlow(o.flow),
+            });
+        }
+    }
+
+    /// Ends every flow (the capture's end).
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        for key in std::mem::take(&mut self.order) {
+            self.end(key, out);
+        }
+    }
+}
