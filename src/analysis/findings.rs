@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::analysis::dissect::http::FieldSource;
-use crate::analysis::dissect::{Event, Record};
+use crate::analysis::dissect::{Event, Record, dns, http, quic, tls};
 
 /// How sensitive a finding is; the order is the report's order (most sensitive first).
 /// Its names are written once, in [`Class::as_str`]; serde takes them from there.
@@ -441,18 +441,48 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
 /// (eight findings are an allocation large enough to make malloc sort its free lists).
 pub fn derive(e: &Event, out: &mut Vec<Finding>) {
     let first = out.len();
-    let host_of_dst = || e.dst.ip().to_string();
     let from_server =
         matches!(&e.record, Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_))
             || matches!(&e.record, Record::Dns(m) if m.response);
     let server = if from_server { e.src } else { e.dst };
-    let mut last_host: Option<Arc<str>> = None;
-    let mut push = |class, about: About, summary: String, secret: Option<String>, host: &str| {
-        let host = match &last_host {
+    let mut o = Out { e, server, out, last_host: None };
+    match &e.record {
+        Record::HttpRequest(r) => http_request(&mut o, r),
+        Record::HttpResponse(r) => http_response(&mut o, r),
+        Record::TlsClientHello(ch) => tls_client_hello(&mut o, ch),
+        Record::TlsServerHello(sh) => tls_server_hello(&mut o, sh),
+        Record::TlsCertificate(c) => tls_certificate(&mut o, c),
+        Record::TlsAlert(a) => tls_alert(&mut o, a),
+        Record::TlsTraffic(t) => tls_traffic(&mut o, t),
+        Record::Quic(q) => quic(&mut o, q),
+        Record::Dns(m) => dns(&mut o, m),
+        Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) => {}
+    }
+    // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
+    // masked, and the clear one kept for `--reveal`.
+    for f in &mut out[first..] {
+        if let Some(masked) = masked_urls_in(&f.summary) {
+            f.clear_summary = Some(std::mem::replace(&mut f.summary, masked));
+        }
+    }
+}
+
+/// One event's findings as they are appended: the host string shared between them.
+struct Out<'a> {
+    e: &'a Event,
+    server: SocketAddr,
+    out: &'a mut Vec<Finding>,
+    last_host: Option<Arc<str>>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, class: Class, about: About, summary: String, secret: Option<String>, host: &str) {
+        let host = match &self.last_host {
             Some(h) if **h == *host => h.clone(),
-            _ => last_host.insert(host.into()).clone(),
+            _ => self.last_host.insert(host.into()).clone(),
         };
-        out.push(Finding {
+        let e = self.e;
+        self.out.push(Finding {
             class,
             about,
             summary,
@@ -462,262 +492,249 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             conn: e.conn,
             src: e.src,
             dst: e.dst,
-            server,
+            server: self.server,
             clear_summary: None,
         });
-    };
-    match &e.record {
-        Record::HttpRequest(r) => {
-            let host: std::borrow::Cow<str> = r.host.as_deref().map_or_else(|| host_of_dst().into(), Into::into);
-            let url = if r.uri.starts_with('/') { text!("http://{host}{}", r.uri) } else { r.uri.clone() };
-            let path = r.uri.split(['?', '#']).next().unwrap_or("").to_string();
-            push(
-                Class::Url,
-                About::Request { method: r.method.clone(), path },
-                text!("{} {}", r.method, clip(&url, 300)),
-                None,
-                &host,
-            );
-            if let Some((user, pass)) = url_credentials(&r.uri) {
-                push(
-                    Class::Credential,
-                    About::UrlPassword { user: user.clone() },
-                    text!("password of user {user:?} in the URL"),
-                    Some(pass),
-                    &host,
-                );
-            }
-            if let Some(a) = &r.authorization {
-                let scheme = a.scheme.to_ascii_lowercase();
-                if let Some(p) = &a.password {
-                    let user = a.user.clone().unwrap_or_default();
-                    push(
-                        Class::Credential,
-                        About::Authorization { scheme: a.scheme.clone(), user: Some(user.clone()) },
-                        text!("HTTP Basic password of user {user:?}"),
-                        Some(p.clone()),
-                        &host,
-                    );
-                } else if scheme == "digest" {
-                    let user = a.user.clone().unwrap_or_default();
-                    push(
-                        Class::Credential,
-                        About::Authorization { scheme: a.scheme.clone(), user: Some(user.clone()) },
-                        text!("HTTP Digest authorization of user {user:?} (password not sent in clear)"),
-                        None,
-                        &host,
-                    );
-                } else {
-                    let token = a.raw.split_once(' ').map_or(a.raw.clone(), |(_, t)| t.trim().to_string());
-                    push(
-                        Class::Credential,
-                        About::Authorization { scheme: a.scheme.clone(), user: None },
-                        text!("Authorization {} token", a.scheme),
-                        Some(token),
-                        &host,
-                    );
-                }
-            }
-            for c in &r.cookies {
-                for (name, value) in cookie_pairs(c) {
-                    push(
-                        Class::SessionCookie,
-                        About::Cookie { name: name.to_string() },
-                        text!("cookie {name} sent to {host}"),
-                        Some(value.to_string()),
-                        &host,
-                    );
-                }
-            }
-            for f in &r.fields {
-                let what = text!(
-                    "{} field {:?} in {} {}",
-                    f.source,
-                    f.name,
-                    r.method,
-                    clip(r.uri.split('?').next().unwrap_or(""), 80)
-                );
-                let about = About::FormField { name: f.name.clone(), source: f.source };
-                if secret_param(&f.name) {
-                    push(Class::Credential, about, what, Some(f.value.clone()), &host);
-                } else {
-                    push(Class::PageContent, about, text!("{what} = {:?}", clip(&f.value, 80)), None, &host);
-                }
-            }
-            if let Some(ua) = &r.user_agent {
-                push(Class::Metadata, About::UserAgent, text!("user agent {}", clip(ua, 120)), None, &host);
-            }
-        }
-        Record::HttpResponse(r) => {
-            let host: std::borrow::Cow<str> =
-                r.for_host.as_deref().map_or_else(|| e.src.ip().to_string().into(), Into::into);
-            let uri = r.for_uri.as_deref().unwrap_or("(to a request not seen)");
-            for c in &r.set_cookies {
-                let (name, value) = set_cookie_pair(c);
-                let flags: Vec<&str> = c
-                    .split(';')
-                    .skip(1)
-                    .map(|a| a.trim())
-                    .filter(|a| {
-                        let a = a.to_ascii_lowercase();
-                        a == "secure" || a == "httponly"
-                    })
-                    .collect();
-                let flags = if flags.is_empty() { String::new() } else { text!(" ({})", flags.join(", ")) };
-                push(
-                    Class::SessionCookie,
-                    About::SetCookie { name: name.to_string() },
-                    text!("Set-Cookie {name}{flags} from {host}"),
-                    Some(value.to_string()),
-                    &host,
-                );
-            }
-            if r.body_len > 0 || r.title.is_some() {
-                let ct = r.content_type.as_deref().unwrap_or("unknown type");
-                let title = r.title.as_ref().map(|t| text!(", title {t:?}")).unwrap_or_default();
-                push(
-                    Class::PageContent,
-                    About::Page { status: r.status, title: r.title.clone() },
-                    text!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(uri, 120), ct, r.body_len),
-                    None,
-                    &host,
-                );
-            }
-            if let Some(l) = &r.location {
-                push(
-                    Class::Url,
-                    About::Redirect,
-                    text!("redirect from {} to {}", clip(uri, 120), clip(l, 200)),
-                    None,
-                    &host,
-                );
-            }
-        }
-        Record::TlsClientHello(ch) => {
-            let host = ch.sni.clone().unwrap_or_else(host_of_dst);
-            // In a QUIC Initial, under keys anyone on the path derives from the packet.
-            let carrier = ch.quic.as_ref().map(|v| text!(" (QUIC {v} Initial)")).unwrap_or_default();
-            if let Some(sni) = &ch.sni {
-                push(
-                    Class::ServerName,
-                    About::ServerName { name: sni.clone(), quic: ch.quic.clone() },
-                    text!("TLS server name {sni}{carrier}"),
-                    None,
-                    &host,
-                );
-            }
-            let alpn = if ch.alpn.is_empty() { String::new() } else { text!(", ALPN {}", ch.alpn.join(",")) };
-            push(
-                Class::Metadata,
-                About::ClientHello,
-                text!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4),
-                None,
-                &host,
-            );
-        }
-        Record::TlsServerHello(sh) => {
-            let host = sh.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
-            push(
-                Class::Metadata,
-                About::ServerHello { version: sh.version.clone() },
-                text!("TLS ServerHello {} {}", sh.version, sh.cipher),
-                None,
-                &host,
-            );
-        }
-        Record::TlsCertificate(c) => {
-            let names = if c.names.is_empty() { String::new() } else { text!(" for {}", c.names.join(", ")) };
-            let class = if c.position == 0 { Class::ServerName } else { Class::Metadata };
-            let host = c.server_name.clone().unwrap_or_else(|| e.src.ip().to_string());
-            push(
-                class,
-                About::Certificate { position: c.position },
-                text!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer),
-                None,
-                &host,
-            );
-        }
-        Record::TlsAlert(a) => {
-            let host = a.server_name.clone().unwrap_or_else(|| e.src.ip().min(e.dst.ip()).to_string());
-            let from = if e.conn.is_some() { text!(" from {}", e.src) } else { String::new() };
-            push(
-                Class::Metadata,
-                About::Alert { name: a.name.clone() },
-                text!("TLS alert {} (level {}){from}", a.name, a.level),
-                None,
-                &host,
-            );
-        }
-        Record::TlsTraffic(t) => {
-            push(
-                Class::Metadata,
-                About::EncryptedTraffic,
-                text!(
-                    "encrypted: {} records / {} bytes to server, {} records / {} bytes to client",
-                    t.records_to_server,
-                    t.bytes_to_server,
-                    t.records_to_client,
-                    t.bytes_to_client
-                ),
-                None,
-                &t.server_name.clone().unwrap_or_else(host_of_dst),
-            );
-        }
-        Record::Quic(q) => {
-            let over = if q.alpn.iter().any(|a| a == "doq") {
-                "DNS over QUIC"
-            } else if q.alpn.iter().any(|a| a.starts_with("h3")) {
-                "HTTP/3"
-            } else {
-                "QUIC"
-            };
-            push(
-                Class::Metadata,
-                About::QuicTraffic,
-                text!(
-                    "{over} ({}): only the Initials are readable; encrypted: {} packets / {} bytes to server, {} packets / {} bytes to client",
-                    q.version,
-                    q.packets_to_server,
-                    q.bytes_to_server,
-                    q.packets_to_client,
-                    q.bytes_to_client
-                ),
-                None,
-                &q.server_name.clone().unwrap_or_else(host_of_dst),
-            );
-        }
-        Record::Dns(m) => {
-            if m.response {
-                for a in &m.answers {
-                    let name = a.split(' ').next().unwrap_or("");
-                    push(
-                        Class::DnsName,
-                        About::DnsAnswer { name: name.to_string() },
-                        text!("DNS answer {a}"),
-                        None,
-                        name,
-                    );
-                }
-            } else {
-                for q in &m.questions {
-                    let name = q.split(' ').next().unwrap_or("");
-                    push(
-                        Class::DnsName,
-                        About::DnsQuery { name: name.to_string() },
-                        text!("DNS lookup {q}"),
-                        None,
-                        name,
-                    );
-                }
-            }
-        }
-        Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) => {}
     }
-    // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
-    // masked, and the clear one kept for `--reveal`.
-    for f in &mut out[first..] {
-        if let Some(masked) = masked_urls_in(&f.summary) {
-            f.clear_summary = Some(std::mem::replace(&mut f.summary, masked));
+
+    fn host_of_dst(&self) -> String {
+        self.e.dst.ip().to_string()
+    }
+}
+
+/// An HTTP request: its URL, credentials (URL, Authorization, form fields), cookies, user agent.
+fn http_request(o: &mut Out, r: &http::Request) {
+    let host: std::borrow::Cow<str> = r.host.as_deref().map_or_else(|| o.host_of_dst().into(), Into::into);
+    let url = if r.uri.starts_with('/') { text!("http://{host}{}", r.uri) } else { r.uri.clone() };
+    let path = r.uri.split(['?', '#']).next().unwrap_or("").to_string();
+    o.push(
+        Class::Url,
+        About::Request { method: r.method.clone(), path },
+        text!("{} {}", r.method, clip(&url, 300)),
+        None,
+        &host,
+    );
+    if let Some((user, pass)) = url_credentials(&r.uri) {
+        o.push(
+            Class::Credential,
+            About::UrlPassword { user: user.clone() },
+            text!("password of user {user:?} in the URL"),
+            Some(pass),
+            &host,
+        );
+    }
+    if let Some(a) = &r.authorization {
+        let scheme = a.scheme.to_ascii_lowercase();
+        if let Some(p) = &a.password {
+            let user = a.user.clone().unwrap_or_default();
+            o.push(
+                Class::Credential,
+                About::Authorization { scheme: a.scheme.clone(), user: Some(user.clone()) },
+                text!("HTTP Basic password of user {user:?}"),
+                Some(p.clone()),
+                &host,
+            );
+        } else if scheme == "digest" {
+            let user = a.user.clone().unwrap_or_default();
+            o.push(
+                Class::Credential,
+                About::Authorization { scheme: a.scheme.clone(), user: Some(user.clone()) },
+                text!("HTTP Digest authorization of user {user:?} (password not sent in clear)"),
+                None,
+                &host,
+            );
+        } else {
+            let token = a.raw.split_once(' ').map_or(a.raw.clone(), |(_, t)| t.trim().to_string());
+            o.push(
+                Class::Credential,
+                About::Authorization { scheme: a.scheme.clone(), user: None },
+                text!("Authorization {} token", a.scheme),
+                Some(token),
+                &host,
+            );
+        }
+    }
+    for c in &r.cookies {
+        for (name, value) in cookie_pairs(c) {
+            o.push(
+                Class::SessionCookie,
+                About::Cookie { name: name.to_string() },
+                text!("cookie {name} sent to {host}"),
+                Some(value.to_string()),
+                &host,
+            );
+        }
+    }
+    for f in &r.fields {
+        let what = text!(
+            "{} field {:?} in {} {}",
+            f.source,
+            f.name,
+            r.method,
+            clip(r.uri.split('?').next().unwrap_or(""), 80)
+        );
+        let about = About::FormField { name: f.name.clone(), source: f.source };
+        if secret_param(&f.name) {
+            o.push(Class::Credential, about, what, Some(f.value.clone()), &host);
+        } else {
+            o.push(Class::PageContent, about, text!("{what} = {:?}", clip(&f.value, 80)), None, &host);
+        }
+    }
+    if let Some(ua) = &r.user_agent {
+        o.push(Class::Metadata, About::UserAgent, text!("user agent {}", clip(ua, 120)), None, &host);
+    }
+}
+
+/// An HTTP response: cookies it sets, the page, a redirect.
+fn http_response(o: &mut Out, r: &http::Response) {
+    let host: std::borrow::Cow<str> = r.for_host.as_deref().map_or_else(|| o.e.src.ip().to_string().into(), Into::into);
+    let uri = r.for_uri.as_deref().unwrap_or("(to a request not seen)");
+    for c in &r.set_cookies {
+        let (name, value) = set_cookie_pair(c);
+        let flags: Vec<&str> = c
+            .split(';')
+            .skip(1)
+            .map(|a| a.trim())
+            .filter(|a| {
+                let a = a.to_ascii_lowercase();
+                a == "secure" || a == "httponly"
+            })
+            .collect();
+        let flags = if flags.is_empty() { String::new() } else { text!(" ({})", flags.join(", ")) };
+        o.push(
+            Class::SessionCookie,
+            About::SetCookie { name: name.to_string() },
+            text!("Set-Cookie {name}{flags} from {host}"),
+            Some(value.to_string()),
+            &host,
+        );
+    }
+    if r.body_len > 0 || r.title.is_some() {
+        let ct = r.content_type.as_deref().unwrap_or("unknown type");
+        let title = r.title.as_ref().map(|t| text!(", title {t:?}")).unwrap_or_default();
+        o.push(
+            Class::PageContent,
+            About::Page { status: r.status, title: r.title.clone() },
+            text!("{} {} {}: {}, {} bytes{title}", r.status, r.reason, clip(uri, 120), ct, r.body_len),
+            None,
+            &host,
+        );
+    }
+    if let Some(l) = &r.location {
+        o.push(Class::Url, About::Redirect, text!("redirect from {} to {}", clip(uri, 120), clip(l, 200)), None, &host);
+    }
+}
+
+/// A ClientHello: the server name (SNI) and the client's fingerprint.
+fn tls_client_hello(o: &mut Out, ch: &tls::ClientHello) {
+    let host = ch.sni.clone().unwrap_or_else(|| o.host_of_dst());
+    // In a QUIC Initial, under keys anyone on the path derives from the packet.
+    let carrier = ch.quic.as_ref().map(|v| text!(" (QUIC {v} Initial)")).unwrap_or_default();
+    if let Some(sni) = &ch.sni {
+        o.push(
+            Class::ServerName,
+            About::ServerName { name: sni.clone(), quic: ch.quic.clone() },
+            text!("TLS server name {sni}{carrier}"),
+            None,
+            &host,
+        );
+    }
+    let alpn = if ch.alpn.is_empty() { String::new() } else { text!(", ALPN {}", ch.alpn.join(",")) };
+    o.push(Class::Metadata, About::ClientHello, text!("TLS ClientHello{carrier}{alpn}, JA4 {}", ch.ja4), None, &host);
+}
+
+/// A ServerHello: the version and cipher chosen.
+fn tls_server_hello(o: &mut Out, sh: &tls::ServerHello) {
+    let host = sh.server_name.clone().unwrap_or_else(|| o.e.src.ip().to_string());
+    o.push(
+        Class::Metadata,
+        About::ServerHello { version: sh.version.clone() },
+        text!("TLS ServerHello {} {}", sh.version, sh.cipher),
+        None,
+        &host,
+    );
+}
+
+/// A certificate in clear (before TLS 1.3): the server's own names who it is.
+fn tls_certificate(o: &mut Out, c: &tls::Certificate) {
+    let names = if c.names.is_empty() { String::new() } else { text!(" for {}", c.names.join(", ")) };
+    let class = if c.position == 0 { Class::ServerName } else { Class::Metadata };
+    let host = c.server_name.clone().unwrap_or_else(|| o.e.src.ip().to_string());
+    o.push(
+        class,
+        About::Certificate { position: c.position },
+        text!("certificate #{} {}{names}, issued by {}", c.position, c.subject, c.issuer),
+        None,
+        &host,
+    );
+}
+
+/// A TLS alert in clear.
+fn tls_alert(o: &mut Out, a: &tls::Alert) {
+    let host = a.server_name.clone().unwrap_or_else(|| o.e.src.ip().min(o.e.dst.ip()).to_string());
+    let from = if o.e.conn.is_some() { text!(" from {}", o.e.src) } else { String::new() };
+    o.push(
+        Class::Metadata,
+        About::Alert { name: a.name.clone() },
+        text!("TLS alert {} (level {}){from}", a.name, a.level),
+        None,
+        &host,
+    );
+}
+
+/// The encrypted part of a TLS connection: counts and sizes.
+fn tls_traffic(o: &mut Out, t: &tls::Traffic) {
+    o.push(
+        Class::Metadata,
+        About::EncryptedTraffic,
+        text!(
+            "encrypted: {} records / {} bytes to server, {} records / {} bytes to client",
+            t.records_to_server,
+            t.bytes_to_server,
+            t.records_to_client,
+            t.bytes_to_client
+        ),
+        None,
+        &t.server_name.clone().unwrap_or_else(|| o.host_of_dst()),
+    );
+}
+
+/// A QUIC connection: what its Initials and sizes show.
+fn quic(o: &mut Out, q: &quic::Summary) {
+    let over = if q.alpn.iter().any(|a| a == "doq") {
+        "DNS over QUIC"
+    } else if q.alpn.iter().any(|a| a.starts_with("h3")) {
+        "HTTP/3"
+    } else {
+        "QUIC"
+    };
+    o.push(
+            Class::Metadata,
+            About::QuicTraffic,
+            text!(
+                "{over} ({}): only the Initials are readable; encrypted: {} packets / {} bytes to server, {} packets / {} bytes to client",
+                q.version,
+                q.packets_to_server,
+                q.bytes_to_server,
+                q.packets_to_client,
+                q.bytes_to_client
+            ),
+            None,
+            &q.server_name.clone().unwrap_or_else(|| o.host_of_dst()),
+        );
+}
+
+/// A DNS query or answer: the names.
+fn dns(o: &mut Out, m: &dns::Message) {
+    if m.response {
+        for a in &m.answers {
+            let name = a.split(' ').next().unwrap_or("");
+            o.push(Class::DnsName, About::DnsAnswer { name: name.to_string() }, text!("DNS answer {a}"), None, name);
+        }
+    } else {
+        for q in &m.questions {
+            let name = q.split(' ').next().unwrap_or("");
+            o.push(Class::DnsName, About::DnsQuery { name: name.to_string() }, text!("DNS lookup {q}"), None, name);
         }
     }
 }

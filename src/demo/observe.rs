@@ -79,6 +79,34 @@ fn article_inferred(read: &Cell, guessed: Option<&Result<Guessed, String>>) -> C
 
 /// Fills the table's rows from what the roles recorded; every cell cites its evidence.
 pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> Outcome {
+    let (intruder, key_secret) = intruder_leaks(o, reveal);
+    let (got, detail, site_pages) = visitor_got(&o.visit);
+    let mixed_content = mixed_content(o);
+    let download_swapped = download_swapped(&o.visit);
+    let handshake = handshake(&o.events);
+    Outcome {
+        scenario: sc.name().into(),
+        title: sc.title().into(),
+        intruder,
+        visitor: got,
+        visitor_detail: detail,
+        site_pages,
+        replay: Replay { state: ReplayState::NotTried, evidence: String::new() },
+        mixed_content,
+        download_swapped,
+        handshake,
+        key_secret,
+        expected: sc.plan().expect,
+        as_expected: false,
+        mismatches: Vec::new(),
+        dir: dir.display().to_string(),
+        injector: o.injector.iter().map(|i| shown_outcome(i, reveal)).collect(),
+        compare: String::new(),
+        browser: None,
+    }
+}
+/// What the intruder got, cell by cell, and the key secret it read (the password).
+fn intruder_leaks(o: &Evidence, reveal: bool) -> (Leaks<Cell>, Option<KeySecret>) {
     let evidence = |f: &Finding| format!("packet {}: {}", f.frame, f.line(reveal));
     let shown_secret = |s: &Option<String>| {
         s.as_deref().map(|s| if reveal { s.to_string() } else { crate::analysis::findings::mask(s) })
@@ -183,9 +211,12 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> O
         requests_and_sizes,
         article_inferred,
     };
+    (intruder, key_secret)
+}
 
-    // What reached the visitor.
-    let v = &o.visit;
+/// What reached the visitor (intact, modified, refused, forged), why, and whether the
+/// site's own pages arrived.
+fn visitor_got(v: &crate::lab::visitor::Visit) -> (Got, String, Cell) {
     let answered: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.status.is_some()).collect();
     let site: Vec<&crate::lab::visitor::Step> = answered.iter().copied().filter(|s| s.site_page).collect();
     let foreign: Vec<&crate::lab::visitor::Step> = answered
@@ -242,7 +273,12 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> O
             (None, None) => "none".into(),
         }),
     };
-    // Mixed content: what the visitor loaded over plain HTTP into its HTTPS page.
+    (got, detail, site_pages)
+}
+
+/// What the visitor loaded over plain HTTP into its HTTPS page, and what the proxy did to it.
+fn mixed_content(o: &Evidence) -> Cell {
+    let v = &o.visit;
     let mixed: Vec<&crate::lab::visitor::Step> = v.steps.iter().filter(|s| s.mixed && s.status.is_some()).collect();
     let rewritten = |url: &str| {
         o.injector
@@ -252,7 +288,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> O
             })
             .map(|i| format!("; the intruder's proxy: {} {}", i.outcome, i.detail))
     };
-    let mixed_content = match mixed.first() {
+    match mixed.first() {
         Some(_) => Cell::yes(
             mixed
                 .iter()
@@ -273,8 +309,12 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> O
             crate::analysis::findings::mask_urls_in(&v.mixed_blocked.join(", "))
         )),
         None => Cell::no("no plain-HTTP resource in an HTTPS page"),
-    };
-    let download_swapped = match &v.download {
+    }
+}
+
+/// Whether the download arrived other than its page said (its SHA-256).
+fn download_swapped(v: &crate::lab::visitor::Visit) -> Cell {
+    match &v.download {
         Some(d) if !d.matches => Cell::yes(format!(
             "{}: SHA-256 {} is not the {} its page printed; running it would have done: {}",
             crate::analysis::findings::mask_url(&d.url),
@@ -288,27 +328,6 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> O
             d.sha256
         )),
         None => Cell::no("no download in this visit"),
-    };
-    let handshake = handshake(&o.events);
-    Outcome {
-        scenario: sc.name().into(),
-        title: sc.title().into(),
-        intruder,
-        visitor: got,
-        visitor_detail: detail,
-        site_pages,
-        replay: Replay { state: ReplayState::NotTried, evidence: String::new() },
-        mixed_content,
-        download_swapped,
-        handshake,
-        key_secret,
-        expected: sc.plan().expect,
-        as_expected: false,
-        mismatches: Vec::new(),
-        dir: dir.display().to_string(),
-        injector: o.injector.iter().map(|i| shown_outcome(i, reveal)).collect(),
-        compare: String::new(),
-        browser: None,
     }
 }
 

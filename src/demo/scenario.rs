@@ -128,33 +128,31 @@ impl<T> Leaks<T> {
     }
 }
 
-/// `Leaks<bool>` from the ten rows in the table's order.
-#[allow(clippy::too_many_arguments)]
-const fn leaks(
-    password: bool,
-    session_cookie: bool,
-    sensitive_article: bool,
-    page_contents: bool,
-    dns_name: bool,
-    tls_server_name: bool,
-    certificate: bool,
-    addresses: bool,
-    requests_and_sizes: bool,
-    article_inferred: bool,
-) -> Leaks<bool> {
-    Leaks {
-        password,
-        session_cookie,
-        sensitive_article,
-        page_contents,
-        dns_name,
-        tls_server_name,
-        certificate,
-        addresses,
-        requests_and_sizes,
-        article_inferred,
-    }
-}
+/// What HTTPS leaves visible in every HTTPS scenario: DNS, the server name, addresses,
+/// sizes, and the article Alice opens from a link, guessed from its page load's sizes (the
+/// intruder learned every article's beforehand).
+const METADATA_ONLY: Leaks<bool> = Leaks {
+    password: false,
+    session_cookie: false,
+    sensitive_article: false,
+    page_contents: false,
+    dns_name: true,
+    tls_server_name: true,
+    certificate: false,
+    addresses: true,
+    requests_and_sizes: true,
+    article_inferred: true,
+};
+
+/// Plain HTTP: everything but a TLS server name and a certificate (there is no TLS).
+const EVERYTHING_OVER_HTTP: Leaks<bool> = Leaks {
+    password: true,
+    session_cookie: true,
+    sensitive_article: true,
+    page_contents: true,
+    tls_server_name: false,
+    ..METADATA_ONLY
+};
 
 /// The expected outcome of every row, checked after the run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -336,204 +334,140 @@ impl Scenario {
     }
 
     pub fn plan(self) -> Plan {
+        use ReplayState::{AccountRead, NotPossible, NotTried};
         let proxy = |tls| Attack::Proxy { tls, trusted_mitm: false, resources: false };
         let tampering = |tls| Attack::Proxy { tls, trusted_mitm: false, resources: true };
-        // What HTTPS leaves visible in every HTTPS scenario: DNS, server name, addresses, sizes.
-        // The article: read in the URL over HTTP; over HTTPS guessed from the sizes of the
-        // page load of the article Alice opens from a link (the intruder learned every
-        // article's beforehand).
-        let metadata_only = leaks(false, false, false, false, true, true, false, true, true, true);
-        let everything_over_http = leaks(true, true, true, true, true, false, false, true, true, true);
+        let plan = |site_flags: Vec<&'static str>, attack, start, visitor_flags: Vec<&'static str>, expect| Plan {
+            site_flags,
+            attack,
+            start,
+            visitor_flags,
+            expect,
+        };
+        // The usual expectation: the site's pages arrive, no mixed content, no download.
+        let expect = |intruder, visitor, replay| Expect {
+            intruder,
+            visitor,
+            site_pages: true,
+            replay,
+            mixed_content: false,
+            download_swapped: false,
+        };
+        let (http, https) = ("http://clinic.test/", "https://clinic.test/");
         let refused = |attack| Plan {
             site_flags: vec![],
             attack,
-            start: "https://clinic.test/",
+            start: https,
             visitor_flags: vec![],
             expect: Expect {
-                intruder: Leaks { article_inferred: false, ..metadata_only.clone() },
-                visitor: Got::Refused,
                 site_pages: false,
-                replay: ReplayState::NotTried,
-                mixed_content: false,
-                download_swapped: false,
+                ..expect(Leaks { article_inferred: false, ..METADATA_ONLY }, Got::Refused, NotTried)
             },
         };
+        let passthrough = proxy(TlsMode::Passthrough);
         match self {
-            Scenario::Http => Plan {
-                site_flags: vec!["--no-https"],
-                attack: proxy(TlsMode::Passthrough),
-                start: "http://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect {
-                    intruder: everything_over_http,
-                    visitor: Got::Modified,
-                    site_pages: true,
-                    replay: ReplayState::AccountRead,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
-            Scenario::Https => Plan {
-                site_flags: vec![],
-                attack: proxy(TlsMode::Passthrough),
-                start: "https://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect {
-                    intruder: metadata_only,
-                    visitor: Got::Intact,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
-            Scenario::HttpsTls12 => Plan {
-                site_flags: vec!["--tls12-only"],
-                attack: proxy(TlsMode::Passthrough),
-                start: "https://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect {
-                    intruder: Leaks { certificate: true, ..metadata_only.clone() },
-                    visitor: Got::Intact,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
+            Scenario::Http => plan(
+                vec!["--no-https"],
+                passthrough,
+                http,
+                vec![],
+                expect(EVERYTHING_OVER_HTTP, Got::Modified, AccountRead),
+            ),
+            Scenario::Https => {
+                plan(vec![], passthrough, https, vec![], expect(METADATA_ONLY, Got::Intact, NotPossible))
+            }
+            Scenario::HttpsTls12 => plan(
+                vec!["--tls12-only"],
+                passthrough,
+                https,
+                vec![],
+                expect(Leaks { certificate: true, ..METADATA_ONLY }, Got::Intact, NotPossible),
+            ),
             Scenario::HttpsMitm => refused(proxy(TlsMode::Mitm)),
             Scenario::HttpsTamper => refused(proxy(TlsMode::Tamper)),
-            Scenario::Sslstrip => Plan {
-                site_flags: vec!["--no-hsts"],
-                attack: proxy(TlsMode::Strip),
-                start: "clinic.test",
-                visitor_flags: vec![],
-                expect: Expect {
-                    intruder: everything_over_http,
-                    visitor: Got::Modified,
-                    site_pages: true,
-                    replay: ReplayState::AccountRead,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
-            Scenario::SslstripHsts => Plan {
-                site_flags: vec![],
-                attack: proxy(TlsMode::Strip),
-                start: "clinic.test",
-                visitor_flags: vec!["--hsts-preload"],
-                expect: Expect {
-                    intruder: metadata_only,
-                    visitor: Got::Intact,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
-            Scenario::TrustedMitm => Plan {
-                site_flags: vec![],
-                attack: Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false },
-                start: "https://clinic.test/",
-                visitor_flags: vec!["--also-trust", "{state}/intruder-ca.pem"],
-                expect: Expect {
-                    intruder: leaks(true, true, true, true, true, true, false, true, true, true),
-                    visitor: Got::Modified,
-                    site_pages: true,
-                    replay: ReplayState::AccountRead,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
+            Scenario::Sslstrip => plan(
+                vec!["--no-hsts"],
+                proxy(TlsMode::Strip),
+                "clinic.test",
+                vec![],
+                expect(EVERYTHING_OVER_HTTP, Got::Modified, AccountRead),
+            ),
+            Scenario::SslstripHsts => plan(
+                vec![],
+                proxy(TlsMode::Strip),
+                "clinic.test",
+                vec!["--hsts-preload"],
+                expect(METADATA_ONLY, Got::Intact, NotPossible),
+            ),
+            Scenario::TrustedMitm => plan(
+                vec![],
+                Attack::Proxy { tls: TlsMode::Mitm, trusted_mitm: true, resources: false },
+                https,
+                vec!["--also-trust", "{state}/intruder-ca.pem"],
+                expect(Leaks { tls_server_name: true, ..EVERYTHING_OVER_HTTP }, Got::Modified, AccountRead),
+            ),
             // The forged sign-in form takes the password; the site's own pages never reach
             // the visitor, who therefore never signs in to the site nor reads the article.
             // The gateway still sees the site's answers (they lose the race, not the wire).
-            Scenario::Race => Plan {
-                site_flags: vec!["--no-https", "--latency-ms", "20"],
-                attack: Attack::Race,
-                start: "http://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect {
-                    intruder: leaks(true, false, false, true, true, false, false, true, true, false),
-                    visitor: Got::Forged,
+            Scenario::Race => plan(
+                vec!["--no-https", "--latency-ms", "20"],
+                Attack::Race,
+                http,
+                vec![],
+                Expect {
                     site_pages: false,
-                    replay: ReplayState::NotTried,
-                    mixed_content: false,
-                    download_swapped: false,
+                    ..expect(
+                        Leaks {
+                            session_cookie: false,
+                            sensitive_article: false,
+                            article_inferred: false,
+                            ..EVERYTHING_OVER_HTTP
+                        },
+                        Got::Forged,
+                        NotTried,
+                    )
                 },
-            },
+            ),
             Scenario::RaceHttps => Plan { site_flags: vec!["--latency-ms", "20"], ..refused(Attack::Race) },
             // The scripts it loads over plain HTTP are the intruder's to read and rewrite.
-            Scenario::HttpsMixed => Plan {
-                site_flags: vec!["--mixed-content", "--no-redirect", "--no-hsts"],
-                attack: tampering(TlsMode::Passthrough),
-                start: "https://clinic.test/",
-                visitor_flags: vec!["--no-mixed-content-blocking"],
-                expect: Expect {
-                    intruder: Leaks { page_contents: true, ..metadata_only.clone() },
-                    visitor: Got::Modified,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
+            Scenario::HttpsMixed => plan(
+                vec!["--mixed-content", "--no-redirect", "--no-hsts"],
+                tampering(TlsMode::Passthrough),
+                https,
+                vec!["--no-mixed-content-blocking"],
+                Expect {
                     mixed_content: true,
-                    download_swapped: false,
+                    ..expect(Leaks { page_contents: true, ..METADATA_ONLY }, Got::Modified, NotPossible)
                 },
-            },
-            Scenario::HttpDownload => Plan {
-                site_flags: vec!["--no-https"],
-                attack: tampering(TlsMode::Passthrough),
-                start: "http://clinic.test/",
-                visitor_flags: vec!["--download"],
-                expect: Expect {
-                    intruder: everything_over_http,
-                    visitor: Got::Modified,
-                    site_pages: true,
-                    replay: ReplayState::AccountRead,
-                    mixed_content: false,
-                    download_swapped: true,
-                },
-            },
-            Scenario::HttpsDoh => Plan {
-                site_flags: vec![],
-                attack: proxy(TlsMode::Passthrough),
-                start: "https://clinic.test/",
-                visitor_flags: vec!["--doh"],
-                expect: Expect {
-                    intruder: Leaks { dns_name: false, ..metadata_only.clone() },
-                    visitor: Got::Intact,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
-            Scenario::HttpsPadded => Plan {
-                site_flags: vec!["--pad"],
-                attack: proxy(TlsMode::Passthrough),
-                start: "https://clinic.test/",
-                visitor_flags: vec![],
-                expect: Expect {
-                    intruder: Leaks { article_inferred: false, ..metadata_only.clone() },
-                    visitor: Got::Intact,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
-            Scenario::HttpsDownload => Plan {
-                site_flags: vec![],
-                attack: tampering(TlsMode::Passthrough),
-                start: "https://clinic.test/",
-                visitor_flags: vec!["--download"],
-                expect: Expect {
-                    intruder: metadata_only,
-                    visitor: Got::Intact,
-                    site_pages: true,
-                    replay: ReplayState::NotPossible,
-                    mixed_content: false,
-                    download_swapped: false,
-                },
-            },
+            ),
+            Scenario::HttpDownload => plan(
+                vec!["--no-https"],
+                tampering(TlsMode::Passthrough),
+                http,
+                vec!["--download"],
+                Expect { download_swapped: true, ..expect(EVERYTHING_OVER_HTTP, Got::Modified, AccountRead) },
+            ),
+            Scenario::HttpsDoh => plan(
+                vec![],
+                passthrough,
+                https,
+                vec!["--doh"],
+                expect(Leaks { dns_name: false, ..METADATA_ONLY }, Got::Intact, NotPossible),
+            ),
+            Scenario::HttpsPadded => plan(
+                vec!["--pad"],
+                passthrough,
+                https,
+                vec![],
+                expect(Leaks { article_inferred: false, ..METADATA_ONLY }, Got::Intact, NotPossible),
+            ),
+            Scenario::HttpsDownload => plan(
+                vec![],
+                tampering(TlsMode::Passthrough),
+                https,
+                vec!["--download"],
+                expect(METADATA_ONLY, Got::Intact, NotPossible),
+            ),
         }
     }
 }
