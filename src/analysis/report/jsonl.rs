@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+#[cfg_attr(any(feature = "json-serde", feature = "json-sonic"), allow(unused_imports))]
 use super::json::{self, string};
 use super::{Report, Summary, masked_record};
 use crate::analysis::dissect::Event;
@@ -38,7 +39,7 @@ impl<W: Write> Report for JsonlReport<W> {
     fn event(&mut self, e: &Event, findings: &[Finding]) -> io::Result<()> {
         self.lines.clear();
         if self.reveal {
-            json::write(&mut self.lines, e)?;
+            write_json(&mut self.lines, e)?;
         } else {
             // Field by field: `..e.clone()` would copy the record only to drop it.
             let masked = Event {
@@ -49,13 +50,17 @@ impl<W: Write> Report for JsonlReport<W> {
                 dst: e.dst,
                 record: masked_record(&e.record),
             };
-            json::write(&mut self.lines, &masked)?;
+            write_json(&mut self.lines, &masked)?;
         }
         self.lines.push(b'\n');
         for f in findings {
             let [src, dst, server] = &mut self.addrs;
             let addrs = [src.of(f.src), dst.of(f.dst), server.of(f.server)];
-            write_view(&mut self.lines, &f.view(self.reveal), addrs);
+            if cfg!(any(feature = "json-serde", feature = "json-sonic")) {
+                write_json(&mut self.lines, &f.view(self.reveal))?;
+            } else {
+                write_view(&mut self.lines, &f.view(self.reveal), addrs);
+            }
             self.lines.push(b'\n');
         }
         self.out.write_all(&self.lines)
@@ -73,6 +78,17 @@ impl<W: Write> Report for JsonlReport<W> {
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
+}
+
+/// Appends `v` as JSON: by [`json::write`], or (for the benchmark's comparison,
+/// `scripts/bench-json.sh`) by serde_json's or sonic-rs's own writer.
+fn write_json<T: Serialize>(out: &mut Vec<u8>, v: &T) -> io::Result<()> {
+    #[cfg(feature = "json-sonic")]
+    return sonic_rs::to_writer(&mut *out, v).map_err(io::Error::other);
+    #[cfg(all(feature = "json-serde", not(feature = "json-sonic")))]
+    return serde_json::to_writer(&mut *out, v).map_err(io::Error::other);
+    #[cfg(not(any(feature = "json-serde", feature = "json-sonic")))]
+    return json::write(out, v).map_err(io::Error::other);
 }
 
 /// Appends `v` as serde_json writes it (`serde_json::to_vec(v)`), without the newline;

@@ -7,6 +7,7 @@
 //! the capture: identical findings are counted once, and each host keeps at most
 //! [`PER_CLASS`] distinct findings per class (the rest are counted).
 
+#[cfg_attr(any(feature = "json-serde", feature = "json-sonic"), allow(dead_code))]
 mod json;
 mod jsonl;
 pub mod read;
