@@ -54,7 +54,7 @@ pub fn run(args: &crate::cli::LabArgs) -> anyhow::Result<Exit> {
             if !run::existing(&lab).contains(&lab.ns(*host)) {
                 anyhow::bail!("lab {} has no {} host (run `plainsight lab up` first)", lab.name, host.as_str());
             }
-            let err = std::process::Command::new("ip").args(["netns", "exec", &lab.ns(*host)]).args(command).exec();
+            let err = lab.command_in(*host, &command[0]).args(&command[1..]).exec();
             return Err(anyhow::anyhow!("running ip netns exec: {err}"));
         }
         LabAction::Host { role, demo, keep } => return lab_host(&lab, *role, demo.as_deref(), *keep),

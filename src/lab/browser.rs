@@ -24,12 +24,8 @@ pub fn site_spki(lab: &Lab) -> anyhow::Result<String> {
 /// Headless Chromium in a lab host with a profile of its own, trusting the lab site by its
 /// key's pin `spki`; add what to do and the URL.
 pub fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Command {
-    let mut c = Command::new("ip");
+    let mut c = lab.command_in(host, "chromium");
     c.args([
-        "netns",
-        "exec",
-        &lab.ns(host),
-        "chromium",
         "--headless",
         "--no-sandbox",
         "--disable-gpu",

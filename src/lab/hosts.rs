@@ -87,8 +87,8 @@ impl Hosts {
                     c.args(&argv[1..]);
                     c
                 } else {
-                    let mut c = Command::new("ip");
-                    c.args(["netns", "exec", &lab.ns(host)]).args(argv);
+                    let mut c = lab.command_in(host, &argv[0]);
+                    c.args(&argv[1..]);
                     c
                 };
                 Ok(Proc::Local(Role::spawn(cmd, &argv.join(" "), stdout, stderr)?))

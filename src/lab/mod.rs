@@ -99,6 +99,11 @@ impl Lab {
         format!("{}-{}", self.name, host.as_str())
     }
 
+    /// `program` in a host's namespace (`ip netns exec NAME-HOST program`); add its arguments.
+    pub fn command_in(&self, host: Host, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        command_in_ns(&self.ns(host), program)
+    }
+
     /// Where the lab keeps its CA, keys, logs and pids.
     pub fn state_dir(&self) -> PathBuf {
         PathBuf::from("/run/plainsight").join(&self.name)
@@ -197,6 +202,13 @@ impl Lab {
         }
         v
     }
+}
+
+/// `program` in the network namespace `ns` (`ip netns exec NS program`); add its arguments.
+pub fn command_in_ns(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut c = std::process::Command::new("ip");
+    c.args(["netns", "exec", ns]).arg(program);
+    c
 }
 
 #[cfg(test)]

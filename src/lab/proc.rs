@@ -55,17 +55,23 @@ pub struct Role {
     what: String,
 }
 
+/// The process `cmd` starts gets SIGTERM when the process that started it dies, even by
+/// `kill -9` (`PR_SET_PDEATHSIG`): nothing it started outlives it.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+}
+
 impl Role {
     /// Starts `cmd` with its standard output and error in these files. The process also
     /// gets SIGTERM if the one that started it dies (even by `kill -9`).
     pub fn spawn(mut cmd: Command, what: &str, stdout: &Path, stderr: &Path) -> anyhow::Result<Role> {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
-            });
-        }
+        die_with_parent(&mut cmd);
         Ok(Role { child: Some(spawn_logged(cmd, what, stdout, stderr)?), what: what.to_string() })
     }
 

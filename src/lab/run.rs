@@ -104,7 +104,7 @@ fn build(lab: &Lab, site_args: &[String]) -> anyhow::Result<()> {
         ip(&cmd)?;
     }
     for (ns, kv) in lab.plan_sysctls() {
-        let out = Command::new("ip").args(["netns", "exec", &ns, "sysctl", "-qw", kv]).output().context("sysctl")?;
+        let out = super::command_in_ns(&ns, "sysctl").args(["-qw", kv]).output().context("sysctl")?;
         if !out.status.success() && kv.contains("ip_forward") {
             bail!("sysctl {kv} in {ns}: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -161,8 +161,8 @@ pub fn spawn_role(lab: &Lab, host: Host, role: &str, args: &[String]) -> anyhow:
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let log = lab.state_dir().join(format!("{role}.log"));
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &lab.ns(host)]).arg(exe).args(args);
+    let mut cmd = lab.command_in(host, exe);
+    cmd.args(args);
     // Its own session: a Ctrl-C in the terminal that ran `lab up` does not reach it, and it
     // outlives the command that started it (`lab down` stops it).
     // SAFETY: only setsid, async-signal-safe, between fork and exec.
@@ -228,8 +228,8 @@ pub fn status(lab: &Lab) -> String {
             if roles.is_empty() { String::new() } else { format!("running: {}", roles.join(", ")) }
         );
         if h == Host::Intruder && !roles.iter().any(|r| r.starts_with("inject")) {
-            let tables = Command::new("ip")
-                .args(["netns", "exec", &name, "nft", "list", "tables"])
+            let tables = super::command_in_ns(&name, "nft")
+                .args(["list", "tables"])
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();

@@ -713,14 +713,14 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         return f.clone();
     }
     let (tx, _) = broadcast::channel(256);
-    let mut cmd = if crate::workshop::in_containers() {
-        tokio::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()))
+    let exe = std::env::current_exe().unwrap_or_else(|_| "plainsight".into());
+    let mut std_cmd = if crate::workshop::in_containers() {
+        std::process::Command::new(exe)
     } else {
-        let mut c = tokio::process::Command::new("ip");
-        c.args(["netns", "exec", &lab.ns(Host::Intruder)])
-            .arg(std::env::current_exe().unwrap_or_else(|_| "plainsight".into()));
-        c
+        lab.command_in(Host::Intruder, exe)
     };
+    crate::lab::proc::die_with_parent(&mut std_cmd);
+    let mut cmd = tokio::process::Command::from(std_cmd);
     cmd.args(["sniff", "--lab", &lab.name, "--format", "jsonl"]);
     if view.opts.reveal {
         cmd.arg("--reveal");
@@ -729,13 +729,6 @@ fn feed(view: &View, lab: &Lab) -> Arc<Feed> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
-    // SAFETY: only an async-signal-safe prctl between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

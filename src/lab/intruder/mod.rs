@@ -259,18 +259,12 @@ struct Rules {
 impl Rules {
     fn install(opts: &Options) -> anyhow::Result<Rules> {
         use std::io::Write;
-        use std::os::unix::process::CommandExt;
         let t = &opts.table;
         // A table left by an older proxy that did not own it.
         let _ = nft(&format!("delete table ip {t}"));
         let mut cmd = Command::new("nft");
         cmd.arg("-i").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
-            });
-        }
+        crate::lab::proc::die_with_parent(&mut cmd);
         let child = cmd.spawn().context("running nft -i (install nftables)")?;
         let mut rules = Rules { child };
         {
