@@ -333,7 +333,7 @@ fn demo_end_to_end_and_report_renders() {
 
     // report.html renders in headless Chromium: every verdict, the key secret masked, and
     // the HTTP page as the visitor got it, styled, with its logo and the injected ad.
-    let Some(chromium) = chromium() else { return };
+    let Some(chromium) = common::chromium("demo: report.html rendered in Chromium") else { return };
     let profile = tempdir();
     let flags = [
         "--headless",
@@ -502,17 +502,6 @@ fn demo_end_to_end_and_report_renders() {
             "report.html lacks the careless visitor's script"
         );
     }
-}
-
-/// Debian's Chromium, or a recorded skip (a failure in CI).
-fn chromium() -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
-    if found.is_none() {
-        common::skipped("demo: report.html rendered in Chromium", "chromium is not installed");
-    }
-    found
 }
 
 /// How many pixels of the left half of a PNG (where the page as the visitor received it

@@ -4,19 +4,15 @@
 //! ClientHello reader on a hello split into 1-byte segments.
 
 mod common;
+use common::tmp;
 
 use common::{LabDown as Down, ps};
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn in_host(lab: &str, host: &str, script: &str) -> std::process::Output {
     Command::new("ip").args(["netns", "exec", &format!("{lab}-{host}"), "bash", "-c", script]).output().unwrap()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
 #[test]

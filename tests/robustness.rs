@@ -4,6 +4,7 @@
 //! in bounded memory.
 
 mod common;
+use common::tmp;
 
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
@@ -62,11 +63,6 @@ fn write(path: &PathBuf, convs: &[Conversation], dns: &[Vec<u8>], transform: &dy
         }
     }
     w.into_inner().into_inner().unwrap();
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    dir.join(name)
 }
 
 /// (class, summary, secret) of every finding, sorted.

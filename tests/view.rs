@@ -178,17 +178,6 @@ impl Page {
     }
 }
 
-/// Debian's Chromium, or the check recorded as skipped.
-fn chromium(what: &str) -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
-    if found.is_none() {
-        common::skipped(what, "chromium is not installed");
-    }
-    found
-}
-
 /// Headless Chromium with a fresh profile (killed with `cleanup`): its DevTools address
 /// once it listens.
 fn devtools(chromium: &str, profile: &str, size: &str, cleanup: &mut Cleanup) -> String {
@@ -230,7 +219,7 @@ fn the_trainer_sees_the_room_and_each_lab_live() {
     if !common::need_root("the trainer's view test") {
         return;
     }
-    let Some(chromium) = chromium("the trainer's view in Chromium") else { return };
+    let Some(chromium) = common::chromium("the trainer's view in Chromium") else { return };
     let _ = ps(&["workshop", "down", "--name", W]);
     let _ = std::fs::remove_dir_all(format!("/var/lib/plainsight/{W}"));
     let mut cleanup = Cleanup(Vec::new(), Some(W));
@@ -386,7 +375,7 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
     if !common::need_root("the demo's live view test") {
         return;
     }
-    let Some(chromium) = chromium("the demo's live view in Chromium") else { return };
+    let Some(chromium) = common::chromium("the demo's live view in Chromium") else { return };
     const LAB: &str = "pstest-dview";
     let _ = ps(&["lab", "down", "--name", LAB]);
     let out = artefact("demo-view");
@@ -480,7 +469,7 @@ fn each_participant_has_a_page_of_their_own() {
     if !common::room::available("the participants' pages test") {
         return;
     }
-    let Some(chromium) = chromium("the participants' pages in Chromium") else { return };
+    let Some(chromium) = common::chromium("the participants' pages in Chromium") else { return };
     let room = common::room::Room::up(W2, 2, &["--bot-interval", "0.5-1", "--key", "participant page test key"]);
     let mut cleanup = Cleanup(Vec::new(), None);
 

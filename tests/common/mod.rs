@@ -128,3 +128,21 @@ impl Drop for LabDown {
         let _ = ps(&["lab", "down", "--name", self.0]);
     }
 }
+
+/// Debian's Chromium, or the check `what` recorded as skipped (a failure in CI).
+#[allow(dead_code)] // not every test binary drives a browser
+pub fn chromium(what: &str) -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        skipped(what, "chromium is not installed");
+    }
+    found
+}
+
+/// A path in cargo's temporary directory for this test target.
+#[allow(dead_code)]
+pub fn tmp(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}

@@ -153,6 +153,11 @@ impl Digest {
 }
 
 /// Masks secrets inside a dissected record (cookies, authorization, credential fields).
+/// The record as a report shows it: itself with `--reveal`, otherwise [`masked_record`].
+pub fn shown_record(r: &Record, reveal: bool) -> std::borrow::Cow<'_, Record> {
+    if reveal { std::borrow::Cow::Borrowed(r) } else { std::borrow::Cow::Owned(masked_record(r)) }
+}
+
 pub fn masked_record(r: &Record) -> Record {
     use crate::analysis::findings::{mask, mask_cookie_header, mask_set_cookie, mask_url, secret_param};
     let mut r = r.clone();
@@ -262,13 +267,7 @@ impl<W: Write> Report for FieldsReport<W> {
         if !matches!(e.record, Record::HttpRequest(_) | Record::TlsClientHello(_)) {
             return Ok(());
         }
-        let masked;
-        let r = if self.reveal {
-            &e.record
-        } else {
-            masked = masked_record(&e.record);
-            &masked
-        };
+        let r = &*shown_record(&e.record, self.reveal);
         let line = &mut self.line;
         line.clear();
         match r {

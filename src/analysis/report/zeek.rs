@@ -21,7 +21,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 
-use super::{Report, Summary, masked_record};
+use super::{Report, Summary, shown_record};
 use crate::analysis::dissect::{Event, Record};
 use crate::analysis::findings::Finding;
 use crate::analysis::flow::{TCP, UDP, community_id};
@@ -279,13 +279,7 @@ impl ZeekReport {
 
 impl Report for ZeekReport {
     fn event(&mut self, e: &Event, _: &[Finding]) -> io::Result<()> {
-        let masked;
-        let r = if self.reveal {
-            &e.record
-        } else {
-            masked = masked_record(&e.record);
-            &masked
-        };
+        let r = &*shown_record(&e.record, self.reveal);
         let uid = uid(e);
         match r {
             Record::Connection(c) => {
