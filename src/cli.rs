@@ -188,13 +188,13 @@ pub struct AnalyzeArgs {
 }
 
 impl AnalyzeArgs {
-    pub fn options(&self) -> crate::analysis::analyze::Options {
+    pub fn options(&self) -> crate::analysis::analyze::AnalyzeOptions {
         let colour = match self.color.as_str() {
             "always" => true,
             "never" => false,
             _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        crate::analysis::analyze::Options {
+        crate::analysis::analyze::AnalyzeOptions {
             file: self.file.clone(),
             format: self.format,
             out: self.out.clone(),
@@ -499,7 +499,7 @@ pub struct SiteArgs {
 }
 
 impl SiteArgs {
-    pub fn options(&self) -> anyhow::Result<crate::lab::site::Options> {
+    pub fn options(&self) -> anyhow::Result<crate::lab::site::SiteOptions> {
         let from_state = |f: &str| self.state.as_ref().map(|d| d.join(f));
         let cert = self.cert.clone().or_else(|| from_state("site.pem"));
         let key = self.key.clone().or_else(|| from_state("site.key"));
@@ -507,7 +507,7 @@ impl SiteArgs {
         if https && (cert.is_none() || key.is_none()) {
             anyhow::bail!("HTTPS needs --state DIR or --cert and --key (or --no-https)");
         }
-        Ok(crate::lab::site::Options {
+        Ok(crate::lab::site::SiteOptions {
             http: Some(self.http),
             https: https.then_some(self.https),
             dns: Some(self.dns),
@@ -638,11 +638,11 @@ pub enum SniffFormat {
 
 impl SniffArgs {
     /// The capture's checked options; `keylog` is the lab site's key log (`--with-keys`).
-    pub fn options(&self, keylog: Option<PathBuf>) -> anyhow::Result<crate::lab::intruder::sniff::Options> {
+    pub fn options(&self, keylog: Option<PathBuf>) -> anyhow::Result<crate::lab::intruder::sniff::SniffOptions> {
         let interface = self.interface.clone().unwrap_or_else(|| {
             if self.host == crate::lab::Host::Intruder { crate::lab::Lab::lan_interface() } else { "eth0".into() }
         });
-        Ok(crate::lab::intruder::sniff::Options {
+        Ok(crate::lab::intruder::sniff::SniffOptions {
             interface,
             filter: self.filter.clone(),
             snaplen: self.snaplen.clamp(64, 262_144),
@@ -708,8 +708,8 @@ pub struct InjectArgs {
 
 impl InjectArgs {
     /// The proxy's checked options in `lab`, injecting `ad`.
-    pub fn options(&self, lab: &crate::lab::Lab, ad: String) -> crate::lab::intruder::Options {
-        crate::lab::intruder::Options {
+    pub fn options(&self, lab: &crate::lab::Lab, ad: String) -> crate::lab::intruder::InjectOptions {
+        crate::lab::intruder::InjectOptions {
             tls: self.tls,
             trusted_mitm: self.trusted_mitm,
             ad,
@@ -730,9 +730,9 @@ impl InjectArgs {
 
 impl VisitArgs {
     /// The visit's checked options in `lab` (its CA and manifest unless others are given).
-    pub fn options(&self, lab: &crate::lab::Lab) -> crate::lab::visitor::Options {
+    pub fn options(&self, lab: &crate::lab::Lab) -> crate::lab::visitor::VisitOptions {
         let persona = crate::lab::site::content::Persona::of_lab(&lab.state_dir());
-        crate::lab::visitor::Options {
+        crate::lab::visitor::VisitOptions {
             start: self.start.clone(),
             ca: self.ca.clone().unwrap_or_else(|| lab.ca_pem()),
             also_trust: self.also_trust.clone(),
@@ -790,9 +790,9 @@ pub struct DemoArgs {
 
 impl DemoArgs {
     /// The demo's checked options; `stop` is set by Ctrl-C.
-    pub fn options(&self, stop: &'static std::sync::atomic::AtomicBool) -> crate::demo::Options {
+    pub fn options(&self, stop: &'static std::sync::atomic::AtomicBool) -> crate::demo::DemoOptions {
         use crate::demo::{report, scenario::Scenario};
-        crate::demo::Options {
+        crate::demo::DemoOptions {
             scenarios: if self.scenario.is_empty() { Scenario::ALL.to_vec() } else { self.scenario.clone() },
             out: self.out.clone().unwrap_or_else(|| PathBuf::from("plainsight-report").join(report::timestamp())),
             step: self.step,

@@ -14,11 +14,11 @@ use crate::analysis::dissect::{Event, Record};
 use crate::analysis::findings::Finding;
 use crate::analysis::pipeline::{Analyzer, Counters};
 use crate::analysis::reassembly::Limits;
-use crate::analysis::report::{Format, JsonReport, JsonlReport, Report, Summary, TextReport};
+use crate::analysis::report::{CaptureSummary, Format, JsonReport, JsonlReport, Report, TextReport};
 
 /// Checked options of `analyze`.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct AnalyzeOptions {
     pub file: PathBuf,
     pub format: Format,
     /// Where `--format zeek` writes its logs.
@@ -32,7 +32,7 @@ pub struct Options {
 
 /// How a run ended, mapped to the process exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AnalyzeResult {
     Clean = 0,
     NotACapture = 2,
     Damaged = 3,
@@ -97,17 +97,17 @@ pub fn scan_with(
     Ok(Scan { name: file.name().to_string(), counters, fault })
 }
 
-impl From<Outcome> for crate::exit::Exit {
-    fn from(o: Outcome) -> crate::exit::Exit {
+impl From<AnalyzeResult> for crate::exit::Exit {
+    fn from(o: AnalyzeResult) -> crate::exit::Exit {
         match o {
-            Outcome::Clean => crate::exit::Exit::Ok,
-            Outcome::NotACapture => crate::exit::Exit::Usage,
-            Outcome::Damaged => crate::exit::Exit::Damaged,
+            AnalyzeResult::Clean => crate::exit::Exit::Ok,
+            AnalyzeResult::NotACapture => crate::exit::Exit::Usage,
+            AnalyzeResult::Damaged => crate::exit::Exit::Damaged,
         }
     }
 }
 
-pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
+pub fn run(opts: &AnalyzeOptions) -> anyhow::Result<AnalyzeResult> {
     let stdout = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut report: Box<dyn Report> = match opts.format {
         Format::Text => Box::new(TextReport::new(stdout, opts.reveal, opts.colour)),
@@ -163,14 +163,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
         Ok(s) => s,
         Err(ScanError::Open(e)) if !matches!(e, OpenError::Io { .. }) => {
             eprintln!("plainsight: {e}");
-            return Ok(Outcome::NotACapture);
+            return Ok(AnalyzeResult::NotACapture);
         }
         Err(e) => return Err(e.into()),
     };
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    let summary = Summary {
+    let summary = CaptureSummary {
         source: scan.name.clone(),
         counters: scan.counters,
         fault: scan.fault.clone(),
@@ -184,8 +184,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Outcome> {
                 "plainsight: warning: {}: reading stopped at byte {}: {} ({} frames analysed before it)",
                 scan.name, f.offset, f.reason, summary.counters.frames
             );
-            Ok(if opts.strict { Outcome::Damaged } else { Outcome::Clean })
+            Ok(if opts.strict { AnalyzeResult::Damaged } else { AnalyzeResult::Clean })
         }
-        None => Ok(Outcome::Clean),
+        None => Ok(AnalyzeResult::Clean),
     }
 }

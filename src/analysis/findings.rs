@@ -700,7 +700,7 @@ fn tls_traffic(o: &mut Out, t: &tls::Traffic) {
 }
 
 /// A QUIC connection: what its Initials and sizes show.
-fn quic(o: &mut Out, q: &quic::Summary) {
+fn quic(o: &mut Out, q: &quic::QuicConnection) {
     let over = if q.alpn.iter().any(|a| a == "doq") {
         "DNS over QUIC"
     } else if q.alpn.iter().any(|a| a.starts_with("h3")) {

@@ -30,7 +30,7 @@ pub fn run(args: &crate::cli::DemoArgs) -> anyhow::Result<Exit> {
 
 /// `demo --serve`: the live view of the scenarios as they run, in a thread of its own
 /// (it ends with the process).
-fn serve_demo(opts: &crate::demo::Options, listen: std::net::SocketAddr, reveal: bool) -> anyhow::Result<()> {
+fn serve_demo(opts: &crate::demo::DemoOptions, listen: std::net::SocketAddr, reveal: bool) -> anyhow::Result<()> {
     use crate::views as serve;
     std::fs::create_dir_all(&opts.out)?;
     let run = serve::DemoRun {
@@ -38,7 +38,7 @@ fn serve_demo(opts: &crate::demo::Options, listen: std::net::SocketAddr, reveal:
         scenarios: opts.scenarios.iter().map(|s| (s.name(), s.title(), s.over_https())).collect(),
     };
     let token = (!listen.ip().is_loopback()).then(crate::workshop::Key::generate);
-    let view = serve::Options { listen, token: token.clone(), reveal };
+    let view = serve::ViewOptions { listen, token: token.clone(), reveal };
     let rt = runtime()?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -58,7 +58,7 @@ fn serve_demo(opts: &crate::demo::Options, listen: std::net::SocketAddr, reveal:
 }
 
 /// Prints the demo's table and says whether every scenario went as expected.
-pub(super) fn demo_outcome(summary: crate::demo::Summary, out: &std::path::Path, quiet: bool) -> Exit {
+pub(super) fn demo_outcome(summary: crate::demo::DemoSummary, out: &std::path::Path, quiet: bool) -> Exit {
     print!("{}", crate::demo::report::table(&summary));
     if !quiet {
         println!("report: {}", out.join("report.html").display());

@@ -321,7 +321,7 @@ fn serve(w: &Workshop, listen: std::net::SocketAddr, token: Option<String>, reve
         None if listen.ip().is_loopback() => None,
         None => Some(ws::Key::generate()),
     };
-    let opts = crate::views::Options { listen, token: token.clone(), reveal };
+    let opts = crate::views::ViewOptions { listen, token: token.clone(), reveal };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(crate::views::serve(
         crate::views::Source::Workshop(w.clone()),

@@ -21,7 +21,7 @@ pub fn be_container_host(
     demo: Option<&Path>,
     keep: bool,
     stop: &'static std::sync::atomic::AtomicBool,
-    report: impl FnOnce(super::Summary) -> crate::exit::Exit,
+    report: impl FnOnce(super::DemoSummary) -> crate::exit::Exit,
 ) -> anyhow::Result<crate::exit::Exit> {
     if container::this_host() != Some(role) {
         anyhow::bail!(
@@ -47,7 +47,7 @@ pub fn be_container_host(
         conductor: Conductor::begin(&state, Duration::from_secs(120))?,
         site: Default::default(),
     };
-    let opts = super::Options {
+    let opts = super::DemoOptions {
         scenarios: super::scenario::Scenario::ALL.to_vec(),
         out: out.to_path_buf(),
         step: false,

@@ -35,7 +35,7 @@ use scenario::{Expect, Got, Leaks, ReplayState, Scenario};
 
 /// Checked options of the demo.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct DemoOptions {
     pub scenarios: Vec<Scenario>,
     pub out: PathBuf,
     pub step: bool,
@@ -90,7 +90,7 @@ pub struct KeySecret {
 
 /// What one scenario showed.
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct ScenarioResult {
     pub scenario: String,
     pub title: String,
     /// What the intruder learned, row by row.
@@ -159,10 +159,10 @@ pub struct Browser {
 
 /// The whole run, as `summary.json`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct DemoSummary {
     pub generated: String,
     pub lab: String,
-    pub scenarios: Vec<Outcome>,
+    pub scenarios: Vec<ScenarioResult>,
     pub all_as_expected: bool,
     pub seconds: f64,
     /// Whether secrets are shown in clear (`--reveal`).
@@ -174,7 +174,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// Runs one scenario in the (already built) lab.
-fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &Options) -> anyhow::Result<Outcome> {
+fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &DemoOptions) -> anyhow::Result<ScenarioResult> {
     std::fs::create_dir_all(dir)?;
     let lab = hosts.lab();
     let plan = sc.plan();
@@ -338,7 +338,7 @@ fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) ->
 }
 
 /// Runs the demo; returns the summary (also written to `out`).
-pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
+pub fn run(opts: &DemoOptions, hosts: &Hosts) -> anyhow::Result<DemoSummary> {
     let t0 = Instant::now();
     let lab = hosts.lab();
     if opts.browser && matches!(hosts, Hosts::Containers { .. }) {
@@ -382,7 +382,7 @@ pub fn run(opts: &Options, hosts: &Hosts) -> anyhow::Result<Summary> {
         hosts.down();
     }
     result?;
-    let summary = Summary {
+    let summary = DemoSummary {
         generated: report::timestamp(),
         lab: lab.name.clone(),
         all_as_expected: outcomes.iter().all(|o| o.as_expected),

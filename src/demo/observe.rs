@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::evidence::{self, Evidence, Guessed};
 use super::scenario::{Got, Leaks, ReplayState, Scenario};
-use super::{Cell, KeySecret, Outcome, Replay};
+use super::{Cell, KeySecret, Replay, ScenarioResult};
 use crate::analysis::dissect::{Event, Record};
 use crate::analysis::findings::{About, Class, Finding};
 use crate::lab::intruder::{self, Learned};
@@ -78,13 +78,13 @@ fn article_inferred(read: &Cell, guessed: Option<&Result<Guessed, String>>) -> C
 }
 
 /// Fills the table's rows from what the roles recorded; every cell cites its evidence.
-pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> Outcome {
+pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> ScenarioResult {
     let (intruder, key_secret) = intruder_leaks(o, reveal);
     let (got, detail, site_pages) = visitor_got(&o.visit);
     let mixed_content = mixed_content(o);
     let download_swapped = download_swapped(&o.visit);
     let handshake = handshake(&o.events);
-    Outcome {
+    ScenarioResult {
         scenario: sc.name().into(),
         title: sc.title().into(),
         intruder,
@@ -438,7 +438,7 @@ fn shown_outcome(i: &intruder::Interception, reveal: bool) -> intruder::Intercep
 }
 
 /// Compares every row with the scenario's expectation.
-pub(super) fn check(o: &mut Outcome) {
+pub(super) fn check(o: &mut ScenarioResult) {
     let e = &o.expected;
     let mut bad = Vec::new();
     for ((_, label, _, got), (_, _, _, want)) in o.intruder.rows().into_iter().zip(e.intruder.rows()) {
@@ -515,7 +515,7 @@ mod tests {
         Evidence { events, findings, learned, injector: Vec::new(), visit: Default::default(), guessed: None }
     }
 
-    fn verdicts(o: &Outcome) -> Vec<(String, bool)> {
+    fn verdicts(o: &ScenarioResult) -> Vec<(String, bool)> {
         let mut v: Vec<(String, bool)> =
             o.intruder.rows().iter().map(|(key, _, _, cell)| (key.to_string(), cell.yes)).collect();
         v.push(("site_pages".into(), o.site_pages.yes));

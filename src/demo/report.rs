@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::scenario::{Got, ReplayState};
-use super::{Outcome, Summary};
+use super::{DemoSummary, ScenarioResult};
 use crate::analysis::findings::{Class, Finding};
 use crate::lab::intruder;
 use crate::lab::site::content;
@@ -34,7 +34,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Chromium's row: short text and detail.
-fn browser_cell(o: &Outcome) -> (String, String) {
+fn browser_cell(o: &ScenarioResult) -> (String, String) {
     match &o.browser {
         None => ("-".into(), String::new()),
         Some(b) => match (&b.error, &b.secure_context) {
@@ -100,7 +100,7 @@ const COLUMNS: [(&str, usize); 15] = [
 const TITLE: usize = 29;
 
 /// The side-by-side table for the terminal: one scenario a row, at most 120 columns.
-pub fn table(s: &Summary) -> String {
+pub fn table(s: &DemoSummary) -> String {
     let mut t = String::new();
     let row = |t: &mut String, title: &str, cells: [&str; 15]| {
         let mut line = format!("{title:<TITLE$}");
@@ -173,7 +173,7 @@ pub fn table(s: &Summary) -> String {
 }
 
 /// One scenario's result in a few lines (after each scenario with `--step`).
-pub fn verdict(o: &Outcome) -> String {
+pub fn verdict(o: &ScenarioResult) -> String {
     let learned: Vec<&str> =
         o.intruder.rows().into_iter().filter(|(_, _, _, c)| c.yes).map(|(_, label, _, _)| label).collect();
     let text = format!(
@@ -187,12 +187,12 @@ pub fn verdict(o: &Outcome) -> String {
     wrap(&text, 100)
 }
 
-fn find<'a>(s: &'a Summary, name: &str) -> Option<&'a Outcome> {
+fn find<'a>(s: &'a DemoSummary, name: &str) -> Option<&'a ScenarioResult> {
     s.scenarios.iter().find(|o| o.scenario == name)
 }
 
 /// What HTTPS protected and what it did not, from what actually happened.
-pub fn closing(s: &Summary) -> String {
+pub fn closing(s: &DemoSummary) -> String {
     let mut out = Vec::new();
     if let Some(h) = find(s, "http").filter(|o| o.intruder.password.yes && o.visitor == Got::Modified) {
         let replay =
@@ -272,7 +272,7 @@ pub fn closing(s: &Summary) -> String {
 const ECH_STATUS: &str = "rustls 0.23";
 
 /// `report.html`.
-pub fn html(s: &Summary) -> String {
+pub fn html(s: &DemoSummary) -> String {
     let mut h = String::new();
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>plainsight: what an on-path intruder gets</title><style>\
 body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;margin:1em 0}\
@@ -324,9 +324,9 @@ section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{whi
     for (label, cell) in [
         (
             "Mixed content: a plain-HTTP script or image in the HTTPS page",
-            (|o: &Outcome| &o.mixed_content) as fn(&Outcome) -> &super::Cell,
+            (|o: &ScenarioResult| &o.mixed_content) as fn(&ScenarioResult) -> &super::Cell,
         ),
-        ("Download swapped (SHA-256 against the one its page printed)", |o: &Outcome| &o.download_swapped),
+        ("Download swapped (SHA-256 against the one its page printed)", |o: &ScenarioResult| &o.download_swapped),
     ] {
         let _ = write!(h, "</tr><tr><th>{label}</th>");
         for o in &s.scenarios {
@@ -452,7 +452,7 @@ fn as_sent() -> String {
 /// Who vouched for the certificate the visitor was shown, and whether the visitor trusts
 /// that authority: from the capture (a certificate in clear), or from the intruder's own
 /// account of a forged one and the visitor's verdict.
-fn chain_of_trust(o: &Outcome) -> Option<String> {
+fn chain_of_trust(o: &ScenarioResult) -> Option<String> {
     use crate::lab::intruder::{Kind, TlsMode};
     let forged = o.injector.iter().find(|i| i.kind == Kind::Tls && i.mode == Some(TlsMode::Mitm));
     if let Some(f) = forged {
@@ -479,7 +479,7 @@ fn chain_of_trust(o: &Outcome) -> Option<String> {
     })
 }
 
-fn section(h: &mut String, o: &Outcome, revealed: bool) {
+fn section(h: &mut String, o: &ScenarioResult, revealed: bool) {
     let dir = Path::new(&o.dir);
     let _ = write!(h, "<section id=\"{0}\"><h2>{0}: {1}</h2>", esc(&o.scenario), esc(&o.title));
     match &o.key_secret {

@@ -89,7 +89,7 @@ fn visit_captured(
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(crate::lab::proc::Interrupted.into());
         }
-        let opts = crate::lab::visitor::Options {
+        let opts = crate::lab::visitor::VisitOptions {
             start: format!("https://{SITE_NAME}{page}"),
             ca: lab.ca_pem(),
             also_trust: vec![],

@@ -49,7 +49,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct ViewOptions {
     pub listen: SocketAddr,
     /// Required on every request (`?token=` or `Authorization: Bearer`); always set when
     /// the listener is not loopback.
@@ -86,7 +86,7 @@ pub struct DemoRun {
 
 struct View {
     source: Source,
-    opts: Options,
+    opts: ViewOptions,
     check: Option<crate::workshop::Key>,
     progress: watch::Receiver<String>,
     feeds: Mutex<HashMap<String, Arc<Feed>>>,
@@ -161,7 +161,7 @@ fn text(status: StatusCode, msg: &str) -> Response<Out> {
 /// Runs the view until `shutdown`.
 pub async fn serve(
     source: Source,
-    opts: Options,
+    opts: ViewOptions,
     ready: impl FnOnce(&SocketAddr),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {

@@ -232,7 +232,7 @@ pub fn run(lab: &Lab, interval: (f64, f64), stop: &AtomicBool) -> anyhow::Result
         let mode = Mode::of(lab);
         let persona = Persona::of_lab(&state);
         let _ = std::fs::remove_dir_all(&pages);
-        let opts = visitor::Options {
+        let opts = visitor::VisitOptions {
             start: mode.start.url(&persona),
             ca: lab.ca_pem(),
             also_trust: vec![],

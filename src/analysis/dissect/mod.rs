@@ -36,7 +36,7 @@ pub enum Record {
     Dns(dns::Message),
     /// Totals of a QUIC connection: its IDs, and packets and bytes each way (all but the
     /// Initials encrypted).
-    Quic(quic::Summary),
+    Quic(quic::QuicConnection),
     /// A TCP connection, when it ends (every one, whatever it carried).
     Connection(crate::analysis::flow::Connection),
     /// A UDP flow, at the capture's end.

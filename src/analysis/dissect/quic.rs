@@ -34,7 +34,7 @@ const DRAFT29: u32 = 0xff00_001d;
 
 /// What a QUIC connection showed, emitted when it ends (the capture ends, or it is evicted).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Summary {
+pub struct QuicConnection {
     pub community_id: String,
     /// QUIC version of the client's Initials (`v1`, `v2`, `draft-29`).
     pub version: String,
@@ -372,7 +372,7 @@ struct Flow {
     keys: Option<Keys>,
     crypto: [Crypto; 2],
     largest: [Option<u64>; 2],
-    summary: Summary,
+    summary: QuicConnection,
     first_frame: u64,
     first_ts: i64,
     /// The hello of each direction was reported.
@@ -427,12 +427,12 @@ impl Quic {
                 self.evicted += 1;
                 self.end_flow(old, out);
             }
-            let summary = Summary {
+            let summary = QuicConnection {
                 community_id: crate::analysis::flow::community_id(crate::analysis::flow::UDP, src, dst),
                 version: version_name(h.version),
                 client_dcid: hex::encode(h.dcid),
                 client_scid: hex::encode(h.scid),
-                ..Summary::default()
+                ..QuicConnection::default()
             };
             let flow = Flow {
                 keys: Some(keys),

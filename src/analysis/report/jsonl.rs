@@ -13,7 +13,7 @@ use serde::Serialize;
 
 #[cfg_attr(any(feature = "json-serde", feature = "json-sonic"), allow(unused_imports))]
 use super::json::{self, string};
-use super::{Report, Summary, masked_record};
+use super::{CaptureSummary, Report, masked_record};
 use crate::analysis::dissect::Event;
 use crate::analysis::findings::{Finding, View};
 
@@ -66,13 +66,13 @@ impl<W: Write> Report for JsonlReport<W> {
         self.out.write_all(&self.lines)
     }
 
-    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, summary: &CaptureSummary) -> io::Result<()> {
         #[derive(Serialize)]
         struct Line<'a> {
             #[serde(rename = "type")]
             kind: &'static str,
             #[serde(flatten)]
-            summary: &'a Summary,
+            summary: &'a CaptureSummary,
         }
         serde_json::to_writer(&mut self.out, &Line { kind: "summary", summary })?;
         self.out.write_all(b"\n")?;

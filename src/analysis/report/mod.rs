@@ -48,7 +48,7 @@ pub enum Format {
 
 /// What the whole run saw, for the end of every report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct CaptureSummary {
     pub source: String,
     pub counters: Counters,
     /// Where reading stopped early, if it did.
@@ -62,7 +62,7 @@ pub struct Summary {
 /// A destination for events and findings.
 pub trait Report {
     fn event(&mut self, e: &Event, findings: &[Finding]) -> io::Result<()>;
-    fn finish(&mut self, summary: &Summary) -> io::Result<()>;
+    fn finish(&mut self, summary: &CaptureSummary) -> io::Result<()>;
 }
 
 /// One kept finding and how often it recurred.
@@ -210,7 +210,7 @@ impl<W: Write> Report for JsonReport<W> {
         Ok(())
     }
 
-    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+    fn finish(&mut self, summary: &CaptureSummary) -> io::Result<()> {
         for h in self.digest.hosts.values_mut() {
             for list in h.findings.values_mut() {
                 for s in list {
@@ -290,7 +290,7 @@ impl<W: Write> Report for FieldsReport<W> {
         self.out.write_all(line)
     }
 
-    fn finish(&mut self, _: &Summary) -> io::Result<()> {
+    fn finish(&mut self, _: &CaptureSummary) -> io::Result<()> {
         self.out.flush()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Digest, Report, Summary};
+use super::{CaptureSummary, Digest, Report};
 use crate::analysis::dissect::Event;
 use crate::analysis::findings::{Class, Finding};
 
@@ -44,7 +44,7 @@ impl<W: Write> Report for TextReport<W> {
         Ok(())
     }
 
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+    fn finish(&mut self, s: &CaptureSummary) -> io::Result<()> {
         let c = &s.counters;
         let head = format!(
             "{}: {} frames, {} TCP connections, {} UDP datagrams, {} DNS messages",

@@ -21,7 +21,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 
-use super::{Report, Summary, shown_record};
+use super::{CaptureSummary, Report, shown_record};
 use crate::analysis::dissect::{Event, Record};
 use crate::analysis::findings::Finding;
 use crate::analysis::flow::{TCP, UDP, community_id};
@@ -423,7 +423,7 @@ impl Report for ZeekReport {
         Ok(())
     }
 
-    fn finish(&mut self, _: &Summary) -> io::Result<()> {
+    fn finish(&mut self, _: &CaptureSummary) -> io::Result<()> {
         self.http_waiting.flush_all(&mut self.http)?;
         self.ssl_waiting.flush_all(&mut self.ssl)?;
         // Queries never answered.

@@ -912,7 +912,7 @@ mod tests {
     }
 
     fn context(tls: TlsMode, upstream_ca: PathBuf) -> Arc<Ctx> {
-        let opts = super::super::Options {
+        let opts = super::super::InjectOptions {
             tls,
             trusted_mitm: false,
             ad: AD.into(),

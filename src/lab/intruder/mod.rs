@@ -40,7 +40,7 @@ pub enum TlsMode {
 
 /// Checked options of `inject`.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct InjectOptions {
     pub tls: TlsMode,
     /// The visitor trusts the intruder's CA (a compromised device): mitm then succeeds.
     pub trusted_mitm: bool,
@@ -213,7 +213,7 @@ pub enum ProxyError {
 
 /// Shared state of the proxy.
 pub struct Ctx {
-    pub opts: Options,
+    pub opts: InjectOptions,
     pub intruder_ca: crate::lab::pki::Ca,
     pub upstream_tls: tokio_rustls::TlsConnector,
     /// Connections to sites, kept for the next visitor connection.
@@ -229,7 +229,7 @@ impl Ctx {
 }
 
 /// The nftables commands that send the visitor's web traffic to the proxy.
-pub fn rules(opts: &Options) -> Vec<String> {
+pub fn rules(opts: &InjectOptions) -> Vec<String> {
     let t = &opts.table;
     vec![
         format!("add table ip {t} {{ flags owner; }}"),
@@ -257,7 +257,7 @@ struct Rules {
 }
 
 impl Rules {
-    fn install(opts: &Options) -> anyhow::Result<Rules> {
+    fn install(opts: &InjectOptions) -> anyhow::Result<Rules> {
         use std::io::Write;
         let t = &opts.table;
         // A table left by an older proxy that did not own it.
@@ -320,7 +320,7 @@ pub fn intercepted(client: &TcpStream) -> Option<(String, SocketAddr)> {
 }
 
 /// Runs the proxy until `shutdown`; rules are removed on the way out.
-pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(opts: InjectOptions, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let intruder_ca = crate::lab::pki::Ca::generate("Free Hotel Wi-Fi Security CA")?;
     if let Some(p) = &opts.ca_out {
         crate::lab::pki::write_file(p, &intruder_ca.cert_pem, 0o644)?;
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn rules_only_redirect_the_lan_side() {
-        let opts = Options {
+        let opts = InjectOptions {
             tls: TlsMode::Passthrough,
             trusted_mitm: false,
             ad: String::new(),

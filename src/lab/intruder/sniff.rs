@@ -22,7 +22,7 @@ use crate::analysis::report::{JsonlReport, Report};
 
 /// Checked options of `sniff`.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct SniffOptions {
     pub interface: String,
     pub filter: Option<String>,
     pub snaplen: i32,
@@ -117,7 +117,7 @@ pub fn drop_privileges() -> anyhow::Result<()> {
 }
 
 /// Captures until `--duration` passes or `stop` is set (Ctrl-C).
-pub fn run(opts: &Options, stop: &AtomicBool) -> anyhow::Result<Stats> {
+pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
     let mut cap = LiveCapture::open(&opts.interface, opts.snaplen, opts.filter.as_deref())?;
     let mut pending = match &opts.write {
         Some(p) => {

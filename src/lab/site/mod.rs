@@ -30,7 +30,7 @@ pub const KEYLOG: &str = "site-keys.log";
 
 /// Checked options of the site.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct SiteOptions {
     pub http: Option<SocketAddr>,
     pub https: Option<SocketAddr>,
     pub dns: Option<SocketAddr>,
@@ -79,7 +79,7 @@ enum Scheme {
 }
 
 struct Ctx {
-    opts: Options,
+    opts: SiteOptions,
     sessions: Mutex<HashSet<String>>,
 }
 
@@ -107,7 +107,7 @@ fn token() -> String {
 }
 
 /// Runs the site until `shutdown` completes.
-pub async fn serve(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn serve(opts: SiteOptions, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     let ctx = Arc::new(Ctx { opts: opts.clone(), sessions: Mutex::new(HashSet::new()) });
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(addr) = opts.http {

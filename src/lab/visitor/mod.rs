@@ -31,7 +31,7 @@ use crate::lab::site::content;
 
 /// Checked options of a visit.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct VisitOptions {
     pub start: String,
     pub ca: PathBuf,
     /// Further CAs the visitor was made to trust (a compromised device).
@@ -213,7 +213,7 @@ pub struct Visit {
 }
 
 struct Browser {
-    opts: Options,
+    opts: VisitOptions,
     tls: tokio_rustls::TlsConnector,
     /// HTTP/2 connections kept open, one per `host:port`, with their TLS version: a page's
     /// subresources share its connection, as in a browser.
@@ -236,7 +236,7 @@ struct Fetched {
 }
 
 /// Runs the visit; never fails as a whole: errors are recorded in the steps.
-pub async fn visit(opts: Options) -> anyhow::Result<Visit> {
+pub async fn visit(opts: VisitOptions) -> anyhow::Result<Visit> {
     let mut cas = vec![opts.ca.as_path()];
     cas.extend(opts.also_trust.iter().map(PathBuf::as_path));
     let mut cfg = crate::lab::pki::client_config(&cas)?;
