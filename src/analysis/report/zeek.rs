@@ -277,150 +277,198 @@ impl ZeekReport {
     }
 }
 
+impl ZeekReport {
+    /// A TCP connection ends: its conn.log line; what waits on it is written.
+    fn tcp_connection(&mut self, e: &Event, uid: String, c: &crate::analysis::flow::Connection) -> io::Result<()> {
+        let mut m = base(e, e.src, e.dst);
+        m.insert("proto".into(), json!("tcp"));
+        put(&mut m, "service", json!(c.service));
+        m.insert("duration".into(), json!(c.duration_us as f64 / 1e6));
+        m.insert("orig_bytes".into(), json!(c.bytes_to_server));
+        m.insert("resp_bytes".into(), json!(c.bytes_to_client));
+        let state = match c.end {
+            crate::analysis::reassembly::End::Closed => "SF",
+            crate::analysis::reassembly::End::Reset => "RSTO",
+            _ => "S1",
+        };
+        m.insert("conn_state".into(), json!(state));
+        m.insert("community_id".into(), json!(c.community_id));
+        write_line(&mut self.conn, &m)?;
+        // The connection is over: what still waits on it is written as it is.
+        self.http_waiting.flush(&uid, &mut self.http)?;
+        self.ssl_waiting.flush(&uid, &mut self.ssl)?;
+        self.depth.remove(&uid);
+        Ok(())
+    }
+
+    /// A UDP flow ends: its conn.log line.
+    fn udp_flow(&mut self, e: &Event, uid: String, u: &crate::analysis::flow::UdpFlow) -> io::Result<()> {
+        let mut m = base(e, e.src, e.dst);
+        m.insert("proto".into(), json!("udp"));
+        put(&mut m, "service", json!(u.service));
+        m.insert("duration".into(), json!(u.duration_us as f64 / 1e6));
+        m.insert("orig_bytes".into(), json!(u.bytes_to_server));
+        m.insert("resp_bytes".into(), json!(u.bytes_to_client));
+        m.insert("conn_state".into(), json!(if u.packets_to_client > 0 { "SF" } else { "S0" }));
+        m.insert("orig_pkts".into(), json!(u.packets_to_server));
+        m.insert("resp_pkts".into(), json!(u.packets_to_client));
+        m.insert("community_id".into(), json!(u.community_id));
+        write_line(&mut self.conn, &m)?;
+        self.ssl_waiting.flush(&uid, &mut self.ssl)?;
+        Ok(())
+    }
+
+    /// A request: held until its response (over TCP).
+    fn http_request(&mut self, e: &Event, uid: String, q: &crate::analysis::dissect::http::Request) -> io::Result<()> {
+        let mut m = base(e, e.src, e.dst);
+        let depth = self.depth.entry(uid.clone()).or_insert(0);
+        *depth += 1;
+        m.insert("trans_depth".into(), json!(*depth));
+        m.insert("method".into(), json!(q.method));
+        put(&mut m, "host", json!(q.host));
+        m.insert("uri".into(), json!(q.uri));
+        put(&mut m, "referrer", json!(q.referer));
+        put(&mut m, "version", json!(q.version.strip_prefix("HTTP/").unwrap_or(&q.version)));
+        put(&mut m, "user_agent", json!(q.user_agent));
+        m.insert("request_body_len".into(), json!(q.body_len));
+        if let Some(a) = &q.authorization {
+            put(&mut m, "username", json!(a.user));
+            put(&mut m, "password", json!(a.password));
+        }
+        put(&mut m, "cookie", json!(q.cookies.join("; ")));
+        put(&mut m, "non_conforming", json!(q.non_conforming));
+        if e.conn.is_some() {
+            self.http_waiting.push(uid, m, &mut self.http)?;
+        } else {
+            write_line(&mut self.http, &m)?; // over UDP: no answer to wait for
+        }
+        Ok(())
+    }
+
+    /// A response: completes its request's http.log line.
+    fn http_response(
+        &mut self,
+        e: &Event,
+        uid: String,
+        a: &crate::analysis::dissect::http::Response,
+    ) -> io::Result<()> {
+        let mut m = self.http_waiting.take(&uid).unwrap_or_else(|| {
+            let mut m = base(e, e.dst, e.src);
+            put(&mut m, "method", json!(a.for_method));
+            put(&mut m, "uri", json!(a.for_uri));
+            m
+        });
+        m.insert("status_code".into(), json!(a.status));
+        put(&mut m, "status_msg", json!(a.reason));
+        m.insert("response_body_len".into(), json!(a.body_len));
+        if let Some(ct) = &a.content_type {
+            m.insert("resp_mime_types".into(), json!([ct.split(';').next().unwrap_or(ct).trim()]));
+        }
+        if a.non_conforming.is_some() && !m.contains_key("non_conforming") {
+            put(&mut m, "non_conforming", json!(a.non_conforming));
+        }
+        write_line(&mut self.http, &m)?;
+        Ok(())
+    }
+
+    /// A ClientHello: held until its ServerHello.
+    fn client_hello(
+        &mut self,
+        e: &Event,
+        uid: String,
+        ch: &crate::analysis::dissect::tls::ClientHello,
+    ) -> io::Result<()> {
+        let mut m = base(e, e.src, e.dst);
+        put(&mut m, "server_name", json!(ch.sni));
+        m.insert("ja4".into(), json!(ch.ja4));
+        if !ch.alpn.is_empty() {
+            m.insert("client_alpn".into(), json!(ch.alpn));
+        }
+        m.insert("quic".into(), json!(ch.quic.is_some()));
+        m.insert("established".into(), json!(false));
+        self.ssl_waiting.push(uid, m, &mut self.ssl)?;
+        Ok(())
+    }
+
+    /// A ServerHello: completes its ssl.log line.
+    fn server_hello(
+        &mut self,
+        e: &Event,
+        uid: String,
+        sh: &crate::analysis::dissect::tls::ServerHello,
+    ) -> io::Result<()> {
+        let mut m = self.ssl_waiting.take(&uid).unwrap_or_else(|| base(e, e.dst, e.src));
+        m.insert("version".into(), json!(zeek_version(&sh.version)));
+        m.insert("cipher".into(), json!(sh.cipher));
+        put(&mut m, "next_protocol", json!(sh.alpn));
+        m.insert("established".into(), json!(true));
+        write_line(&mut self.ssl, &m)?;
+        Ok(())
+    }
+
+    /// A DNS query (held) or response (completes the dns.log line).
+    fn dns(&mut self, e: &Event, uid: String, d: &crate::analysis::dissect::dns::Message) -> io::Result<()> {
+        let query = |m: &mut Map<String, Value>| {
+            if let Some(q) = d.questions.first() {
+                let mut parts = q.split(' ');
+                put(m, "query", json!(parts.next()));
+                put(m, "qtype_name", json!(parts.next()));
+            }
+        };
+        if !d.response {
+            let mut m = base(e, e.src, e.dst);
+            m.insert("proto".into(), json!(if e.conn.is_some() { "tcp" } else { "udp" }));
+            m.insert("trans_id".into(), json!(d.id));
+            query(&mut m);
+            self.dns_waiting.push(format!("{uid}/{}", d.id), m, &mut self.dns)?;
+        } else {
+            let mut m = self.dns_waiting.take(&format!("{uid}/{}", d.id)).unwrap_or_else(|| {
+                let mut m = base(e, e.dst, e.src);
+                m.insert("proto".into(), json!(if e.conn.is_some() { "tcp" } else { "udp" }));
+                m.insert("trans_id".into(), json!(d.id));
+                query(&mut m);
+                m
+            });
+            put(&mut m, "rcode_name", json!(d.rcode));
+            let answers: Vec<&str> = d.answers.iter().map(|a| a.splitn(3, ' ').nth(2).unwrap_or(a)).collect();
+            if !answers.is_empty() {
+                m.insert("answers".into(), json!(answers));
+            }
+            write_line(&mut self.dns, &m)?;
+        }
+        Ok(())
+    }
+
+    /// A QUIC connection: its quic.log line.
+    fn quic(&mut self, e: &Event, q: &crate::analysis::dissect::quic::QuicConnection) -> io::Result<()> {
+        let mut m = base(e, e.src, e.dst);
+        m.insert("version".into(), json!(q.version));
+        m.insert("client_initial_dcid".into(), json!(q.client_dcid));
+        put(&mut m, "client_scid", json!(q.client_scid));
+        put(&mut m, "server_scid", json!(q.server_scid));
+        put(&mut m, "server_name", json!(q.server_name));
+        put(&mut m, "client_protocol", json!(q.alpn.first()));
+        m.insert("community_id".into(), json!(q.community_id));
+        write_line(&mut self.quic, &m)?;
+        Ok(())
+    }
+}
+
 impl Report for ZeekReport {
     fn event(&mut self, e: &Event, _: &[Finding]) -> io::Result<()> {
         let r = &*shown_record(&e.record, self.reveal);
         let uid = uid(e);
         match r {
-            Record::Connection(c) => {
-                let mut m = base(e, e.src, e.dst);
-                m.insert("proto".into(), json!("tcp"));
-                put(&mut m, "service", json!(c.service));
-                m.insert("duration".into(), json!(c.duration_us as f64 / 1e6));
-                m.insert("orig_bytes".into(), json!(c.bytes_to_server));
-                m.insert("resp_bytes".into(), json!(c.bytes_to_client));
-                let state = match c.end {
-                    crate::analysis::reassembly::End::Closed => "SF",
-                    crate::analysis::reassembly::End::Reset => "RSTO",
-                    _ => "S1",
-                };
-                m.insert("conn_state".into(), json!(state));
-                m.insert("community_id".into(), json!(c.community_id));
-                write_line(&mut self.conn, &m)?;
-                // The connection is over: what still waits on it is written as it is.
-                self.http_waiting.flush(&uid, &mut self.http)?;
-                self.ssl_waiting.flush(&uid, &mut self.ssl)?;
-                self.depth.remove(&uid);
-            }
-            Record::UdpFlow(u) => {
-                let mut m = base(e, e.src, e.dst);
-                m.insert("proto".into(), json!("udp"));
-                put(&mut m, "service", json!(u.service));
-                m.insert("duration".into(), json!(u.duration_us as f64 / 1e6));
-                m.insert("orig_bytes".into(), json!(u.bytes_to_server));
-                m.insert("resp_bytes".into(), json!(u.bytes_to_client));
-                m.insert("conn_state".into(), json!(if u.packets_to_client > 0 { "SF" } else { "S0" }));
-                m.insert("orig_pkts".into(), json!(u.packets_to_server));
-                m.insert("resp_pkts".into(), json!(u.packets_to_client));
-                m.insert("community_id".into(), json!(u.community_id));
-                write_line(&mut self.conn, &m)?;
-                self.ssl_waiting.flush(&uid, &mut self.ssl)?;
-            }
-            Record::HttpRequest(q) => {
-                let mut m = base(e, e.src, e.dst);
-                let depth = self.depth.entry(uid.clone()).or_insert(0);
-                *depth += 1;
-                m.insert("trans_depth".into(), json!(*depth));
-                m.insert("method".into(), json!(q.method));
-                put(&mut m, "host", json!(q.host));
-                m.insert("uri".into(), json!(q.uri));
-                put(&mut m, "referrer", json!(q.referer));
-                put(&mut m, "version", json!(q.version.strip_prefix("HTTP/").unwrap_or(&q.version)));
-                put(&mut m, "user_agent", json!(q.user_agent));
-                m.insert("request_body_len".into(), json!(q.body_len));
-                if let Some(a) = &q.authorization {
-                    put(&mut m, "username", json!(a.user));
-                    put(&mut m, "password", json!(a.password));
-                }
-                put(&mut m, "cookie", json!(q.cookies.join("; ")));
-                put(&mut m, "non_conforming", json!(q.non_conforming));
-                if e.conn.is_some() {
-                    self.http_waiting.push(uid, m, &mut self.http)?;
-                } else {
-                    write_line(&mut self.http, &m)?; // over UDP: no answer to wait for
-                }
-            }
-            Record::HttpResponse(a) => {
-                let mut m = self.http_waiting.take(&uid).unwrap_or_else(|| {
-                    let mut m = base(e, e.dst, e.src);
-                    put(&mut m, "method", json!(a.for_method));
-                    put(&mut m, "uri", json!(a.for_uri));
-                    m
-                });
-                m.insert("status_code".into(), json!(a.status));
-                put(&mut m, "status_msg", json!(a.reason));
-                m.insert("response_body_len".into(), json!(a.body_len));
-                if let Some(ct) = &a.content_type {
-                    m.insert("resp_mime_types".into(), json!([ct.split(';').next().unwrap_or(ct).trim()]));
-                }
-                if a.non_conforming.is_some() && !m.contains_key("non_conforming") {
-                    put(&mut m, "non_conforming", json!(a.non_conforming));
-                }
-                write_line(&mut self.http, &m)?;
-            }
-            Record::TlsClientHello(ch) => {
-                let mut m = base(e, e.src, e.dst);
-                put(&mut m, "server_name", json!(ch.sni));
-                m.insert("ja4".into(), json!(ch.ja4));
-                if !ch.alpn.is_empty() {
-                    m.insert("client_alpn".into(), json!(ch.alpn));
-                }
-                m.insert("quic".into(), json!(ch.quic.is_some()));
-                m.insert("established".into(), json!(false));
-                self.ssl_waiting.push(uid, m, &mut self.ssl)?;
-            }
-            Record::TlsServerHello(sh) => {
-                let mut m = self.ssl_waiting.take(&uid).unwrap_or_else(|| base(e, e.dst, e.src));
-                m.insert("version".into(), json!(zeek_version(&sh.version)));
-                m.insert("cipher".into(), json!(sh.cipher));
-                put(&mut m, "next_protocol", json!(sh.alpn));
-                m.insert("established".into(), json!(true));
-                write_line(&mut self.ssl, &m)?;
-            }
-            Record::Dns(d) => {
-                let query = |m: &mut Map<String, Value>| {
-                    if let Some(q) = d.questions.first() {
-                        let mut parts = q.split(' ');
-                        put(m, "query", json!(parts.next()));
-                        put(m, "qtype_name", json!(parts.next()));
-                    }
-                };
-                if !d.response {
-                    let mut m = base(e, e.src, e.dst);
-                    m.insert("proto".into(), json!(if e.conn.is_some() { "tcp" } else { "udp" }));
-                    m.insert("trans_id".into(), json!(d.id));
-                    query(&mut m);
-                    self.dns_waiting.push(format!("{uid}/{}", d.id), m, &mut self.dns)?;
-                } else {
-                    let mut m = self.dns_waiting.take(&format!("{uid}/{}", d.id)).unwrap_or_else(|| {
-                        let mut m = base(e, e.dst, e.src);
-                        m.insert("proto".into(), json!(if e.conn.is_some() { "tcp" } else { "udp" }));
-                        m.insert("trans_id".into(), json!(d.id));
-                        query(&mut m);
-                        m
-                    });
-                    put(&mut m, "rcode_name", json!(d.rcode));
-                    let answers: Vec<&str> = d.answers.iter().map(|a| a.splitn(3, ' ').nth(2).unwrap_or(a)).collect();
-                    if !answers.is_empty() {
-                        m.insert("answers".into(), json!(answers));
-                    }
-                    write_line(&mut self.dns, &m)?;
-                }
-            }
-            Record::Quic(q) => {
-                let mut m = base(e, e.src, e.dst);
-                m.insert("version".into(), json!(q.version));
-                m.insert("client_initial_dcid".into(), json!(q.client_dcid));
-                put(&mut m, "client_scid", json!(q.client_scid));
-                put(&mut m, "server_scid", json!(q.server_scid));
-                put(&mut m, "server_name", json!(q.server_name));
-                put(&mut m, "client_protocol", json!(q.alpn.first()));
-                m.insert("community_id".into(), json!(q.community_id));
-                write_line(&mut self.quic, &m)?;
-            }
-            _ => {}
+            Record::Connection(c) => self.tcp_connection(e, uid, c),
+            Record::UdpFlow(u) => self.udp_flow(e, uid, u),
+            Record::HttpRequest(q) => self.http_request(e, uid, q),
+            Record::HttpResponse(a) => self.http_response(e, uid, a),
+            Record::TlsClientHello(ch) => self.client_hello(e, uid, ch),
+            Record::TlsServerHello(sh) => self.server_hello(e, uid, sh),
+            Record::Dns(d) => self.dns(e, uid, d),
+            Record::Quic(q) => self.quic(e, q),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn finish(&mut self, _: &CaptureSummary) -> io::Result<()> {

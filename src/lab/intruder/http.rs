@@ -276,126 +276,21 @@ async fn proxy(
     let replay =
         (parts.method.is_idempotent() && (body.is_end_stream() || small)).then(|| (parts.clone(), Bytes::from(form)));
     let req = Request::from_parts(parts, Sent { inner: body, sent: sent.clone() }.boxed_unsync());
-    let resp = {
-        let key = site_key(dst, &upstream, &host);
-        let mut guard = sender.lock().await;
-        // This visitor connection's site connection, if it goes where this request goes;
-        // else one from the pool; else a new one.
-        match guard.take() {
-            Some((k, s)) if k == key && !s.is_closed() => *guard = Some((k, s)),
-            Some((k, s)) => ctx.pool.put(k, s),
-            None => {}
-        }
-        let mut reused = true;
-        if guard.is_none() {
-            let kept = ctx.pool.take(&key);
-            reused = kept.is_some();
-            let s = match kept {
-                Some(s) => s,
-                None => match connect(&key, &ctx).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        outcome.outcome = Act::Failed;
-                        outcome.detail = format!("cannot reach the site: {e}");
-                        ctx.record(outcome);
-                        return error(StatusCode::BAD_GATEWAY, "bad gateway");
-                    }
-                },
-            };
-            *guard = Some((key.clone(), s));
-        }
-        // A kept site connection can close just as it is taken (the site ended it): the
-        // request then never left, and goes once more on a fresh connection, as a browser
-        // retries on a closed keep-alive connection. A request that did leave goes again
-        // only when it is idempotent (RFC 9110 §9.2.2), its body is at hand, and the kept
-        // connection closed without an answer or answered 408 (the site gave up on the
-        // idle connection as the request arrived), as browsers do.
-        let mut req = Some(req);
-        let again = |why: &dyn Fn() -> bool| reused && replay.is_some() && why();
-        let mut fresh = false;
-        let waited = loop {
-            let s = &mut guard.as_mut().expect("connected above").1;
-            let usable = s.ready().await.is_ok();
-            let outcome_of = if usable {
-                // The site gets as long to answer as a visitor gets to say something,
-                // counted once the request is all sent: while the visitor's body is still
-                // coming, its own idle limit applies (a stalled body is the visitor's 408,
-                // not the site's 504).
-                let answer = s.try_send_request(req.take().expect("a request to send"));
-                tokio::pin!(answer);
-                loop {
-                    match tokio::time::timeout(ctx.opts.idle_timeout, &mut answer).await {
-                        Ok(r) => break Some(Ok(r)),
-                        Err(_) if !sent.load(std::sync::atomic::Ordering::Relaxed) => continue,
-                        Err(e) => break Some(Err(e)),
-                    }
-                }
-            } else {
-                None
-            };
-            let resend = || {
-                replay.clone().map(|(p, b)| {
-                    Request::from_parts(p, http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync())
-                })
-            };
-            let unsent = match outcome_of {
-                Some(Ok(Err(mut e))) => match e.take_message() {
-                    Some(r) => Some(r),
-                    None => {
-                        let e = e.into_error();
-                        if fresh || !again(&|| e.is_incomplete_message()) {
-                            break Ok(Err(e));
-                        }
-                        resend()
-                    }
-                },
-                Some(Ok(Ok(r))) if fresh || !again(&|| r.status() == StatusCode::REQUEST_TIMEOUT) => break Ok(Ok(r)),
-                Some(Ok(Ok(_))) => resend(),
-                Some(Err(e)) => break Err(e),
-                None => req.take(),
-            };
-            let Some(r) = unsent.filter(|_| !fresh) else {
-                *guard = None;
-                return error(StatusCode::BAD_GATEWAY, "bad gateway");
-            };
-            req = Some(r);
-            fresh = true;
-            match connect(&key, &ctx).await {
-                Ok(n) => *guard = Some((key.clone(), n)),
-                Err(e) => {
-                    *guard = None;
-                    outcome.outcome = Act::Failed;
-                    outcome.detail = format!("cannot reach the site: {e}");
-                    ctx.record(outcome);
-                    return error(StatusCode::BAD_GATEWAY, "bad gateway");
-                }
-            }
-        };
-        match waited {
-            Ok(r) => r,
-            Err(_) => {
-                *guard = None;
-                outcome.outcome = Act::Failed;
-                outcome.detail = format!("the site did not answer within {} s", ctx.opts.idle_timeout.as_secs());
-                ctx.record(outcome);
-                return error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
-            }
-        }
+    let key = site_key(dst, &upstream, &host);
+    let resp = match send_to_site(req, replay, &sent, &sender, key, &ctx).await {
+        Ok(r) => r,
+        Err(f) => return f.answer(outcome, &ctx),
     };
     let resp = match resp {
         Ok(r) => r,
         // The visitor's streamed body stalled on its way to the site.
         Err(e) if crate::lab::conn::timed_out(&e) => {
-            outcome.outcome = Act::Failed;
-            outcome.detail = "the visitor's request body stalled".into();
-            ctx.record(outcome);
-            return error(StatusCode::REQUEST_TIMEOUT, "the request body stalled");
+            let detail = Some("the visitor's request body stalled".into());
+            return Failure { detail, status: StatusCode::REQUEST_TIMEOUT, message: "the request body stalled" }
+                .answer(outcome, &ctx);
         }
         Err(e) => {
-            outcome.outcome = Act::Failed;
-            outcome.detail = format!("the site's response was unreadable: {e}");
-            ctx.record(outcome);
-            return error(StatusCode::BAD_GATEWAY, "bad gateway");
+            return Failure::bad_gateway(format!("the site's response was unreadable: {e}")).answer(outcome, &ctx);
         }
     };
     let (mut parts, body) = resp.into_parts();
@@ -417,23 +312,7 @@ async fn proxy(
     if let Some(kind) = tamper_kind(&ct, &path, disposition).filter(|_| ctx.opts.resources && has_body) {
         return tamper_resource(kind, parts, body, &enc, outcome, &ctx).await;
     }
-    let skip = if ctx.opts.ad.is_empty() {
-        Some("injection off (--pass-through)".to_string())
-    } else if !ct.contains("text/html") {
-        Some(format!("not HTML ({})", if ct.is_empty() { "no content type" } else { &ct }))
-    } else if head_request
-        || parts.status == StatusCode::NO_CONTENT
-        || parts.status == StatusCode::NOT_MODIFIED
-        || parts.status.is_informational()
-    {
-        Some("no body".to_string())
-    } else if csp.as_deref().is_some_and(csp_blocks_inline) {
-        Some("Content-Security-Policy would block the inline script".to_string())
-    } else if !matches!(enc.as_str(), "identity" | "gzip" | "x-gzip" | "deflate" | "br") {
-        Some(format!("unsupported content encoding {enc}"))
-    } else {
-        None
-    };
+    let skip = skip_reason(&ctx.opts.ad, &ct, head_request, parts.status, csp.as_deref(), &enc);
     if let Some(reason) = skip {
         outcome.outcome = if strip { Act::Stripped } else { Act::Skipped };
         outcome.detail = if strip { format!("visitor kept on http; {reason}") } else { reason };
@@ -445,12 +324,7 @@ async fn proxy(
     if length.is_some_and(|n| n <= WHOLE_PAGE) {
         let page = match http_body_util::Limited::new(body, WHOLE_PAGE as usize).collect().await {
             Ok(b) => b.to_bytes(),
-            Err(e) => {
-                outcome.outcome = Act::Failed;
-                outcome.detail = format!("site's body broke off: {e}");
-                ctx.record(outcome);
-                return error(StatusCode::BAD_GATEWAY, "bad gateway");
-            }
+            Err(e) => return Failure::bad_gateway(format!("site's body broke off: {e}")).answer(outcome, &ctx),
         };
         let full = |b: Bytes| http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync();
         let Some(rewritten) = rewrite_whole(&page, Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone()))
@@ -463,6 +337,170 @@ async fn proxy(
     drop_body_framing(&mut parts.headers);
     let rw = Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone());
     Response::from_parts(parts, InjectBody { upstream: body, rw }.boxed_unsync())
+}
+
+/// Why a response goes on unchanged, if it does: injection off, not HTML, no body, a
+/// Content-Security-Policy that would block the ad's inline script, an encoding the
+/// rewriter cannot read. Pure: decided from the response's head alone.
+fn skip_reason(
+    ad: &str,
+    ct: &str,
+    head_request: bool,
+    status: StatusCode,
+    csp: Option<&str>,
+    enc: &str,
+) -> Option<String> {
+    if ad.is_empty() {
+        Some("injection off (--pass-through)".to_string())
+    } else if !ct.contains("text/html") {
+        Some(format!("not HTML ({})", if ct.is_empty() { "no content type" } else { ct }))
+    } else if head_request
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status.is_informational()
+    {
+        Some("no body".to_string())
+    } else if csp.is_some_and(csp_blocks_inline) {
+        Some("Content-Security-Policy would block the inline script".to_string())
+    } else if !matches!(enc, "identity" | "gzip" | "x-gzip" | "deflate" | "br") {
+        Some(format!("unsupported content encoding {enc}"))
+    } else {
+        None
+    }
+}
+
+/// Why the proxy answers the visitor itself: the outcome's detail (none: nothing to
+/// record), and the status it answers with.
+struct Failure {
+    detail: Option<String>,
+    status: StatusCode,
+    message: &'static str,
+}
+
+impl Failure {
+    fn bad_gateway(detail: String) -> Failure {
+        Failure { detail: Some(detail), status: StatusCode::BAD_GATEWAY, message: "bad gateway" }
+    }
+
+    /// Records the failure (when it has a detail) and answers the visitor: the one way a
+    /// request ends in failure.
+    fn answer(self, mut outcome: Interception, ctx: &Ctx) -> Response<Out> {
+        if let Some(detail) = self.detail {
+            outcome.outcome = Act::Failed;
+            outcome.detail = detail;
+            ctx.record(outcome);
+        }
+        error(self.status, self.message)
+    }
+}
+
+/// Sends the request on this visitor connection's site connection if it goes where the
+/// request goes, else on one from the pool, else on a new one; and sends it again on a
+/// fresh connection when a kept one closed under it (the retry rule below).
+async fn send_to_site(
+    req: Request<Out>,
+    replay: Option<(http::request::Parts, Bytes)>,
+    sent: &std::sync::atomic::AtomicBool,
+    sender: &Mutex<Option<(SiteKey, Sender)>>,
+    key: SiteKey,
+    ctx: &Ctx,
+) -> Result<Result<Response<Incoming>, hyper::Error>, Failure> {
+    let mut guard = sender.lock().await;
+    // This visitor connection's site connection, if it goes where this request goes;
+    // else one from the pool; else a new one.
+    match guard.take() {
+        Some((k, s)) if k == key && !s.is_closed() => *guard = Some((k, s)),
+        Some((k, s)) => ctx.pool.put(k, s),
+        None => {}
+    }
+    let mut reused = true;
+    if guard.is_none() {
+        let kept = ctx.pool.take(&key);
+        reused = kept.is_some();
+        let s = match kept {
+            Some(s) => s,
+            None => match connect(&key, ctx).await {
+                Ok(s) => s,
+                Err(e) => return Err(Failure::bad_gateway(format!("cannot reach the site: {e}"))),
+            },
+        };
+        *guard = Some((key.clone(), s));
+    }
+    // A kept site connection can close just as it is taken (the site ended it): the
+    // request then never left, and goes once more on a fresh connection, as a browser
+    // retries on a closed keep-alive connection. A request that did leave goes again
+    // only when it is idempotent (RFC 9110 §9.2.2), its body is at hand, and the kept
+    // connection closed without an answer or answered 408 (the site gave up on the
+    // idle connection as the request arrived), as browsers do.
+    let mut req = Some(req);
+    let again = |why: &dyn Fn() -> bool| reused && replay.is_some() && why();
+    let mut fresh = false;
+    let waited = loop {
+        let s = &mut guard.as_mut().expect("connected above").1;
+        let usable = s.ready().await.is_ok();
+        let outcome_of = if usable {
+            // The site gets as long to answer as a visitor gets to say something,
+            // counted once the request is all sent: while the visitor's body is still
+            // coming, its own idle limit applies (a stalled body is the visitor's 408,
+            // not the site's 504).
+            let answer = s.try_send_request(req.take().expect("a request to send"));
+            tokio::pin!(answer);
+            loop {
+                match tokio::time::timeout(ctx.opts.idle_timeout, &mut answer).await {
+                    Ok(r) => break Some(Ok(r)),
+                    Err(_) if !sent.load(std::sync::atomic::Ordering::Relaxed) => continue,
+                    Err(e) => break Some(Err(e)),
+                }
+            }
+        } else {
+            None
+        };
+        let resend = || {
+            replay.clone().map(|(p, b)| {
+                Request::from_parts(p, http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync())
+            })
+        };
+        let unsent = match outcome_of {
+            Some(Ok(Err(mut e))) => match e.take_message() {
+                Some(r) => Some(r),
+                None => {
+                    let e = e.into_error();
+                    if fresh || !again(&|| e.is_incomplete_message()) {
+                        break Ok(Err(e));
+                    }
+                    resend()
+                }
+            },
+            Some(Ok(Ok(r))) if fresh || !again(&|| r.status() == StatusCode::REQUEST_TIMEOUT) => break Ok(Ok(r)),
+            Some(Ok(Ok(_))) => resend(),
+            Some(Err(e)) => break Err(e),
+            None => req.take(),
+        };
+        let Some(r) = unsent.filter(|_| !fresh) else {
+            *guard = None;
+            return Err(Failure { detail: None, status: StatusCode::BAD_GATEWAY, message: "bad gateway" });
+        };
+        req = Some(r);
+        fresh = true;
+        match connect(&key, ctx).await {
+            Ok(n) => *guard = Some((key.clone(), n)),
+            Err(e) => {
+                *guard = None;
+                return Err(Failure::bad_gateway(format!("cannot reach the site: {e}")));
+            }
+        }
+    };
+    match waited {
+        Ok(r) => Ok(r),
+        Err(_) => {
+            *guard = None;
+            Err(Failure {
+                detail: Some(format!("the site did not answer within {} s", ctx.opts.idle_timeout.as_secs())),
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: "gateway timeout",
+            })
+        }
+    }
 }
 
 /// What the pipeline's findings say about a request the proxy read (secrets masked).

@@ -116,20 +116,90 @@ pub fn drop_privileges() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The capture file being written (`-w`), with findings as packet comments.
+type Pending = Option<Annotated<io::BufWriter<std::fs::File>>>;
+
+/// Where the sniffer's events and findings go: JSON lines or readable lines on standard
+/// output, comments in the capture file, and the live article guesser.
+struct Output<'a> {
+    jsonl: Option<JsonlReport<io::LineWriter<io::StdoutLock<'static>>>>,
+    reveal: bool,
+    /// Readable lines already printed (each is printed once).
+    printed: Vec<Finding>,
+    findings: u64,
+    live: Option<crate::analysis::fingerprint::Live>,
+    stop: &'a AtomicBool,
+}
+
+impl Output<'_> {
+    /// One event's findings: printed, and noted in the capture file. A reader that went
+    /// away (`| grep -m1`, `| head`) ends the capture cleanly, as Ctrl-C does: the pcapng
+    /// is still completed.
+    fn emit(&mut self, e: &Event, f: &[Finding], pending: &mut Pending) {
+        self.findings += f.len() as u64;
+        if let Some(p) = pending.as_mut() {
+            for x in f {
+                // Masked whatever --reveal says: a capture is handed out.
+                p.annotate(x.frame, format!("{}: {}", x.class, x.summary));
+            }
+        }
+        if let Some(jsonl) = self.jsonl.as_mut() {
+            if jsonl.event(e, f).is_err() {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            return;
+        }
+        for x in f {
+            if self.printed.iter().any(|p| p.class == x.class && p.summary == x.summary && p.secret == x.secret) {
+                continue;
+            }
+            if writeln!(io::stdout(), "[frame {:>5}] {:<14} {}", x.frame, x.class.as_str(), x.line(self.reveal))
+                .is_err()
+            {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            if self.printed.len() < 4096 {
+                self.printed.push(x.clone());
+            }
+        }
+    }
+
+    /// Feeds the live guesser and prints the page loads it named (all of them at `end`).
+    fn guess(&mut self, events: &[(Event, Vec<Finding>)], end: bool) {
+        let Some(l) = self.live.as_mut() else { return };
+        let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        done.extend(if end { l.finish() } else { l.tick(now) });
+        for (load, g) in done {
+            if print_guess(self.jsonl.is_some(), &load, &g).is_err() {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// A batch of events: emitted, then guessed from.
+    fn batch(&mut self, batch: &[(Event, Vec<Finding>)], pending: &mut Pending, end: bool) {
+        for (e, f) in batch {
+            self.emit(e, f, pending);
+        }
+        self.guess(batch, end);
+    }
+}
+
+/// Opens the capture file of `-w`, if asked.
+fn open_pending(opts: &SniffOptions, cap: &LiveCapture) -> anyhow::Result<Pending> {
+    let Some(p) = &opts.write else { return Ok(None) };
+    let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+    Ok(Some(Annotated::new(PcapngWriter::new(io::BufWriter::new(f), cap.linktype().0 as u16, opts.snaplen as u32)?)))
+}
+
 /// Captures until `--duration` passes or `stop` is set (Ctrl-C).
 pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
     let mut cap = LiveCapture::open(&opts.interface, opts.snaplen, opts.filter.as_deref())?;
-    let mut pending = match &opts.write {
-        Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            Some(Annotated::new(PcapngWriter::new(
-                io::BufWriter::new(f),
-                cap.linktype().0 as u16,
-                opts.snaplen as u32,
-            )?))
-        }
-        None => None,
-    };
+    let mut pending = open_pending(opts, &cap)?;
     // Opened as root: the key log is readable by root only.
     let mut keylog = opts.keylog.as_deref().map(KeyLog::open).transpose()?;
     // Capturing from here on: the ready signal, while it can still be written as root.
@@ -138,57 +208,14 @@ pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
         drop_privileges()?;
     }
     let mut analyzer = Analyzer::new(None, Limits::default())?;
-    let stdout = io::stdout();
-    let mut jsonl = JsonlReport::new(io::LineWriter::new(stdout.lock()), opts.reveal);
-    let mut findings = 0u64;
-    let mut printed: Vec<Finding> = Vec::new();
-    let reveal = opts.reveal;
-    let use_jsonl = opts.jsonl;
-    let mut emit = |e: &Event, f: &[Finding], pending: &mut Option<Annotated<io::BufWriter<std::fs::File>>>| {
-        findings += f.len() as u64;
-        if let Some(p) = pending.as_mut() {
-            for x in f {
-                // Masked whatever --reveal says: a capture is handed out.
-                p.annotate(x.frame, format!("{}: {}", x.class, x.summary));
-            }
-        }
-        // A reader that went away (`| grep -m1`, `| head`) ends the capture cleanly, as
-        // Ctrl-C does: the pcapng is still completed.
-        if use_jsonl {
-            if jsonl.event(e, f).is_err() {
-                stop.store(true, Ordering::SeqCst);
-            }
-        } else {
-            for x in f {
-                if !printed.iter().any(|p| p.class == x.class && p.summary == x.summary && p.secret == x.secret) {
-                    if writeln!(io::stdout(), "[frame {:>5}] {:<14} {}", x.frame, x.class.as_str(), x.line(reveal))
-                        .is_err()
-                    {
-                        stop.store(true, Ordering::SeqCst);
-                    }
-                    if printed.len() < 4096 {
-                        printed.push(x.clone());
-                    }
-                }
-            }
-        }
+    let mut out = Output {
+        jsonl: opts.jsonl.then(|| JsonlReport::new(io::LineWriter::new(io::stdout().lock()), opts.reveal)),
+        reveal: opts.reveal,
+        printed: Vec::new(),
+        findings: 0,
+        live: opts.guess.clone().map(|(m, gap)| crate::analysis::fingerprint::Live::new(m, gap)),
+        stop,
     };
-    let mut live = opts.guess.clone().map(|(m, gap)| crate::analysis::fingerprint::Live::new(m, gap));
-    let guessed =
-        |events: &[(Event, Vec<Finding>)], live: &mut Option<crate::analysis::fingerprint::Live>, end: bool| {
-            let Some(l) = live.as_mut() else { return };
-            let mut done: Vec<_> = events.iter().flat_map(|(e, _)| l.event(e)).collect();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_micros() as i64)
-                .unwrap_or(0);
-            done.extend(if end { l.finish() } else { l.tick(now) });
-            for (load, g) in done {
-                if print_guess(use_jsonl, &load, &g).is_err() {
-                    stop.store(true, Ordering::SeqCst);
-                }
-            }
-        };
     let start = Instant::now();
     // Once stopped (the duration, Ctrl-C, SIGTERM), what the kernel already captured is
     // still read: a script that stops the sniffer after its visit loses none of it.
@@ -208,6 +235,7 @@ pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
             }
             Some(_) => break,
         };
+        let mut batch: Vec<(Event, Vec<Finding>)> = Vec::new();
         if let Some(frame) = next {
             // Keys first: a handshake's keys are logged by the site before its encrypted
             // records can reach the wire, so they land ahead of those packets in the file.
@@ -219,25 +247,16 @@ pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
             if let Some(p) = pending.as_mut() {
                 p.hold(frame.number, frame.ts_micros, frame.data, frame.orig_len);
             }
-            let mut batch: Vec<(Event, Vec<Finding>)> = Vec::new();
             analyzer.frame(&frame, &mut |e, f| batch.push((e.clone(), f.to_vec())));
-            for (e, f) in &batch {
-                emit(e, f, &mut pending);
-            }
-            guessed(&batch, &mut live, false);
-        } else {
-            guessed(&[], &mut live, false);
         }
+        out.batch(&batch, &mut pending, false);
         if let Some(p) = pending.as_mut() {
             p.flush(false)?;
         }
     }
     let mut batch: Vec<(Event, Vec<Finding>)> = Vec::new();
     let counters = analyzer.finish(&mut |e, f| batch.push((e.clone(), f.to_vec())));
-    for (e, f) in &batch {
-        emit(e, f, &mut pending);
-    }
-    guessed(&batch, &mut live, true);
+    out.batch(&batch, &mut pending, true);
     if let Some(p) = pending.as_mut() {
         p.flush(true)?;
     }
@@ -248,9 +267,16 @@ pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
         kernel_received: s.received,
         kernel_dropped: s.dropped,
         interface_dropped: s.if_dropped,
-        findings,
+        findings: out.findings,
         counters,
     };
+    drop(out);
+    report_stats(opts, &stats)?;
+    Ok(stats)
+}
+
+/// The capture's statistics: a JSON line with `--format jsonl`, and a line on standard error.
+fn report_stats(opts: &SniffOptions, stats: &Stats) -> anyhow::Result<()> {
     if opts.jsonl {
         #[derive(serde::Serialize)]
         struct Line<'a> {
@@ -259,7 +285,7 @@ pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
             #[serde(flatten)]
             stats: &'a Stats,
         }
-        println!("{}", serde_json::to_string(&Line { kind: "capture_stats", stats: &stats })?);
+        println!("{}", serde_json::to_string(&Line { kind: "capture_stats", stats })?);
     }
     io::stdout().flush()?;
     eprintln!(
@@ -270,5 +296,5 @@ pub fn run(opts: &SniffOptions, stop: &AtomicBool) -> anyhow::Result<Stats> {
         stats.kernel_dropped,
         stats.findings
     );
-    Ok(stats)
+    Ok(())
 }
