@@ -92,13 +92,37 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
     let persona = key.persona(p, &ex.id);
     let since: Vec<BotVisit> =
         bot::visits(&lab).into_iter().filter(|v| v.exercise == ex.id && v.at_ms >= mode.since_ms).collect();
-    let interval = ws.recorded().map(|r| r.bot_interval.1).unwrap_or(20.0);
-    let no_visit = || {
-        fail(format!(
-            "the bot has not visited since you opened this exercise: it visits every {interval} s or less, check again after its next visit"
-        ))
-    };
+    let seen = Seen { lab: &lab, visits: since, interval: ws.recorded().map(|r| r.bot_interval.1).unwrap_or(20.0) };
     Ok(match ex.check {
+        Kind::Password | Kind::Secret | Kind::ServerName | Kind::Capture | Kind::Article => {
+            answered(ex.check, key, p, &persona, answer)
+        }
+        Kind::Injected => injected(&seen, answer),
+        Kind::RefusedCertificate => refused_certificate(&seen),
+        Kind::Hsts => hsts(&seen),
+    })
+}
+
+/// What the checks of the lab's evidence read: the lab, the bot's visits since the
+/// participant opened the exercise, and how often the bot visits.
+struct Seen<'a> {
+    lab: &'a crate::lab::Lab,
+    visits: Vec<BotVisit>,
+    interval: f64,
+}
+
+impl Seen<'_> {
+    fn no_visit(&self) -> Verdict {
+        fail(format!(
+            "the bot has not visited since you opened this exercise: it visits every {} s or less, check again after its next visit",
+            self.interval
+        ))
+    }
+}
+
+/// A checkpoint that compares the participant's answer with the persona's secret.
+fn answered(kind: Kind, key: &Key, p: u16, persona: &crate::lab::site::content::Persona, answer: &str) -> Verdict {
+    match kind {
         Kind::Password => {
             if key.same(answer, &persona.password) {
                 pass(format!("that is the password {} typed", persona.username))
@@ -124,7 +148,7 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
                 // A visit still in flight when the exercise began may show the public name.
                 fail(format!(
                     "{SITE_NAME} is the clinic's public name; in this exercise the bot talks to its own portal: \
-                     look at its HTTPS connections since you opened the exercise"
+                 look at its HTTPS connections since you opened the exercise"
                 ))
             } else {
                 fail("that is not the name the intruder reads from the bot's HTTPS connections".into())
@@ -148,73 +172,82 @@ pub fn run_check(ws: &Workshop, key: &Key, p: u16, ex: &Exercise, answer: Option
                 fail(format!("that is not the article {} read over HTTPS in this exercise", persona.username))
             }
         }
-        Kind::Injected => {
-            if answer.chars().count() < 6 {
-                return Ok(fail("give the text you injected (at least 6 characters) as --answer".into()));
-            }
-            if site_text().contains(answer) {
-                return Ok(fail(format!("{answer:?} is on the site's own pages: inject a text of your own")));
-            }
-            if since.is_empty() {
-                return Ok(no_visit());
-            }
-            match since.iter().rev().find_map(|v| v.altered.iter().find(|a| a.text.contains(answer)).map(|a| (v, a))) {
-                Some((v, a)) => pass(format!(
-                    "the bot received {} with your text ({} s ago)",
-                    a.file,
-                    bot::now_ms().saturating_sub(v.at_ms) / 1000
-                )),
-                None if since.iter().any(|v| !v.altered.is_empty()) => {
-                    fail("the bot received altered pages, but none with your text".into())
-                }
-                None => fail(format!(
-                    "the bot's {} visit(s) since you opened the exercise received the site's pages unaltered",
-                    since.len()
-                )),
-            }
+        _ => fail("this checkpoint reads the lab's evidence, not an answer".into()),
+    }
+}
+
+/// The bot received a page with the participant's own text in it.
+fn injected(seen: &Seen, answer: &str) -> Verdict {
+    if answer.chars().count() < 6 {
+        return fail("give the text you injected (at least 6 characters) as --answer".into());
+    }
+    if site_text().contains(answer) {
+        return fail(format!("{answer:?} is on the site's own pages: inject a text of your own"));
+    }
+    if seen.visits.is_empty() {
+        return seen.no_visit();
+    }
+    match seen.visits.iter().rev().find_map(|v| v.altered.iter().find(|a| a.text.contains(answer)).map(|a| (v, a))) {
+        Some((v, a)) => pass(format!(
+            "the bot received {} with your text ({} s ago)",
+            a.file,
+            bot::now_ms().saturating_sub(v.at_ms) / 1000
+        )),
+        None if seen.visits.iter().any(|v| !v.altered.is_empty()) => {
+            fail("the bot received altered pages, but none with your text".into())
         }
-        Kind::RefusedCertificate => {
-            if since.is_empty() {
-                return Ok(no_visit());
-            }
-            let refused = since
-                .iter()
-                .rev()
-                .find(|v| v.refused_certificate)
-                .map(|v| (v, v.errors.first().map(String::as_str).unwrap_or("(no message)")));
-            match refused {
-                Some((v, e)) if v.start == Start::Https => {
-                    pass(format!("the bot refused the certificate it was shown: \"{e}\""))
-                }
-                _ => fail(format!(
-                    "the bot's {} visit(s) since you opened the exercise met no certificate it refused; last: {}",
-                    since.len(),
-                    since.last().map(BotVisit::summary).unwrap_or_default()
-                )),
-            }
+        None => fail(format!(
+            "the bot's {} visit(s) since you opened the exercise received the site's pages unaltered",
+            seen.visits.len()
+        )),
+    }
+}
+
+/// The bot refused a certificate over HTTPS (its TLS library's verdict).
+fn refused_certificate(seen: &Seen) -> Verdict {
+    if seen.visits.is_empty() {
+        return seen.no_visit();
+    }
+    let refused = seen
+        .visits
+        .iter()
+        .rev()
+        .find(|v| v.refused_certificate)
+        .map(|v| (v, v.errors.first().map(String::as_str).unwrap_or("(no message)")));
+    match refused {
+        Some((v, e)) if v.start == Start::Https => {
+            pass(format!("the bot refused the certificate it was shown: \"{e}\""))
         }
-        Kind::Hsts => {
-            let Some(started_ms) = strip_started_ms(&lab) else {
-                return Ok(fail("no `plainsight inject --tls strip` runs in your intruder host: start it, then check after the bot's next visit".into()));
-            };
-            let after: Vec<&BotVisit> =
-                since.iter().filter(|v| v.at_ms > started_ms + 1000 && v.start == Start::BareHsts).collect();
-            let Some(v) = after.last() else {
-                return Ok(fail(format!(
-                    "the bot has not visited since your sslstrip started: it visits every {interval} s or less"
-                )));
-            };
-            let plain: Vec<&String> = v.urls.iter().filter(|u| u.starts_with("http://")).collect();
-            if !plain.is_empty() || !v.altered.is_empty() || !v.errors.is_empty() || !v.logged_in {
-                fail(format!("the bot's last visit was not protected: {}", v.summary()))
-            } else {
-                pass(format!(
-                    "with your sslstrip running, the bot knew {SITE_NAME} from HSTS and sent all {} requests over HTTPS, signed in, every page intact",
-                    v.urls.len()
-                ))
-            }
-        }
-    })
+        _ => fail(format!(
+            "the bot's {} visit(s) since you opened the exercise met no certificate it refused; last: {}",
+            seen.visits.len(),
+            seen.visits.last().map(BotVisit::summary).unwrap_or_default()
+        )),
+    }
+}
+
+/// With the participant's sslstrip running, the bot's visits stayed on HTTPS (HSTS).
+fn hsts(seen: &Seen) -> Verdict {
+    let Some(started_ms) = strip_started_ms(seen.lab) else {
+        return fail("no `plainsight inject --tls strip` runs in your intruder host: start it, then check after the bot's next visit".into());
+    };
+    let after: Vec<&BotVisit> =
+        seen.visits.iter().filter(|v| v.at_ms > started_ms + 1000 && v.start == Start::BareHsts).collect();
+    let Some(v) = after.last() else {
+        return fail(format!(
+            "the bot has not visited since your sslstrip started: it visits every {} s or less",
+            seen.interval
+        ));
+    };
+    let plain: Vec<&String> = v.urls.iter().filter(|u| u.starts_with("http://")).collect();
+    if !plain.is_empty() || !v.altered.is_empty() || !v.errors.is_empty() || !v.logged_in {
+        fail(format!("the bot's last visit was not protected: {}", v.summary()))
+    } else {
+        pass(format!(
+            "with your sslstrip running, the bot knew {SITE_NAME} from HSTS and sent all {} requests over HTTPS, signed in, every page intact",
+            v.urls.len()
+        ))
+    }
 }
 
 /// The visible text of every page the site serves (an injected text must not be on them).
