@@ -57,33 +57,7 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Usage);
     }
     match &args.action {
-        A::Up {
-            participants,
-            key,
-            bot_interval,
-            ssh,
-            ssh_port,
-            ssh_listen,
-            ssh_keys,
-            memory_mb,
-            max_processes,
-            cpu_percent,
-        } => {
-            let o = ws::UpOptions {
-                participants: *participants,
-                key: key.clone(),
-                bot_interval: *bot_interval,
-                limits: sandbox::Limits { memory_mb: *memory_mb, processes: *max_processes, cpu_percent: *cpu_percent },
-                ssh: ssh.then(|| ssh::Settings { port: *ssh_port, listen: ssh_listen.clone(), keys: ssh_keys.clone() }),
-            };
-            ws::up(&w, &o)?;
-            say(format_args!(
-                "workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)",
-                w.name,
-                w.name,
-                w.dir().join("key").display()
-            ));
-        }
+        A::Up { .. } => up(&w, &args.action)?,
         A::Down => {
             let removed = ws::down(&w)?;
             say(format_args!(
@@ -114,22 +88,7 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
             print!("{}", desk::hint(&w, p, id.as_deref())?);
         }
         A::Progress { json } => progress(&w, *json)?,
-        A::Handout { json, host, view } => {
-            let host = host
-                .clone()
-                .or_else(|| ssh::reachable_addresses().into_iter().next())
-                .unwrap_or_else(|| "127.0.0.1".into());
-            let view = view.clone().unwrap_or_else(|| format!("http://{host}:8088"));
-            let cards = ssh::handout(&w, &host, &view)?;
-            if *json {
-                let list: Vec<serde_json::Value> = cards.iter().map(|c| serde_json::json!({"participant": c.participant, "user": c.user, "password": c.password, "host": c.host, "port": c.port, "page": c.page})).collect();
-                say(serde_json::to_string_pretty(&list)?);
-            } else {
-                for c in &cards {
-                    say(card(&w, c));
-                }
-            }
-        }
+        A::Handout { json, host, view } => handout(&w, *json, host.clone(), view.clone())?,
         A::Serve { listen, token, reveal } => serve(&w, *listen, token.clone(), *reveal)?,
         A::Bot { participant, interval } => {
             let lab = w.lab(*participant);
@@ -137,17 +96,10 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         }
         A::Gate => gate::run(&w, crate::lab::proc::stop_on_signals())?,
         A::Holder { participant } => {
-            let account = sandbox::accounts(&w)
-                .into_iter()
-                .find(|a| a.participant == *participant)
-                .with_context(|| format!("workshop {} has no account for participant {participant}", w.name))?;
-            sandbox::holder(&w, *participant, &account, &gate::socket_path(&w))?;
+            sandbox::holder(&w, *participant, &account(&w, *participant)?, &gate::socket_path(&w))?
         }
         A::Session { participant, host, holder, command, term } => {
-            let account = sandbox::accounts(&w)
-                .into_iter()
-                .find(|a| a.participant == *participant)
-                .with_context(|| format!("workshop {} has no account for participant {participant}", w.name))?;
+            let account = account(&w, *participant)?;
             let code =
                 sandbox::session(&w, *participant, &account, *holder, *host, command.as_deref(), term.as_deref())?;
             std::process::exit(code);
@@ -155,6 +107,63 @@ pub fn run(args: &WorkshopArgs) -> anyhow::Result<Exit> {
         A::Exercises | A::Enter => unreachable!("handled above"),
     }
     Ok(Exit::Ok)
+}
+
+/// `workshop up`: the labs, the bots, the sandboxes, the gate, and the SSH server if asked.
+fn up(w: &Workshop, action: &A) -> anyhow::Result<()> {
+    let A::Up {
+        participants,
+        key,
+        bot_interval,
+        ssh,
+        ssh_port,
+        ssh_listen,
+        ssh_keys,
+        memory_mb,
+        max_processes,
+        cpu_percent,
+    } = action
+    else {
+        anyhow::bail!("workshop up: called for another action");
+    };
+    let o = ws::UpOptions {
+        participants: *participants,
+        key: key.clone(),
+        bot_interval: *bot_interval,
+        limits: sandbox::Limits { memory_mb: *memory_mb, processes: *max_processes, cpu_percent: *cpu_percent },
+        ssh: ssh.then(|| ssh::Settings { port: *ssh_port, listen: ssh_listen.clone(), keys: ssh_keys.clone() }),
+    };
+    ws::up(w, &o)?;
+    say(format_args!(
+        "workshop {} up: {participants} labs ({}-01 ...); key in {} (root only)",
+        w.name,
+        w.name,
+        w.dir().join("key").display()
+    ));
+    Ok(())
+}
+
+/// `workshop handout`: one card per participant (how to log in, where their page is).
+fn handout(w: &Workshop, json: bool, host: Option<String>, view: Option<String>) -> anyhow::Result<()> {
+    let host = host.or_else(|| ssh::reachable_addresses().into_iter().next()).unwrap_or_else(|| "127.0.0.1".into());
+    let view = view.unwrap_or_else(|| format!("http://{host}:8088"));
+    let cards = ssh::handout(w, &host, &view)?;
+    if json {
+        say(serde_json::to_string_pretty(&cards)?);
+    } else {
+        for c in &cards {
+            say(card(w, c));
+        }
+    }
+    Ok(())
+}
+
+/// Participant `p`'s account.
+fn account(w: &Workshop, p: u16) -> anyhow::Result<sandbox::Account> {
+    sandbox::accounts(w)
+        .into_iter()
+        .find(|a| a.participant == p)
+        .with_context(|| format!("workshop {} has no account for participant {p}", w.name))
 }
 
 /// One participant's card, as printed for the handout.
