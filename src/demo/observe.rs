@@ -174,6 +174,26 @@ fn intruder_leaks(o: &Evidence, reveal: bool) -> (Leaks<Cell>, Option<KeySecret>
         None => Cell::no("no TLS crossed the gateway (plain HTTP: the Host header says it anyway)"),
     };
     // The certificate the site sent, as it crossed the gateway (in clear only before TLS 1.3).
+    let (certificate, addresses, requests_and_sizes) = metadata_cells(o, &evidence);
+    let article_inferred = article_inferred(&sensitive_article, o.guessed.as_ref());
+    let intruder = Leaks {
+        password,
+        session_cookie: cell(&evidence::is_session_cookie, "no"),
+        sensitive_article,
+        page_contents,
+        dns_name,
+        tls_server_name,
+        certificate,
+        addresses,
+        requests_and_sizes,
+        article_inferred,
+    };
+    (intruder, key_secret)
+}
+
+/// What crosses in clear around the encryption: the certificate (before TLS 1.3), the
+/// addresses, the requests and their sizes.
+fn metadata_cells(o: &Evidence, evidence: &dyn Fn(&Finding) -> String) -> (Cell, Cell, Cell) {
     let certificate = match o.finding(evidence::is_site_certificate) {
         Some(f) => Cell::yes(evidence(f)),
         None if o.server_hellos().any(|sh| sh.version == "TLS 1.3") => {
@@ -198,20 +218,7 @@ fn intruder_leaks(o: &Evidence, reveal: bool) -> (Leaks<Cell>, Option<KeySecret>
     } else {
         Cell::no("nothing")
     };
-    let article_inferred = article_inferred(&sensitive_article, o.guessed.as_ref());
-    let intruder = Leaks {
-        password,
-        session_cookie: cell(&evidence::is_session_cookie, "no"),
-        sensitive_article,
-        page_contents,
-        dns_name,
-        tls_server_name,
-        certificate,
-        addresses,
-        requests_and_sizes,
-        article_inferred,
-    };
-    (intruder, key_secret)
+    (certificate, addresses, requests_and_sizes)
 }
 
 /// What reached the visitor (intact, modified, refused, forged), why, and whether the
