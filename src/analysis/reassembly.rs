@@ -159,6 +159,34 @@ impl Half {
     fn done(&self) -> bool {
         self.fin_at.is_some_and(|f| self.next >= f)
     }
+    /// Sets the stream's base from the first segment seen mid-stream, holding back a lone
+    /// first byte (see `tentative`). Returns the held byte when the next segment follows
+    /// it: it is the stream's first byte after all.
+    #[inline]
+    fn find_base(&mut self, seq: u32, payload: &[u8], frame: u64, ts: i64) -> Option<([u8; 1], u64, i64)> {
+        if self.base.is_some() {
+            return None;
+        }
+        match self.tentative.take() {
+            None if payload.len() == 1 => self.tentative = Some((seq, payload[0], frame, ts)),
+            Some((tseq, byte, tframe, tts)) if seq == tseq.wrapping_add(1) => {
+                self.base = Some(tseq);
+                return Some(([byte], tframe, tts));
+            }
+            _ => self.base = Some(seq),
+        }
+        None
+    }
+}
+
+/// Whether `src` is the client: the SYN sender (a SYN-ACK comes from the server); without
+/// a handshake, the side on the lower, well-known-looking port is the server.
+fn src_is_client(src: SocketAddr, dst: SocketAddr, tcp: &TcpMeta) -> bool {
+    if tcp.syn {
+        tcp.ack.is_none()
+    } else {
+        !(src.port() < dst.port() && src.port() < 1024 || src.port() == 80 || src.port() == 443)
+    }
 }
 
 struct Conn<A> {
@@ -326,14 +354,7 @@ impl<A: StreamApp> Reassembler<A> {
                 if !creates {
                     return; // a bare ACK or RST of a connection we never saw: nothing to learn
                 }
-                // The client is the SYN sender (a SYN-ACK comes from the server); without a
-                // handshake, the side on the lower, well-known-looking port is the server.
-                let src_is_client = if tcp.syn {
-                    tcp.ack.is_none()
-                } else {
-                    !(src.port() < dst.port() && src.port() < 1024 || src.port() == 80 || src.port() == 443)
-                };
-                let (client, server) = if src_is_client { (src, dst) } else { (dst, src) };
+                let (client, server) = if src_is_client(src, dst, tcp) { (src, dst) } else { (dst, src) };
                 let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
                 self.next_id += 1;
                 self.stats.connections += 1;
@@ -369,19 +390,7 @@ impl<A: StreamApp> Reassembler<A> {
         }
         if !payload.is_empty() {
             let seq = if tcp.syn { tcp.seq.wrapping_add(1) } else { tcp.seq };
-            let h = &mut conn.halves[dir.index()];
-            let mut held = None;
-            if h.base.is_none() {
-                match h.tentative.take() {
-                    None if payload.len() == 1 => h.tentative = Some((seq, payload[0], frame, ts)),
-                    Some((tseq, byte, tframe, tts)) if seq == tseq.wrapping_add(1) => {
-                        h.base = Some(tseq);
-                        held = Some(([byte], tframe, tts));
-                    }
-                    _ => h.base = Some(seq),
-                }
-            }
-            if let Some((byte, tframe, tts)) = held {
+            if let Some((byte, tframe, tts)) = conn.halves[dir.index()].find_base(seq, payload, frame, ts) {
                 accept(conn, dir, 0, &byte, tframe, tts, &limits, st, total, out);
             }
             let h = &mut conn.halves[dir.index()];

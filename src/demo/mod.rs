@@ -179,27 +179,58 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &DemoOptions) -> 
     let lab = hosts.lab();
     let plan = sc.plan();
     hosts.restart_site(&strings(&plan.site_flags))?;
-    // Over HTTPS the intruder learns every article's page load first, as the site is now
-    // (before the captures start: its own browsing is not the visitor's).
-    let null = Path::new("/dev/null");
-    let learned = if sc.over_https() {
-        let (host, argv) = roles::Request::Learn.command(lab);
-        Some(
-            hosts.run(
-                host,
-                &argv,
-                &dir.join("learn.log"),
-                &dir.join("learn-errors.log"),
-                Duration::from_secs(120),
-                opts.stop,
-            )? == 0,
-        )
-    } else {
-        None
+    let learned = if sc.over_https() { Some(learn(hosts, dir, opts)?) } else { None };
+    let (roles, injector) = start_roles(hosts, &plan, dir, opts)?;
+    let reader_window = visit(hosts, &plan, learned.is_some(), dir, opts)?;
+    let chromium = if opts.browser { Some(browser::chromium(lab, &plan, dir)?) } else { None };
+    hosts.stop(injector);
+    for r in roles {
+        hosts.stop(r);
+    }
+    end_connections(hosts, opts)?;
+    write_keyed_capture(lab, dir)?;
+    let mut seen = evidence::Evidence::read(dir)?;
+    seen.guessed = match (learned, reader_window) {
+        (None, _) => None,
+        (Some(false), _) => Some(Err("the intruder could not learn the site (learn-errors.log)".into())),
+        (Some(true), None) => Some(Err("the visitor did not open the article".into())),
+        (Some(true), Some((from_us, to_us))) => Some(article_guess(lab, dir, from_us, to_us)),
     };
-    let mut roles = Vec::new();
-    // Each role says when it is ready by creating its ready file; every one started is
-    // stopped when its handle is dropped, also when an error ends the scenario early.
+    let mut outcome = observe::observe(sc, dir, &seen, opts.reveal);
+    outcome.replay = replay::replay(hosts, &seen, dir, opts.stop)?;
+    outcome.browser = chromium;
+    let compared = crate::analysis::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng"))
+        .unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
+    outcome.compare = format!("{compared}{}", observe::visitor_check(&seen.visit));
+    std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
+    observe::check(&mut outcome);
+    Ok(outcome)
+}
+
+/// Over HTTPS the intruder learns every article's page load first, as the site is now
+/// (before the captures start: its own browsing is not the visitor's). True when it could.
+fn learn(hosts: &Hosts, dir: &Path, opts: &DemoOptions) -> anyhow::Result<bool> {
+    let (host, argv) = roles::Request::Learn.command(hosts.lab());
+    let code = hosts.run(
+        host,
+        &argv,
+        &dir.join("learn.log"),
+        &dir.join("learn-errors.log"),
+        Duration::from_secs(120),
+        opts.stop,
+    )?;
+    Ok(code == 0)
+}
+
+/// Starts the three sniffers and the injector, each waited for until it says it is ready
+/// (by creating its ready file). Every one started is stopped when its handle is dropped,
+/// also when an error ends the scenario early.
+fn start_roles(
+    hosts: &Hosts,
+    plan: &scenario::Plan,
+    dir: &Path,
+    opts: &DemoOptions,
+) -> anyhow::Result<(Vec<crate::lab::hosts::Proc>, crate::lab::hosts::Proc)> {
     let ready = |role: &str| {
         let p = dir.join(format!(".ready-{role}"));
         let _ = std::fs::remove_file(&p);
@@ -207,9 +238,10 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &DemoOptions) -> 
     };
     let wait = |what: &str, p: &Path| proc::wait_ready(what, Duration::from_secs(20), opts.stop, || p.exists());
     let start = |req: &roles::Request, out: &str, err: &str| {
-        let (host, argv) = req.command(lab);
+        let (host, argv) = req.command(hosts.lab());
         hosts.start(host, &argv, &dir.join(out), &dir.join(err))
     };
+    let mut roles = Vec::new();
     for (host, file, out) in [
         (Host::Intruder, "intruder.pcapng", "findings.jsonl"),
         (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"),
@@ -227,95 +259,70 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &DemoOptions) -> 
     let injector =
         start(&roles::Request::Inject { attack: plan.attack, ready: r.clone() }, "injector.jsonl", "injector.log")?;
     wait("the injector", &r)?;
-    // The visitor, followed live with --step.
-    let (_, v) = roles::Request::Visit {
-        start: plan.start,
-        flags: plan.visitor_flags.clone(),
-        json: dir.join("visitor.json"),
-        pages: dir.join("pages"),
-    }
-    .command(lab);
+    Ok((roles, injector))
+}
+
+/// The visitor's visit, followed live with `--step`; then, when the intruder learned the
+/// site, Alice opens a link to the article: a page load of its own, which the intruder
+/// tries to name from its sizes. Returns that page load's time window.
+fn visit(
+    hosts: &Hosts,
+    plan: &scenario::Plan,
+    read_article: bool,
+    dir: &Path,
+    opts: &DemoOptions,
+) -> anyhow::Result<Option<(i64, i64)>> {
+    let run_visit = |start: &'static str, flags: Vec<&'static str>, name: &str, pages: &str| {
+        let json = dir.join(format!("{name}.json"));
+        let (_, argv) = roles::Request::Visit { start, flags, json, pages: dir.join(pages) }.command(hosts.lab());
+        let (out, err) = (dir.join(format!("{name}.log")), dir.join(format!("{name}-errors.log")));
+        hosts.run(Host::Visitor, &argv, &out, &err, Duration::from_secs(60), opts.stop)
+    };
     let done = std::sync::atomic::AtomicBool::new(false);
-    let mut reader_window = None;
-    let visited = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         if opts.step {
             let files = [(dir.join("visitor.log"), "visitor"), (dir.join("findings.jsonl"), "intruder")];
             let done = &done;
             scope.spawn(move || live::follow(&files, done, opts.reveal));
         }
-        let mut r = hosts.run(
-            Host::Visitor,
-            &v,
-            &dir.join("visitor.log"),
-            &dir.join("visitor-errors.log"),
-            Duration::from_secs(60),
-            opts.stop,
-        );
-        // Then Alice opens a link to the article: a page load of its own, which the
-        // intruder tries to name from its sizes.
-        if learned.is_some() && r.is_ok() {
+        let mut window = None;
+        let mut r = run_visit(plan.start, plan.visitor_flags.clone(), "visitor", "pages");
+        if read_article && r.is_ok() {
             let mut flags = plan.visitor_flags.clone();
             flags.push("--page-only");
-            let (_, argv) = roles::Request::Visit {
-                start: crate::lab::site::content::SENSITIVE_URL,
-                flags,
-                json: dir.join("reader.json"),
-                pages: dir.join("reader-pages"),
-            }
-            .command(lab);
             let from_us = now_us();
-            r = hosts.run(
-                Host::Visitor,
-                &argv,
-                &dir.join("reader.log"),
-                &dir.join("reader-errors.log"),
-                Duration::from_secs(60),
-                opts.stop,
-            );
-            reader_window = Some((from_us, now_us()));
+            r = run_visit(crate::lab::site::content::SENSITIVE_URL, flags, "reader", "reader-pages");
+            window = Some((from_us, now_us()));
         }
         // Let the last packets reach the sniffers before the follower's last look.
         std::thread::sleep(Duration::from_millis(300));
         done.store(true, std::sync::atomic::Ordering::SeqCst);
-        r
-    });
-    visited?;
-    let chromium = if opts.browser { Some(browser::chromium(lab, &plan, dir)?) } else { None };
-    hosts.stop(injector);
-    for r in roles {
-        hosts.stop(r);
-    }
-    // A race leaves connections whose two ends disagree, retransmitting for seconds: end
-    // them, so the next scenario's captures hold only its own traffic.
+        r.map(|_| window)
+    })
+}
+
+/// A race leaves connections whose two ends disagree, retransmitting for seconds: end
+/// them, so the next scenario's captures hold only its own traffic.
+fn end_connections(hosts: &Hosts, opts: &DemoOptions) -> anyhow::Result<()> {
+    let null = Path::new("/dev/null");
     for host in [Host::Visitor, Host::Site] {
-        let (host, argv) = roles::Request::EndConnections { host }.command(lab);
+        let (host, argv) = roles::Request::EndConnections { host }.command(hosts.lab());
         hosts.run(host, &argv, null, null, Duration::from_secs(10), opts.stop)?;
     }
-    // The answer key for the debrief: the intruder's capture with the site's TLS keys in it
-    // (Wireshark decrypts the HTTPS from that file alone); intruder.pcapng stays as the
-    // intruder has it.
+    Ok(())
+}
+
+/// The answer key for the debrief: the intruder's capture with the site's TLS keys in it
+/// (Wireshark decrypts the HTTPS from that file alone); intruder.pcapng stays as the
+/// intruder has it.
+fn write_keyed_capture(lab: &crate::lab::Lab, dir: &Path) -> anyhow::Result<()> {
     if let (Ok(keys), Ok(cap)) =
         (std::fs::read(lab.state_dir().join(crate::lab::site::KEYLOG)), std::fs::read(dir.join("intruder.pcapng")))
         && let Some(keyed) = crate::analysis::capture::write::with_tls_secrets(&cap, &keys)
     {
         std::fs::write(dir.join("intruder-keys.pcapng"), keyed)?;
     }
-    let mut seen = evidence::Evidence::read(dir)?;
-    seen.guessed = match (learned, reader_window) {
-        (None, _) => None,
-        (Some(false), _) => Some(Err("the intruder could not learn the site (learn-errors.log)".into())),
-        (Some(true), None) => Some(Err("the visitor did not open the article".into())),
-        (Some(true), Some((from_us, to_us))) => Some(article_guess(lab, dir, from_us, to_us)),
-    };
-    let mut outcome = observe::observe(sc, dir, &seen, opts.reveal);
-    outcome.replay = replay::replay(hosts, &seen, dir, opts.stop)?;
-    outcome.browser = chromium;
-    let compared = crate::analysis::compare::compare(&dir.join("site.pcapng"), &dir.join("visitor.pcapng"))
-        .unwrap_or_else(|e| format!("comparison failed: {e:#}\n"));
-    outcome.compare = format!("{compared}{}", observe::visitor_check(&seen.visit));
-    std::fs::write(dir.join("compare.txt"), &outcome.compare)?;
-    observe::check(&mut outcome);
-    Ok(outcome)
+    Ok(())
 }
 
 fn now_us() -> i64 {

@@ -51,28 +51,7 @@ fn visit_captured(
     let dir = lab.state_dir().join("fingerprint");
     std::fs::create_dir_all(&dir)?;
     let pcap = dir.join(format!("{}.pcapng", host.as_str()));
-    let ready = dir.join("sniff.ready");
-    let _ = std::fs::remove_file(&ready);
-    let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args([
-        "sniff",
-        "--lab",
-        &lab.name,
-        "--host",
-        "intruder",
-        "-i",
-        interface,
-        "-f",
-        "tcp port 443",
-        "--format",
-        "jsonl",
-        "--ready-file",
-    ])
-    .arg(&ready)
-    .arg("-w")
-    .arg(&pcap);
-    let sniffer = crate::lab::proc::Role::spawn(cmd, "sniff", &dir.join("sniff.jsonl"), &dir.join("sniff.log"))?;
-    crate::lab::proc::wait_ready("the capture", Duration::from_secs(10), stop, || ready.exists())?;
+    let sniffer = start_capture(lab, interface, &dir, &pcap, stop)?;
     let spki = if chromium { crate::lab::browser::site_spki(lab)? } else { String::new() };
     let profile = dir.join("chromium-profile");
     // This thread now browses from `host` (Chromium is started there by name); the capture
@@ -106,46 +85,18 @@ fn visit_captured(
             page_only: true,
         };
         if chromium {
-            // A fresh profile each time: nothing cached, as on a first visit. Chromium shows
-            // no sizes: whether the site pads is read from one scripted load before it.
+            // Chromium shows no sizes: whether the site pads is read from one scripted load
+            // before it.
             let padded = if i == 0 {
                 rt.block_on(crate::lab::visitor::visit(opts.clone())).ok().map(|v| padded_visit(&v))
             } else {
                 None
             };
-            let _ = std::fs::remove_dir_all(&profile);
-            let from_us = now_us();
-            let out =
-                crate::lab::browser::headless(lab, host, &profile, &spki).arg("--dump-dom").arg(&opts.start).output();
-            let to_us = now_us();
-            let error = match out {
-                Ok(o) if String::from_utf8_lossy(&o.stdout).contains("<article>") => None,
-                Ok(o) => Some(
-                    String::from_utf8_lossy(&o.stderr)
-                        .split_whitespace()
-                        .find(|w| w.contains("net::ERR_"))
-                        .unwrap_or("Chromium showed no article")
-                        .to_string(),
-                ),
-                Err(e) => Some(format!("running chromium (apt-get install chromium): {e}")),
-            };
+            let (from_us, to_us, error) = chromium_visit(lab, host, &profile, &spki, &opts.start);
             visited.push(Visited { page: page.clone(), from_us, to_us, padded, error });
             continue;
         }
-        let from_us = now_us();
-        let v = rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(30), crate::lab::visitor::visit(opts)).await });
-        let to_us = now_us();
-        let (padded, error) = match v {
-            Ok(Ok(v)) => {
-                let error = v.steps.iter().find_map(|s| s.error.clone()).or_else(|| {
-                    (!v.steps.iter().any(|s| s.status == Some(200))).then(|| "no page arrived".to_string())
-                });
-                (Some(padded_visit(&v)), error)
-            }
-            Ok(Err(e)) => (None, Some(format!("{e:#}"))),
-            Err(_) => (None, Some("the visit took longer than 30 s".into())),
-        };
+        let (from_us, to_us, padded, error) = scripted_visit(&rt, opts);
         visited.push(Visited { page: page.clone(), from_us, to_us, padded, error });
     }
     // Let the last packets reach the capture, then stop it (it drains what it holds).
@@ -153,6 +104,79 @@ fn visit_captured(
     sniffer.stop();
     let conns = connections(&pcap)?;
     Ok((visited, conns))
+}
+
+/// Starts the intruder's capture of port 443 on `interface` into `pcap`, and waits until
+/// it is ready.
+fn start_capture(
+    lab: &Lab,
+    interface: &str,
+    dir: &std::path::Path,
+    pcap: &std::path::Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<crate::lab::proc::Role> {
+    let ready = dir.join("sniff.ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["sniff", "--lab", &lab.name, "--host", "intruder", "-i", interface, "-f", "tcp port 443"])
+        .args(["--format", "jsonl", "--ready-file"])
+        .arg(&ready)
+        .arg("-w")
+        .arg(pcap);
+    let sniffer = crate::lab::proc::Role::spawn(cmd, "sniff", &dir.join("sniff.jsonl"), &dir.join("sniff.log"))?;
+    crate::lab::proc::wait_ready("the capture", Duration::from_secs(10), stop, || ready.exists())?;
+    Ok(sniffer)
+}
+
+/// One page load in Chromium, with a fresh profile (nothing cached, as on a first visit):
+/// its time window, and what went wrong if the article did not show.
+fn chromium_visit(
+    lab: &Lab,
+    host: Host,
+    profile: &std::path::Path,
+    spki: &str,
+    url: &str,
+) -> (i64, i64, Option<String>) {
+    let _ = std::fs::remove_dir_all(profile);
+    let from_us = now_us();
+    let out = crate::lab::browser::headless(lab, host, profile, spki).arg("--dump-dom").arg(url).output();
+    let to_us = now_us();
+    let error = match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("<article>") => None,
+        Ok(o) => Some(
+            String::from_utf8_lossy(&o.stderr)
+                .split_whitespace()
+                .find(|w| w.contains("net::ERR_"))
+                .unwrap_or("Chromium showed no article")
+                .to_string(),
+        ),
+        Err(e) => Some(format!("running chromium (apt-get install chromium): {e}")),
+    };
+    (from_us, to_us, error)
+}
+
+/// One page load by the scripted visitor: its time window, whether it was padded, and
+/// what went wrong if no page arrived.
+fn scripted_visit(
+    rt: &tokio::runtime::Runtime,
+    opts: crate::lab::visitor::VisitOptions,
+) -> (i64, i64, Option<bool>, Option<String>) {
+    let from_us = now_us();
+    let v =
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), crate::lab::visitor::visit(opts)).await });
+    let to_us = now_us();
+    let (padded, error) = match v {
+        Ok(Ok(v)) => {
+            let error =
+                v.steps.iter().find_map(|s| s.error.clone()).or_else(|| {
+                    (!v.steps.iter().any(|s| s.status == Some(200))).then(|| "no page arrived".to_string())
+                });
+            (Some(padded_visit(&v)), error)
+        }
+        Ok(Err(e)) => (None, Some(format!("{e:#}"))),
+        Err(_) => (None, Some("the visit took longer than 30 s".into())),
+    };
+    (from_us, to_us, padded, error)
 }
 
 /// Whether every response of a visit was padded (a power of two, at least the floor).

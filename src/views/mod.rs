@@ -379,81 +379,86 @@ async fn handle(req: Request<hyper::body::Incoming>, view: Arc<View>) -> Respons
         p => match p.strip_prefix("/lab/").map(|rest| rest.split_once('/').unwrap_or((rest, ""))) {
             Some((name, sub)) => match lab_of(ws, name) {
                 None => text(StatusCode::NOT_FOUND, "no such lab in this workshop"),
-                Some(lab) => match sub {
-                    "" => {
-                        let feed = feed(&view, &lab);
-                        respond(
-                            StatusCode::OK,
-                            "text/html; charset=utf-8",
-                            full(lab_page(&lab, &feed, &q, view.opts.reveal)),
-                            CSP,
-                        )
-                    }
-                    "page" => {
-                        let visits = bot::visits(&lab);
-                        let page = visits
-                            .last()
-                            .and_then(|v| v.last_page.clone())
-                            .and_then(|f| std::fs::read(lab.state_dir().join(bot::PAGES_DIR).join(f)).ok());
-                        match page {
-                            // In the article exercise the page itself is the answer.
-                            Some(_)
-                                if !view.opts.reveal
-                                    && visits.last().is_some_and(|v| v.start == bot::Start::Article) =>
-                            {
-                                respond(StatusCode::OK, "text/html; charset=utf-8", full(ARTICLE_HIDDEN), PAGE_CSP)
-                            }
-                            Some(body) => {
-                                let body = if view.opts.reveal { body } else { masked_answers(&lab, body) };
-                                respond(StatusCode::OK, "text/html; charset=utf-8", full(body), PAGE_CSP)
-                            }
-                            None => respond(
-                                StatusCode::OK,
-                                "text/html; charset=utf-8",
-                                full("<p>The bot has not finished a visit yet.</p>"),
-                                PAGE_CSP,
-                            ),
-                        }
-                    }
-                    "events" => {
-                        let feed = feed(&view, &lab);
-                        let mut rx = feed.tx.subscribe();
-                        let reveal = view.opts.reveal;
-                        event_stream(&view, move |tx| async move {
-                            let mut seen_visit = 0;
-                            let mut tick = tokio::time::interval(Duration::from_millis(500));
-                            loop {
-                                tokio::select! {
-                                    f = rx.recv() => match f {
-                                        Ok(line) => {
-                                            let line = if reveal { line } else { hide_portals(&line) };
-                                            if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() { return }
-                                        }
-                                        Err(broadcast::error::RecvError::Lagged(_)) => {}
-                                        Err(_) => return,
-                                    },
-                                    _ = tick.tick() => {
-                                        let visits = bot::visits(&lab);
-                                        let last = visits.last().map(|v| v.at_ms).unwrap_or(0);
-                                        if last != seen_visit {
-                                            seen_visit = last;
-                                            let rows = timeline_rows(&visits);
-                                            let data = serde_json::json!({"at_ms": last, "rows": rows}).to_string();
-                                            if tx.send(Bytes::from(format!("event: visits\ndata: {data}\n\n"))).await.is_err() { return }
-                                        } else if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
-                                            return;
-                                        }
-                                    }
-                                }
-                            }
-                        })
-                    }
-                    _ => text(StatusCode::NOT_FOUND, "not found"),
-                },
+                Some(lab) => lab_route(&view, lab, sub, &q),
             },
             None => text(StatusCode::NOT_FOUND, "not found"),
         },
     }
+}
+
+/// A participant's lab, for the trainer: its page, the page its bot last received, and
+/// its live events.
+fn lab_route(view: &Arc<View>, lab: Lab, sub: &str, q: &str) -> Response<Out> {
+    match sub {
+        "" => {
+            let feed = feed(view, &lab);
+            respond(StatusCode::OK, "text/html; charset=utf-8", full(lab_page(&lab, &feed, q, view.opts.reveal)), CSP)
+        }
+        "page" => bot_page(view, &lab),
+        "events" => lab_events(view, lab),
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// The page the bot last received, masked (in the article exercise the page itself is the
+/// answer, so it is not shown at all).
+fn bot_page(view: &View, lab: &Lab) -> Response<Out> {
+    let visits = bot::visits(lab);
+    let page = visits
+        .last()
+        .and_then(|v| v.last_page.clone())
+        .and_then(|f| std::fs::read(lab.state_dir().join(bot::PAGES_DIR).join(f)).ok());
+    match page {
+        // In the article exercise the page itself is the answer.
+        Some(_) if !view.opts.reveal && visits.last().is_some_and(|v| v.start == bot::Start::Article) => {
+            respond(StatusCode::OK, "text/html; charset=utf-8", full(ARTICLE_HIDDEN), PAGE_CSP)
+        }
+        Some(body) => {
+            let body = if view.opts.reveal { body } else { masked_answers(lab, body) };
+            respond(StatusCode::OK, "text/html; charset=utf-8", full(body), PAGE_CSP)
+        }
+        None => respond(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            full("<p>The bot has not finished a visit yet.</p>"),
+            PAGE_CSP,
+        ),
+    }
+}
+
+/// The lab's live events: its gateway's findings, and the bot's visits as they change.
+fn lab_events(view: &Arc<View>, lab: Lab) -> Response<Out> {
+    let feed = feed(view, &lab);
+    let mut rx = feed.tx.subscribe();
+    let reveal = view.opts.reveal;
+    event_stream(view, move |tx| async move {
+        let mut seen_visit = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                f = rx.recv() => match f {
+                    Ok(line) => {
+                        let line = if reveal { line } else { hide_portals(&line) };
+                        if tx.send(Bytes::from(format!("event: finding\ndata: {line}\n\n"))).await.is_err() { return }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return,
+                },
+                _ = tick.tick() => {
+                    let visits = bot::visits(&lab);
+                    let last = visits.last().map(|v| v.at_ms).unwrap_or(0);
+                    if last != seen_visit {
+                        seen_visit = last;
+                        let rows = timeline_rows(&visits);
+                        let data = serde_json::json!({"at_ms": last, "rows": rows}).to_string();
+                        if tx.send(Bytes::from(format!("event: visits\ndata: {data}\n\n"))).await.is_err() { return }
+                    } else if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The stylesheet and scripts.

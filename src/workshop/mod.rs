@@ -364,6 +364,54 @@ pub struct UpOptions {
     pub ssh: Option<ssh::Settings>,
 }
 
+/// The workshop's key: the one it is up with (another one given is an error), else the
+/// one given, else a new one; and the participant count it is up with must not change.
+fn key_to_use(ws: &Workshop, o: &UpOptions, key_file: &std::path::Path) -> anyhow::Result<String> {
+    let key_text = match (std::fs::read_to_string(key_file).ok(), o.key.as_deref()) {
+        (Some(old), Some(new)) if old.trim() != new => {
+            bail!("workshop {} is up with another key: `plainsight workshop down{}` first", ws.name, ws.name_flag())
+        }
+        (Some(old), _) => old.trim().to_string(),
+        (None, Some(k)) => k.to_string(),
+        (None, None) => Key::generate(),
+    };
+    if key_text.len() < 8 {
+        bail!("--key must be at least 8 characters");
+    }
+    if let Ok(rec) = ws.recorded()
+        && rec.participants != o.participants
+    {
+        bail!(
+            "workshop {} is up with {} participants: `plainsight workshop down{}` first to change that",
+            ws.name,
+            rec.participants,
+            ws.name_flag()
+        );
+    }
+    Ok(key_text)
+}
+
+/// In the lab's containers: one participant, whose laptop is their lab.
+fn up_in_containers(ws: &Workshop, o: &UpOptions, key: &Key) -> anyhow::Result<()> {
+    if o.participants != 1 {
+        bail!("in the lab's containers a workshop has one participant: --participants 1");
+    }
+    if o.ssh.is_some() {
+        bail!("in the lab's containers the participant's laptop is their lab: no --ssh");
+    }
+    let lab = ws.lab(1);
+    // A run of its own: the hosts drop what the demo left running and follow it.
+    crate::lab::container::Conductor::begin(&lab.state_dir(), std::time::Duration::from_secs(60))?;
+    std::fs::remove_file(Jobs::path(ws)).ok();
+    if !lab.ca_pem().exists() {
+        run::write_pki(&lab)?;
+    }
+    set_exercise(ws, key, 1, None)?;
+    start_bot(ws, &lab, 1, o.bot_interval)?;
+    say(format_args!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name));
+    Ok(())
+}
+
 /// `workshop up`: the key, every participant's lab, persona and bot; then (in
 /// namespaces) every participant's account and sandbox, the gate, and the sshd if asked.
 pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
@@ -381,27 +429,7 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(ws.public_dir())?;
     std::fs::set_permissions(ws.public_dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let key_file = dir.join("key");
-    let key_text = match (std::fs::read_to_string(&key_file).ok(), o.key.as_deref()) {
-        (Some(old), Some(new)) if old.trim() != new => {
-            bail!("workshop {} is up with another key: `plainsight workshop down{}` first", ws.name, ws.name_flag())
-        }
-        (Some(old), _) => old.trim().to_string(),
-        (None, Some(k)) => k.to_string(),
-        (None, None) => Key::generate(),
-    };
-    if key_text.len() < 8 {
-        bail!("--key must be at least 8 characters");
-    }
-    if let Ok(rec) = ws.recorded()
-        && rec.participants != participants
-    {
-        bail!(
-            "workshop {} is up with {} participants: `plainsight workshop down{}` first to change that",
-            ws.name,
-            rec.participants,
-            ws.name_flag()
-        );
-    }
+    let key_text = key_to_use(ws, o, &key_file)?;
     crate::lab::pki::write_file(&key_file, &key_text, 0o600)?;
     let recorded = Recorded { participants, bot_interval, limits: o.limits, ssh: o.ssh.clone() };
     crate::lab::pki::write_file(&dir.join("workshop.json"), &serde_json::to_string_pretty(&recorded)?, 0o600)?;
@@ -409,23 +437,7 @@ pub fn up(ws: &Workshop, o: &UpOptions) -> anyhow::Result<()> {
     drop(db);
     let key = Key::new(&key_text);
     if in_containers() {
-        if participants != 1 {
-            bail!("in the lab's containers a workshop has one participant: --participants 1");
-        }
-        if o.ssh.is_some() {
-            bail!("in the lab's containers the participant's laptop is their lab: no --ssh");
-        }
-        let lab = ws.lab(1);
-        // A run of its own: the hosts drop what the demo left running and follow it.
-        crate::lab::container::Conductor::begin(&lab.state_dir(), std::time::Duration::from_secs(60))?;
-        std::fs::remove_file(Jobs::path(ws)).ok();
-        if !lab.ca_pem().exists() {
-            run::write_pki(&lab)?;
-        }
-        set_exercise(ws, &key, 1, None)?;
-        start_bot(ws, &lab, 1, bot_interval)?;
-        say(format_args!("{} (containers): site up, bot {} visiting", lab.name, key.persona(1, "").full_name));
-        return Ok(());
+        return up_in_containers(ws, o, &key);
     }
     for p in 1..=participants {
         let lab = ws.lab(p);

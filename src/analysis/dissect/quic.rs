@@ -395,70 +395,20 @@ fn starts_quic(payload: &[u8]) -> bool {
         && rustls_version(u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]])).is_some()
 }
 
-impl Quic {
-    /// One UDP datagram. True when it belonged to QUIC (a known flow, or a client Initial
-    /// that opens one).
-    pub fn datagram(
+impl Flow {
+    /// The packets coalesced in one datagram, in order.
+    fn packets(
         &mut self,
-        src: SocketAddr,
-        dst: SocketAddr,
+        (client, server): (SocketAddr, SocketAddr),
+        to_server: bool,
         payload: &[u8],
         frame: u64,
         ts: i64,
         out: &mut Vec<Event>,
-    ) -> bool {
-        let (key, to_server) = if self.flows.contains_key(&(src, dst)) {
-            ((src, dst), true)
-        } else if self.flows.contains_key(&(dst, src)) {
-            ((dst, src), false)
-        } else {
-            // A new flow starts with a client Initial whose own destination ID opens it.
-            let Some(h) = starts_quic(payload).then(|| long_header(payload)).flatten() else { return false };
-            if h.kind != Kind::Initial {
-                return false;
-            }
-            let Some(keys) = Keys::derive(h.version, h.dcid) else { return false };
-            if open(&payload[..h.len], h.pn_offset, &keys.client, None).is_none() {
-                return false;
-            }
-            if self.flows.len() >= MAX_FLOWS
-                && let Some(old) = self.order.pop_front()
-            {
-                self.evicted += 1;
-                self.end_flow(old, out);
-            }
-            let summary = QuicConnection {
-                community_id: crate::analysis::flow::community_id(crate::analysis::flow::UDP, src, dst),
-                version: version_name(h.version),
-                client_dcid: hex::encode(h.dcid),
-                client_scid: hex::encode(h.scid),
-                ..QuicConnection::default()
-            };
-            let flow = Flow {
-                keys: Some(keys),
-                crypto: Default::default(),
-                largest: [None; 2],
-                summary,
-                first_frame: frame,
-                first_ts: ts,
-                reported: [false; 2],
-            };
-            self.flows.insert((src, dst), flow);
-            self.order.push_back((src, dst));
-            ((src, dst), true)
-        };
-        let flow = self.flows.get_mut(&key).expect("found or inserted above");
-        let (client, server) = key;
+    ) {
+        let flow = self;
         let d = usize::from(!to_server);
-        if to_server {
-            flow.summary.packets_to_server += 1;
-            flow.summary.bytes_to_server += payload.len() as u64;
-        } else {
-            flow.summary.packets_to_client += 1;
-            flow.summary.bytes_to_client += payload.len() as u64;
-        }
         let (from, to) = if to_server { (client, server) } else { (server, client) };
-        // The packets coalesced in this datagram, in order.
         let mut rest = payload;
         let mut counted_first = false;
         while !rest.is_empty() {
@@ -504,7 +454,83 @@ impl Quic {
             }
             rest = &rest[h.len..];
         }
+    }
+}
+
+impl Quic {
+    /// One UDP datagram. True when it belonged to QUIC (a known flow, or a client Initial
+    /// that opens one).
+    pub fn datagram(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        frame: u64,
+        ts: i64,
+        out: &mut Vec<Event>,
+    ) -> bool {
+        let Some((key, to_server)) = self.find_or_open(src, dst, payload, frame, ts, out) else { return false };
+        let flow = self.flows.get_mut(&key).expect("found or opened above");
+        if to_server {
+            flow.summary.packets_to_server += 1;
+            flow.summary.bytes_to_server += payload.len() as u64;
+        } else {
+            flow.summary.packets_to_client += 1;
+            flow.summary.bytes_to_client += payload.len() as u64;
+        }
+        flow.packets(key, to_server, payload, frame, ts, out);
         true
+    }
+
+    /// The flow this datagram belongs to (keyed client to server) and whether it goes to the
+    /// server; a new flow starts with a client Initial whose own destination ID opens it.
+    /// `None` when the datagram is not QUIC.
+    fn find_or_open(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        frame: u64,
+        ts: i64,
+        out: &mut Vec<Event>,
+    ) -> Option<((SocketAddr, SocketAddr), bool)> {
+        if self.flows.contains_key(&(src, dst)) {
+            return Some(((src, dst), true));
+        }
+        if self.flows.contains_key(&(dst, src)) {
+            return Some(((dst, src), false));
+        }
+        let h = starts_quic(payload).then(|| long_header(payload)).flatten()?;
+        if h.kind != Kind::Initial {
+            return None;
+        }
+        let keys = Keys::derive(h.version, h.dcid)?;
+        open(&payload[..h.len], h.pn_offset, &keys.client, None)?;
+        if self.flows.len() >= MAX_FLOWS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.evicted += 1;
+            self.end_flow(old, out);
+        }
+        let summary = QuicConnection {
+            community_id: crate::analysis::flow::community_id(crate::analysis::flow::UDP, src, dst),
+            version: version_name(h.version),
+            client_dcid: hex::encode(h.dcid),
+            client_scid: hex::encode(h.scid),
+            ..QuicConnection::default()
+        };
+        let flow = Flow {
+            keys: Some(keys),
+            crypto: Default::default(),
+            largest: [None; 2],
+            summary,
+            first_frame: frame,
+            first_ts: ts,
+            reported: [false; 2],
+        };
+        self.flows.insert((src, dst), flow);
+        self.order.push_back((src, dst));
+        Some(((src, dst), true))
     }
 
     fn end_flow(&mut self, key: (SocketAddr, SocketAddr), out: &mut Vec<Event>) {

@@ -293,6 +293,20 @@ async fn proxy(
             return Failure::bad_gateway(format!("the site's response was unreadable: {e}")).answer(outcome, &ctx);
         }
     };
+    relay_response(resp, outcome, &ctx, strip, &path, head_request).await
+}
+
+/// The site's response on its way to the visitor: headers stripped under sslstrip, a
+/// resource tampered with, a page rewritten (whole when it is small, streamed otherwise),
+/// or passed on unchanged with the reason why.
+async fn relay_response(
+    resp: Response<Incoming>,
+    mut outcome: Interception,
+    ctx: &Arc<Ctx>,
+    strip: bool,
+    path: &str,
+    head_request: bool,
+) -> Response<Out> {
     let (mut parts, body) = resp.into_parts();
     outcome.status = Some(parts.status.as_u16());
     if strip {
@@ -309,8 +323,8 @@ async fn proxy(
     let csp = parts.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).map(str::to_string);
     let has_body = !(head_request || parts.status != StatusCode::OK);
     let disposition = parts.headers.get(header::CONTENT_DISPOSITION).and_then(|v| v.to_str().ok());
-    if let Some(kind) = tamper_kind(&ct, &path, disposition).filter(|_| ctx.opts.resources && has_body) {
-        return tamper_resource(kind, parts, body, &enc, outcome, &ctx).await;
+    if let Some(kind) = tamper_kind(&ct, path, disposition).filter(|_| ctx.opts.resources && has_body) {
+        return tamper_resource(kind, parts, body, &enc, outcome, ctx).await;
     }
     let skip = skip_reason(&ctx.opts.ad, &ct, head_request, parts.status, csp.as_deref(), &enc);
     if let Some(reason) = skip {
@@ -324,7 +338,7 @@ async fn proxy(
     if length.is_some_and(|n| n <= WHOLE_PAGE) {
         let page = match http_body_util::Limited::new(body, WHOLE_PAGE as usize).collect().await {
             Ok(b) => b.to_bytes(),
-            Err(e) => return Failure::bad_gateway(format!("site's body broke off: {e}")).answer(outcome, &ctx),
+            Err(e) => return Failure::bad_gateway(format!("site's body broke off: {e}")).answer(outcome, ctx),
         };
         let full = |b: Bytes| http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync();
         let Some(rewritten) = rewrite_whole(&page, Rewrite::new(&enc, &ctx.opts.ad, strip, outcome, ctx.clone()))
@@ -394,6 +408,48 @@ impl Failure {
     }
 }
 
+/// This visitor connection's site connection, if it goes where this request goes; else
+/// one from the pool; else a new one. True when the connection was kept from before.
+async fn take_connection(guard: &mut Option<(SiteKey, Sender)>, key: &SiteKey, ctx: &Ctx) -> Result<bool, Failure> {
+    match guard.take() {
+        Some((k, s)) if k == *key && !s.is_closed() => *guard = Some((k, s)),
+        Some((k, s)) => ctx.pool.put(k, s),
+        None => {}
+    }
+    if guard.is_some() {
+        return Ok(true);
+    }
+    let kept = ctx.pool.take(key);
+    let reused = kept.is_some();
+    let s = match kept {
+        Some(s) => s,
+        None => connect(key, ctx).await.map_err(|e| Failure::bad_gateway(format!("cannot reach the site: {e}")))?,
+    };
+    *guard = Some((key.clone(), s));
+    Ok(reused)
+}
+
+/// Sends a request and waits for the site's answer. The site gets as long to answer as a
+/// visitor gets to say something, counted once the request is all sent: while the
+/// visitor's body is still coming, its own idle limit applies (a stalled body is the
+/// visitor's 408, not the site's 504).
+async fn answer_of(
+    s: &mut Sender,
+    req: Request<Out>,
+    sent: &std::sync::atomic::AtomicBool,
+    ctx: &Ctx,
+) -> Result<Result<Response<Incoming>, hyper::client::conn::TrySendError<Request<Out>>>, tokio::time::error::Elapsed> {
+    let answer = s.try_send_request(req);
+    tokio::pin!(answer);
+    loop {
+        match tokio::time::timeout(ctx.opts.idle_timeout, &mut answer).await {
+            Ok(r) => return Ok(r),
+            Err(_) if !sent.load(std::sync::atomic::Ordering::Relaxed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Sends the request on this visitor connection's site connection if it goes where the
 /// request goes, else on one from the pool, else on a new one; and sends it again on a
 /// fresh connection when a kept one closed under it (the retry rule below).
@@ -406,26 +462,7 @@ async fn send_to_site(
     ctx: &Ctx,
 ) -> Result<Result<Response<Incoming>, hyper::Error>, Failure> {
     let mut guard = sender.lock().await;
-    // This visitor connection's site connection, if it goes where this request goes;
-    // else one from the pool; else a new one.
-    match guard.take() {
-        Some((k, s)) if k == key && !s.is_closed() => *guard = Some((k, s)),
-        Some((k, s)) => ctx.pool.put(k, s),
-        None => {}
-    }
-    let mut reused = true;
-    if guard.is_none() {
-        let kept = ctx.pool.take(&key);
-        reused = kept.is_some();
-        let s = match kept {
-            Some(s) => s,
-            None => match connect(&key, ctx).await {
-                Ok(s) => s,
-                Err(e) => return Err(Failure::bad_gateway(format!("cannot reach the site: {e}"))),
-            },
-        };
-        *guard = Some((key.clone(), s));
-    }
+    let reused = take_connection(&mut guard, &key, ctx).await?;
     // A kept site connection can close just as it is taken (the site ended it): the
     // request then never left, and goes once more on a fresh connection, as a browser
     // retries on a closed keep-alive connection. A request that did leave goes again
@@ -438,23 +475,8 @@ async fn send_to_site(
     let waited = loop {
         let s = &mut guard.as_mut().expect("connected above").1;
         let usable = s.ready().await.is_ok();
-        let outcome_of = if usable {
-            // The site gets as long to answer as a visitor gets to say something,
-            // counted once the request is all sent: while the visitor's body is still
-            // coming, its own idle limit applies (a stalled body is the visitor's 408,
-            // not the site's 504).
-            let answer = s.try_send_request(req.take().expect("a request to send"));
-            tokio::pin!(answer);
-            loop {
-                match tokio::time::timeout(ctx.opts.idle_timeout, &mut answer).await {
-                    Ok(r) => break Some(Ok(r)),
-                    Err(_) if !sent.load(std::sync::atomic::Ordering::Relaxed) => continue,
-                    Err(e) => break Some(Err(e)),
-                }
-            }
-        } else {
-            None
-        };
+        let outcome_of =
+            if usable { Some(answer_of(s, req.take().expect("a request to send"), sent, ctx).await) } else { None };
         let resend = || {
             replay.clone().map(|(p, b)| {
                 Request::from_parts(p, http_body_util::Full::new(b).map_err(|e| match e {}).boxed_unsync())

@@ -293,79 +293,8 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, en
                 false,
             )
         }
-        // The lab's resolver over DNS over HTTPS (RFC 8484): the same answers as on port 53,
-        // inside TLS.
-        (Method::POST, "/dns-query") => {
-            let query = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => {
-                    return html(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        b"<!doctype html><title>Too large</title>".to_vec(),
-                        Encode::PLAIN,
-                    );
-                }
-            };
-            match dns_answer(&query, ctx.opts.site_ip) {
-                Some(answer) => send(
-                    StatusCode::OK,
-                    content::Resource { content_type: "application/dns-message", body: answer, compressible: false },
-                    Encode::PLAIN,
-                    false,
-                ),
-                None => html(
-                    StatusCode::BAD_REQUEST,
-                    b"<!doctype html><title>Not a DNS query</title>".to_vec(),
-                    Encode::PLAIN,
-                ),
-            }
-        }
-        (Method::POST, "/login") => {
-            let body = match http_body_util::Limited::new(req.into_body(), 16 * 1024).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) if crate::lab::conn::timed_out(&*e) => {
-                    let mut r = html(
-                        StatusCode::REQUEST_TIMEOUT,
-                        content::login_form(Some("The form took too long to arrive.")),
-                        Encode::PLAIN,
-                    );
-                    r.headers_mut().insert(header::CONNECTION, "close".parse().expect("static"));
-                    return r;
-                }
-                Err(_) => {
-                    return html(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        content::login_form(Some("Request too large.")),
-                        Encode::PLAIN,
-                    );
-                }
-            };
-            let mut user = String::new();
-            let mut pass = String::new();
-            for (k, v) in form_urlencoded::parse(&body) {
-                match &*k {
-                    "username" => user = v.into_owned(),
-                    "password" => pass = v.into_owned(),
-                    _ => {}
-                }
-            }
-            if user == ctx.opts.persona.username && pass == ctx.opts.persona.password {
-                let t = token();
-                ctx.sessions.lock().expect("no panics while held").insert(t.clone());
-                let mut r = redirect(StatusCode::SEE_OTHER, "/account");
-                let mut cookie = format!("session={t}; Path=/");
-                if ctx.opts.secure_cookies {
-                    cookie.push_str("; HttpOnly");
-                    if scheme == Scheme::Https {
-                        cookie.push_str("; Secure");
-                    }
-                }
-                r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("token is hex"));
-                r
-            } else {
-                html(StatusCode::UNAUTHORIZED, content::login_form(Some("Wrong username or password.")), enc)
-            }
-        }
+        (Method::POST, "/dns-query") => dns_query(req, ctx).await,
+        (Method::POST, "/login") => login(req, ctx, scheme, enc).await,
         (Method::GET | Method::HEAD, "/") if ctx.opts.mixed_content => html(StatusCode::OK, content::home(true), enc),
         (Method::GET | Method::HEAD, p) => match content::resource(p) {
             Some(res) => send(StatusCode::OK, res, enc, p == content::CHUNKED_PAGE),
@@ -384,6 +313,75 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, path: &str, en
             r.headers_mut().insert(header::ALLOW, "GET, HEAD, POST".parse().expect("static"));
             r
         }
+    }
+}
+
+/// The lab's resolver over DNS over HTTPS (RFC 8484): the same answers as on port 53,
+/// inside TLS.
+async fn dns_query(req: Request<Incoming>, ctx: &Ctx) -> Response<Out> {
+    let query = match http_body_util::Limited::new(req.into_body(), 4096).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return html(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                b"<!doctype html><title>Too large</title>".to_vec(),
+                Encode::PLAIN,
+            );
+        }
+    };
+    match dns_answer(&query, ctx.opts.site_ip) {
+        Some(answer) => send(
+            StatusCode::OK,
+            content::Resource { content_type: "application/dns-message", body: answer, compressible: false },
+            Encode::PLAIN,
+            false,
+        ),
+        None => html(StatusCode::BAD_REQUEST, b"<!doctype html><title>Not a DNS query</title>".to_vec(), Encode::PLAIN),
+    }
+}
+
+/// The sign-in form's answer: a session cookie for the persona's password, the form again
+/// for anything else.
+async fn login(req: Request<Incoming>, ctx: &Ctx, scheme: Scheme, enc: Encode) -> Response<Out> {
+    let body = match http_body_util::Limited::new(req.into_body(), 16 * 1024).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if crate::lab::conn::timed_out(&*e) => {
+            let mut r = html(
+                StatusCode::REQUEST_TIMEOUT,
+                content::login_form(Some("The form took too long to arrive.")),
+                Encode::PLAIN,
+            );
+            r.headers_mut().insert(header::CONNECTION, "close".parse().expect("static"));
+            return r;
+        }
+        Err(_) => {
+            return html(StatusCode::PAYLOAD_TOO_LARGE, content::login_form(Some("Request too large.")), Encode::PLAIN);
+        }
+    };
+    let mut user = String::new();
+    let mut pass = String::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        match &*k {
+            "username" => user = v.into_owned(),
+            "password" => pass = v.into_owned(),
+            _ => {}
+        }
+    }
+    if user == ctx.opts.persona.username && pass == ctx.opts.persona.password {
+        let t = token();
+        ctx.sessions.lock().expect("no panics while held").insert(t.clone());
+        let mut r = redirect(StatusCode::SEE_OTHER, "/account");
+        let mut cookie = format!("session={t}; Path=/");
+        if ctx.opts.secure_cookies {
+            cookie.push_str("; HttpOnly");
+            if scheme == Scheme::Https {
+                cookie.push_str("; Secure");
+            }
+        }
+        r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("token is hex"));
+        r
+    } else {
+        html(StatusCode::UNAUTHORIZED, content::login_form(Some("Wrong username or password.")), enc)
     }
 }
 

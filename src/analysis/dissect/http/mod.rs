@@ -264,28 +264,9 @@ impl HttpConn {
     ) -> Next {
         let side = self.side(dir);
         let half = &mut self.halves[side];
-        // Fast path: body bytes with nothing buffered are counted in place, not copied.
-        if half.buf.is_empty() {
-            match half.state {
-                State::Length(rem) if rem > 0 => {
-                    let n = rem.min(data.len() as u64) as usize;
-                    add_body(&mut half.open, &data[..n]);
-                    half.state = State::Length(rem - n as u64);
-                    if rem == n as u64 {
-                        half.state = State::Head;
-                        half.finish(info, dir, out);
-                    }
-                    data = &data[n..];
-                }
-                State::UntilClose | State::Done => {
-                    add_body(&mut half.open, data);
-                    return Next::Continue;
-                }
-                _ => {}
-            }
-            if data.is_empty() {
-                return Next::Continue;
-            }
+        match half.body_in_place(info, dir, data, out) {
+            Some(rest) => data = rest,
+            None => return Next::Continue,
         }
         // Messages are read in place from `data`; only what a message left incomplete is
         // kept, in `buf`, to be read with the next segment's bytes (no copy of every
@@ -367,25 +348,7 @@ impl HttpConn {
             buf = Vec::new();
         }
         self.halves[side].buf = buf;
-        let half = &mut self.halves[side];
-        if half.state == State::Head && half.buf.len() > MAX_HEAD {
-            out.push(Event::on(
-                info,
-                dir,
-                half.buf_frame,
-                ts,
-                notice(format!("header block larger than {MAX_HEAD} bytes, skipped")),
-            ));
-            half.buf.clear();
-            half.state = State::Lost;
-        }
-        if half.state == State::Lost && half.buf.len() > MAX_HEAD {
-            let keep = half.buf.len() - 16;
-            half.buf.drain(..keep);
-        }
-        if !half.buf.is_empty() && pos > 0 {
-            half.buf_frame = frame;
-        }
+        self.halves[side].bound_buffer(info, dir, frame, ts, pos > 0, out);
         next
     }
 
@@ -546,6 +509,63 @@ fn add_body(open: &mut Option<Box<Open>>, data: &[u8]) {
 const PREVIEW: usize = 160;
 
 impl Half {
+    /// Fast path: body bytes with nothing buffered are counted in place, not copied.
+    /// Returns what is left for the message reader, `None` when nothing is.
+    #[inline]
+    fn body_in_place<'a>(
+        &mut self,
+        info: &ConnInfo,
+        dir: Dir,
+        data: &'a [u8],
+        out: &mut Vec<Event>,
+    ) -> Option<&'a [u8]> {
+        if !self.buf.is_empty() {
+            return Some(data);
+        }
+        match self.state {
+            State::Length(rem) if rem > 0 => {
+                let n = rem.min(data.len() as u64) as usize;
+                add_body(&mut self.open, &data[..n]);
+                self.state = State::Length(rem - n as u64);
+                if rem == n as u64 {
+                    self.state = State::Head;
+                    self.finish(info, dir, out);
+                }
+                let rest = &data[n..];
+                (!rest.is_empty()).then_some(rest)
+            }
+            State::UntilClose | State::Done => {
+                add_body(&mut self.open, data);
+                None
+            }
+            _ => (!data.is_empty()).then_some(data),
+        }
+    }
+
+    /// Keeps the buffered remainder bounded: a head larger than `MAX_HEAD` is skipped (with
+    /// a notice), and a lost stream keeps only the bytes a resync may need. `advanced` says
+    /// whether this segment's bytes were read, so the remainder now starts in `frame`.
+    fn bound_buffer(&mut self, info: &ConnInfo, dir: Dir, frame: u64, ts: i64, advanced: bool, out: &mut Vec<Event>) {
+        if self.state == State::Head && self.buf.len() > MAX_HEAD {
+            out.push(Event::on(
+                info,
+                dir,
+                self.buf_frame,
+                ts,
+                notice(format!("header block larger than {MAX_HEAD} bytes, skipped")),
+            ));
+            self.buf.clear();
+            self.state = State::Lost;
+        }
+        if self.state == State::Lost && self.buf.len() > MAX_HEAD {
+            let keep = self.buf.len() - 16;
+            self.buf.drain(..keep);
+        }
+        if !self.buf.is_empty() && advanced {
+            self.buf_frame = frame;
+        }
+    }
+
     fn body_len_only(&mut self, len: u64) {
         if let Some(open) = self.open.as_mut() {
             open.body_len += len;
