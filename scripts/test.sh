@@ -18,6 +18,9 @@ command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v chromium >/dev/null || need+=(chromium)
+# The report in a second browser, and its PDF handout read back.
+command -v firefox-esr >/dev/null || need+=(firefox-esr)
+command -v pdfinfo >/dev/null || need+=(poppler-utils)
 command -v python3 >/dev/null || need+=(python3)
 # The workshop's SSH logins: Debian's OpenSSH server (the workshop runs its own sshd on
 # its own port; installing the package does not change what the workshop touches) and a

@@ -786,6 +786,13 @@ pub struct DemoArgs {
     /// the demo until Ctrl-C.
     #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8088", value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
+    /// Also print the report to FILE as an A4 handout (needs Debian's chromium).
+    #[arg(long, value_name = "FILE")]
+    pub pdf: Option<PathBuf>,
+    /// Run nothing: write report.html again (and --pdf) from the finished run in DIR (its
+    /// summary.json and the files beside it), with this version's report.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "out", "step", "keep_lab", "browser", "reveal", "serve"])]
+    pub report_from: Option<PathBuf>,
 }
 
 impl DemoArgs {

@@ -353,7 +353,7 @@ fn demo_end_to_end_and_report_renders() {
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches(">as expected<").count(), 15, "a verdict per scenario");
+    assert_eq!(dom.matches(" as expected</a>").count(), 15, "a verdict per scenario");
     assert!(
         dom.contains("The intruder got the password: <mark>c**********e (28 chars)</mark>"),
         "the key secret, masked"
@@ -366,12 +366,26 @@ fn demo_end_to_end_and_report_renders() {
     assert!(dom.contains("signed by the intruder's own CA, which the visitor does not trust: it refused (TLS: invalid peer certificate: UnknownIssuer)"), "the chain of trust of the forged certificate");
     assert!(dom.contains("is signed by the lab CA, the one authority the visitor trusts: accepted, and the intruder read the whole chain"), "the chain of trust under TLS 1.2");
     for name in ["http", "https-mitm", "sslstrip-hsts", "trusted-mitm"] {
-        assert!(dom.contains(&format!("<th>{name}<br>")), "{name}");
+        assert!(dom.contains(&format!("<th scope=\"row\"><a href=\"#{name}\">{name}</a></th>")), "{name}");
     }
+    assert!(dom.contains("Certificate · ✗ in clear"), "the TLS 1.2 sequence diagram shows the certificate in clear");
+    // The first screen, the pictures and the handout, from the rendered page.
+    let rendered = common::report::render(chromium, &out.join("report.html"));
+    common::report::check_first_screen(&rendered, 15);
+    for sc in plainsight::demo::scenario::Scenario::ALL {
+        let s = &rendered.measured["sections"][sc.name()];
+        assert_eq!(s["network"], true, "{}: the network picture", sc.name());
+        assert_eq!(s["timeline"], true, "{}: the timeline", sc.name());
+        assert_eq!(s["handshake"].as_u64().unwrap() > 0, sc.over_https(), "{}: the handshake diagram", sc.name());
+    }
+    for name in ["https", "https-padded", "https-doh", "sslstrip-hsts"] {
+        assert!(rendered.measured["sections"][name]["sizes"].as_u64().unwrap() > 0, "{name}: the sizes chart");
+    }
+    common::report::check_first_screen_in_firefox(&out.join("report.html"), 15);
     // The embedded page alone, as Chromium renders it: its text.
     let page = out.join("embedded-http.html");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    let srcdoc = html.split("<iframe sandbox srcdoc=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
+    let srcdoc = html.split(" srcdoc=\"").nth(1).and_then(|r| r.split('"').next()).unwrap();
     std::fs::write(
         &page,
         srcdoc.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"),

@@ -151,3 +151,44 @@ fn lib_rs_names_every_room_that_ls_src_shows() {
         assert!(rank(ROOMS, room).is_some(), "tests/layers.rs has no rule for {room}");
     }
 }
+
+/// Functions longer than this many lines (signature to closing brace) do several jobs.
+const MAX_FUNCTION_LINES: usize = 100;
+
+/// Tables of data written as code, where one function is the table: each arm is one row.
+const TABLES: &[&str] = &["demo/scenario.rs::plan"];
+
+#[test]
+fn no_function_is_longer_than_a_screenful_or_two() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut long = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        // The tests at a file's end are not held to it.
+        let text = text.split("\n#[cfg(test)]").next().unwrap_or("");
+        let lines: Vec<&str> = text.lines().collect();
+        let rel = f.strip_prefix(&src).unwrap().display().to_string();
+        for (i, line) in lines.iter().enumerate() {
+            let indent = line.len() - line.trim_start().len();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some(at) = words.iter().position(|w| *w == "fn") else { continue };
+            // Only a definition: `fn` led only by its qualifiers, and a body to follow.
+            let qualifiers = ["pub", "pub(crate)", "pub(super)", "async", "unsafe", "const", "extern"];
+            if !words[..at].iter().all(|w| qualifiers.contains(w)) || line.trim_end().ends_with(';') {
+                continue;
+            }
+            let name = words.get(at + 1).map(|w| w.split(['(', '<']).next().unwrap_or(w)).unwrap_or("");
+            let close = format!("{}}}", " ".repeat(indent));
+            let Some(end) = lines[i + 1..].iter().position(|l| *l == close) else { continue };
+            let n = end + 2;
+            let id = format!("{rel}::{name}");
+            if n > MAX_FUNCTION_LINES && !TABLES.contains(&id.as_str()) {
+                long.push(format!("{id} (line {}): {n} lines", i + 1));
+            }
+        }
+    }
+    assert!(files.len() > 50, "found only {} files under src/", files.len());
+    assert!(long.is_empty(), "functions over {MAX_FUNCTION_LINES} lines:\n{}", long.join("\n"));
+}

@@ -6,6 +6,9 @@ use crate::exit::Exit;
 
 pub fn run(args: &crate::cli::DemoArgs) -> anyhow::Result<Exit> {
     use crate::demo;
+    if let Some(dir) = &args.report_from {
+        return report_again(dir, args.pdf.as_deref());
+    }
     if !crate::lab::run::privileged() {
         eprintln!(
             "plainsight: the demo builds a lab and needs root: run it as root (`plainsight lab doctor` lists what else it needs)"
@@ -19,6 +22,12 @@ pub fn run(args: &crate::cli::DemoArgs) -> anyhow::Result<Exit> {
     }
     let summary = demo::run(&opts, &hosts)?;
     let code = demo_outcome(summary, &opts.out, args.quiet);
+    if let Some(pdf) = &args.pdf {
+        crate::lab::browser::print_to_pdf(&opts.out.join("report.html"), pdf)?;
+        if !args.quiet {
+            println!("handout: {}", pdf.display());
+        }
+    }
     if args.serve.is_some() {
         eprintln!("demo: done; the live view stays up until Ctrl-C");
         while !opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -26,6 +35,23 @@ pub fn run(args: &crate::cli::DemoArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(code)
+}
+
+/// `demo --report-from DIR`: report.html written again from a finished run.
+fn report_again(dir: &std::path::Path, pdf: Option<&std::path::Path>) -> anyhow::Result<Exit> {
+    let path = dir.join("summary.json");
+    let bytes = std::fs::read(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (is {} a demo's run?)", path.display(), dir.display()))?;
+    let summary: crate::demo::DemoSummary =
+        serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{}: not a demo's summary: {e}", path.display()))?;
+    let html = dir.join("report.html");
+    std::fs::write(&html, crate::demo::report::html(&summary))?;
+    println!("report: {}", html.display());
+    if let Some(pdf) = pdf {
+        crate::lab::browser::print_to_pdf(&html, pdf)?;
+        println!("handout: {}", pdf.display());
+    }
+    Ok(Exit::Ok)
 }
 
 /// `demo --serve`: the live view of the scenarios as they run, in a thread of its own

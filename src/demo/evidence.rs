@@ -39,6 +39,8 @@ pub(super) struct Guessed {
     pub(super) padded: bool,
     /// Page loads the intruder learned.
     pub(super) learned: usize,
+    /// The sizes it guessed from, for the report's chart.
+    pub(super) sizes: super::ArticleSizes,
 }
 
 impl Evidence {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::lab::hosts::Hosts;
 use crate::lab::{Host, proc};
@@ -52,7 +52,7 @@ pub struct DemoOptions {
 }
 
 /// A yes/no with its evidence.
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Cell {
     pub yes: bool,
     pub evidence: String,
@@ -68,14 +68,14 @@ impl Cell {
 }
 
 /// The stolen cookie, replayed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Replay {
     pub state: ReplayState,
     pub evidence: String,
 }
 
 /// The one secret that matters most in a scenario (the password), as the intruder got it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeySecret {
     /// What it is and where it was read ("form field \"password\" in POST /login").
     pub what: String,
@@ -89,7 +89,7 @@ pub struct KeySecret {
 }
 
 /// What one scenario showed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioResult {
     pub scenario: String,
     pub title: String,
@@ -115,15 +115,34 @@ pub struct ScenarioResult {
     /// `plainsight compare site.pcapng visitor.pcapng`, and the visitor's own check.
     pub compare: String,
     /// The first TLS handshake to the site, step by step from the intruder's capture.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handshake: Vec<HandshakeStep>,
     /// What Chromium showed, with `--browser chromium`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub browser: Option<Browser>,
+    /// The sizes behind the intruder's guess of the article, over HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article_sizes: Option<ArticleSizes>,
+}
+
+/// The sizes the intruder named the article from: every page load it learned, and the
+/// visitor's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArticleSizes {
+    /// Each learned page load: the article's path and the bytes it brought down.
+    pub learned: Vec<(String, u64)>,
+    /// The bytes the visitor's page load brought down.
+    pub observed: u64,
+    /// The article the intruder named.
+    pub guess: String,
+    /// The article the visitor opened.
+    pub opened: String,
+    /// The site padded its responses.
+    pub padded: bool,
 }
 
 /// One step of a TLS handshake as the intruder's capture shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HandshakeStep {
     /// The packet of the intruder's capture that carried it.
     pub packet: u64,
@@ -138,7 +157,7 @@ pub struct HandshakeStep {
 }
 
 /// Chromium's view of the start page.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Browser {
     /// The page loaded (a screenshot was taken).
     pub loaded: bool,
@@ -153,12 +172,12 @@ pub struct Browser {
     pub screenshot: Option<String>,
     /// Chromium's own console messages about mixed content ("Mixed Content: ... This
     /// request has been blocked ..."), as it logged them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mixed_content: Vec<String>,
 }
 
 /// The whole run, as `summary.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoSummary {
     pub generated: String,
     pub lab: String,
@@ -338,10 +357,17 @@ fn article_guess(lab: &crate::lab::Lab, dir: &Path, from_us: i64, to_us: i64) ->
         return Err("the visitor got no page of the article: nothing to guess from".into());
     }
     let visitor = std::net::IpAddr::V4(crate::lab::VISITOR);
-    let (guess, model) =
+    let (guess, model, load) =
         crate::lab::fingerprint::guess_window(lab, &dir.join("intruder.pcapng"), visitor, from_us, to_us)
             .map_err(|e| format!("{e:#}"))?;
-    Ok(evidence::Guessed { guess, padded: model.padded, learned: model.samples.len() })
+    let sizes = ArticleSizes {
+        learned: model.samples.iter().map(|s| (s.page.clone(), s.load.down.iter().sum())).collect(),
+        observed: load.down.iter().sum(),
+        guess: guess.page.clone(),
+        opened: crate::lab::site::content::SENSITIVE_URL.trim_start_matches("https://clinic.test").to_string(),
+        padded: model.padded,
+    };
+    Ok(evidence::Guessed { guess, padded: model.padded, learned: model.samples.len(), sizes })
 }
 
 /// Runs the demo; returns the summary (also written to `out`).

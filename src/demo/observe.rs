@@ -103,6 +103,7 @@ pub(super) fn observe(sc: Scenario, dir: &Path, o: &Evidence, reveal: bool) -> S
         injector: o.injector.iter().map(|i| shown_outcome(i, reveal)).collect(),
         compare: String::new(),
         browser: None,
+        article_sizes: o.guessed.as_ref().and_then(|g| g.as_ref().ok()).map(|g| g.sizes.clone()),
     }
 }
 /// What the intruder got, cell by cell, and the key secret it read (the password).

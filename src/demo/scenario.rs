@@ -1,7 +1,7 @@
 //! The demo's scenarios: how the lab is set for each, what the intruder does, how the
 //! visitor starts, and what must happen. Pure data.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lab::intruder::TlsMode;
 
@@ -33,7 +33,7 @@ pub enum Scenario {
 }
 
 /// What reached the visitor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Got {
     /// Every page arrived as the site sent it (SHA-256 manifest).
@@ -61,7 +61,7 @@ impl Got {
 }
 
 /// What came of replaying a stolen session cookie.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplayState {
     /// The intruder sent the cookie and read the persona's account page.
@@ -87,7 +87,7 @@ impl ReplayState {
 
 /// The rows of what the intruder learned, one field each: `Leaks<Cell>` is what a run
 /// showed, `Leaks<bool>` what a scenario expects.
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Leaks<T> {
     pub password: T,
     pub session_cookie: T,
@@ -155,7 +155,7 @@ const EVERYTHING_OVER_HTTP: Leaks<bool> = Leaks {
 };
 
 /// The expected outcome of every row, checked after the run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Expect {
     pub intruder: Leaks<bool>,
     pub visitor: Got,

@@ -104,6 +104,52 @@ fn mixed_content_message(line: &str) -> Option<String> {
     Some(rest[..end].trim_end_matches('"').to_string())
 }
 
+/// Prints a local HTML file to PDF with headless Chromium (A4 as the page's print
+/// stylesheet sets it, no header or footer). Chromium runs in a network namespace of its
+/// own with nothing in it, so printing sends no packet anywhere.
+pub fn print_to_pdf(html: &Path, pdf: &Path) -> anyhow::Result<()> {
+    let html = std::fs::canonicalize(html).with_context(|| format!("{}", html.display()))?;
+    let profile = std::env::temp_dir().join(format!("plainsight-pdf-{}", std::process::id()));
+    let mut c = Command::new("unshare");
+    if !crate::lab::run::privileged() {
+        c.arg("--map-root-user");
+    }
+    c.args(["--net", "--", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--no-pdf-header-footer", "--run-all-compositor-stages-before-draw"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(profile.with_extension("log"))?);
+    let _ = std::fs::remove_file(pdf);
+    let mut child =
+        c.spawn().context("running chromium in a network namespace of its own (apt-get install chromium)")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&profile);
+            let _ = std::fs::remove_file(profile.with_extension("log"));
+            anyhow::bail!("chromium did not print {} within 60 s", html.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_dir_all(&profile);
+    let err = std::fs::read_to_string(profile.with_extension("log")).unwrap_or_default();
+    let _ = std::fs::remove_file(profile.with_extension("log"));
+    if !status.success() || !pdf.exists() {
+        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        anyhow::bail!("chromium could not print {} to PDF ({status}): {last}", html.display());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

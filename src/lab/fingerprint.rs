@@ -260,14 +260,14 @@ pub fn guess_window(
     client: std::net::IpAddr,
     from_us: i64,
     to_us: i64,
-) -> anyhow::Result<(Guess, Model)> {
+) -> anyhow::Result<(Guess, Model, Load)> {
     let model = Model::load(&model_path(lab))?;
     let conns = connections(capture)?;
     let v = Visited { page: String::new(), from_us, to_us, padded: None, error: None };
     let load = load_of(&v, &conns, client)
         .ok_or_else(|| anyhow::anyhow!("no HTTPS page load of the visitor in {}", capture.display()))?;
     let g = model.guess(&load).ok_or_else(|| anyhow::anyhow!("the model holds no page"))?;
-    Ok((g, model))
+    Ok((g, model, load))
 }
 
 /// What `learn` prints.

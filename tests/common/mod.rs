@@ -2,6 +2,7 @@
 //! running the plainsight binary (with labs taken down when a test ends, even failing).
 #![allow(dead_code)]
 
+pub mod report;
 pub mod room;
 
 use std::path::{Path, PathBuf};

@@ -119,12 +119,19 @@ impl Integrity {
     }
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// One request of the visit and what came back.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 #[serde(default)]
 pub struct Step {
     /// What the person was doing.
     pub action: Action,
+    /// When the step ended (microseconds since 1970), for the report's timeline.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub at_us: i64,
     pub method: String,
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -499,7 +506,11 @@ impl Browser {
         self.push_step(Step { action, skipped: Some(why.into()), ..Step::default() });
     }
 
-    fn push_step(&mut self, step: Step) {
+    fn push_step(&mut self, mut step: Step) {
+        step.at_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
         if self.opts.live {
             use std::io::Write;
             println!("{}", step_line(&step));

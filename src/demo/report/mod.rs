@@ -2,14 +2,14 @@
 //! self-contained file (inline CSS, no script, no network fetch) that works offline on a
 //! projector and prints.
 
-use std::fmt::Write;
 use std::path::Path;
 
 use super::scenario::{Got, ReplayState};
 use super::{DemoSummary, ScenarioResult};
-use crate::analysis::findings::{Class, Finding};
-use crate::lab::intruder;
 use crate::lab::site::content;
+
+mod page;
+pub mod pictures;
 
 /// UTC now as `2026-11-23T12-00-00Z` (also a valid directory name).
 pub fn timestamp() -> String {
@@ -27,10 +27,6 @@ pub fn timestamp() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Chromium's row: short text and detail.
@@ -273,106 +269,11 @@ const ECH_STATUS: &str = "rustls 0.23";
 
 /// `report.html`.
 pub fn html(s: &DemoSummary) -> String {
-    let mut h = String::new();
-    h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>plainsight: what an on-path intruder gets</title><style>\
-body{font-family:system-ui,sans-serif;margin:2em;color:#111}table{border-collapse:collapse;margin:1em 0}\
-th,td{border:1px solid #999;padding:.4em .6em;vertical-align:top;font-size:14px}th{background:#eee}\
-td.yes{background:#fdd}td.no{background:#dfd}td.intact{background:#dfd}td.modified,td.forged{background:#fdd}\
-td.refused{background:#ffe9b3}small{color:#444;display:block;max-width:22em}ol.handshake small{max-width:60em}mark{background:#ff0;font-weight:bold}\
-.pair{display:flex;gap:1em}.pair div{flex:1}iframe{width:100%;height:340px;border:1px solid #999;background:#fff}\
-.secret{font-size:1.1em;border:2px solid #c00;padding:.5em;display:inline-block}\
-section{page-break-inside:avoid;border-top:2px solid #333;margin-top:2em}pre{white-space:pre-wrap;font-size:12px}\
-@media print{iframe{height:260px}}</style></head><body>");
-    let _ = write!(
-        h,
-        "<h1>What an on-path intruder gets: HTTP versus HTTPS</h1><p>Generated {} from real traffic in lab <code>{}</code> ({:.1} s). Every scenario ran the same visit by the persona <b>{}</b>, who acts only on the pages she receives: open the site, sign in through the sign-in form, read an article about a health condition, open the account page. Secrets are {}.</p>",
-        esc(&s.generated),
-        esc(&s.lab),
-        s.seconds,
-        content::FULL_NAME,
-        if s.revealed { "shown in clear (--reveal)" } else { "masked (run the demo with --reveal to show them)" }
-    );
-    h.push_str("<table><tr><th>What the intruder learned</th>");
-    for o in &s.scenarios {
-        let _ = write!(h, "<th>{}<br><small>{}</small></th>", esc(&o.scenario), esc(&o.title));
-    }
-    h.push_str("</tr>");
-    let labels = s.scenarios.first().map(|o| o.intruder.rows().map(|(_, label, _, _)| label)).unwrap_or_default();
-    for (i, label) in labels.iter().enumerate() {
-        let _ = write!(h, "<tr><th>{label}</th>");
-        for o in &s.scenarios {
-            let c = o.intruder.rows()[i].3;
-            let v = yn(c.yes);
-            let _ = write!(h, "<td class=\"{v}\">{v}<small>{}</small></td>", esc(&c.evidence));
-        }
-        h.push_str("</tr>");
-    }
-    h.push_str("<tr><th>What the visitor got</th>");
-    for o in &s.scenarios {
-        let _ = write!(h, "<td class=\"{0}\">{0}<small>{1}</small></td>", o.visitor.as_str(), esc(&o.visitor_detail));
-    }
-    h.push_str("</tr><tr><th>The site's own pages reached the visitor</th>");
-    for o in &s.scenarios {
-        let _ = write!(
-            h,
-            "<td class=\"{}\">{}<small>{}</small></td>",
-            if o.site_pages.yes { "no" } else { "yes" },
-            yn(o.site_pages.yes),
-            esc(&o.site_pages.evidence)
-        );
-    }
-    for (label, cell) in [
-        (
-            "Mixed content: a plain-HTTP script or image in the HTTPS page",
-            (|o: &ScenarioResult| &o.mixed_content) as fn(&ScenarioResult) -> &super::Cell,
-        ),
-        ("Download swapped (SHA-256 against the one its page printed)", |o: &ScenarioResult| &o.download_swapped),
-    ] {
-        let _ = write!(h, "</tr><tr><th>{label}</th>");
-        for o in &s.scenarios {
-            let c = cell(o);
-            let _ = write!(h, "<td class=\"{0}\">{0}<small>{1}</small></td>", yn(c.yes), esc(&c.evidence));
-        }
-    }
-    if s.scenarios.iter().any(|o| o.browser.is_some()) {
-        h.push_str("</tr><tr><th>Chromium: secure context and powerful features</th>");
-        for o in &s.scenarios {
-            let (v, d) = browser_cell(o);
-            let said: String = o
-                .browser
-                .iter()
-                .flat_map(|b| &b.mixed_content)
-                .map(|m| format!("<small>Chromium said: {}</small>", esc(m)))
-                .collect();
-            let _ = write!(h, "<td>{}<small>{}</small>{said}</td>", esc(&v), esc(&d));
-        }
-    }
-    h.push_str("</tr><tr><th>Stolen cookie replayed</th>");
-    for o in &s.scenarios {
-        let class = if o.replay.state == ReplayState::AccountRead { "yes" } else { "no" };
-        let _ = write!(
-            h,
-            "<td class=\"{class}\">{}<small>{}</small></td>",
-            o.replay.state.as_str(),
-            esc(&o.replay.evidence)
-        );
-    }
-    h.push_str("</tr><tr><th>Verdict</th>");
-    for o in &s.scenarios {
-        let _ = write!(
-            h,
-            "<td>{}<small>{}</small></td>",
-            if o.as_expected { "as expected" } else { "UNEXPECTED" },
-            esc(&o.mismatches.join("; "))
-        );
-    }
-    let _ = write!(h, "</tr></table><p><b>{}</b></p>", esc(&closing(s)));
-    for o in &s.scenarios {
-        section(&mut h, o, s.revealed);
-    }
-    h.push_str("</body></html>\n");
-    h
+    page::render(s)
 }
+
+/// The received page's own policy inside its frame: inline styles and inlined images only.
+const FRAME_CSP: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">";
 
 /// A page as the visitor saw it, made self-contained for a sandboxed frame: its
 /// stylesheets and images inlined from the copies the visitor received (`dir`), scripts
@@ -395,9 +296,13 @@ pub fn as_seen(html: &str, dir: &Path, https: bool) -> String {
             Ok(())
         }),
         element!("img[src]", |el| {
-            if let Some(src) = el.get_attribute("src")
-                && let Some(data) = file(&src)
-            {
+            let src = el.get_attribute("src").unwrap_or_default();
+            let data = file(&src);
+            if data.is_none() && !src.starts_with("data:") {
+                // Not a copy the visitor received: the frame fetches nothing.
+                el.remove_attribute("src");
+            }
+            if let Some(data) = data {
                 use base64::Engine;
                 let mime = if src.ends_with(".svg") {
                     "image/svg+xml"
@@ -413,7 +318,16 @@ pub fn as_seen(html: &str, dir: &Path, https: bool) -> String {
             }
             Ok(())
         }),
-        element!("script[src]", |el| {
+        element!("script", |el| {
+            el.remove();
+            Ok(())
+        }),
+        element!("head", |el| {
+            // Whatever is left that points outside the page stays unfetched.
+            el.prepend(FRAME_CSP, ContentType::Html);
+            Ok(())
+        }),
+        element!("[srcset], iframe, object, embed, video, audio, source, link:not([rel=stylesheet])", |el| {
             el.remove();
             Ok(())
         }),
@@ -447,151 +361,6 @@ fn as_sent() -> String {
     );
     let _ = std::fs::remove_dir_all(&dir);
     page
-}
-
-/// Who vouched for the certificate the visitor was shown, and whether the visitor trusts
-/// that authority: from the capture (a certificate in clear), or from the intruder's own
-/// account of a forged one and the visitor's verdict.
-fn chain_of_trust(o: &ScenarioResult) -> Option<String> {
-    use crate::lab::intruder::{Kind, TlsMode};
-    let forged = o.injector.iter().find(|i| i.kind == Kind::Tls && i.mode == Some(TlsMode::Mitm));
-    if let Some(f) = forged {
-        return Some(match o.visitor {
-            Got::Refused => format!(
-                "the forged certificate for {} is signed by the intruder's own CA, which the visitor does not trust: it refused ({})",
-                f.sni.as_deref().unwrap_or("the site"),
-                o.visitor_detail.split(". ").next().unwrap_or("")
-            ),
-            _ => format!(
-                "the forged certificate for {} is signed by the intruder's own CA, which this visitor was made to trust (--also-trust intruder-ca.pem): accepted",
-                f.sni.as_deref().unwrap_or("the site")
-            ),
-        });
-    }
-    let cert = o.handshake.iter().find(|s| s.what == "Certificate")?;
-    Some(if cert.clear {
-        format!(
-            "the site's certificate ({}, packet {}) is signed by the lab CA, the one authority the visitor trusts: accepted, and the intruder read the whole chain",
-            cert.seen, cert.packet
-        )
-    } else {
-        "the site's certificate is signed by the lab CA, the one authority the visitor trusts: accepted; under TLS 1.3 the intruder did not see it".to_string()
-    })
-}
-
-fn section(h: &mut String, o: &ScenarioResult, revealed: bool) {
-    let dir = Path::new(&o.dir);
-    let _ = write!(h, "<section id=\"{0}\"><h2>{0}: {1}</h2>", esc(&o.scenario), esc(&o.title));
-    match &o.key_secret {
-        Some(k) => {
-            let at = k.packet.map(|p| format!("packet {p} of intruder.pcapng")).unwrap_or_else(|| k.read_by.clone());
-            let _ = write!(
-                h,
-                "<p class=\"secret\">The intruder got the password: <mark>{}</mark><br><small>{} ({at})</small></p>",
-                esc(&k.shown),
-                esc(&k.what)
-            );
-        }
-        None => {
-            let _ = write!(
-                h,
-                "<p class=\"secret\">The intruder did not get the password<br><small>{}</small></p>",
-                esc(&o.intruder.password.evidence)
-            );
-        }
-    }
-    if !o.handshake.is_empty() {
-        h.push_str("<h3>The TLS handshake, as the intruder's capture shows it</h3><ol class=\"handshake\">");
-        for st in &o.handshake {
-            let _ = write!(
-                h,
-                "<li><b>packet {} · {} · {}</b>: {}<small>{}</small></li>",
-                st.packet,
-                esc(&st.what),
-                if st.clear { "in clear" } else { "encrypted" },
-                esc(&st.seen),
-                esc(&st.meaning)
-            );
-        }
-        h.push_str("</ol>");
-    }
-    if let Some(chain) = chain_of_trust(o) {
-        let _ = write!(h, "<p><b>Chain of trust:</b> {}</p>", esc(&chain));
-    }
-    h.push_str("<div class=\"pair\"><div><h3>The intruder's view</h3><ul>");
-    let mut findings: Vec<Finding> = std::fs::read_to_string(dir.join("findings.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(crate::analysis::report::read::line)
-        .filter_map(|l| match l {
-            crate::analysis::report::read::Line::Finding(f) => Some(*f),
-            _ => None,
-        })
-        .filter(|f| f.class != Class::Metadata)
-        .collect();
-    // Most sensitive first, so the password is never among the ones left out.
-    findings.sort_by_key(|f| (f.class, f.frame));
-    for f in findings.iter().take(14) {
-        let line = f.line(revealed);
-        let line = match (f.shown_secret(revealed), line.rsplit_once(": ")) {
-            (Some(_), Some((what, secret))) => format!("{}: <mark>{}</mark>", esc(what), esc(secret)),
-            _ => esc(&line),
-        };
-        let _ = write!(h, "<li>[{}] packet {}: {line}</li>", esc(f.class.as_str()), f.frame);
-    }
-    if findings.len() > 14 {
-        let _ = write!(h, "<li>… and {} more, less sensitive (findings.jsonl)</li>", findings.len() - 14);
-    }
-    use crate::lab::intruder::Kind;
-    for i in &o.injector {
-        if i.kind == Kind::Tls || (i.kind == Kind::Race && i.outcome == intruder::Act::Collected) {
-            let _ = write!(h, "<li>[intruder] {}: {}</li>", esc(i.outcome.as_str()), esc(&i.detail));
-        }
-    }
-    let raced = o.injector.iter().filter(|i| i.kind == Kind::Race && i.outcome == intruder::Act::Forged).count();
-    if raced > 0 {
-        let _ = write!(h, "<li>[intruder] forged {raced} answer(s) racing the site (injector.jsonl)</li>");
-    }
-    h.push_str("</ul></div><div><h3>The visitor's view</h3><pre>");
-    h.push_str(&esc(&std::fs::read_to_string(dir.join("visitor.log")).unwrap_or_default()));
-    h.push_str("</pre></div></div>");
-    let pages = dir.join("pages");
-    match std::fs::read_to_string(pages.join("index.html")) {
-        Ok(received) => {
-            let https = std::fs::read_to_string(dir.join("visitor.log"))
-                .unwrap_or_default()
-                .lines()
-                .any(|l| l.contains("open") && l.contains("https://") && !l.contains("FAILED"));
-            let _ = write!(
-                h,
-                "<div class=\"pair\"><div><h3>The home page as the visitor received it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div><div><h3>As the site sent it</h3><iframe sandbox srcdoc=\"{}\"></iframe></div></div>",
-                esc(&as_seen(&received, &pages, https)),
-                esc(&as_sent())
-            );
-            if received.contains("plainsight-ad") {
-                h.push_str("<p><mark>The injected advertisement is in the page the visitor received</mark> (plainsight-ad).</p>");
-            }
-        }
-        Err(_) => h.push_str("<p><b>The visitor received no page at all.</b></p>"),
-    }
-    if let Some(b) = &o.browser {
-        match (&b.error, Path::new(&o.dir).join("browser.png")) {
-            (Some(e), _) => {
-                let _ = write!(h, "<p>Chromium refused the page: <b>{}</b></p>", esc(e));
-            }
-            (None, png) if png.exists() => {
-                use base64::Engine;
-                let data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&png).unwrap_or_default());
-                let _ = write!(
-                    h,
-                    "<h3>Chromium in the visitor's host</h3><img alt=\"screenshot\" style=\"max-width:60%;border:1px solid #999\" src=\"data:image/png;base64,{data}\">"
-                );
-            }
-            _ => {}
-        }
-    }
-    let _ = write!(h, "<h3>Site versus visitor (plainsight compare)</h3><pre>{}</pre>", esc(&o.compare));
-    h.push_str("<p><small>Files: intruder.pcapng (packet comments mark the leaks), intruder-keys.pcapng (the same with the site's TLS keys: the answer key, which Wireshark decrypts), visitor.pcapng, site.pcapng, findings.jsonl, injector.jsonl, visitor.json.</small></p></section>");
 }
 
 #[cfg(test)]
