@@ -135,3 +135,19 @@ pub(super) fn is_site_answer(f: &Finding) -> bool {
 pub(super) fn is_site_certificate(f: &Finding) -> bool {
     f.src == f.server && matches!(f.about, About::Certificate { position: 0 })
 }
+
+/// A name of the site's: `clinic.test` or a name under it.
+pub(super) fn is_site_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == crate::lab::SITE_NAME || name.ends_with(&format!(".{}", crate::lab::SITE_NAME))
+}
+
+/// The site's name in a DNS question or answer that crossed the gateway in clear.
+pub(super) fn is_site_dns_name(f: &Finding) -> bool {
+    f.class == Class::DnsName && is_site_name(&f.host)
+}
+
+/// The site's name in a TLS ClientHello (SNI).
+pub(super) fn is_site_server_name(f: &Finding) -> bool {
+    matches!(&f.about, About::ServerName { name, .. } if is_site_name(name))
+}

@@ -193,12 +193,21 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 /// Runs one scenario in the (already built) lab.
-fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &DemoOptions) -> anyhow::Result<ScenarioResult> {
+fn run_scenario(
+    hosts: &Hosts,
+    sc: Scenario,
+    dir: &Path,
+    opts: &DemoOptions,
+    models: &mut Models,
+) -> anyhow::Result<ScenarioResult> {
     std::fs::create_dir_all(dir)?;
     let lab = hosts.lab();
     let plan = sc.plan();
     hosts.restart_site(&strings(&plan.site_flags))?;
-    let learned = if sc.over_https() { Some(learn(hosts, dir, opts)?) } else { None };
+    let learned = if sc.over_https() { Some(models.learn(hosts, sc, &plan.site_flags, dir, opts)?) } else { None };
+    if opts.browser {
+        browser::prepare(lab, &plan, dir)?;
+    }
     let (roles, injector) = start_roles(hosts, &plan, dir, opts)?;
     let reader_window = visit(hosts, &plan, learned.is_some(), dir, opts)?;
     let chromium = if opts.browser { Some(browser::chromium(lab, &plan, dir)?) } else { None };
@@ -226,19 +235,56 @@ fn run_scenario(hosts: &Hosts, sc: Scenario, dir: &Path, opts: &DemoOptions) -> 
     Ok(outcome)
 }
 
-/// Over HTTPS the intruder learns every article's page load first, as the site is now
-/// (before the captures start: its own browsing is not the visitor's). True when it could.
-fn learn(hosts: &Hosts, dir: &Path, opts: &DemoOptions) -> anyhow::Result<bool> {
-    let (host, argv) = roles::Request::Learn.command(hosts.lab());
-    let code = hosts.run(
-        host,
-        &argv,
-        &dir.join("learn.log"),
-        &dir.join("learn-errors.log"),
-        Duration::from_secs(120),
-        opts.stop,
-    )?;
-    Ok(code == 0)
+/// What the intruder learned of each site configuration, by the site's flags (latency
+/// aside: it changes when bytes arrive, not how many): the scenario it learned in, and the
+/// model it wrote.
+#[derive(Default)]
+struct Models(std::collections::HashMap<Vec<&'static str>, (Scenario, Vec<u8>)>);
+
+impl Models {
+    /// Over HTTPS the intruder learns every article's page load first, as the site is now
+    /// (before the captures start: its own browsing is not the visitor's), once per site
+    /// configuration: a later scenario on the same site uses that model again. True when
+    /// it has a model.
+    fn learn(
+        &mut self,
+        hosts: &Hosts,
+        sc: Scenario,
+        site_flags: &[&'static str],
+        dir: &Path,
+        opts: &DemoOptions,
+    ) -> anyhow::Result<bool> {
+        let mut key = Vec::new();
+        let mut flags = site_flags.iter();
+        while let Some(f) = flags.next() {
+            if *f == "--latency-ms" {
+                flags.next();
+            } else {
+                key.push(*f);
+            }
+        }
+        let model_path = crate::lab::fingerprint::model_path(hosts.lab());
+        if let Some((first, model)) = self.0.get(&key) {
+            std::fs::write(&model_path, model)?;
+            std::fs::write(dir.join("learn-errors.log"), "")?;
+            std::fs::write(
+                dir.join("learn.log"),
+                format!(
+                    "the intruder learned this site as it is now in scenario {} (same pages, same sizes): its model is used again\n{}",
+                    first.name(),
+                    std::fs::read_to_string(opts.out.join(first.name()).join("learn.log")).unwrap_or_default()
+                ),
+            )?;
+            return Ok(true);
+        }
+        let (host, argv) = roles::Request::Learn.command(hosts.lab());
+        let (out, err) = (dir.join("learn.log"), dir.join("learn-errors.log"));
+        let ok = hosts.run(host, &argv, &out, &err, Duration::from_secs(120), opts.stop)? == 0;
+        if ok && let Ok(model) = std::fs::read(&model_path) {
+            self.0.insert(key, (sc, model));
+        }
+        Ok(ok)
+    }
 }
 
 /// Starts the three sniffers and the injector, each waited for until it says it is ready
@@ -260,7 +306,9 @@ fn start_roles(
         let (host, argv) = req.command(hosts.lab());
         hosts.start(host, &argv, &dir.join(out), &dir.join(err))
     };
+    // They are independent: all start at once, then each is waited for.
     let mut roles = Vec::new();
+    let mut waiting = Vec::new();
     for (host, file, out) in [
         (Host::Intruder, "intruder.pcapng", "findings.jsonl"),
         (Host::Visitor, "visitor.pcapng", "visitor-findings.jsonl"),
@@ -272,12 +320,15 @@ fn start_roles(
             out,
             &format!("sniff-{}.log", host.as_str()),
         )?);
-        wait(&format!("the sniffer on {}", host.as_str()), &r)?;
+        waiting.push((format!("the sniffer on {}", host.as_str()), r));
     }
     let r = ready("inject");
     let injector =
         start(&roles::Request::Inject { attack: plan.attack, ready: r.clone() }, "injector.jsonl", "injector.log")?;
-    wait("the injector", &r)?;
+    waiting.push(("the injector".to_string(), r));
+    for (what, r) in &waiting {
+        wait(what, r)?;
+    }
     Ok((roles, injector))
 }
 
@@ -383,6 +434,7 @@ pub fn run(opts: &DemoOptions, hosts: &Hosts) -> anyhow::Result<DemoSummary> {
     }
     hosts.up()?;
     let mut outcomes = Vec::new();
+    let mut models = Models::default();
     let result = (|| -> anyhow::Result<()> {
         for (i, sc) in opts.scenarios.iter().enumerate() {
             if opts.step {
@@ -401,7 +453,7 @@ pub fn run(opts: &DemoOptions, hosts: &Hosts) -> anyhow::Result<DemoSummary> {
             if opts.stop.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(proc::Interrupted.into());
             }
-            let o = run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts)?;
+            let o = run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts, &mut models)?;
             if opts.step {
                 eprintln!("{}", report::verdict(&o));
             }

@@ -166,12 +166,25 @@ fn intruder_leaks(o: &Evidence, reveal: bool) -> (Leaks<Cell>, Option<KeySecret>
         }
         None => Cell::no("no: the site's answers crossed the gateway encrypted"),
     };
-    let dns_name = match o.finding(|f| f.class == Class::DnsName) {
-        Some(f) => Cell::yes(evidence(f)),
-        None => Cell::no("no: no DNS query crossed the gateway in clear"),
+    // Only the site's name counts; other names the client looked up are said beside.
+    let others = |pick: &dyn Fn(&Finding) -> Option<&str>| {
+        let mut names: Vec<&str> = o.findings.iter().filter_map(pick).filter(|n| !evidence::is_site_name(n)).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() { String::new() } else { format!("; other names that leaked: {}", names.join(", ")) }
     };
-    let tls_server_name = match o.finding(|f| matches!(f.about, About::ServerName { .. })) {
-        Some(f) => Cell::yes(evidence(f)),
+    let dns_others = others(&|f| (f.class == Class::DnsName).then_some(&*f.host));
+    let dns_name = match o.finding(evidence::is_site_dns_name) {
+        Some(f) => Cell::yes(format!("{}{dns_others}", evidence(f))),
+        None => Cell::no(format!("no: no DNS query for the site crossed the gateway in clear{dns_others}")),
+    };
+    let sni_others = others(&|f| match &f.about {
+        About::ServerName { name, .. } => Some(name.as_str()),
+        _ => None,
+    });
+    let tls_server_name = match o.finding(evidence::is_site_server_name) {
+        Some(f) => Cell::yes(format!("{}{sni_others}", evidence(f))),
+        None if !sni_others.is_empty() => Cell::no(format!("no ClientHello named the site{sni_others}")),
         None => Cell::no("no TLS crossed the gateway (plain HTTP: the Host header says it anyway)"),
     };
     // The certificate the site sent, as it crossed the gateway (in clear only before TLS 1.3).

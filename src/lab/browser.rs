@@ -21,6 +21,11 @@ pub fn site_spki(lab: &Lab) -> anyhow::Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(cert.public_key().raw)))
 }
 
+/// Chromium's own background calls that `--disable-background-networking` leaves on (the
+/// network time service, optimisation hints, ...), off: only what a page asks for goes
+/// out. (One flag: Chromium reads only the last `--disable-features`.)
+pub const QUIET_FEATURES: &str = "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication,LensOverlay,AIModeOmniboxEntryPoint,AimEligibility,AimServerEligibility";
+
 /// Headless Chromium in a lab host with a profile of its own, trusting the lab site by its
 /// key's pin `spki`; add what to do and the URL.
 pub fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Command {
@@ -34,6 +39,11 @@ pub fn headless(lab: &Lab, host: Host, profile: &Path, spki: &str) -> Command {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        QUIET_FEATURES,
+        "--disable-domain-reliability",
+        "--no-pings",
+        "--disable-client-side-phishing-detection",
+        "--disable-default-apps",
         "--window-size=1280,800",
         "--virtual-time-budget=3000",
         "--enable-logging=stderr",
@@ -65,10 +75,11 @@ pub struct Loaded {
 }
 
 /// Loads `url` in headless Chromium in `host`, twice (a screenshot into `png`, then its DOM).
-pub fn load(lab: &Lab, host: Host, profile: &Path, url: &str, png: &Path) -> anyhow::Result<Loaded> {
+pub fn load(lab: &Lab, host: Host, profile: &Path, url: &str, png: &Path, flags: &[String]) -> anyhow::Result<Loaded> {
     let spki = site_spki(lab)?;
     let run = |extra: &str| -> anyhow::Result<std::process::Output> {
         headless(lab, host, profile, &spki)
+            .args(flags)
             .arg(extra)
             .arg(url)
             .output()
@@ -115,7 +126,7 @@ pub fn print_to_pdf(html: &Path, pdf: &Path) -> anyhow::Result<()> {
         c.arg("--map-root-user");
     }
     c.args(["--net", "--", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync", QUIET_FEATURES])
         .args(["--no-pdf-header-footer", "--run-all-compositor-stages-before-draw"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--print-to-pdf={}", pdf.display()))
