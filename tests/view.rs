@@ -430,6 +430,13 @@ fn the_demo_view_shows_the_scenarios_as_they_run() {
         "the server name",
         "document.getElementById('findings').textContent.includes('TLS server name clinic.test')",
     );
+    // Done, each scenario's page shows the report's pictures of it.
+    let pictures =
+        https_view.eval("['svg.network', 'svg.handshake'].map(q => document.querySelectorAll(q).length).join(' ')");
+    assert_eq!(pictures.as_str().unwrap(), "1 1", "the https scenario's network and handshake pictures");
+    let pictures =
+        http_view.eval("['svg.network', 'svg.handshake'].map(q => document.querySelectorAll(q).length).join(' ')");
+    assert_eq!(pictures.as_str().unwrap(), "1 0", "the http scenario's network picture, and no handshake");
     let classes =
         https_view.eval("Array.from(document.querySelectorAll('#findings li')).map(li => li.className).join(' ')");
     assert!(

@@ -139,6 +139,16 @@ pub enum About {
     DnsAnswer {
         name: String,
     },
+    /// A login in a mail or file-transfer protocol (FTP, POP3, IMAP, SMTP).
+    Login {
+        protocol: String,
+        user: String,
+    },
+    /// A request to upgrade such a session to TLS, and whether the server agreed.
+    StartTls {
+        protocol: String,
+        accepted: bool,
+    },
     /// Read back from a report, where the kind is not written.
     #[default]
     Unknown,
@@ -441,9 +451,10 @@ pub fn from_event(e: &Event) -> Vec<Finding> {
 /// (eight findings are an allocation large enough to make malloc sort its free lists).
 pub fn derive(e: &Event, out: &mut Vec<Finding>) {
     let first = out.len();
-    let from_server =
-        matches!(&e.record, Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_))
-            || matches!(&e.record, Record::Dns(m) if m.response);
+    let from_server = matches!(
+        &e.record,
+        Record::HttpResponse(_) | Record::TlsServerHello(_) | Record::TlsCertificate(_) | Record::StartTls(_)
+    ) || matches!(&e.record, Record::Dns(m) if m.response);
     let server = if from_server { e.src } else { e.dst };
     let mut o = Out { e, server, out, last_host: None };
     match &e.record {
@@ -456,6 +467,8 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         Record::TlsTraffic(t) => tls_traffic(&mut o, t),
         Record::Quic(q) => quic(&mut o, q),
         Record::Dns(m) => dns(&mut o, m),
+        Record::Login(l) => login(&mut o, l),
+        Record::StartTls(t) => start_tls(&mut o, t),
         Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
@@ -465,6 +478,43 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
             f.clear_summary = Some(std::mem::replace(&mut f.summary, masked));
         }
     }
+}
+
+/// A login in clear, and whether the server had offered TLS.
+fn login(o: &mut Out, l: &crate::analysis::dissect::login::Login) {
+    let p = l.protocol.as_str().to_ascii_uppercase();
+    let offered = match l.tls_offered {
+        Some(true) => ", in clear although the server offered an upgrade to TLS",
+        Some(false) => ", in clear: the server offered no upgrade to TLS",
+        None => "",
+    };
+    let what = if l.secret.is_some() { "login" } else { "user name" };
+    let host = o.host_of_dst();
+    o.push(
+        Class::Credential,
+        About::Login { protocol: l.protocol.as_str().into(), user: l.username.clone() },
+        text!("{p} {what} of user {:?} ({}){offered}", l.username, l.mechanism),
+        l.secret.clone(),
+        &host,
+    );
+}
+
+/// An upgrade to TLS asked for: after an accepted one nothing is readable.
+fn start_tls(o: &mut Out, t: &crate::analysis::dissect::login::StartTls) {
+    let p = t.protocol.as_str().to_ascii_uppercase();
+    let summary = if t.accepted {
+        text!("{p} session upgraded to TLS ({}): nothing after it is readable", t.command)
+    } else {
+        text!("{p} upgrade to TLS refused ({} answered {:?}): the session stays in clear", t.command, t.reply)
+    };
+    let host = o.e.src.ip().to_string();
+    o.push(
+        Class::Metadata,
+        About::StartTls { protocol: t.protocol.as_str().into(), accepted: t.accepted },
+        summary,
+        None,
+        &host,
+    );
 }
 
 /// One event's findings as they are appended: the host string shared between them.

@@ -72,6 +72,10 @@ pub enum Service {
     Ssl,
     Dns,
     Quic,
+    Ftp,
+    Pop3,
+    Imap,
+    Smtp,
 }
 
 /// A TCP connection, when it ends.

@@ -176,6 +176,9 @@ pub struct Browser {
     pub mixed_content: Vec<String>,
 }
 
+/// Each scenario's result, in its folder, once it is done (the live view reads it).
+pub const RESULT_FILE: &str = "result.json";
+
 /// The whole run, as `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoSummary {
@@ -454,6 +457,7 @@ pub fn run(opts: &DemoOptions, hosts: &Hosts) -> anyhow::Result<DemoSummary> {
                 return Err(proc::Interrupted.into());
             }
             let o = run_scenario(hosts, *sc, &opts.out.join(sc.name()), opts, &mut models)?;
+            std::fs::write(opts.out.join(sc.name()).join(RESULT_FILE), serde_json::to_vec_pretty(&o)?)?;
             if opts.step {
                 eprintln!("{}", report::verdict(&o));
             }

@@ -634,13 +634,30 @@ fn scenario_page(name: &str, title: &str, dir: &std::path::Path, reveal: bool, q
         .lines()
         .filter_map(|l| shown_finding(l, reveal))
         .collect();
-    page_with_frame(
+    let page = page_with_frame(
         &format!("Scenario: {title}"),
         &format!("/scenario/{name}"),
         recent.iter().rev().take(RECENT),
         &[],
         q,
-    )
+    );
+    // Once the scenario is done, the report's pictures of it (they carry no secret).
+    let done: Option<crate::demo::ScenarioResult> =
+        std::fs::read(dir.join(crate::demo::RESULT_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    match done {
+        Some(o) => {
+            use crate::demo::report::pictures;
+            let mut pics = pictures::network(&o).into_string();
+            pics.extend(pictures::handshake(&o).map(|m| m.into_string()));
+            pics.extend(o.article_sizes.as_ref().map(|a| pictures::article_sizes(a, &o.scenario).into_string()));
+            page.replacen(
+                "<div class=\"cols\">",
+                &format!("<div class=\"pictures\">{pics}</div><div class=\"cols\">"),
+                1,
+            )
+        }
+        None => page,
+    }
 }
 
 /// An event stream fed by `feed` (which ends when the client is gone), within the bound.
@@ -913,7 +930,8 @@ fn finding_li(json: &str) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em;color:#222}pre.text,pre#hints{white-space:pre-wrap;max-width:60em}pre#verdict{white-space:pre-wrap;padding:.5em}pre.passed{background:#cfc}pre.failed{background:#fec}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:center}\
 td.done{background:#cfc}td.tried{background:#fec}.cols{display:flex;gap:2em}.cols section{flex:1;min-width:0}iframe{width:100%;height:28em;border:2px solid #888}\
 #findings{font-family:monospace;font-size:.9em;max-height:28em;overflow:auto}#findings .class{color:#555}#findings li.credential,#findings li.session-cookie{color:#a00}\
-#status{color:#555;font-size:.9em}\n";
+#status{color:#555;font-size:.9em}\
+.pictures{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1em;margin:1em 0}.pictures svg{width:100%;height:auto;border:1px solid #ccc}\n";
 
 const GRID_JS: &str = r#"(function(){
 var q=document.body.dataset.query||'';var firstRender={};

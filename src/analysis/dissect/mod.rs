@@ -9,6 +9,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod login;
 pub mod quic;
 pub mod tls;
 pub mod udp;
@@ -41,6 +42,10 @@ pub enum Record {
     Connection(crate::analysis::flow::Connection),
     /// A UDP flow, at the capture's end.
     UdpFlow(crate::analysis::flow::UdpFlow),
+    /// A login sent in clear in FTP, POP3, IMAP or SMTP.
+    Login(login::Login),
+    /// A request to upgrade such a session to TLS, and the answer.
+    StartTls(login::StartTls),
     /// Something the dissector could not follow (oversized header, lost sync, ...).
     Notice {
         protocol: std::borrow::Cow<'static, str>,
@@ -89,6 +94,8 @@ enum Proto {
     Http(http::HttpConn),
     Tls(Box<tls::TlsConn>),
     Dns(Box<dns::DnsTcp>),
+    /// FTP, POP3, IMAP or SMTP: read for logins until an upgrade to TLS.
+    Login(Box<login::LoginConn>),
     /// Not recognised at the start: the first bytes of each way are searched.
     Unknown([Vec<u8>; 2]),
     Other,
@@ -106,6 +113,18 @@ fn embedded_start(b: &[u8]) -> Option<(usize, bool)> {
             None
         }
     })
+}
+
+/// What the login reader read, as events: logins from the client, answers to an upgrade
+/// from the server.
+fn login_events(info: &ConnInfo, dir: Dir, read: Vec<login::Stamped>, out: &mut Vec<Event>) {
+    for s in read {
+        let (dir, record) = match s.read {
+            login::Read::Login(l) => (Dir::ToServer, Record::Login(l)),
+            login::Read::StartTls(t) => (dir, Record::StartTls(t)),
+        };
+        out.push(Event::on(info, dir, s.frame, s.ts, record));
+    }
 }
 
 /// Per-connection dissection state.
@@ -187,6 +206,8 @@ impl ConnApp {
             Proto::Tls(Box::default())
         } else if port53 {
             Proto::Dns(Box::default())
+        } else if login::looks_like(b, dir) {
+            Proto::Login(Box::default())
         } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
             return false;
         } else {
@@ -240,6 +261,8 @@ impl StreamApp for ConnApp {
             Proto::Http(h) => h.gap(info, dir, len, out),
             Proto::Tls(t) => t.gap(dir, len),
             Proto::Dns(d) => d.gap(dir),
+            // A line cut by a hole cannot be trusted: stop reading.
+            Proto::Login(_) => self.proto = Proto::Other,
             Proto::Undecided => self.pending[dir as usize].clear(),
             Proto::Unknown(_) | Proto::Other => self.proto = Proto::Other,
         }
@@ -264,6 +287,12 @@ impl StreamApp for ConnApp {
                 Some(Service::Ssl)
             }
             Proto::Dns(_) => Some(Service::Dns),
+            Proto::Login(l) => {
+                let mut read = Vec::new();
+                l.end(&mut read);
+                login_events(info, Dir::ToServer, read, out);
+                l.protocol().map(Service::from)
+            }
             _ => None,
         };
         let end = why;
@@ -297,6 +326,18 @@ impl ConnApp {
             }
             Proto::Tls(t) => t.data(info, dir, data, frame, ts, out),
             Proto::Dns(d) => d.data(info, dir, data, frame, ts, out),
+            Proto::Login(l) => {
+                let mut read = Vec::new();
+                let tls_at = l.data(dir, data, frame, ts, &mut read);
+                login_events(info, dir, read, out);
+                if let Some(at) = tls_at {
+                    // Upgraded: the rest is TLS (a ClientHello names the server, and no more).
+                    self.proto = Proto::Tls(Box::default());
+                    if at < data.len() {
+                        self.dispatch(info, dir, &data[at..], frame, ts, out);
+                    }
+                }
+            }
             Proto::Unknown(scan) => {
                 let buf = &mut scan[dir as usize];
                 buf.extend_from_slice(&data[..data.len().min(SCAN.saturating_sub(buf.len()))]);

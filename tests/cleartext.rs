@@ -1,0 +1,132 @@
+//! Logins outside the web, against tshark's ground truth in `../shared/corpus/cleartext/`
+//! (`F.creds.tsv`, `F.starttls.tsv`, made by the corpus's `tools/creds_gt.py`): every
+//! FTP, POP3, IMAP and SMTP credential tshark shows is found (protocol, user name, secret),
+//! every upgrade to TLS is seen with the server's answer, and no login is reported after
+//! an accepted upgrade on the same connection.
+//!
+//! The other protocols of the corpus (Telnet, LDAP, SNMP, NTLM, Kerberos, HTTP Digest) are
+//! not read yet; their rows are counted and named in the test's output, not checked.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use plainsight::analysis::dissect::Record;
+
+/// The protocols plainsight reads logins of.
+const READ: [&str; 4] = ["ftp", "pop3", "imap", "smtp"];
+
+/// Rows of a tab-separated file written by Python's csv module (a field may be quoted,
+/// its quotes doubled), as maps from the header's names.
+fn tsv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rows = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, '\t') => fields.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                fields.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut fields));
+            }
+            (false, '\r') => {}
+            (false, c) => field.push(c),
+        }
+    }
+    let header = rows.first().cloned().unwrap_or_default();
+    rows.iter().skip(1).map(|r| header.iter().cloned().zip(r.iter().cloned()).collect()).collect()
+}
+
+#[test]
+fn every_mail_and_ftp_login_tshark_shows_is_found_and_none_after_an_upgrade() {
+    let Some(corpus) = common::corpus() else { return };
+    let dir = corpus.join("cleartext");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 50, "the cleartext corpus holds {} captures", files.len());
+    let (mut checked, mut upgrades, mut missing) = (0, 0, Vec::new());
+    let mut not_read: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let creds = tsv(&dir.join(format!("{name}.creds.tsv")));
+        let starttls = tsv(&dir.join(format!("{name}.starttls.tsv")));
+        let run = common::run(f).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let logins: Vec<(u64, Option<u64>, &plainsight::analysis::dissect::login::Login)> = run
+            .events
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::Login(l) => Some((e.frame, e.conn, l)),
+                _ => None,
+            })
+            .collect();
+        for row in &creds {
+            let protocol = row["protocol"].as_str();
+            if !READ.contains(&protocol) {
+                *not_read.entry(protocol.to_string()).or_default() += 1;
+                continue;
+            }
+            checked += 1;
+            let secret = (!row["secret"].is_empty()).then(|| row["secret"].clone());
+            let found = logins.iter().any(|(_, _, l)| {
+                l.protocol.as_str() == protocol && l.username == row["username"] && l.secret == secret
+            });
+            if !found {
+                missing.push(format!(
+                    "{name}: {protocol} {:?} {:?} ({}, frame {}); read: {:?}",
+                    row["username"],
+                    row["secret"],
+                    row["mechanism"],
+                    row["frame"],
+                    logins.iter().map(|(_, _, l)| (&l.username, &l.secret)).collect::<Vec<_>>()
+                ));
+            }
+        }
+        for row in &starttls {
+            if !READ.contains(&row["protocol"].as_str()) {
+                continue;
+            }
+            upgrades += 1;
+            let seen: Vec<(u64, Option<u64>, bool)> = run
+                .events
+                .iter()
+                .filter_map(|e| match &e.record {
+                    Record::StartTls(s) if s.protocol.as_str() == row["protocol"] => {
+                        Some((e.frame, e.conn, s.accepted))
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert!(!seen.is_empty(), "{name}: the upgrade {:?} at frame {} is not seen", row["command"], row["frame"]);
+            for (frame, conn, accepted) in seen.iter().filter(|s| s.2) {
+                let after: Vec<_> = logins.iter().filter(|(f, c, _)| c == conn && f > frame).collect();
+                assert!(after.is_empty(), "{name}: a login read after the upgrade at frame {frame}: {after:?}");
+                assert!(*accepted);
+            }
+        }
+    }
+    eprintln!(
+        "cleartext: {checked} logins in FTP, POP3, IMAP and SMTP and {upgrades} upgrades checked; not read yet: {}",
+        not_read.iter().map(|(p, n)| format!("{p} {n}")).collect::<Vec<_>>().join(", ")
+    );
+    assert!(checked >= 30, "only {checked} logins checked");
+    assert!(
+        missing.is_empty(),
+        "{} of {checked} logins tshark shows were not found:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
