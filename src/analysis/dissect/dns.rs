@@ -19,6 +19,12 @@ pub struct Message {
     pub answers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rcode: Option<String>,
+    /// The questions' types as numbers (Zeek's `qtype`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub qtypes: Vec<u16>,
+    /// The response code as a number (Zeek's `rcode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcode_code: Option<u16>,
 }
 
 /// A query for `name`'s A record, as a stub resolver sends it (the visitor's lookups);
@@ -50,6 +56,8 @@ pub fn parse(b: &[u8]) -> Option<Message> {
         questions,
         answers,
         rcode: response.then(|| m.metadata.response_code.to_string()),
+        qtypes: m.queries.iter().map(|q| u16::from(q.query_type)).collect(),
+        rcode_code: response.then(|| u16::from(m.metadata.response_code)),
     })
 }
 

@@ -171,6 +171,137 @@ fn put(m: &mut Map<String, Value>, key: &str, v: Value) {
     }
 }
 
+/// Zeek's name for a QUIC version (its `QUIC::version_strings`): `1`, `quicv2`,
+/// `draft-29`, and `unknown-<hex>` for the rest.
+fn zeek_quic_version(v: &str) -> String {
+    match v {
+        "v1" => "1".into(),
+        "v2" => "quicv2".into(),
+        d if d.starts_with("draft-") => d.into(),
+        other => format!("unknown-{}", other.trim_start_matches("0x").trim_start_matches('0')),
+    }
+}
+
+/// Zeek's name for a DNS response code (its `DNS::base_errors`).
+fn zeek_rcode(code: u16) -> String {
+    const NAMES: [&str; 24] = [
+        "NOERROR",
+        "FORMERR",
+        "SERVFAIL",
+        "NXDOMAIN",
+        "NOTIMP",
+        "REFUSED",
+        "YXDOMAIN",
+        "YXRRSET",
+        "NXRRSET",
+        "NOTAUTH",
+        "NOTZONE",
+        "unassigned-11",
+        "unassigned-12",
+        "unassigned-13",
+        "unassigned-14",
+        "unassigned-15",
+        "BADVERS",
+        "BADKEY",
+        "BADTIME",
+        "BADMODE",
+        "BADNAME",
+        "BADALG",
+        "BADTRUNC",
+        "BADCOOKIE",
+    ];
+    NAMES.get(code as usize).map(|n| n.to_string()).unwrap_or_else(|| format!("?{code}"))
+}
+
+/// Zeek's name for a DNS query type (its `DNS::query_types`): `*` for ANY, and
+/// `query-<n>` for a type it does not name.
+fn zeek_qtype(t: u16) -> String {
+    let name = match t {
+        1 => "A",
+        2 => "NS",
+        3 => "MD",
+        4 => "MF",
+        5 => "CNAME",
+        6 => "SOA",
+        7 => "MB",
+        8 => "MG",
+        9 => "MR",
+        10 => "NULL",
+        11 => "WKS",
+        12 => "PTR",
+        13 => "HINFO",
+        14 => "MINFO",
+        15 => "MX",
+        16 => "TXT",
+        17 => "RP",
+        18 => "AFSDB",
+        19 => "X25",
+        20 => "ISDN",
+        21 => "RT",
+        22 => "NSAP",
+        23 => "NSAP-PTR",
+        24 => "SIG",
+        25 => "KEY",
+        26 => "PX",
+        27 => "GPOS",
+        28 => "AAAA",
+        29 => "LOC",
+        30 => "NXT",
+        31 => "EID",
+        32 => "NIMLOC",
+        33 => "SRV",
+        34 => "ATMA",
+        35 => "NAPTR",
+        36 => "KX",
+        37 => "CERT",
+        38 => "A6",
+        39 => "DNAME",
+        40 => "SINK",
+        41 => "OPT",
+        42 => "APL",
+        43 => "DS",
+        44 => "SSHFP",
+        45 => "IPSECKEY",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        49 => "DHCID",
+        50 => "NSEC3",
+        51 => "NSEC3PARAM",
+        52 => "TLSA",
+        53 => "SMIMEA",
+        55 => "HIP",
+        56 => "NINFO",
+        57 => "RKEY",
+        58 => "TALINK",
+        59 => "CDS",
+        60 => "CDNSKEY",
+        61 => "OPENPGPKEY",
+        62 => "CSYNC",
+        63 => "ZONEMD",
+        64 => "SVCB",
+        65 => "HTTPS",
+        99 => "SPF",
+        100 => "UINFO",
+        101 => "UID",
+        102 => "GID",
+        103 => "UNSPEC",
+        249 => "TKEY",
+        250 => "TSIG",
+        251 => "IXFR",
+        252 => "AXFR",
+        253 => "MAILB",
+        254 => "MAILA",
+        255 => "*",
+        256 => "URI",
+        257 => "CAA",
+        32768 => "TA",
+        32769 => "DLV",
+        _ => return format!("query-{t}"),
+    };
+    name.to_string()
+}
+
 /// Zeek's name for a TLS version (`TLSv13`).
 fn zeek_version(v: &str) -> String {
     match v {
@@ -305,7 +436,13 @@ impl ZeekReport {
     fn udp_flow(&mut self, e: &Event, uid: String, u: &crate::analysis::flow::UdpFlow) -> io::Result<()> {
         let mut m = base(e, e.src, e.dst);
         m.insert("proto".into(), json!("udp"));
-        put(&mut m, "service", json!(u.service));
+        // Zeek lists every analyser that read the flow: QUIC's Initials carry a TLS handshake.
+        match u.service {
+            Some(crate::analysis::flow::Service::Quic) => {
+                m.insert("service".into(), json!("quic,ssl"));
+            }
+            other => put(&mut m, "service", json!(other)),
+        }
         m.insert("duration".into(), json!(u.duration_us as f64 / 1e6));
         m.insert("orig_bytes".into(), json!(u.bytes_to_server));
         m.insert("resp_bytes".into(), json!(u.bytes_to_client));
@@ -359,6 +496,10 @@ impl ZeekReport {
             m
         });
         m.insert("status_code".into(), json!(a.status));
+        // Zeek's `version` is the reply's.
+        if let Some(v) = a.version.strip_prefix("HTTP/") {
+            m.insert("version".into(), json!(v));
+        }
         put(&mut m, "status_msg", json!(a.reason));
         m.insert("response_body_len".into(), json!(a.body_len));
         if let Some(ct) = &a.content_type {
@@ -412,7 +553,13 @@ impl ZeekReport {
             if let Some(q) = d.questions.first() {
                 let mut parts = q.split(' ');
                 put(m, "query", json!(parts.next()));
-                put(m, "qtype_name", json!(parts.next()));
+                match d.qtypes.first() {
+                    Some(t) => {
+                        m.insert("qtype".into(), json!(t));
+                        m.insert("qtype_name".into(), json!(zeek_qtype(*t)));
+                    }
+                    None => put(m, "qtype_name", json!(parts.next())),
+                }
             }
         };
         if !d.response {
@@ -429,7 +576,12 @@ impl ZeekReport {
                 query(&mut m);
                 m
             });
-            put(&mut m, "rcode_name", json!(d.rcode));
+            if let Some(code) = d.rcode_code {
+                m.insert("rcode".into(), json!(code));
+                m.insert("rcode_name".into(), json!(zeek_rcode(code)));
+            } else {
+                put(&mut m, "rcode_name", json!(d.rcode));
+            }
             let answers: Vec<&str> = d.answers.iter().map(|a| a.splitn(3, ' ').nth(2).unwrap_or(a)).collect();
             if !answers.is_empty() {
                 m.insert("answers".into(), json!(answers));
@@ -442,7 +594,7 @@ impl ZeekReport {
     /// A QUIC connection: its quic.log line.
     fn quic(&mut self, e: &Event, q: &crate::analysis::dissect::quic::QuicConnection) -> io::Result<()> {
         let mut m = base(e, e.src, e.dst);
-        m.insert("version".into(), json!(q.version));
+        m.insert("version".into(), json!(zeek_quic_version(&q.version)));
         m.insert("client_initial_dcid".into(), json!(q.client_dcid));
         put(&mut m, "client_scid", json!(q.client_scid));
         put(&mut m, "server_scid", json!(q.server_scid));
@@ -481,5 +633,26 @@ impl Report for ZeekReport {
             w.flush()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_zeeks_own() {
+        assert_eq!(zeek_rcode(0), "NOERROR");
+        assert_eq!(zeek_rcode(3), "NXDOMAIN");
+        assert_eq!(zeek_rcode(4000), "?4000");
+        assert_eq!(zeek_qtype(255), "*");
+        assert_eq!(zeek_qtype(99), "SPF");
+        assert_eq!(zeek_qtype(249), "TKEY");
+        assert_eq!(zeek_qtype(11), "WKS");
+        assert_eq!(zeek_qtype(65280), "query-65280");
+        assert_eq!(zeek_quic_version("v1"), "1");
+        assert_eq!(zeek_quic_version("v2"), "quicv2");
+        assert_eq!(zeek_quic_version("draft-29"), "draft-29");
+        assert_eq!(zeek_quic_version("0x51303530"), "unknown-51303530");
     }
 }
