@@ -489,11 +489,16 @@ fn login(o: &mut Out, l: &crate::analysis::dissect::login::Login) {
         None => "",
     };
     let what = if l.secret.is_some() { "login" } else { "user name" };
+    let summary = match l.protocol {
+        crate::analysis::dissect::login::Protocol::Snmp => text!("SNMP community ({})", l.mechanism),
+        crate::analysis::dissect::login::Protocol::Ldap => text!("LDAP simple bind as {:?}", l.username),
+        _ => text!("{p} {what} of user {:?} ({}){offered}", l.username, l.mechanism),
+    };
     let host = o.host_of_dst();
     o.push(
         Class::Credential,
         About::Login { protocol: l.protocol.as_str().into(), user: l.username.clone() },
-        text!("{p} {what} of user {:?} ({}){offered}", l.username, l.mechanism),
+        summary,
         l.secret.clone(),
         &host,
     );

@@ -76,6 +76,8 @@ pub enum Service {
     Pop3,
     Imap,
     Smtp,
+    Snmp,
+    Ldap,
 }
 
 /// A TCP connection, when it ends.

@@ -42,7 +42,12 @@ pub struct Analyzer {
     findings: bool,
     /// The findings of the event being handed out (one vector, reused).
     found: Vec<Finding>,
+    /// SNMP communities already reported, by the flow's two ends (bounded).
+    snmp_seen: std::collections::HashSet<(std::net::SocketAddr, std::net::SocketAddr, String)>,
 }
+
+/// SNMP communities remembered at most (beyond, no new one is reported).
+const MAX_SNMP_SEEN: usize = 4096;
 
 impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).
@@ -58,6 +63,7 @@ impl Analyzer {
             counters: Counters::default(),
             findings: true,
             found: Vec::new(),
+            snmp_seen: Default::default(),
         })
     }
 
@@ -112,6 +118,20 @@ impl Analyzer {
                     } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
                         self.counters.quic_datagrams += 1;
                         service = Some(crate::analysis::flow::Service::Quic);
+                    } else if let Some(login) = crate::analysis::dissect::snmp::login(&p.payload) {
+                        service = Some(crate::analysis::flow::Service::Snmp);
+                        // Every message repeats the community: it is reported once per flow.
+                        let key = (p.src.min(p.dst), p.src.max(p.dst), login.secret.clone().unwrap_or_default());
+                        if self.snmp_seen.len() < MAX_SNMP_SEEN && self.snmp_seen.insert(key) {
+                            self.events.push(Event {
+                                frame: f.number,
+                                ts: f.ts_micros,
+                                conn: None,
+                                src: p.src,
+                                dst: p.dst,
+                                record: Record::Login(login),
+                            });
+                        }
                     } else if looks_like_any_request(&p.payload) || p.payload.starts_with(b"HTTP/1.") {
                         // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
                         if let Some(record) = http::datagram(&p.payload) {

@@ -6,7 +6,8 @@
 //! decoded). The server's capabilities say whether it offered an upgrade to TLS; an
 //! upgrade it accepts (`STARTTLS`, `STLS`, `AUTH TLS`) ends the reading: what follows is
 //! TLS, handed to its dissector, and nothing in it is readable. A mail body (`DATA`) is
-//! skipped. Lines are bounded: a line longer than [`MAX_LINE`] is dropped.
+//! skipped. Lines are bounded: a line longer than [`MAX_LINE`] is dropped. The same
+//! [`Login`] and [`StartTls`] records carry SNMP communities and LDAP binds.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,10 @@ pub enum Protocol {
     Pop3,
     Imap,
     Smtp,
+    /// SNMP v1/v2c: the community ([`super::snmp`]).
+    Snmp,
+    /// LDAP simple binds ([`super::ldap`]).
+    Ldap,
 }
 
 impl Protocol {
@@ -33,6 +38,8 @@ impl Protocol {
             Protocol::Pop3 => "pop3",
             Protocol::Imap => "imap",
             Protocol::Smtp => "smtp",
+            Protocol::Snmp => "snmp",
+            Protocol::Ldap => "ldap",
         }
     }
 }
@@ -45,6 +52,8 @@ impl From<Protocol> for crate::analysis::flow::Service {
             Protocol::Pop3 => Service::Pop3,
             Protocol::Imap => Service::Imap,
             Protocol::Smtp => Service::Smtp,
+            Protocol::Snmp => Service::Snmp,
+            Protocol::Ldap => Service::Ldap,
         }
     }
 }
@@ -412,7 +421,7 @@ impl LoginConn {
             }
             Protocol::Pop3 => upper.starts_with("+OK"),
             Protocol::Ftp => upper.starts_with("234"),
-            Protocol::Smtp => upper.starts_with("220"),
+            Protocol::Smtp | Protocol::Snmp | Protocol::Ldap => upper.starts_with("220"),
         };
         if line.len() > 3 && line.as_bytes()[3] == b'-' && protocol != Protocol::Imap {
             return; // a multi-line reply goes on

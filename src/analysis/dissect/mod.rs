@@ -7,10 +7,13 @@
 //! state the reassembler drives; it picks a dissector from the first bytes of the stream.
 //! [`udp`] keeps a record per UDP flow, bounded.
 
+pub mod ber;
 pub mod dns;
 pub mod http;
+pub mod ldap;
 pub mod login;
 pub mod quic;
+pub mod snmp;
 pub mod tls;
 pub mod udp;
 
@@ -96,6 +99,8 @@ enum Proto {
     Dns(Box<dns::DnsTcp>),
     /// FTP, POP3, IMAP or SMTP: read for logins until an upgrade to TLS.
     Login(Box<login::LoginConn>),
+    /// LDAP: read for simple binds until StartTLS.
+    Ldap(Box<ldap::LdapConn>),
     /// Not recognised at the start: the first bytes of each way are searched.
     Unknown([Vec<u8>; 2]),
     Other,
@@ -208,6 +213,8 @@ impl ConnApp {
             Proto::Dns(Box::default())
         } else if login::looks_like(b, dir) {
             Proto::Login(Box::default())
+        } else if dir == Dir::ToServer && ldap::looks_like(b) {
+            Proto::Ldap(Box::default())
         } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
             return false;
         } else {
@@ -262,7 +269,7 @@ impl StreamApp for ConnApp {
             Proto::Tls(t) => t.gap(dir, len),
             Proto::Dns(d) => d.gap(dir),
             // A line cut by a hole cannot be trusted: stop reading.
-            Proto::Login(_) => self.proto = Proto::Other,
+            Proto::Login(_) | Proto::Ldap(_) => self.proto = Proto::Other,
             Proto::Undecided => self.pending[dir as usize].clear(),
             Proto::Unknown(_) | Proto::Other => self.proto = Proto::Other,
         }
@@ -293,6 +300,7 @@ impl StreamApp for ConnApp {
                 login_events(info, Dir::ToServer, read, out);
                 l.protocol().map(Service::from)
             }
+            Proto::Ldap(_) => Some(Service::Ldap),
             _ => None,
         };
         let end = why;
@@ -332,6 +340,23 @@ impl ConnApp {
                 login_events(info, dir, read, out);
                 if let Some(at) = tls_at {
                     // Upgraded: the rest is TLS (a ClientHello names the server, and no more).
+                    self.proto = Proto::Tls(Box::default());
+                    if at < data.len() {
+                        self.dispatch(info, dir, &data[at..], frame, ts, out);
+                    }
+                }
+            }
+            Proto::Ldap(l) => {
+                let mut read = Vec::new();
+                let tls_at = l.data(dir, data, &mut read);
+                for r in read {
+                    let (d, record) = match r {
+                        ldap::Read::Login(l) => (Dir::ToServer, Record::Login(l)),
+                        ldap::Read::StartTls(t) => (dir, Record::StartTls(t)),
+                    };
+                    out.push(Event::on(info, d, frame, ts, record));
+                }
+                if let Some(at) = tls_at {
                     self.proto = Proto::Tls(Box::default());
                     if at < data.len() {
                         self.dispatch(info, dir, &data[at..], frame, ts, out);
