@@ -1232,6 +1232,24 @@ pub fn reachable(addr: &SocketAddr) -> Vec<SocketAddr> {
 mod tests {
     use super::*;
 
+    /// Text from a capture, as hostile as it comes, in a scenario's page: its findings
+    /// (summary, host, secret) and the title; nothing of it becomes markup.
+    #[test]
+    fn hostile_capture_text_stays_text_in_a_scenario_page() {
+        const HOSTILE: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)></svg>";
+        let dir = std::env::temp_dir().join(format!("ps-view-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let finding = serde_json::json!({"type": "finding", "class": "credential", "summary": HOSTILE, "secret": HOSTILE,
+            "host": HOSTILE, "frame": 1, "src": "192.0.2.10:1", "dst": "198.51.100.10:80", "server": "198.51.100.10:80"});
+        std::fs::write(dir.join("findings.jsonl"), format!("{finding}\n")).unwrap();
+        for reveal in [false, true] {
+            let page = scenario_page("http", HOSTILE, &dir, reveal, "");
+            assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
+            assert!(page.contains("&lt;script&gt;"), "the finding is shown, escaped: {page}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn visit(urls: &[&str]) -> bot::BotVisit {
         bot::BotVisit {
             at_ms: 0,
