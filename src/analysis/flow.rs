@@ -78,6 +78,7 @@ pub enum Service {
     Smtp,
     Snmp,
     Ldap,
+    Telnet,
 }
 
 /// A TCP connection, when it ends.

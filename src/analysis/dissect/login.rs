@@ -29,6 +29,8 @@ pub enum Protocol {
     Snmp,
     /// LDAP simple binds ([`super::ldap`]).
     Ldap,
+    /// What is typed at Telnet's prompts ([`super::telnet`]).
+    Telnet,
 }
 
 impl Protocol {
@@ -40,6 +42,7 @@ impl Protocol {
             Protocol::Smtp => "smtp",
             Protocol::Snmp => "snmp",
             Protocol::Ldap => "ldap",
+            Protocol::Telnet => "telnet",
         }
     }
 }
@@ -54,6 +57,7 @@ impl From<Protocol> for crate::analysis::flow::Service {
             Protocol::Smtp => Service::Smtp,
             Protocol::Snmp => Service::Snmp,
             Protocol::Ldap => Service::Ldap,
+            Protocol::Telnet => Service::Telnet,
         }
     }
 }
@@ -421,7 +425,7 @@ impl LoginConn {
             }
             Protocol::Pop3 => upper.starts_with("+OK"),
             Protocol::Ftp => upper.starts_with("234"),
-            Protocol::Smtp | Protocol::Snmp | Protocol::Ldap => upper.starts_with("220"),
+            Protocol::Smtp | Protocol::Snmp | Protocol::Ldap | Protocol::Telnet => upper.starts_with("220"),
         };
         if line.len() > 3 && line.as_bytes()[3] == b'-' && protocol != Protocol::Imap {
             return; // a multi-line reply goes on

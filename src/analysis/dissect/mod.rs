@@ -14,6 +14,7 @@ pub mod ldap;
 pub mod login;
 pub mod quic;
 pub mod snmp;
+pub mod telnet;
 pub mod tls;
 pub mod udp;
 
@@ -101,6 +102,8 @@ enum Proto {
     Login(Box<login::LoginConn>),
     /// LDAP: read for simple binds until StartTLS.
     Ldap(Box<ldap::LdapConn>),
+    /// Telnet: what is typed at the login prompts.
+    Telnet(Box<telnet::TelnetConn>),
     /// Not recognised at the start: the first bytes of each way are searched.
     Unknown([Vec<u8>; 2]),
     Other,
@@ -215,6 +218,8 @@ impl ConnApp {
             Proto::Login(Box::default())
         } else if dir == Dir::ToServer && ldap::looks_like(b) {
             Proto::Ldap(Box::default())
+        } else if telnet::looks_like(b) {
+            Proto::Telnet(Box::default())
         } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
             return false;
         } else {
@@ -269,7 +274,7 @@ impl StreamApp for ConnApp {
             Proto::Tls(t) => t.gap(dir, len),
             Proto::Dns(d) => d.gap(dir),
             // A line cut by a hole cannot be trusted: stop reading.
-            Proto::Login(_) | Proto::Ldap(_) => self.proto = Proto::Other,
+            Proto::Login(_) | Proto::Ldap(_) | Proto::Telnet(_) => self.proto = Proto::Other,
             Proto::Undecided => self.pending[dir as usize].clear(),
             Proto::Unknown(_) | Proto::Other => self.proto = Proto::Other,
         }
@@ -301,6 +306,14 @@ impl StreamApp for ConnApp {
                 l.protocol().map(Service::from)
             }
             Proto::Ldap(_) => Some(Service::Ldap),
+            Proto::Telnet(t) => {
+                let mut logins = Vec::new();
+                t.end(&mut logins);
+                for l in logins {
+                    out.push(Event::on(info, Dir::ToServer, info.first_frame, info.first_ts, Record::Login(l)));
+                }
+                Some(Service::Telnet)
+            }
             _ => None,
         };
         let end = why;
@@ -361,6 +374,13 @@ impl ConnApp {
                     if at < data.len() {
                         self.dispatch(info, dir, &data[at..], frame, ts, out);
                     }
+                }
+            }
+            Proto::Telnet(t) => {
+                let mut logins = Vec::new();
+                t.data(dir, data, &mut logins);
+                for l in logins {
+                    out.push(Event::on(info, Dir::ToServer, frame, ts, Record::Login(l)));
                 }
             }
             Proto::Unknown(scan) => {
