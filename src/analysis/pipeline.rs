@@ -101,19 +101,14 @@ impl Analyzer {
                 Transport::Udp => {
                     self.counters.udp_datagrams += 1;
                     let dns_port = |port: u16| matches!(port, 53 | 5353 | 5355);
+                    let on_datagram =
+                        |record| Event { frame: f.number, ts: f.ts_micros, conn: None, src: p.src, dst: p.dst, record };
                     let mut service = None;
                     if dns_port(p.src.port()) || dns_port(p.dst.port()) {
                         if let Some(m) = dns::parse(&p.payload) {
                             self.counters.dns_messages += 1;
                             service = Some(crate::analysis::flow::Service::Dns);
-                            self.events.push(Event {
-                                frame: f.number,
-                                ts: f.ts_micros,
-                                conn: None,
-                                src: p.src,
-                                dst: p.dst,
-                                record: Record::Dns(m),
-                            });
+                            self.events.push(on_datagram(Record::Dns(m)));
                         }
                     } else if self.quic.datagram(p.src, p.dst, &p.payload, f.number, f.ts_micros, &mut self.events) {
                         self.counters.quic_datagrams += 1;
@@ -123,27 +118,13 @@ impl Analyzer {
                         // Every message repeats the community: it is reported once per flow.
                         let key = (p.src.min(p.dst), p.src.max(p.dst), login.secret.clone().unwrap_or_default());
                         if self.snmp_seen.len() < MAX_SNMP_SEEN && self.snmp_seen.insert(key) {
-                            self.events.push(Event {
-                                frame: f.number,
-                                ts: f.ts_micros,
-                                conn: None,
-                                src: p.src,
-                                dst: p.dst,
-                                record: Record::Login(login),
-                            });
+                            self.events.push(on_datagram(Record::Login(login)));
                         }
                     } else if looks_like_any_request(&p.payload) || p.payload.starts_with(b"HTTP/1.") {
                         // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
                         if let Some(record) = http::datagram(&p.payload) {
                             service = Some(crate::analysis::flow::Service::Http);
-                            self.events.push(Event {
-                                frame: f.number,
-                                ts: f.ts_micros,
-                                conn: None,
-                                src: p.src,
-                                dst: p.dst,
-                                record,
-                            });
+                            self.events.push(on_datagram(record));
                         }
                     }
                     self.udp.datagram(p.src, p.dst, p.payload.len(), f.number, f.ts_micros, service, &mut self.events);

@@ -4,7 +4,7 @@
 //! recognised by content on any port.
 
 use super::ber::{element_len, integer, tlv};
-use super::login::{Login, Protocol, StartTls};
+use super::login::{Login, Protocol, Read, StartTls};
 use crate::analysis::reassembly::Dir;
 
 /// The largest message kept whole; a longer one ends the reading (no bind is this long).
@@ -24,13 +24,6 @@ pub fn looks_like(b: &[u8]) -> bool {
     }
     let n = *id.get(1).unwrap_or(&0) as usize;
     (1..=4).contains(&n) && id.get(2 + n).is_some_and(|op| matches!(op, 0x60 | 0x42 | 0x63 | 0x77))
-}
-
-/// What an LDAP message said.
-#[derive(Debug, PartialEq)]
-pub enum Read {
-    Login(Login),
-    StartTls(StartTls),
 }
 
 /// One LDAP session.

@@ -337,6 +337,26 @@ impl StreamApp for ConnApp {
 }
 
 impl ConnApp {
+    /// After an accepted STARTTLS-style upgrade at `at` in `data`: the rest of the stream is
+    /// TLS (a ClientHello names the server, and no more).
+    #[allow(clippy::too_many_arguments)]
+    fn upgrade_to_tls(
+        &mut self,
+        at: Option<usize>,
+        info: &ConnInfo,
+        dir: Dir,
+        data: &[u8],
+        frame: u64,
+        ts: i64,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(at) = at else { return };
+        self.proto = Proto::Tls(Box::default());
+        if at < data.len() {
+            self.dispatch(info, dir, &data[at..], frame, ts, out);
+        }
+    }
+
     fn dispatch(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
         match &mut self.proto {
             Proto::Http(h) => {
@@ -351,30 +371,14 @@ impl ConnApp {
                 let mut read = Vec::new();
                 let tls_at = l.data(dir, data, frame, ts, &mut read);
                 login_events(info, dir, read, out);
-                if let Some(at) = tls_at {
-                    // Upgraded: the rest is TLS (a ClientHello names the server, and no more).
-                    self.proto = Proto::Tls(Box::default());
-                    if at < data.len() {
-                        self.dispatch(info, dir, &data[at..], frame, ts, out);
-                    }
-                }
+                self.upgrade_to_tls(tls_at, info, dir, data, frame, ts, out);
             }
             Proto::Ldap(l) => {
                 let mut read = Vec::new();
                 let tls_at = l.data(dir, data, &mut read);
-                for r in read {
-                    let (d, record) = match r {
-                        ldap::Read::Login(l) => (Dir::ToServer, Record::Login(l)),
-                        ldap::Read::StartTls(t) => (dir, Record::StartTls(t)),
-                    };
-                    out.push(Event::on(info, d, frame, ts, record));
-                }
-                if let Some(at) = tls_at {
-                    self.proto = Proto::Tls(Box::default());
-                    if at < data.len() {
-                        self.dispatch(info, dir, &data[at..], frame, ts, out);
-                    }
-                }
+                let read = read.into_iter().map(|read| login::Stamped { frame, ts, read }).collect();
+                login_events(info, dir, read, out);
+                self.upgrade_to_tls(tls_at, info, dir, data, frame, ts, out);
             }
             Proto::Telnet(t) => {
                 let mut logins = Vec::new();
