@@ -164,3 +164,119 @@ fn quic_connections_in_quic_log() {
     );
     assert!(logs["ssl"].iter().any(|l| l["quic"] == true && l["server_name"] == "www.google.de"));
 }
+
+/// TCP and UDP packets outside ICMP errors, and every IP fragment.
+const FLOW_PACKETS: &str =
+    "((tcp || udp) && !icmp && !icmpv6) || ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fragment";
+
+/// Packets and IP bytes each way of every TCP and UDP flow, as tshark counts them:
+/// `(proto, from, to) -> (packets, ip bytes)`. Flows inside tunnels or IP fragments (more
+/// than one IP header, or none) are left out.
+fn tshark_counts(capture: &Path) -> HashMap<(String, String, String), (u64, u64)> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r", capture.to_str().unwrap(), "-Y", FLOW_PACKETS, "-T", "fields", "-E", "separator=/t"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "udp.srcport",
+        ])
+        .args(["-e", "tcp.dstport", "-e", "udp.dstport", "-e", "ip.len", "-e", "ipv6.plen"])
+        .args(["-e", "ip.flags.mf", "-e", "ip.frag_offset", "-e", "ipv6.fragment"])
+        .output()
+        .unwrap();
+    let mut flows = HashMap::new();
+    // Fragmented datagrams are counted once reassembled here, per fragment by tshark: the
+    // address pairs that carried any are not compared.
+    let mut fragmented = HashSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 13 || f.iter().any(|x| x.contains(',')) {
+            continue;
+        }
+        let (src, dst) = if f[0].is_empty() { (f[1], f[3]) } else { (f[0], f[2]) };
+        if f[10] == "1" || f[11].parse::<u32>().is_ok_and(|o| o > 0) || !f[12].is_empty() {
+            fragmented.insert((src.min(dst).to_string(), src.max(dst).to_string()));
+            continue;
+        }
+        let (proto, sport, dport) = if f[4].is_empty() { ("udp", f[5], f[7]) } else { ("tcp", f[4], f[6]) };
+        let len: u64 = match (f[8].parse::<u64>(), f[9].parse::<u64>()) {
+            (Ok(v4), _) => v4,
+            (_, Ok(v6)) => v6 + 40,
+            _ => continue,
+        };
+        if src.is_empty() || sport.is_empty() {
+            continue;
+        }
+        let e = flows.entry((proto.to_string(), format!("{src}|{sport}"), format!("{dst}|{dport}"))).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += len;
+    }
+    let host = |end: &str| end.rsplit_once('|').map_or(String::new(), |(h, _)| h.to_string());
+    flows.retain(|(_, from, to), _| {
+        let (a, b) = (host(from), host(to));
+        !fragmented.contains(&(a.clone().min(b.clone()), a.max(b)))
+    });
+    flows
+}
+
+/// conn.log's `orig_pkts`, `orig_ip_bytes`, `resp_pkts` and `resp_ip_bytes` are tshark's
+/// packet and IP byte counts each way, on every flow of the real captures (summed over the
+/// connections of one address and port pair, so that reuse splits nothing).
+#[test]
+fn conn_log_counts_packets_and_ip_bytes_as_tshark_does() {
+    let Some(corpus) = common::corpus() else { return };
+    if !common::have_tool("tshark", "conn.log packet counts against tshark") {
+        return;
+    }
+    let (mut flows, mut differ) = (0, Vec::new());
+    for folder in ["http", "tls", "cleartext"] {
+        let mut files: Vec<_> = std::fs::read_dir(corpus.join(folder)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.retain(|p| !p.to_string_lossy().ends_with(".tsv"));
+        files.sort();
+        for capture in files {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = Command::new(env!("CARGO_BIN_EXE_plainsight"))
+                .args(["analyze", "--format", "zeek", "--out", dir.path().to_str().unwrap(), capture.to_str().unwrap()])
+                .output()
+                .unwrap();
+            if !ok.status.success() {
+                continue; // not a capture this reads (checked by the corpus tests)
+            }
+            let want = tshark_counts(&capture);
+            let mut got: HashMap<(String, String, String), (u64, u64)> = HashMap::new();
+            for l in lines(dir.path(), "conn") {
+                let s = |k: &str| l[k].to_string().trim_matches('"').to_string();
+                let n = |k: &str| l.get(k).and_then(Value::as_u64).unwrap_or(0);
+                let orig = format!("{}|{}", s("id.orig_h"), s("id.orig_p"));
+                let resp = format!("{}|{}", s("id.resp_h"), s("id.resp_p"));
+                for (from, to, pk, ip) in
+                    [(&orig, &resp, "orig_pkts", "orig_ip_bytes"), (&resp, &orig, "resp_pkts", "resp_ip_bytes")]
+                {
+                    if n(pk) > 0 {
+                        let e = got.entry((s("proto"), from.clone(), to.clone())).or_default();
+                        e.0 += n(pk);
+                        e.1 += n(ip);
+                    }
+                }
+            }
+            for (key, counts) in &want {
+                flows += 1;
+                if got.get(key) != Some(counts) {
+                    let name = capture.file_name().unwrap().to_string_lossy().to_string();
+                    differ.push(format!("{name} {key:?}: tshark {counts:?}, conn.log {:?}", got.get(key)));
+                }
+            }
+        }
+    }
+    assert!(flows > 500, "only {flows} flows compared");
+    assert!(differ.is_empty(), "{} of {flows} flows differ:\n{}", differ.len(), differ.join("\n"));
+}

@@ -1,7 +1,7 @@
 //! Decoding a frame down to TCP or UDP: link layers (Ethernet with VLAN/QinQ tags,
-//! Linux SLL and SLL2, raw IP, BSD null/loopback, PPP, 802.11 with or without radiotap),
-//! IPv4 and IPv6 with `etherparse`, and IP fragments reassembled with etherparse's
-//! defragmenter.
+//! Linux SLL and SLL2, raw IP, BSD null/loopback, PPP, ARCNET, 802.11 with or without
+//! radiotap), IPv4 and IPv6 with `etherparse`, and IP fragments reassembled with
+//! etherparse's defragmenter.
 //!
 //! Pure: no I/O. Decoding never panics; anything it cannot read is reported as a
 //! [`Skip`] so the summary can count it.
@@ -22,6 +22,8 @@ pub struct TcpMeta {
     pub syn: bool,
     pub fin: bool,
     pub rst: bool,
+    /// The advertised window, unscaled (only whether it is zero is used).
+    pub window: u16,
 }
 
 /// The transport layer of a decoded packet.
@@ -39,6 +41,8 @@ pub struct Packet<'a> {
     pub dst: SocketAddr,
     pub transport: Transport,
     pub payload: Cow<'a, [u8]>,
+    /// The length of the (innermost) IP packet, headers included, as its header gives it.
+    pub ip_len: u32,
 }
 
 /// Why a frame produced no packet.
@@ -110,21 +114,29 @@ impl Decoder {
                 }
             }
         }
-        let (src, dst, fragmented, ip_bytes): (IpAddr, IpAddr, bool, &'a [u8]) = match net {
+        let (src, dst, fragmented, ip_bytes, ip_len): (IpAddr, IpAddr, bool, &'a [u8], u32) = match net {
             LaxNetSlice::Ipv4(v4) => {
                 let h = v4.header();
-                let start = h.slice();
+                let ip = extend(h.slice(), frame.data);
                 (
                     IpAddr::V4(h.source_addr()),
                     IpAddr::V4(h.destination_addr()),
                     h.is_fragmenting_payload(),
-                    extend(start, frame.data),
+                    ip,
+                    v4_len(h.total_len(), ip.len()),
                 )
             }
             LaxNetSlice::Ipv6(v6) => {
                 let h = v6.header();
                 let frag = v6.payload().fragmented;
-                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), frag, extend(h.slice(), frame.data))
+                let len = u32::from(h.payload_length()) + 40;
+                (
+                    IpAddr::V6(h.source_addr()),
+                    IpAddr::V6(h.destination_addr()),
+                    frag,
+                    extend(h.slice(), frame.data),
+                    len,
+                )
             }
             _ => return Err(Skip::NotTcpUdp),
         };
@@ -132,12 +144,13 @@ impl Decoder {
             return self.defragment(ip_bytes, src, dst, frame.ts_micros);
         }
         match p.transport {
-            Some(TransportSlice::Tcp(t)) => Ok(tcp_packet(src, dst, &t, Cow::Borrowed(t.payload()))),
+            Some(TransportSlice::Tcp(t)) => Ok(tcp_packet(src, dst, &t, Cow::Borrowed(t.payload()), ip_len)),
             Some(TransportSlice::Udp(u)) => Ok(Packet {
                 src: SocketAddr::new(src, u.source_port()),
                 dst: SocketAddr::new(dst, u.destination_port()),
                 transport: Transport::Udp,
                 payload: Cow::Borrowed(u.payload()),
+                ip_len,
             }),
             _ => match p.stop_err {
                 Some(_) => Err(Skip::Malformed),
@@ -160,10 +173,12 @@ impl Decoder {
         };
         self.defrag.retain(|t| ts - *t < FRAGMENT_TIMEOUT_MICROS);
         let data = done.payload.as_slice();
+        let header = if src.is_ipv4() { 20 } else { 40 };
+        let ip_len = u32::try_from(data.len()).unwrap_or(u32::MAX).saturating_add(header);
         let packet = match done.ip_number {
             etherparse::IpNumber::TCP => {
                 let t = TcpSlice::from_slice(data).map_err(|_| Skip::Malformed)?;
-                tcp_packet(src, dst, &t, Cow::Owned(t.payload().to_vec()))
+                tcp_packet(src, dst, &t, Cow::Owned(t.payload().to_vec()), ip_len)
             }
             etherparse::IpNumber::UDP => {
                 let u = UdpSlice::from_slice_lax(data).map_err(|_| Skip::Malformed)?;
@@ -172,6 +187,7 @@ impl Decoder {
                     dst: SocketAddr::new(dst, u.destination_port()),
                     transport: Transport::Udp,
                     payload: Cow::Owned(u.payload().to_vec()),
+                    ip_len,
                 }
             }
             _ => return Err(Skip::NotTcpUdp),
@@ -207,11 +223,12 @@ fn plain_ipv4(d: &[u8]) -> Option<Packet<'_>> {
     }
     let h = ip.header();
     let (src, dst) = (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()));
+    let ip_len = v4_len(h.total_len(), d.len());
     let pl = ip.payload();
     match pl.ip_number {
         etherparse::IpNumber::TCP => {
             let t = TcpSlice::from_slice(pl.payload).ok()?;
-            Some(tcp_packet(src, dst, &t, Cow::Borrowed(t.payload())))
+            Some(tcp_packet(src, dst, &t, Cow::Borrowed(t.payload()), ip_len))
         }
         etherparse::IpNumber::UDP => {
             let u = UdpSlice::from_slice(pl.payload).ok()?;
@@ -223,13 +240,14 @@ fn plain_ipv4(d: &[u8]) -> Option<Packet<'_>> {
                 dst: SocketAddr::new(dst, u.destination_port()),
                 transport: Transport::Udp,
                 payload: Cow::Borrowed(u.payload()),
+                ip_len,
             })
         }
         _ => None,
     }
 }
 
-fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, t: &TcpSlice<'_>, payload: Cow<'a, [u8]>) -> Packet<'a> {
+fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, t: &TcpSlice<'_>, payload: Cow<'a, [u8]>, ip_len: u32) -> Packet<'a> {
     Packet {
         src: SocketAddr::new(src, t.source_port()),
         dst: SocketAddr::new(dst, t.destination_port()),
@@ -239,9 +257,18 @@ fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, t: &TcpSlice<'_>, payload: Cow<'a, [
             syn: t.syn(),
             fin: t.fin(),
             rst: t.rst(),
+            window: t.window_size(),
         }),
         payload,
+        ip_len,
     }
+}
+
+/// An IPv4 packet's length from its header; a zero there (a segmentation offload's
+/// packet, captured before the NIC split it) is taken as the captured length, as Zeek and
+/// tshark do.
+fn v4_len(total: u16, captured: usize) -> u32 {
+    if total == 0 { u32::try_from(captured).unwrap_or(u32::MAX) } else { u32::from(total) }
 }
 
 /// The IP packet starting at `header` and running to the end of the frame.
@@ -311,6 +338,9 @@ fn slice_link(lt: Linktype, d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
                 None => Err(Skip::Malformed),
             }
         }
+        // ARCNET: BSD (7: source, destination) and Linux (129: and a 2-byte offset).
+        7 => arcnet(d.get(2..).ok_or(Skip::Malformed)?),
+        129 => arcnet(d.get(4..).ok_or(Skip::Malformed)?),
         // 802.11, bare (105) or behind a radiotap header (127).
         105 => wifi(d),
         127 => {
@@ -384,6 +414,27 @@ fn gre(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     }
 }
 
+/// An ARCNET packet from its protocol byte: IP after RFC 1051's one byte (0xf0), or after
+/// RFC 1201's split flag and sequence number (0xd4); an RFC 1201 exception packet repeats
+/// the header after 4 bytes of padding. Split packets are not reassembled.
+fn arcnet(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let ip = |rest| LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed);
+    match d.first() {
+        Some(0xf0) => ip(&d[1..]),
+        Some(0xd4) => {
+            let d = if d.get(1) == Some(&0xff) { d.get(4..).ok_or(Skip::Malformed)? } else { d };
+            match d.get(..4) {
+                Some([0xd4, 0, _, _]) => ip(&d[4..]),
+                Some([0xd4, ..]) => Err(Skip::NotTcpUdp), // a piece of a split packet
+                Some(_) => Err(Skip::NotTcpUdp),
+                None => Err(Skip::Malformed),
+            }
+        }
+        Some(_) => Err(Skip::NotTcpUdp),
+        None => Err(Skip::Malformed),
+    }
+}
+
 /// An 802.11 data frame carrying LLC/SNAP-encapsulated IP.
 fn wifi(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let fc = d.get(..2).ok_or(Skip::Malformed)?;
@@ -438,7 +489,7 @@ mod tests {
         assert_eq!(p.dst, "198.51.100.10:80".parse().unwrap());
         assert_eq!(
             p.transport,
-            Transport::Tcp(TcpMeta { seq: 1000, ack: Some(77), syn: false, fin: false, rst: false })
+            Transport::Tcp(TcpMeta { seq: 1000, ack: Some(77), syn: false, fin: false, rst: false, window: 65535 })
         );
         assert_eq!(&p.payload[..], b"GET / HTTP/1.1\r\n");
     }
@@ -497,7 +548,7 @@ mod tests {
     #[test]
     fn never_panics_on_short_or_garbage() {
         let mut d = Decoder::default();
-        for lt in [0, 1, 9, 12, 50, 101, 105, 108, 113, 127, 228, 229, 276, 999] {
+        for lt in [0, 1, 7, 9, 12, 50, 101, 105, 108, 113, 127, 129, 228, 229, 276, 999] {
             for len in 0..80 {
                 let data: Vec<u8> = (0..len).map(|i| (i * 37 + lt) as u8).collect();
                 let _ = d.decode(&frame(lt, &data));

@@ -469,7 +469,7 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         Record::Dns(m) => dns(&mut o, m),
         Record::Login(l) => login(&mut o, l),
         Record::StartTls(t) => start_tls(&mut o, t),
-        Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) => {}
+        Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) | Record::TlsEstablished(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.

@@ -91,13 +91,28 @@ pub struct Connection {
     /// Payload bytes each way, as reassembled.
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
-    /// From its first packet to its last payload, microseconds.
+    /// Payload bytes each way that were never seen (holes in the streams).
+    pub missed_to_server: u64,
+    pub missed_to_client: u64,
+    /// Packets each way, and the IP bytes they made (headers included).
+    pub packets_to_server: u64,
+    pub packets_to_client: u64,
+    pub ip_bytes_to_server: u64,
+    pub ip_bytes_to_client: u64,
+    /// From its first packet to its last one before both sides had closed, microseconds.
     pub duration_us: i64,
     /// How it ended: `closed`, `reset`, `idle`, `evicted` or `open` (at the capture's end).
     pub end: crate::analysis::reassembly::End,
+    /// Zeek's `conn_state` (`S0`, `S1`, `SF`, `REJ`, `S2`, `S3`, `RSTO`, `RSTR`,
+    /// `RSTOS0`, `RSTRH`, `SH`, `SHR`, `OTH`), from the endpoints' states.
+    pub state: String,
+    /// Zeek's `history`: a letter per kind of packet, the client's upper case.
+    pub history: String,
 }
 
-/// A UDP flow (both directions of one address pair), at the capture's end.
+/// A UDP flow (both directions of one address pair), at the capture's end. Its client is
+/// the sender of its first datagram, unless that came from a well-known port to another
+/// port (a reply whose question was missed), as Zeek decides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UdpFlow {
     pub community_id: String,
@@ -107,7 +122,13 @@ pub struct UdpFlow {
     pub bytes_to_server: u64,
     pub packets_to_client: u64,
     pub bytes_to_client: u64,
+    /// IP bytes each way (headers included).
+    pub ip_bytes_to_server: u64,
+    pub ip_bytes_to_client: u64,
     pub duration_us: i64,
+    /// Zeek's `history` for UDP: `D` once the client sent, `d` once the server did; `^`
+    /// first when the first datagram came from the server's side (a well-known port).
+    pub history: String,
 }
 
 #[cfg(test)]

@@ -2,13 +2,15 @@
 //! no stage imports a later one:
 //!
 //! ```text
-//! capture  ->  decode  ->  reassembly  ->  flow  ->  dissect (http, tls, dns, quic, udp)  ->  findings  ->  report
+//! capture  ->  decode  ->  tally, reassembly  ->  flow  ->  dissect (http, tls, dns, quic, udp)  ->  findings  ->  report
 //!                                                      ->  pipeline  ->  analyze, compare, fingerprint
 //! ```
 //!
 //! - [`capture`]: frames from a pcap/pcapng file ([`capture::file`]) or a live interface
 //!   ([`capture::live`], libpcap; also compiles BPF filters); writing pcapng with comments.
 //! - [`decode`]: link layer, IP (with defragmentation), TCP/UDP headers, by etherparse.
+//! - [`tally`]: what every TCP packet adds to its connection: counts, endpoint states,
+//!   history (Zeek's `conn_state` and `history`).
 //! - [`reassembly`]: TCP streams from segments: order, overlaps, gaps, bounded memory.
 //! - [`dissect`]: HTTP/1.x, TLS and DNS records from the streams; QUIC Initials and HTTP
 //!   over UDP from datagrams.
@@ -36,3 +38,4 @@ pub mod prefetch;
 pub mod reassembly;
 pub mod report;
 pub mod synth;
+pub mod tally;

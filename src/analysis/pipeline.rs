@@ -96,7 +96,16 @@ impl Analyzer {
             Ok(p) => match p.transport {
                 Transport::Tcp(meta) => {
                     self.counters.tcp_segments += 1;
-                    self.tcp.segment(p.src, p.dst, &meta, &p.payload, f.number, f.ts_micros, &mut self.events);
+                    self.tcp.segment(
+                        p.src,
+                        p.dst,
+                        &meta,
+                        &p.payload,
+                        p.ip_len,
+                        f.number,
+                        f.ts_micros,
+                        &mut self.events,
+                    );
                 }
                 Transport::Udp => {
                     self.counters.udp_datagrams += 1;
@@ -127,7 +136,8 @@ impl Analyzer {
                             self.events.push(on_datagram(record));
                         }
                     }
-                    self.udp.datagram(p.src, p.dst, p.payload.len(), f.number, f.ts_micros, service, &mut self.events);
+                    let sizes = (p.payload.len(), p.ip_len);
+                    self.udp.datagram(p.src, p.dst, sizes, f.number, f.ts_micros, service, &mut self.events);
                 }
             },
             Err(Skip::NotTcpUdp) => self.counters.not_tcp_udp += 1,

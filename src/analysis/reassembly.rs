@@ -11,6 +11,11 @@
 //!   never hidden) when the peer acknowledges data beyond it, when the buffered bytes pass
 //!   the per-connection or global cap, or when the connection ends.
 //! - **Mid-stream starts.** Without a SYN the first data segment fixes the stream origin.
+//! - **Every packet counts.** Each connection also keeps a [`Tally`]: packets and IP bytes
+//!   each way, endpoint states and the history string, as Zeek defines them. Any packet
+//!   opens a connection (a bare ACK too: Zeek's partial connections), and a connection that
+//!   closed or was reset stays [`CLOSE_DELAY_MICROS`] longer, so that the last ACKs and
+//!   RSTs count in it instead of opening another.
 //! - **Bounded memory.** Per-connection and global caps on buffered out-of-order bytes, a
 //!   cap on live connections (the least recently active are evicted first), and idle
 //!   connections closed after a timeout. Everything dropped is counted in [`Stats`].
@@ -27,6 +32,11 @@ use std::net::SocketAddr;
 
 use crate::analysis::decode::TcpMeta;
 use crate::analysis::prefetch;
+use crate::analysis::tally::Tally;
+
+/// How long a closed or reset connection stays to count its last packets (Zeek's
+/// `tcp_close_delay` and `tcp_reset_delay`), in capture time.
+pub const CLOSE_DELAY_MICROS: i64 = 5_000_000;
 
 /// Direction of data within a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -83,8 +93,8 @@ pub trait StreamApp {
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Self::Out);
     /// `len` bytes of `dir` were never seen; data continues after them.
     fn gap(&mut self, info: &ConnInfo, dir: Dir, len: u64, out: &mut Self::Out);
-    /// No more data will come.
-    fn end(&mut self, info: &ConnInfo, why: End, out: &mut Self::Out);
+    /// No more data will come; `tally` is what all its packets added up to.
+    fn end(&mut self, info: &ConnInfo, why: End, tally: &Tally, out: &mut Self::Out);
     /// Hints the CPU to load the state that the next bytes will touch (see [`prefetch`]).
     fn prefetch(&self) {}
 }
@@ -196,6 +206,12 @@ struct Conn<A> {
     app: A,
     last_seen: u64,
     last_ts: i64,
+    tally: Tally,
+    /// When and how it closed; it lingers [`CLOSE_DELAY_MICROS`] after.
+    closing: Option<(i64, End)>,
+    /// Set while it ends: holes skipped then are not content gaps (Zeek does not count
+    /// them either).
+    ending: bool,
 }
 
 /// A connection's key: both endpoints, the lower first so both directions find the same
@@ -333,6 +349,7 @@ impl<A: StreamApp> Reassembler<A> {
         dst: SocketAddr,
         tcp: &TcpMeta,
         payload: &[u8],
+        ip_len: u32,
         frame: u64,
         ts: i64,
         out: &mut A::Out,
@@ -341,9 +358,17 @@ impl<A: StreamApp> Reassembler<A> {
         self.stats.segments += 1;
         self.maybe_sweep(ts, out);
         let k = key(src, dst);
-        let creates = !payload.is_empty() || tcp.syn;
-        let h = self.conns.hash(&k);
-        if creates && self.conns.len() >= self.limits.max_conns && self.conns.get(h, &k).is_none() {
+        let mut h = self.conns.hash(&k);
+        // On a port pair whose connection has closed, a new SYN opens a new connection; so
+        // does data (what still crosses in clear, after a forged FIN or RST, is read).
+        if (tcp.syn && tcp.ack.is_none() || !payload.is_empty())
+            && self.conns.get(h, &k).is_some_and(|c| c.closing.is_some())
+        {
+            let why = self.conns.get(h, &k).and_then(|c| c.closing).map_or(End::Closed, |c| c.1);
+            self.finish(k, why, out);
+            h = self.conns.hash(&k);
+        }
+        if self.conns.len() >= self.limits.max_conns && self.conns.get(h, &k).is_none() {
             self.evict_oldest(out);
         }
         let limits = self.limits;
@@ -351,21 +376,33 @@ impl<A: StreamApp> Reassembler<A> {
         let conn = match self.conns.entry(h, &k) {
             hashbrown::hash_table::Entry::Occupied(o) => o.into_mut(),
             hashbrown::hash_table::Entry::Vacant(v) => {
-                if !creates {
-                    return; // a bare ACK or RST of a connection we never saw: nothing to learn
-                }
                 let (client, server) = if src_is_client(src, dst, tcp) { (src, dst) } else { (dst, src) };
                 let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
                 self.next_id += 1;
                 self.stats.connections += 1;
                 let app = A::new(&info, &limits);
-                v.insert(Box::new(Conn { key: k, info, halves: Default::default(), app, last_seen: 0, last_ts: ts }))
-                    .into_mut()
+                let tally = Tally::new(src != client, ts);
+                v.insert(Box::new(Conn {
+                    key: k,
+                    info,
+                    halves: Default::default(),
+                    app,
+                    last_seen: 0,
+                    last_ts: ts,
+                    tally,
+                    closing: None,
+                    ending: false,
+                }))
+                .into_mut()
             }
         };
         conn.last_seen = self.tick;
         conn.last_ts = ts;
         let dir = if src == conn.info.client { Dir::ToServer } else { Dir::ToClient };
+        conn.tally.packet(dir == Dir::ToServer, tcp, payload.len(), ip_len, ts);
+        if conn.closing.is_some() {
+            return; // counted; nothing after the close is part of the streams
+        }
         let st = &mut self.stats;
         let total = &mut self.ooo_total;
 
@@ -406,9 +443,9 @@ impl<A: StreamApp> Reassembler<A> {
             h.fin_at = Some(end.max(0) as u64);
         }
         if tcp.rst {
-            self.finish(k, End::Reset, out);
+            conn.closing = Some((ts, End::Reset));
         } else if conn.halves[0].done() && conn.halves[1].done() {
-            self.finish(k, End::Closed, out);
+            conn.closing = Some((ts, End::Closed));
         }
     }
 
@@ -423,6 +460,8 @@ impl<A: StreamApp> Reassembler<A> {
 
     fn finish(&mut self, k: Key, why: End, out: &mut A::Out) {
         if let Some(mut conn) = self.conns.remove(&k) {
+            let why = conn.closing.map_or(why, |c| c.1);
+            conn.ending = true;
             for dir in [Dir::ToServer, Dir::ToClient] {
                 skip_holes(&mut conn, dir, u64::MAX, &mut self.stats, &mut self.ooo_total, out);
             }
@@ -432,18 +471,23 @@ impl<A: StreamApp> Reassembler<A> {
                 _ => {}
             }
             let info = conn.info;
-            conn.app.end(&info, why, out);
+            conn.app.end(&info, why, &conn.tally, out);
         }
     }
 
-    /// Closes connections idle for longer than the limit; runs about once per capture second.
+    /// Closes connections idle for longer than the limit, and ends those closed for longer
+    /// than the close delay; runs about once per capture second.
     fn maybe_sweep(&mut self, ts: i64, out: &mut A::Out) {
         if ts < self.last_sweep_ts + 1_000_000 && ts >= self.last_sweep_ts {
             return;
         }
         self.last_sweep_ts = ts;
         let idle = self.limits.idle_micros;
-        let stale: Vec<_> = self.conns.iter().filter(|c| ts - c.last_ts > idle).map(|c| (c.info.id, c.key)).collect();
+        let over = |c: &Conn<A>| match c.closing {
+            Some((at, _)) => ts - at > CLOSE_DELAY_MICROS,
+            None => ts - c.last_ts > idle,
+        };
+        let stale: Vec<_> = self.conns.iter().filter(|c| over(c)).map(|c| (c.info.id, c.key)).collect();
         let mut stale = stale;
         stale.sort_unstable();
         for (_, k) in stale {
@@ -552,6 +596,8 @@ fn report_gap<A: StreamApp>(conn: &mut Conn<A>, dir: Dir, len: u64, st: &mut Sta
         return;
     }
     conn.halves[dir.index()].next += len;
+    let letter = !conn.ending;
+    conn.tally.gap(dir == Dir::ToServer, len, letter);
     st.gaps += 1;
     st.gap_bytes += len;
     let info = conn.info;
@@ -621,7 +667,7 @@ mod tests {
         fn gap(&mut self, _: &ConnInfo, dir: Dir, len: u64, out: &mut Log) {
             out.0.push(format!("{dir:?}:gap{len}"));
         }
-        fn end(&mut self, _: &ConnInfo, why: End, out: &mut Log) {
+        fn end(&mut self, _: &ConnInfo, why: End, _: &Tally, out: &mut Log) {
             out.0.push(format!("end:{why:?}"));
         }
     }
@@ -631,9 +677,15 @@ mod tests {
 
     fn seg(r: &mut Reassembler<Rec>, from_client: bool, seq: u32, flags: &str, data: &[u8], log: &mut Log) {
         let (a, b) = if from_client { (C, S) } else { (S, C) };
-        let meta =
-            TcpMeta { seq, ack: None, syn: flags.contains('S'), fin: flags.contains('F'), rst: flags.contains('R') };
-        r.segment(a.parse().unwrap(), b.parse().unwrap(), &meta, data, 1, 0, log);
+        let meta = TcpMeta {
+            seq,
+            ack: None,
+            syn: flags.contains('S'),
+            fin: flags.contains('F'),
+            rst: flags.contains('R'),
+            window: 1,
+        };
+        r.segment(a.parse().unwrap(), b.parse().unwrap(), &meta, data, 40, 1, 0, log);
     }
 
     fn joined(log: &Log) -> String {
@@ -711,8 +763,8 @@ mod tests {
         seg(&mut r, true, 0, "S", b"", &mut log);
         seg(&mut r, true, 1, "", b"ab", &mut log);
         seg(&mut r, true, 5, "", b"ef", &mut log);
-        let meta = TcpMeta { seq: 9, ack: Some(7), syn: false, fin: false, rst: false };
-        r.segment(S.parse().unwrap(), C.parse().unwrap(), &meta, b"", 2, 0, &mut log);
+        let meta = TcpMeta { seq: 9, ack: Some(7), syn: false, fin: false, rst: false, window: 1 };
+        r.segment(S.parse().unwrap(), C.parse().unwrap(), &meta, b"", 40, 2, 0, &mut log);
         assert_eq!(joined(&log), "ab|ToServer:gap2|ef");
     }
 
@@ -734,9 +786,9 @@ mod tests {
         let mut r = Reassembler::<Rec>::new(limits);
         let mut log = Log::default();
         for port in 0..100u16 {
-            let meta = TcpMeta { seq: 1, ack: None, syn: false, fin: false, rst: false };
+            let meta = TcpMeta { seq: 1, ack: None, syn: false, fin: false, rst: false, window: 1 };
             let src = SocketAddr::new("192.0.2.1".parse().unwrap(), 10000 + port);
-            r.segment(src, S.parse().unwrap(), &meta, b"GET", 1, 0, &mut log);
+            r.segment(src, S.parse().unwrap(), &meta, b"GET", 40, 1, 0, &mut log);
             assert!(r.live() <= 8);
         }
         assert!(r.stats.evicted_connections >= 92);
@@ -749,8 +801,38 @@ mod tests {
         seg(&mut r, true, 0, "S", b"", &mut log);
         seg(&mut r, true, 1, "", b"hi", &mut log);
         seg(&mut r, false, 0, "R", b"", &mut log);
-        assert_eq!(r.live(), 0);
+        // It lingers for the close delay: a last ACK after the RST is counted in it.
+        let ack = TcpMeta { seq: 3, ack: Some(1), syn: false, fin: false, rst: false, window: 1 };
+        r.segment(C.parse().unwrap(), S.parse().unwrap(), &ack, b"", 40, 4, 0, &mut log);
+        assert_eq!(r.live(), 1);
+        assert!(!log.0.iter().any(|l| l.starts_with("end")), "{log:?}", log = log.0);
+        // A packet of another connection after the delay ends it.
+        let meta = TcpMeta { seq: 1, ack: None, syn: true, fin: false, rst: false, window: 1 };
+        let other = "192.0.2.11:40000".parse().unwrap();
+        r.segment(other, S.parse().unwrap(), &meta, b"", 40, 9, CLOSE_DELAY_MICROS + 1_000_001, &mut log);
+        assert_eq!(r.live(), 1);
         assert_eq!(log.0.last().unwrap(), "end:Reset");
+    }
+
+    #[test]
+    fn a_new_syn_on_a_closed_port_pair_is_a_new_connection() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        let mut log = Log::default();
+        seg(&mut r, true, 0, "S", b"", &mut log);
+        seg(&mut r, true, 1, "", b"one", &mut log);
+        seg(&mut r, true, 4, "R", b"", &mut log);
+        seg(&mut r, true, 900, "S", b"", &mut log);
+        seg(&mut r, false, 0, "S", b"", &mut log);
+        seg(&mut r, true, 901, "", b"two", &mut log);
+        // Data after a close is a new (mid-stream) connection too: it crossed in clear.
+        seg(&mut r, true, 904, "F", b"", &mut log);
+        seg(&mut r, false, 1, "F", b"", &mut log);
+        seg(&mut r, false, 1, "", b"three", &mut log);
+        r.finish_all(&mut log);
+        assert_eq!(
+            log.0,
+            ["ToServer:one", "end:Reset", "ToServer:two", "end:Closed", "ToClient:three", "end:EndOfCapture"]
+        );
     }
 
     /// Each connection's stream, by connection number.
@@ -766,7 +848,7 @@ mod tests {
         fn gap(&mut self, info: &ConnInfo, _: Dir, _: u64, out: &mut Self::Out) {
             out.entry(info.id).or_default().push_str("|gap|");
         }
-        fn end(&mut self, info: &ConnInfo, why: End, out: &mut Self::Out) {
+        fn end(&mut self, info: &ConnInfo, why: End, _: &Tally, out: &mut Self::Out) {
             out.entry(info.id).or_default().push_str(&format!("|{why:?}"));
         }
     }
@@ -777,14 +859,19 @@ mod tests {
         let mut out = BTreeMap::new();
         let server: SocketAddr = S.parse().unwrap();
         let client = |n: u16| SocketAddr::new("192.0.2.1".parse().unwrap(), 20000 + n);
-        let send =
-            |r: &mut Reassembler<ById>, out: &mut BTreeMap<u64, String>, n: u16, seq: u32, flags: &str, data: &[u8]| {
-                let meta = TcpMeta { seq, ack: None, syn: flags.contains('S'), fin: false, rst: flags.contains('R') };
-                // A prefetch of another connection (and of one never seen) changes nothing.
-                r.prefetch(client(n.wrapping_mul(7) % 300), server);
-                r.prefetch_app(client(n + 1), server);
-                r.segment(client(n), server, &meta, data, 1, 0, out);
-            };
+        let send = |r: &mut Reassembler<ById>,
+                    out: &mut BTreeMap<u64, String>,
+                    n: u16,
+                    seq: u32,
+                    flags: &str,
+                    data: &[u8]| {
+            let meta =
+                TcpMeta { seq, ack: None, syn: flags.contains('S'), fin: false, rst: flags.contains('R'), window: 1 };
+            // A prefetch of another connection (and of one never seen) changes nothing.
+            r.prefetch(client(n.wrapping_mul(7) % 300), server);
+            r.prefetch_app(client(n + 1), server);
+            r.segment(client(n), server, &meta, data, 40, 1, 0, out);
+        };
         // 300 connections open at once; every third is reset as soon as it has spoken, and
         // the next ones take the slots it left, while the others go on speaking in turn.
         for n in 0..300u16 {
@@ -794,7 +881,8 @@ mod tests {
                 send(&mut r, &mut out, n, 1 + format!("<{n}>").len() as u32, "R", b"");
             }
         }
-        assert_eq!(r.live(), 200);
+        // The reset ones stay for the close delay, counting any last packets.
+        assert_eq!(r.live(), 300);
         for n in (0..300u16).filter(|n| n % 3 != 0) {
             send(&mut r, &mut out, n, 1 + format!("<{n}>").len() as u32, "", format!("[{n}]").as_bytes());
         }

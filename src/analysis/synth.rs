@@ -176,6 +176,14 @@ pub fn app_data(len: usize) -> Vec<u8> {
     rec
 }
 
+/// The end of a TLS 1.2 handshake from one side: ChangeCipherSpec, then its Finished,
+/// encrypted (40 bytes that stand for it).
+pub fn finished() -> Vec<u8> {
+    let mut rec = vec![20, 3, 3, 0, 1, 1, 22, 3, 3, 0, 40];
+    rec.extend((0..40u8).map(|i| i.wrapping_mul(13)));
+    rec
+}
+
 /// Writes the benchmark capture: keep-alive HTTP connections of ten transactions each
 /// (cookies, Basic auth, HTML bodies of `body` bytes) and TLS handshakes, interleaved.
 /// Returns the number of frames written.
@@ -278,6 +286,8 @@ pub fn benchmark_capture_with<W: Write>(
                 t.handshake();
                 t.send(true, &client_hello(&format!("tls{}.site.test", c % 1000)));
                 t.send(false, &server_hello());
+                t.send(true, &finished());
+                t.send(false, &finished());
                 t.send(true, &app_data(200));
                 t.send(false, &app_data(4000));
                 t.close();
@@ -349,6 +359,8 @@ pub fn sample_session() -> (Vec<Conversation>, Vec<Vec<u8>>) {
     t.handshake();
     t.send(true, &client_hello("clinic.test"));
     t.send(false, &server_hello());
+    t.send(true, &finished());
+    t.send(false, &finished());
     t.send(true, &app_data(300));
     t.send(false, &app_data(5000));
     t.close();

@@ -263,17 +263,16 @@ impl LoginConn {
         match verb.as_str() {
             "USER" => self.user = Some((arg.to_string(), self.at)),
             "PASS" => {
-                let protocol = self.protocol.unwrap_or(if self.numeric_reply == Some(false) {
-                    Protocol::Pop3
-                } else {
-                    Protocol::Ftp
-                });
+                let guess = if self.numeric_reply == Some(false) { Protocol::Pop3 } else { Protocol::Ftp };
+                // Known from here on: the connection's service names it.
+                let protocol = *self.protocol.get_or_insert(guess);
                 let user = self.user.take().map(|u| u.0).unwrap_or_default();
                 let login = self.login(protocol, "USER/PASS", user, Some(arg.to_string()));
                 self.emit(out, Read::Login(login));
             }
             "APOP" => {
                 let (name, digest) = arg.rsplit_once(' ').unwrap_or((arg, ""));
+                self.protocol.get_or_insert(Protocol::Pop3);
                 let login = self.login(Protocol::Pop3, "APOP", name.to_string(), Some(digest.to_string()));
                 self.emit(out, Read::Login(login));
             }

@@ -36,6 +36,8 @@ pub enum Record {
     TlsServerHello(tls::ServerHello),
     TlsCertificate(tls::Certificate),
     TlsAlert(tls::Alert),
+    /// The TLS handshake finished (Zeek's `ssl_established`).
+    TlsEstablished(tls::Established),
     /// Totals of a TLS connection: what the encrypted part still shows (counts, sizes).
     TlsTraffic(tls::Traffic),
     Dns(dns::Message),
@@ -140,9 +142,8 @@ pub struct ConnApp {
     proto: Proto,
     pending: [Vec<u8>; 2],
     pending_frame: [u64; 2],
-    /// Payload bytes each way, and the time of the last.
+    /// Payload bytes each way.
     bytes: [u64; 2],
-    last_ts: i64,
     keep_bodies: bool,
 }
 
@@ -238,14 +239,12 @@ impl StreamApp for ConnApp {
             pending: Default::default(),
             pending_frame: [0; 2],
             bytes: [0; 2],
-            last_ts: 0,
             keep_bodies: limits.keep_bodies,
         }
     }
 
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
         self.bytes[dir as usize] += data.len() as u64;
-        self.last_ts = self.last_ts.max(ts);
         if let Proto::Undecided = self.proto {
             let p = &mut self.pending[dir as usize];
             if p.is_empty() {
@@ -288,7 +287,7 @@ impl StreamApp for ConnApp {
         }
     }
 
-    fn end(&mut self, info: &ConnInfo, why: End, out: &mut Vec<Event>) {
+    fn end(&mut self, info: &ConnInfo, why: End, tally: &crate::analysis::tally::Tally, out: &mut Vec<Event>) {
         let service = match &mut self.proto {
             Proto::Http(h) => {
                 h.end(info, out);
@@ -322,8 +321,16 @@ impl StreamApp for ConnApp {
             service,
             bytes_to_server: self.bytes[Dir::ToServer as usize],
             bytes_to_client: self.bytes[Dir::ToClient as usize],
-            duration_us: (self.last_ts - info.first_ts).max(0),
+            missed_to_server: tally.missed[0],
+            missed_to_client: tally.missed[1],
+            packets_to_server: tally.pkts[0],
+            packets_to_client: tally.pkts[1],
+            ip_bytes_to_server: tally.ip_bytes[0],
+            ip_bytes_to_client: tally.ip_bytes[1],
+            duration_us: (tally.last_ts - info.first_ts).max(0),
             end,
+            state: tally.conn_state(self.bytes).into(),
+            history: tally.history_text().into(),
         };
         out.push(Event {
             frame: info.first_frame,

@@ -74,6 +74,15 @@ pub struct Certificate {
     pub not_after: String,
 }
 
+/// The handshake finished, as Zeek decides it (its `ssl_established`): a record came after
+/// both sides had switched to encryption (ChangeCipherSpec, or in TLS 1.3 without it, their
+/// first encrypted record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Established {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,6 +137,8 @@ struct Half {
     bytes: u64,
     /// The frame of the first encrypted record's header.
     first_encrypted: Option<u64>,
+    /// This side switched to encryption (Zeek's `STATE_ENCRYPTED`).
+    switched: bool,
     stopped: bool,
 }
 
@@ -140,6 +151,10 @@ pub struct TlsConn {
     /// ClientHello and ServerHello still travel in clear, whatever ChangeCipherSpec says.
     retry: bool,
     encrypted_alerts: u64,
+    /// A ServerHello (not a HelloRetryRequest) was read; the handshake finished (see
+    /// [`Established`]).
+    server_hello: bool,
+    established: bool,
     stopped: Option<String>,
     seen: bool,
     sni: Option<String>,
@@ -181,6 +196,7 @@ impl TlsConn {
                 if hdr[0] == 21 && h.encrypted {
                     self.encrypted_alerts += 1;
                 }
+                self.switch(info, dir, hdr[0], frame, ts, out);
                 continue;
             }
             let n = h.in_record.min(data.len());
@@ -257,6 +273,7 @@ impl TlsConn {
             TlsMessageHandshake::ServerHello(sh) => {
                 let (hello, tls13) = server_hello(&sh, self.sni.clone());
                 self.retry = sh.random == HELLO_RETRY_REQUEST;
+                self.server_hello |= !self.retry;
                 if tls13 && !self.retry {
                     // TLS 1.3: everything after the ServerHello is encrypted, both ways.
                     self.tls13 = true;
@@ -278,6 +295,21 @@ impl TlsConn {
                 Vec::new()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// A record of `kind` begins on `dir`: Zeek's `established` (a record from a side
+    /// that has switched, once both have), and the switches themselves.
+    fn switch(&mut self, info: &ConnInfo, dir: Dir, kind: u8, frame: u64, ts: i64, out: &mut Vec<Event>) {
+        let both = self.halves.iter().all(|h| h.switched);
+        if both && self.server_hello && kind != 20 && !self.established {
+            self.established = true;
+            let e = Established { server_name: self.sni.clone() };
+            out.push(Event::on(info, dir, frame, ts, Record::TlsEstablished(e)));
+        }
+        let h = &mut self.halves[dir as usize];
+        if kind == 20 || (kind == 23 && self.tls13) {
+            h.switched = true;
         }
     }
 
@@ -638,6 +670,38 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["client", "server", "client", "server"]);
+        // The server's ChangeCipherSpec and its first encrypted record: now established.
+        let mut app = vec![23, 3, 3, 0, 5];
+        app.extend_from_slice(b"\x01\x02\x03\x04\x05");
+        t.data(&info(), Dir::ToClient, &[ccs.to_vec(), app.clone()].concat(), 5, 0, &mut out);
+        assert!(matches!(out[4].record, Record::TlsEstablished(_)), "{:?}", out[4]);
+        t.data(&info(), Dir::ToServer, &app, 6, 0, &mut out);
+        assert_eq!(out.len(), 5, "once");
+    }
+
+    /// Zeek's `established`: after both ChangeCipherSpecs, at the next record; a
+    /// handshake the server breaks off with an alert never is.
+    #[test]
+    fn established_once_both_sides_switched() {
+        let ch = crate::analysis::synth::client_hello("clinic.test");
+        let sh = crate::analysis::synth::server_hello();
+        let fin = crate::analysis::synth::finished();
+        let established = |steps: &[(Dir, Vec<u8>)]| {
+            let (mut t, mut out) = (TlsConn::default(), Vec::new());
+            for (i, (dir, bytes)) in steps.iter().enumerate() {
+                t.data(&info(), *dir, bytes, i as u64 + 1, 0, &mut out);
+            }
+            out.iter().find(|e| matches!(e.record, Record::TlsEstablished(_))).map(|e| e.frame)
+        };
+        let full = [
+            (Dir::ToServer, ch.clone()),
+            (Dir::ToClient, sh.clone()),
+            (Dir::ToServer, fin.clone()),
+            (Dir::ToClient, fin.clone()),
+        ];
+        assert_eq!(established(&full), Some(4), "at the server's Finished");
+        let refused = [(Dir::ToServer, ch), (Dir::ToClient, sh), (Dir::ToClient, vec![21, 3, 3, 0, 2, 2, 40])];
+        assert_eq!(established(&refused), None);
     }
 
     #[test]

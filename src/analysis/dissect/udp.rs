@@ -17,6 +17,12 @@ struct Open {
     flow: UdpFlow,
 }
 
+/// Whether a port is one servers listen on (the well-known range, and the usual UDP
+/// services above it): a datagram from such a port to another is the server's.
+fn likely_server_port(port: u16) -> bool {
+    port < 1024 || matches!(port, 1812 | 1813 | 3478 | 4500 | 5060 | 5353 | 5355 | 8443)
+}
+
 /// Every UDP flow of a capture, by (sender of its first datagram, receiver).
 #[derive(Default)]
 pub struct UdpFlows {
@@ -32,7 +38,7 @@ impl UdpFlows {
         &mut self,
         src: SocketAddr,
         dst: SocketAddr,
-        len: usize,
+        (len, ip_len): (usize, u32),
         frame: u64,
         ts: i64,
         service: Option<Service>,
@@ -49,6 +55,8 @@ impl UdpFlows {
                 self.evicted += 1;
                 self.end(old, out);
             }
+            let flip = likely_server_port(src.port()) && !likely_server_port(dst.port());
+            let key = if flip { (dst, src) } else { (src, dst) };
             let flow = UdpFlow {
                 community_id: community_id(UDP, src, dst),
                 service: None,
@@ -56,24 +64,32 @@ impl UdpFlows {
                 bytes_to_server: 0,
                 packets_to_client: 0,
                 bytes_to_client: 0,
+                ip_bytes_to_server: 0,
+                ip_bytes_to_client: 0,
                 duration_us: 0,
+                history: if flip { "^".into() } else { String::new() },
             };
-            self.open.insert((src, dst), Open { first_frame: frame, first_ts: ts, last_ts: ts, flow });
-            self.order.push_back((src, dst));
-            ((src, dst), true)
+            self.open.insert(key, Open { first_frame: frame, first_ts: ts, last_ts: ts, flow });
+            self.order.push_back(key);
+            (key, !flip)
         };
         let o = self.open.get_mut(&key).expect("found or inserted above");
         o.last_ts = o.last_ts.max(ts);
         if o.flow.service.is_none() {
             o.flow.service = service;
         }
-        if to_server {
-            o.flow.packets_to_server += 1;
-            o.flow.bytes_to_server += len as u64;
+        let f = &mut o.flow;
+        let (packets, bytes, ip_bytes, letter) = if to_server {
+            (&mut f.packets_to_server, &mut f.bytes_to_server, &mut f.ip_bytes_to_server, 'D')
         } else {
-            o.flow.packets_to_client += 1;
-            o.flow.bytes_to_client += len as u64;
+            (&mut f.packets_to_client, &mut f.bytes_to_client, &mut f.ip_bytes_to_client, 'd')
+        };
+        if *packets == 0 {
+            f.history.push(letter);
         }
+        *packets += 1;
+        *bytes += len as u64;
+        *ip_bytes += u64::from(ip_len);
     }
 
     fn end(&mut self, key: (SocketAddr, SocketAddr), out: &mut Vec<Event>) {

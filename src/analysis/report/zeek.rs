@@ -43,8 +43,12 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "orig_bytes",
             "resp_bytes",
             "conn_state",
+            "missed_bytes",
+            "history",
             "orig_pkts",
+            "orig_ip_bytes",
             "resp_pkts",
+            "resp_ip_bytes",
             "community_id",
         ],
     ),
@@ -167,6 +171,23 @@ fn base(e: &Event, orig: SocketAddr, resp: SocketAddr) -> Map<String, Value> {
 }
 
 /// Sets `key` unless `v` is null or an empty string.
+/// `duration`, `orig_bytes` and `resp_bytes`: Zeek sets them only when the duration is
+/// above zero.
+fn durations_and_sizes(m: &mut Map<String, Value>, duration_us: i64, (orig, resp): (u64, u64)) {
+    if duration_us > 0 {
+        m.insert("duration".into(), json!(duration_us as f64 / 1e6));
+        m.insert("orig_bytes".into(), json!(orig));
+        m.insert("resp_bytes".into(), json!(resp));
+    }
+}
+
+/// `orig_pkts`, `orig_ip_bytes`, `resp_pkts`, `resp_ip_bytes`.
+fn packet_counts(m: &mut Map<String, Value>, counts: [u64; 4]) {
+    for (name, n) in ["orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"].into_iter().zip(counts) {
+        m.insert(name.into(), json!(n));
+    }
+}
+
 fn put(m: &mut Map<String, Value>, key: &str, v: Value) {
     if !(v.is_null() || v.as_str() == Some("")) {
         m.insert(key.into(), v);
@@ -416,15 +437,14 @@ impl ZeekReport {
         let mut m = base(e, e.src, e.dst);
         m.insert("proto".into(), json!("tcp"));
         put(&mut m, "service", json!(c.service));
-        m.insert("duration".into(), json!(c.duration_us as f64 / 1e6));
-        m.insert("orig_bytes".into(), json!(c.bytes_to_server));
-        m.insert("resp_bytes".into(), json!(c.bytes_to_client));
-        let state = match c.end {
-            crate::analysis::reassembly::End::Closed => "SF",
-            crate::analysis::reassembly::End::Reset => "RSTO",
-            _ => "S1",
-        };
-        m.insert("conn_state".into(), json!(state));
+        // Zeek's sizes come from sequence numbers: what was missed counts as sent.
+        let sizes = (c.bytes_to_server + c.missed_to_server, c.bytes_to_client + c.missed_to_client);
+        durations_and_sizes(&mut m, c.duration_us, sizes);
+        m.insert("conn_state".into(), json!(c.state));
+        m.insert("missed_bytes".into(), json!(c.missed_to_server + c.missed_to_client));
+        put(&mut m, "history", json!(c.history));
+        let counts = [c.packets_to_server, c.ip_bytes_to_server, c.packets_to_client, c.ip_bytes_to_client];
+        packet_counts(&mut m, counts);
         m.insert("community_id".into(), json!(c.community_id));
         write_line(&mut self.conn, &m)?;
         // The connection is over: what still waits on it is written as it is.
@@ -445,12 +465,19 @@ impl ZeekReport {
             }
             other => put(&mut m, "service", json!(other)),
         }
-        m.insert("duration".into(), json!(u.duration_us as f64 / 1e6));
-        m.insert("orig_bytes".into(), json!(u.bytes_to_server));
-        m.insert("resp_bytes".into(), json!(u.bytes_to_client));
-        m.insert("conn_state".into(), json!(if u.packets_to_client > 0 { "SF" } else { "S0" }));
-        m.insert("orig_pkts".into(), json!(u.packets_to_server));
-        m.insert("resp_pkts".into(), json!(u.packets_to_client));
+        durations_and_sizes(&mut m, u.duration_us, (u.bytes_to_server, u.bytes_to_client));
+        // Zeek's `conn_state` for UDP: which sides sent anything.
+        let state = match (u.packets_to_server > 0, u.packets_to_client > 0) {
+            (true, true) => "SF",
+            (true, false) => "S0",
+            (false, true) => "SHR",
+            (false, false) => "OTH",
+        };
+        m.insert("conn_state".into(), json!(state));
+        m.insert("missed_bytes".into(), json!(0));
+        put(&mut m, "history", json!(u.history));
+        let counts = [u.packets_to_server, u.ip_bytes_to_server, u.packets_to_client, u.ip_bytes_to_client];
+        packet_counts(&mut m, counts);
         m.insert("community_id".into(), json!(u.community_id));
         write_line(&mut self.conn, &m)?;
         self.ssl_waiting.flush(&uid, &mut self.ssl)?;
@@ -533,7 +560,9 @@ impl ZeekReport {
         Ok(())
     }
 
-    /// A ServerHello: completes its ssl.log line.
+    /// A ServerHello: fills in its ssl.log line, which then waits for the handshake to
+    /// finish (or the connection to end: `established` stays false). In QUIC only the
+    /// Initials are read, so the finish is never seen: written now, as Zeek does.
     fn server_hello(
         &mut self,
         e: &Event,
@@ -544,8 +573,16 @@ impl ZeekReport {
         m.insert("version".into(), json!(zeek_version(&sh.version)));
         m.insert("cipher".into(), json!(sh.cipher));
         put(&mut m, "next_protocol", json!(sh.alpn));
-        m.insert("established".into(), json!(true));
-        write_line(&mut self.ssl, &m)?;
+        m.insert("established".into(), json!(false));
+        if e.conn.is_some() { self.ssl_waiting.push(uid, m, &mut self.ssl) } else { write_line(&mut self.ssl, &m) }
+    }
+
+    /// The handshake finished: its ssl.log line is written, established.
+    fn established(&mut self, uid: String) -> io::Result<()> {
+        if let Some(mut m) = self.ssl_waiting.take(&uid) {
+            m.insert("established".into(), json!(true));
+            write_line(&mut self.ssl, &m)?;
+        }
         Ok(())
     }
 
@@ -619,6 +656,7 @@ impl Report for ZeekReport {
             Record::HttpResponse(a) => self.http_response(e, uid, a),
             Record::TlsClientHello(ch) => self.client_hello(e, uid, ch),
             Record::TlsServerHello(sh) => self.server_hello(e, uid, sh),
+            Record::TlsEstablished(_) => self.established(uid),
             Record::Dns(d) => self.dns(e, uid, d),
             Record::Quic(q) => self.quic(e, q),
             _ => Ok(()),
