@@ -176,10 +176,16 @@ fn malformed_captures_never_panic_or_hang() {
 }
 
 /// Captures whose flows tshark's `communityid` names differently, with why.
-const COMMUNITY_ID_KNOWN: &[(&str, &str)] = &[(
-    "zeek__tunnels_Teredo.pcap",
-    "Teredo (IPv6 in UDP): tshark names a tunnelled packet by its inner IPv6 addresses, plainsight by the outer UDP flow that carried it (the TCP connections inside match)",
-)];
+const COMMUNITY_ID_KNOWN: &[(&str, &str)] = &[
+    (
+        "zeek__tunnels_Teredo.pcap",
+        "Teredo (IPv6 in UDP): tshark names a tunnelled packet by its inner IPv6 addresses only; plainsight also reports the outer UDP flow that carried it, as Zeek's conn.log does (service teredo)",
+    ),
+    (
+        "zeek__tunnels_vxlan-encapsulated-http.pcap",
+        "VXLAN: tshark names a tunnelled packet by its inner flow only; plainsight also reports the outer UDP flow that carried it, as Zeek's conn.log does (service vxlan; the TCP connection inside matches)",
+    ),
+];
 
 /// tshark's Community IDs of a capture: of every TCP or UDP packet, and of those that
 /// carried data (not ICMP errors quoting a header).

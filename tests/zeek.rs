@@ -56,7 +56,7 @@ fn lines(dir: &Path, log: &str) -> Vec<serde_json::Map<String, Value>> {
 #[test]
 fn documented_schema_is_the_code_schema() {
     let doc = documented();
-    assert_eq!(doc.len(), 5, "{doc:?}");
+    assert_eq!(doc.len(), 6, "{doc:?}");
     for (log, fields) in plainsight::analysis::report::ZEEK_SCHEMA {
         let code: HashSet<String> = fields.iter().map(|f| f.to_string()).collect();
         assert_eq!(doc.get(*log), Some(&code), "{log}.log: docs/events.md and report::zeek::SCHEMA differ");

@@ -45,6 +45,66 @@ pub struct Packet<'a> {
     pub ip_len: u32,
 }
 
+/// The tunnels opened (Zeek's `Tunnel::Type` names them in tunnel.log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// IP in IP (IPv4 or IPv6, either way round).
+    Ip,
+    /// GRE, with or without ERSPAN.
+    Gre,
+    Vxlan,
+    Geneve,
+    /// GTP-U, GTP version 1's user plane.
+    Gtpv1,
+    /// IPv6 in UDP (RFC 4380).
+    Teredo,
+    /// Anything In Anything (IP in UDP).
+    Ayiya,
+}
+
+impl TunnelKind {
+    /// Zeek's name (`Tunnel::VXLAN`, ...).
+    pub fn zeek_name(self) -> &'static str {
+        match self {
+            TunnelKind::Ip => "Tunnel::IP",
+            TunnelKind::Gre => "Tunnel::GRE",
+            TunnelKind::Vxlan => "Tunnel::VXLAN",
+            TunnelKind::Geneve => "Tunnel::GENEVE",
+            TunnelKind::Gtpv1 => "Tunnel::GTPv1",
+            TunnelKind::Teredo => "Tunnel::TEREDO",
+            TunnelKind::Ayiya => "Tunnel::AYIYA",
+        }
+    }
+
+    /// The name people use (`VXLAN`, `GTP-U`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            TunnelKind::Ip => "IP in IP",
+            TunnelKind::Gre => "GRE",
+            TunnelKind::Vxlan => "VXLAN",
+            TunnelKind::Geneve => "Geneve",
+            TunnelKind::Gtpv1 => "GTP-U",
+            TunnelKind::Teredo => "Teredo",
+            TunnelKind::Ayiya => "AYIYA",
+        }
+    }
+}
+
+/// A tunnel a packet came through: its kind and the outer packet's ends (ports 0 when it
+/// is not carried in UDP) and sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    pub outer_src: SocketAddr,
+    pub outer_dst: SocketAddr,
+    /// The outer UDP payload's length (0 for IP tunnels) and the outer IP packet's.
+    pub outer_payload_len: u32,
+    pub outer_ip_len: u32,
+}
+
+/// Tunnels inside tunnels opened at most; deeper, the packet is not decoded.
+pub const MAX_TUNNEL_DEPTH: u8 = 4;
+
 /// Why a frame produced no packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -62,11 +122,12 @@ pub enum Skip {
 pub struct Decoder {
     defrag: IpDefragPool<i64>,
     pending_fragments: usize,
+    tunnel: Option<Tunnel>,
 }
 
 impl Default for Decoder {
     fn default() -> Self {
-        Decoder { defrag: IpDefragPool::new(), pending_fragments: 0 }
+        Decoder { defrag: IpDefragPool::new(), pending_fragments: 0, tunnel: None }
     }
 }
 
@@ -77,6 +138,7 @@ const MAX_PENDING_FRAGMENTS: usize = 4096;
 
 impl Decoder {
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Result<Packet<'a>, Skip> {
+        self.tunnel = None;
         if frame.linktype.0 == 1
             && frame.data.get(12..14) == Some(&[0x08, 0x00])
             && let Some(p) = plain_ipv4(&frame.data[14..])
@@ -89,30 +151,12 @@ impl Decoder {
 
     fn decode_sliced<'a>(&mut self, p: LaxSlicedPacket<'a>, frame: &Frame<'a>, depth: u8) -> Result<Packet<'a>, Skip> {
         let net = p.net.as_ref().ok_or(Skip::NotTcpUdp)?;
-        // Tunnels: GRE (with ERSPAN), IP in IP, VXLAN. The inner packet is what matters.
-        if depth < 4 {
-            let inner = match net {
-                LaxNetSlice::Ipv4(v4) => Some(v4.payload()),
-                LaxNetSlice::Ipv6(v6) => Some(v6.payload()),
-                _ => None,
-            };
-            if let Some(pl) = inner.filter(|pl| !pl.fragmented) {
-                let tunnelled = match pl.ip_number.0 {
-                    47 => Some(gre(pl.payload)),
-                    4 | 41 => Some(LaxSlicedPacket::from_ip(pl.payload).map_err(|_| Skip::Malformed)),
-                    _ => None,
-                };
-                if let Some(t) = tunnelled {
-                    return self.decode_sliced(t?, frame, depth + 1);
-                }
-            }
-            if let Some(TransportSlice::Udp(u)) = &p.transport {
-                let vxlan = u.destination_port() == 4789 || u.source_port() == 4789;
-                if vxlan && u.payload().len() > 8 && u.payload()[0] & 0x08 != 0 {
-                    let inner = ethernet(&u.payload()[8..])?;
-                    return self.decode_sliced(inner, frame, depth + 1);
-                }
-            }
+        // Tunnels: the inner packet is what matters; the tunnel is remembered with it.
+        if depth < MAX_TUNNEL_DEPTH
+            && let Some((inner, tunnel)) = tunnelled(&p, net)
+        {
+            self.tunnel = Some(tunnel);
+            return self.decode_sliced(inner?, frame, depth + 1);
         }
         let (src, dst, fragmented, ip_bytes, ip_len): (IpAddr, IpAddr, bool, &'a [u8], u32) = match net {
             LaxNetSlice::Ipv4(v4) => {
@@ -157,6 +201,12 @@ impl Decoder {
                 None => Err(Skip::NotTcpUdp),
             },
         }
+    }
+
+    /// The innermost tunnel the last frame came through, whether or not what was inside
+    /// could be decoded.
+    pub fn tunnel(&self) -> Option<&Tunnel> {
+        self.tunnel.as_ref()
     }
 
     fn defragment<'a>(&mut self, ip: &[u8], src: IpAddr, dst: IpAddr, ts: i64) -> Result<Packet<'a>, Skip> {
@@ -232,8 +282,9 @@ fn plain_ipv4(d: &[u8]) -> Option<Packet<'_>> {
         }
         etherparse::IpNumber::UDP => {
             let u = UdpSlice::from_slice(pl.payload).ok()?;
-            if u.source_port() == 4789 || u.destination_port() == 4789 {
-                return None; // VXLAN
+            let teredo_like = u.payload().len() >= 40 && (u.payload()[0] >> 4 == 6 || u.payload()[0] == 0);
+            if teredo_like || [u.source_port(), u.destination_port()].iter().any(|p| TUNNEL_PORTS.contains(p)) {
+                return None; // perhaps a tunnel: the general way looks
             }
             Some(Packet {
                 src: SocketAddr::new(src, u.source_port()),
@@ -275,6 +326,144 @@ fn v4_len(total: u16, captured: usize) -> u32 {
 fn extend<'a>(header: &[u8], frame: &'a [u8]) -> &'a [u8] {
     let start = (header.as_ptr() as usize).saturating_sub(frame.as_ptr() as usize);
     frame.get(start..).unwrap_or(&[])
+}
+
+/// The UDP ports tunnels use: VXLAN, Geneve, GTP-U, Teredo, AYIYA.
+const TUNNEL_PORTS: [u16; 5] = [4789, 6081, 2152, 3544, 5072];
+
+/// If `p` is a tunnel's outer packet: the inner packet (or why it cannot be read) and the
+/// tunnel. Each kind is recognised by its IP protocol or UDP port and checked by its
+/// header; a packet that fails the check is plain UDP after all.
+fn tunnelled<'a>(
+    p: &LaxSlicedPacket<'a>,
+    net: &LaxNetSlice<'a>,
+) -> Option<(Result<LaxSlicedPacket<'a>, Skip>, Tunnel)> {
+    let (ips, pl, ip_len) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let ips = (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()));
+            (ips, v4.payload(), u32::from(h.total_len()))
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let ips = (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()));
+            (ips, v6.payload(), u32::from(h.payload_length()) + 40)
+        }
+        _ => return None,
+    };
+    if pl.fragmented {
+        return None;
+    }
+    let tunnel = |kind, sport, dport, len: usize| Tunnel {
+        kind,
+        outer_src: SocketAddr::new(ips.0, sport),
+        outer_dst: SocketAddr::new(ips.1, dport),
+        outer_payload_len: u32::try_from(len).unwrap_or(u32::MAX),
+        outer_ip_len: ip_len,
+    };
+    match pl.ip_number.0 {
+        47 => return Some((gre(pl.payload), tunnel(TunnelKind::Gre, 0, 0, 0))),
+        4 | 41 => {
+            let inner = LaxSlicedPacket::from_ip(pl.payload).map_err(|_| Skip::Malformed);
+            return Some((inner, tunnel(TunnelKind::Ip, 0, 0, 0)));
+        }
+        _ => {}
+    }
+    let Some(TransportSlice::Udp(u)) = &p.transport else { return None };
+    let (sport, dport, d) = (u.source_port(), u.destination_port(), u.payload());
+    let on = |port: u16| sport == port || dport == port;
+    let (kind, inner) = if on(4789) && d.len() > 8 && d[0] & 0x08 != 0 {
+        (TunnelKind::Vxlan, ethernet(&d[8..]))
+    } else if on(6081) && d.len() > 8 && d[0] >> 6 == 0 {
+        (TunnelKind::Geneve, geneve(d)?)
+    } else if on(2152) {
+        (TunnelKind::Gtpv1, gtp_u(d)?)
+    } else if on(5072) {
+        (TunnelKind::Ayiya, ayiya(d)?)
+    } else if let Some(inner) = teredo(d, on(3544)) {
+        (TunnelKind::Teredo, inner)
+    } else {
+        return None;
+    };
+    Some((inner, tunnel(kind, sport, dport, d.len())))
+}
+
+/// A Geneve packet (RFC 8926): version 0, options, then Ethernet or IP by protocol type.
+fn geneve(d: &[u8]) -> Option<Result<LaxSlicedPacket<'_>, Skip>> {
+    let start = 8 + usize::from(d[0] & 0x3f) * 4;
+    let rest = d.get(start..)?;
+    Some(match u16::from_be_bytes([d[2], d[3]]) {
+        0x6558 => ethernet(rest),
+        0x0800 | 0x86dd => LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed),
+        _ => Err(Skip::NotTcpUdp),
+    })
+}
+
+/// A GTP-U G-PDU (GTP version 1, protocol type GTP, message 255) carrying IP, through
+/// its optional fields and extension headers.
+fn gtp_u(d: &[u8]) -> Option<Result<LaxSlicedPacket<'_>, Skip>> {
+    let h = d.get(..8)?;
+    if h[0] >> 5 != 1 || h[0] & 0x10 == 0 || h[1] != 0xff {
+        return None;
+    }
+    let mut at = 8;
+    if h[0] & 0x07 != 0 {
+        // Sequence number, N-PDU number, next extension header type.
+        let mut next = *d.get(11)?;
+        at = 12;
+        for _ in 0..16 {
+            if next == 0 {
+                break;
+            }
+            let units = usize::from(*d.get(at)?);
+            if units == 0 {
+                return Some(Err(Skip::Malformed));
+            }
+            at += units * 4;
+            next = *d.get(at - 1)?;
+        }
+    }
+    let rest = d.get(at..)?;
+    match rest.first().map(|b| b >> 4) {
+        Some(4 | 6) => Some(LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed)),
+        _ => None,
+    }
+}
+
+/// A Teredo packet: IPv6, after an optional authentication header and origin indication,
+/// whose length matches what is left. Off its server's port (a client talks to relays on
+/// any port) one end must also be a Teredo address (2001:0::/32).
+fn teredo(d: &[u8], on_port: bool) -> Option<Result<LaxSlicedPacket<'_>, Skip>> {
+    let mut d = d;
+    if d.starts_with(&[0, 1]) {
+        // Authentication: client id and auth value lengths, nonce (8), confirmation (1).
+        let (id, auth) = (usize::from(*d.get(2)?), usize::from(*d.get(3)?));
+        d = d.get(4 + id + auth + 9..)?;
+    }
+    if d.starts_with(&[0, 0]) {
+        d = d.get(8..)?; // origin indication
+    }
+    let v6 = d.get(..40)?;
+    if v6[0] >> 4 != 6 || usize::from(u16::from_be_bytes([v6[4], v6[5]])) + 40 != d.len() {
+        return None;
+    }
+    let teredo_address = |a: &[u8]| a.starts_with(&[0x20, 0x01, 0, 0]);
+    if !on_port && !teredo_address(&v6[8..24]) && !teredo_address(&v6[24..40]) {
+        return None;
+    }
+    Some(LaxSlicedPacket::from_ip(d).map_err(|_| Skip::Malformed))
+}
+
+/// An AYIYA packet (Anything In Anything) forwarding IPv4 or IPv6: its header holds an
+/// identity and a signature of the lengths it gives.
+fn ayiya(d: &[u8]) -> Option<Result<LaxSlicedPacket<'_>, Skip>> {
+    let h = d.get(..8)?;
+    let (opcode, next) = (h[2] & 0x0f, h[3]);
+    if opcode != 1 || !(next == 4 || next == 41) {
+        return None;
+    }
+    let len = 8 + (1usize << (h[0] >> 4)) + usize::from(h[1] >> 4) * 4;
+    Some(LaxSlicedPacket::from_ip(d.get(len..)?).map_err(|_| Skip::Malformed))
 }
 
 /// Peels the link layer and hands the rest to etherparse's lax slicer.
@@ -351,7 +540,8 @@ fn slice_link(lt: Linktype, d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     }
 }
 
-/// Ethernet II or 802.3+SNAP, through any VLAN tags (802.1Q, QinQ) and MPLS labels.
+/// Ethernet II or 802.3+SNAP, through any VLAN tags (802.1Q, QinQ), PBB (MAC in MAC),
+/// PPPoE sessions and MPLS labels.
 fn ethernet(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let mut et = u16::from_be_bytes(d.get(12..14).ok_or(Skip::Malformed)?.try_into().expect("2 bytes"));
     let mut rest = &d[14..];
@@ -375,6 +565,20 @@ fn ethernet(d: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
                     Some(4) | Some(6) => LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Malformed),
                     _ => Err(Skip::NotTcpUdp),
                 };
+            }
+            0x8864 => {
+                // PPPoE session: 6-byte header, then PPP's protocol.
+                let h = rest.get(..8).ok_or(Skip::Malformed)?;
+                return match [h[6], h[7]] {
+                    [0x00, 0x21] | [0x00, 0x57] => LaxSlicedPacket::from_ip(&rest[8..]).map_err(|_| Skip::Malformed),
+                    _ => Err(Skip::NotTcpUdp),
+                };
+            }
+            0x88e7 => {
+                // PBB (802.1ah): an I-TAG, then the customer's whole Ethernet header.
+                let inner = rest.get(4 + 12..4 + 14).ok_or(Skip::Malformed)?;
+                et = u16::from_be_bytes([inner[0], inner[1]]);
+                rest = &rest[4 + 14..];
             }
             n if n <= 1500 => {
                 // 802.3 length field: only LLC/SNAP carries an ethertype.
@@ -543,6 +747,140 @@ mod tests {
         null.extend_from_slice(ip);
         assert_eq!(&Decoder::default().decode(&frame(0, &null)).unwrap().payload[..], b"x");
         assert_eq!(&Decoder::default().decode(&frame(101, ip)).unwrap().payload[..], b"x");
+    }
+
+    /// An IPv4 packet carrying TCP "GET" (and an IPv6 one, for Teredo).
+    fn inner_v4() -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).tcp(1234, 80, 7, 100).write(&mut v, b"GET").unwrap();
+        v
+    }
+
+    fn inner_v6() -> Vec<u8> {
+        let mut v = Vec::new();
+        let (a, b) = (
+            [0x20, 0x01, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            [0x20, 0x01, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        );
+        PacketBuilder::ipv6(a, b, 64).tcp(1234, 80, 7, 100).write(&mut v, b"GET").unwrap();
+        v
+    }
+
+    /// An Ethernet frame carrying UDP from `sport` to `dport` with `payload`.
+    fn udp_eth(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [198, 51, 100, 1], 64)
+            .udp(sport, dport)
+            .write(&mut v, payload)
+            .unwrap();
+        v
+    }
+
+    /// An Ethernet frame of `ethertype` with `payload`.
+    fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        [&[2u8; 6][..], &[1; 6], &ethertype.to_be_bytes(), payload].concat()
+    }
+
+    /// Every tunnel kind, handmade: the inner TCP segment comes out, with its tunnel named.
+    #[test]
+    fn every_tunnel_is_opened_and_named() {
+        let v4 = inner_v4();
+        let inner_eth = eth(0x0800, &v4);
+        let ip_in = |proto: u8, payload: &[u8]| {
+            let mut v = Vec::new();
+            let h = etherparse::Ipv4Header::new(
+                payload.len() as u16,
+                64,
+                etherparse::IpNumber(proto),
+                [192, 0, 2, 1],
+                [198, 51, 100, 1],
+            )
+            .unwrap();
+            v.extend_from_slice(&eth(0x0800, &[]));
+            h.write(&mut v).unwrap();
+            v.extend_from_slice(payload);
+            v
+        };
+        let gtp_ext = [&[0x34u8, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0, 0][..], &v4].concat();
+        let cases: Vec<(&str, Vec<u8>, Option<TunnelKind>)> = vec![
+            (
+                "vxlan",
+                udp_eth(50000, 4789, &[&[0x08, 0, 0, 0, 0, 0, 1, 0][..], &inner_eth].concat()),
+                Some(TunnelKind::Vxlan),
+            ),
+            (
+                "geneve",
+                udp_eth(50000, 6081, &[&[0x01, 0, 0x65, 0x58, 0, 0, 1, 0, 1, 2, 3, 4][..], &inner_eth].concat()),
+                Some(TunnelKind::Geneve),
+            ),
+            (
+                "geneve ip",
+                udp_eth(50000, 6081, &[&[0, 0, 0x08, 0, 0, 0, 1, 0][..], &v4].concat()),
+                Some(TunnelKind::Geneve),
+            ),
+            (
+                "gtp-u",
+                udp_eth(2152, 2152, &[&[0x30u8, 0xff, 0, 0, 0, 0, 0, 1][..], &v4].concat()),
+                Some(TunnelKind::Gtpv1),
+            ),
+            ("gtp-u extension", udp_eth(2152, 2152, &gtp_ext), Some(TunnelKind::Gtpv1)),
+            ("teredo", udp_eth(3544, 40000, &inner_v6()), Some(TunnelKind::Teredo)),
+            (
+                "teredo relay",
+                udp_eth(40000, 32900, &[&[0u8, 0, 1, 2, 3, 4, 5, 6][..], &inner_v6()].concat()),
+                Some(TunnelKind::Teredo),
+            ),
+            (
+                "ayiya",
+                udp_eth(5072, 5072, &[&[0x11u8, 0x52, 0x11, 4, 0, 0, 0, 0, 1, 2][..], &[0; 20], &v4].concat()),
+                Some(TunnelKind::Ayiya),
+            ),
+            ("gre", ip_in(47, &[&[0u8, 0, 0x08, 0][..], &v4].concat()), Some(TunnelKind::Gre)),
+            ("ip in ip", ip_in(4, &v4), Some(TunnelKind::Ip)),
+            ("pppoe", eth(0x8864, &[&[0x11u8, 0, 0, 1, 0, 0, 0x00, 0x21][..], &v4].concat()), None),
+            ("pbb", eth(0x88e7, &[&[0u8, 0, 0, 1][..], &inner_eth].concat()), None),
+        ];
+        for (name, frame_bytes, kind) in cases {
+            let mut d = Decoder::default();
+            let p = d.decode(&frame(1, &frame_bytes)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(&p.payload[..], b"GET", "{name}");
+            assert_eq!(p.dst.port(), 80, "{name}");
+            assert_eq!(d.tunnel().map(|t| t.kind), kind, "{name}");
+        }
+        // Plain UDP on a tunnel's port, or that only looks like Teredo, stays plain UDP.
+        let mut d = Decoder::default();
+        for plain in [udp_eth(40000, 2152, b"not a GTP header at all, just bytes"), udp_eth(40000, 9999, &[0x60; 60])] {
+            let p = d.decode(&frame(1, &plain)).unwrap();
+            assert_eq!(p.transport, Transport::Udp);
+            assert_eq!(d.tunnel(), None);
+        }
+    }
+
+    /// Tunnels inside tunnels are opened to a bounded depth; deeper is not decoded.
+    #[test]
+    fn nesting_is_bounded() {
+        let mut packet = inner_v4();
+        for depth in 0..=MAX_TUNNEL_DEPTH + 1 {
+            let h = etherparse::Ipv4Header::new(
+                packet.len() as u16,
+                64,
+                etherparse::IpNumber(4),
+                [192, 0, 2, 1],
+                [198, 51, 100, 1],
+            )
+            .unwrap();
+            let mut v = Vec::new();
+            h.write(&mut v).unwrap();
+            v.extend_from_slice(&packet);
+            packet = v;
+            let got = Decoder::default().decode(&frame(101, &packet));
+            if depth < MAX_TUNNEL_DEPTH {
+                assert_eq!(&got.unwrap().payload[..], b"GET", "depth {depth}");
+            } else {
+                assert!(got.is_err(), "depth {depth}");
+            }
+        }
     }
 
     #[test]

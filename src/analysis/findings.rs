@@ -218,6 +218,14 @@ impl Finding {
         self
     }
 
+    /// Says in the summary that the traffic came through a tunnel (`via` describes it).
+    pub fn came_through(&mut self, via: &str) {
+        self.summary = format!("{} ({via})", self.summary);
+        if let Some(clear) = &mut self.clear_summary {
+            *clear = format!("{clear} ({via})");
+        }
+    }
+
     /// The finding as a report shows it: secret and summary masked unless `reveal`.
     pub fn shown(&self, reveal: bool) -> Finding {
         Finding {
@@ -469,7 +477,11 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         Record::Dns(m) => dns(&mut o, m),
         Record::Login(l) => login(&mut o, l),
         Record::StartTls(t) => start_tls(&mut o, t),
-        Record::Notice { .. } | Record::Connection(_) | Record::UdpFlow(_) | Record::TlsEstablished(_) => {}
+        Record::Notice { .. }
+        | Record::Connection(_)
+        | Record::UdpFlow(_)
+        | Record::TlsEstablished(_)
+        | Record::Tunnel(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.

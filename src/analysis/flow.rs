@@ -79,6 +79,36 @@ pub enum Service {
     Snmp,
     Ldap,
     Telnet,
+    /// The outer UDP flow of a tunnel.
+    Vxlan,
+    Geneve,
+    Gtpv1,
+    Teredo,
+    Ayiya,
+}
+
+impl Service {
+    /// The service of a UDP tunnel's outer flow (IP and GRE tunnels have none).
+    pub fn of_tunnel(kind: crate::analysis::decode::TunnelKind) -> Option<Service> {
+        use crate::analysis::decode::TunnelKind as K;
+        match kind {
+            K::Vxlan => Some(Service::Vxlan),
+            K::Geneve => Some(Service::Geneve),
+            K::Gtpv1 => Some(Service::Gtpv1),
+            K::Teredo => Some(Service::Teredo),
+            K::Ayiya => Some(Service::Ayiya),
+            K::Ip | K::Gre => None,
+        }
+    }
+}
+
+/// A tunnel, when its first packet is seen (the event's ends are the outer packet's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TunnelSeen {
+    /// `ip`, `gre`, `vxlan`, `geneve`, `gtpv1`, `teredo` or `ayiya`.
+    pub kind: String,
+    /// Zeek's name for it (`Tunnel::VXLAN`, ...).
+    pub zeek_type: String,
 }
 
 /// A TCP connection, when it ends.

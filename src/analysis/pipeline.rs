@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::analysis::capture::Frame;
 use crate::analysis::capture::live::BpfFilter;
-use crate::analysis::decode::{Decoder, Skip, Transport, tcp_endpoints_hint};
+use std::net::SocketAddr;
+
+use crate::analysis::decode::{Decoder, Skip, Transport, Tunnel, tcp_endpoints_hint};
 use crate::analysis::dissect::{ConnApp, Event, Record, dns, http, looks_like_any_request, quic};
 use crate::analysis::findings::{self, Finding};
 use crate::analysis::reassembly::{self, Limits, Reassembler};
@@ -44,7 +46,14 @@ pub struct Analyzer {
     found: Vec<Finding>,
     /// SNMP communities already reported, by the flow's two ends (bounded).
     snmp_seen: std::collections::HashSet<(std::net::SocketAddr, std::net::SocketAddr, String)>,
+    /// Tunnels seen, and the flows inside them with the tunnel's description (bounded).
+    tunnels: std::collections::HashSet<Tunnel>,
+    tunnelled: std::collections::HashMap<(SocketAddr, SocketAddr), std::sync::Arc<str>>,
 }
+
+/// Tunnels and tunnelled flows remembered at most.
+const MAX_TUNNELS: usize = 4096;
+const MAX_TUNNELLED_FLOWS: usize = 65_536;
 
 /// SNMP communities remembered at most (beyond, no new one is reported).
 const MAX_SNMP_SEEN: usize = 4096;
@@ -64,6 +73,8 @@ impl Analyzer {
             findings: true,
             found: Vec::new(),
             snmp_seen: Default::default(),
+            tunnels: Default::default(),
+            tunnelled: Default::default(),
         })
     }
 
@@ -92,7 +103,11 @@ impl Analyzer {
         if let Some((a, b)) = tcp_endpoints_hint(f.linktype, f.ahead[0]) {
             self.tcp.prefetch_app(a, b);
         }
-        match self.decoder.decode(f) {
+        let decoded = self.decoder.decode(f);
+        if let Some(t) = self.decoder.tunnel().copied() {
+            self.tunnel(&t, decoded.as_ref().ok().map(|p| (p.src, p.dst)), f);
+        }
+        match decoded {
             Ok(p) => match p.transport {
                 Transport::Tcp(meta) => {
                     self.counters.tcp_segments += 1;
@@ -148,6 +163,38 @@ impl Analyzer {
         self.flush(out);
     }
 
+    /// A packet came through tunnel `t`: the tunnel's first packet is an event, its outer
+    /// UDP flow counts as any other, and the flow inside is remembered, so that what is
+    /// found in it says where it came from.
+    fn tunnel(&mut self, t: &Tunnel, inner: Option<(SocketAddr, SocketAddr)>, f: &Frame<'_>) {
+        // One line per tunnel, whichever way its packets go.
+        let (lo, hi) = (t.outer_src.min(t.outer_dst), t.outer_src.max(t.outer_dst));
+        let key = Tunnel { outer_src: lo, outer_dst: hi, outer_payload_len: 0, outer_ip_len: 0, ..*t };
+        if self.tunnels.len() < MAX_TUNNELS && self.tunnels.insert(key) {
+            let kind = format!("{:?}", t.kind).to_ascii_lowercase();
+            let record =
+                Record::Tunnel(crate::analysis::flow::TunnelSeen { kind, zeek_type: t.kind.zeek_name().into() });
+            self.events.push(Event {
+                frame: f.number,
+                ts: f.ts_micros,
+                conn: None,
+                src: t.outer_src,
+                dst: t.outer_dst,
+                record,
+            });
+        }
+        if let Some(service) = crate::analysis::flow::Service::of_tunnel(t.kind) {
+            let sizes = (t.outer_payload_len as usize, t.outer_ip_len);
+            self.udp.datagram(t.outer_src, t.outer_dst, sizes, f.number, f.ts_micros, Some(service), &mut self.events);
+        }
+        let Some((x, y)) = inner else { return };
+        let key = (x.min(y), x.max(y));
+        if self.tunnelled.len() < MAX_TUNNELLED_FLOWS && !self.tunnelled.contains_key(&key) {
+            let (a, b) = (t.outer_src.ip(), t.outer_dst.ip());
+            self.tunnelled.insert(key, format!("inside a {} tunnel between {a} and {b}", t.kind.name()).into());
+        }
+    }
+
     /// Ends every open connection and returns the counters.
     pub fn finish(&mut self, out: &mut dyn FnMut(&Event, &[Finding])) -> Counters {
         self.tcp.finish_all(&mut self.events);
@@ -172,6 +219,14 @@ impl Analyzer {
             self.found.clear();
             if self.findings {
                 findings::derive(&e, &mut self.found);
+                if !self.found.is_empty()
+                    && !self.tunnelled.is_empty()
+                    && let Some(via) = self.tunnelled.get(&(e.src.min(e.dst), e.src.max(e.dst)))
+                {
+                    for f in &mut self.found {
+                        f.came_through(via);
+                    }
+                }
             }
             out(&e, &self.found);
         }

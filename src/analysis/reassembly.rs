@@ -214,6 +214,23 @@ struct Conn<A> {
     ending: bool,
 }
 
+impl<A: StreamApp> Conn<A> {
+    /// A connection whose first packet is being read (`flipped`: it came from the server).
+    fn new(key: Key, info: ConnInfo, flipped: bool, limits: &Limits) -> Self {
+        Conn {
+            key,
+            info,
+            halves: Default::default(),
+            app: A::new(&info, limits),
+            last_seen: 0,
+            last_ts: info.first_ts,
+            tally: Tally::new(flipped, info.first_ts),
+            closing: None,
+            ending: false,
+        }
+    }
+}
+
 /// A connection's key: both endpoints, the lower first so both directions find the same
 /// entry. IPv4 pairs pack into one integer (cheap to hash and compare).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -380,20 +397,7 @@ impl<A: StreamApp> Reassembler<A> {
                 let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
                 self.next_id += 1;
                 self.stats.connections += 1;
-                let app = A::new(&info, &limits);
-                let tally = Tally::new(src != client, ts);
-                v.insert(Box::new(Conn {
-                    key: k,
-                    info,
-                    halves: Default::default(),
-                    app,
-                    last_seen: 0,
-                    last_ts: ts,
-                    tally,
-                    closing: None,
-                    ending: false,
-                }))
-                .into_mut()
+                v.insert(Box::new(Conn::new(k, info, src != client, &limits))).into_mut()
             }
         };
         conn.last_seen = self.tick;

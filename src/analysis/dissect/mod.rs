@@ -48,6 +48,8 @@ pub enum Record {
     Connection(crate::analysis::flow::Connection),
     /// A UDP flow, at the capture's end.
     UdpFlow(crate::analysis::flow::UdpFlow),
+    /// A tunnel's first packet: what is inside it is analysed as any other traffic.
+    Tunnel(crate::analysis::flow::TunnelSeen),
     /// A login sent in clear in FTP, POP3, IMAP or SMTP.
     Login(login::Login),
     /// A request to upgrade such a session to TLS, and the answer.

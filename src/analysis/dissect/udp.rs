@@ -18,9 +18,10 @@ struct Open {
 }
 
 /// Whether a port is one servers listen on (the well-known range, and the usual UDP
-/// services above it): a datagram from such a port to another is the server's.
+/// services and tunnels above it): a datagram from such a port to another is the server's.
 fn likely_server_port(port: u16) -> bool {
-    port < 1024 || matches!(port, 1812 | 1813 | 3478 | 4500 | 5060 | 5353 | 5355 | 8443)
+    port < 1024
+        || matches!(port, 1812 | 1813 | 2152 | 3478 | 3544 | 4500 | 4789 | 5060 | 5072 | 5353 | 5355 | 6081 | 8443)
 }
 
 /// Every UDP flow of a capture, by (sender of its first datagram, receiver).

@@ -1,5 +1,5 @@
 //! `--format zeek --out DIR`: Zeek-style JSON logs (`conn.log`, `http.log`, `ssl.log`,
-//! `dns.log`, `quic.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
+//! `dns.log`, `quic.log`, `tunnel.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
 //! Elastic and OpenSearch through Filebeat's Zeek module, Security Onion, Malcolm) ingest
 //! what plainsight found unchanged. Field names are Zeek's where a field has a Zeek
 //! equivalent; every line carries `uid` (the same for all records of one connection or
@@ -135,6 +135,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "community_id",
         ],
     ),
+    ("tunnel", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "tunnel_type", "action"]),
 ];
 
 /// Transactions waiting for their other half, per kind, at most.
@@ -403,6 +404,7 @@ pub struct ZeekReport {
     ssl: BufWriter<File>,
     dns: BufWriter<File>,
     quic: BufWriter<File>,
+    tunnel: BufWriter<File>,
     reveal: bool,
     http_waiting: Waiting,
     ssl_waiting: Waiting,
@@ -422,6 +424,7 @@ impl ZeekReport {
             ssl: open("ssl")?,
             dns: open("dns")?,
             quic: open("quic")?,
+            tunnel: open("tunnel")?,
             reveal,
             http_waiting: Waiting::default(),
             ssl_waiting: Waiting::default(),
@@ -659,6 +662,13 @@ impl Report for ZeekReport {
             Record::TlsEstablished(_) => self.established(uid),
             Record::Dns(d) => self.dns(e, uid, d),
             Record::Quic(q) => self.quic(e, q),
+            Record::Tunnel(t) => {
+                // Zeek's line for a tunnel's discovery; the uid is its outer UDP flow's.
+                let mut m = base(e, e.src, e.dst);
+                m.insert("tunnel_type".into(), json!(t.zeek_type));
+                m.insert("action".into(), json!("Tunnel::DISCOVER"));
+                write_line(&mut self.tunnel, &m)
+            }
             _ => Ok(()),
         }
     }
@@ -669,7 +679,7 @@ impl Report for ZeekReport {
         // Queries never answered.
         let mut dns = std::mem::take(&mut self.dns_waiting);
         dns.flush_all(&mut self.dns)?;
-        for w in [&mut self.conn, &mut self.http, &mut self.ssl, &mut self.dns, &mut self.quic] {
+        for w in [&mut self.conn, &mut self.http, &mut self.ssl, &mut self.dns, &mut self.quic, &mut self.tunnel] {
             w.flush()?;
         }
         Ok(())
