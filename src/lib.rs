@@ -13,7 +13,7 @@
 //! views/       the live web views: the workshop's grid, a lab, the demo as it runs
 //! demo/  workshop/   the scenarios side by side  |  one lab and bot per participant, checks, sandboxes
 //! lab/         the network (namespaces or containers) and its roles: site, visitor, intruder
-//! analysis/    capture -> decode -> reassembly -> flow -> dissect -> findings -> pipeline -> report
+//! analysis/    capture -> decode -> tally, reassembly -> flow -> dissect -> findings -> pipeline -> report
 //! exit.rs      the exit codes
 //! ```
 //!
