@@ -504,6 +504,21 @@ fn login(o: &mut Out, l: &crate::analysis::dissect::login::Login) {
     let summary = match l.protocol {
         crate::analysis::dissect::login::Protocol::Snmp => text!("SNMP community ({})", l.mechanism),
         crate::analysis::dissect::login::Protocol::Ldap => text!("LDAP simple bind as {:?}", l.username),
+        crate::analysis::dissect::login::Protocol::Ntlm => {
+            let who = match &l.domain {
+                Some(d) => format!("{d}\\{}", l.username),
+                None => l.username.clone(),
+            };
+            match (l.secret.is_some(), l.mechanism.as_str()) {
+                (true, "NTLMv1") => {
+                    text!("{} authentication of {who:?}: a line hashcat cracks offline (mode 5500)", l.mechanism)
+                }
+                (true, _) => {
+                    text!("{} authentication of {who:?}: a line hashcat cracks offline (mode 5600)", l.mechanism)
+                }
+                (false, _) => text!("{} user name {who:?} (its server's challenge was not seen)", l.mechanism),
+            }
+        }
         _ => text!("{p} {what} of user {:?} ({}){offered}", l.username, l.mechanism),
     };
     let host = o.host_of_dst();

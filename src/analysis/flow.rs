@@ -79,6 +79,7 @@ pub enum Service {
     Snmp,
     Ldap,
     Telnet,
+    Ntlm,
     /// The outer UDP flow of a tunnel.
     Vxlan,
     Geneve,

@@ -97,6 +97,7 @@ impl LdapConn {
                     username: name,
                     secret,
                     tls_offered: None,
+                    domain: None,
                 }))
             }
             (Dir::ToServer, 0x77) => {

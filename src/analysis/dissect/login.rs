@@ -31,6 +31,10 @@ pub enum Protocol {
     Ldap,
     /// What is typed at Telnet's prompts ([`super::telnet`]).
     Telnet,
+    /// NTLM authentications in any protocol ([`super::ntlm`]).
+    Ntlm,
+    /// HTTP Digest authentication: the user, the realm and the response hash.
+    HttpDigest,
 }
 
 impl Protocol {
@@ -43,6 +47,8 @@ impl Protocol {
             Protocol::Snmp => "snmp",
             Protocol::Ldap => "ldap",
             Protocol::Telnet => "telnet",
+            Protocol::Ntlm => "ntlm",
+            Protocol::HttpDigest => "http-digest",
         }
     }
 }
@@ -58,6 +64,8 @@ impl From<Protocol> for crate::analysis::flow::Service {
             Protocol::Snmp => Service::Snmp,
             Protocol::Ldap => Service::Ldap,
             Protocol::Telnet => Service::Telnet,
+            Protocol::Ntlm => Service::Ntlm,
+            Protocol::HttpDigest => Service::Http,
         }
     }
 }
@@ -78,6 +86,9 @@ pub struct Login {
     /// capabilities); absent when they were not seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_offered: Option<bool>,
+    /// The domain or realm it was for (NTLM, Kerberos), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 /// A request to upgrade the session to TLS, and the server's answer.
@@ -308,6 +319,7 @@ impl LoginConn {
             username,
             secret: secret.filter(|s| !s.is_empty()),
             tls_offered: self.tls_offered,
+            domain: None,
         }
     }
 
@@ -424,7 +436,12 @@ impl LoginConn {
             }
             Protocol::Pop3 => upper.starts_with("+OK"),
             Protocol::Ftp => upper.starts_with("234"),
-            Protocol::Smtp | Protocol::Snmp | Protocol::Ldap | Protocol::Telnet => upper.starts_with("220"),
+            Protocol::Smtp
+            | Protocol::Snmp
+            | Protocol::Ldap
+            | Protocol::Telnet
+            | Protocol::Ntlm
+            | Protocol::HttpDigest => upper.starts_with("220"),
         };
         if line.len() > 3 && line.as_bytes()[3] == b'-' && protocol != Protocol::Imap {
             return; // a multi-line reply goes on
@@ -457,6 +474,31 @@ impl LoginConn {
     pub fn protocol(&self) -> Option<Protocol> {
         self.protocol
     }
+}
+
+/// An HTTP Digest `Authorization` value: the user, the realm, and the response hash
+/// (what is cracked offline, with the nonce and the URI beside it in the header).
+pub fn digest(raw: &str) -> Option<Login> {
+    let rest = raw.trim_start().get(6..)?;
+    let mut params = std::collections::HashMap::new();
+    let mut rest = rest.trim_start();
+    while let Some((key, after)) = rest.split_once('=') {
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            Some(q) => q.split_once('"').unwrap_or((q, "")),
+            None => after.split_once(',').map_or((after, ""), |(v, n)| (v, n)),
+        };
+        params.insert(key.trim().trim_start_matches(',').trim().to_ascii_lowercase(), value.trim().to_string());
+        rest = next.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(Login {
+        protocol: Protocol::HttpDigest,
+        mechanism: "Digest".into(),
+        username: params.remove("username")?,
+        secret: params.remove("response").filter(|r| !r.is_empty()),
+        tls_offered: None,
+        domain: params.remove("realm").filter(|r| !r.is_empty()),
+    })
 }
 
 /// IMAP astrings: atoms and quoted strings (with `\` escapes); `{n}` literals as they are.

@@ -12,6 +12,7 @@ pub mod dns;
 pub mod http;
 pub mod ldap;
 pub mod login;
+pub mod ntlm;
 pub mod quic;
 pub mod snmp;
 pub mod telnet;
@@ -147,6 +148,8 @@ pub struct ConnApp {
     /// Payload bytes each way.
     bytes: [u64; 2],
     keep_bodies: bool,
+    /// NTLM looked for in what is not HTTP or TLS (once such a stream is seen).
+    ntlm: Option<Box<ntlm::NtlmScan>>,
 }
 
 /// Whether `b` starts like an HTTP request line (a known method and a space).
@@ -242,6 +245,7 @@ impl StreamApp for ConnApp {
             pending_frame: [0; 2],
             bytes: [0; 2],
             keep_bodies: limits.keep_bodies,
+            ntlm: None,
         }
     }
 
@@ -346,6 +350,34 @@ impl StreamApp for ConnApp {
 }
 
 impl ConnApp {
+    /// The HTTP messages just read from `out[from..]`: NTLM in their authentication headers
+    /// (a challenge, then the answer), and Digest answers.
+    fn http_authentications(&mut self, info: &ConnInfo, from: usize, out: &mut Vec<Event>) {
+        let mut found = Vec::new();
+        for e in &out[from..] {
+            let (dir, lines) = match &e.record {
+                Record::HttpRequest(q) => match &q.authorization {
+                    Some(a) if a.scheme.eq_ignore_ascii_case("digest") => {
+                        found.extend(login::digest(&a.raw).map(|l| (e.frame, e.ts, l)));
+                        continue;
+                    }
+                    Some(a) => (Dir::ToServer, vec![a.raw.as_str()]),
+                    None => continue,
+                },
+                Record::HttpResponse(r) => (Dir::ToClient, r.authenticate.iter().map(String::as_str).collect()),
+                _ => continue,
+            };
+            for line in lines.into_iter().filter(|l| l.contains("TlRMTVNTUA")) {
+                let mut logins = Vec::new();
+                self.ntlm.get_or_insert_default().data(dir, format!("{line}\r\n").as_bytes(), &mut logins);
+                found.extend(logins.into_iter().map(|l| (e.frame, e.ts, l)));
+            }
+        }
+        for (frame, ts, l) in found {
+            out.push(Event::on(info, Dir::ToServer, frame, ts, Record::Login(l)));
+        }
+    }
+
     /// After an accepted STARTTLS-style upgrade at `at` in `data`: the rest of the stream is
     /// TLS (a ClientHello names the server, and no more).
     #[allow(clippy::too_many_arguments)]
@@ -369,10 +401,12 @@ impl ConnApp {
     fn dispatch(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
         match &mut self.proto {
             Proto::Http(h) => {
+                let before = out.len();
                 if h.data(info, dir, data, frame, ts, out) == http::Next::Stop {
                     // A tunnel (CONNECT, Upgrade): look for TLS or HTTP inside it.
                     self.proto = Proto::Unknown(Default::default());
                 }
+                self.http_authentications(info, before, out);
             }
             Proto::Tls(t) => t.data(info, dir, data, frame, ts, out),
             Proto::Dns(d) => d.data(info, dir, data, frame, ts, out),
@@ -413,6 +447,15 @@ impl ConnApp {
                 }
             }
             Proto::Undecided | Proto::Other => {}
+        }
+        // SMB, DCE/RPC, LDAP, mail: NTLM may cross in any of them (HTTP's is read from its
+        // headers; TLS hides it).
+        if let Proto::Unknown(_) | Proto::Other | Proto::Login(_) | Proto::Ldap(_) = self.proto {
+            let mut found = Vec::new();
+            self.ntlm.get_or_insert_default().data(dir, data, &mut found);
+            for l in found {
+                out.push(Event::on(info, Dir::ToServer, frame, ts, Record::Login(l)));
+            }
         }
     }
 }

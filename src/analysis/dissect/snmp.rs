@@ -25,6 +25,7 @@ pub fn login(b: &[u8]) -> Option<Login> {
         username: String::new(),
         secret: Some(String::from_utf8_lossy(community).into_owned()),
         tls_offered: None,
+        domain: None,
     })
 }
 

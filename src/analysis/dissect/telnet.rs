@@ -131,6 +131,7 @@ fn login(username: String, secret: Option<String>) -> Login {
         username,
         secret: secret.filter(|s| !s.is_empty()),
         tls_offered: None,
+        domain: None,
     }
 }
 

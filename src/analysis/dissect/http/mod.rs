@@ -137,6 +137,9 @@ pub struct Response {
     pub location: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hsts: Option<String>,
+    /// `WWW-Authenticate` and `Proxy-Authenticate` challenges, as sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authenticate: Vec<String>,
     /// Body bytes on the wire (after de-chunking, before decompression).
     pub body_len: u64,
     /// The HTML `<title>`, if the body is HTML.
@@ -836,6 +839,7 @@ fn response(
         set_cookies: all_headers(headers, "set-cookie"),
         location: header(headers, "location"),
         hsts: header(headers, "strict-transport-security"),
+        authenticate: [all_headers(headers, "www-authenticate"), all_headers(headers, "proxy-authenticate")].concat(),
         non_conforming,
         ..Response::default()
     }
