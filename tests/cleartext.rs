@@ -6,8 +6,8 @@
 //! every upgrade to TLS is seen with the server's answer, and no login is reported after
 //! an accepted upgrade on the same connection.
 //!
-//! Kerberos is not read yet; its rows are counted and named in the test's output, not
-//! checked.
+//! Kerberos is checked too: AS-REQ timestamps, TGS-REP tickets and AS-REP parts as the
+//! lines hashcat takes, and the user names of the other messages.
 
 mod common;
 
@@ -17,7 +17,18 @@ use std::path::Path;
 use plainsight::analysis::dissect::Record;
 
 /// The protocols plainsight reads logins of.
-const READ: [&str; 10] = ["ftp", "pop3", "imap", "smtp", "snmp", "ldap", "telnet", "ntlm", "http-digest", "http-basic"];
+const READ: [&str; 11] =
+    ["ftp", "pop3", "imap", "smtp", "snmp", "ldap", "telnet", "ntlm", "http-digest", "http-basic", "kerberos"];
+
+/// Rows where tshark's ground truth is wrong and plainsight right, with why: the row's
+/// secret must still be matched up to its encrypted part (user, realm, service).
+const GROUND_TRUTH_WRONG: &[(&str, &str, &str)] = &[(
+    "ndpi__kerberos-login.pcap",
+    "UBUNTU64A$",
+    "this TGS-REP carries pre-authentication data holding encrypted bytes before its ticket; creds_gt.py \
+     takes the first cipher text of tshark's tree (that padata), plainsight the ticket's own enc-part, \
+     which is what Kerberoasting cracks",
+)];
 
 /// Rows of a tab-separated file written by Python's csv module (a field may be quoted,
 /// its quotes doubled), as maps from the header's names.
@@ -90,10 +101,16 @@ fn every_cleartext_login_tshark_shows_is_found_and_none_after_an_upgrade() {
                 }),
                 _ => false,
             });
+            let wrong = GROUND_TRUTH_WRONG.iter().any(|(f, u, _)| *f == name && *u == row["username"]);
+            let head = |s: &str| s.split("*$").next().unwrap_or_default().to_string();
+            let same = |l: &plainsight::analysis::dissect::login::Login| match (&l.secret, &secret) {
+                (Some(ours), Some(theirs)) if wrong => head(ours) == head(theirs) && ours != theirs,
+                _ => l.secret == secret,
+            };
             let found = basic
-                || logins.iter().any(|(_, _, l)| {
-                    l.protocol.as_str() == protocol && l.username == row["username"] && l.secret == secret
-                });
+                || logins
+                    .iter()
+                    .any(|(_, _, l)| l.protocol.as_str() == protocol && l.username == row["username"] && same(l));
             if !found {
                 missing.push(format!(
                     "{name}: {protocol} {:?} {:?} ({}, frame {}); read: {:?}",
@@ -129,7 +146,7 @@ fn every_cleartext_login_tshark_shows_is_found_and_none_after_an_upgrade() {
         }
     }
     eprintln!(
-        "cleartext: {checked} logins in FTP, POP3, IMAP, SMTP, Telnet, LDAP, SNMP, NTLM and HTTP and {upgrades} upgrades checked; not checked here: {}",
+        "cleartext: {checked} logins in FTP, POP3, IMAP, SMTP, Telnet, LDAP, SNMP, NTLM, Kerberos and HTTP and {upgrades} upgrades checked; not checked here: {}",
         not_read.iter().map(|(p, n)| format!("{p} {n}")).collect::<Vec<_>>().join(", ")
     );
     assert!(checked >= 30, "only {checked} logins checked");

@@ -80,6 +80,8 @@ pub enum Service {
     Ldap,
     Telnet,
     Ntlm,
+    /// Kerberos (Zeek's name).
+    Krb,
     /// The outer UDP flow of a tunnel.
     Vxlan,
     Geneve,

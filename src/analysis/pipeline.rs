@@ -9,7 +9,7 @@ use crate::analysis::capture::live::BpfFilter;
 use std::net::SocketAddr;
 
 use crate::analysis::decode::{Decoder, Skip, Transport, Tunnel, tcp_endpoints_hint};
-use crate::analysis::dissect::{ConnApp, Event, Record, dns, http, looks_like_any_request, quic};
+use crate::analysis::dissect::{ConnApp, Event, Record, dns, http, kerberos, looks_like_any_request, quic};
 use crate::analysis::findings::{self, Finding};
 use crate::analysis::reassembly::{self, Limits, Reassembler};
 
@@ -144,6 +144,14 @@ impl Analyzer {
                         if self.snmp_seen.len() < MAX_SNMP_SEEN && self.snmp_seen.insert(key) {
                             self.events.push(on_datagram(Record::Login(login)));
                         }
+                    } else if let Some(login) = p
+                        .payload
+                        .first()
+                        .filter(|b| matches!(b, 0x6a | 0x6b | 0x6d))
+                        .and_then(|_| kerberos::read(&p.payload))
+                    {
+                        service = Some(crate::analysis::flow::Service::Krb);
+                        self.events.push(on_datagram(Record::Login(login)));
                     } else if looks_like_any_request(&p.payload) || p.payload.starts_with(b"HTTP/1.") {
                         // HTTP in one datagram: SSDP and UPnP discovery on the LAN.
                         if let Some(record) = http::datagram(&p.payload) {

@@ -93,7 +93,11 @@ pub trait StreamApp {
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Self::Out);
     /// `len` bytes of `dir` were never seen; data continues after them.
     fn gap(&mut self, info: &ConnInfo, dir: Dir, len: u64, out: &mut Self::Out);
-    /// No more data will come; `tally` is what all its packets added up to.
+    /// The connection closed (FINs both ways, or a RST): no more data will come, though its
+    /// last packets are still counted until [`end`](Self::end). Not called for connections
+    /// that end otherwise.
+    fn close(&mut self, _info: &ConnInfo, _why: End, _out: &mut Self::Out) {}
+    /// The connection is over; `tally` is what all its packets added up to.
     fn end(&mut self, info: &ConnInfo, why: End, tally: &Tally, out: &mut Self::Out);
     /// Hints the CPU to load the state that the next bytes will touch (see [`prefetch`]).
     fn prefetch(&self) {}
@@ -447,9 +451,9 @@ impl<A: StreamApp> Reassembler<A> {
             h.fin_at = Some(end.max(0) as u64);
         }
         if tcp.rst {
-            conn.closing = Some((ts, End::Reset));
+            close(conn, End::Reset, ts, st, total, out);
         } else if conn.halves[0].done() && conn.halves[1].done() {
-            conn.closing = Some((ts, End::Closed));
+            close(conn, End::Closed, ts, st, total, out);
         }
     }
 
@@ -511,6 +515,18 @@ impl<A: StreamApp> Reassembler<A> {
             self.finish(k, End::Evicted, out);
         }
     }
+}
+
+/// The connection closed: what its streams still hold is delivered, and the application
+/// told, now; it stays only to count its last packets.
+fn close<A: StreamApp>(conn: &mut Conn<A>, why: End, ts: i64, st: &mut Stats, total: &mut usize, out: &mut A::Out) {
+    conn.closing = Some((ts, why));
+    conn.ending = true;
+    for dir in [Dir::ToServer, Dir::ToClient] {
+        skip_holes(conn, dir, u64::MAX, st, total, out);
+    }
+    let info = conn.info;
+    conn.app.close(&info, why, out);
 }
 
 /// Places a segment at stream offset `off` of `dir`.
@@ -671,6 +687,9 @@ mod tests {
         fn gap(&mut self, _: &ConnInfo, dir: Dir, len: u64, out: &mut Log) {
             out.0.push(format!("{dir:?}:gap{len}"));
         }
+        fn close(&mut self, _: &ConnInfo, why: End, out: &mut Log) {
+            out.0.push(format!("close:{why:?}"));
+        }
         fn end(&mut self, _: &ConnInfo, why: End, _: &Tally, out: &mut Log) {
             out.0.push(format!("end:{why:?}"));
         }
@@ -809,7 +828,7 @@ mod tests {
         let ack = TcpMeta { seq: 3, ack: Some(1), syn: false, fin: false, rst: false, window: 1 };
         r.segment(C.parse().unwrap(), S.parse().unwrap(), &ack, b"", 40, 4, 0, &mut log);
         assert_eq!(r.live(), 1);
-        assert!(!log.0.iter().any(|l| l.starts_with("end")), "{log:?}", log = log.0);
+        assert_eq!(log.0.last().unwrap(), "close:Reset", "the application is told at once, the record waits");
         // A packet of another connection after the delay ends it.
         let meta = TcpMeta { seq: 1, ack: None, syn: true, fin: false, rst: false, window: 1 };
         let other = "192.0.2.11:40000".parse().unwrap();
@@ -835,7 +854,16 @@ mod tests {
         r.finish_all(&mut log);
         assert_eq!(
             log.0,
-            ["ToServer:one", "end:Reset", "ToServer:two", "end:Closed", "ToClient:three", "end:EndOfCapture"]
+            [
+                "ToServer:one",
+                "close:Reset",
+                "end:Reset",
+                "ToServer:two",
+                "close:Closed",
+                "end:Closed",
+                "ToClient:three",
+                "end:EndOfCapture"
+            ]
         );
     }
 

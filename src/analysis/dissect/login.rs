@@ -35,6 +35,8 @@ pub enum Protocol {
     Ntlm,
     /// HTTP Digest authentication: the user, the realm and the response hash.
     HttpDigest,
+    /// Kerberos requests and replies ([`super::kerberos`]).
+    Kerberos,
 }
 
 impl Protocol {
@@ -49,6 +51,7 @@ impl Protocol {
             Protocol::Telnet => "telnet",
             Protocol::Ntlm => "ntlm",
             Protocol::HttpDigest => "http-digest",
+            Protocol::Kerberos => "kerberos",
         }
     }
 }
@@ -66,6 +69,7 @@ impl From<Protocol> for crate::analysis::flow::Service {
             Protocol::Telnet => Service::Telnet,
             Protocol::Ntlm => Service::Ntlm,
             Protocol::HttpDigest => Service::Http,
+            Protocol::Kerberos => Service::Krb,
         }
     }
 }
@@ -441,7 +445,8 @@ impl LoginConn {
             | Protocol::Ldap
             | Protocol::Telnet
             | Protocol::Ntlm
-            | Protocol::HttpDigest => upper.starts_with("220"),
+            | Protocol::HttpDigest
+            | Protocol::Kerberos => upper.starts_with("220"),
         };
         if line.len() > 3 && line.as_bytes()[3] == b'-' && protocol != Protocol::Imap {
             return; // a multi-line reply goes on

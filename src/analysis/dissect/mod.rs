@@ -10,6 +10,7 @@
 pub mod ber;
 pub mod dns;
 pub mod http;
+pub mod kerberos;
 pub mod ldap;
 pub mod login;
 pub mod ntlm;
@@ -148,8 +149,11 @@ pub struct ConnApp {
     /// Payload bytes each way.
     bytes: [u64; 2],
     keep_bodies: bool,
-    /// NTLM looked for in what is not HTTP or TLS (once such a stream is seen).
+    /// NTLM and Kerberos looked for in what is not HTTP or TLS (once such a stream is seen).
     ntlm: Option<Box<ntlm::NtlmScan>>,
+    kerberos: Option<Box<kerberos::KerberosTcp>>,
+    /// Set when the streams are over: what they were read as.
+    service: Option<Option<Service>>,
 }
 
 /// Whether `b` starts like an HTTP request line (a known method and a space).
@@ -246,6 +250,8 @@ impl StreamApp for ConnApp {
             bytes: [0; 2],
             keep_bodies: limits.keep_bodies,
             ntlm: None,
+            kerberos: None,
+            service: None,
         }
     }
 
@@ -293,7 +299,10 @@ impl StreamApp for ConnApp {
         }
     }
 
-    fn end(&mut self, info: &ConnInfo, why: End, tally: &crate::analysis::tally::Tally, out: &mut Vec<Event>) {
+    fn close(&mut self, info: &ConnInfo, _why: End, out: &mut Vec<Event>) {
+        if self.service.is_some() {
+            return;
+        }
         let service = match &mut self.proto {
             Proto::Http(h) => {
                 h.end(info, out);
@@ -321,6 +330,12 @@ impl StreamApp for ConnApp {
             }
             _ => None,
         };
+        self.service = Some(service);
+    }
+
+    fn end(&mut self, info: &ConnInfo, why: End, tally: &crate::analysis::tally::Tally, out: &mut Vec<Event>) {
+        self.close(info, why, out);
+        let service = self.service.flatten();
         let end = why;
         let c = crate::analysis::flow::Connection {
             community_id: crate::analysis::flow::community_id(crate::analysis::flow::TCP, info.client, info.server),
@@ -453,6 +468,7 @@ impl ConnApp {
         if let Proto::Unknown(_) | Proto::Other | Proto::Login(_) | Proto::Ldap(_) = self.proto {
             let mut found = Vec::new();
             self.ntlm.get_or_insert_default().data(dir, data, &mut found);
+            self.kerberos.get_or_insert_default().data(dir as usize, data, &mut found);
             for l in found {
                 out.push(Event::on(info, Dir::ToServer, frame, ts, Record::Login(l)));
             }
