@@ -54,6 +54,8 @@ else
   echo "fmt and clippy (test.sh): SKIPPED — rustfmt or clippy is not installed (rustup component add rustfmt clippy)" >>"$PLAINSIGHT_SKIPS"
 fi
 cargo test --release --locked -- --test-threads=2
+# The fuzz targets (run with cargo-fuzz, which needs nightly) still build against the code.
+cargo check --locked --manifest-path fuzz/Cargo.toml
 # The README's workshop steps, run as a participant would paste them.
 bash scripts/test-workshop.sh
 # The servers under hostile clients, load and descriptor exhaustion (a lab of its own).
