@@ -477,6 +477,7 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         Record::Dns(m) => dns(&mut o, m),
         Record::Login(l) => login(&mut o, l),
         Record::StartTls(t) => start_tls(&mut o, t),
+        Record::NoTls(n) => no_tls(&mut o, n),
         Record::Notice { .. }
         | Record::Connection(_)
         | Record::UdpFlow(_)
@@ -543,6 +544,27 @@ fn start_tls(o: &mut Out, t: &crate::analysis::dissect::login::StartTls) {
     o.push(
         Class::Metadata,
         About::StartTls { protocol: t.protocol.as_str().into(), accepted: t.accepted },
+        summary,
+        None,
+        &host,
+    );
+}
+
+/// A session left in clear: no upgrade offered, or the offer removed on the way.
+fn no_tls(o: &mut Out, n: &crate::analysis::dissect::login::NoTls) {
+    let p = n.protocol.as_str().to_ascii_uppercase();
+    let summary = if n.stripped {
+        text!(
+            "{p} server's offer of STARTTLS was removed on the way (its capability reads {:?}): the session stays in clear, as sslstrip does for the web",
+            n.evidence
+        )
+    } else {
+        text!("{p} server offered no STARTTLS (its capabilities end {:?}): the session stays in clear", n.evidence)
+    };
+    let host = o.e.src.ip().to_string();
+    o.push(
+        Class::Metadata,
+        About::StartTls { protocol: n.protocol.as_str().into(), accepted: false },
         summary,
         None,
         &host,

@@ -107,11 +107,24 @@ pub struct StartTls {
     pub accepted: bool,
 }
 
+/// A session whose server's capabilities, once complete, offered no upgrade to TLS: it
+/// stays in clear. `stripped` when the offer was blanked out on the way (a capability of
+/// `STARTTLS`'s length made of `X`s, as middleboxes that strip it write): the mail
+/// world's sslstrip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoTls {
+    pub protocol: Protocol,
+    pub stripped: bool,
+    /// The capability line that shows it (the blanked one, or the list's last).
+    pub evidence: String,
+}
+
 /// What a line produced.
 #[derive(Debug, PartialEq)]
 pub enum Read {
     Login(Login),
     StartTls(StartTls),
+    NoTls(NoTls),
 }
 
 /// What was read, and the frame and time of the line that said it.
@@ -176,6 +189,8 @@ pub struct LoginConn {
     /// An upgrade asked for, waiting for its answer (the command, and IMAP's tag).
     upgrade: Option<(String, String)>,
     tls_offered: Option<bool>,
+    /// A capability line where STARTTLS was blanked out, once seen.
+    stripped: Option<String>,
     /// The client is sending a mail body (SMTP `DATA`), or is about to.
     data: Data,
     /// The last server reply started with a digit (FTP), not `+OK` / `-ERR` (POP3).
@@ -419,11 +434,23 @@ impl LoginConn {
             || upper.trim_start().starts_with("AUTH TLS")
             || (upper.starts_with("211") && upper.contains("AUTH TLS"));
         let lists = upper.starts_with("250") || upper.contains("CAPABILITY") || upper.starts_with(' ');
+        let blanked = upper
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|t| t.len() == 8 && t.bytes().filter(|&b| b == b'X').count() >= 6);
+        if blanked && lists && self.stripped.is_none() {
+            self.stripped = Some(line.trim().to_string());
+        }
         if offers {
             self.tls_offered = Some(true);
         } else if lists && upper.starts_with("250 ") && self.tls_offered.is_none() {
             // The last line of an EHLO reply, and no STARTTLS in it.
             self.tls_offered = Some(false);
+            let protocol = self.protocol.unwrap_or(Protocol::Smtp);
+            let (stripped, evidence) = match self.stripped.clone() {
+                Some(blank) => (true, blank),
+                None => (false, line.trim().to_string()),
+            };
+            self.emit(out, Read::NoTls(NoTls { protocol, stripped, evidence }));
         }
         if self.data == Data::Asked {
             self.data = if upper.starts_with("354") { Data::Body } else { Data::No };
@@ -591,6 +618,25 @@ mod tests {
             (Dir::ToServer, "VjF2MXRyMG4=\r\n"),
         ]);
         assert_eq!(logins(&login), [(Protocol::Smtp, "AUTH LOGIN".into(), "galunt".into(), Some("V1v1tr0n".into()))]);
+    }
+
+    /// An EHLO reply without STARTTLS leaves the session in clear; one whose STARTTLS was
+    /// blanked out on the way says it was stripped; one that offers it says nothing.
+    #[test]
+    fn a_missing_or_stripped_starttls_offer_is_said() {
+        let no_tls = |reply: &[u8]| {
+            let (mut c, mut out) = (LoginConn::default(), Vec::new());
+            c.data(Dir::ToClient, b"220 mx ESMTP\r\n", 1, 0, &mut out);
+            c.data(Dir::ToServer, b"EHLO me\r\n", 2, 0, &mut out);
+            c.data(Dir::ToClient, reply, 3, 0, &mut out);
+            out.into_iter().filter_map(|s| if let Read::NoTls(n) = s.read { Some(n) } else { None }).collect::<Vec<_>>()
+        };
+        let stripped = no_tls(b"250-mx\r\n250-PIPELINING\r\n250-XXXXXXXA\r\n250 8BITMIME\r\n");
+        assert_eq!(stripped.len(), 1);
+        assert!(stripped[0].stripped && stripped[0].evidence == "250-XXXXXXXA", "{stripped:?}");
+        let none = no_tls(b"250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+        assert!(none.len() == 1 && !none[0].stripped && none[0].evidence == "250 8BITMIME", "{none:?}");
+        assert!(no_tls(b"250-mx\r\n250-STARTTLS\r\n250 8BITMIME\r\n").is_empty());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub enum Record {
     Login(login::Login),
     /// A request to upgrade such a session to TLS, and the answer.
     StartTls(login::StartTls),
+    /// A session that stays in clear: no upgrade to TLS was offered, or the offer was
+    /// removed on the way.
+    NoTls(login::NoTls),
     /// Something the dissector could not follow (oversized header, lost sync, ...).
     Notice {
         protocol: std::borrow::Cow<'static, str>,
@@ -136,6 +139,7 @@ fn login_events(info: &ConnInfo, dir: Dir, read: Vec<login::Stamped>, out: &mut 
         let (dir, record) = match s.read {
             login::Read::Login(l) => (Dir::ToServer, Record::Login(l)),
             login::Read::StartTls(t) => (dir, Record::StartTls(t)),
+            login::Read::NoTls(n) => (dir, Record::NoTls(n)),
         };
         out.push(Event::on(info, dir, s.frame, s.ts, record));
     }
