@@ -237,6 +237,57 @@ fn zeek_rcode(code: u16) -> String {
     NAMES.get(code as usize).map(|n| n.to_string()).unwrap_or_else(|| format!("?{code}"))
 }
 
+/// An answer as Zeek's dns.log writes it, from plainsight's `NAME TYPE DATA`: addresses
+/// and names as they are (without the root's dot), the exchange of an MX, the target of an
+/// SRV, the primary server of an SOA, `TXT <length> <text>`, a CAA's flags, tag and value,
+/// and DNSSEC records summed up as Zeek does (`DS algo=8 digest_type=2`, `DNSKEY alg=8
+/// flags=257 proto=3`, `RRSIG A example.com`, `NSEC example.com next.example.com`). Other
+/// types keep their text.
+fn zeek_answer(answer: &str) -> String {
+    let mut parts = answer.splitn(3, ' ');
+    let (name, kind, data) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let nodot = |s: &str| s.strip_suffix('.').unwrap_or(s).to_string();
+    let word = |n: usize| data.split(' ').nth(n).map(nodot).unwrap_or_default();
+    let raw = || base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).ok();
+    let summed = match kind {
+        "A" | "AAAA" => Some(data.to_string()),
+        "CNAME" | "PTR" | "NS" | "DNAME" => Some(nodot(data)),
+        "MX" => Some(word(1)),
+        "SRV" => Some(word(3)),
+        "SOA" => Some(word(0)),
+        "TXT" => Some(format!("TXT {} {data}", data.len())),
+        "CAA" => Some(data.replace('"', "")),
+        "DS" => raw().filter(|r| r.len() >= 4).map(|r| format!("DS algo={} digest_type={}", r[2], r[3])),
+        "DNSKEY" => raw()
+            .filter(|r| r.len() >= 4)
+            .map(|r| format!("DNSKEY alg={} flags={} proto={}", r[3], u16::from_be_bytes([r[0], r[1]]), r[2])),
+        "RRSIG" => raw().filter(|r| r.len() > 18).map(|r| {
+            let covered = hickory_proto::rr::RecordType::from(u16::from_be_bytes([r[0], r[1]]));
+            let signer = wire_name(&r[18..]).unwrap_or_default();
+            format!("RRSIG {covered} {}", if signer.is_empty() { "<Root>".into() } else { signer })
+        }),
+        "NSEC" => raw().and_then(|r| wire_name(&r)).map(|next| format!("NSEC {name} {next}")),
+        _ => None,
+    };
+    summed.unwrap_or_else(|| data.to_string())
+}
+
+/// An uncompressed DNS name at the start of `b` (as RRSIG and NSEC carry them).
+fn wire_name(b: &[u8]) -> Option<String> {
+    let (mut labels, mut at) = (Vec::new(), 0);
+    loop {
+        let len = usize::from(*b.get(at)?);
+        if len == 0 {
+            return Some(labels.join("."));
+        }
+        if len > 63 || labels.len() > 127 {
+            return None;
+        }
+        labels.push(String::from_utf8_lossy(b.get(at + 1..at + 1 + len)?).into_owned());
+        at += 1 + len;
+    }
+}
+
 /// Zeek's name for a DNS query type (its `DNS::query_types`): `*` for ANY, and
 /// `query-<n>` for a type it does not name.
 fn zeek_qtype(t: u16) -> String {
@@ -624,7 +675,7 @@ impl ZeekReport {
             } else {
                 put(&mut m, "rcode_name", json!(d.rcode));
             }
-            let answers: Vec<&str> = d.answers.iter().map(|a| a.splitn(3, ' ').nth(2).unwrap_or(a)).collect();
+            let answers: Vec<String> = d.answers.iter().map(|a| zeek_answer(a)).collect();
             if !answers.is_empty() {
                 m.insert("answers".into(), json!(answers));
             }
@@ -696,6 +747,20 @@ mod tests {
         assert_eq!(zeek_rcode(3), "NXDOMAIN");
         assert_eq!(zeek_rcode(4000), "?4000");
         assert_eq!(zeek_qtype(255), "*");
+        for (ours, zeeks) in [
+            ("a.test A 192.0.2.1", "192.0.2.1"),
+            ("a.test CNAME b.test.", "b.test"),
+            ("a.test MX 10 mail.a.test.", "mail.a.test"),
+            ("_s._tcp.a.test SRV 0 0 22 host.a.test.", "host.a.test"),
+            ("a.test SOA ns.a.test. root.a.test. 1 2 3 4 5", "ns.a.test"),
+            ("a.test TXT v=spf1 -all", "TXT 11 v=spf1 -all"),
+            ("a.test CAA 0 issue \"ca.test\"", "0 issue ca.test"),
+            ("a.test DS AAEIAgAAAAA=", "DS algo=8 digest_type=2"),
+            ("a.test NSEC AWIEdGVzdAAABg==", "NSEC a.test b.test"),
+            ("a.test HINFO I686 LINUX", "I686 LINUX"),
+        ] {
+            assert_eq!(zeek_answer(ours), zeeks, "{ours}");
+        }
         assert_eq!(zeek_qtype(99), "SPF");
         assert_eq!(zeek_qtype(249), "TKEY");
         assert_eq!(zeek_qtype(11), "WKS");
