@@ -97,7 +97,7 @@ fn generated_session_gives_exact_findings() {
     assert_eq!(f.iter().filter(|(c, s, _)| *c == Class::Url && s.starts_with("GET ")).count(), 20);
     assert!(
         f.iter().any(|(c, s, _)| *c == Class::Metadata
-            && s.starts_with("encrypted: 1 records / 300 bytes to server, 1 records / 5000 bytes to client")),
+            && s.starts_with("encrypted: 2 records / 340 bytes to server, 2 records / 5040 bytes to client")),
         "{f:#?}"
     );
 }

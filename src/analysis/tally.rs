@@ -36,7 +36,7 @@ struct Endpoint {
     last_rst: Option<u32>,
     /// Retransmissions, zero windows and content gaps, and the count at which each next
     /// writes its letter again (1, 10, 100, ...).
-    scaled: [(u64, u64); 3],
+    scaled: [(u32, u32); 3],
     /// One past the highest sequence number sent, once known.
     high: Option<u32>,
 }
@@ -134,7 +134,7 @@ impl Tally {
     /// A letter written at the 1st, 10th, 100th ... occurrence.
     fn scaled(&mut self, i: usize, which: usize, c: char) {
         let (count, next) = &mut self.ends[i].scaled[which];
-        *count += 1;
+        *count = count.saturating_add(1);
         if *next == 0 {
             *next = 1;
         }

@@ -585,8 +585,9 @@ impl ZeekReport {
         }
         put(&mut m, "status_msg", json!(a.reason));
         m.insert("response_body_len".into(), json!(a.body_len));
-        if let Some(ct) = &a.content_type {
-            m.insert("resp_mime_types".into(), json!([ct.split(';').next().unwrap_or(ct).trim()]));
+        // Zeek sniffs the body, whatever Content-Type claims; unknown stays unset.
+        if let Some(sniffed) = &a.sniffed_type {
+            m.insert("resp_mime_types".into(), json!([sniffed]));
         }
         if a.non_conforming.is_some() && !m.contains_key("non_conforming") {
             put(&mut m, "non_conforming", json!(a.non_conforming));
