@@ -138,7 +138,7 @@ pub struct Connection {
     pub end: crate::analysis::reassembly::End,
     /// Zeek's `conn_state` (`S0`, `S1`, `SF`, `REJ`, `S2`, `S3`, `RSTO`, `RSTR`,
     /// `RSTOS0`, `RSTRH`, `SH`, `SHR`, `OTH`), from the endpoints' states.
-    pub state: String,
+    pub state: std::borrow::Cow<'static, str>,
     /// Zeek's `history`: a letter per kind of packet, the client's upper case.
     pub history: String,
 }

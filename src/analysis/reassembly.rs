@@ -379,29 +379,29 @@ impl<A: StreamApp> Reassembler<A> {
         self.stats.segments += 1;
         self.maybe_sweep(ts, out);
         let k = key(src, dst);
-        let mut h = self.conns.hash(&k);
-        // On a port pair whose connection has closed, a new SYN opens a new connection; so
-        // does data (what still crosses in clear, after a forged FIN or RST, is read).
-        if (tcp.syn && tcp.ack.is_none() || !payload.is_empty())
-            && self.conns.get(h, &k).is_some_and(|c| c.closing.is_some())
-        {
-            let why = self.conns.get(h, &k).and_then(|c| c.closing).map_or(End::Closed, |c| c.1);
-            self.finish(k, why, out);
-            h = self.conns.hash(&k);
-        }
+        let h = self.conns.hash(&k);
         if self.conns.len() >= self.limits.max_conns && self.conns.get(h, &k).is_none() {
             self.evict_oldest(out);
         }
         let limits = self.limits;
-        // One lookup per segment: the connection, or a new one.
-        let conn = match self.conns.entry(h, &k) {
-            hashbrown::hash_table::Entry::Occupied(o) => o.into_mut(),
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let (client, server) = if src_is_client(src, dst, tcp) { (src, dst) } else { (dst, src) };
-                let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
-                self.next_id += 1;
-                self.stats.connections += 1;
-                v.insert(Box::new(Conn::new(k, info, src != client, &limits))).into_mut()
+        // On a port pair whose connection has closed, a new SYN opens a new connection; so
+        // does data (what still crosses in clear, after a forged FIN or RST, is read).
+        let reopens = tcp.syn && tcp.ack.is_none() || !payload.is_empty();
+        // One lookup per segment: the connection, or a new one (two when it reopens).
+        let conn = loop {
+            match self.conns.entry(h, &k) {
+                hashbrown::hash_table::Entry::Occupied(o) if reopens && o.get().closing.is_some() => {
+                    let why = o.get().closing.map_or(End::Closed, |c| c.1);
+                    self.finish(k, why, out);
+                }
+                hashbrown::hash_table::Entry::Occupied(o) => break o.into_mut(),
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    let (client, server) = if src_is_client(src, dst, tcp) { (src, dst) } else { (dst, src) };
+                    let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
+                    self.next_id += 1;
+                    self.stats.connections += 1;
+                    break v.insert(Box::new(Conn::new(k, info, src != client, &limits))).into_mut();
+                }
             }
         };
         conn.last_seen = self.tick;

@@ -66,7 +66,7 @@ const ZERO_WINDOW: usize = 1;
 const GAP: usize = 2;
 
 /// What the packets of one TCP connection add up to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Tally {
     /// Packets and IP bytes (headers included), to the server and to the client.
     pub pkts: [u64; 2],
@@ -75,15 +75,36 @@ pub struct Tally {
     pub last_ts: i64,
     /// Bytes of each stream that were never seen (Zeek's `missed_bytes` is their sum).
     pub missed: [u64; 2],
-    history: String,
+    /// The history letters, kept in place (no allocation per connection).
+    history: [u8; MAX_HISTORY],
+    history_len: u8,
     ends: [Endpoint; 2],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            pkts: [0; 2],
+            ip_bytes: [0; 2],
+            last_ts: 0,
+            missed: [0; 2],
+            history: [0; MAX_HISTORY],
+            history_len: 0,
+            ends: Default::default(),
+        }
+    }
 }
 
 impl Tally {
     /// A new connection whose first packet came from its server (the roles were decided
     /// by port, or by a SYN-ACK): Zeek marks such a flip with `^`.
     pub fn new(flipped: bool, ts: i64) -> Tally {
-        Tally { history: if flipped { "^".into() } else { String::new() }, last_ts: ts, ..Tally::default() }
+        let mut t = Tally { last_ts: ts, ..Tally::default() };
+        if flipped {
+            t.history[0] = b'^';
+            t.history_len = 1;
+        }
+        t
     }
 
     /// One segment from the client (`to_server`) or the server, `len` payload bytes, in an
@@ -116,8 +137,10 @@ impl Tally {
     }
 
     fn add(&mut self, i: usize, c: char) {
-        if self.history.len() < MAX_HISTORY {
-            self.history.push(if i == 0 { c } else { c.to_ascii_lowercase() });
+        let n = usize::from(self.history_len);
+        if n < MAX_HISTORY {
+            self.history[n] = if i == 0 { c as u8 } else { c.to_ascii_lowercase() as u8 };
+            self.history_len += 1;
         }
     }
 
@@ -269,7 +292,7 @@ impl Tally {
 
     /// The history string so far (`^` first if the roles were flipped).
     pub fn history_text(&self) -> &str {
-        &self.history
+        std::str::from_utf8(&self.history[..usize::from(self.history_len)]).expect("ASCII letters")
     }
 
     /// Zeek's `conn_state` for TCP. `bytes` are the payload bytes each way.
@@ -289,7 +312,7 @@ impl Tally {
         } else if os == Reset {
             if !r_inactive {
                 "RSTO"
-            } else if syn_then_reset(&self.history) {
+            } else if syn_then_reset(self.history_text()) {
                 "RSTOS0"
             } else {
                 "OTH"

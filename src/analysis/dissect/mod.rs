@@ -354,7 +354,7 @@ impl StreamApp for ConnApp {
             ip_bytes_to_client: tally.ip_bytes[1],
             duration_us: (tally.last_ts - info.first_ts).max(0),
             end,
-            state: tally.conn_state(self.bytes).into(),
+            state: std::borrow::Cow::Borrowed(tally.conn_state(self.bytes)),
             history: tally.history_text().into(),
         };
         out.push(Event {
