@@ -512,12 +512,12 @@ fn login(o: &mut Out, l: &crate::analysis::dissect::login::Login) {
             };
             match (l.secret.is_some(), l.mechanism.as_str()) {
                 (true, "NTLMv1") => {
-                    text!("{} authentication of {who:?}: a line hashcat cracks offline (mode 5500)", l.mechanism)
+                    text!("{} authentication of \"{who}\": a line hashcat cracks offline (mode 5500)", l.mechanism)
                 }
                 (true, _) => {
-                    text!("{} authentication of {who:?}: a line hashcat cracks offline (mode 5600)", l.mechanism)
+                    text!("{} authentication of \"{who}\": a line hashcat cracks offline (mode 5600)", l.mechanism)
                 }
-                (false, _) => text!("{} user name {who:?} (its server's challenge was not seen)", l.mechanism),
+                (false, _) => text!("{} user name \"{who}\" (its server's challenge was not seen)", l.mechanism),
             }
         }
         _ => text!("{p} {what} of user {:?} ({}){offered}", l.username, l.mechanism),
