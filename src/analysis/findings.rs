@@ -552,14 +552,20 @@ fn start_tls(o: &mut Out, t: &crate::analysis::dissect::login::StartTls) {
 
 /// A session left in clear: no upgrade offered, or the offer removed on the way.
 fn no_tls(o: &mut Out, n: &crate::analysis::dissect::login::NoTls) {
+    use crate::analysis::dissect::login::Protocol;
     let p = n.protocol.as_str().to_ascii_uppercase();
+    let upgrade = match n.protocol {
+        Protocol::Pop3 => "STLS",
+        Protocol::Ftp => "AUTH TLS",
+        _ => "STARTTLS",
+    };
     let summary = if n.stripped {
         text!(
-            "{p} server's offer of STARTTLS was removed on the way (its capability reads {:?}): the session stays in clear, as sslstrip does for the web",
+            "{p} server's offer of {upgrade} was removed on the way (its capability reads {:?}): the session stays in clear, as sslstrip does for the web",
             n.evidence
         )
     } else {
-        text!("{p} server offered no STARTTLS (its capabilities end {:?}): the session stays in clear", n.evidence)
+        text!("{p} server offered no {upgrade} (its capabilities end {:?}): the session stays in clear", n.evidence)
     };
     let host = o.e.src.ip().to_string();
     o.push(

@@ -191,6 +191,9 @@ pub struct LoginConn {
     tls_offered: Option<bool>,
     /// A capability line where STARTTLS was blanked out, once seen.
     stripped: Option<String>,
+    /// The client asked for the server's capabilities (SMTP `EHLO`, POP3 `CAPA`, FTP
+    /// `FEAT`) and the list has not ended yet.
+    caps_asked: bool,
     /// The client is sending a mail body (SMTP `DATA`), or is about to.
     data: Data,
     /// The last server reply started with a digit (FTP), not `+OK` / `-ERR` (POP3).
@@ -308,6 +311,15 @@ impl LoginConn {
             }
             "EHLO" | "HELO" => {
                 self.protocol.get_or_insert(Protocol::Smtp);
+                self.caps_asked = verb == "EHLO";
+            }
+            "CAPA" => {
+                self.protocol.get_or_insert(Protocol::Pop3);
+                self.caps_asked = true;
+            }
+            "FEAT" => {
+                self.protocol.get_or_insert(Protocol::Ftp);
+                self.caps_asked = true;
             }
             "AUTH" => {
                 let mech = arg.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
@@ -427,31 +439,7 @@ impl LoginConn {
             };
         }
         self.numeric_reply = Some(upper.as_bytes().first().is_some_and(u8::is_ascii_digit));
-        // The server's capabilities: SMTP's EHLO reply, IMAP's CAPABILITY, POP3's CAPA,
-        // FTP's FEAT.
-        let offers = upper.contains("STARTTLS")
-            || upper.trim() == "STLS"
-            || upper.trim_start().starts_with("AUTH TLS")
-            || (upper.starts_with("211") && upper.contains("AUTH TLS"));
-        let lists = upper.starts_with("250") || upper.contains("CAPABILITY") || upper.starts_with(' ');
-        let blanked = upper
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|t| t.len() == 8 && t.bytes().filter(|&b| b == b'X').count() >= 6);
-        if blanked && lists && self.stripped.is_none() {
-            self.stripped = Some(line.trim().to_string());
-        }
-        if offers {
-            self.tls_offered = Some(true);
-        } else if lists && upper.starts_with("250 ") && self.tls_offered.is_none() {
-            // The last line of an EHLO reply, and no STARTTLS in it.
-            self.tls_offered = Some(false);
-            let protocol = self.protocol.unwrap_or(Protocol::Smtp);
-            let (stripped, evidence) = match self.stripped.clone() {
-                Some(blank) => (true, blank),
-                None => (false, line.trim().to_string()),
-            };
-            self.emit(out, Read::NoTls(NoTls { protocol, stripped, evidence }));
-        }
+        self.capabilities(line, &upper, out);
         if self.data == Data::Asked {
             self.data = if upper.starts_with("354") { Data::Body } else { Data::No };
         }
@@ -481,6 +469,58 @@ impl LoginConn {
         self.upgrade = None;
         self.emit(out, Read::StartTls(StartTls { protocol, command, reply: line.to_string(), accepted }));
         self.upgraded = accepted;
+    }
+
+    /// The server's capabilities (SMTP's EHLO reply, IMAP's CAPABILITY, POP3's CAPA, FTP's
+    /// FEAT): whether they offer an upgrade to TLS, whether the offer was blanked out on
+    /// the way, and once the first list is complete without it, a [`NoTls`].
+    fn capabilities(&mut self, line: &str, upper: &str, out: &mut Vec<Stamped>) {
+        let protocol = self.protocol.unwrap_or(Protocol::Smtp);
+        let imap_list = protocol == Protocol::Imap && upper.starts_with("* ") && upper.contains("CAPABILITY");
+        if !(self.caps_asked || imap_list) {
+            return;
+        }
+        let offers = upper.contains("STARTTLS") || upper.trim() == "STLS" || upper.contains("AUTH TLS");
+        if offers {
+            self.tls_offered = Some(true);
+        }
+        // A capability made of X's where STARTTLS, STLS or AUTH TLS was (`250-XXXXXXXA`,
+        // `XXXX`): blanked out by a middlebox. The whole capability, in capitals: an
+        // anonymised host name (`mail.xxx.com`) is not one.
+        let blanked_cap = |cap: &str| {
+            let cap: Vec<u8> = cap.bytes().filter(|&b| b != b' ').collect();
+            cap.len() >= 4
+                && cap[..cap.len() - 1].iter().all(|&b| b == b'X')
+                && matches!(cap[cap.len() - 1], b'X' | b'A')
+        };
+        let blanked = match protocol {
+            Protocol::Imap => line.split(' ').any(blanked_cap),
+            Protocol::Pop3 | Protocol::Ftp => blanked_cap(line.trim()),
+            _ => line.get(4..).is_some_and(|cap| blanked_cap(cap.trim())),
+        };
+        if blanked && self.stripped.is_none() {
+            self.stripped = Some(line.trim().to_string());
+        }
+        let first = upper.as_bytes().first().copied();
+        let (ends, refused) = match protocol {
+            Protocol::Imap => (imap_list, false),
+            Protocol::Pop3 => (upper.trim() == ".", upper.starts_with("-ERR")),
+            Protocol::Ftp => (upper.starts_with("211 "), first.is_some_and(|c| c == b'4' || c == b'5')),
+            _ => (upper.starts_with("250 "), first.is_some_and(|c| c == b'4' || c == b'5')),
+        };
+        if refused {
+            self.caps_asked = false;
+        } else if ends {
+            self.caps_asked = false;
+            if self.tls_offered.is_none() {
+                self.tls_offered = Some(false);
+                let (stripped, evidence) = match self.stripped.clone() {
+                    Some(blank) => (true, blank),
+                    None => (false, line.trim().to_string()),
+                };
+                self.emit(out, Read::NoTls(NoTls { protocol, stripped, evidence }));
+            }
+        }
     }
 
     fn emit(&self, out: &mut Vec<Stamped>, read: Read) {
@@ -632,11 +672,45 @@ mod tests {
             out.into_iter().filter_map(|s| if let Read::NoTls(n) = s.read { Some(n) } else { None }).collect::<Vec<_>>()
         };
         let stripped = no_tls(b"250-mx\r\n250-PIPELINING\r\n250-XXXXXXXA\r\n250 8BITMIME\r\n");
+        assert!(no_tls(b"502 5.5.1 EHLO not accepted\r\n").is_empty(), "no list, nothing said");
         assert_eq!(stripped.len(), 1);
         assert!(stripped[0].stripped && stripped[0].evidence == "250-XXXXXXXA", "{stripped:?}");
         let none = no_tls(b"250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
         assert!(none.len() == 1 && !none[0].stripped && none[0].evidence == "250 8BITMIME", "{none:?}");
         assert!(no_tls(b"250-mx\r\n250-STARTTLS\r\n250 8BITMIME\r\n").is_empty());
+    }
+
+    /// IMAP's CAPABILITY, POP3's CAPA and FTP's FEAT are read as SMTP's EHLO reply is.
+    #[test]
+    fn starttls_offers_are_read_in_every_protocols_capabilities() {
+        let said = |exchange: &[(Dir, &str)]| {
+            run(exchange)
+                .into_iter()
+                .filter_map(|r| if let Read::NoTls(n) = r { Some((n.protocol, n.stripped, n.evidence)) } else { None })
+                .collect::<Vec<_>>()
+        };
+        let imap = |caps: &str| said(&[(Dir::ToClient, &format!("* OK [CAPABILITY IMAP4rev1 {caps}] ready\r\n"))]);
+        assert!(imap("STARTTLS AUTH=PLAIN").is_empty());
+        let none = imap("AUTH=PLAIN");
+        assert!(matches!(&none[..], [(Protocol::Imap, false, _)]), "{none:?}");
+        let blanked = said(&[(Dir::ToClient, "* OK hi\r\n"), (Dir::ToClient, "* CAPABILITY IMAP4rev1 XXXXXXXX\r\n")]);
+        assert!(matches!(&blanked[..], [(Protocol::Imap, true, _)]), "{blanked:?}");
+        let pop3 = |caps: &str| {
+            let reply = format!("+OK\r\n{caps}\r\n.\r\n");
+            said(&[(Dir::ToClient, "+OK POP3 ready\r\n"), (Dir::ToServer, "CAPA\r\n"), (Dir::ToClient, &reply)])
+        };
+        assert!(pop3("USER\r\nSTLS").is_empty());
+        assert!(matches!(&pop3("USER\r\nXXXX")[..], [(Protocol::Pop3, true, e)] if e == "XXXX"));
+        assert!(matches!(&pop3("USER\r\nUIDL")[..], [(Protocol::Pop3, false, e)] if e == "."));
+        let ftp = |feat: &str| {
+            let reply = format!("211-Features:\r\n{feat}\r\n211 End\r\n");
+            said(&[(Dir::ToClient, "220 FTP ready\r\n"), (Dir::ToServer, "FEAT\r\n"), (Dir::ToClient, &reply)])
+        };
+        assert!(ftp(" AUTH TLS\r\n PBSZ").is_empty());
+        assert!(matches!(&ftp(" MDTM\r\n SIZE")[..], [(Protocol::Ftp, false, _)]));
+        let refused =
+            said(&[(Dir::ToClient, "220 FTP\r\n"), (Dir::ToServer, "FEAT\r\n"), (Dir::ToClient, "502 no\r\n")]);
+        assert!(refused.is_empty(), "{refused:?}");
     }
 
     #[test]
