@@ -374,19 +374,19 @@ impl ConnApp {
     fn http_authentications(&mut self, info: &ConnInfo, from: usize, out: &mut Vec<Event>) {
         let mut found = Vec::new();
         for e in &out[from..] {
-            let (dir, lines) = match &e.record {
+            let (dir, lines): (Dir, &[String]) = match &e.record {
                 Record::HttpRequest(q) => match &q.authorization {
                     Some(a) if a.scheme.eq_ignore_ascii_case("digest") => {
                         found.extend(login::digest(&a.raw).map(|l| (e.frame, e.ts, l)));
                         continue;
                     }
-                    Some(a) => (Dir::ToServer, vec![a.raw.as_str()]),
+                    Some(a) => (Dir::ToServer, std::slice::from_ref(&a.raw)),
                     None => continue,
                 },
-                Record::HttpResponse(r) => (Dir::ToClient, r.authenticate.iter().map(String::as_str).collect()),
+                Record::HttpResponse(r) => (Dir::ToClient, &r.authenticate),
                 _ => continue,
             };
-            for line in lines.into_iter().filter(|l| l.contains("TlRMTVNTUA")) {
+            for line in lines.iter().filter(|l| l.contains("TlRMTVNTUA")) {
                 let mut logins = Vec::new();
                 self.ntlm.get_or_insert_default().data(dir, format!("{line}\r\n").as_bytes(), &mut logins);
                 found.extend(logins.into_iter().map(|l| (e.frame, e.ts, l)));

@@ -17,6 +17,7 @@ use super::{Event, Record, looks_like_request};
 pub mod content;
 pub mod fields;
 mod lenient;
+pub mod mime;
 
 use crate::analysis::prefetch;
 use crate::analysis::reassembly::{ConnInfo, Dir};
@@ -145,10 +146,10 @@ pub struct Response {
     /// The HTML `<title>`, if the body is HTML.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// What the body's first bytes say it is (a MIME type, sniffed by the `infer` crate's
-    /// signatures; JSON as Zeek names it, `text/json`), whatever Content-Type claims.
+    /// What the body's first bytes say it is, whatever Content-Type claims: a MIME type
+    /// named as Zeek names it ([`mime`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sniffed_type: Option<String>,
+    pub sniffed_type: Option<std::borrow::Cow<'static, str>>,
     /// The start of the decoded body, as text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body_preview: String,
@@ -667,7 +668,7 @@ impl Half {
                 if is_html || looks_like_html(&body) {
                     resp.title = html_title(&body);
                 }
-                resp.sniffed_type = sniff(&body);
+                resp.sniffed_type = mime::sniff(&body).map(std::borrow::Cow::Borrowed);
                 let text = String::from_utf8_lossy(&body[..body.len().min(PREVIEW)]);
                 let end = text.char_indices().nth(120).map_or(text.len(), |(i, _)| i);
                 resp.body_preview = text[..end].to_string();
@@ -676,20 +677,6 @@ impl Half {
         }
         out.push(Event::on(info, dir, open.frame, open.ts, record));
     }
-}
-
-/// The MIME type a body's first bytes show, if any.
-fn sniff(body: &[u8]) -> Option<String> {
-    if body.is_empty() {
-        return None;
-    }
-    if let Some(t) = infer::get(body) {
-        return Some(t.mime_type().to_string());
-    }
-    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    let json =
-        matches!(body[start], b'{' | b'[') && serde_json::from_slice::<serde::de::IgnoredAny>(&body[start..]).is_ok();
-    json.then(|| "text/json".to_string())
 }
 
 fn notice(message: String) -> Record {
@@ -935,15 +922,6 @@ mod tests {
     const LOGIN: &[u8] = b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nCookie: sid=abc123\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 30\r\n\r\nusername=alice&password=hunter\
 GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
 
-    #[test]
-    fn bodies_are_sniffed_whatever_they_claim() {
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").as_deref(), Some("image/png"));
-        assert_eq!(sniff(b"<!DOCTYPE html><html><body>hi</body></html>").as_deref(), Some("text/html"));
-        assert_eq!(sniff(b"  {\"a\": [1, 2]}").as_deref(), Some("text/json"));
-        assert_eq!(sniff(b"MZ\x90\0\x03\0\0\0").as_deref(), Some("application/vnd.microsoft.portable-executable"));
-        assert_eq!(sniff(b"just words"), None);
-        assert_eq!(sniff(b""), None);
-    }
 
     #[test]
     fn pipelined_requests_and_chunked_gzip_response() {
