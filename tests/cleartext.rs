@@ -157,3 +157,65 @@ fn every_cleartext_login_tshark_shows_is_found_and_none_after_an_upgrade() {
         missing.join("\n")
     );
 }
+
+/// No secret tshark shows crosses into any output without `--reveal`: the text report, the
+/// JSON document, every jsonl record and finding, and the Zeek logs all mask it.
+#[test]
+fn no_cleartext_secret_is_written_without_reveal() {
+    let Some(corpus) = common::corpus() else { return };
+    let dir = corpus.join("cleartext");
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut checked, mut leaks) = (0, Vec::new());
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for f in names.iter().filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")) {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        // Secrets that cannot turn up by chance in other text: long enough, not part of the
+        // user name (`anonymous`/`anonymous`), of the file's name (`public` in a name that
+        // the text report prints) or a field's name (`password`).
+        let secrets: Vec<String> = tsv(&dir.join(format!("{name}.creds.tsv")))
+            .into_iter()
+            .filter(|r| READ.contains(&r["protocol"].as_str()))
+            .filter(|r| {
+                let s = r["secret"].as_str();
+                s.chars().count() >= 6 && !r["username"].contains(s) && !name.contains(s) && s != "password"
+            })
+            .map(|r| r["secret"].clone())
+            .collect();
+        if secrets.is_empty() {
+            continue;
+        }
+        let zeek = tmp.path().join(&name);
+        let mut outputs = Vec::new();
+        for format in ["text", "json", "jsonl"] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_plainsight"))
+                .args(["analyze", "--no-progress", "--format", format])
+                .arg(f)
+                .output()
+                .unwrap();
+            outputs.push((format.to_string(), String::from_utf8_lossy(&out.stdout).into_owned()));
+        }
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_plainsight"))
+            .args(["analyze", "--no-progress", "--format", "zeek", "--out"])
+            .arg(&zeek)
+            .arg(f)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name}: analyze --format zeek failed");
+        for log in std::fs::read_dir(&zeek).unwrap() {
+            let log = log.unwrap().path();
+            outputs.push((log.display().to_string(), std::fs::read_to_string(&log).unwrap()));
+        }
+        for secret in &secrets {
+            checked += 1;
+            for (what, text) in &outputs {
+                if text.contains(secret.as_str()) {
+                    leaks.push(format!("{name}: {secret:?} in {what}"));
+                }
+            }
+        }
+    }
+    eprintln!("masking: {checked} secrets looked for in every output format");
+    assert!(checked >= 30, "only {checked} secrets looked for");
+    assert!(leaks.is_empty(), "{} secrets written without --reveal:\n{}", leaks.len(), leaks.join("\n"));
+}

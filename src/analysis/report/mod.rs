@@ -185,6 +185,8 @@ pub fn masked_record(r: &Record) -> Record {
                 *c = mask_set_cookie(c);
             }
         }
+        // A password, a community, a hashcat line: the record as the findings show it.
+        Record::Login(l) => l.secret = l.secret.as_deref().map(mask),
         _ => {}
     }
     r

@@ -51,7 +51,9 @@ const TEXT: &[(&str, &str, i32)] = &[
         10,
     ),
     (
-        markup!(r"<(![dD][oO][cC][tT][yY][pP][eE] {1,}[hH][tT][mM][lL]|[hH][tT][mM][lL]|[mM][eE][tT][aA] {1,}[hH][tT][tT][pP]-[eE][qQ][uU][iI][vV])"),
+        markup!(
+            r"<(![dD][oO][cC][tT][yY][pP][eE] {1,}[hH][tT][mM][lL]|[hH][tT][mM][lL]|[mM][eE][tT][aA] {1,}[hH][tT][tT][pP]-[eE][qQ][uU][iI][vV])"
+        ),
         "text/html",
         100,
     ),

@@ -922,7 +922,6 @@ mod tests {
     const LOGIN: &[u8] = b"POST /login HTTP/1.1\r\nHost: clinic.test\r\nCookie: sid=abc123\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 30\r\n\r\nusername=alice&password=hunter\
 GET /account HTTP/1.1\r\nHost: clinic.test\r\n\r\n";
 
-
     #[test]
     fn pipelined_requests_and_chunked_gzip_response() {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
