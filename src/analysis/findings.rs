@@ -482,7 +482,8 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         | Record::Connection(_)
         | Record::UdpFlow(_)
         | Record::TlsEstablished(_)
-        | Record::Tunnel(_) => {}
+        | Record::Tunnel(_)
+        | Record::Ftp(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.

@@ -123,6 +123,8 @@ pub struct NoTls {
 #[derive(Debug, PartialEq)]
 pub enum Read {
     Login(Login),
+    /// An ftp.log line ([`super::ftp`]).
+    Ftp(super::ftp::FtpCommand),
     StartTls(StartTls),
     NoTls(NoTls),
 }
@@ -199,6 +201,10 @@ pub struct LoginConn {
     /// The last server reply started with a digit (FTP), not `+OK` / `-ERR` (POP3).
     numeric_reply: Option<bool>,
     upgraded: bool,
+    /// The commands and replies of what may be an FTP session, and the lines written
+    /// while it was not yet known to be one (at most [`super::ftp::MAX_PENDING`]).
+    ftp: Option<Box<super::ftp::FtpSession>>,
+    ftp_written: Vec<super::ftp::Written>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -251,11 +257,44 @@ impl LoginConn {
             if self.lines[dir as usize].is_empty() {
                 self.lines[dir as usize] = buf;
             }
+            self.ftp_lines(out);
             if self.upgraded {
+                self.end_ftp(out);
                 return Some(data.len() - rest.len());
             }
         }
         None
+    }
+
+    /// Whether the session may be FTP (its commands and replies are followed).
+    fn maybe_ftp(&self) -> bool {
+        matches!(self.protocol, None | Some(Protocol::Ftp))
+    }
+
+    /// The ftp.log lines written so far, once the session is known to be FTP.
+    fn ftp_lines(&mut self, out: &mut Vec<Stamped>) {
+        match self.protocol {
+            Some(Protocol::Ftp) => {
+                for (frame, ts, c) in self.ftp_written.drain(..) {
+                    out.push(Stamped { frame, ts, read: Read::Ftp(c) });
+                }
+            }
+            Some(_) => {
+                self.ftp = None;
+                self.ftp_written = Vec::new();
+            }
+            None => self.ftp_written.truncate(super::ftp::MAX_PENDING),
+        }
+    }
+
+    /// What still waits in an FTP session, written as it is.
+    fn end_ftp(&mut self, out: &mut Vec<Stamped>) {
+        if let Some(mut f) = self.ftp.take() {
+            f.end(&mut self.ftp_written);
+        }
+        if self.protocol == Some(Protocol::Ftp) {
+            self.ftp_lines(out);
+        }
     }
 
     fn client_line(&mut self, line: &str, out: &mut Vec<Stamped>) {
@@ -293,8 +332,18 @@ impl LoginConn {
         if verb != "PASS" {
             self.flush_user(out);
         }
+        if self.maybe_ftp() {
+            let at = self.at;
+            self.ftp.get_or_insert_default().command(&verb, arg, at, &mut self.ftp_written);
+        }
         match verb.as_str() {
-            "USER" => self.user = Some((arg.to_string(), self.at)),
+            "USER" => {
+                // After a numeric greeting, USER is FTP's (POP3 answers `+OK`, SMTP has none).
+                if self.numeric_reply == Some(true) {
+                    self.protocol.get_or_insert(Protocol::Ftp);
+                }
+                self.user = Some((arg.to_string(), self.at));
+            }
             "PASS" => {
                 let guess = if self.numeric_reply == Some(false) { Protocol::Pop3 } else { Protocol::Ftp };
                 // Known from here on: the connection's service names it.
@@ -439,6 +488,14 @@ impl LoginConn {
             };
         }
         self.numeric_reply = Some(upper.as_bytes().first().is_some_and(u8::is_ascii_digit));
+        // An FTP reply's last line: three digits and a space (or nothing).
+        if self.maybe_ftp()
+            && let Some(code) = line.get(..3).and_then(|c| c.parse::<u16>().ok())
+            && matches!(line.as_bytes().get(3), None | Some(b' '))
+        {
+            let msg = line.get(4..).unwrap_or("");
+            self.ftp.get_or_insert_default().reply(code, msg, &mut self.ftp_written);
+        }
         self.capabilities(line, &upper, out);
         if self.data == Data::Asked {
             self.data = if upper.starts_with("354") { Data::Body } else { Data::No };
@@ -540,6 +597,7 @@ impl LoginConn {
     /// The session ended: what is still pending.
     pub fn end(&mut self, out: &mut Vec<Stamped>) {
         self.flush_user(out);
+        self.end_ftp(out);
     }
 
     /// The session's protocol, once known.

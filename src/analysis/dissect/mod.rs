@@ -9,6 +9,7 @@
 
 pub mod ber;
 pub mod dns;
+pub mod ftp;
 pub mod http;
 pub mod kerberos;
 pub mod ldap;
@@ -54,6 +55,8 @@ pub enum Record {
     Tunnel(crate::analysis::flow::TunnelSeen),
     /// A login sent in clear in FTP, POP3, IMAP or SMTP.
     Login(login::Login),
+    /// An FTP command and the server's reply (a line of Zeek's ftp.log).
+    Ftp(ftp::FtpCommand),
     /// A request to upgrade such a session to TLS, and the answer.
     StartTls(login::StartTls),
     /// A session that stays in clear: no upgrade to TLS was offered, or the offer was
@@ -140,6 +143,7 @@ fn login_events(info: &ConnInfo, dir: Dir, read: Vec<login::Stamped>, out: &mut 
             login::Read::Login(l) => (Dir::ToServer, Record::Login(l)),
             login::Read::StartTls(t) => (dir, Record::StartTls(t)),
             login::Read::NoTls(n) => (dir, Record::NoTls(n)),
+            login::Read::Ftp(c) => (Dir::ToServer, Record::Ftp(c)),
         };
         out.push(Event::on(info, dir, s.frame, s.ts, record));
     }

@@ -187,6 +187,7 @@ pub fn masked_record(r: &Record) -> Record {
         }
         // A password, a community, a hashcat line: the record as the findings show it.
         Record::Login(l) => l.secret = l.secret.as_deref().map(mask),
+        Record::Ftp(c) => c.password = c.password.as_deref().map(mask),
         _ => {}
     }
     r

@@ -1,5 +1,5 @@
 //! `--format zeek --out DIR`: Zeek-style JSON logs (`conn.log`, `http.log`, `ssl.log`,
-//! `dns.log`, `quic.log`, `tunnel.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
+//! `dns.log`, `quic.log`, `tunnel.log`, `ftp.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
 //! Elastic and OpenSearch through Filebeat's Zeek module, Security Onion, Malcolm) ingest
 //! what plainsight found unchanged. Field names are Zeek's where a field has a Zeek
 //! equivalent; every line carries `uid` (the same for all records of one connection or
@@ -136,6 +136,28 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
         ],
     ),
     ("tunnel", &["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "tunnel_type", "action"]),
+    (
+        "ftp",
+        &[
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "user",
+            "password",
+            "command",
+            "arg",
+            "file_size",
+            "reply_code",
+            "reply_msg",
+            "data_channel.passive",
+            "data_channel.orig_h",
+            "data_channel.resp_h",
+            "data_channel.resp_p",
+        ],
+    ),
 ];
 
 /// Transactions waiting for their other half, per kind, at most.
@@ -456,6 +478,7 @@ pub struct ZeekReport {
     dns: BufWriter<File>,
     quic: BufWriter<File>,
     tunnel: BufWriter<File>,
+    ftp: BufWriter<File>,
     reveal: bool,
     http_waiting: Waiting,
     ssl_waiting: Waiting,
@@ -476,6 +499,7 @@ impl ZeekReport {
             dns: open("dns")?,
             quic: open("quic")?,
             tunnel: open("tunnel")?,
+            ftp: open("ftp")?,
             reveal,
             http_waiting: Waiting::default(),
             ssl_waiting: Waiting::default(),
@@ -685,6 +709,37 @@ impl ZeekReport {
         Ok(())
     }
 
+    /// An FTP command and its reply: its ftp.log line. A file command's URL gets the
+    /// server's address; a data channel its two ends, as Zeek writes them (passive: the
+    /// client connects to the server's port; active: the server to the client's).
+    fn ftp(&mut self, e: &Event, c: &crate::analysis::dissect::ftp::FtpCommand) -> io::Result<()> {
+        use crate::analysis::dissect::ftp::SERVER;
+        let mut m = base(e, e.src, e.dst);
+        put(&mut m, "user", json!(c.user));
+        put(&mut m, "password", json!(c.password));
+        m.insert("command".into(), json!(c.command));
+        let server = match e.dst.ip() {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        put(&mut m, "arg", json!(c.arg.as_ref().map(|a| a.replacen(SERVER, &server, 1))));
+        put(&mut m, "file_size", json!(c.file_size));
+        put(&mut m, "reply_code", json!(c.reply_code));
+        put(&mut m, "reply_msg", json!(c.reply_msg));
+        if let Some(d) = &c.data_channel {
+            let (orig, resp) = if d.passive {
+                (e.src.ip(), d.host.unwrap_or(e.dst.ip()))
+            } else {
+                (e.dst.ip(), d.host.unwrap_or(e.src.ip()))
+            };
+            m.insert("data_channel.passive".into(), json!(d.passive));
+            m.insert("data_channel.orig_h".into(), json!(orig.to_string()));
+            m.insert("data_channel.resp_h".into(), json!(resp.to_string()));
+            m.insert("data_channel.resp_p".into(), json!(d.port));
+        }
+        write_line(&mut self.ftp, &m)
+    }
+
     /// A QUIC connection: its quic.log line.
     fn quic(&mut self, e: &Event, q: &crate::analysis::dissect::quic::QuicConnection) -> io::Result<()> {
         let mut m = base(e, e.src, e.dst);
@@ -714,6 +769,7 @@ impl Report for ZeekReport {
             Record::TlsEstablished(_) => self.established(uid),
             Record::Dns(d) => self.dns(e, uid, d),
             Record::Quic(q) => self.quic(e, q),
+            Record::Ftp(c) => self.ftp(e, c),
             Record::Tunnel(t) => {
                 // Zeek's line for a tunnel's discovery; the uid is its outer UDP flow's.
                 let mut m = base(e, e.src, e.dst);
@@ -731,7 +787,15 @@ impl Report for ZeekReport {
         // Queries never answered.
         let mut dns = std::mem::take(&mut self.dns_waiting);
         dns.flush_all(&mut self.dns)?;
-        for w in [&mut self.conn, &mut self.http, &mut self.ssl, &mut self.dns, &mut self.quic, &mut self.tunnel] {
+        for w in [
+            &mut self.conn,
+            &mut self.http,
+            &mut self.ssl,
+            &mut self.dns,
+            &mut self.quic,
+            &mut self.tunnel,
+            &mut self.ftp,
+        ] {
             w.flush()?;
         }
         Ok(())
