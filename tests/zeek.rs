@@ -56,7 +56,7 @@ fn lines(dir: &Path, log: &str) -> Vec<serde_json::Map<String, Value>> {
 #[test]
 fn documented_schema_is_the_code_schema() {
     let doc = documented();
-    assert_eq!(doc.len(), 7, "{doc:?}");
+    assert_eq!(doc.len(), 8, "{doc:?}");
     for (log, fields) in plainsight::analysis::report::ZEEK_SCHEMA {
         let code: HashSet<String> = fields.iter().map(|f| f.to_string()).collect();
         assert_eq!(doc.get(*log), Some(&code), "{log}.log: docs/events.md and report::zeek::SCHEMA differ");
@@ -353,5 +353,75 @@ fn ftp_log_has_every_logged_command_tshark_reads() {
     }
     eprintln!("ftp.log: {commands} commands compared with tshark's");
     assert!(commands >= 50, "only {commands} FTP commands compared");
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// smtp.log holds one line per mail transaction tshark reads: the same `MAIL FROM`
+/// addresses, and the Subject of every message tshark reads in SMTP (tshark reads a
+/// message only once it ended; smtp.log also has the headers of one cut short).
+#[test]
+fn smtp_log_has_every_transaction_tshark_reads() {
+    let Some(corpus) = common::corpus() else { return };
+    if !common::have_tool("tshark", "smtp.log against tshark") {
+        return;
+    }
+    let tshark = |capture: &Path, filter: &str, fields: &[&str]| -> Vec<Vec<String>> {
+        let mut cmd = Command::new("tshark");
+        cmd.args(["-n", "-r", capture.to_str().unwrap(), "-Y", filter, "-T", "fields", "-E", "occurrence=a"]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+    };
+    let (mut transactions, mut subjects, mut differ) = (0, 0, Vec::new());
+    let mut files: Vec<_> = std::fs::read_dir(corpus.join("cleartext")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| !p.to_string_lossy().ends_with(".tsv"));
+    files.sort();
+    for capture in files {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        // A frame may carry several pipelined commands: tshark joins them with commas.
+        let mut from: Vec<String> = Vec::new();
+        for row in tshark(&capture, "smtp.req", &["smtp.req.command", "smtp.req.parameter"]) {
+            let (commands, params) = (row[0].split(','), row.get(1).map_or("", String::as_str).split(','));
+            for (c, p) in commands.zip(params) {
+                if c.eq_ignore_ascii_case("MAIL") && p.to_ascii_uppercase().starts_with("FROM:") {
+                    from.push(p[5..].trim().trim_start_matches('<').split('>').next().unwrap_or("").to_string());
+                }
+            }
+        }
+        let mut subject: Vec<String> =
+            tshark(&capture, "smtp && imf.subject", &["imf.subject"]).into_iter().map(|r| r[0].clone()).collect();
+        if from.is_empty() && subject.is_empty() {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        plainsight(&[
+            "analyze",
+            "--no-progress",
+            "--format",
+            "zeek",
+            "--out",
+            dir.path().to_str().unwrap(),
+            capture.to_str().unwrap(),
+        ]);
+        let log = lines(dir.path(), "smtp");
+        let field =
+            |k: &str| -> Vec<String> { log.iter().filter_map(|l| l.get(k)?.as_str().map(String::from)).collect() };
+        let (mut ours_from, mut ours_subject) = (field("mailfrom"), field("subject"));
+        for v in [&mut from, &mut subject, &mut ours_from, &mut ours_subject] {
+            v.sort();
+        }
+        transactions += from.len();
+        subjects += subject.len();
+        let mut unmatched = ours_subject.clone();
+        let all_found =
+            subject.iter().all(|s| unmatched.iter().position(|o| o == s).map(|i| unmatched.remove(i)).is_some());
+        if from != ours_from || !all_found {
+            differ.push(format!("{name}: tshark {from:?} {subject:?}, smtp.log {ours_from:?} {ours_subject:?}"));
+        }
+    }
+    eprintln!("smtp.log: {transactions} transactions and {subjects} subjects compared with tshark's");
+    assert!(transactions >= 5 && subjects >= 3, "only {transactions} transactions, {subjects} subjects compared");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

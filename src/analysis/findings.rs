@@ -483,7 +483,8 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         | Record::UdpFlow(_)
         | Record::TlsEstablished(_)
         | Record::Tunnel(_)
-        | Record::Ftp(_) => {}
+        | Record::Ftp(_)
+        | Record::Smtp(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.

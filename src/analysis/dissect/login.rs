@@ -125,6 +125,8 @@ pub enum Read {
     Login(Login),
     /// An ftp.log line ([`super::ftp`]).
     Ftp(super::ftp::FtpCommand),
+    /// An smtp.log line ([`super::smtp`]).
+    Smtp(Box<super::smtp::SmtpMessage>),
     StartTls(StartTls),
     NoTls(NoTls),
 }
@@ -205,6 +207,9 @@ pub struct LoginConn {
     /// while it was not yet known to be one (at most [`super::ftp::MAX_PENDING`]).
     ftp: Option<Box<super::ftp::FtpSession>>,
     ftp_written: Vec<super::ftp::Written>,
+    /// The transactions of an SMTP session, once it is known to be one.
+    smtp: Option<Box<super::smtp::SmtpSession>>,
+    smtp_written: Vec<super::smtp::Written>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -258,8 +263,14 @@ impl LoginConn {
                 self.lines[dir as usize] = buf;
             }
             self.ftp_lines(out);
+            self.smtp_lines(out);
             if self.upgraded {
                 self.end_ftp(out);
+                if let Some(smtp) = self.smtp.as_mut() {
+                    smtp.starttls(self.at, &mut self.smtp_written);
+                }
+                self.smtp = None;
+                self.smtp_lines(out);
                 return Some(data.len() - rest.len());
             }
         }
@@ -287,6 +298,13 @@ impl LoginConn {
         }
     }
 
+    /// The smtp.log lines written so far.
+    fn smtp_lines(&mut self, out: &mut Vec<Stamped>) {
+        for (frame, ts, m) in self.smtp_written.drain(..) {
+            out.push(Stamped { frame, ts, read: Read::Smtp(Box::new(m)) });
+        }
+    }
+
     /// What still waits in an FTP session, written as it is.
     fn end_ftp(&mut self, out: &mut Vec<Stamped>) {
         if let Some(mut f) = self.ftp.take() {
@@ -299,9 +317,7 @@ impl LoginConn {
 
     fn client_line(&mut self, line: &str, out: &mut Vec<Stamped>) {
         if self.data == Data::Body {
-            if line == "." {
-                self.data = Data::No;
-            }
+            self.message_line(line);
             return;
         }
         if self.sasl.is_some() && self.sasl_line(line, out) {
@@ -389,6 +405,21 @@ impl LoginConn {
             }
             "DATA" if self.protocol == Some(Protocol::Smtp) => self.data = Data::Asked,
             _ => {}
+        }
+        if self.protocol == Some(Protocol::Smtp) {
+            let at = self.at;
+            self.smtp.get_or_insert_default().command(&verb, arg, at, &mut self.smtp_written);
+        }
+    }
+
+    /// A line of a mail's body (SMTP `DATA`), up to its final `.`: its headers are read.
+    fn message_line(&mut self, line: &str) {
+        let smtp = self.smtp.get_or_insert_default();
+        if line == "." {
+            self.data = Data::No;
+            smtp.message_ends();
+        } else {
+            smtp.message_line(line.strip_prefix('.').unwrap_or(line));
         }
     }
 
@@ -497,8 +528,16 @@ impl LoginConn {
             self.ftp.get_or_insert_default().reply(code, msg, &mut self.ftp_written);
         }
         self.capabilities(line, &upper, out);
+        if self.protocol == Some(Protocol::Smtp) {
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            let at = self.at;
+            self.smtp.get_or_insert_default().reply(line, last, at, &mut self.smtp_written);
+        }
         if self.data == Data::Asked {
             self.data = if upper.starts_with("354") { Data::Body } else { Data::No };
+            if self.data == Data::Body {
+                self.smtp.get_or_insert_default().message_begins();
+            }
         }
         let Some((command, tag)) = self.upgrade.clone() else { return };
         let protocol = self.protocol.unwrap_or(Protocol::Smtp);
@@ -598,6 +637,10 @@ impl LoginConn {
     pub fn end(&mut self, out: &mut Vec<Stamped>) {
         self.flush_user(out);
         self.end_ftp(out);
+        if let Some(mut smtp) = self.smtp.take() {
+            smtp.end(self.at, &mut self.smtp_written);
+            self.smtp_lines(out);
+        }
     }
 
     /// The session's protocol, once known.
@@ -800,6 +843,7 @@ mod tests {
         assert_eq!(at, Some(24));
         let out: Vec<Read> = out.into_iter().map(|s| s.read).collect();
         assert!(logins(&out).is_empty(), "{out:?}");
+        let out: Vec<&Read> = out.iter().filter(|r| !matches!(r, Read::Smtp(_))).collect();
         assert!(matches!(&out[..], [Read::StartTls(s)] if s.accepted && s.command == "STARTTLS"));
     }
 

@@ -16,6 +16,7 @@ pub mod ldap;
 pub mod login;
 pub mod ntlm;
 pub mod quic;
+pub mod smtp;
 pub mod snmp;
 pub mod telnet;
 pub mod tls;
@@ -57,6 +58,8 @@ pub enum Record {
     Login(login::Login),
     /// An FTP command and the server's reply (a line of Zeek's ftp.log).
     Ftp(ftp::FtpCommand),
+    /// An SMTP mail transaction (a line of Zeek's smtp.log).
+    Smtp(smtp::SmtpMessage),
     /// A request to upgrade such a session to TLS, and the answer.
     StartTls(login::StartTls),
     /// A session that stays in clear: no upgrade to TLS was offered, or the offer was
@@ -144,6 +147,7 @@ fn login_events(info: &ConnInfo, dir: Dir, read: Vec<login::Stamped>, out: &mut 
             login::Read::StartTls(t) => (dir, Record::StartTls(t)),
             login::Read::NoTls(n) => (dir, Record::NoTls(n)),
             login::Read::Ftp(c) => (Dir::ToServer, Record::Ftp(c)),
+            login::Read::Smtp(m) => (Dir::ToServer, Record::Smtp(*m)),
         };
         out.push(Event::on(info, dir, s.frame, s.ts, record));
     }

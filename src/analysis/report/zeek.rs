@@ -1,5 +1,5 @@
 //! `--format zeek --out DIR`: Zeek-style JSON logs (`conn.log`, `http.log`, `ssl.log`,
-//! `dns.log`, `quic.log`, `tunnel.log`, `ftp.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
+//! `dns.log`, `quic.log`, `tunnel.log`, `ftp.log`, `smtp.log`), so that tools built on Zeek's logs (Zeek clusters, Arkime,
 //! Elastic and OpenSearch through Filebeat's Zeek module, Security Onion, Malcolm) ingest
 //! what plainsight found unchanged. Field names are Zeek's where a field has a Zeek
 //! equivalent; every line carries `uid` (the same for all records of one connection or
@@ -156,6 +156,36 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "data_channel.orig_h",
             "data_channel.resp_h",
             "data_channel.resp_p",
+        ],
+    ),
+    (
+        "smtp",
+        &[
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "trans_depth",
+            "helo",
+            "mailfrom",
+            "rcptto",
+            "date",
+            "from",
+            "to",
+            "cc",
+            "reply_to",
+            "msg_id",
+            "in_reply_to",
+            "subject",
+            "x_originating_ip",
+            "first_received",
+            "second_received",
+            "last_reply",
+            "path",
+            "user_agent",
+            "tls",
         ],
     ),
 ];
@@ -479,6 +509,7 @@ pub struct ZeekReport {
     quic: BufWriter<File>,
     tunnel: BufWriter<File>,
     ftp: BufWriter<File>,
+    smtp: BufWriter<File>,
     reveal: bool,
     http_waiting: Waiting,
     ssl_waiting: Waiting,
@@ -500,6 +531,7 @@ impl ZeekReport {
             quic: open("quic")?,
             tunnel: open("tunnel")?,
             ftp: open("ftp")?,
+            smtp: open("smtp")?,
             reveal,
             http_waiting: Waiting::default(),
             ssl_waiting: Waiting::default(),
@@ -740,6 +772,44 @@ impl ZeekReport {
         write_line(&mut self.ftp, &m)
     }
 
+    /// A mail transaction: its smtp.log line. `path` begins with the connection's server
+    /// and client, then the addresses the Received headers trace, as Zeek's does.
+    fn smtp(&mut self, e: &Event, s: &crate::analysis::dissect::smtp::SmtpMessage) -> io::Result<()> {
+        let mut m = base(e, e.src, e.dst);
+        m.insert("trans_depth".into(), json!(s.trans_depth));
+        for (key, v) in [
+            ("helo", &s.helo),
+            ("mailfrom", &s.mailfrom),
+            ("date", &s.date),
+            ("from", &s.from),
+            ("reply_to", &s.reply_to),
+            ("msg_id", &s.msg_id),
+            ("in_reply_to", &s.in_reply_to),
+            ("subject", &s.subject),
+            ("first_received", &s.first_received),
+            ("second_received", &s.second_received),
+            ("last_reply", &s.last_reply),
+            ("user_agent", &s.user_agent),
+        ] {
+            put(&mut m, key, json!(v));
+        }
+        for (key, v) in [("rcptto", &s.rcptto), ("to", &s.to), ("cc", &s.cc)] {
+            if !v.is_empty() {
+                m.insert(key.into(), json!(v));
+            }
+        }
+        put(&mut m, "x_originating_ip", json!(s.x_originating_ip.map(|ip| ip.to_string())));
+        let mut path = vec![e.dst.ip(), e.src.ip()];
+        for ip in &s.received_path {
+            if path.last() != Some(ip) {
+                path.push(*ip);
+            }
+        }
+        m.insert("path".into(), json!(path.iter().map(ToString::to_string).collect::<Vec<_>>()));
+        m.insert("tls".into(), json!(s.tls));
+        write_line(&mut self.smtp, &m)
+    }
+
     /// A QUIC connection: its quic.log line.
     fn quic(&mut self, e: &Event, q: &crate::analysis::dissect::quic::QuicConnection) -> io::Result<()> {
         let mut m = base(e, e.src, e.dst);
@@ -770,6 +840,7 @@ impl Report for ZeekReport {
             Record::Dns(d) => self.dns(e, uid, d),
             Record::Quic(q) => self.quic(e, q),
             Record::Ftp(c) => self.ftp(e, c),
+            Record::Smtp(m) => self.smtp(e, m),
             Record::Tunnel(t) => {
                 // Zeek's line for a tunnel's discovery; the uid is its outer UDP flow's.
                 let mut m = base(e, e.src, e.dst);
