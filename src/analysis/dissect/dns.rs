@@ -22,6 +22,9 @@ pub struct Message {
     /// The questions' types as numbers (Zeek's `qtype`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub qtypes: Vec<u16>,
+    /// The questions' classes as numbers (Zeek's `qclass`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub qclasses: Vec<u16>,
     /// The response code as a number (Zeek's `rcode`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rcode_code: Option<u16>,
@@ -57,6 +60,7 @@ pub fn parse(b: &[u8]) -> Option<Message> {
         answers,
         rcode: response.then(|| m.metadata.response_code.to_string()),
         qtypes: m.queries.iter().map(|q| u16::from(q.query_type)).collect(),
+        qclasses: m.queries.iter().map(|q| u16::from(q.query_class)).collect(),
         rcode_code: response.then(|| u16::from(m.metadata.response_code)),
     })
 }

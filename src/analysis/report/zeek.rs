@@ -110,6 +110,8 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "proto",
             "trans_id",
             "query",
+            "qclass",
+            "qclass_name",
             "qtype",
             "qtype_name",
             "rcode",
@@ -340,6 +342,20 @@ fn wire_name(b: &[u8]) -> Option<String> {
     }
 }
 
+/// Zeek's name for a DNS query class (its `DNS::classes`), `qclass-N` for the others
+/// (mDNS's unicast-response bit included, as Zeek keeps it).
+fn zeek_qclass(c: u16) -> String {
+    match c {
+        1 => "C_INTERNET".into(),
+        2 => "C_CSNET".into(),
+        3 => "C_CHAOS".into(),
+        4 => "C_HESIOD".into(),
+        254 => "C_NONE".into(),
+        255 => "C_ANY".into(),
+        n => format!("qclass-{n}"),
+    }
+}
+
 /// Zeek's name for a DNS query type (its `DNS::query_types`): `*` for ANY, and
 /// `query-<n>` for a type it does not name.
 fn zeek_qtype(t: u16) -> String {
@@ -429,12 +445,26 @@ fn zeek_qtype(t: u16) -> String {
     name.to_string()
 }
 
-/// Zeek's name for a TLS version (`TLSv13`).
+/// Zeek's name for a TLS version (its `SSL::version_strings`): `TLSv13`, `SSLv3`,
+/// `DTLSv12`, `TLSv13-draftN` for a TLS 1.3 draft, `unknown-N` (decimal) for the rest.
 fn zeek_version(v: &str) -> String {
-    match v {
-        "SSL 3.0" => "SSLv3".into(),
-        v if v.starts_with("TLS 1.") && v.len() == 7 => format!("TLSv1{}", &v[6..]),
-        v => v.to_string(),
+    let number = match v {
+        "SSL 3.0" => 0x0300,
+        v if v.starts_with("TLS 1.") && v.len() == 7 => return format!("TLSv1{}", &v[6..]),
+        v => match (v.strip_prefix("TLS 1.3 draft "), v.strip_prefix("0x")) {
+            (Some(n), _) => 0x7f00 | n.parse::<u16>().unwrap_or(0),
+            (_, Some(hex)) => u16::from_str_radix(hex, 16).unwrap_or(0),
+            _ => return v.to_string(),
+        },
+    };
+    match number {
+        0x0002 => "SSLv2".into(),
+        0x0300 => "SSLv3".into(),
+        0xfeff => "DTLSv10".into(),
+        0xfefd => "DTLSv12".into(),
+        0xfefc => "DTLSv13".into(),
+        n if n / 0xff == 0x7f => format!("TLSv13-draft{}", n % 0x7f),
+        n => format!("unknown-{n}"),
     }
 }
 
@@ -703,6 +733,10 @@ impl ZeekReport {
             if let Some(q) = d.questions.first() {
                 let mut parts = q.split(' ');
                 put(m, "query", json!(parts.next()));
+                if let Some(c) = d.qclasses.first() {
+                    m.insert("qclass".into(), json!(c));
+                    m.insert("qclass_name".into(), json!(zeek_qclass(*c)));
+                }
                 match d.qtypes.first() {
                     Some(t) => {
                         m.insert("qtype".into(), json!(t));
@@ -897,6 +931,13 @@ mod tests {
         ] {
             assert_eq!(zeek_answer(ours), zeeks, "{ours}");
         }
+        assert_eq!(zeek_version("TLS 1.2"), "TLSv12");
+        assert_eq!(zeek_version("TLS 1.3 draft 18"), "TLSv13-draft18");
+        assert_eq!(zeek_version("0xfefd"), "DTLSv12");
+        assert_eq!(zeek_version("0xfb17"), "unknown-64279");
+        assert_eq!(zeek_qclass(1), "C_INTERNET");
+        assert_eq!(zeek_qclass(3), "C_CHAOS");
+        assert_eq!(zeek_qclass(32769), "qclass-32769");
         assert_eq!(zeek_qtype(99), "SPF");
         assert_eq!(zeek_qtype(249), "TKEY");
         assert_eq!(zeek_qtype(11), "WKS");
