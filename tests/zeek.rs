@@ -425,3 +425,42 @@ fn smtp_log_has_every_transaction_tshark_reads() {
     assert!(transactions >= 5 && subjects >= 3, "only {transactions} transactions, {subjects} subjects compared");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// The flows inside a tunnel name it in `tunnel_parents` by its tunnel.log uid, which is
+/// its outer flow's in conn.log, as Zeek links them.
+#[test]
+fn tunnelled_flows_name_their_tunnel() {
+    let Some(corpus) = common::corpus() else { return };
+    let mut linked = 0;
+    for name in ["zeek__tunnels_vxlan-encapsulated-http.pcap", "zeek__tunnels_Teredo.pcap"] {
+        let capture =
+            ["http", "tls", "quic", "cleartext"].iter().map(|d| corpus.join(d).join(name)).find(|p| p.is_file());
+        let capture = capture.unwrap_or_else(|| panic!("{name} is not in the corpus"));
+        let dir = tempfile::tempdir().unwrap();
+        plainsight(&[
+            "analyze",
+            "--no-progress",
+            "--format",
+            "zeek",
+            "--out",
+            dir.path().to_str().unwrap(),
+            capture.to_str().unwrap(),
+        ]);
+        let tunnels: HashSet<String> =
+            lines(dir.path(), "tunnel").iter().map(|l| l["uid"].as_str().unwrap().to_string()).collect();
+        let conn = lines(dir.path(), "conn");
+        let uids: HashSet<&str> = conn.iter().map(|l| l["uid"].as_str().unwrap()).collect();
+        assert!(!tunnels.is_empty(), "{name}: no tunnel.log line");
+        for t in &tunnels {
+            assert!(uids.contains(t.as_str()), "{name}: tunnel {t} has no conn.log line");
+        }
+        for l in &conn {
+            if let Some(parents) = l.get("tunnel_parents") {
+                let parent = parents[0].as_str().unwrap();
+                assert!(tunnels.contains(parent), "{name}: {parent} is not a tunnel.log uid: {l:?}");
+                linked += 1;
+            }
+        }
+    }
+    assert!(linked >= 2, "only {linked} flows name their tunnel");
+}

@@ -141,6 +141,9 @@ pub struct Connection {
     pub state: std::borrow::Cow<'static, str>,
     /// Zeek's `history`: a letter per kind of packet, the client's upper case.
     pub history: String,
+    /// The outer ends of the tunnel it came through, if it did (Zeek's `tunnel_parents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_parent: Option<[SocketAddr; 2]>,
 }
 
 /// A UDP flow (both directions of one address pair), at the capture's end. Its client is
@@ -162,6 +165,9 @@ pub struct UdpFlow {
     /// Zeek's `history` for UDP: `D` once the client sent, `d` once the server did; `^`
     /// first when the first datagram came from the server's side (a well-known port).
     pub history: String,
+    /// The outer ends of the tunnel it came through, if it did (Zeek's `tunnel_parents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_parent: Option<[SocketAddr; 2]>,
 }
 
 #[cfg(test)]

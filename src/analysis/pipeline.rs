@@ -48,7 +48,7 @@ pub struct Analyzer {
     snmp_seen: std::collections::HashSet<(std::net::SocketAddr, std::net::SocketAddr, String)>,
     /// Tunnels seen, and the flows inside them with the tunnel's description (bounded).
     tunnels: std::collections::HashSet<Tunnel>,
-    tunnelled: std::collections::HashMap<(SocketAddr, SocketAddr), std::sync::Arc<str>>,
+    tunnelled: std::collections::HashMap<(SocketAddr, SocketAddr), (std::sync::Arc<str>, [SocketAddr; 2])>,
 }
 
 /// Tunnels and tunnelled flows remembered at most.
@@ -199,7 +199,8 @@ impl Analyzer {
         let key = (x.min(y), x.max(y));
         if self.tunnelled.len() < MAX_TUNNELLED_FLOWS && !self.tunnelled.contains_key(&key) {
             let (a, b) = (t.outer_src.ip(), t.outer_dst.ip());
-            self.tunnelled.insert(key, format!("inside a {} tunnel between {a} and {b}", t.kind.name()).into());
+            let via = format!("inside a {} tunnel between {a} and {b}", t.kind.name()).into();
+            self.tunnelled.insert(key, (via, [t.outer_src, t.outer_dst]));
         }
     }
 
@@ -215,7 +216,7 @@ impl Analyzer {
     }
 
     fn flush(&mut self, out: &mut dyn FnMut(&Event, &[Finding])) {
-        for e in self.events.drain(..) {
+        for mut e in self.events.drain(..) {
             if let Record::Notice { .. } = e.record {
                 self.counters.notices += 1;
             }
@@ -224,13 +225,20 @@ impl Analyzer {
             {
                 self.counters.dns_messages += 1;
             }
+            // Where a flow came through a tunnel, its record says so (conn.log's
+            // `tunnel_parents`).
+            let via = (!self.tunnelled.is_empty())
+                .then(|| self.tunnelled.get(&(e.src.min(e.dst), e.src.max(e.dst))))
+                .flatten();
+            match (&mut e.record, via) {
+                (Record::Connection(c), Some((_, outer))) => c.tunnel_parent = Some(*outer),
+                (Record::UdpFlow(u), Some((_, outer))) => u.tunnel_parent = Some(*outer),
+                _ => {}
+            }
             self.found.clear();
             if self.findings {
                 findings::derive(&e, &mut self.found);
-                if !self.found.is_empty()
-                    && !self.tunnelled.is_empty()
-                    && let Some(via) = self.tunnelled.get(&(e.src.min(e.dst), e.src.max(e.dst)))
-                {
+                if let Some((via, _)) = via {
                     for f in &mut self.found {
                         f.came_through(via);
                     }

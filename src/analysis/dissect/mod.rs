@@ -364,6 +364,7 @@ impl StreamApp for ConnApp {
             end,
             state: std::borrow::Cow::Borrowed(tally.conn_state(self.bytes)),
             history: tally.history_text().into(),
+            tunnel_parent: None,
         };
         out.push(Event {
             frame: info.first_frame,

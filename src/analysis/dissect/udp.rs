@@ -69,6 +69,7 @@ impl UdpFlows {
                 ip_bytes_to_client: 0,
                 duration_us: 0,
                 history: if flip { "^".into() } else { String::new() },
+                tunnel_parent: None,
             };
             self.open.insert(key, Open { first_frame: frame, first_ts: ts, last_ts: ts, flow });
             self.order.push_back(key);

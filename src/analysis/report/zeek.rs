@@ -49,6 +49,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "orig_ip_bytes",
             "resp_pkts",
             "resp_ip_bytes",
+            "tunnel_parents",
             "community_id",
         ],
     ),
@@ -199,10 +200,14 @@ pub const MAX_WAITING: usize = 65_536;
 /// the flow's Community ID, and for TCP also the connection number (a port pair reused
 /// later is another connection).
 fn uid(e: &Event) -> String {
-    let proto = if e.conn.is_some() { TCP } else { UDP };
+    uid_of(e.conn.map_or(UDP, |_| TCP), e.src, e.dst, e.conn)
+}
+
+/// The uid of a flow: its protocol, ends and (TCP) connection number.
+fn uid_of(proto: u8, src: SocketAddr, dst: SocketAddr, conn: Option<u64>) -> String {
     let mut h = Sha1::new();
-    h.update(community_id(proto, e.src, e.dst).as_bytes());
-    h.update(e.conn.unwrap_or(u64::MAX).to_be_bytes());
+    h.update(community_id(proto, src, dst).as_bytes());
+    h.update(conn.unwrap_or(u64::MAX).to_be_bytes());
     let mut n = u128::from_be_bytes(h.finalize()[..16].try_into().expect("20 bytes"));
     const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut s = String::from("C");
@@ -211,6 +216,13 @@ fn uid(e: &Event) -> String {
         n /= 62;
     }
     s
+}
+
+/// `tunnel_parents`: the uid of the tunnel a flow came through (its tunnel.log line's).
+fn tunnel_parents(m: &mut Map<String, Value>, outer: Option<[SocketAddr; 2]>) {
+    if let Some([src, dst]) = outer {
+        m.insert("tunnel_parents".into(), json!([uid_of(UDP, src, dst, None)]));
+    }
 }
 
 /// `ts`, `uid` and the `id.*` fields, with the originator first.
@@ -585,6 +597,7 @@ impl ZeekReport {
         put(&mut m, "history", json!(c.history));
         let counts = [c.packets_to_server, c.ip_bytes_to_server, c.packets_to_client, c.ip_bytes_to_client];
         packet_counts(&mut m, counts);
+        tunnel_parents(&mut m, c.tunnel_parent);
         m.insert("community_id".into(), json!(c.community_id));
         write_line(&mut self.conn, &m)?;
         // The connection is over: what still waits on it is written as it is.
@@ -618,6 +631,7 @@ impl ZeekReport {
         put(&mut m, "history", json!(u.history));
         let counts = [u.packets_to_server, u.ip_bytes_to_server, u.packets_to_client, u.ip_bytes_to_client];
         packet_counts(&mut m, counts);
+        tunnel_parents(&mut m, u.tunnel_parent);
         m.insert("community_id".into(), json!(u.community_id));
         write_line(&mut self.conn, &m)?;
         self.ssl_waiting.flush(&uid, &mut self.ssl)?;
