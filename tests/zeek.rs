@@ -464,3 +464,45 @@ fn tunnelled_flows_name_their_tunnel() {
     }
     assert!(linked >= 2, "only {linked} flows name their tunnel");
 }
+
+/// A server's `400` to what was not a request is an http.log line, as in Zeek; and a
+/// client that then sends a real request on the same connection is read again.
+#[test]
+fn a_400_to_a_garbage_request_line_is_logged() {
+    use plainsight::analysis::capture::write::PcapWriter;
+    use plainsight::analysis::synth::Conversation;
+    let (client, server) = ("192.0.2.1:40000".parse().unwrap(), "198.51.100.2:8080".parse().unwrap());
+    let mut c = Conversation::new(client, server, 1000, 5000, 1400);
+    c.handshake()
+        .send(true, b"\x01\x02 not a request line at all\r\n\r\n")
+        .send(false, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\r\nbad request")
+        .send(true, b"GET /after HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .send(false, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        .close();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("garbage.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
+    for (i, s) in c.segments.iter().enumerate() {
+        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &c.frame(s)).unwrap();
+    }
+    drop(w);
+    let logs = dir.path().join("logs");
+    plainsight(&[
+        "analyze",
+        "--no-progress",
+        "--format",
+        "zeek",
+        "--out",
+        logs.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    let http = lines(&logs, "http");
+    let answers: Vec<(Option<&str>, u64, Option<u64>)> = http
+        .iter()
+        .map(|l| {
+            (l.get("method").and_then(Value::as_str), l["status_code"].as_u64().unwrap(), l["trans_depth"].as_u64())
+        })
+        .collect();
+    assert_eq!(answers, [(None, 400, Some(1)), (Some("GET"), 200, Some(2))], "{http:?}");
+    assert_eq!(lines(&logs, "conn")[0]["service"], "http");
+}

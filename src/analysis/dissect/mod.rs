@@ -459,6 +459,7 @@ impl ConnApp {
                 }
             }
             Proto::Unknown(scan) => {
+                let client_sent = !scan[0].is_empty();
                 let buf = &mut scan[dir as usize];
                 buf.extend_from_slice(&data[..data.len().min(SCAN.saturating_sub(buf.len()))]);
                 if let Some((at, is_http)) = embedded_start(buf) {
@@ -470,6 +471,12 @@ impl ConnApp {
                         Proto::Tls(Box::default())
                     };
                     self.dispatch(info, dir, &rest, frame, ts, out);
+                } else if dir == Dir::ToClient && buf.starts_with(b"HTTP/1.") && client_sent {
+                    // The server answers in HTTP what was not a request (a garbage request
+                    // line, and its `400`): its responses are read, as Zeek logs them.
+                    let answer = std::mem::take(buf);
+                    self.proto = Proto::Http(http::HttpConn::answering_garbage().keep_bodies(self.keep_bodies));
+                    self.dispatch(info, dir, &answer, frame, ts, out);
                 } else if scan.iter().all(|b| b.len() >= SCAN) {
                     self.proto = Proto::Other;
                 }

@@ -672,12 +672,19 @@ impl ZeekReport {
         uid: String,
         a: &crate::analysis::dissect::http::Response,
     ) -> io::Result<()> {
-        let mut m = self.http_waiting.take(&uid).unwrap_or_else(|| {
-            let mut m = base(e, e.dst, e.src);
-            put(&mut m, "method", json!(a.for_method));
-            put(&mut m, "uri", json!(a.for_uri));
-            m
-        });
+        let mut m = match self.http_waiting.take(&uid) {
+            Some(m) => m,
+            None => {
+                // An answer to no request read (a garbage request line, a request missed).
+                let mut m = base(e, e.dst, e.src);
+                let depth = self.depth.entry(uid.clone()).or_insert(0);
+                *depth += 1;
+                m.insert("trans_depth".into(), json!(*depth));
+                put(&mut m, "method", json!(a.for_method));
+                put(&mut m, "uri", json!(a.for_uri));
+                m
+            }
+        };
         m.insert("status_code".into(), json!(a.status));
         // Zeek's `version` is the reply's.
         if let Some(v) = a.version.strip_prefix("HTTP/") {

@@ -234,6 +234,15 @@ impl HttpConn {
         HttpConn { req_dir, halves: [half(true), half(false)], pending: VecDeque::new(), keep_bodies: true }
     }
 
+    /// A connection whose client sent something that is not a request, and whose server
+    /// answers in HTTP (a `400`): the client's side waits for a request start, the
+    /// server's responses are read as answers to nothing.
+    pub fn answering_garbage() -> HttpConn {
+        let mut c = HttpConn::new(Dir::ToServer);
+        c.halves[0].state = State::Lost;
+        c
+    }
+
     /// Without bodies, messages carry no title, preview or form fields (field extraction
     /// reads none, and copying the start of every body costs a third of its time).
     pub fn keep_bodies(mut self, keep: bool) -> HttpConn {
