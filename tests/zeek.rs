@@ -506,3 +506,40 @@ fn a_400_to_a_garbage_request_line_is_logged() {
     assert_eq!(answers, [(None, 400, Some(1)), (Some("GET"), 200, Some(2))], "{http:?}");
     assert_eq!(lines(&logs, "conn")[0]["service"], "http");
 }
+
+/// Requests that ride in another's body are logged, as Zeek logs them: after a
+/// Content-Length that cannot be trusted (two that differ, one that is not a number), and
+/// pipelined in one segment.
+#[test]
+fn smuggled_and_pipelined_requests_are_logged() {
+    use plainsight::analysis::capture::write::PcapWriter;
+    use plainsight::analysis::synth::Conversation;
+    let (client, server) = ("192.0.2.1:40001".parse().unwrap(), "198.51.100.2:80".parse().unwrap());
+    let mut c = Conversation::new(client, server, 1000, 5000, 1400);
+    c.handshake()
+        .send(true, b"POST /a HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 60\r\n\r\nGET /smuggled-1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .send(true, b"POST /b HTTP/1.1\r\nHost: a.test\r\nContent-Length: x1\r\n\r\nGET /smuggled-2 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .send(true, b"GET /p1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /p2 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .close();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("smuggled.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
+    for (i, s) in c.segments.iter().enumerate() {
+        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &c.frame(s)).unwrap();
+    }
+    drop(w);
+    let logs = dir.path().join("logs");
+    plainsight(&[
+        "analyze",
+        "--no-progress",
+        "--format",
+        "zeek",
+        "--out",
+        logs.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    let uris: Vec<String> = lines(&logs, "http").iter().map(|l| l["uri"].as_str().unwrap().to_string()).collect();
+    for uri in ["/a", "/smuggled-1", "/b", "/smuggled-2", "/p1", "/p2"] {
+        assert!(uris.iter().any(|u| u == uri), "{uri} is not in http.log: {uris:?}");
+    }
+}

@@ -453,7 +453,9 @@ impl HttpConn {
             body_len: 0,
             incomplete: false,
         }));
-        if state == State::Done {
+        // A message whose length cannot be trusted is written now, bodiless; what follows
+        // is searched for the next message (a request smuggled in its body, as Zeek reads it).
+        if state == State::Done || state == State::Lost {
             half.finish(info, dir, out);
         }
         Some(len)
