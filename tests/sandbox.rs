@@ -182,6 +182,9 @@ fn a_participant_reaches_their_own_lab_and_nothing_else() {
         "participant 2's checker did not answer during participant 1's flood"
     );
     drop(holder);
+    // The flood's script ends with its login's hang-up; until it has, its connections still
+    // count against participant 1, and a new login of theirs is turned away.
+    common::wait_until("participant 1's flood to end", || me.run("true").status.success());
 
     // The limits: processes and memory.
     let forks = me.ok("python3 -c '\nimport os, time\nn = 0\nfor i in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)' 2>/dev/null | tail -1");
