@@ -87,6 +87,11 @@ fn sniff_until(me: &Login, args: &str, pick: impl FnMut(&str) -> Option<String>)
 
 /// `plainsight inject ARGS` in the participant's sandbox, once it intercepts.
 fn inject(me: &Login, args: &str) -> Remote {
+    // The proxy of an earlier exercise ends with its login's hang-up; until it has, it
+    // still holds the proxy's port.
+    common::wait_until(&format!("participant {}'s earlier proxy to end", me.participant), || {
+        me.run("! pgrep -f '^plainsight inject' > /dev/null").status.success()
+    });
     let mut proxy = me.spawn(&format!("plainsight inject {args}"));
     proxy.until(Duration::from_secs(20), "the participant's proxy", |l| {
         l.starts_with("inject: intercepting").then_some(())
