@@ -87,8 +87,10 @@ fn sniff_until(me: &Login, args: &str, pick: impl FnMut(&str) -> Option<String>)
 
 /// `plainsight inject ARGS` in the participant's sandbox, once it intercepts.
 fn inject(me: &Login, args: &str) -> Remote {
-    // The proxy of an earlier exercise ends with its login's hang-up; until it has, it
-    // still holds the proxy's port.
+    // The proxy of an earlier exercise should end with its login's hang-up, but dropping
+    // the test's `Remote` kills only the local sshpass, and in the full test run the login
+    // lived on: the participant stops it, as they would with Ctrl-C.
+    me.run("pkill -f '^plainsight inject'");
     common::wait_until(&format!("participant {}'s earlier proxy to end", me.participant), || {
         me.run("! pgrep -f '^plainsight inject' > /dev/null").status.success()
     });
