@@ -85,15 +85,20 @@ fn sniff_until(me: &Login, args: &str, pick: impl FnMut(&str) -> Option<String>)
     (found, std::mem::take(&mut sniff.seen))
 }
 
+/// Stops the participant's proxies of earlier exercises and waits until they are gone.
+fn stop_proxies(me: &Login) {
+    me.run("pkill -f '^plainsight inject'");
+    common::wait_until(&format!("participant {}'s earlier proxy to end", me.participant), || {
+        me.run("! pgrep -f '^plainsight inject' > /dev/null").status.success()
+    });
+}
+
 /// `plainsight inject ARGS` in the participant's sandbox, once it intercepts.
 fn inject(me: &Login, args: &str) -> Remote {
     // The proxy of an earlier exercise should end with its login's hang-up, but dropping
     // the test's `Remote` kills only the local sshpass, and in the full test run the login
     // lived on: the participant stops it, as they would with Ctrl-C.
-    me.run("pkill -f '^plainsight inject'");
-    common::wait_until(&format!("participant {}'s earlier proxy to end", me.participant), || {
-        me.run("! pgrep -f '^plainsight inject' > /dev/null").status.success()
-    });
+    stop_proxies(me);
     let mut proxy = me.spawn(&format!("plainsight inject {args}"));
     proxy.until(Duration::from_secs(20), "the participant's proxy", |l| {
         l.starts_with("inject: intercepting").then_some(())
@@ -206,6 +211,7 @@ fn solve(me: &Login) -> Solved {
     }
 
     me.ok("plainsight workshop show hsts");
+    stop_proxies(me);
     let (ok, out) = check(me, "hsts", None);
     assert!(!ok && out.contains("no `plainsight inject --tls strip` runs"), "{out}");
     {
