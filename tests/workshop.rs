@@ -218,6 +218,7 @@ fn solve(me: &Login) -> Solved {
         let _proxy = inject(me, "--tls strip");
         check_until(me, "hsts", None);
     }
+    stop_proxies(me);
 
     let text = me.ok("plainsight workshop show capture");
     let handout = text
