@@ -469,7 +469,6 @@ fn tunnelled_flows_name_their_tunnel() {
 /// client that then sends a real request on the same connection is read again.
 #[test]
 fn a_400_to_a_garbage_request_line_is_logged() {
-    use plainsight::analysis::capture::write::PcapWriter;
     use plainsight::analysis::synth::Conversation;
     let (client, server) = ("192.0.2.1:40000".parse().unwrap(), "198.51.100.2:8080".parse().unwrap());
     let mut c = Conversation::new(client, server, 1000, 5000, 1400);
@@ -481,11 +480,7 @@ fn a_400_to_a_garbage_request_line_is_logged() {
         .close();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("garbage.pcap");
-    let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
-    for (i, s) in c.segments.iter().enumerate() {
-        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &c.frame(s)).unwrap();
-    }
-    drop(w);
+    write_conversation(&c, &pcap);
     let logs = dir.path().join("logs");
     plainsight(&[
         "analyze",
@@ -512,7 +507,6 @@ fn a_400_to_a_garbage_request_line_is_logged() {
 /// pipelined in one segment.
 #[test]
 fn smuggled_and_pipelined_requests_are_logged() {
-    use plainsight::analysis::capture::write::PcapWriter;
     use plainsight::analysis::synth::Conversation;
     let (client, server) = ("192.0.2.1:40001".parse().unwrap(), "198.51.100.2:80".parse().unwrap());
     let mut c = Conversation::new(client, server, 1000, 5000, 1400);
@@ -523,11 +517,7 @@ fn smuggled_and_pipelined_requests_are_logged() {
         .close();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("smuggled.pcap");
-    let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
-    for (i, s) in c.segments.iter().enumerate() {
-        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &c.frame(s)).unwrap();
-    }
-    drop(w);
+    write_conversation(&c, &pcap);
     let logs = dir.path().join("logs");
     plainsight(&[
         "analyze",
@@ -541,5 +531,13 @@ fn smuggled_and_pipelined_requests_are_logged() {
     let uris: Vec<String> = lines(&logs, "http").iter().map(|l| l["uri"].as_str().unwrap().to_string()).collect();
     for uri in ["/a", "/smuggled-1", "/b", "/smuggled-2", "/p1", "/p2"] {
         assert!(uris.iter().any(|u| u == uri), "{uri} is not in http.log: {uris:?}");
+    }
+}
+
+/// Writes a scripted conversation as a pcap, a millisecond between its segments.
+fn write_conversation(c: &plainsight::analysis::synth::Conversation, path: &Path) {
+    let mut w = plainsight::analysis::capture::write::PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    for (i, s) in c.segments.iter().enumerate() {
+        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &c.frame(s)).unwrap();
     }
 }
