@@ -343,6 +343,12 @@ impl StreamApp for ConnApp {
             _ => None,
         };
         self.service = Some(service);
+        // Nothing more will be read: what the readers held goes now, while it is still in
+        // cache, not when the connection stops lingering.
+        self.proto = Proto::Other;
+        self.pending = Default::default();
+        self.ntlm = None;
+        self.kerberos = None;
     }
 
     fn end(&mut self, info: &ConnInfo, why: End, tally: &crate::analysis::tally::Tally, out: &mut Vec<Event>) {

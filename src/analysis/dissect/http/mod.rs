@@ -747,12 +747,13 @@ fn body_info(headers: &[httparse::Header<'_>]) -> BodyInfo {
     info
 }
 
-fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| text(h.value))
-}
-
-fn all_headers(headers: &[httparse::Header<'_>], name: &str) -> Vec<String> {
-    headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).map(|h| text(h.value)).collect()
+/// `HTTP/1.x` from httparse's minor version (1 when it gave none).
+fn http1_version(minor: Option<u8>) -> String {
+    match minor.unwrap_or(1) {
+        0 => "HTTP/1.0".to_string(),
+        1 => "HTTP/1.1".to_string(),
+        n => format!("HTTP/1.{n}"),
+    }
 }
 
 /// Parses a request head. `Ok(None)`: incomplete.
@@ -764,7 +765,7 @@ fn parse_request(b: &[u8]) -> Parsed {
     cfg.ignore_invalid_headers_in_requests(true);
     match cfg.parse_request(&mut req, b) {
         Ok(httparse::Status::Complete(n)) => {
-            let version = format!("HTTP/1.{}", req.version.unwrap_or(1));
+            let version = http1_version(req.version);
             let r = request(req.method.unwrap_or(""), req.path.unwrap_or(""), version, req.headers, None);
             Ok(Some((n, Record::HttpRequest(r), body_info(req.headers))))
         }
@@ -792,21 +793,55 @@ fn request(
 ) -> Request {
     let mut fields = query_fields(uri);
     fields.retain(|f| !f.name.is_empty());
-    Request {
+    let mut r = Request {
         method: method.to_string(),
         uri: uri.to_string(),
         version,
-        host: header(headers, "host"),
-        user_agent: header(headers, "user-agent"),
-        referer: header(headers, "referer"),
-        cookies: all_headers(headers, "cookie"),
-        authorization: header(headers, "authorization").map(authorization),
-        content_type: header(headers, "content-type"),
+        host: None,
+        user_agent: None,
+        referer: None,
+        cookies: Vec::new(),
+        authorization: None,
+        content_type: None,
         body_len: 0,
         fields,
         incomplete: false,
         non_conforming,
+    };
+    // One pass over the headers; of a header that should come once, the first counts.
+    let first = |slot: &mut Option<String>, v: &[u8]| {
+        if slot.is_none() {
+            *slot = Some(text(v));
+        }
+    };
+    let mut buf = [0u8; NAME_BUF];
+    for h in headers {
+        match lower_name(h.name, &mut buf) {
+            b"host" => first(&mut r.host, h.value),
+            b"user-agent" => first(&mut r.user_agent, h.value),
+            b"referer" => first(&mut r.referer, h.value),
+            b"cookie" => r.cookies.push(text(h.value)),
+            b"authorization" if r.authorization.is_none() => r.authorization = Some(authorization(text(h.value))),
+            b"content-type" => first(&mut r.content_type, h.value),
+            _ => {}
+        }
     }
+    r
+}
+
+/// Longest header name [`lower_name`] compares (`strict-transport-security` and a margin).
+const NAME_BUF: usize = 32;
+
+/// A header's name in lower case, in `buf`; empty when too long to be one of ours.
+fn lower_name<'a>(name: &str, buf: &'a mut [u8; NAME_BUF]) -> &'a [u8] {
+    let n = name.as_bytes();
+    if n.len() > NAME_BUF {
+        return &[];
+    }
+    for (d, c) in buf.iter_mut().zip(n) {
+        *d = c.to_ascii_lowercase();
+    }
+    &buf[..n.len()]
 }
 
 /// Parses a response head. `Ok(None)`: incomplete.
@@ -819,7 +854,7 @@ fn parse_response(b: &[u8]) -> Parsed {
     cfg.allow_multiple_spaces_in_response_status_delimiters(true);
     match cfg.parse_response(&mut resp, b) {
         Ok(httparse::Status::Complete(n)) => {
-            let version = format!("HTTP/1.{}", resp.version.unwrap_or(1));
+            let version = http1_version(resp.version);
             let r = response(resp.code.unwrap_or(0), resp.reason.unwrap_or(""), version, resp.headers, None);
             Ok(Some((n, Record::HttpResponse(r), body_info(resp.headers))))
         }
@@ -846,20 +881,30 @@ fn response(
     headers: &[httparse::Header<'_>],
     non_conforming: Option<String>,
 ) -> Response {
-    Response {
-        status,
-        reason: reason.to_string(),
-        version,
-        content_type: header(headers, "content-type"),
-        content_encoding: header(headers, "content-encoding"),
-        transfer_encoding: header(headers, "transfer-encoding"),
-        set_cookies: all_headers(headers, "set-cookie"),
-        location: header(headers, "location"),
-        hsts: header(headers, "strict-transport-security"),
-        authenticate: [all_headers(headers, "www-authenticate"), all_headers(headers, "proxy-authenticate")].concat(),
-        non_conforming,
-        ..Response::default()
+    let mut r = Response { status, reason: reason.to_string(), version, non_conforming, ..Response::default() };
+    let first = |slot: &mut Option<String>, v: &[u8]| {
+        if slot.is_none() {
+            *slot = Some(text(v));
+        }
+    };
+    let mut proxy = Vec::new();
+    let mut buf = [0u8; NAME_BUF];
+    for h in headers {
+        match lower_name(h.name, &mut buf) {
+            b"content-type" => first(&mut r.content_type, h.value),
+            b"content-encoding" => first(&mut r.content_encoding, h.value),
+            b"transfer-encoding" => first(&mut r.transfer_encoding, h.value),
+            b"set-cookie" => r.set_cookies.push(text(h.value)),
+            b"location" => first(&mut r.location, h.value),
+            b"strict-transport-security" => first(&mut r.hsts, h.value),
+            b"www-authenticate" => r.authenticate.push(text(h.value)),
+            b"proxy-authenticate" => proxy.push(text(h.value)),
+            _ => {}
+        }
     }
+    // The server's challenges first, then the proxy's.
+    r.authenticate.append(&mut proxy);
+    r
 }
 
 /// An HTTP message that is a whole UDP datagram (SSDP, UPnP: `M-SEARCH * HTTP/1.1`,
