@@ -85,9 +85,9 @@ fn sniff_until(me: &Login, args: &str, pick: impl FnMut(&str) -> Option<String>)
     (found, std::mem::take(&mut sniff.seen))
 }
 
-/// Stops the participant's proxies of earlier exercises and waits until they are gone.
-fn stop_proxies(me: &Login) {
-    me.run("pkill -f '^plainsight inject'");
+/// Waits until the participant's proxies of earlier exercises are gone: each ends with the
+/// login it ran in, which the test's dropped `Remote` hung up.
+fn proxies_gone(me: &Login) {
     common::wait_until(&format!("participant {}'s earlier proxy to end", me.participant), || {
         me.run("! pgrep -f '^plainsight inject' > /dev/null").status.success()
     });
@@ -95,10 +95,8 @@ fn stop_proxies(me: &Login) {
 
 /// `plainsight inject ARGS` in the participant's sandbox, once it intercepts.
 fn inject(me: &Login, args: &str) -> Remote {
-    // The proxy of an earlier exercise should end with its login's hang-up, but dropping
-    // the test's `Remote` kills only the local sshpass, and in the full test run the login
-    // lived on: the participant stops it, as they would with Ctrl-C.
-    stop_proxies(me);
+    // The proxy of the exercise before holds port 8080 until its login's hang-up reaches it.
+    proxies_gone(me);
     let mut proxy = me.spawn(&format!("plainsight inject {args}"));
     proxy.until(Duration::from_secs(20), "the participant's proxy", |l| {
         l.starts_with("inject: intercepting").then_some(())
@@ -211,14 +209,14 @@ fn solve(me: &Login) -> Solved {
     }
 
     me.ok("plainsight workshop show hsts");
-    stop_proxies(me);
+    proxies_gone(me);
     let (ok, out) = check(me, "hsts", None);
     assert!(!ok && out.contains("no `plainsight inject --tls strip` runs"), "{out}");
     {
         let _proxy = inject(me, "--tls strip");
         check_until(me, "hsts", None);
     }
-    stop_proxies(me);
+    proxies_gone(me);
 
     let text = me.ok("plainsight workshop show capture");
     let handout = text

@@ -161,9 +161,12 @@ impl Login {
     /// Starts `cmd` in the sandbox on a terminal (so that it ends when the login does);
     /// its lines arrive on the receiver.
     pub fn spawn(&self, cmd: &str) -> Remote {
+        use std::os::unix::process::CommandExt;
         let mut child = self
             .command(true)
             .arg(cmd)
+            // sshpass and its ssh in a group of their own, so that both end together.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -209,7 +212,13 @@ impl Remote {
 }
 
 impl Drop for Remote {
+    /// Ends sshpass and its ssh: the connection closes, and the login (with what it runs)
+    /// is hung up. Killing sshpass alone left ssh, and so the remote command, running.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: a plain kill(2) of the process group this Remote created.
+            unsafe { libc::kill(-pid, libc::SIGTERM) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
