@@ -536,8 +536,81 @@ fn smuggled_and_pipelined_requests_are_logged() {
 
 /// Writes a scripted conversation as a pcap, a millisecond between its segments.
 fn write_conversation(c: &plainsight::analysis::synth::Conversation, path: &Path) {
+    write_pieces(&[(c, 0..c.segments.len())], path);
+}
+
+/// Writes pieces of scripted conversations, one after the other, as a pcap: a millisecond
+/// between segments.
+fn write_pieces(pieces: &[(&plainsight::analysis::synth::Conversation, std::ops::Range<usize>)], path: &Path) {
     let mut w = plainsight::analysis::capture::write::PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
-    for (i, s) in c.segments.iter().enumerate() {
-        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &c.frame(s)).unwrap();
+    let frames = pieces.iter().flat_map(|(c, range)| c.segments[range.clone()].iter().map(|s| c.frame(s)));
+    for (i, frame) in frames.enumerate() {
+        w.packet(1_700_000_000_000_000 + i as i64 * 1000, &frame).unwrap();
     }
+}
+
+/// A transfer command's ftp.log line names the type of the file its data connection
+/// carried (`mime_type`, from the file's first bytes as Zeek's signatures name them): a
+/// passive `RETR` and an active `STOR`, each found by the address the session set up.
+#[test]
+fn ftp_transfers_name_the_type_of_the_file_sent() {
+    use plainsight::analysis::synth::Conversation;
+    let addr = |s: &str| s.parse().unwrap();
+    let mut ctl = Conversation::new(addr("192.0.2.1:40002"), addr("198.51.100.2:21"), 1000, 5000, 1400);
+    ctl.handshake()
+        .send(false, b"220 ready\r\n")
+        .send(true, b"USER anonymous\r\n")
+        .send(false, b"331 Password please\r\n")
+        .send(true, b"PASS guest\r\n")
+        .send(false, b"230 Logged in\r\n")
+        .send(true, b"PASV\r\n")
+        .send(false, b"227 Entering Passive Mode (198,51,100,2,19,137).\r\n")
+        .send(true, b"RETR logo.png\r\n")
+        .send(false, b"150 Opening BINARY mode data connection for logo.png (24 bytes).\r\n");
+    let retr_sent = ctl.segments.len();
+    ctl.send(false, b"226 Transfer complete.\r\n")
+        .send(true, b"PORT 192,0,2,1,156,77\r\n")
+        .send(false, b"200 PORT command successful.\r\n")
+        .send(true, b"STOR notes.txt\r\n")
+        .send(false, b"150 Ok to send data.\r\n");
+    let stor_sent = ctl.segments.len();
+    ctl.send(false, b"226 Transfer complete.\r\n").send(true, b"QUIT\r\n").send(false, b"221 Goodbye.\r\n").close();
+    // Passive: the client connects to 198.51.100.2:5001 (19 * 256 + 137) and the server
+    // sends the file.
+    let mut retr = Conversation::new(addr("192.0.2.1:40003"), addr("198.51.100.2:5001"), 1, 2, 1400);
+    retr.handshake().send(false, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01").close();
+    // Active: the server connects from port 20 to 192.0.2.1:40013 (156 * 256 + 77), and the
+    // client sends the file.
+    let mut stor = Conversation::new(addr("198.51.100.2:20"), addr("192.0.2.1:40013"), 3, 4, 1400);
+    stor.handshake().send(false, b"Notes: nothing here is secret, honestly.\n").close();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("ftp.pcap");
+    write_pieces(
+        &[
+            (&ctl, 0..retr_sent),
+            (&retr, 0..retr.segments.len()),
+            (&ctl, retr_sent..stor_sent),
+            (&stor, 0..stor.segments.len()),
+            (&ctl, stor_sent..ctl.segments.len()),
+        ],
+        &pcap,
+    );
+    let logs = dir.path().join("logs");
+    plainsight(&[
+        "analyze",
+        "--no-progress",
+        "--format",
+        "zeek",
+        "--out",
+        logs.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    let ftp = lines(&logs, "ftp");
+    let types: Vec<(&str, Option<&str>)> =
+        ftp.iter().map(|l| (l["command"].as_str().unwrap(), l.get("mime_type").and_then(Value::as_str))).collect();
+    assert_eq!(
+        types,
+        [("PASV", None), ("RETR", Some("image/png")), ("PORT", None), ("STOR", Some("text/plain"))],
+        "{ftp:?}"
+    );
 }

@@ -484,7 +484,8 @@ pub fn derive(e: &Event, out: &mut Vec<Finding>) {
         | Record::TlsEstablished(_)
         | Record::Tunnel(_)
         | Record::Ftp(_)
-        | Record::Smtp(_) => {}
+        | Record::Smtp(_)
+        | Record::Content(_) => {}
     }
     // URLs inside summaries carry secrets too (`?password=`, `user:pw@`): the summary is
     // masked, and the clear one kept for `--reveal`.

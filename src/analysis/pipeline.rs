@@ -49,7 +49,38 @@ pub struct Analyzer {
     /// Tunnels seen, and the flows inside them with the tunnel's description (bounded).
     tunnels: std::collections::HashSet<Tunnel>,
     tunnelled: std::collections::HashMap<(SocketAddr, SocketAddr), (std::sync::Arc<str>, [SocketAddr; 2])>,
+    /// What the last unrecognised stream through each address and port carried (an FTP
+    /// data connection's file), for the transfer command that set it up (bounded).
+    contents: std::collections::HashMap<SocketAddr, String>,
 }
+
+/// An FTP transfer command gets the type of the file its data connection carried
+/// (ftp.log's `mime_type`); the data connection ran before the command's line is
+/// written (at the next command). The connection is found by the address and port
+/// that the session's `PASV`, `EPSV`, `PORT` or `EPRT` named.
+fn pair_transfer(contents: &mut std::collections::HashMap<SocketAddr, String>, e: &mut Event) {
+    match &mut e.record {
+        Record::Content(c) => {
+            if contents.len() + 2 > MAX_CONTENTS {
+                contents.clear();
+            }
+            for end in [e.src, e.dst] {
+                contents.insert(end, c.mime_type.clone());
+            }
+        }
+        Record::Ftp(c) => {
+            if let Some(d) = c.transfer {
+                // Without an address (EPSV), the control connection's server's.
+                let host = d.host.unwrap_or(if d.passive { e.dst.ip() } else { e.src.ip() });
+                c.mime_type = contents.get(&SocketAddr::new(host, d.port)).cloned();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Stream contents remembered at most (beyond, the oldest are forgotten all at once).
+const MAX_CONTENTS: usize = 4096;
 
 /// Tunnels and tunnelled flows remembered at most.
 const MAX_TUNNELS: usize = 4096;
@@ -75,6 +106,7 @@ impl Analyzer {
             snmp_seen: Default::default(),
             tunnels: Default::default(),
             tunnelled: Default::default(),
+            contents: Default::default(),
         })
     }
 
@@ -235,6 +267,7 @@ impl Analyzer {
                 (Record::UdpFlow(u), Some((_, outer))) => u.tunnel_parent = Some(*outer),
                 _ => {}
             }
+            pair_transfer(&mut self.contents, &mut e);
             self.found.clear();
             if self.findings {
                 findings::derive(&e, &mut self.found);

@@ -47,7 +47,19 @@ pub struct FtpCommand {
     pub file_size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_channel: Option<DataChannel>,
+    /// What the file sent over the data connection is (a transfer command's), named as
+    /// Zeek's file signatures name it. Filled in by the pipeline, which sees that
+    /// connection ([`FtpCommand::transfer`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// A transfer command's data connection: the session's last `PORT`, `EPRT`, `PASV` or
+    /// `EPSV`. Not logged.
+    #[serde(skip)]
+    pub transfer: Option<DataChannel>,
 }
+
+/// The commands that send a file over a data connection.
+const TRANSFERS: [&str; 4] = ["RETR", "STOR", "STOU", "APPE"];
 
 /// The data connection a command set up: passive (`PASV`, `EPSV`: the client connects to
 /// `host:port`, the server's address when `EPSV` gives none) or active (`PORT`, `EPRT`:
@@ -72,6 +84,7 @@ struct Pending {
     reply: Option<(u16, String)>,
     file_size: Option<u64>,
     data_channel: Option<DataChannel>,
+    transfer: Option<DataChannel>,
 }
 
 /// One control session's state.
@@ -81,6 +94,8 @@ pub struct FtpSession {
     user: Option<String>,
     password: Option<String>,
     cwd: String,
+    /// The data connection set up last.
+    channel: Option<DataChannel>,
 }
 
 impl Default for FtpSession {
@@ -93,8 +108,9 @@ impl Default for FtpSession {
             reply: None,
             file_size: None,
             data_channel: None,
+            transfer: None,
         };
-        FtpSession { pending: VecDeque::from([init]), user: None, password: None, cwd: ".".into() }
+        FtpSession { pending: VecDeque::from([init]), user: None, password: None, cwd: ".".into(), channel: None }
     }
 }
 
@@ -123,6 +139,10 @@ impl FtpSession {
             "EPRT" => eprt_argument(arg).map(|(host, port)| DataChannel { passive: false, host: Some(host), port }),
             _ => None,
         };
+        if data_channel.is_some() {
+            self.channel = data_channel;
+        }
+        let transfer = if TRANSFERS.contains(&verb) { self.channel } else { None };
         let command = verb.to_string();
         self.pending.push_back(Pending {
             command,
@@ -131,6 +151,7 @@ impl FtpSession {
             reply: None,
             file_size: None,
             data_channel,
+            transfer,
         });
     }
 
@@ -145,10 +166,12 @@ impl FtpSession {
             (150, "RETR") => p.file_size = first_count(msg),
             (227, "PASV") => {
                 p.data_channel =
-                    pasv_reply(msg).map(|(host, port)| DataChannel { passive: true, host: Some(host), port })
+                    pasv_reply(msg).map(|(host, port)| DataChannel { passive: true, host: Some(host), port });
+                self.channel = p.data_channel.or(self.channel);
             }
             (229, "EPSV") => {
-                p.data_channel = epsv_reply(msg).map(|port| DataChannel { passive: true, host: None, port })
+                p.data_channel = epsv_reply(msg).map(|port| DataChannel { passive: true, host: None, port });
+                self.channel = p.data_channel.or(self.channel);
             }
             (250, "CWD") => self.cwd = build_path(&self.cwd, &p.arg),
             (200 | 250, "CDUP") => self.cwd.push_str("/.."),
@@ -196,6 +219,8 @@ impl FtpSession {
                 reply_msg,
                 file_size: p.file_size,
                 data_channel: p.data_channel,
+                mime_type: None,
+                transfer: p.transfer,
             },
         ));
     }

@@ -60,6 +60,9 @@ pub enum Record {
     Ftp(ftp::FtpCommand),
     /// An SMTP mail transaction (a line of Zeek's smtp.log).
     Smtp(smtp::SmtpMessage),
+    /// What the first bytes of a stream no protocol reader took are, as Zeek's file
+    /// signatures name them: an FTP data connection's file, say. Once per direction.
+    Content(Content),
     /// A request to upgrade such a session to TLS, and the answer.
     StartTls(login::StartTls),
     /// A session that stays in clear: no upgrade to TLS was offered, or the offer was
@@ -70,6 +73,13 @@ pub enum Record {
         protocol: std::borrow::Cow<'static, str>,
         message: String,
     },
+}
+
+/// The first bytes of one direction of an unrecognised stream, by their type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    /// Named as Zeek's `file-mime` signatures name it (see [`http::mime`]).
+    pub mime_type: String,
 }
 
 /// A record with where it was seen.
@@ -467,6 +477,12 @@ impl ConnApp {
             Proto::Unknown(scan) => {
                 let client_sent = !scan[0].is_empty();
                 let buf = &mut scan[dir as usize];
+                if buf.is_empty()
+                    && let Some(mime) = http::mime::sniff(data)
+                {
+                    let content = Content { mime_type: mime.to_string() };
+                    out.push(Event::on(info, dir, frame, ts, Record::Content(content)));
+                }
                 buf.extend_from_slice(&data[..data.len().min(SCAN.saturating_sub(buf.len()))]);
                 if let Some((at, is_http)) = embedded_start(buf) {
                     // What the other side sent so far belongs to the proxy handshake.

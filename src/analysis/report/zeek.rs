@@ -152,6 +152,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
             "password",
             "command",
             "arg",
+            "mime_type",
             "file_size",
             "reply_code",
             "reply_msg",
@@ -810,6 +811,7 @@ impl ZeekReport {
             v4 => v4.to_string(),
         };
         put(&mut m, "arg", json!(c.arg.as_ref().map(|a| a.replacen(SERVER, &server, 1))));
+        put(&mut m, "mime_type", json!(c.mime_type));
         put(&mut m, "file_size", json!(c.file_size));
         put(&mut m, "reply_code", json!(c.reply_code));
         put(&mut m, "reply_msg", json!(c.reply_msg));
