@@ -204,7 +204,7 @@ fn src_is_client(src: SocketAddr, dst: SocketAddr, tcp: &TcpMeta) -> bool {
 }
 
 struct Conn<A> {
-    key: Key,
+    /// Its endpoints (the table's key is made from them: see [`Conn::key`]).
     info: ConnInfo,
     halves: [Half; 2],
     app: A,
@@ -218,11 +218,18 @@ struct Conn<A> {
     ending: bool,
 }
 
+impl<A> Conn<A> {
+    /// Its key in the table, from its endpoints (not stored: 64 bytes less to load per
+    /// packet).
+    fn key(&self) -> Key {
+        key(self.info.client, self.info.server)
+    }
+}
+
 impl<A: StreamApp> Conn<A> {
     /// A connection whose first packet is being read (`flipped`: it came from the server).
-    fn new(key: Key, info: ConnInfo, flipped: bool, limits: &Limits) -> Self {
+    fn new(info: ConnInfo, flipped: bool, limits: &Limits) -> Self {
         Conn {
-            key,
             info,
             halves: Default::default(),
             app: A::new(&info, limits),
@@ -281,18 +288,18 @@ impl<A> Table<A> {
     }
 
     fn get(&self, h: u64, k: &Key) -> Option<&Conn<A>> {
-        self.index.find(h, |c| c.key == *k).map(|c| &**c)
+        self.index.find(h, |c| c.key() == *k).map(|c| &**c)
     }
 
     /// The connection with key `k` (hash `h`), or a vacancy for it.
     fn entry(&mut self, h: u64, k: &Key) -> hashbrown::hash_table::Entry<'_, Box<Conn<A>>> {
         let hasher = &self.hasher;
-        self.index.entry(h, |c| c.key == *k, |c| hasher.hash_one(c.key))
+        self.index.entry(h, |c| c.key() == *k, |c| hasher.hash_one(c.key()))
     }
 
     fn remove(&mut self, k: &Key) -> Option<Box<Conn<A>>> {
         let h = self.hash(k);
-        Some(self.index.find_entry(h, |c| c.key == *k).ok()?.remove().0)
+        Some(self.index.find_entry(h, |c| c.key() == *k).ok()?.remove().0)
     }
 
     fn iter(&self) -> impl Iterator<Item = &Conn<A>> {
@@ -400,7 +407,7 @@ impl<A: StreamApp> Reassembler<A> {
                     let info = ConnInfo { id: self.next_id, client, server, first_frame: frame, first_ts: ts };
                     self.next_id += 1;
                     self.stats.connections += 1;
-                    break v.insert(Box::new(Conn::new(k, info, src != client, &limits))).into_mut();
+                    break v.insert(Box::new(Conn::new(info, src != client, &limits))).into_mut();
                 }
             }
         };
@@ -459,7 +466,7 @@ impl<A: StreamApp> Reassembler<A> {
 
     /// Ends every connection (end of capture).
     pub fn finish_all(&mut self, out: &mut A::Out) {
-        let mut keys: Vec<_> = self.conns.iter().map(|c| (c.info.id, c.key)).collect();
+        let mut keys: Vec<_> = self.conns.iter().map(|c| (c.info.id, c.key())).collect();
         keys.sort_unstable();
         for (_, k) in keys {
             self.finish(k, End::EndOfCapture, out);
@@ -495,7 +502,7 @@ impl<A: StreamApp> Reassembler<A> {
             Some((at, _)) => ts - at > CLOSE_DELAY_MICROS,
             None => ts - c.last_ts > idle,
         };
-        let stale: Vec<_> = self.conns.iter().filter(|c| over(c)).map(|c| (c.info.id, c.key)).collect();
+        let stale: Vec<_> = self.conns.iter().filter(|c| over(c)).map(|c| (c.info.id, c.key())).collect();
         let mut stale = stale;
         stale.sort_unstable();
         for (_, k) in stale {
@@ -506,7 +513,7 @@ impl<A: StreamApp> Reassembler<A> {
     /// Evicts the least recently active eighth of the connections at once, so the cost of
     /// finding them is shared by many new connections.
     fn evict_oldest(&mut self, out: &mut A::Out) {
-        let mut ages: Vec<_> = self.conns.iter().map(|c| (c.last_seen, c.key)).collect();
+        let mut ages: Vec<_> = self.conns.iter().map(|c| (c.last_seen, c.key())).collect();
         let n = (ages.len() / 8).max(1);
         ages.select_nth_unstable(n - 1);
         let mut victims: Vec<_> = ages[..n].to_vec();

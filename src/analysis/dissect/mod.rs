@@ -119,7 +119,11 @@ const SNIFF: usize = 16;
 const SCAN: usize = 1024;
 
 enum Proto {
-    Undecided,
+    /// Not yet known: the first bytes each way, held, and the frames they began in.
+    Undecided {
+        held: [Vec<u8>; 2],
+        frames: [u64; 2],
+    },
     Http(http::HttpConn),
     Tls(Box<tls::TlsConn>),
     Dns(Box<dns::DnsTcp>),
@@ -166,8 +170,6 @@ fn login_events(info: &ConnInfo, dir: Dir, read: Vec<login::Stamped>, out: &mut 
 /// Per-connection dissection state.
 pub struct ConnApp {
     proto: Proto,
-    pending: [Vec<u8>; 2],
-    pending_frame: [u64; 2],
     /// Payload bytes each way.
     bytes: [u64; 2],
     keep_bodies: bool,
@@ -235,10 +237,13 @@ fn could_be_request(b: &[u8]) -> bool {
 }
 
 impl ConnApp {
-    fn decide(&mut self, info: &ConnInfo, dir: Dir) -> bool {
-        let b = &self.pending[dir as usize];
+    /// What the stream is, from the bytes held so far in direction `dir`; `None` while
+    /// too few to tell.
+    fn decide(&self, info: &ConnInfo, dir: Dir) -> Option<Proto> {
+        let Proto::Undecided { held, .. } = &self.proto else { return None };
+        let b = &held[dir as usize];
         let port53 = info.server.port() == 53 || info.client.port() == 53;
-        self.proto = if looks_like_any_request(b) {
+        Some(if looks_like_any_request(b) {
             Proto::Http(http::HttpConn::new(dir).keep_bodies(self.keep_bodies))
         } else if b.starts_with(b"HTTP/1.") {
             Proto::Http(http::HttpConn::new(dir.flip()).keep_bodies(self.keep_bodies))
@@ -253,11 +258,10 @@ impl ConnApp {
         } else if telnet::looks_like(b) {
             Proto::Telnet(Box::default())
         } else if b.len() < SNIFF && (could_be_request(b) || b"HTTP/1.".starts_with(b) || b.len() < 3) {
-            return false;
+            return None;
         } else {
             Proto::Unknown(Default::default())
-        };
-        true
+        })
     }
 }
 
@@ -266,9 +270,7 @@ impl StreamApp for ConnApp {
 
     fn new(_: &ConnInfo, limits: &Limits) -> Self {
         ConnApp {
-            proto: Proto::Undecided,
-            pending: Default::default(),
-            pending_frame: [0; 2],
+            proto: Proto::Undecided { held: Default::default(), frames: [0; 2] },
             bytes: [0; 2],
             keep_bodies: limits.keep_bodies,
             ntlm: None,
@@ -279,21 +281,19 @@ impl StreamApp for ConnApp {
 
     fn data(&mut self, info: &ConnInfo, dir: Dir, data: &[u8], frame: u64, ts: i64, out: &mut Vec<Event>) {
         self.bytes[dir as usize] += data.len() as u64;
-        if let Proto::Undecided = self.proto {
-            let p = &mut self.pending[dir as usize];
+        if let Proto::Undecided { held, frames } = &mut self.proto {
+            let p = &mut held[dir as usize];
             if p.is_empty() {
-                self.pending_frame[dir as usize] = frame;
+                frames[dir as usize] = frame;
             }
             p.extend_from_slice(data);
-            if !self.decide(info, dir) {
-                return;
-            }
+            let Some(proto) = self.decide(info, dir) else { return };
             // Replay what was held, the deciding direction first.
-            let held = std::mem::take(&mut self.pending);
-            let frames = self.pending_frame;
-            for d in [dir, dir.flip()] {
-                if !held[d as usize].is_empty() {
-                    self.dispatch(info, d, &held[d as usize], frames[d as usize], ts, out);
+            if let Proto::Undecided { held, frames } = std::mem::replace(&mut self.proto, proto) {
+                for d in [dir, dir.flip()] {
+                    if !held[d as usize].is_empty() {
+                        self.dispatch(info, d, &held[d as usize], frames[d as usize], ts, out);
+                    }
                 }
             }
             return;
@@ -308,7 +308,7 @@ impl StreamApp for ConnApp {
             Proto::Dns(d) => d.gap(dir),
             // A line cut by a hole cannot be trusted: stop reading.
             Proto::Login(_) | Proto::Ldap(_) | Proto::Telnet(_) => self.proto = Proto::Other,
-            Proto::Undecided => self.pending[dir as usize].clear(),
+            Proto::Undecided { held, .. } => held[dir as usize].clear(),
             Proto::Unknown(_) | Proto::Other => self.proto = Proto::Other,
         }
     }
@@ -356,7 +356,6 @@ impl StreamApp for ConnApp {
         // Nothing more will be read: what the readers held goes now, while it is still in
         // cache, not when the connection stops lingering.
         self.proto = Proto::Other;
-        self.pending = Default::default();
         self.ntlm = None;
         self.kerberos = None;
     }
@@ -503,7 +502,7 @@ impl ConnApp {
                     self.proto = Proto::Other;
                 }
             }
-            Proto::Undecided | Proto::Other => {}
+            Proto::Undecided { .. } | Proto::Other => {}
         }
         // SMB, DCE/RPC, LDAP, mail: NTLM may cross in any of them (HTTP's is read from its
         // headers; TLS hides it).
