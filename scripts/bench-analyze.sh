@@ -18,7 +18,7 @@ cargo build --release --quiet
 SHAPE=(--interleave "${INTERLEAVE:-1}"); [ -z "${SPREAD:-}" ] || SHAPE+=(--spread)
 FILE=$DIR/bench-$N-${INTERLEAVE:-1}${SPREAD:+-spread}.pcap
 [ -f "$FILE" ] || $BIN synth --out "$FILE" --transactions "$N" --tls "$T" "${SHAPE[@]}"
-SIZE=$(stat -c %s "$FILE")
+SIZE=$(stat -L -c %s "$FILE")
 echo "capture: $FILE ($((SIZE / 1048576)) MiB), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
 try_once() { # label, output file, command...: one run, kept if it is the label's best
@@ -29,7 +29,7 @@ try_once() { # label, output file, command...: one run, kept if it is the label'
   if [ ! -f "$DIR/time.$label" ] || [ "$(echo "$now < $(cpu "$label")" | bc)" = 1 ]; then cp "$DIR/time.try" "$DIR/time.$label"; fi
 }
 show() { # label, the file the command read
-  local u s m e size; read -r u s m e < "$DIR/time.$1"; size=$(stat -c %s "$2" 2>/dev/null || echo 0)
+  local u s m e size; read -r u s m e < "$DIR/time.$1"; size=$(stat -L -c %s "$2" 2>/dev/null || echo 0)
   printf '%-10s cpu %7.2fs  wall %7.2fs  peak %6d MiB  %7.1f MB/s (cpu)\n' "$1" "$(echo "$u + $s" | bc)" "$e" $((m / 1024)) "$(echo "$size / ($u + $s + 0.001) / 1000000" | bc -l)"
 }
 cpu() { read -r u s _ _ < "$DIR/time.$1"; echo "$u + $s" | bc; }
@@ -94,7 +94,7 @@ if [ "${SHAPES:-1}" = 1 ]; then
   if [ -n "${BIG:-}" ]; then
     [ -f "$DIR/big.pcap" ] || $BIN synth --out "$DIR/big.pcap" --transactions $((N * 3)) --tls $((T * 3))
     measure big /dev/null $BIN analyze --format json --no-progress "$DIR/big.pcap"
-    gb() { echo "$(stat -c %s "$1") / 1000000000" | bc -l; }
+    gb() { echo "$(stat -L -c %s "$1") / 1000000000" | bc -l; }
     echo "CPU s per GB: $(echo "$(cpu packed) / $(gb "$FILE")" | bc -l | cut -c1-5) at $(gb "$FILE" | cut -c1-4) GB, $(echo "$(cpu big) / $(gb "$DIR/big.pcap")" | bc -l | cut -c1-5) at $(gb "$DIR/big.pcap" | cut -c1-4) GB"
   fi
 fi
