@@ -88,6 +88,10 @@ pub enum Service {
     Gtpv1,
     Teredo,
     Ayiya,
+    /// An FTP data connection: one a control session set up (`PASV`, `EPSV`, `PORT`,
+    /// `EPRT`).
+    #[serde(rename = "ftp-data")]
+    FtpData,
 }
 
 impl Service {

@@ -52,6 +52,8 @@ pub struct Analyzer {
     /// What the last unrecognised stream through each address and port carried (an FTP
     /// data connection's file), for the transfer command that set it up (bounded).
     contents: std::collections::HashMap<SocketAddr, String>,
+    /// The data connections FTP sessions set up, by the address they connect to (bounded).
+    ftp_data: std::collections::HashMap<SocketAddr, u32>,
 }
 
 /// An FTP transfer command gets the type of the file its data connection carried
@@ -73,6 +75,35 @@ fn pair_transfer(contents: &mut std::collections::HashMap<SocketAddr, String>, e
                 // Without an address (EPSV), the control connection's server's.
                 let host = d.host.unwrap_or(if d.passive { e.dst.ip() } else { e.src.ip() });
                 c.mime_type = contents.get(&SocketAddr::new(host, d.port)).cloned();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A connection to where an FTP session said its data would go is an FTP data
+/// connection (conn.log's `service` `ftp-data`, as Zeek's expected connections): the
+/// `PASV`/`PORT` line is written when the next command comes, before the data connection
+/// ends and its record is written.
+fn ftp_data(expected: &mut std::collections::HashMap<SocketAddr, u32>, e: &mut Event) {
+    match &mut e.record {
+        Record::Ftp(c) => {
+            if let Some(d) = c.data_channel {
+                let host = d.host.unwrap_or(if d.passive { e.dst.ip() } else { e.src.ip() });
+                if expected.len() >= MAX_CONTENTS {
+                    expected.clear();
+                }
+                *expected.entry(SocketAddr::new(host, d.port)).or_default() += 1;
+            }
+        }
+        // Each announcement is one connection (a port may be announced again).
+        Record::Connection(c) if c.service.is_none() => {
+            if let std::collections::hash_map::Entry::Occupied(mut o) = expected.entry(e.dst) {
+                *o.get_mut() -= 1;
+                if *o.get() == 0 {
+                    o.remove();
+                }
+                c.service = Some(crate::analysis::flow::Service::FtpData);
             }
         }
         _ => {}
@@ -107,6 +138,7 @@ impl Analyzer {
             tunnels: Default::default(),
             tunnelled: Default::default(),
             contents: Default::default(),
+            ftp_data: Default::default(),
         })
     }
 
@@ -268,6 +300,7 @@ impl Analyzer {
                 _ => {}
             }
             pair_transfer(&mut self.contents, &mut e);
+            ftp_data(&mut self.ftp_data, &mut e);
             self.found.clear();
             if self.findings {
                 findings::derive(&e, &mut self.found);
