@@ -481,16 +481,7 @@ fn a_400_to_a_garbage_request_line_is_logged() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("garbage.pcap");
     write_conversation(&c, &pcap);
-    let logs = dir.path().join("logs");
-    plainsight(&[
-        "analyze",
-        "--no-progress",
-        "--format",
-        "zeek",
-        "--out",
-        logs.to_str().unwrap(),
-        pcap.to_str().unwrap(),
-    ]);
+    let logs = zeek_logs(&pcap);
     let http = lines(&logs, "http");
     let answers: Vec<(Option<&str>, u64, Option<u64>)> = http
         .iter()
@@ -518,7 +509,16 @@ fn smuggled_and_pipelined_requests_are_logged() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("smuggled.pcap");
     write_conversation(&c, &pcap);
-    let logs = dir.path().join("logs");
+    let logs = zeek_logs(&pcap);
+    let uris: Vec<String> = lines(&logs, "http").iter().map(|l| l["uri"].as_str().unwrap().to_string()).collect();
+    for uri in ["/a", "/smuggled-1", "/b", "/smuggled-2", "/p1", "/p2"] {
+        assert!(uris.iter().any(|u| u == uri), "{uri} is not in http.log: {uris:?}");
+    }
+}
+
+/// Analyses `pcap` into Zeek logs in a `logs` directory beside it.
+fn zeek_logs(pcap: &Path) -> std::path::PathBuf {
+    let logs = pcap.with_file_name("logs");
     plainsight(&[
         "analyze",
         "--no-progress",
@@ -528,10 +528,7 @@ fn smuggled_and_pipelined_requests_are_logged() {
         logs.to_str().unwrap(),
         pcap.to_str().unwrap(),
     ]);
-    let uris: Vec<String> = lines(&logs, "http").iter().map(|l| l["uri"].as_str().unwrap().to_string()).collect();
-    for uri in ["/a", "/smuggled-1", "/b", "/smuggled-2", "/p1", "/p2"] {
-        assert!(uris.iter().any(|u| u == uri), "{uri} is not in http.log: {uris:?}");
-    }
+    logs
 }
 
 /// Writes a scripted conversation as a pcap, a millisecond between its segments.
@@ -665,16 +662,7 @@ fn ftp_transfers_name_the_type_of_the_file_sent() {
         ],
         &pcap,
     );
-    let logs = dir.path().join("logs");
-    plainsight(&[
-        "analyze",
-        "--no-progress",
-        "--format",
-        "zeek",
-        "--out",
-        logs.to_str().unwrap(),
-        pcap.to_str().unwrap(),
-    ]);
+    let logs = zeek_logs(&pcap);
     let ftp = lines(&logs, "ftp");
     let types: Vec<(&str, Option<&str>)> =
         ftp.iter().map(|l| (l["command"].as_str().unwrap(), l.get("mime_type").and_then(Value::as_str))).collect();

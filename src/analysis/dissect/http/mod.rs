@@ -809,24 +809,26 @@ fn request(
         non_conforming,
     };
     // One pass over the headers; of a header that should come once, the first counts.
-    let first = |slot: &mut Option<String>, v: &[u8]| {
-        if slot.is_none() {
-            *slot = Some(text(v));
-        }
-    };
     let mut buf = [0u8; NAME_BUF];
     for h in headers {
         match lower_name(h.name, &mut buf) {
-            b"host" => first(&mut r.host, h.value),
-            b"user-agent" => first(&mut r.user_agent, h.value),
-            b"referer" => first(&mut r.referer, h.value),
+            b"host" => first_of(&mut r.host, h.value),
+            b"user-agent" => first_of(&mut r.user_agent, h.value),
+            b"referer" => first_of(&mut r.referer, h.value),
             b"cookie" => r.cookies.push(text(h.value)),
             b"authorization" if r.authorization.is_none() => r.authorization = Some(authorization(text(h.value))),
-            b"content-type" => first(&mut r.content_type, h.value),
+            b"content-type" => first_of(&mut r.content_type, h.value),
             _ => {}
         }
     }
     r
+}
+
+/// Sets `slot` to the header value `v` unless an earlier header of the name did.
+fn first_of(slot: &mut Option<String>, v: &[u8]) {
+    if slot.is_none() {
+        *slot = Some(text(v));
+    }
 }
 
 /// Longest header name [`lower_name`] compares (`strict-transport-security` and a margin).
@@ -882,21 +884,16 @@ fn response(
     non_conforming: Option<String>,
 ) -> Response {
     let mut r = Response { status, reason: reason.to_string(), version, non_conforming, ..Response::default() };
-    let first = |slot: &mut Option<String>, v: &[u8]| {
-        if slot.is_none() {
-            *slot = Some(text(v));
-        }
-    };
     let mut proxy = Vec::new();
     let mut buf = [0u8; NAME_BUF];
     for h in headers {
         match lower_name(h.name, &mut buf) {
-            b"content-type" => first(&mut r.content_type, h.value),
-            b"content-encoding" => first(&mut r.content_encoding, h.value),
-            b"transfer-encoding" => first(&mut r.transfer_encoding, h.value),
+            b"content-type" => first_of(&mut r.content_type, h.value),
+            b"content-encoding" => first_of(&mut r.content_encoding, h.value),
+            b"transfer-encoding" => first_of(&mut r.transfer_encoding, h.value),
             b"set-cookie" => r.set_cookies.push(text(h.value)),
-            b"location" => first(&mut r.location, h.value),
-            b"strict-transport-security" => first(&mut r.hsts, h.value),
+            b"location" => first_of(&mut r.location, h.value),
+            b"strict-transport-security" => first_of(&mut r.hsts, h.value),
             b"www-authenticate" => r.authenticate.push(text(h.value)),
             b"proxy-authenticate" => proxy.push(text(h.value)),
             _ => {}
