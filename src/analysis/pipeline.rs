@@ -56,6 +56,16 @@ pub struct Analyzer {
     ftp_data: std::collections::HashMap<SocketAddr, u32>,
 }
 
+/// Stream contents remembered at most (beyond, the oldest are forgotten all at once).
+const MAX_CONTENTS: usize = 4096;
+
+/// Tunnels and tunnelled flows remembered at most.
+const MAX_TUNNELS: usize = 4096;
+const MAX_TUNNELLED_FLOWS: usize = 65_536;
+
+/// SNMP communities remembered at most (beyond, no new one is reported).
+const MAX_SNMP_SEEN: usize = 4096;
+
 /// An FTP transfer command gets the type of the file its data connection carried
 /// (ftp.log's `mime_type`); the data connection ran before the command's line is
 /// written (at the next command). The connection is found by the address and port
@@ -72,9 +82,7 @@ fn pair_transfer(contents: &mut std::collections::HashMap<SocketAddr, String>, e
         }
         Record::Ftp(c) => {
             if let Some(d) = c.transfer {
-                // Without an address (EPSV), the control connection's server's.
-                let host = d.host.unwrap_or(if d.passive { e.dst.ip() } else { e.src.ip() });
-                c.mime_type = contents.get(&SocketAddr::new(host, d.port)).cloned();
+                c.mime_type = contents.get(&d.target(e.src.ip(), e.dst.ip())).cloned();
             }
         }
         _ => {}
@@ -89,11 +97,10 @@ fn ftp_data(expected: &mut std::collections::HashMap<SocketAddr, u32>, e: &mut E
     match &mut e.record {
         Record::Ftp(c) => {
             if let Some(d) = c.data_channel {
-                let host = d.host.unwrap_or(if d.passive { e.dst.ip() } else { e.src.ip() });
                 if expected.len() >= MAX_CONTENTS {
                     expected.clear();
                 }
-                *expected.entry(SocketAddr::new(host, d.port)).or_default() += 1;
+                *expected.entry(d.target(e.src.ip(), e.dst.ip())).or_default() += 1;
             }
         }
         // Each announcement is one connection (a port may be announced again).
@@ -109,16 +116,6 @@ fn ftp_data(expected: &mut std::collections::HashMap<SocketAddr, u32>, e: &mut E
         _ => {}
     }
 }
-
-/// Stream contents remembered at most (beyond, the oldest are forgotten all at once).
-const MAX_CONTENTS: usize = 4096;
-
-/// Tunnels and tunnelled flows remembered at most.
-const MAX_TUNNELS: usize = 4096;
-const MAX_TUNNELLED_FLOWS: usize = 65_536;
-
-/// SNMP communities remembered at most (beyond, no new one is reported).
-const MAX_SNMP_SEEN: usize = 4096;
 
 impl Analyzer {
     /// `filter` is a BPF expression applied to every frame (compiled by libpcap).

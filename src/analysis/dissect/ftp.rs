@@ -73,6 +73,15 @@ pub struct DataChannel {
     pub port: u16,
 }
 
+impl DataChannel {
+    /// The address the data connection goes to, for the control connection from `client`
+    /// to `server` (an `EPSV` reply names only a port: the server's address then).
+    pub fn target(&self, client: IpAddr, server: IpAddr) -> std::net::SocketAddr {
+        let host = self.host.unwrap_or(if self.passive { server } else { client });
+        std::net::SocketAddr::new(host, self.port)
+    }
+}
+
 /// The placeholder for the server's address in a file command's URL.
 pub const SERVER: &str = "{server}";
 

@@ -816,11 +816,8 @@ impl ZeekReport {
         put(&mut m, "reply_code", json!(c.reply_code));
         put(&mut m, "reply_msg", json!(c.reply_msg));
         if let Some(d) = &c.data_channel {
-            let (orig, resp) = if d.passive {
-                (e.src.ip(), d.host.unwrap_or(e.dst.ip()))
-            } else {
-                (e.dst.ip(), d.host.unwrap_or(e.src.ip()))
-            };
+            let orig = if d.passive { e.src.ip() } else { e.dst.ip() };
+            let resp = d.target(e.src.ip(), e.dst.ip()).ip();
             m.insert("data_channel.passive".into(), json!(d.passive));
             m.insert("data_channel.orig_h".into(), json!(orig.to_string()));
             m.insert("data_channel.resp_h".into(), json!(resp.to_string()));
