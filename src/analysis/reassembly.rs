@@ -251,13 +251,17 @@ enum Key {
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> Key {
-    let (a, b) = if a <= b { (a, b) } else { (b, a) };
     match (a, b) {
         (SocketAddr::V4(x), SocketAddr::V4(y)) => {
+            // Address then port, as integers: the order `SocketAddr` has, without its
+            // field-by-field comparison (this runs several times per packet).
             let end = |e: std::net::SocketAddrV4| (u64::from(e.ip().to_bits()) << 16) | u64::from(e.port());
-            Key::V4((u128::from(end(x)) << 64) | u128::from(end(y)))
+            let (x, y) = (end(x), end(y));
+            let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+            Key::V4((u128::from(lo) << 64) | u128::from(hi))
         }
-        _ => Key::Other(a, b),
+        _ if a <= b => Key::Other(a, b),
+        _ => Key::Other(b, a),
     }
 }
 
@@ -704,6 +708,30 @@ mod tests {
 
     const C: &str = "192.0.2.10:40000";
     const S: &str = "198.51.100.10:80";
+
+    #[test]
+    fn a_key_is_the_same_both_ways_and_its_own_for_each_pair() {
+        let addrs: Vec<SocketAddr> = [
+            "192.0.2.10:80",
+            "192.0.2.10:81",
+            "192.0.2.11:80",
+            "0.0.0.80:2",
+            "0.0.0.0:20482",
+            "[2001:db8::1]:80",
+            "[::ffff:192.0.2.10]:80",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let mut seen = std::collections::HashMap::new();
+        for a in &addrs {
+            for b in &addrs {
+                assert_eq!(key(*a, *b), key(*b, *a), "{a} {b}");
+                let pair = if a <= b { (a, b) } else { (b, a) };
+                assert_eq!(*seen.entry(key(*a, *b)).or_insert(pair), pair, "two pairs share a key");
+            }
+        }
+    }
 
     fn seg(r: &mut Reassembler<Rec>, from_client: bool, seq: u32, flags: &str, data: &[u8], log: &mut Log) {
         let (a, b) = if from_client { (C, S) } else { (S, C) };
