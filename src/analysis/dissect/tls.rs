@@ -492,41 +492,66 @@ pub fn ja4(
         _ => "00",
     };
     let exts: Vec<u16> = exts.iter().copied().filter(|e| !is_grease(*e)).collect();
-    let alpn_code = match alpn.first().map(|a| a.as_bytes()) {
-        Some(a) if !a.is_empty() => {
-            let (f, l) = (a[0], a[a.len() - 1]);
-            if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
-                format!("{}{}", f as char, l as char)
-            } else {
-                let h = hex::encode([f, l]);
-                format!("{}{}", &h[..1], &h[3..])
-            }
+    // Built in one string, the hashed lists in one reused buffer: a hello is read at every
+    // TLS connection's start, and a `format!` per value was most of its cost.
+    let mut out = String::with_capacity(36);
+    out.push('t');
+    out.push_str(ver);
+    out.push(if sni { 'd' } else { 'i' });
+    for n in [ciphers.len(), exts.len()] {
+        let n = n.min(99) as u8;
+        out.extend([char::from(b'0' + n / 10), char::from(b'0' + n % 10)]);
+    }
+    match alpn.first().map(|a| a.as_bytes()) {
+        Some(&[f, .., l]) | Some(&[f @ l]) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() => {
+            out.extend([char::from(f), char::from(l)]);
         }
-        _ => "00".to_string(),
-    };
-    let a = format!(
-        "t{ver}{}{:02}{:02}{alpn_code}",
-        if sni { 'd' } else { 'i' },
-        ciphers.len().min(99),
-        exts.len().min(99)
-    );
-    let hash12 = |s: &str| -> String {
-        if s.is_empty() {
-            return "000000000000".into();
-        }
-        hex::encode(Sha256::digest(s.as_bytes()))[..12].to_string()
-    };
+        Some(&[f, .., l]) | Some(&[f @ l]) => out.extend([hex_digit(f >> 4), hex_digit(l & 0xf)]),
+        _ => out.push_str("00"),
+    }
+    let mut list = String::new();
     let mut c = ciphers.to_vec();
     c.sort_unstable();
-    let b = hash12(&c.iter().map(|c| format!("{c:04x}")).collect::<Vec<_>>().join(","));
+    hex_list(&mut list, &c);
+    out.push('_');
+    push_hash12(&mut out, &list);
     let mut e: Vec<u16> = exts.iter().copied().filter(|e| *e != 0x0000 && *e != 0x0010).collect();
     e.sort_unstable();
-    let mut cs = e.iter().map(|e| format!("{e:04x}")).collect::<Vec<_>>().join(",");
-    if !sig_algs.is_empty() && !cs.is_empty() {
-        cs.push('_');
-        cs.push_str(&sig_algs.iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(","));
+    list.clear();
+    hex_list(&mut list, &e);
+    if !sig_algs.is_empty() && !list.is_empty() {
+        list.push('_');
+        hex_list(&mut list, sig_algs);
     }
-    format!("{a}_{b}_{}", hash12(&cs))
+    out.push('_');
+    push_hash12(&mut out, &list);
+    out
+}
+
+/// The lower-case hex digit of the low four bits of `v`.
+fn hex_digit(v: u8) -> char {
+    char::from(b"0123456789abcdef"[usize::from(v & 0xf)])
+}
+
+/// Appends `values` as JA4 lists them: four hex digits each, comma-separated.
+fn hex_list(out: &mut String, values: &[u16]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.extend(v.to_be_bytes().iter().flat_map(|b| [hex_digit(b >> 4), hex_digit(*b)]));
+    }
+}
+
+/// Appends JA4's hash of a list: the first 12 hex digits of its SHA-256, or twelve zeros
+/// for an empty list.
+fn push_hash12(out: &mut String, list: &str) {
+    if list.is_empty() {
+        out.push_str("000000000000");
+    } else {
+        let digest = Sha256::digest(list.as_bytes());
+        out.extend(digest[..6].iter().flat_map(|b| [hex_digit(b >> 4), hex_digit(*b)]));
+    }
 }
 
 fn certificate(position: usize, der: &[u8]) -> Certificate {
@@ -718,6 +743,70 @@ mod tests {
         let sigs = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601];
         let j = ja4(0x0303, &ciphers, &exts, &sigs, true, &["h2".into()], &["0x0304".into(), "0x0303".into()]);
         assert_eq!(j, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    /// JA4 as its specification reads, value by value (the implementation builds the
+    /// same text in one buffer).
+    fn ja4_plainly(ciphers: &[u16], exts: &[u16], sigs: &[u16], sni: bool, alpn: Option<&[u8]>) -> String {
+        let exts: Vec<u16> = exts.iter().copied().filter(|e| !is_grease(*e)).collect();
+        let alpn_code = match alpn {
+            Some(a) if !a.is_empty() => {
+                let (f, l) = (a[0], a[a.len() - 1]);
+                if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric() {
+                    format!("{}{}", f as char, l as char)
+                } else {
+                    let h = hex::encode([f, l]);
+                    format!("{}{}", &h[..1], &h[3..])
+                }
+            }
+            _ => "00".to_string(),
+        };
+        let hash12 = |s: String| {
+            if s.is_empty() {
+                "000000000000".to_string()
+            } else {
+                hex::encode(Sha256::digest(s.as_bytes()))[..12].to_string()
+            }
+        };
+        let list = |v: &[u16]| v.iter().map(|c| format!("{c:04x}")).collect::<Vec<_>>().join(",");
+        let mut c = ciphers.to_vec();
+        c.sort_unstable();
+        let mut e: Vec<u16> = exts.iter().copied().filter(|e| *e != 0x0000 && *e != 0x0010).collect();
+        e.sort_unstable();
+        let mut cs = list(&e);
+        if !sigs.is_empty() && !cs.is_empty() {
+            cs = format!("{cs}_{}", list(sigs));
+        }
+        let sni = if sni { 'd' } else { 'i' };
+        format!(
+            "t13{sni}{:02}{:02}{alpn_code}_{}_{}",
+            c.len().min(99),
+            exts.len().min(99),
+            hash12(list(&c)),
+            hash12(cs)
+        )
+    }
+
+    #[test]
+    fn ja4_is_the_specifications_text_for_every_shape_of_hello() {
+        let many: Vec<u16> = (1..=120).collect();
+        let alpns: [Option<&[u8]>; 6] = [None, Some(b""), Some(b"h2"), Some(b"x"), Some(b"-ab\xff"), Some(b"\x01")];
+        let lists: [&[u16]; 4] = [&[], &[0x1301, 0x0a0a, 0x002f], &[0x0000, 0x0010], &many];
+        for ciphers in lists {
+            for exts in lists {
+                for sigs in [&[][..], &[0x0403, 0x0804]] {
+                    for alpn in alpns {
+                        for sni in [true, false] {
+                            let alpn_list: Vec<String> =
+                                alpn.map(|a| String::from_utf8_lossy(a).into_owned()).into_iter().collect();
+                            let want_alpn = alpn_list.first().map(|a| a.as_bytes());
+                            let got = ja4(0x0303, ciphers, exts, sigs, sni, &alpn_list, &["0x0304".into()]);
+                            assert_eq!(got, ja4_plainly(ciphers, exts, sigs, sni, want_alpn), "{alpn:?} {ciphers:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

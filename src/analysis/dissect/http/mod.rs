@@ -720,8 +720,13 @@ impl BodyInfo {
 
 type Parsed = Result<Option<(usize, Record, BodyInfo)>, String>;
 
+/// `b` as text, invalid UTF-8 replaced. Valid text (nearly every header) is checked by
+/// `from_utf8`, which reads a word at a time where `from_utf8_lossy` goes byte by byte.
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 fn body_info(headers: &[httparse::Header<'_>]) -> BodyInfo {
