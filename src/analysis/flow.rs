@@ -13,25 +13,36 @@ pub const UDP: u8 = 17;
 
 /// The Community ID v1 (seed 0) of a TCP or UDP flow between `a` and `b`, either way round.
 pub fn community_id(proto: u8, a: SocketAddr, b: SocketAddr) -> String {
-    let key = |s: SocketAddr| -> (Vec<u8>, u16) {
-        let ip = match s.ip() {
-            IpAddr::V4(v) => v.octets().to_vec(),
-            IpAddr::V6(v) => v.octets().to_vec(),
+    // Address bytes in place (no allocation: this runs once per flow).
+    let key = |s: SocketAddr| -> ([u8; 16], usize, u16) {
+        let mut ip = [0u8; 16];
+        let len = match s.ip() {
+            IpAddr::V4(v) => {
+                ip[..4].copy_from_slice(&v.octets());
+                4
+            }
+            IpAddr::V6(v) => {
+                ip = v.octets();
+                16
+            }
         };
-        (ip, s.port())
+        (ip, len, s.port())
     };
     let (mut x, mut y) = (key(a), key(b));
-    if x > y {
+    if (&x.0[..x.1], x.2) > (&y.0[..y.1], y.2) {
         std::mem::swap(&mut x, &mut y);
     }
     let mut h = Sha1::new();
     h.update(0u16.to_be_bytes());
-    h.update(&x.0);
-    h.update(&y.0);
+    h.update(&x.0[..x.1]);
+    h.update(&y.0[..y.1]);
     h.update([proto, 0]);
-    h.update(x.1.to_be_bytes());
-    h.update(y.1.to_be_bytes());
-    format!("1:{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, h.finalize()))
+    h.update(x.2.to_be_bytes());
+    h.update(y.2.to_be_bytes());
+    let mut id = String::with_capacity(30);
+    id.push_str("1:");
+    base64::Engine::encode_string(&base64::engine::general_purpose::STANDARD, h.finalize(), &mut id);
+    id
 }
 
 /// Serialises an address as `ip:port`, as `Display` does, without the formatting
