@@ -65,22 +65,36 @@ pub fn scan(
     sink: &mut dyn FnMut(&Event, &[Finding]),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Scan, ScanError> {
-    scan_with(path, filter, true, sink, progress)
+    scan_with(path, filter, Wanted::Findings, sink, progress)
 }
 
-/// [`scan`], optionally without deriving findings (field extraction needs only records).
+/// What a scan's reader needs: the work for anything else is not done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// Every record and its findings.
+    Findings,
+    /// Every record, no findings.
+    Records,
+    /// What field extraction prints (HTTP requests and TLS ClientHellos among the rest):
+    /// no findings, and no connection summaries.
+    Fields,
+}
+
+/// [`scan`], doing only what `wanted` needs.
 pub fn scan_with(
     path: &Path,
     filter: Option<&str>,
-    findings: bool,
+    wanted: Wanted,
     sink: &mut dyn FnMut(&Event, &[Finding]),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Scan, ScanError> {
     let mut file = CaptureFile::open(path)?;
     let mut analyzer = Analyzer::new(filter, Limits::default()).map_err(|e| ScanError::Filter(e.to_string()))?;
-    if !findings {
-        analyzer = analyzer.without_findings();
-    }
+    analyzer = match wanted {
+        Wanted::Findings => analyzer,
+        Wanted::Records => analyzer.without_findings(),
+        Wanted::Fields => analyzer.for_fields(),
+    };
     let mut n = 0u64;
     let mut read = 0u64;
     let fault = file
@@ -151,7 +165,8 @@ pub fn run(opts: &AnalyzeOptions) -> anyhow::Result<AnalyzeResult> {
             write_err = Some(err);
         }
     };
-    let result = scan_with(&opts.file, opts.filter.as_deref(), opts.format != Format::Fields, &mut sink, &mut |n| {
+    let wanted = if opts.format == Format::Fields { Wanted::Fields } else { Wanted::Findings };
+    let result = scan_with(&opts.file, opts.filter.as_deref(), wanted, &mut sink, &mut |n| {
         if let Some(b) = &bar {
             b.set_position(n)
         }

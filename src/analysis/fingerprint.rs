@@ -64,8 +64,14 @@ pub fn connections(capture: &Path) -> anyhow::Result<Vec<Conn>> {
             _ => {}
         }
     };
-    crate::analysis::analyze::scan_with(capture, None, false, &mut sink, &mut |_| {})
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::analysis::analyze::scan_with(
+        capture,
+        None,
+        crate::analysis::analyze::Wanted::Records,
+        &mut sink,
+        &mut |_| {},
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conns: Vec<Conn> = by_id.into_values().collect();
     conns.sort_by_key(|c| c.start_us);
     Ok(conns)

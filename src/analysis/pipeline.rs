@@ -139,11 +139,18 @@ impl Analyzer {
         })
     }
 
-    /// Records only, no findings, no bodies (for field extraction, where nothing reads them).
+    /// Records only, no findings, no bodies (for readers of records that read neither).
     pub fn without_findings(mut self) -> Analyzer {
         self.findings = false;
         self.tcp.keep_bodies(false);
         self
+    }
+
+    /// What field extraction prints and nothing more: [`Self::without_findings`], and no
+    /// connection summaries either (as Zeek raises no event that has no handler).
+    pub fn for_fields(mut self) -> Analyzer {
+        self.tcp.summaries(false);
+        self.without_findings()
     }
 
     /// Processes one frame; `out` receives every event it completed, with its findings.

@@ -113,6 +113,9 @@ pub struct Limits {
     /// Whether dissectors keep the start of message bodies (for titles, previews and
     /// forms); field extraction, which reads none of them, turns it off.
     pub keep_bodies: bool,
+    /// Whether each connection's summary (its conn.log line) is written when it ends;
+    /// field extraction, which prints none, turns it off.
+    pub summaries: bool,
 }
 
 impl Default for Limits {
@@ -123,6 +126,7 @@ impl Default for Limits {
             max_conns: 32_768,
             idle_micros: 300_000_000,
             keep_bodies: true,
+            summaries: true,
         }
     }
 }
@@ -349,6 +353,11 @@ impl<A: StreamApp> Reassembler<A> {
     /// Whether dissectors keep the start of bodies (see [`Limits::keep_bodies`]).
     pub fn keep_bodies(&mut self, keep: bool) {
         self.limits.keep_bodies = keep;
+    }
+
+    /// Whether connections write their summaries (see [`Limits::summaries`]).
+    pub fn summaries(&mut self, write: bool) {
+        self.limits.summaries = write;
     }
 
     /// Connections currently tracked.

@@ -173,6 +173,8 @@ pub struct ConnApp {
     /// Payload bytes each way.
     bytes: [u64; 2],
     keep_bodies: bool,
+    /// Whether the connection's summary is written when it ends ([`Limits::summaries`]).
+    summaries: bool,
     /// NTLM and Kerberos looked for in what is not HTTP or TLS (once such a stream is seen).
     ntlm: Option<Box<ntlm::NtlmScan>>,
     kerberos: Option<Box<kerberos::KerberosTcp>>,
@@ -273,6 +275,7 @@ impl StreamApp for ConnApp {
             proto: Proto::Undecided { held: Default::default(), frames: [0; 2] },
             bytes: [0; 2],
             keep_bodies: limits.keep_bodies,
+            summaries: limits.summaries,
             ntlm: None,
             kerberos: None,
             service: None,
@@ -362,6 +365,9 @@ impl StreamApp for ConnApp {
 
     fn end(&mut self, info: &ConnInfo, why: End, tally: &crate::analysis::tally::Tally, out: &mut Vec<Event>) {
         self.close(info, why, out);
+        if !self.summaries {
+            return;
+        }
         let service = self.service.flatten();
         let end = why;
         let c = crate::analysis::flow::Connection {
