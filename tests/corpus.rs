@@ -259,7 +259,8 @@ fn community_ids_match_tshark() {
     assert!(problems.is_empty(), "{} Community ID mismatches:\n{}", problems.len(), problems.join("\n"));
 }
 
-/// Field extraction skips what it does not print (findings, bodies, connection summaries):
+/// Field extraction skips what it does not print (findings, bodies, connection summaries,
+/// HTTP responses):
 /// on every capture of the corpus, it must still read the same HTTP requests and TLS
 /// ClientHellos (what it prints of them), in the same order, as a full analysis.
 #[test]
@@ -267,7 +268,7 @@ fn field_extraction_reads_what_a_full_analysis_reads() {
     use plainsight::analysis::analyze::{Wanted, scan_with};
     let Some(corpus) = common::corpus() else { return };
     let read = |capture: &Path, wanted: Wanted| {
-        let (mut printed, mut summaries) = (Vec::new(), 0);
+        let (mut printed, mut skipped) = (Vec::new(), 0);
         let mut sink = |e: &plainsight::analysis::dissect::Event, _: &[plainsight::analysis::findings::Finding]| {
             match &e.record {
                 // What `--format fields` prints of them.
@@ -281,26 +282,26 @@ fn field_extraction_reads_what_a_full_analysis_reads() {
                     q.authorization.as_ref().map(|a| &a.raw)
                 )),
                 Record::TlsClientHello(c) => printed.push(format!("{} {:?} {:?}", e.frame, c.sni, c.alpn)),
-                Record::Connection(_) => summaries += 1,
+                Record::Connection(_) | Record::HttpResponse(_) => skipped += 1,
                 _ => {}
             }
         };
         let _ = scan_with(capture, None, wanted, &mut sink, &mut |_| {});
-        (printed, summaries)
+        (printed, skipped)
     };
-    let (mut compared, mut records, mut all_summaries) = (0, 0, 0);
+    let (mut compared, mut records, mut all_skipped) = (0, 0, 0);
     for folder in ["http", "tls", "quic", "pcapng", "other", "cleartext"] {
         for capture in captures(&corpus.join(folder)) {
-            let (full, summaries) = read(&capture, Wanted::Findings);
-            all_summaries += summaries;
+            let (full, skipped) = read(&capture, Wanted::Findings);
+            all_skipped += skipped;
             let (fields, none) = read(&capture, Wanted::Fields);
             let name = capture.display();
-            assert_eq!(none, 0, "{name}: field extraction wrote connection summaries");
+            assert_eq!(none, 0, "{name}: field extraction wrote connection summaries or responses");
             assert!(full == fields, "{name}: field extraction read other requests or hellos than a full analysis");
             compared += 1;
             records += full.len();
         }
     }
     assert!(compared > 100 && records > 1000, "only {compared} captures and {records} records compared");
-    assert!(all_summaries > 1000, "a full analysis wrote only {all_summaries} connection summaries");
+    assert!(all_skipped > 1000, "a full analysis wrote only {all_skipped} connection summaries and responses");
 }

@@ -147,9 +147,10 @@ impl Analyzer {
     }
 
     /// What field extraction prints and nothing more: [`Self::without_findings`], and no
-    /// connection summaries either (as Zeek raises no event that has no handler).
+    /// connection summaries or HTTP responses either (as Zeek raises no event that has no
+    /// handler).
     pub fn for_fields(mut self) -> Analyzer {
-        self.tcp.summaries(false);
+        self.tcp.fields_only();
         self.without_findings()
     }
 

@@ -116,6 +116,9 @@ pub struct Limits {
     /// Whether each connection's summary (its conn.log line) is written when it ends;
     /// field extraction, which prints none, turns it off.
     pub summaries: bool,
+    /// Whether HTTP responses are written (their heads are read all the same, to find
+    /// where the next message starts); field extraction, which prints none, turns it off.
+    pub responses: bool,
 }
 
 impl Default for Limits {
@@ -127,6 +130,7 @@ impl Default for Limits {
             idle_micros: 300_000_000,
             keep_bodies: true,
             summaries: true,
+            responses: true,
         }
     }
 }
@@ -355,9 +359,11 @@ impl<A: StreamApp> Reassembler<A> {
         self.limits.keep_bodies = keep;
     }
 
-    /// Whether connections write their summaries (see [`Limits::summaries`]).
-    pub fn summaries(&mut self, write: bool) {
-        self.limits.summaries = write;
+    /// Only what field extraction prints: no connection summaries ([`Limits::summaries`])
+    /// and no HTTP responses ([`Limits::responses`]).
+    pub fn fields_only(&mut self) {
+        self.limits.summaries = false;
+        self.limits.responses = false;
     }
 
     /// Connections currently tracked.

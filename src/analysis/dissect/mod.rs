@@ -175,6 +175,8 @@ pub struct ConnApp {
     keep_bodies: bool,
     /// Whether the connection's summary is written when it ends ([`Limits::summaries`]).
     summaries: bool,
+    /// Whether HTTP responses are written ([`Limits::responses`]).
+    responses: bool,
     /// NTLM and Kerberos looked for in what is not HTTP or TLS (once such a stream is seen).
     ntlm: Option<Box<ntlm::NtlmScan>>,
     kerberos: Option<Box<kerberos::KerberosTcp>>,
@@ -246,9 +248,9 @@ impl ConnApp {
         let b = &held[dir as usize];
         let port53 = info.server.port() == 53 || info.client.port() == 53;
         Some(if looks_like_any_request(b) {
-            Proto::Http(http::HttpConn::new(dir).keep_bodies(self.keep_bodies))
+            Proto::Http(self.http(http::HttpConn::new(dir)))
         } else if b.starts_with(b"HTTP/1.") {
-            Proto::Http(http::HttpConn::new(dir.flip()).keep_bodies(self.keep_bodies))
+            Proto::Http(self.http(http::HttpConn::new(dir.flip())))
         } else if tls::looks_like_tls(b) {
             Proto::Tls(Box::default())
         } else if port53 {
@@ -276,6 +278,7 @@ impl StreamApp for ConnApp {
             bytes: [0; 2],
             keep_bodies: limits.keep_bodies,
             summaries: limits.summaries,
+            responses: limits.responses,
             ntlm: None,
             kerberos: None,
             service: None,
@@ -399,6 +402,11 @@ impl StreamApp for ConnApp {
 }
 
 impl ConnApp {
+    /// An HTTP reader for this connection: keeping bodies and writing responses as asked.
+    fn http(&self, c: http::HttpConn) -> http::HttpConn {
+        c.keep_bodies(self.keep_bodies).responses(self.responses)
+    }
+
     /// The HTTP messages just read from `out[from..]`: NTLM in their authentication headers
     /// (a challenge, then the answer), and Digest answers.
     fn http_authentications(&mut self, info: &ConnInfo, from: usize, out: &mut Vec<Event>) {
@@ -493,7 +501,7 @@ impl ConnApp {
                     // What the other side sent so far belongs to the proxy handshake.
                     let rest = buf.split_off(at);
                     self.proto = if is_http {
-                        Proto::Http(http::HttpConn::new(dir).keep_bodies(self.keep_bodies))
+                        Proto::Http(self.http(http::HttpConn::new(dir)))
                     } else {
                         Proto::Tls(Box::default())
                     };
@@ -502,7 +510,7 @@ impl ConnApp {
                     // The server answers in HTTP what was not a request (a garbage request
                     // line, and its `400`): its responses are read, as Zeek logs them.
                     let answer = std::mem::take(buf);
-                    self.proto = Proto::Http(http::HttpConn::answering_garbage().keep_bodies(self.keep_bodies));
+                    self.proto = Proto::Http(self.http(http::HttpConn::answering_garbage()));
                     self.dispatch(info, dir, &answer, frame, ts, out);
                 } else if scan.iter().all(|b| b.len() >= SCAN) {
                     self.proto = Proto::Other;

@@ -201,6 +201,8 @@ struct Open {
     body: Vec<u8>,
     body_len: u64,
     incomplete: bool,
+    /// Not written when it ends (a response nobody asked for: [`HttpConn::responses`]).
+    quiet: bool,
 }
 
 /// One direction's parser.
@@ -225,13 +227,21 @@ pub struct HttpConn {
     halves: [Half; 2],
     pending: VecDeque<Pending>,
     keep_bodies: bool,
+    /// Whether responses are written (see [`HttpConn::responses`]).
+    responses: bool,
 }
 
 impl HttpConn {
     /// `req_dir` is the direction that carries requests.
     pub fn new(req_dir: Dir) -> HttpConn {
         let half = |request_side| Half { request_side, buf: Vec::new(), buf_frame: 0, state: State::Head, open: None };
-        HttpConn { req_dir, halves: [half(true), half(false)], pending: VecDeque::new(), keep_bodies: true }
+        HttpConn {
+            req_dir,
+            halves: [half(true), half(false)],
+            pending: VecDeque::new(),
+            keep_bodies: true,
+            responses: true,
+        }
     }
 
     /// A connection whose client sent something that is not a request, and whose server
@@ -247,6 +257,14 @@ impl HttpConn {
     /// reads none, and copying the start of every body costs a third of its time).
     pub fn keep_bodies(mut self, keep: bool) -> HttpConn {
         self.keep_bodies = keep;
+        self
+    }
+
+    /// Without responses, a response's head is read only for what delimits it and what it
+    /// answers (its status), and the response is not written: field extraction prints
+    /// requests only.
+    pub fn responses(mut self, write: bool) -> HttpConn {
+        self.responses = write;
         self
     }
 
@@ -386,7 +404,8 @@ impl HttpConn {
         if blank > 0 {
             return Some(blank);
         }
-        let parsed = if self.halves[side].request_side { parse_request(avail) } else { parse_response(avail) };
+        let parsed =
+            if self.halves[side].request_side { parse_request(avail) } else { parse_response(avail, self.responses) };
         let (len, record, body) = match parsed {
             Ok(None) => return None,
             Err(why) => {
@@ -436,6 +455,7 @@ impl HttpConn {
         let half = &mut self.halves[side];
         half.state = state;
         let plain_response = !half.request_side && body.encoding.as_deref().is_none_or(|e| e == "identity");
+        let quiet = !half.request_side && !self.responses;
         half.open = Some(Box::new(Open {
             keep: if !self.keep_bodies {
                 0
@@ -452,6 +472,7 @@ impl HttpConn {
             body: Vec::new(),
             body_len: 0,
             incomplete: false,
+            quiet,
         }));
         // A message whose length cannot be trusted is written now, bodiless; what follows
         // is searched for the next message (a request smuggled in its body, as Zeek reads it).
@@ -662,6 +683,9 @@ impl Half {
     /// Emits the open message, if any.
     fn finish(&mut self, info: &ConnInfo, dir: Dir, out: &mut Vec<Event>) {
         let Some(open) = self.open.take() else { return };
+        if open.quiet {
+            return;
+        }
         let open = *open;
         let mut record = open.record;
         match &mut record {
@@ -853,8 +877,9 @@ fn lower_name<'a>(name: &str, buf: &'a mut [u8; NAME_BUF]) -> &'a [u8] {
     &buf[..n.len()]
 }
 
-/// Parses a response head. `Ok(None)`: incomplete.
-fn parse_response(b: &[u8]) -> Parsed {
+/// Parses a response head. `Ok(None)`: incomplete. Not `full`: the record holds the
+/// status only (see [`HttpConn::responses`]).
+fn parse_response(b: &[u8], full: bool) -> Parsed {
     let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut hs);
     let mut cfg = httparse::ParserConfig::default();
@@ -862,6 +887,10 @@ fn parse_response(b: &[u8]) -> Parsed {
     cfg.allow_spaces_after_header_name_in_responses(true);
     cfg.allow_multiple_spaces_in_response_status_delimiters(true);
     match cfg.parse_response(&mut resp, b) {
+        Ok(httparse::Status::Complete(n)) if !full => {
+            let r = Response { status: resp.code.unwrap_or(0), ..Response::default() };
+            Ok(Some((n, Record::HttpResponse(r), body_info(resp.headers))))
+        }
         Ok(httparse::Status::Complete(n)) => {
             let version = http1_version(resp.version);
             let r = response(resp.code.unwrap_or(0), resp.reason.unwrap_or(""), version, resp.headers, None);
@@ -914,7 +943,7 @@ fn response(
 /// An HTTP message that is a whole UDP datagram (SSDP, UPnP: `M-SEARCH * HTTP/1.1`,
 /// `NOTIFY`, and their `HTTP/1.1 200 OK` answers).
 pub fn datagram(b: &[u8]) -> Option<Record> {
-    let parsed = if b.starts_with(b"HTTP/1.") { parse_response(b) } else { parse_request(b) };
+    let parsed = if b.starts_with(b"HTTP/1.") { parse_response(b, true) } else { parse_request(b) };
     match parsed {
         Ok(Some((_, record, _))) => Some(record),
         _ => None,
