@@ -114,7 +114,8 @@ pub struct Limits {
     /// forms); field extraction, which reads none of them, turns it off.
     pub keep_bodies: bool,
     /// Whether each connection's summary (its conn.log line) is written when it ends;
-    /// field extraction, which prints none, turns it off.
+    /// field extraction, which prints none, turns it off, and with it what only the
+    /// summary needs: the per-packet tally, and closed connections lingering.
     pub summaries: bool,
     /// Whether HTTP responses are written (their heads are read all the same, to find
     /// where the next message starts); field extraction, which prints none, turns it off.
@@ -433,7 +434,9 @@ impl<A: StreamApp> Reassembler<A> {
         conn.last_seen = self.tick;
         conn.last_ts = ts;
         let dir = if src == conn.info.client { Dir::ToServer } else { Dir::ToClient };
-        conn.tally.packet(dir == Dir::ToServer, tcp, payload.len(), ip_len, ts);
+        if limits.summaries {
+            conn.tally.packet(dir == Dir::ToServer, tcp, payload.len(), ip_len, ts);
+        }
         if conn.closing.is_some() {
             return; // counted; nothing after the close is part of the streams
         }
@@ -517,8 +520,11 @@ impl<A: StreamApp> Reassembler<A> {
         }
         self.last_sweep_ts = ts;
         let idle = self.limits.idle_micros;
+        // Lingering only makes the summary right: without summaries, a closed connection
+        // ends at the next sweep.
+        let delay = if self.limits.summaries { CLOSE_DELAY_MICROS } else { 0 };
         let over = |c: &Conn<A>| match c.closing {
-            Some((at, _)) => ts - at > CLOSE_DELAY_MICROS,
+            Some((at, _)) => ts - at > delay,
             None => ts - c.last_ts > idle,
         };
         let stale: Vec<_> = self.conns.iter().filter(|c| over(c)).map(|c| (c.info.id, c.key())).collect();
@@ -883,6 +889,22 @@ mod tests {
         let meta = TcpMeta { seq: 1, ack: None, syn: true, fin: false, rst: false, window: 1 };
         let other = "192.0.2.11:40000".parse().unwrap();
         r.segment(other, S.parse().unwrap(), &meta, b"", 40, 9, CLOSE_DELAY_MICROS + 1_000_001, &mut log);
+        assert_eq!(r.live(), 1);
+        assert_eq!(log.0.last().unwrap(), "end:Reset");
+    }
+
+    #[test]
+    fn without_summaries_a_closed_connection_ends_at_the_next_sweep() {
+        let mut r = Reassembler::<Rec>::new(Limits::default());
+        r.fields_only();
+        let mut log = Log::default();
+        seg(&mut r, true, 0, "S", b"", &mut log);
+        seg(&mut r, false, 0, "R", b"", &mut log);
+        assert_eq!(r.live(), 1);
+        // A packet of another connection a second and a bit later: the sweep ends it.
+        let meta = TcpMeta { seq: 1, ack: None, syn: true, fin: false, rst: false, window: 1 };
+        let other = "192.0.2.11:40000".parse().unwrap();
+        r.segment(other, S.parse().unwrap(), &meta, b"", 40, 9, 1_000_001, &mut log);
         assert_eq!(r.live(), 1);
         assert_eq!(log.0.last().unwrap(), "end:Reset");
     }
