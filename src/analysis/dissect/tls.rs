@@ -539,8 +539,13 @@ fn hex_list(out: &mut String, values: &[u16]) {
         if i > 0 {
             out.push(',');
         }
-        out.extend(v.to_be_bytes().iter().flat_map(|b| [hex_digit(b >> 4), hex_digit(*b)]));
+        push_hex(out, &v.to_be_bytes());
     }
+}
+
+/// Appends `bytes` in lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    out.extend(bytes.iter().flat_map(|b| [hex_digit(b >> 4), hex_digit(*b)]));
 }
 
 /// Appends JA4's hash of a list: the first 12 hex digits of its SHA-256, or twelve zeros
@@ -550,7 +555,7 @@ fn push_hash12(out: &mut String, list: &str) {
         out.push_str("000000000000");
     } else {
         let digest = Sha256::digest(list.as_bytes());
-        out.extend(digest[..6].iter().flat_map(|b| [hex_digit(b >> 4), hex_digit(*b)]));
+        push_hex(out, &digest[..6]);
     }
 }
 
